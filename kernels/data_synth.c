@@ -1,0 +1,153 @@
+/*
+ * data_synth.c — the FedProx Synthetic(alpha, beta) data set (Li et al., MLSys
+ * 2020), following litian96/FedProx data/synthetic_1_1/generate_synthetic.py and
+ * data/synthetic_iid/generate_iid.py, but seeded.
+ *
+ * Per device k (of ndev):
+ *   n_k  = int(LogNormal(4, 2)) + 50
+ *   u_k ~ N(0, alpha), B_k ~ N(0, beta)            (alpha, beta: standard deviations)
+ *   v_k[j] ~ N(B_k, 1), j < dim                    (mean of x)
+ *   W_k (dim x classes), b_k (classes): entries ~ N(u_k, 1)
+ *   x ~ N(v_k, Sigma), Sigma = diag((j+1)^-1.2)    i.e. x_j = v_k[j] + sqrt(Sigma_jj) z
+ *   y = argmax(x W_k + b_k)                        (softmax is monotone: not needed)
+ * iid variant: one W, b ~ N(0,1) shared by all devices, v_k = 0 (alpha, beta unused).
+ * Each device's first int(0.9 n_k) samples are training data, the rest test data
+ * (the original shuffles a device's samples before the split; they are i.i.d.
+ * within a device, so that changes nothing in distribution and is not done).
+ *
+ * Determinism: device k draws everything from its own Philox stream
+ * (seed, HF_RNG_DATA, k, 0), so the result does not depend on generation order;
+ * the shared iid W, b come from (seed, HF_RNG_DATA, 0, 1).
+ *
+ * Like the original, n_k is not capped: LogNormal(4,2) has a heavy tail (the
+ * median is e^4 ≈ 55, but one device in ~10^3 exceeds e^10 ≈ 22,000 samples and
+ * one in ~5·10^7 exceeds e^15 ≈ 3.3 million).  Counts are 64-bit; a total that
+ * cannot be addressed is reported as HF_EINPUT.
+ */
+#include "data.h"
+#include "hf_util.h"
+#include "rng.h"
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Stream of device k; its first draw is n_k. */
+static long synth_device_size(hf_rng_t *r, uint64_t seed, int k)
+{
+    hf_rng_init(r, seed, HF_RNG_DATA, (uint64_t)k, 0);
+    double s = hf_rng_lognormal(r, 4.0, 2.0);
+    if (!(s < 1e15)) s = 1e15;  /* only to keep the cast defined; rejected below */
+    return (long)s + 50;
+}
+
+static int synth_argmax(const float *x, const double *W, const double *b, int dim, int nc)
+{
+    int best = 0;
+    double bestv = -INFINITY;
+    for (int c = 0; c < nc; c++) {
+        double s = b[c];
+        for (int j = 0; j < dim; j++) s += (double)x[j] * W[(size_t)j * nc + c];
+        if (s > bestv) { bestv = s; best = c; }  /* first maximum, as numpy.argmax */
+    }
+    return best;
+}
+
+int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim, int n_classes,
+                          uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+                          hf_partition_t *ptrain, hf_partition_t *ptest)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    memset(ptrain, 0, sizeof *ptrain);
+    memset(ptest, 0, sizeof *ptest);
+    if (ndev < 1)
+        return hf_seterr(HF_EINPUT, "synthetic: number of devices %d must be >= 1", ndev);
+    if (dim < 1)
+        return hf_seterr(HF_EINPUT, "synthetic: dimension %d must be >= 1", dim);
+    if (n_classes < 2)
+        return hf_seterr(HF_EINPUT, "synthetic: number of classes %d must be >= 2", n_classes);
+    if ((double)dim * (double)n_classes > 1e9)
+        return hf_seterr(HF_EINPUT, "synthetic: %d features x %d classes is too large", dim,
+                         n_classes);
+    if (!iid && (!(alpha >= 0) || !(beta >= 0) || isinf(alpha) || isinf(beta)))
+        return hf_seterr(HF_EINPUT, "synthetic: alpha (%g) and beta (%g) must be finite and >= 0",
+                         alpha, beta);
+
+    /* Pass 1: sizes, to allocate. */
+    hf_rng_t r;
+    long *ntr = hf_malloc((size_t)ndev * sizeof(long));
+    long *nte = hf_malloc((size_t)ndev * sizeof(long));
+    long tot_tr = 0, tot_te = 0;
+    long maxrows = LONG_MAX / dim;
+    if ((unsigned long)maxrows > SIZE_MAX / sizeof(float) / (size_t)dim)
+        maxrows = (long)(SIZE_MAX / sizeof(float) / (size_t)dim);
+    for (int k = 0; k < ndev; k++) {
+        long n = synth_device_size(&r, seed, k);
+        ntr[k] = (long)(0.9 * (double)n);
+        nte[k] = n - ntr[k];
+        if (n > maxrows - tot_tr - tot_te) {
+            free(ntr);
+            free(nte);
+            return hf_seterr(HF_EINPUT, "synthetic: device %d draws %ld samples; the data set "
+                             "is too large to address (seed %llu)", k, n,
+                             (unsigned long long)seed);
+        }
+        tot_tr += ntr[k];
+        tot_te += nte[k];
+    }
+    hf_dataset_alloc(train, tot_tr, 1, 1, dim, n_classes);
+    hf_dataset_alloc(test, tot_te, 1, 1, dim, n_classes);
+    ptrain->nclients = ptest->nclients = ndev;
+    ptrain->off = hf_malloc(((size_t)ndev + 1) * sizeof(long));
+    ptest->off = hf_malloc(((size_t)ndev + 1) * sizeof(long));
+    ptrain->idx = hf_malloc((size_t)HF_MAX(tot_tr, 1) * sizeof(long));
+    ptest->idx = hf_malloc((size_t)HF_MAX(tot_te, 1) * sizeof(long));
+    ptrain->off[0] = ptest->off[0] = 0;
+    for (int k = 0; k < ndev; k++) {
+        ptrain->off[k + 1] = ptrain->off[k] + ntr[k];
+        ptest->off[k + 1] = ptest->off[k] + nte[k];
+    }
+    for (long i = 0; i < tot_tr; i++) ptrain->idx[i] = i;
+    for (long i = 0; i < tot_te; i++) ptest->idx[i] = i;
+
+    /* Model parameters: shared (iid) or per device. */
+    double *W = hf_malloc((size_t)dim * (size_t)n_classes * sizeof(double));
+    double *b = hf_malloc((size_t)n_classes * sizeof(double));
+    double *v = hf_calloc((size_t)dim, sizeof(double));
+    double *sd = hf_malloc((size_t)dim * sizeof(double));
+    for (int j = 0; j < dim; j++) sd[j] = sqrt(pow((double)(j + 1), -1.2));
+    if (iid) {
+        hf_rng_t rs;
+        hf_rng_init(&rs, seed, HF_RNG_DATA, 0, 1);
+        for (size_t i = 0; i < (size_t)dim * (size_t)n_classes; i++) W[i] = hf_rng_normal(&rs);
+        for (int c = 0; c < n_classes; c++) b[c] = hf_rng_normal(&rs);
+    }
+
+    /* Pass 2: each device from its own stream (n_k is redrawn: the first draw). */
+    for (int k = 0; k < ndev; k++) {
+        long n = synth_device_size(&r, seed, k);
+        if (!iid) {
+            double u = alpha * hf_rng_normal(&r);
+            double B = beta * hf_rng_normal(&r);
+            for (int j = 0; j < dim; j++) v[j] = B + hf_rng_normal(&r);
+            for (size_t i = 0; i < (size_t)dim * (size_t)n_classes; i++)
+                W[i] = u + hf_rng_normal(&r);
+            for (int c = 0; c < n_classes; c++) b[c] = u + hf_rng_normal(&r);
+        }
+        for (long i = 0; i < n; i++) {
+            hf_dataset_t *d = i < ntr[k] ? train : test;
+            long row = i < ntr[k] ? ptrain->off[k] + i : ptest->off[k] + (i - ntr[k]);
+            float *x = d->x + (size_t)row * (size_t)dim;
+            for (int j = 0; j < dim; j++) x[j] = (float)(v[j] + sd[j] * hf_rng_normal(&r));
+            d->y[row] = synth_argmax(x, W, b, dim, n_classes);
+        }
+    }
+    free(W);
+    free(b);
+    free(v);
+    free(sd);
+    free(ntr);
+    free(nte);
+    return HF_OK;
+}

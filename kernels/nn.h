@@ -1,0 +1,130 @@
+/*
+ * nn.h — models on flat parameter buffers.
+ *
+ * A model is a description (layer shapes and the offsets of its tensors inside
+ * one contiguous float32 buffer).  Parameters, gradients and optimizer state are
+ * separate flat buffers of m->nparams floats owned by the caller, so a whole
+ * model moves in one MPI call.  Activations live in an hf_work_t allocated once
+ * for a maximum batch size: nothing is allocated per step.
+ *
+ * Data layout: batch-major, x is (B, in_dim) with in_dim = in_c*in_h*in_w,
+ * pixels in channel-major order (C,H,W) per sample.
+ */
+#ifndef HF_NN_H
+#define HF_NN_H
+#include <stdint.h>
+
+typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2 } hf_arch_t;
+
+#define HF_MAX_HIDDEN 8
+#define HF_MAX_TENSORS 32
+
+typedef struct {
+    hf_arch_t arch;
+    int in_c, in_h, in_w;     /* input shape; vectors use in_c=1,in_h=1,in_w=dim */
+    int n_classes;
+    int nhidden;              /* mlp: number of hidden layers */
+    int hidden[HF_MAX_HIDDEN];/* mlp: widths, e.g. {200,200}; cnn: {conv1_ch, conv2_ch, fc} */
+} hf_model_cfg_t;
+
+typedef struct {
+    char name[32];            /* e.g. "fc1.weight", "conv2.bias" */
+    long off;                 /* offset into the flat buffer (floats) */
+    long n;                   /* number of floats */
+    int ndim;
+    int shape[4];             /* weight of a dense layer: (out, in); conv: (out_c, in_c, k, k) */
+} hf_tensor_t;
+
+typedef struct {
+    hf_model_cfg_t cfg;
+    long nparams;
+    int ntensors;
+    hf_tensor_t tensors[HF_MAX_TENSORS];
+    int in_dim;               /* in_c*in_h*in_w */
+    double flops_fwd;         /* forward multiply-adds*2 per sample */
+} hf_model_t;
+
+typedef struct hf_work hf_work_t;  /* activations, scratch; opaque */
+
+/* Lay out the model; returns 0 or HF_EINPUT (bad cfg, message via hf_errmsg). */
+int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg);
+/* Deterministic initialisation from the seed (PyTorch default: Kaiming-uniform
+ * weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)), same bound for biases). */
+void hf_model_init_params(const hf_model_t *m, float *params, uint64_t seed);
+
+hf_work_t *hf_work_new(const hf_model_t *m, int max_batch);
+void hf_work_free(hf_work_t *w);
+
+/* Forward + backward on one minibatch of B <= max_batch samples.
+ * grad (nparams floats) is overwritten with d(mean loss)/d(params).
+ * Returns the mean softmax cross-entropy loss of the batch. */
+float hf_model_train_step_grad(const hf_model_t *m, hf_work_t *w, const float *params,
+                               float *grad, const float *x, const int *y, int B);
+
+/* Forward only.  Writes logits (B, n_classes) into `logits` if non-NULL; returns
+ * per-sample losses into `loss` (B floats) if non-NULL and y non-NULL, and the
+ * number of correct argmax predictions. */
+int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x,
+                     const int *y, int B, float *logits, float *loss);
+/* (hf_model_forward accepts any B >= 0: batches larger than max_batch are
+ * processed in chunks of max_batch.) */
+
+typedef struct {
+    float lr, momentum, weight_decay;
+    float clip;               /* max global gradient L2 norm; 0 = off */
+} hf_sgd_t;
+
+/* params -= lr * (momentum buffer) with PyTorch SGD semantics:
+ * g = grad + wd*params; (clip g first if clip>0, on grad before wd);
+ * if momentum: mom = momentum*mom + g; step = mom; else step = g. */
+void hf_sgd_step(const hf_sgd_t *o, long n, float *params, const float *grad, float *mom);
+
+/* One local SGD step on a minibatch: forward, backward and the hf_sgd_step()
+ * update, same semantics as hf_model_train_step_grad() followed by
+ * hf_sgd_step(o, m->nparams, params, grad, mom) (equal up to float rounding).
+ * Fast path when o->momentum == 0 and o->clip == 0: the update of every dense
+ * layer is folded into its weight-gradient sgemm, W = (1 - lr*wd)·W - (lr/B)·dZ·Aᵀ
+ * (sgemm alpha/beta; beta = 1 when wd = 0), so no gradient buffer is written or
+ * read for them.  Otherwise the two-call path is taken.
+ * grad: nparams floats of scratch, contents afterwards unspecified;
+ * mom: momentum buffer (zero before the first step), may be NULL if momentum == 0.
+ * Returns the mean loss of the batch before the update (NAN if B is out of range). */
+float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, float *params,
+                          float *grad, float *mom, const float *x, const int *y, int B);
+
+/* OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons (e.g. family 6
+ * model 207) and falls back to its Prescott (SSE3) kernels, ~5x slower.  If
+ * that happened and OPENBLAS_CORETYPE is not set, re-select the SkylakeX
+ * (AVX-512) or Haswell (AVX2) kernels the CPU supports.  Idempotent; call it
+ * before any BLAS work, outside parallel regions (hf_work_new() calls it).
+ * Returns the OpenBLAS core name in use afterwards. */
+const char *hf_blas_init(void);
+/* Splitting of sgemm calls into pieces OpenBLAS's small-matrix kernels accept
+ * (nn.c): mode 1 on, 0 off, -1 automatic (on for SkylakeX-class cores, the
+ * default).  For tests and benchmarks; returns the previous setting (0/1). */
+int hf_gemm_split(int mode);
+
+/* Building blocks, exposed for tests. */
+/* Softmax cross-entropy of n samples; logit (class c, sample b) is
+ * z[c*cs + b*bs].  dz (same layout, may be NULL) = softmax - onehot(y), NOT
+ * divided by n; loss (n floats, may be NULL) per sample; *ncorrect (may be NULL)
+ * += number of argmax hits (ties -> lowest class).  y may be NULL (no loss, no
+ * dz).  A label outside [0,C) gives a NAN loss and a zero dz column.
+ * Returns the summed loss. */
+double hf_softmax_xent(const float *z, int C, int n, long cs, long bs, const int *y, float *dz,
+                       float *loss, int *ncorrect);
+/* 'same' 5x5 convolution of one sample, stride 1, zero padding 2:
+ * in (cin,h,w), weight (cout,cin,5,5), bias (cout), out (cout,h,w);
+ * cols: scratch of cin*25*h*w floats (im2col). */
+void hf_conv5_forward(const float *in, int cin, int h, int w, const float *weight,
+                      const float *bias, int cout, float *out, float *cols);
+/* 2x2 max-pool, stride 2 (floor): in (c,h,w) -> out (c,h/2,w/2); argmax[i] =
+ * index into in of the maximum (first in row-major window order on ties);
+ * relu != 0: out = max(pool, 0) (same as pooling after a ReLU). */
+void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out, int *argmax);
+
+/* Training FLOPs per sample (forward + backward ≈ 3 × forward). */
+double hf_model_train_flops(const hf_model_t *m);
+const char *hf_arch_name(hf_arch_t a);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * bench_kernels.c — `hetfl bench kernels`: local-training throughput of the
+ * numeric kernels on ONE OpenBLAS thread, against the raw sgemm peak measured
+ * in the same run.
+ *
+ *   1. raw cblas_sgemm 1024x1024x1024, best of a few repetitions = "peak";
+ *   2. McMahan 2NN (784-200-200-10) local training (forward + backward + SGD
+ *      step) at B = 10, 32, 64 on random data, one "client epoch" = 600
+ *      samples, repeated until at least BENCH_SECONDS have passed (after one
+ *      warm-up epoch); FLOPs counted as 6 x params x samples.  Both the fused
+ *      step (hf_model_train_step) and the two-call path (train_step_grad +
+ *      hf_sgd_step) are timed;
+ *   3. McMahan CNN at the same batch sizes (120-sample epochs), FLOPs =
+ *      hf_model_train_flops() x samples.
+ *
+ * Targets (2NN, fused step): >= 50 % of the peak at B = 10, >= 85 % at B = 64.
+ * The OpenBLAS thread count is restored on return.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "bench.h"
+#include "hf_util.h"
+#include "nn.h"
+#include "rng.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_SECONDS 1.0          /* minimum timed window per row */
+#define BENCH_SECONDS_QUICK 0.3
+#define BENCH_WARMUP_EPOCHS 1
+#define BENCH_GEMM_N 1024
+#define BENCH_GEMM_REPS 5
+#define BENCH_GEMM_REPS_QUICK 3
+#define BENCH_MLP_EPOCH 600        /* samples per client epoch (McMahan: 600 per client) */
+#define BENCH_CNN_EPOCH 120
+#define BENCH_SEED 1
+
+static const int bench_batches[] = {10, 32, 64};
+
+/* Best-of-reps GFLOP/s of one n^3 sgemm. */
+static double bench_sgemm_peak(int n, int reps)
+{
+    size_t nn = (size_t)n * n;
+    float *a = hf_alloc_aligned(nn * sizeof(float)), *b = hf_alloc_aligned(nn * sizeof(float)),
+          *c = hf_alloc_aligned(nn * sizeof(float));
+    hf_rng_t r;
+    hf_rng_init(&r, BENCH_SEED, HF_RNG_TEST, 0, 0);
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)hf_rng_uniform(&r) - 0.5f;
+        b[i] = (float)hf_rng_uniform(&r) - 0.5f;
+    }
+    double best = 0;
+    for (int k = 0; k < reps + 1; k++) {   /* first one is the warm-up */
+        double t = hf_wtime();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = hf_wtime() - t;
+        if (k > 0 && t > 0) best = HF_MAX(best, 2.0 * n * n * (double)n / t / 1e9);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+typedef struct {
+    double samples_per_s;
+    double gflops;
+} bench_row_t;
+
+/* Local training of model m over `epoch` samples per epoch in batches of B
+ * (last batch partial, as a client epoch is); fused: hf_model_train_step,
+ * else hf_model_train_step_grad + hf_sgd_step.  flops_per_sample for GFLOP/s. */
+static bench_row_t bench_train(const hf_model_t *m, int B, int epoch, int fused, double min_s,
+                               double flops_per_sample, const float *x, const int *y)
+{
+    bench_row_t res = {0, 0};
+    hf_work_t *w = hf_work_new(m, B);
+    if (!w) return res;
+    size_t P = (size_t)m->nparams;
+    float *p = hf_alloc_aligned(P * sizeof(float)), *g = hf_alloc_aligned(P * sizeof(float)),
+          *mom = hf_alloc_aligned(P * sizeof(float));
+    hf_model_init_params(m, p, BENCH_SEED);
+    hf_sgd_t o = {0.01f, 0.0f, 0.0f, 0.0f};   /* FedAvg (McMahan): plain SGD */
+    long done = 0;
+    double t0 = 0;
+    for (int e = 0;; e++) {
+        if (e == BENCH_WARMUP_EPOCHS) t0 = hf_wtime();
+        for (int s0 = 0; s0 < epoch; s0 += B) {
+            int n = HF_MIN(B, epoch - s0);
+            const float *xs = x + (size_t)s0 * m->in_dim;
+            if (fused) {
+                hf_model_train_step(m, w, &o, p, g, mom, xs, y + s0, n);
+            } else {
+                hf_model_train_step_grad(m, w, p, g, xs, y + s0, n);
+                hf_sgd_step(&o, m->nparams, p, g, mom);
+            }
+        }
+        if (e >= BENCH_WARMUP_EPOCHS) {
+            done += epoch;
+            double t = hf_wtime() - t0;
+            if (t >= min_s) {
+                res.samples_per_s = done / t;
+                res.gflops = flops_per_sample * done / t / 1e9;
+                break;
+            }
+        }
+    }
+    free(p);
+    free(g);
+    free(mom);
+    hf_work_free(w);
+    return res;
+}
+
+static void bench_print_row(FILE *out, const char *model, const char *path, int B, bench_row_t r,
+                            double peak, double target_pct)
+{
+    double pct = peak > 0 ? 100.0 * r.gflops / peak : 0;
+    fprintf(out, "%-5s %-9s %4d %11.0f %9.1f %7.1f%%", model, path, B, r.samples_per_s, r.gflops, pct);
+    if (target_pct > 0)
+        fprintf(out, "   >= %2.0f%%   %s\n", target_pct, pct >= target_pct ? "PASS" : "MISS");
+    else
+        fprintf(out, "   %5s   %s\n", "-", "-");
+}
+
+int hf_bench_kernels(FILE *out, int quick)
+{
+    const char *core = hf_blas_init();
+    int saved_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    double min_s = quick ? BENCH_SECONDS_QUICK : BENCH_SECONDS;
+
+    fprintf(out, "\n== kernels: 1 OpenBLAS thread, core %s, %s ==\n", core, openblas_get_config());
+    if (strcmp(core, "Prescott") == 0)
+        fprintf(out, "WARNING: OpenBLAS runs its generic SSE3 (Prescott) kernels; set "
+                     "OPENBLAS_CORETYPE to this CPU's type for meaningful figures\n");
+    double peak = bench_sgemm_peak(BENCH_GEMM_N, quick ? BENCH_GEMM_REPS_QUICK : BENCH_GEMM_REPS);
+    fprintf(out, "raw sgemm %dx%dx%d, best of %d: %.1f GFLOP/s  (= peak below)\n", BENCH_GEMM_N,
+            BENCH_GEMM_N, BENCH_GEMM_N, quick ? BENCH_GEMM_REPS_QUICK : BENCH_GEMM_REPS, peak);
+
+    /* random data shared by both models: 28x28 inputs in [0,1), 10 classes */
+    int nmax = HF_MAX(BENCH_MLP_EPOCH, BENCH_CNN_EPOCH);
+    float *x = hf_alloc_aligned((size_t)nmax * 784 * sizeof(float));
+    int *y = hf_alloc_aligned((size_t)nmax * sizeof(int));
+    hf_rng_t r;
+    hf_rng_init(&r, BENCH_SEED, HF_RNG_DATA, 0, 0);
+    for (size_t i = 0; i < (size_t)nmax * 784; i++) x[i] = (float)hf_rng_uniform(&r);
+    for (int i = 0; i < nmax; i++) y[i] = (int)hf_rng_below(&r, 10);
+
+    hf_model_cfg_t c2nn = {HF_ARCH_MLP, 1, 28, 28, 10, 2, {200, 200}};
+    hf_model_cfg_t ccnn = {HF_ARCH_CNN, 1, 28, 28, 10, 0, {0}};
+    hf_model_t mlp, cnn;
+    if (hf_model_init(&mlp, &c2nn) != HF_OK || hf_model_init(&cnn, &ccnn) != HF_OK) {
+        free(x);
+        free(y);
+        openblas_set_num_threads(saved_threads);
+        return hf_errcode();
+    }
+    fprintf(out, "2NN %ld params (6 x params FLOPs/sample), CNN %ld params (%.1f MFLOP/sample); "
+                 "%s window per row, plain SGD\n",
+            mlp.nparams, cnn.nparams, hf_model_train_flops(&cnn) / 1e6, quick ? "0.3 s" : "1 s");
+    fprintf(out, "%-5s %-9s %4s %11s %9s %8s   %6s   %s\n", "model", "path", "B", "samples/s", "GFLOP/s",
+            "% peak", "target", "result");
+    int nb = (int)(sizeof bench_batches / sizeof bench_batches[0]);
+    for (int fused = 1; fused >= 0; fused--)
+        for (int i = 0; i < nb; i++) {
+            int B = bench_batches[i];
+            bench_row_t row = bench_train(&mlp, B, BENCH_MLP_EPOCH, fused, min_s, 6.0 * mlp.nparams, x, y);
+            double target = !fused ? 0 : B == 10 ? 50 : B == 64 ? 85 : 0;
+            bench_print_row(out, "2NN", fused ? "fused" : "grad+sgd", B, row, peak, target);
+        }
+    for (int i = 0; i < nb; i++) {
+        int B = bench_batches[i];
+        bench_row_t row = bench_train(&cnn, B, BENCH_CNN_EPOCH, 1, min_s, hf_model_train_flops(&cnn), x, y);
+        bench_print_row(out, "CNN", "fused", B, row, peak, 0);
+    }
+    free(x);
+    free(y);
+    openblas_set_num_threads(saved_threads);
+    return 0;
+}

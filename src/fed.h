@@ -1,0 +1,40 @@
+/*
+ * fed.h — the federation engine: one synchronous round loop (DESIGN.md "One
+ * round"): plan → broadcast → local training → aggregation → evaluation → record.
+ */
+#ifndef HF_FED_H
+#define HF_FED_H
+#include <mpi.h>
+#include <stdio.h>
+#include "conf.h"
+#include "options.h"
+
+typedef struct {
+    hf_params_t p;
+    const hf_conf_t *conf;
+    const char *suite;          /* suite path as given */
+    int variant;                /* -1 when none */
+    const char *command_line;
+    const char *output;         /* results path (resolved) */
+    int force, quiet;
+    FILE *out;                  /* log stream (rank 0) */
+} hf_fed_opts_t;
+
+/* Per-phase wall time of a run, for `hetfl bench` (rank 0's view, seconds). */
+typedef struct {
+    int rounds;
+    double total;               /* whole run incl. data loading */
+    double loop;                /* the round loop */
+    double compute, agg, eval, io, bcast, plan, gather;  /* phases of the loop */
+    double kernel;              /* inside numeric kernels (train steps + eval forward) */
+    double agg_comm;            /* MPI time inside aggregation */
+    double final_accuracy;
+    long nparams;
+} hf_fed_timing_t;
+
+/* Run a whole experiment on comm.  Collective.  Returns 0 or an HF_E* status,
+ * identical on every rank; the message is in hf_errmsg() on every rank.
+ * timing may be NULL. */
+int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing);
+
+#endif

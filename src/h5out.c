@@ -1,0 +1,383 @@
+/*
+ * h5out.c — HDF5 results writer (rank 0, serial HDF5 API on the sec2 driver).
+ *
+ * Tables are 1-D chunked, extendible datasets of compound type; each append
+ * extends the dataset and writes a hyperslab.  Every flush makes the file
+ * consistent on disk (H5Fflush), so a job killed between rounds leaves a file
+ * h5dump and h5py can read with every completed round in it.
+ */
+#include "h5out.h"
+#include "hf_util.h"
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const hf_outcome_names[HF_OUT_NCODES] = {
+    "completed", "dropped_offline", "late", "over_budget", "overcommitted", "straggler"};
+
+struct hf_h5out {
+    hid_t file;
+    char path[4096], tmp[4200];
+    int renamed;
+    hid_t t_round, t_part, t_client, t_outcome;
+    hid_t d_rounds, d_part;
+    hsize_t n_rounds, n_part;
+};
+
+static hid_t make_outcome_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT32);
+    for (int32_t i = 0; i < HF_OUT_NCODES; i++) H5Tenum_insert(t, hf_outcome_names[i], &i);
+    return t;
+}
+
+static hid_t make_round_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(hf_round_rec_t));
+#define F(name, type) H5Tinsert(t, #name, offsetof(hf_round_rec_t, name), type)
+    F(round, H5T_NATIVE_INT32);
+    F(sim_time_s, H5T_NATIVE_DOUBLE);
+    F(wall_time_s, H5T_NATIVE_DOUBLE);
+    F(available, H5T_NATIVE_INT32);
+    F(selected, H5T_NATIVE_INT32);
+    F(completed, H5T_NATIVE_INT32);
+    F(dropped, H5T_NATIVE_INT32);
+    F(late, H5T_NATIVE_INT32);
+    F(train_loss, H5T_NATIVE_DOUBLE);
+    F(test_loss, H5T_NATIVE_DOUBLE);
+    F(test_accuracy, H5T_NATIVE_DOUBLE);
+    F(bytes_up, H5T_NATIVE_UINT64);
+    F(bytes_down, H5T_NATIVE_UINT64);
+    F(energy_j, H5T_NATIVE_DOUBLE);
+    F(carbon_g, H5T_NATIVE_DOUBLE);
+    F(wall_compute_s, H5T_NATIVE_DOUBLE);
+    F(wall_agg_s, H5T_NATIVE_DOUBLE);
+    F(wall_eval_s, H5T_NATIVE_DOUBLE);
+    F(wall_io_s, H5T_NATIVE_DOUBLE);
+#undef F
+    return t;
+}
+
+static hid_t make_part_type(hid_t outcome)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(hf_part_rec_t));
+#define F(name, type) H5Tinsert(t, #name, offsetof(hf_part_rec_t, name), type)
+    F(round, H5T_NATIVE_INT32);
+    F(client, H5T_NATIVE_INT32);
+    F(outcome, outcome);
+    F(steps, H5T_NATIVE_INT32);
+    F(compute_s_model, H5T_NATIVE_DOUBLE);
+    F(compute_s_measured, H5T_NATIVE_DOUBLE);
+    F(comm_s, H5T_NATIVE_DOUBLE);
+    F(energy_j, H5T_NATIVE_DOUBLE);
+    F(local_loss, H5T_NATIVE_DOUBLE);
+    F(width, H5T_NATIVE_DOUBLE);
+    F(bytes_up, H5T_NATIVE_UINT64);
+#undef F
+    return t;
+}
+
+static hid_t make_client_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(hf_client_rec_t));
+    hid_t s32 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s32, 32);
+    H5Tset_strpad(s32, H5T_STR_NULLTERM);
+    hid_t s16 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s16, 16);
+    H5Tset_strpad(s16, H5T_STR_NULLTERM);
+#define F(name, type) H5Tinsert(t, #name, offsetof(hf_client_rec_t, name), type)
+    F(id, H5T_NATIVE_INT32);
+    F(device_class, s32);
+    F(samples, H5T_NATIVE_INT64);
+    F(region, s16);
+    F(energy_budget_j, H5T_NATIVE_DOUBLE);
+    F(rank, H5T_NATIVE_INT32);
+#undef F
+    H5Tclose(s32);
+    H5Tclose(s16);
+    return t;
+}
+
+static hid_t make_table(hid_t loc, const char *name, hid_t type, hsize_t chunk)
+{
+    hsize_t dims = 0, maxd = H5S_UNLIMITED;
+    hid_t sp = H5Screate_simple(1, &dims, &maxd);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, 1, &chunk);
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    return d;
+}
+
+static int append(hid_t d, hid_t type, hsize_t *count, const void *rows, hsize_t n)
+{
+    if (n == 0) return 0;
+    hsize_t newn = *count + n;
+    if (H5Dset_extent(d, &newn) < 0) return -1;
+    hid_t fs = H5Dget_space(d);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, count, NULL, &n, NULL);
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    herr_t e = H5Dwrite(d, type, ms, fs, H5P_DEFAULT, rows);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (e < 0) return -1;
+    *count = newn;
+    return 0;
+}
+
+int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
+{
+    struct stat st;
+    *out = NULL;
+    if (!force && stat(path, &st) == 0)
+        return hf_seterr(HF_EINPUT, "%s: results file exists; refusing to overwrite it\n"
+                         "HINT: pass --force to replace it, or choose another path with -o",
+                         path);
+    /* the directory must exist and be writable */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    if (dir[0] && access(dir, W_OK) != 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot write results: directory '%s': %s", path, dir,
+                         strerror(errno));
+    hf_h5out_t *h = hf_calloc(1, sizeof *h);
+    snprintf(h->path, sizeof h->path, "%s", path);
+    snprintf(h->tmp, sizeof h->tmp, "%s.tmp-%ld", path, (long)getpid());
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        free(h);
+        return hf_seterr(HF_ERUNTIME, "%s: cannot create the HDF5 file", path);
+    }
+    h->t_outcome = make_outcome_type();
+    h->t_round = make_round_type();
+    h->t_part = make_part_type(h->t_outcome);
+    h->t_client = make_client_type();
+    H5Tcommit2(h->file, "outcome_t", h->t_outcome, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    h->d_rounds = make_table(h->file, "rounds", h->t_round, 64);
+    h->d_part = make_table(h->file, "participation", h->t_part, 1024);
+    hid_t g = H5Gcreate2(h->file, "system", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(g);
+    g = H5Gcreate2(h->file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(g);
+    *out = h;
+    return 0;
+}
+
+static int str_attr(hid_t loc, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
+    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = H5Awrite(a, t, &value);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
+}
+
+int hf_h5out_root_attr(hf_h5out_t *h, const char *name, const char *value)
+{
+    return str_attr(h->file, name, value);
+}
+
+int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(h->file, name) > 0) H5Adelete(h->file, name);
+    hid_t a = H5Acreate2(h->file, name, H5T_NATIVE_LONG, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = H5Awrite(a, H5T_NATIVE_LONG, &value);
+    H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
+}
+
+int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value)
+{
+    hid_t g = H5Gopen2(h->file, "system", H5P_DEFAULT);
+    int rc = str_attr(g, name, value);
+    H5Gclose(g);
+    return rc;
+}
+
+int hf_h5out_config(hf_h5out_t *h, const char *text)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(h->file, "config", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write /config") : 0;
+}
+
+int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n)
+{
+    hsize_t dims = (hsize_t)n, chunk = n > 0 ? (hsize_t)HF_MIN(n, 4096) : 1;
+    hid_t sp = H5Screate_simple(1, &dims, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    if (n > 0) {
+        H5Pset_chunk(pl, 1, &chunk);
+        H5Pset_deflate(pl, 4);
+    }
+    hid_t d = H5Dcreate2(h->file, "clients", h->t_client, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    herr_t e = n > 0 ? H5Dwrite(d, h->t_client, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) : 0;
+    H5Pclose(pl);
+    H5Dclose(d);
+    H5Sclose(sp);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write /clients") : 0;
+}
+
+int hf_h5out_round(hf_h5out_t *h, const hf_round_rec_t *r)
+{
+    if (append(h->d_rounds, h->t_round, &h->n_rounds, r, 1) < 0)
+        return hf_seterr(HF_ERUNTIME, "HDF5: cannot append to /rounds");
+    return 0;
+}
+
+int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n)
+{
+    if (append(h->d_part, h->t_part, &h->n_part, p, (hsize_t)n) < 0)
+        return hf_seterr(HF_ERUNTIME, "HDF5: cannot append to /participation");
+    return 0;
+}
+
+int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5Lexists(h->file, group, H5P_DEFAULT) > 0) H5Ldelete(h->file, group, H5P_DEFAULT);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(h->file, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0) return hf_seterr(HF_ERUNTIME, "HDF5: cannot create %s", group);
+    herr_t e = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const hf_tensor_t *t = &m->tensors[i];
+        hsize_t dims[4];
+        for (int k = 0; k < t->ndim; k++) dims[k] = (hsize_t)t->shape[k];
+        hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
+        char name[48];
+        snprintf(name, sizeof name, "%02d_%s", i, t->name);
+        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        e |= H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + t->off);
+        str_attr(d, "layer", t->name);
+        H5Dclose(d);
+        H5Sclose(sp);
+    }
+    H5Gclose(g);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write %s", group) : 0;
+}
+
+int hf_h5out_flush(hf_h5out_t *h)
+{
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+        return hf_seterr(HF_ERUNTIME, "%s: HDF5 flush failed", h->tmp);
+    if (!h->renamed) {
+        if (rename(h->tmp, h->path) != 0)
+            return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path,
+                             strerror(errno));
+        h->renamed = 1;
+    }
+    return 0;
+}
+
+int hf_h5out_close(hf_h5out_t *h, int keep)
+{
+    if (!h) return 0;
+    H5Dclose(h->d_rounds);
+    H5Dclose(h->d_part);
+    H5Tclose(h->t_round);
+    H5Tclose(h->t_part);
+    H5Tclose(h->t_client);
+    H5Tclose(h->t_outcome);
+    herr_t e = H5Fclose(h->file);
+    int rc = 0;
+    if (!h->renamed) {
+        if (keep && e >= 0) {
+            if (rename(h->tmp, h->path) != 0)
+                rc = hf_seterr(HF_ERUNTIME, "cannot rename %s: %s", h->tmp, strerror(errno));
+        } else {
+            unlink(h->tmp);
+        }
+    }
+    free(h);
+    return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5 close failed") : 0);
+}
+
+const char *hf_h5out_path(const hf_h5out_t *h) { return h->path; }
+
+/* ---------------------------------------------------------------- reading --- */
+
+static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, void **buf, long *n)
+{
+    *buf = NULL;
+    *n = 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims = 0;
+    H5Sget_simple_extent_dims(sp, &dims, NULL);
+    *buf = hf_calloc(dims ? dims : 1, recsize);
+    herr_t e = dims ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) : 0;
+    H5Sclose(sp);
+    H5Dclose(d);
+    *n = (long)dims;
+    return e < 0 ? -1 : 0;
+}
+
+int hf_h5in_open(hf_h5in_t *in, const char *path)
+{
+    memset(in, 0, sizeof *in);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    in->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (in->file < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 results file", path);
+    hid_t to = make_outcome_type(), tr = make_round_type(), tp = make_part_type(to);
+    int bad = read_table(in->file, "rounds", tr, sizeof(hf_round_rec_t), (void **)&in->rounds,
+                         &in->nrounds);
+    bad |= read_table(in->file, "participation", tp, sizeof(hf_part_rec_t), (void **)&in->part,
+                      &in->npart);
+    H5Tclose(tp); H5Tclose(tr); H5Tclose(to);
+    hid_t d = H5Dopen2(in->file, "config", H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        char *s = NULL;
+        if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s) >= 0 && s) {
+            in->config = hf_strdup(s);
+            H5free_memory(s);
+        }
+        H5Tclose(t);
+        H5Dclose(d);
+    }
+    if (bad || !in->config) {
+        hf_h5in_close(in);
+        return hf_seterr(HF_EINPUT, "%s: not a hetfl results file (missing /rounds, /participation or "
+                         "/config)", path);
+    }
+    return 0;
+}
+
+void hf_h5in_close(hf_h5in_t *in)
+{
+    if (in->file >= 0) H5Fclose(in->file);
+    free(in->rounds);
+    free(in->part);
+    free(in->config);
+    memset(in, 0, sizeof *in);
+    in->file = -1;
+}

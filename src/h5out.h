@@ -1,0 +1,93 @@
+/*
+ * h5out.h — the results file (DESIGN.md "Results file"): written by rank 0,
+ * flushed every round, created under a temporary name and renamed into place
+ * at the first flush, so a killed job leaves either nothing or a readable file,
+ * and an existing good file is never replaced by a half-written one.
+ *
+ * Paths (contracts): / (attrs), /config, /system, /rounds, /clients,
+ * /participation, /model/final.  Column meanings are in docs/results.md.
+ */
+#ifndef HF_H5OUT_H
+#define HF_H5OUT_H
+#include <stdint.h>
+#include <hdf5.h>
+#include "nn.h"
+
+/* Outcome of a selected client in a round (HDF5 enum "outcome"). */
+typedef enum {
+    HF_OUT_COMPLETED = 0,     /* update kept */
+    HF_OUT_DROPPED_OFFLINE,   /* went offline before finishing */
+    HF_OUT_LATE,              /* missed the round deadline */
+    HF_OUT_OVER_BUDGET,       /* could not pay the round's energy */
+    HF_OUT_OVERCOMMITTED,     /* finished after the first K (over-commitment) */
+    HF_OUT_STRAGGLER,         /* straggler whose work was discarded */
+    HF_OUT_NCODES
+} hf_outcome_t;
+extern const char *const hf_outcome_names[HF_OUT_NCODES];
+
+typedef struct {
+    int32_t round;
+    double sim_time_s;        /* simulated time at the end of the round */
+    double wall_time_s;       /* measured wall time of the round (not deterministic) */
+    int32_t available, selected, completed, dropped, late;
+    double train_loss;        /* sample-weighted mean of completed clients' mean local loss */
+    double test_loss, test_accuracy;  /* NaN when not evaluated this round */
+    uint64_t bytes_up, bytes_down;
+    double energy_j, carbon_g;
+    /* measured wall-clock breakdown (not deterministic) */
+    double wall_compute_s, wall_agg_s, wall_eval_s, wall_io_s;
+} hf_round_rec_t;
+
+typedef struct {
+    int32_t round, client;
+    int32_t outcome;          /* hf_outcome_t */
+    int32_t steps;            /* local SGD steps done */
+    double compute_s_model, compute_s_measured, comm_s;
+    double energy_j, local_loss, width;
+    uint64_t bytes_up;
+} hf_part_rec_t;
+
+typedef struct {
+    int32_t id;
+    char device_class[32];
+    int64_t samples;
+    char region[16];
+    double energy_budget_j;   /* +inf when unlimited */
+    int32_t rank;             /* MPI rank that hosts the client */
+} hf_client_rec_t;
+
+typedef struct hf_h5out hf_h5out_t;
+
+/* Rank 0 only.  Fails (HF_EINPUT) when `path` exists and !force.
+ * The file is created as PATH.tmp-PID and renamed at the first hf_h5out_flush. */
+int hf_h5out_open(hf_h5out_t **out, const char *path, int force);
+int hf_h5out_root_attr(hf_h5out_t *h, const char *name, const char *value);
+int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value);
+int hf_h5out_config(hf_h5out_t *h, const char *text);
+int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value);
+int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n);
+int hf_h5out_round(hf_h5out_t *h, const hf_round_rec_t *r);
+int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n);
+int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params);
+int hf_h5out_flush(hf_h5out_t *h);
+/* Close; when `keep` is 0 (a failed run before any flush) the temp file is removed. */
+int hf_h5out_close(hf_h5out_t *h, int keep);
+const char *hf_h5out_path(const hf_h5out_t *h);
+
+
+
+/* ---- reading back (compare, report, resume) ---- */
+typedef struct {
+    hid_t file;
+    hf_round_rec_t *rounds;
+    long nrounds;
+    hf_part_rec_t *part;
+    long npart;
+    char *config;            /* /config text */
+} hf_h5in_t;
+
+/* Open a results file and read /rounds, /participation and /config.
+ * Errors → HF_EINPUT "PATH: ...". */
+int hf_h5in_open(hf_h5in_t *in, const char *path);
+void hf_h5in_close(hf_h5in_t *in);
+#endif

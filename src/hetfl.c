@@ -1,0 +1,318 @@
+/*
+ * hetfl.c — command line: run, validate, expand, list, help, version, bench,
+ * compare.  Every command parses its options into a status instead of exiting,
+ * so all ranks agree on errors and exit with the same status (STYLE.md §3).
+ */
+#include "config.h"
+#include "hetfl.h"
+#include "bench.h"
+#include "conf.h"
+#include "data.h"
+#include "fed.h"
+#include "hf_util.h"
+#include "options.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SETS 256
+
+static const char *usage_text =
+    "usage: hetfl COMMAND [options]\n"
+    "\n"
+    "Heterogeneous, volatile, energy-constrained federated training on MPI.\n"
+    "Launch with `mpirun -n N hetfl run ...` or `srun hetfl run ...`; without a\n"
+    "launcher it runs on one rank.\n"
+    "\n"
+    "commands:\n"
+    "  run SUITE [options]     run one experiment; results go to one HDF5 file\n"
+    "  validate SUITE [opts]   parse and check a suite, print the resolved configuration\n"
+    "  expand SUITE            list the sweep variants of a suite\n"
+    "  list                    registries: strategies, models, data sets, partitions, ...\n"
+    "  help keys [--markdown]  reference of every suite key (type, default, range, meaning)\n"
+    "  bench [SECTION] [--quick]  performance benchmarks: kernels, round, agg, all\n"
+    "  compare A.h5 B.h5       compare the deterministic content of two results files\n"
+    "  version                 print the version\n"
+    "\n"
+    "run / validate options:\n"
+    "  -o, --output FILE       results file (default results/<name>[-v<variant>]-s<seed>.h5)\n"
+    "  --set SECTION.KEY=VALUE override a suite key (repeatable)\n"
+    "  --variant N             run sweep variant N (0-based; see `hetfl expand`)\n"
+    "  --seed S                same as --set run.seed=S\n"
+    "  --force                 replace an existing results file\n"
+    "  --quiet                 no per-round progress lines (batch logs)\n"
+    "\n"
+    "exit status: 0 success, 1 runtime failure, 2 bad input, 3 stopped by a signal\n";
+
+typedef struct {
+    const char *suite;
+    const char *output;
+    char *sets[MAX_SETS];
+    int nsets;
+    int variant;
+    int force, quiet;
+    char seedset[64];
+} hf_cli_t;
+
+static int parse_run_args(int argc, char **argv, hf_cli_t *a, const char *cmd)
+{
+    memset(a, 0, sizeof *a);
+    a->variant = -1;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_ARG() do { if (!next) return hf_seterr(HF_EINPUT, "hetfl %s: option '%s' needs a value", cmd, s); } while (0)
+        if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
+            NEED_ARG(); a->output = next; i++;
+        } else if (!strncmp(s, "--output=", 9)) {
+            a->output = s + 9;
+        } else if (!strcmp(s, "--set")) {
+            NEED_ARG();
+            if (a->nsets == MAX_SETS) return hf_seterr(HF_EINPUT, "too many --set options");
+            a->sets[a->nsets++] = argv[++i];
+        } else if (!strncmp(s, "--set=", 6)) {
+            if (a->nsets == MAX_SETS) return hf_seterr(HF_EINPUT, "too many --set options");
+            a->sets[a->nsets++] = (char *)s + 6;
+        } else if (!strcmp(s, "--variant") || !strncmp(s, "--variant=", 10)) {
+            if (s[9] != '=') NEED_ARG();
+            const char *v = s[9] == '=' ? s + 10 : argv[++i];
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || *end || end == v || n < 0 || n > 1000000000)
+                return hf_seterr(HF_EINPUT, "hetfl %s: --variant expects a non-negative integer, got '%s'",
+                                 cmd, v);
+            a->variant = (int)n;
+        } else if (!strcmp(s, "--seed") || !strncmp(s, "--seed=", 7)) {
+            if (s[6] != '=') NEED_ARG();
+            const char *v = s[6] == '=' ? s + 7 : argv[++i];
+            snprintf(a->seedset, sizeof a->seedset, "run.seed=%s", v);
+            if (a->nsets == MAX_SETS) return hf_seterr(HF_EINPUT, "too many --set options");
+            a->sets[a->nsets++] = a->seedset;
+        } else if (!strcmp(s, "--force")) {
+            a->force = 1;
+        } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
+            a->quiet = 1;
+        } else if (s[0] == '-' && s[1]) {
+            return hf_seterr(HF_EINPUT, "hetfl %s: unknown option '%s'\nHINT: hetfl --help lists the options",
+                             cmd, s);
+        } else if (!a->suite) {
+            a->suite = s;
+        } else {
+            return hf_seterr(HF_EINPUT, "hetfl %s: unexpected argument '%s' (the suite is '%s')", cmd, s,
+                             a->suite);
+        }
+#undef NEED_ARG
+    }
+    if (!a->suite)
+        return hf_seterr(HF_EINPUT, "hetfl %s: missing SUITE\nHINT: e.g. hetfl %s suites/quickstart.conf",
+                         cmd, cmd);
+    return 0;
+}
+
+static char *join_argv(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 3;
+    char *s = hf_calloc(n, 1), *p = s;
+    for (int i = 0; i < argc; i++) {
+        int q = strchr(argv[i], ' ') != NULL;
+        p += sprintf(p, "%s%s%s%s", i ? " " : "", q ? "'" : "", argv[i], q ? "'" : "");
+    }
+    return s;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') { *p = 0; mkdir(buf, 0777); *p = '/'; }
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* Load suite + overrides + variant and derive the typed parameters. */
+static int load_suite(const hf_cli_t *a, hf_conf_t *conf, hf_params_t *p)
+{
+    int rc = hf_conf_load(conf, a->suite, hf_options, a->sets, a->nsets, a->variant);
+    if (rc) return rc;
+    return hf_params_from_conf(p, conf);
+}
+
+static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_argc, char **full_argv)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    hf_cli_t a;
+    hf_conf_t conf = {0};
+    hf_fed_opts_t o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_run_args(argc, argv, &a, "run");
+    if (!rc) rc = load_suite(&a, &conf, &o.p);
+    char output[4096] = "";
+    if (!rc) {
+        if (a.output) snprintf(output, sizeof output, "%s", a.output);
+        else if (o.p.output[0]) snprintf(output, sizeof output, "%s", o.p.output);
+        else {
+            char v[32] = "";
+            if (a.variant >= 0) snprintf(v, sizeof v, "-v%d", a.variant);
+            snprintf(output, sizeof output, "results/%s%s-s%llu.h5", o.p.name, v,
+                     (unsigned long long)o.p.seed);
+            if (rank == 0 && mkdir_p("results") != 0)
+                rc = hf_seterr(HF_ERUNTIME, "cannot create directory 'results': %s", strerror(errno));
+        }
+    }
+    if (rc) { hf_conf_free(&conf); return rc; }
+    char *cl = join_argv(full_argc, full_argv);
+    o.conf = &conf;
+    o.suite = a.suite;
+    o.variant = a.variant;
+    o.command_line = cl;
+    o.output = output;
+    o.force = a.force;
+    o.quiet = a.quiet;
+    o.out = out;
+    rc = hf_fed_run(&o, comm, NULL);
+    free(cl);
+    hf_conf_free(&conf);
+    return rc;
+}
+
+static int cmd_validate(int argc, char **argv, MPI_Comm comm, FILE *out)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    hf_cli_t a;
+    hf_conf_t conf = {0};
+    hf_params_t p;
+    int rc = parse_run_args(argc, argv, &a, "validate");
+    if (!rc) rc = load_suite(&a, &conf, &p);
+    if (!rc && p.dataset == HF_DS_FMNIST) {
+        /* check the data files exist without loading them */
+        const char *dir = p.data_path[0] ? p.data_path : HF_FMNIST_DEFAULT_DIR;
+        char f[4200];
+        snprintf(f, sizeof f, "%s/train-images-idx3-ubyte.gz", dir);
+        if (access(f, R_OK) != 0) {
+            const char *org = hf_conf_origin(&conf, "data.path");
+            rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", org ? org : "default", f,
+                           strerror(errno));
+            hf_addhint("install the Debian package dataset-fashion-mnist or set data.path");
+        }
+    } else if (!rc && p.data_path[0] && access(p.data_path, R_OK) != 0) {
+        rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", hf_conf_origin(&conf, "data.path"),
+                       p.data_path, strerror(errno));
+    }
+    if (!rc && rank == 0) {
+        char *d = hf_conf_dump(&conf, 1);
+        fprintf(out, "# %s: valid (%d variant%s)\n", a.suite, hf_conf_nvariants(&conf),
+                hf_conf_nvariants(&conf) == 1 ? "" : "s");
+        fputs(d, out);
+        free(d);
+        int nr;
+        MPI_Comm_size(comm, &nr);
+        fprintf(out, "# placement on %d rank%s: clients 0..%d in contiguous blocks; each client trains "
+                "with %d OpenBLAS thread(s) (class '%s')\n", nr, nr == 1 ? "" : "s", p.clients - 1,
+                p.dev.cores, p.dev.name);
+    }
+    hf_conf_free(&conf);
+    return rc;
+}
+
+static int cmd_expand(int argc, char **argv, MPI_Comm comm, FILE *out)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    hf_cli_t a;
+    hf_conf_t conf = {0};
+    int rc = parse_run_args(argc, argv, &a, "expand");
+    if (!rc) rc = hf_conf_load(&conf, a.suite, hf_options, a.sets, a.nsets, -1);
+    if (!rc) {
+        int n = hf_conf_nvariants(&conf);
+        /* each variant must itself be valid */
+        for (int v = 0; v < n && !rc; v++) {
+            hf_conf_t cv = {0};
+            hf_params_t p;
+            rc = hf_conf_load(&cv, a.suite, hf_options, a.sets, a.nsets, conf.nsweep ? v : -1);
+            if (!rc) rc = hf_params_from_conf(&p, &cv);
+            if (!rc && rank == 0) {
+                char d[2048];
+                hf_conf_variant_desc(&conf, v, d, sizeof d);
+                fprintf(out, "%d\t%s\n", v, d[0] ? d : "(no sweep)");
+            }
+            hf_conf_free(&cv);
+        }
+    }
+    hf_conf_free(&conf);
+    return rc;
+}
+
+static void cmd_list(FILE *out)
+{
+    fprintf(out, "strategies:\n  fedavg      sample-weighted model averaging (McMahan et al. 2017)\n");
+    fprintf(out, "models:\n  logreg      multinomial logistic regression\n"
+                 "  mlp         ReLU MLP, widths model.hidden (2NN = 200,200: 199,210 params on 784 inputs)\n"
+                 "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n");
+    fprintf(out, "data sets:\n  fashion-mnist  Debian dataset-fashion-mnist, 60k/10k 28x28 images, 10 classes\n"
+                 "  synthetic      FedProx Synthetic(alpha,beta), 60 features, 10 classes\n"
+                 "  leaf           LEAF JSON (users, num_samples, user_data)\n");
+    fprintf(out, "partitions:\n  iid  shards  dirichlet  natural\n");
+    fprintf(out, "selection policies:\n  uniform     clients_per_round uniformly without replacement\n");
+    fprintf(out, "aggregation topologies:\n  rank0       updates travel to rank 0, which sums them\n"
+                 "  allreduce   partial sums reduced with MPI_Allreduce\n");
+    fprintf(out, "device classes:\n  default     from [devices] keys (cores, gflops, bandwidth, power)\n");
+}
+
+int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    hf_clearerr();
+    int rc = 0;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (cmd && !strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "keys")) {
+            if (rank == 0) hf_options_print(out, argc > 3 && !strcmp(argv[3], "--markdown"));
+            return 0;
+        }
+        if (rank == 0) fputs(usage_text, cmd ? out : stderr);
+        return cmd ? 0 : HF_EINPUT;
+    }
+    int sub_help = 0;
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) sub_help = 1;
+    if (sub_help) {
+        if (rank == 0) fputs(usage_text, out);
+        return 0;
+    }
+    if (!strcmp(cmd, "run")) rc = cmd_run(argc - 2, argv + 2, comm, out, argc, argv);
+    else if (!strcmp(cmd, "validate")) rc = cmd_validate(argc - 2, argv + 2, comm, out);
+    else if (!strcmp(cmd, "expand")) rc = cmd_expand(argc - 2, argv + 2, comm, out);
+    else if (!strcmp(cmd, "list")) { if (rank == 0) cmd_list(out); }
+    else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        if (rank == 0) fprintf(out, "hetfl %s\n", PACKAGE_VERSION);
+    } else if (!strcmp(cmd, "bench")) rc = hf_bench_main(argc - 2, argv + 2, comm, out);
+    else if (!strcmp(cmd, "compare")) {
+        rc = rank == 0 ? hf_compare_main(argc - 2, argv + 2, out) : 0;
+        MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+        return rc;
+    } else {
+        const char *cands[] = {"run", "validate", "expand", "list", "help", "bench", "compare", "version"};
+        const char *best = NULL;
+        int bd = 3;
+        for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+            int d = hf_edit_distance(cmd, cands[i]);
+            if (d < bd) { bd = d; best = cands[i]; }
+        }
+        rc = hf_seterr(HF_EINPUT, "hetfl: unknown command '%s'%s%s%s\nHINT: hetfl --help lists the commands",
+                       cmd, best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    }
+    if (rc && rank == 0) {
+        const char *m = hf_errmsg();
+        fprintf(stderr, "%s%s\n", strncmp(m, "hetfl", 5) ? "hetfl: " : "", m);
+    }
+    return rc;
+}

@@ -1,0 +1,20 @@
+/*
+ * hetfl.h — the library entry point.  `main` only initialises MPI and calls
+ * hetfl_run(), so tests can run the whole tool in-process on MPI_COMM_SELF.
+ */
+#ifndef HETFL_H
+#define HETFL_H
+#include <mpi.h>
+#include <stdio.h>
+
+/* Run the command line argv on comm; log to `out` (rank 0).  Returns the exit
+ * status, the same on every rank: 0 success, 1 runtime failure, 2 bad input,
+ * 3 stopped by a signal. */
+int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out);
+
+/* `hetfl bench ...` (src/bench.c) */
+int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out);
+/* `hetfl compare A.h5 B.h5`: 0 identical (deterministic content), 1 different, 2 bad input */
+int hf_compare_main(int argc, char **argv, FILE *out);
+
+#endif

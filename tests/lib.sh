@@ -1,0 +1,26 @@
+# tests/lib.sh — shared helpers for the shell tests (sourced).
+set -u
+: "${HETFL:=$(pwd)/hetfl}"
+: "${HETFL_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${MPIEXEC:=mpiexec}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+TESTS_RUN=0 TESTS_FAILED=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hetfl-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# mpirun with N ranks (oversubscribed when N > cores)
+run_mpi() { local n=$1; shift; "$MPIEXEC" -n "$n" --oversubscribe "$HETFL" "$@"; }
+
+ok()   { TESTS_RUN=$((TESTS_RUN + 1)); echo "ok - $*"; }
+bad()  { TESTS_RUN=$((TESTS_RUN + 1)); TESTS_FAILED=$((TESTS_FAILED + 1)); echo "FAIL - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+finish() {
+  echo "$((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
+  [ "$TESTS_FAILED" = 0 ]
+}
+need_fmnist() {
+  if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    echo "SKIP: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)"; exit 77
+  fi
+}

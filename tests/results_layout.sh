@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Results file layout (DESIGN.md): required paths, attributes and columns; one
+# /rounds row per round; never overwrite without --force; no file on bad input.
+. "$(dirname "$0")/lib.sh"
+need_fmnist
+S=$HETFL_SRCDIR/tests/data/tiny.conf
+F=$TMP/r.h5
+run_mpi 2 run "$S" -o "$F" > "$TMP/log" 2>&1
+check "tiny run succeeds" test $? = 0
+check "log starts with the configuration box" grep -q "^| suite" "$TMP/log"
+check "log has one progress line per round" test "$(grep -c '^round ' "$TMP/log")" = 3
+check "log says where the results are" grep -q "^results: $F" "$TMP/log"
+H5DUMP=${H5DUMP:-h5dump}
+hdr=$("$H5DUMP" -H "$F")
+for p in '/config' '/rounds' '/clients' '/participation' '/system' '/model'; do
+  check "path $p exists" grep -q "\"${p#/}\"" <<<"$hdr"
+done
+for a in hetfl_version suite variant seed ranks aggregation created command_line; do
+  check "root attribute $a" grep -q "ATTRIBUTE \"$a\"" <<<"$hdr"
+done
+for c in round sim_time_s wall_time_s available selected completed dropped late train_loss test_loss \
+         test_accuracy bytes_up bytes_down energy_j carbon_g; do
+  check "/rounds column $c" bash -c '"$0" -H -d /rounds "$1" | grep -q "\"$2\";"' "$H5DUMP" "$F" "$c"
+done
+for c in round client outcome compute_s_model compute_s_measured comm_s energy_j local_loss width bytes_up; do
+  check "/participation column $c" bash -c '"$0" -H -d /participation "$1" | grep -q "\"$2\";"' "$H5DUMP" "$F" "$c"
+done
+for c in id device_class samples region energy_budget_j; do
+  check "/clients column $c" bash -c '"$0" -H -d /clients "$1" | grep -q "\"$2\";"' "$H5DUMP" "$F" "$c"
+done
+for a in hostnames mpi_library_version openblas_config placement; do
+  check "/system attribute $a" grep -q "ATTRIBUTE \"$a\"" <<<"$("$H5DUMP" -A -g /system "$F")"
+done
+check "/rounds has 3 rows" bash -c '"$0" -H -d /rounds "$1" | grep -q "DATASPACE  SIMPLE { ( 3 ) / ( H5S_UNLIMITED ) }"' "$H5DUMP" "$F"
+check "/participation has 3x7 rows" bash -c '"$0" -H -d /participation "$1" | grep -q "( 21 ) / ( H5S_UNLIMITED )"' "$H5DUMP" "$F"
+check "/clients has 20 rows" bash -c '"$0" -H -d /clients "$1" | grep -q "DATASPACE  SIMPLE { ( 20 ) / ( 20 ) }"' "$H5DUMP" "$F"
+check "/model/final has 4 tensors" test "$("$H5DUMP" -H -g /model/final "$F" | grep -c DATASET)" = 4
+check "/config holds the resolved suite" bash -c '"$0" -d /config "$1" | grep -q "clients_per_round = 7"' "$H5DUMP" "$F"
+check "test_accuracy is NaN on rounds not evaluated" bash -c '"$0" -d /rounds -M "test_accuracy" "$1" 2>/dev/null | grep -qi nan || "$0" -d /rounds "$1" | grep -qi nan' "$H5DUMP" "$F"
+# overwrite protection: exit 2, file untouched
+sum=$(md5sum < "$F")
+run_mpi 2 run "$S" -o "$F" > "$TMP/log2" 2>&1; rc=$?
+check "existing results file: exit 2" test $rc = 2
+check "existing results file: message names --force" grep -q -- "--force" "$TMP/log2"
+check "existing results file: untouched" test "$(md5sum < "$F")" = "$sum"
+run_mpi 2 run "$S" -o "$F" --force --quiet > "$TMP/log3" 2>&1
+check "--force replaces it" test $? = 0
+check "--quiet prints no progress lines" test "$(grep -c '^round ' "$TMP/log3")" = 0
+check "no temporary files left" test -z "$(ls "$TMP" | grep tmp- || true)"
+finish

@@ -1,0 +1,1026 @@
+/*
+ * test_data.c — CUnit tests of the data layer (kernels/data.h): IDX reading and
+ * Fashion-MNIST, the FedProx synthetic generator, the LEAF JSON reader (valid,
+ * malformed and mutated input), and the iid / shards / dirichlet partitions.
+ *
+ * Tests that need data outside the repository (Fashion-MNIST from the Debian
+ * package, ../shared/data) are made inactive with a "SKIP: ... absent" line when
+ * the data is missing.  Exit status: nonzero when any assertion failed.
+ */
+#include "data.h"
+#include "hf_util.h"
+#include "rng.h"
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+static char tmpdir[64];
+
+static char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(buf, 1, len, f);
+    fclose(f);
+    return w == len ? 0 : -1;
+}
+
+static int write_gz(const char *path, const void *buf, size_t len)
+{
+    gzFile f = gzopen(path, "wb9");
+    if (!f) return -1;
+    int w = gzwrite(f, buf, (unsigned)len);
+    gzclose(f);
+    return w == (int)len ? 0 : -1;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+/* 1 if p is a valid CSR partition covering each of 0..n-1 exactly once. */
+static int partition_is_exact(const hf_partition_t *p, long n)
+{
+    if (!p->off || p->off[0] != 0 || p->off[p->nclients] != n) return 0;
+    for (int k = 0; k < p->nclients; k++)
+        if (p->off[k + 1] < p->off[k]) return 0;
+    char *seen = calloc((size_t)n + 1, 1);
+    int ok = 1;
+    for (long i = 0; i < n && ok; i++) {
+        long s = p->idx[i];
+        if (s < 0 || s >= n || seen[s]) ok = 0;
+        else seen[s] = 1;
+    }
+    free(seen);
+    return ok;
+}
+
+static int partition_equal(const hf_partition_t *a, const hf_partition_t *b)
+{
+    if (a->nclients != b->nclients) return 0;
+    long n = a->off[a->nclients];
+    return memcmp(a->off, b->off, ((size_t)a->nclients + 1) * sizeof(long)) == 0 &&
+           n == b->off[b->nclients] && memcmp(a->idx, b->idx, (size_t)n * sizeof(long)) == 0;
+}
+
+/* Number of distinct labels of client k. */
+static int client_labels(const hf_partition_t *p, const int *y, int k, int nclass)
+{
+    int *h = calloc((size_t)nclass, sizeof(int)), m = 0;
+    for (long i = p->off[k]; i < p->off[k + 1]; i++)
+        if (!h[y[p->idx[i]]]++) m++;
+    free(h);
+    return m;
+}
+
+/* Mean over clients (with data) of the majority-class fraction. */
+static double label_skew(const hf_partition_t *p, const int *y, int nclass)
+{
+    double s = 0;
+    int cnt = 0;
+    int *h = malloc((size_t)nclass * sizeof(int));
+    for (int k = 0; k < p->nclients; k++) {
+        long sz = p->off[k + 1] - p->off[k];
+        if (!sz) continue;
+        memset(h, 0, (size_t)nclass * sizeof(int));
+        int mx = 0;
+        for (long i = p->off[k]; i < p->off[k + 1]; i++) {
+            int v = ++h[y[p->idx[i]]];
+            if (v > mx) mx = v;
+        }
+        s += (double)mx / (double)sz;
+        cnt++;
+    }
+    free(h);
+    return cnt ? s / cnt : 0;
+}
+
+/* Labels 0..nclass-1, per_class of each, in a shuffled order. */
+static int *make_labels(int nclass, long per_class, uint64_t seed)
+{
+    long n = nclass * per_class;
+    int *y = malloc((size_t)n * sizeof(int));
+    int *perm = malloc((size_t)n * sizeof(int));
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_TEST, 7, 0);
+    hf_rng_permutation(&r, (int)n, perm);
+    for (long i = 0; i < n; i++) y[perm[i]] = (int)(i / per_class);
+    free(perm);
+    return y;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fashion-MNIST (from the Debian package, when installed)             */
+
+static hf_dataset_t fm_train, fm_test;
+static int fm_ok;
+
+static int fmnist_present(void)
+{
+    struct stat st;
+    return stat(HF_FMNIST_DEFAULT_DIR "/train-labels-idx1-ubyte.gz", &st) == 0;
+}
+
+static int suite_idx_init(void)
+{
+    if (fmnist_present()) fm_ok = hf_fmnist_load(NULL, &fm_train, &fm_test) == HF_OK;
+    return 0;
+}
+
+static int suite_idx_clean(void)
+{
+    hf_dataset_free(&fm_train);
+    hf_dataset_free(&fm_test);
+    return 0;
+}
+
+static void test_fmnist(void)
+{
+    CU_ASSERT_FATAL(fm_ok);
+    CU_ASSERT_EQUAL(fm_train.n, 60000);
+    CU_ASSERT_EQUAL(fm_test.n, 10000);
+    CU_ASSERT_EQUAL(fm_train.dim, 784);
+    CU_ASSERT(fm_train.c == 1 && fm_train.h == 28 && fm_train.w == 28);
+    CU_ASSERT(fm_test.c == 1 && fm_test.h == 28 && fm_test.w == 28);
+    CU_ASSERT_EQUAL(fm_train.n_classes, 10);
+    CU_ASSERT_EQUAL(fm_test.n_classes, 10);
+    CU_ASSERT_EQUAL((uintptr_t)fm_train.x % 64, 0);
+    CU_ASSERT_EQUAL((uintptr_t)fm_test.x % 64, 0);
+    long cnt_tr[10] = {0}, cnt_te[10] = {0};
+    int lab_ok = 1;
+    for (long i = 0; i < fm_train.n; i++) {
+        if (fm_train.y[i] < 0 || fm_train.y[i] > 9) { lab_ok = 0; break; }
+        cnt_tr[fm_train.y[i]]++;
+    }
+    for (long i = 0; i < fm_test.n; i++) {
+        if (fm_test.y[i] < 0 || fm_test.y[i] > 9) { lab_ok = 0; break; }
+        cnt_te[fm_test.y[i]]++;
+    }
+    CU_ASSERT(lab_ok);
+    for (int c = 0; c < 10; c++) {
+        CU_ASSERT_EQUAL(cnt_tr[c], 6000);
+        CU_ASSERT_EQUAL(cnt_te[c], 1000);
+    }
+    float mn = 1e9f, mx = -1e9f;
+    for (size_t i = 0; i < (size_t)fm_train.n * 784; i++) {
+        mn = fminf(mn, fm_train.x[i]);
+        mx = fmaxf(mx, fm_train.x[i]);
+    }
+    CU_ASSERT_EQUAL(mn, 0.0f);
+    CU_ASSERT_EQUAL(mx, 1.0f);
+    /* First samples, looked up with Python's gzip module: train label 9, test
+     * label 9, the first training image's pixel bytes sum to 76247. */
+    CU_ASSERT_EQUAL(fm_train.y[0], 9);
+    CU_ASSERT_EQUAL(fm_train.y[1], 0);
+    CU_ASSERT_EQUAL(fm_train.y[3], 3);
+    CU_ASSERT_EQUAL(fm_test.y[0], 9);
+    CU_ASSERT_EQUAL(fm_test.y[1], 2);
+    double s = 0;
+    for (int i = 0; i < 784; i++) s += fm_train.x[i];
+    CU_ASSERT_DOUBLE_EQUAL(s, 76247.0 / 255.0, 1e-3);
+}
+
+static void test_fmnist_missing(void)
+{
+    hf_dataset_t tr, te;
+    hf_clearerr();
+    int rc = hf_fmnist_load("/nonexistent/hetfl-fmnist", &tr, &te);
+    CU_ASSERT_EQUAL(rc, HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "/nonexistent/hetfl-fmnist/train-images-idx3-ubyte"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "HINT: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "dataset-fashion-mnist"));
+    CU_ASSERT(tr.x == NULL && tr.y == NULL && te.x == NULL);
+}
+
+/* A small valid images file: 3 images of 2x4, bytes 0..23 scaled. */
+static size_t make_images(unsigned char *b, uint32_t magic, uint32_t n, uint32_t r, uint32_t c)
+{
+    put_be32(b, magic);
+    put_be32(b + 4, n);
+    put_be32(b + 8, r);
+    put_be32(b + 12, c);
+    for (int i = 0; i < 24; i++) b[16 + i] = (unsigned char)(i * 11);
+    return 16 + 24;
+}
+
+static void test_idx_files(void)
+{
+    unsigned char img[64], lab[16];
+    size_t li = make_images(img, 0x803, 3, 2, 4);
+    put_be32(lab, 0x801);
+    put_be32(lab + 4, 3);
+    lab[8] = 2; lab[9] = 0; lab[10] = 7;
+    size_t ll = 11;
+
+    /* Valid plain and gzip files. */
+    CU_ASSERT_FATAL(write_file(tmp_path("img"), img, li) == 0);
+    CU_ASSERT_FATAL(write_gz(tmp_path("lab.gz"), lab, ll) == 0);
+    hf_dataset_t d;
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("img"), &d), HF_OK);
+    CU_ASSERT_EQUAL(hf_idx_read_labels(tmp_path("lab.gz"), &d), HF_OK);
+    CU_ASSERT_EQUAL(d.n, 3);
+    CU_ASSERT(d.c == 1 && d.h == 2 && d.w == 4 && d.dim == 8);
+    CU_ASSERT_EQUAL(d.n_classes, 8);
+    CU_ASSERT(d.y && d.y[0] == 2 && d.y[1] == 0 && d.y[2] == 7);
+    CU_ASSERT(d.x && fabsf(d.x[23] - 253.0f / 255.0f) < 1e-7f && d.x[0] == 0.0f);
+    CU_ASSERT(d.x && fabsf(d.x[5] - 55.0f / 255.0f) < 1e-7f);
+    CU_ASSERT_EQUAL((uintptr_t)d.x % 64, 0);
+    hf_dataset_free(&d);
+    CU_ASSERT(d.x == NULL && d.n == 0);
+
+    /* Labels that do not match the images' count. */
+    memset(&d, 0, sizeof d);
+    put_be32(lab + 4, 2);
+    CU_ASSERT_FATAL(write_file(tmp_path("lab2"), lab, 10) == 0);
+    CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("img"), &d), HF_OK);
+    CU_ASSERT_EQUAL(hf_idx_read_labels(tmp_path("lab2"), &d), HF_EINPUT);
+    hf_dataset_free(&d);
+    put_be32(lab + 4, 3);
+
+    /* Error cases, each checked for HF_EINPUT and "PATH: reason". */
+    struct { const char *name; unsigned char buf[64]; size_t len; int images; } bad[12];
+    int nb = 0;
+    /* wrong magic (labels magic in an images file) */
+    bad[nb].name = "magic"; make_images(bad[nb].buf, 0x801, 3, 2, 4); bad[nb].len = li; bad[nb++].images = 1;
+    /* wrong element type */
+    bad[nb].name = "type"; make_images(bad[nb].buf, 0xD03, 3, 2, 4); bad[nb].len = li; bad[nb++].images = 1;
+    /* truncated data */
+    bad[nb].name = "trunc"; make_images(bad[nb].buf, 0x803, 3, 2, 4); bad[nb].len = li - 1; bad[nb++].images = 1;
+    /* truncated header */
+    bad[nb].name = "hdr"; make_images(bad[nb].buf, 0x803, 3, 2, 4); bad[nb].len = 10; bad[nb++].images = 1;
+    /* trailing bytes */
+    bad[nb].name = "trail"; make_images(bad[nb].buf, 0x803, 2, 2, 4); bad[nb].len = li; bad[nb++].images = 1;
+    /* dimension overflow */
+    bad[nb].name = "ovf"; make_images(bad[nb].buf, 0x803, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu); bad[nb].len = li; bad[nb++].images = 1;
+    /* zero rows */
+    bad[nb].name = "zero"; make_images(bad[nb].buf, 0x803, 3, 0, 4); bad[nb].len = li; bad[nb++].images = 1;
+    /* empty file */
+    bad[nb].name = "empty"; bad[nb].len = 0; bad[nb++].images = 1;
+    /* labels: truncated, wrong magic, count overflow-ish (more than present) */
+    bad[nb].name = "ltrunc"; memcpy(bad[nb].buf, lab, ll); bad[nb].len = ll - 1; bad[nb++].images = 0;
+    bad[nb].name = "lmagic"; memcpy(bad[nb].buf, img, li); bad[nb].len = li; bad[nb++].images = 0;
+    bad[nb].name = "lhuge"; memcpy(bad[nb].buf, lab, ll); put_be32(bad[nb].buf + 4, 0xFFFFFFFFu); bad[nb].len = ll; bad[nb++].images = 0;
+    for (int i = 0; i < nb; i++) {
+        const char *path = tmp_path(bad[i].name);
+        CU_ASSERT_FATAL(write_file(path, bad[i].buf, bad[i].len) == 0);
+        memset(&d, 0, sizeof d);
+        hf_clearerr();
+        int rc = bad[i].images ? hf_idx_read_images(path, &d) : hf_idx_read_labels(path, &d);
+        CU_ASSERT_EQUAL(rc, HF_EINPUT);
+        CU_ASSERT_EQUAL(strncmp(hf_errmsg(), path, strlen(path)), 0);
+        CU_ASSERT(d.x == NULL && d.y == NULL);
+        hf_dataset_free(&d);
+    }
+
+    /* A missing file. */
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("nonexistent"), &d), HF_EINPUT);
+
+    /* Truncated and corrupted gzip. */
+    unsigned char big[16 + 3 * 1000];
+    put_be32(big, 0x803);
+    put_be32(big + 4, 3);
+    put_be32(big + 8, 10);
+    put_be32(big + 12, 100);
+    hf_rng_t r;
+    hf_rng_init(&r, 5, HF_RNG_TEST, 0, 0);
+    for (size_t i = 16; i < sizeof big; i++) big[i] = (unsigned char)hf_rng_below(&r, 256);
+    CU_ASSERT_FATAL(write_gz(tmp_path("big.gz"), big, sizeof big) == 0);
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("big.gz"), &d), HF_OK);
+    CU_ASSERT(d.n == 3 && d.dim == 1000);
+    hf_dataset_free(&d);
+    size_t gzlen = 0;
+    unsigned char *gz = read_all(tmp_path("big.gz"), &gzlen);
+    CU_ASSERT_FATAL(gz != NULL && gzlen > 100);
+    size_t cutlens[3] = { gzlen - 4, gzlen / 2, 12 };
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_FATAL(write_file(tmp_path("cut.gz"), gz, cutlens[i]) == 0);
+        memset(&d, 0, sizeof d);
+        hf_clearerr();
+        CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("cut.gz"), &d), HF_EINPUT);
+        CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "cut.gz"));
+        hf_dataset_free(&d);
+    }
+    gz[gzlen / 2] ^= 0x5A;
+    CU_ASSERT_FATAL(write_file(tmp_path("bad.gz"), gz, gzlen) == 0);
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_idx_read_images(tmp_path("bad.gz"), &d), HF_EINPUT);
+    hf_dataset_free(&d);
+    free(gz);
+}
+
+/* Every truncation of valid IDX buffers fails cleanly (parsers from memory). */
+static void test_idx_parse_truncations(void)
+{
+    unsigned char img[64], lab[16];
+    size_t li = make_images(img, 0x803, 3, 2, 4);
+    put_be32(lab, 0x801);
+    put_be32(lab + 4, 3);
+    lab[8] = 1; lab[9] = 2; lab[10] = 3;
+    int all_fail = 1;
+    for (size_t len = 0; len < li; len++) {
+        unsigned char *b = malloc(len ? len : 1);
+        memcpy(b, img, len);
+        hf_dataset_t d;
+        memset(&d, 0, sizeof d);
+        if (hf_idx_parse_images(b, len, "mem", &d) != HF_EINPUT || d.x) all_fail = 0;
+        hf_dataset_free(&d);
+        free(b);
+    }
+    for (size_t len = 0; len < 11; len++) {
+        unsigned char *b = malloc(len ? len : 1);
+        memcpy(b, lab, len);
+        hf_dataset_t d;
+        memset(&d, 0, sizeof d);
+        if (hf_idx_parse_labels(b, len, "mem", &d) != HF_EINPUT || d.y) all_fail = 0;
+        hf_dataset_free(&d);
+        free(b);
+    }
+    CU_ASSERT(all_fail);
+    hf_dataset_t d;
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_idx_parse_labels(lab, 11, "mem", &d), HF_OK);
+    CU_ASSERT_EQUAL(d.n_classes, 4);
+    CU_ASSERT_EQUAL(hf_idx_parse_images(img, li, "mem", &d), HF_OK);
+    CU_ASSERT_EQUAL(d.dim, 8);
+    hf_dataset_free(&d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Partitions                                                          */
+
+static void test_partition_iid(void)
+{
+    hf_partition_t a, b, c;
+    CU_ASSERT_EQUAL_FATAL(hf_partition_iid(1000, 7, 11, &a), HF_OK);
+    CU_ASSERT_EQUAL(a.nclients, 7);
+    CU_ASSERT(partition_is_exact(&a, 1000));
+    int sizes_ok = 1;
+    for (int k = 0; k < 7; k++)   /* 1000 = 7*142 + 6: the first 6 get 143 */
+        if (a.off[k + 1] - a.off[k] != (k < 6 ? 143 : 142)) sizes_ok = 0;
+    CU_ASSERT(sizes_ok);
+    CU_ASSERT_EQUAL_FATAL(hf_partition_iid(1000, 7, 11, &b), HF_OK);
+    CU_ASSERT(partition_equal(&a, &b));
+    CU_ASSERT_EQUAL_FATAL(hf_partition_iid(1000, 7, 12, &c), HF_OK);
+    CU_ASSERT(!partition_equal(&a, &c));
+    /* it is shuffled: not the identity */
+    long fixed = 0;
+    for (long i = 0; i < 1000; i++) fixed += a.idx[i] == i;
+    CU_ASSERT(fixed < 50);
+    hf_partition_free(&a);
+    hf_partition_free(&b);
+    hf_partition_free(&c);
+    CU_ASSERT(a.off == NULL && a.idx == NULL);
+
+    /* More clients than samples: the last N - n clients get nothing. */
+    double t0 = hf_wtime();
+    CU_ASSERT_EQUAL_FATAL(hf_partition_iid(60000, 100000, 3, &a), HF_OK);
+    CU_ASSERT(hf_wtime() - t0 < 2.0);
+    CU_ASSERT(partition_is_exact(&a, 60000));
+    CU_ASSERT_EQUAL(a.off[60000], 60000);
+    CU_ASSERT_EQUAL(a.off[1], 1);
+    CU_ASSERT_EQUAL(a.off[100000] - a.off[99999], 0);
+    hf_partition_free(&a);
+
+    /* Bad arguments. */
+    CU_ASSERT_EQUAL(hf_partition_iid(100, 0, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_iid(100, -3, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_iid(-1, 3, 1, &a), HF_EINPUT);
+    CU_ASSERT(a.off == NULL);
+}
+
+static void check_shards_on(const int *y, long n, int nclass, int nclients)
+{
+    hf_partition_t a, b, c;
+    CU_ASSERT_EQUAL_FATAL(hf_partition_shards(y, n, nclients, 21, &a), HF_OK);
+    CU_ASSERT(partition_is_exact(&a, n));
+    int sizes_ok = 1, labels_ok = 1, maxlab = 0;
+    for (int k = 0; k < nclients; k++) {
+        if (a.off[k + 1] - a.off[k] != n / nclients) sizes_ok = 0;
+        int m = client_labels(&a, y, k, nclass);
+        if (m > 2) labels_ok = 0;
+        maxlab = HF_MAX(maxlab, m);
+    }
+    CU_ASSERT(sizes_ok);
+    CU_ASSERT(labels_ok);
+    CU_ASSERT_EQUAL(maxlab, 2);  /* and some client really holds two */
+    CU_ASSERT_EQUAL_FATAL(hf_partition_shards(y, n, nclients, 21, &b), HF_OK);
+    CU_ASSERT(partition_equal(&a, &b));
+    CU_ASSERT_EQUAL_FATAL(hf_partition_shards(y, n, nclients, 22, &c), HF_OK);
+    CU_ASSERT(!partition_equal(&a, &c));
+    hf_partition_free(&a);
+    hf_partition_free(&b);
+    hf_partition_free(&c);
+}
+
+static void test_partition_shards(void)
+{
+    /* 10 classes x 6000 labels (like Fashion-MNIST), 100 clients: shards of 300. */
+    int *y = make_labels(10, 6000, 1);
+    check_shards_on(y, 60000, 10, 100);
+    if (fm_ok) check_shards_on(fm_train.y, fm_train.n, 10, 100);
+
+    /* Leftovers: 1003 samples, 5 clients → 10 shards of 100, the last 103. */
+    hf_partition_t p;
+    CU_ASSERT_EQUAL_FATAL(hf_partition_shards(y, 1003, 5, 3, &p), HF_OK);
+    CU_ASSERT(partition_is_exact(&p, 1003));
+    int big = 0;
+    for (int k = 0; k < 5; k++) {
+        long sz = p.off[k + 1] - p.off[k];
+        CU_ASSERT(sz == 200 || sz == 203);
+        big += sz == 203;
+    }
+    CU_ASSERT_EQUAL(big, 1);
+    hf_partition_free(&p);
+
+    /* Bad arguments. */
+    CU_ASSERT_EQUAL(hf_partition_shards(y, 100, 0, 1, &p), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_shards(y, 9, 5, 1, &p), HF_EINPUT);  /* fewer samples than shards */
+    int neg[20];
+    for (int i = 0; i < 20; i++) neg[i] = i % 3;
+    neg[7] = -1;
+    CU_ASSERT_EQUAL(hf_partition_shards(neg, 20, 2, 1, &p), HF_EINPUT);
+    CU_ASSERT(p.off == NULL);
+    /* Sparse huge labels take the comparison-sort path. */
+    int sparse[40];
+    for (int i = 0; i < 40; i++) sparse[i] = (i % 2) ? 2000000000 : 5;
+    CU_ASSERT_EQUAL_FATAL(hf_partition_shards(sparse, 40, 2, 1, &p), HF_OK);
+    CU_ASSERT(partition_is_exact(&p, 40));
+    int pure = 1;
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 2; s++) {  /* every shard of 10 is one label */
+            long a0 = p.off[k] + 10 * s;
+            for (long i = a0; i < a0 + 10; i++)
+                if (sparse[p.idx[i]] != sparse[p.idx[a0]]) pure = 0;
+        }
+    CU_ASSERT(pure);
+    hf_partition_free(&p);
+    free(y);
+}
+
+static void test_partition_dirichlet(void)
+{
+    int *y = make_labels(10, 1000, 2);
+    long n = 10000;
+    hf_partition_t a, b, c, big;
+    CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 0.1, 10, 5, &a), HF_OK);
+    CU_ASSERT_EQUAL(a.nclients, 20);
+    CU_ASSERT(partition_is_exact(&a, n));
+    long mn = n;
+    for (int k = 0; k < 20; k++) mn = HF_MIN(mn, a.off[k + 1] - a.off[k]);
+    CU_ASSERT(mn >= 10);
+    CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 0.1, 10, 5, &b), HF_OK);
+    CU_ASSERT(partition_equal(&a, &b));
+    CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 0.1, 10, 6, &c), HF_OK);
+    CU_ASSERT(!partition_equal(&a, &c));
+    CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 100.0, 10, 5, &big), HF_OK);
+    CU_ASSERT(partition_is_exact(&big, n));
+    double s_small = label_skew(&a, y, 10), s_big = label_skew(&big, y, 10);
+    printf("\n    dirichlet skew (mean majority-class share): alpha 0.1 %.3f, alpha 100 %.3f ",
+           s_small, s_big);
+    CU_ASSERT(s_small > 0.5);
+    CU_ASSERT(s_big < 0.25);
+    CU_ASSERT(s_small > s_big + 0.3);
+    /* large alpha: sizes close to n/N */
+    long bmn = n, bmx = 0;
+    for (int k = 0; k < 20; k++) {
+        bmn = HF_MIN(bmn, big.off[k + 1] - big.off[k]);
+        bmx = HF_MAX(bmx, big.off[k + 1] - big.off[k]);
+    }
+    CU_ASSERT(bmn > 300 && bmx < 700);
+    hf_partition_free(&a);
+    hf_partition_free(&b);
+    hf_partition_free(&c);
+    hf_partition_free(&big);
+
+    /* Many clients: 100,000 clients over 60,000 samples (min_size 0). */
+    int *y6 = make_labels(10, 6000, 3);
+    double t0 = hf_wtime();
+    CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y6, 60000, 10, 100000, 0.5, 0, 1, &a), HF_OK);
+    CU_ASSERT(hf_wtime() - t0 < 5.0);
+    CU_ASSERT(partition_is_exact(&a, 60000));
+    hf_partition_free(&a);
+    free(y6);
+
+    /* Impossible: fails fast with HF_EINPUT. */
+    hf_clearerr();
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 10, 2000, 0.5, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "cannot give every client"));
+    /* Feasible by count but never reached: 2 classes of 50, 10 clients of >= 10,
+     * alpha 0.01 puts each class on about one client → gives up after the attempts. */
+    int two[100];
+    for (int i = 0; i < 100; i++) two[i] = i % 2;
+    hf_clearerr();
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(two, 100, 2, 10, 0.01, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "cannot give every client"));
+    CU_ASSERT(a.off == NULL && a.idx == NULL);
+    /* Bad arguments. */
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 10, 20, 0.0, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 10, 20, -1.0, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 10, 20, NAN, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 10, 0, 0.5, 10, 1, &a), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 5, 20, 0.5, 10, 1, &a), HF_EINPUT);  /* labels >= 5 */
+    CU_ASSERT_EQUAL(hf_partition_dirichlet(y, n, 0, 20, 0.5, 10, 1, &a), HF_EINPUT);
+    free(y);
+}
+
+/* ------------------------------------------------------------------ */
+/* Synthetic                                                           */
+
+static void test_synthetic(void)
+{
+    hf_dataset_t tr, te, tr2, te2, tr3, te3;
+    hf_partition_t ptr, pte, ptr2, pte2, ptr3, pte3;
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 30, 60, 10, 42, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT_EQUAL(ptr.nclients, 30);
+    CU_ASSERT_EQUAL(pte.nclients, 30);
+    CU_ASSERT(tr.dim == 60 && tr.c == 1 && tr.h == 1 && tr.w == 60 && tr.n_classes == 10);
+    CU_ASSERT(te.dim == 60 && te.n_classes == 10);
+    CU_ASSERT(partition_is_exact(&ptr, tr.n));
+    CU_ASSERT(partition_is_exact(&pte, te.n));
+    int sizes_ok = 1, split_ok = 1;
+    for (int k = 0; k < 30; k++) {
+        long a = ptr.off[k + 1] - ptr.off[k], b = pte.off[k + 1] - pte.off[k];
+        if (a + b < 50) sizes_ok = 0;
+        if (a != (long)(0.9 * (double)(a + b))) split_ok = 0;
+    }
+    CU_ASSERT(sizes_ok);
+    CU_ASSERT(split_ok);
+    int lab_ok = 1, fin_ok = 1;
+    long hist[10] = {0};
+    for (long i = 0; i < tr.n; i++) {
+        if (tr.y[i] < 0 || tr.y[i] >= 10) lab_ok = 0;
+        else hist[tr.y[i]]++;
+    }
+    for (long i = 0; i < te.n; i++)
+        if (te.y[i] < 0 || te.y[i] >= 10) lab_ok = 0;
+    for (size_t i = 0; i < (size_t)tr.n * 60; i++)
+        if (!isfinite(tr.x[i])) fin_ok = 0;
+    CU_ASSERT(lab_ok);
+    CU_ASSERT(fin_ok);
+    int used = 0;
+    for (int c = 0; c < 10; c++) used += hist[c] > 0;
+    CU_ASSERT(used >= 3);
+    /* non-iid: devices' label distributions differ — some device's majority
+     * label differs from another's */
+    CU_ASSERT(label_skew(&ptr, tr.y, 10) > 0.3);
+
+    /* Determinism, and independence from generation order: 10 devices give the
+     * first 10 devices of 30. */
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 10, 60, 10, 42, &tr2, &te2, &ptr2, &pte2), HF_OK);
+    CU_ASSERT_EQUAL(ptr2.off[10], ptr.off[10]);
+    CU_ASSERT_EQUAL(pte2.off[10], pte.off[10]);
+    CU_ASSERT(memcmp(tr2.x, tr.x, (size_t)ptr2.off[10] * 60 * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(tr2.y, tr.y, (size_t)ptr2.off[10] * sizeof(int)) == 0);
+    CU_ASSERT(memcmp(te2.x, te.x, (size_t)pte2.off[10] * 60 * sizeof(float)) == 0);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 30, 60, 10, 43, &tr3, &te3, &ptr3, &pte3), HF_OK);
+    CU_ASSERT(tr3.n != tr.n || memcmp(tr3.x, tr.x, (size_t)tr.n * 60 * sizeof(float)) != 0);
+    hf_dataset_free(&tr2); hf_dataset_free(&te2); hf_partition_free(&ptr2); hf_partition_free(&pte2);
+    hf_dataset_free(&tr3); hf_dataset_free(&te3); hf_partition_free(&ptr3); hf_partition_free(&pte3);
+    hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
+
+    /* iid variant: alpha, beta unused; x ~ N(0, diag(j^-1.2)). */
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(0, 0, 1, 30, 60, 10, 7, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(5, 3, 1, 30, 60, 10, 7, &tr2, &te2, &ptr2, &pte2), HF_OK);
+    CU_ASSERT_EQUAL(tr.n, tr2.n);
+    CU_ASSERT(tr.n == tr2.n && memcmp(tr.x, tr2.x, (size_t)tr.n * 60 * sizeof(float)) == 0);
+    CU_ASSERT(partition_is_exact(&ptr, tr.n));
+    double m0 = 0, v0 = 0, v59 = 0;
+    for (long i = 0; i < tr.n; i++) {
+        m0 += tr.x[i * 60];
+        v0 += (double)tr.x[i * 60] * tr.x[i * 60];
+        v59 += (double)tr.x[i * 60 + 59] * tr.x[i * 60 + 59];
+    }
+    m0 /= tr.n; v0 /= tr.n; v59 /= tr.n;
+    CU_ASSERT(fabs(m0) < 0.15);
+    CU_ASSERT(v0 > 0.8 && v0 < 1.2);
+    CU_ASSERT(fabs(v59 / pow(60.0, -1.2) - 1.0) < 0.2);
+    lab_ok = 1;
+    for (long i = 0; i < tr.n; i++)
+        if (tr.y[i] < 0 || tr.y[i] >= 10) lab_ok = 0;
+    CU_ASSERT(lab_ok);
+    hf_dataset_free(&tr2); hf_dataset_free(&te2); hf_partition_free(&ptr2); hf_partition_free(&pte2);
+    hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
+
+    /* Bad arguments. */
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 0, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(-1, 1, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, NAN, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 30, 0, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 30, 60, 1, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT(tr.x == NULL && ptr.off == NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* LEAF JSON                                                           */
+
+/* Parse a string from an exact-size heap copy (no NUL: overreads show in valgrind). */
+static int leaf_str(const char *s, size_t len, hf_dataset_t *d, hf_partition_t *p)
+{
+    char *b = malloc(len ? len : 1);
+    memcpy(b, s, len);
+    memset(d, 0, sizeof *d);
+    int rc = hf_leaf_parse(b, len, "t.json", d, p);
+    free(b);
+    return rc;
+}
+
+static const char *leaf_good =
+    "{\n"
+    "  \"user_data\": {\n"
+    "    \"bob\": {\"y\": [1, 0.0, 3e0], \"x\": [[-1.5e-1, 2E+2], [0, -0], [1e-400, 0.25]]},\n"
+    "    \"extra\": {\"x\": [[9, 9]], \"y\": [9]},\n"
+    "    \"al\\u0069ce\": {\"x\": [ [ 1 , 2 ] ], \"y\": [ 2 ], \"meta\": {\"a\": [1, {\"b\": null}], \"t\": true}}\n"
+    "  },\n"
+    "  \"hierarchies\": [],\n"
+    "  \"users\": [\"alice\", \"bob\"],\n"
+    "  \"num_samples\": [1, 3]\n"
+    "}\n";
+
+static void test_leaf_small(void)
+{
+    hf_dataset_t d;
+    hf_partition_t p;
+    int rc = leaf_str(leaf_good, strlen(leaf_good), &d, &p);
+    if (rc) printf("\n    %s\n", hf_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, HF_OK);
+    CU_ASSERT_EQUAL(d.n, 4);
+    CU_ASSERT(d.dim == 2 && d.c == 1 && d.h == 1 && d.w == 2);
+    CU_ASSERT_EQUAL(d.n_classes, 4);  /* max listed label 3 ("extra" is not listed) */
+    CU_ASSERT_EQUAL(p.nclients, 2);
+    CU_ASSERT(p.off[0] == 0 && p.off[1] == 1 && p.off[2] == 4);
+    CU_ASSERT(partition_is_exact(&p, 4));
+    /* users order: alice first */
+    CU_ASSERT(d.x[0] == 1.0f && d.x[1] == 2.0f && d.y[0] == 2);
+    CU_ASSERT(fabsf(d.x[2] + 0.15f) < 1e-7f && d.x[3] == 200.0f);
+    CU_ASSERT(d.x[4] == 0.0f && d.x[5] == 0.0f && d.x[6] == 0.0f && d.x[7] == 0.25f);
+    CU_ASSERT(d.y[1] == 1 && d.y[2] == 0 && d.y[3] == 3);
+    CU_ASSERT_EQUAL((uintptr_t)d.x % 64, 0);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+
+    /* Given n_classes larger than max label + 1 is kept. */
+    const char *s = "{\"users\":[\"a\"],\"num_samples\":[1],\"user_data\":{\"a\":{\"x\":[[1]],\"y\":[0]}}}";
+    char *b = malloc(strlen(s));
+    memcpy(b, s, strlen(s));
+    memset(&d, 0, sizeof d);
+    d.n_classes = 10;
+    CU_ASSERT_EQUAL(hf_leaf_parse(b, strlen(s), "t.json", &d, &p), HF_OK);
+    CU_ASSERT_EQUAL(d.n_classes, 10);
+    CU_ASSERT_EQUAL(d.dim, 1);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+    free(b);
+
+    /* A user with zero samples is a client with no data. */
+    s = "{\"users\":[\"a\",\"b\"],\"num_samples\":[0,1],\"user_data\":{\"a\":{\"x\":[],\"y\":[]},"
+        "\"b\":{\"x\":[[1,2,3]],\"y\":[4]}}}";
+    CU_ASSERT_EQUAL(leaf_str(s, strlen(s), &d, &p), HF_OK);
+    CU_ASSERT(p.nclients == 2 && p.off[1] == 0 && p.off[2] == 1 && d.dim == 3 && d.n_classes == 5);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+
+    /* Through a file (plain and gzip). */
+    CU_ASSERT_FATAL(write_file(tmp_path("good.json"), leaf_good, strlen(leaf_good)) == 0);
+    CU_ASSERT_FATAL(write_gz(tmp_path("good.json.gz"), leaf_good, strlen(leaf_good)) == 0);
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_leaf_load(tmp_path("good.json"), &d, &p), HF_OK);
+    CU_ASSERT_EQUAL(d.n, 4);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_leaf_load(tmp_path("good.json.gz"), &d, &p), HF_OK);
+    CU_ASSERT_EQUAL(d.n, 4);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+    memset(&d, 0, sizeof d);
+    CU_ASSERT_EQUAL(hf_leaf_load(tmp_path("missing.json"), &d, &p), HF_EINPUT);
+}
+
+static void test_leaf_malformed(void)
+{
+#define U1 "\"users\":[\"a\"],\"num_samples\":[2],"
+#define D1(x, y) "\"user_data\":{\"a\":{\"x\":" x ",\"y\":" y "}}"
+    static const struct { const char *why, *json; } bad[] = {
+        { "empty input", "" },
+        { "whitespace only", "  \n " },
+        { "not an object", "[1,2]" },
+        { "null", "null" },
+        { "truncated", "{" U1 D1("[[1,2],[3,4]]", "[0,1]") },
+        { "truncated in a number", "{\"users\":[\"a\"],\"num_samples\":[2" },
+        { "truncated in a string", "{\"users\":[\"a" },
+        { "trailing garbage", "{" U1 D1("[[1,2],[3,4]]", "[0,1]") "} x" },
+        { "two documents", "{" U1 D1("[[1,2],[3,4]]", "[0,1]") "}{}" },
+        { "trailing comma", "{" U1 D1("[[1,2],[3,4],]", "[0,1]") "}" },
+        { "missing comma", "{" U1 D1("[[1,2] [3,4]]", "[0,1]") "}" },
+        { "rows of different length", "{" U1 D1("[[1,2],[3,4,5]]", "[0,1]") "}" },
+        { "empty row", "{" U1 D1("[[],[]]", "[0,1]") "}" },
+        { "x not a list of rows", "{" U1 D1("[1,2]", "[0,1]") "}" },
+        { "x a string", "{" U1 D1("\"12\"", "[0,1]") "}" },
+        { "string in a row", "{" U1 D1("[[1,\"2\"],[3,4]]", "[0,1]") "}" },
+        { "true in a row", "{" U1 D1("[[1,true],[3,4]]", "[0,1]") "}" },
+        { "nested row", "{" U1 D1("[[[1],[2]],[3,4]]", "[0,1]") "}" },
+        { "len(x) != len(y)", "{" U1 D1("[[1,2],[3,4]]", "[0,1,1]") "}" },
+        { "num_samples mismatch", "{\"users\":[\"a\"],\"num_samples\":[3]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "users/num_samples lengths", "{\"users\":[\"a\",\"b\"],\"num_samples\":[2]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "user without data", "{\"users\":[\"a\",\"b\"],\"num_samples\":[2,1]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "user listed twice", "{\"users\":[\"a\",\"a\"],\"num_samples\":[2,2]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "user twice in user_data", "{" U1 "\"user_data\":{\"a\":{\"x\":[[1]],\"y\":[0]},\"a\":{\"x\":[[1]],\"y\":[0]}}}" },
+        { "missing y", "{" U1 "\"user_data\":{\"a\":{\"x\":[[1,2],[3,4]]}}}" },
+        { "duplicate x", "{" U1 "\"user_data\":{\"a\":{\"x\":[[1]],\"x\":[[1]],\"y\":[0]}}}" },
+        { "missing users", "{\"num_samples\":[2]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "missing user_data", "{" U1 "\"x\":1}" },
+        { "duplicate users key", "{" U1 "\"users\":[\"a\"]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "user not a string", "{\"users\":[7],\"num_samples\":[2]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "negative label", "{" U1 D1("[[1,2],[3,4]]", "[0,-1]") "}" },
+        { "fractional label", "{" U1 D1("[[1,2],[3,4]]", "[0,1.5]") "}" },
+        { "huge label", "{" U1 D1("[[1,2],[3,4]]", "[0,1e300]") "}" },
+        { "label too large", "{" U1 D1("[[1,2],[3,4]]", "[0,1000001]") "}" },
+        { "overflowing number", "{" U1 D1("[[1,2],[3,1e400]]", "[0,1]") "}" },
+        { "float overflow", "{" U1 D1("[[1,2],[3,1e39]]", "[0,1]") "}" },
+        { "negative count", "{\"users\":[\"a\"],\"num_samples\":[-2]," D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "leading zero", "{" U1 D1("[[01,2],[3,4]]", "[0,1]") "}" },
+        { "bare dot", "{" U1 D1("[[1.,2],[3,4]]", "[0,1]") "}" },
+        { "leading dot", "{" U1 D1("[[.5,2],[3,4]]", "[0,1]") "}" },
+        { "plus sign", "{" U1 D1("[[+1,2],[3,4]]", "[0,1]") "}" },
+        { "empty exponent", "{" U1 D1("[[1e,2],[3,4]]", "[0,1]") "}" },
+        { "lone minus", "{" U1 D1("[[-,2],[3,4]]", "[0,1]") "}" },
+        { "NaN", "{" U1 D1("[[NaN,2],[3,4]]", "[0,1]") "}" },
+        { "Infinity", "{" U1 D1("[[Infinity,2],[3,4]]", "[0,1]") "}" },
+        { "hex", "{" U1 D1("[[0x10,2],[3,4]]", "[0,1]") "}" },
+        { "bad escape", "{\"users\":[\"a\\q\"]}" },
+        { "bad unicode escape", "{\"users\":[\"a\\u12G4\"]}" },
+        { "control character in string", "{\"users\":[\"a\tb\"]}" },
+        { "unquoted key", "{users:[\"a\"]}" },
+        { "single quotes", "{'users':['a']}" },
+        { "missing colon", "{\"users\" [\"a\"]}" },
+        { "bad literal", "{\"meta\": tru," U1 D1("[[1,2],[3,4]]", "[0,1]") "}" },
+        { "no samples at all", "{\"users\":[],\"num_samples\":[],\"user_data\":{}}" },
+        { "comment", "{/* c */" U1 D1("[[1,2],[3,4]]", "[0,1]") "}" },
+    };
+#undef U1
+#undef D1
+    int nbad = (int)(sizeof bad / sizeof bad[0]);
+    CU_ASSERT(nbad >= 10);
+    for (int i = 0; i < nbad; i++) {
+        hf_dataset_t d;
+        hf_partition_t p;
+        hf_clearerr();
+        int rc = leaf_str(bad[i].json, strlen(bad[i].json), &d, &p);
+        if (rc != HF_EINPUT) printf("\n    malformed case \"%s\" gave %d\n", bad[i].why, rc);
+        CU_ASSERT_EQUAL(rc, HF_EINPUT);
+        /* "t.json:LINE: ..." */
+        const char *m = hf_errmsg();
+        int form = strncmp(m, "t.json:", 7) == 0 && m[7] >= '1' && m[7] <= '9' && strchr(m + 7, ':');
+        if (!form) printf("\n    malformed case \"%s\": message \"%s\"\n", bad[i].why, m);
+        CU_ASSERT(form);
+        CU_ASSERT(d.x == NULL && d.y == NULL && p.off == NULL && p.idx == NULL);
+    }
+    /* The line number points at the problem. */
+    const char *ml = "{\n\"users\": [\"a\"],\n\"num_samples\": [1],\n\"user_data\": {\"a\": {\"x\": [[1]],\n"
+                     "\"y\": [0.5]}}}";
+    hf_dataset_t d;
+    hf_partition_t p;
+    CU_ASSERT_EQUAL(leaf_str(ml, strlen(ml), &d, &p), HF_EINPUT);
+    CU_ASSERT_EQUAL(strncmp(hf_errmsg(), "t.json:5:", 9), 0);
+
+    /* Deep nesting in a skipped value, and in x. */
+    size_t depth = 100000;
+    char *deep = malloc(2 * depth + 64);
+    size_t L = 0;
+    L += (size_t)sprintf(deep, "{\"junk\": ");
+    for (size_t i = 0; i < depth; i++) deep[L++] = '[';
+    for (size_t i = 0; i < depth; i++) deep[L++] = ']';
+    deep[L++] = '}';
+    CU_ASSERT_EQUAL(leaf_str(deep, L, &d, &p), HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "nesting"));
+    L = (size_t)sprintf(deep, "{\"users\":[\"a\"],\"num_samples\":[1],\"user_data\":{\"a\":{\"x\":");
+    for (size_t i = 0; i < depth; i++) deep[L++] = '[';
+    CU_ASSERT_EQUAL(leaf_str(deep, L, &d, &p), HF_EINPUT);
+    /* Moderate nesting (within the limit) is fine. */
+    L = (size_t)sprintf(deep, "{\"junk\": ");
+    for (size_t i = 0; i < 50; i++) deep[L++] = '[';
+    for (size_t i = 0; i < 50; i++) deep[L++] = ']';
+    L += (size_t)sprintf(deep + L, ",\"users\":[\"a\"],\"num_samples\":[1],\"user_data\":{\"a\":{\"x\":[[1]],\"y\":[0]}}}");
+    CU_ASSERT_EQUAL(leaf_str(deep, L, &d, &p), HF_OK);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+    free(deep);
+
+    /* A very long number literal (valid) and a huge one. */
+    char num[4200];
+    L = (size_t)sprintf(num, "{\"users\":[\"a\"],\"num_samples\":[1],\"user_data\":{\"a\":{\"x\":[[0.");
+    for (int i = 0; i < 3000; i++) num[L++] = '1';
+    L += (size_t)sprintf(num + L, "]],\"y\":[0]}}}");
+    CU_ASSERT_EQUAL(leaf_str(num, L, &d, &p), HF_OK);
+    CU_ASSERT(d.x && fabsf(d.x[0] - 0.11111111f) < 1e-6f);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+    L = (size_t)sprintf(num, "{\"users\":[\"a\"],\"num_samples\":[1],\"user_data\":{\"a\":{\"x\":[[1");
+    for (int i = 0; i < 3000; i++) num[L++] = '0';
+    L += (size_t)sprintf(num + L, "]],\"y\":[0]}}}");
+    CU_ASSERT_EQUAL(leaf_str(num, L, &d, &p), HF_EINPUT);
+}
+
+/* Every strict prefix of a valid document fails; random mutations never crash
+ * and either fail with HF_EINPUT or give a consistent result. */
+static void test_leaf_mutations(void)
+{
+    size_t L = strlen(leaf_good);
+    int prefixes_fail = 1;
+    for (size_t k = 0; k + 1 < L; k++) {  /* the last byte is a newline */
+        hf_dataset_t d;
+        hf_partition_t p;
+        if (leaf_str(leaf_good, k, &d, &p) != HF_EINPUT) prefixes_fail = 0;
+        hf_dataset_free(&d);
+        hf_partition_free(&p);
+    }
+    CU_ASSERT(prefixes_fail);
+
+    static const char alphabet[] = "{}[]\",:0123456789eE.-+ \n\\uxyabt";
+    hf_rng_t r;
+    hf_rng_init(&r, 99, HF_RNG_TEST, 1, 0);
+    char *buf = malloc(L + 8);
+    int codes_ok = 1, consistent = 1, nok = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(buf, leaf_good, L);
+        size_t len = L;
+        int nmut = 1 + (int)hf_rng_below(&r, 3);
+        for (int m = 0; m < nmut; m++) {
+            size_t pos = (size_t)hf_rng_below(&r, len);
+            int kind = (int)hf_rng_below(&r, 4);
+            char c = kind == 3 ? (char)hf_rng_below(&r, 256)
+                               : alphabet[hf_rng_below(&r, sizeof alphabet - 1)];
+            if (kind == 0 && len > 1) {          /* delete */
+                memmove(buf + pos, buf + pos + 1, len - pos - 1);
+                len--;
+            } else if (kind == 1 && len < L + 7) { /* insert */
+                memmove(buf + pos + 1, buf + pos, len - pos);
+                buf[pos] = c;
+                len++;
+            } else {                              /* replace */
+                buf[pos] = c;
+            }
+        }
+        hf_dataset_t d;
+        hf_partition_t p;
+        int rc = leaf_str(buf, len, &d, &p);
+        if (rc != HF_OK && rc != HF_EINPUT) codes_ok = 0;
+        if (rc == HF_OK) {
+            nok++;
+            if (!partition_is_exact(&p, d.n) || d.dim < 1 || d.n_classes < 1) consistent = 0;
+            for (long i = 0; i < d.n; i++)
+                if (d.y[i] < 0 || d.y[i] >= d.n_classes) consistent = 0;
+        } else if (d.x || p.off) {
+            consistent = 0;
+        }
+        hf_dataset_free(&d);
+        hf_partition_free(&p);
+    }
+    free(buf);
+    CU_ASSERT(codes_ok);
+    CU_ASSERT(consistent);
+    CU_ASSERT(nok > 0);  /* some mutations (inside numbers, whitespace) stay valid */
+}
+
+/* The published FedProx Synthetic(1,1) test split, from ../shared/data. */
+static char leaf_real_path[512];
+
+static int find_shared_leaf(void)
+{
+    const char *cands[3];
+    int nc = 0;
+    const char *env = getenv("SHARED_DATA");
+    if (env && *env) cands[nc++] = env;
+    cands[nc++] = "../shared/data";
+    cands[nc++] = "/work/shared/data";
+    for (int i = 0; i < nc; i++) {
+        snprintf(leaf_real_path, sizeof leaf_real_path, "%s/leaf/fedprox_synthetic_1_1_test.json",
+                 cands[i]);
+        struct stat st;
+        if (stat(leaf_real_path, &st) == 0) return 1;
+    }
+    return 0;
+}
+
+static void test_leaf_real(void)
+{
+    static const long ns[30] = { 8, 18, 9, 17, 16, 50, 14, 9, 6, 19, 17, 6, 9, 6, 7,
+                                 662, 6, 13, 7, 12, 8, 5, 6, 44, 6, 14, 31, 45, 8, 6 };
+    hf_dataset_t d;
+    hf_partition_t p;
+    memset(&d, 0, sizeof d);
+    int rc = hf_leaf_load(leaf_real_path, &d, &p);
+    if (rc) printf("\n    %s\n", hf_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, HF_OK);
+    CU_ASSERT_EQUAL(d.n, 1084);
+    CU_ASSERT_EQUAL(d.dim, 60);
+    CU_ASSERT(d.c == 1 && d.h == 1 && d.w == 60);
+    CU_ASSERT_EQUAL(d.n_classes, 10);
+    CU_ASSERT_EQUAL(p.nclients, 30);
+    CU_ASSERT(partition_is_exact(&p, 1084));
+    int sizes_ok = 1;
+    for (int k = 0; k < 30; k++)
+        if (p.off[k + 1] - p.off[k] != ns[k]) sizes_ok = 0;
+    CU_ASSERT(sizes_ok);
+    /* Values looked up with Python's json module. */
+    CU_ASSERT_EQUAL(d.x[0], (float)1.8253368097881917);
+    CU_ASSERT_EQUAL(d.x[59], (float)-0.3070090053459792);
+    CU_ASSERT_EQUAL(d.y[0], 4);
+    CU_ASSERT_EQUAL(d.x[1084 * 60 - 1], (float)1.121627197388048);
+    CU_ASSERT_EQUAL(d.y[1083], 1);
+    long h[10] = {0};
+    for (long i = 0; i < d.n; i++) h[d.y[i]]++;
+    CU_ASSERT(h[0] == 82 && h[7] == 346 && h[8] == 354);
+    hf_dataset_free(&d);
+    hf_partition_free(&p);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void rm_tmpdir(void)
+{
+    static const char *names[] = { "img", "lab.gz", "lab2", "magic", "type", "trunc", "hdr",
+                                   "trail", "ovf", "zero", "empty", "ltrunc", "lmagic", "lhuge",
+                                   "big.gz", "cut.gz", "bad.gz", "good.json", "good.json.gz" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(tmp_path(names[i]));
+    rmdir(tmpdir);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/hf_test_data_XXXXXX");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_set_fail_on_inactive(CU_FALSE);
+
+    CU_pSuite s = CU_add_suite("idx", suite_idx_init, suite_idx_clean);
+    CU_pTest t = CU_add_test(s, "fashion-mnist", test_fmnist);
+    if (!fmnist_present()) {
+        printf("SKIP: fashion-mnist: %s absent\n", HF_FMNIST_DEFAULT_DIR);
+        CU_set_test_active(t, CU_FALSE);
+    }
+    CU_add_test(s, "fashion-mnist missing dir", test_fmnist_missing);
+    CU_add_test(s, "idx files and errors", test_idx_files);
+    CU_add_test(s, "idx truncations in memory", test_idx_parse_truncations);
+    /* The shards test reuses Fashion-MNIST labels when loaded: same suite. */
+    CU_add_test(s, "partition iid", test_partition_iid);
+    CU_add_test(s, "partition shards", test_partition_shards);
+    CU_add_test(s, "partition dirichlet", test_partition_dirichlet);
+
+    s = CU_add_suite("synthetic", NULL, NULL);
+    CU_add_test(s, "synthetic(1,1) and iid", test_synthetic);
+
+    s = CU_add_suite("leaf", NULL, NULL);
+    CU_add_test(s, "small documents", test_leaf_small);
+    CU_add_test(s, "malformed documents", test_leaf_malformed);
+    CU_add_test(s, "prefixes and mutations", test_leaf_mutations);
+    t = CU_add_test(s, "fedprox synthetic_1_1 test split", test_leaf_real);
+    if (!find_shared_leaf()) {
+        printf("SKIP: leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)\n");
+        CU_set_test_active(t, CU_FALSE);
+    }
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    printf("\nasserts %u, passed %u, failed %u, tests inactive %u\n", CU_get_number_of_asserts(),
+           CU_get_number_of_successes(), fails, CU_get_number_of_tests_inactive());
+    CU_cleanup_registry();
+    rm_tmpdir();
+    return fails ? 1 : 0;
+}

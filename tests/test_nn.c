@@ -1,0 +1,920 @@
+/*
+ * test_nn.c — CUnit tests of kernels/nn.c: model layout and parameter counts,
+ * bad configurations, deterministic initialisation, softmax cross-entropy,
+ * convolution and max-pool against naive loops, finite-difference gradient
+ * checks of every tensor of small logreg / MLP / CNN models, SGD semantics
+ * against hand-computed values, the fused train step against the two-call
+ * path, and a training sanity check on a linearly separable problem.
+ *
+ * Exit status: 0 when every assertion passed, 1 otherwise.
+ */
+#include "hf_util.h"
+#include "nn.h"
+#include "rng.h"
+#include <CUnit/Basic.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void fill_uniform(float *p, long n, uint64_t seed, float lo, float hi)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_TEST, 1, 0);
+    for (long i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)hf_rng_uniform(&r);
+}
+
+static void fill_labels(int *y, int n, int C, uint64_t seed)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_TEST, 2, 0);
+    for (int i = 0; i < n; i++) y[i] = (int)hf_rng_below(&r, (uint64_t)C);
+}
+
+static hf_model_cfg_t cfg_mlp(int in, int C, int nh, const int *h)
+{
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = nh < 0 ? HF_ARCH_LOGREG : HF_ARCH_MLP;
+    c.in_c = 1;
+    c.in_h = 1;
+    c.in_w = in;
+    c.n_classes = C;
+    c.nhidden = nh < 0 ? 0 : nh;
+    for (int i = 0; i < c.nhidden; i++) c.hidden[i] = h[i];
+    return c;
+}
+
+static hf_model_cfg_t cfg_cnn(int ic, int ih, int iw, int C, int nh, const int *h)
+{
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = HF_ARCH_CNN;
+    c.in_c = ic;
+    c.in_h = ih;
+    c.in_w = iw;
+    c.n_classes = C;
+    c.nhidden = nh;
+    for (int i = 0; i < nh; i++) c.hidden[i] = h[i];
+    return c;
+}
+
+static const hf_tensor_t *find_tensor(const hf_model_t *m, const char *name)
+{
+    for (int t = 0; t < m->ntensors; t++)
+        if (strcmp(m->tensors[t].name, name) == 0) return &m->tensors[t];
+    return NULL;
+}
+
+/* mean loss over the batch, accumulated in double */
+static double mean_loss(const hf_model_t *m, hf_work_t *w, const float *p, const float *x, const int *y,
+                        int B, float *lossbuf)
+{
+    hf_model_forward(m, w, p, x, y, B, NULL, lossbuf);
+    double s = 0;
+    for (int i = 0; i < B; i++) s += lossbuf[i];
+    return s / B;
+}
+
+static int close_enough(double a, double b, double abs_tol, double rel_tol)
+{
+    double d = fabs(a - b), s = fmax(fabs(a), fabs(b));
+    return d <= abs_tol || d <= rel_tol * s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* layout, counts, cfg validation                                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_param_counts(void)
+{
+    hf_model_t m;
+    int h2[2] = {200, 200};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, h2);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    CU_ASSERT_EQUAL(m.nparams, 199210);
+    CU_ASSERT_EQUAL(m.ntensors, 6);
+    CU_ASSERT_EQUAL(m.in_dim, 784);
+    CU_ASSERT_DOUBLE_EQUAL(m.flops_fwd, 2.0 * (784 * 200 + 200 * 200 + 200 * 10), 0.5);
+    CU_ASSERT_DOUBLE_EQUAL(hf_model_train_flops(&m), 3.0 * m.flops_fwd, 0.5);
+    const hf_tensor_t *t = find_tensor(&m, "fc1.weight");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(t->ndim == 2 && t->shape[0] == 200 && t->shape[1] == 784 && t->off == 0);
+    t = find_tensor(&m, "fc3.bias");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(t->ndim == 1 && t->shape[0] == 10 && t->off + t->n == m.nparams);
+    /* tensors tile the buffer */
+    long off = 0;
+    int tiled = 1;
+    for (int i = 0; i < m.ntensors; i++) {
+        if (m.tensors[i].off != off) tiled = 0;
+        off += m.tensors[i].n;
+    }
+    CU_ASSERT(tiled && off == m.nparams);
+
+    hf_model_cfg_t cc = cfg_cnn(1, 28, 28, 10, 0, NULL);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &cc), HF_OK);
+    CU_ASSERT_EQUAL(m.nparams, 1663370);
+    CU_ASSERT_EQUAL(m.cfg.nhidden, 3);
+    CU_ASSERT(m.cfg.hidden[0] == 32 && m.cfg.hidden[1] == 64 && m.cfg.hidden[2] == 512);
+    t = find_tensor(&m, "conv1.weight");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(t->ndim == 4 && t->shape[0] == 32 && t->shape[1] == 1 && t->shape[2] == 5 &&
+              t->shape[3] == 5);
+    t = find_tensor(&m, "fc1.weight");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(t->shape[0] == 512 && t->shape[1] == 7 * 7 * 64);
+    CU_ASSERT_DOUBLE_EQUAL(m.flops_fwd,
+                           2.0 * (32 * 25 * 784.0 + 64 * 800 * 196.0 + 3136 * 512.0 + 512 * 10.0), 0.5);
+    int h3[3] = {32, 64, 512}, hz[3] = {0, 64, 0};
+    cc = cfg_cnn(1, 28, 28, 10, 3, h3);
+    CU_ASSERT(hf_model_init(&m, &cc) == HF_OK && m.nparams == 1663370);
+    cc = cfg_cnn(1, 28, 28, 10, 3, hz);
+    CU_ASSERT(hf_model_init(&m, &cc) == HF_OK && m.nparams == 1663370);
+    cc = cfg_cnn(1, 28, 28, 10, 2, h3);
+    CU_ASSERT(hf_model_init(&m, &cc) == HF_OK && m.nparams == 1663370);
+
+    c = cfg_mlp(784, 10, -1, NULL);
+    CU_ASSERT(hf_model_init(&m, &c) == HF_OK && m.nparams == 7850 && m.ntensors == 2);
+    c = cfg_mlp(784, 10, 0, NULL);   /* MLP without hidden layers = logreg */
+    CU_ASSERT(hf_model_init(&m, &c) == HF_OK && m.nparams == 7850);
+    CU_ASSERT_STRING_EQUAL(hf_arch_name(HF_ARCH_CNN), "cnn");
+    CU_ASSERT_STRING_EQUAL(hf_arch_name(HF_ARCH_MLP), "mlp");
+    CU_ASSERT_STRING_EQUAL(hf_arch_name(HF_ARCH_LOGREG), "logreg");
+}
+
+static void expect_einput(const hf_model_cfg_t *c)
+{
+    hf_model_t m;
+    hf_clearerr();
+    int rc = hf_model_init(&m, c);
+    CU_ASSERT_EQUAL(rc, HF_EINPUT);
+    CU_ASSERT(hf_errcode() == HF_EINPUT && hf_errmsg()[0] != 0);
+}
+
+static void test_bad_cfg(void)
+{
+    int neg[2] = {200, -5}, zero[2] = {0, 200}, cneg[4] = {32, -1, 512, 8};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, neg);
+    expect_einput(&c);
+    c = cfg_mlp(784, 10, 2, zero);
+    expect_einput(&c);
+    c = cfg_mlp(784, 1, -1, NULL);          /* n_classes < 2 */
+    expect_einput(&c);
+    c = cfg_mlp(0, 10, -1, NULL);           /* zero input */
+    expect_einput(&c);
+    c = cfg_mlp(784, 10, -1, NULL);
+    c.in_c = 0;
+    expect_einput(&c);
+    c = cfg_mlp(784, 10, 2, neg);
+    c.nhidden = -1;
+    expect_einput(&c);
+    c.nhidden = HF_MAX_HIDDEN + 1;
+    expect_einput(&c);
+    c = cfg_mlp(784, 10, -1, NULL);
+    c.arch = (hf_arch_t)7;
+    expect_einput(&c);
+    c = cfg_cnn(1, 28, 28, 10, 3, cneg);
+    expect_einput(&c);
+    c = cfg_cnn(1, 28, 28, 10, 4, cneg);
+    expect_einput(&c);
+    c = cfg_cnn(1, 3, 28, 10, 0, NULL);     /* too small for two pools */
+    expect_einput(&c);
+    c = cfg_cnn(1, 28, 28, 0, 0, NULL);
+    expect_einput(&c);
+    hf_model_t m;
+    c = cfg_mlp(8, 3, -1, NULL);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    hf_clearerr();
+    CU_ASSERT_PTR_NULL(hf_work_new(&m, 0));
+    CU_ASSERT_EQUAL(hf_errcode(), HF_EINPUT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* initialisation                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_init_determinism(void)
+{
+    hf_model_t m, m2;
+    int h2[2] = {200, 200}, h2b[2] = {200, 100};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, h2), c2 = cfg_mlp(784, 10, 2, h2b);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m2, &c2), HF_OK);
+    size_t bytes = sizeof(float) * m.nparams;
+    float *a = malloc(bytes), *b = malloc(bytes), *d = malloc(bytes), *e = malloc(sizeof(float) * m2.nparams);
+    hf_model_init_params(&m, a, 42);
+    hf_model_init_params(&m, b, 42);
+    hf_model_init_params(&m, d, 43);
+    hf_model_init_params(&m2, e, 42);
+    CU_ASSERT_EQUAL(memcmp(a, b, bytes), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(a, d, bytes), 0);
+    /* one stream per tensor: fc1 does not depend on the later layers */
+    CU_ASSERT_EQUAL(memcmp(a, e, sizeof(float) * 200 * 785), 0);
+    /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases */
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *T = &m.tensors[t];
+        int fan_in = T->ndim == 2 ? T->shape[1] : m.tensors[t - 1].shape[1];
+        double bound = 1.0 / sqrt(fan_in), mx = 0, mean = 0;
+        for (long i = 0; i < T->n; i++) {
+            mx = fmax(mx, fabs(a[T->off + i]));
+            mean += a[T->off + i];
+        }
+        mean /= T->n;
+        CU_ASSERT(mx <= bound && mx > 0.8 * bound);
+        if (T->n > 10000) CU_ASSERT(fabs(mean) < 0.01 * bound);
+    }
+    /* the documented streams: tensor t draws (2u-1)/sqrt(fan_in) from
+     * hf_rng_init(seed, HF_RNG_INIT, t, 0) */
+    for (int t = 1; t < m.ntensors; t += 3) {
+        const hf_tensor_t *T = &m.tensors[t];
+        int fan_in = T->ndim == 2 ? T->shape[1] : m.tensors[t - 1].shape[1];
+        hf_rng_t r;
+        hf_rng_init(&r, 42, HF_RNG_INIT, (uint64_t)t, 0);
+        int same = 1;
+        for (long i = 0; i < T->n; i++)
+            same &= a[T->off + i] == (float)((2.0 * hf_rng_uniform(&r) - 1.0) * (1.0 / sqrt((double)fan_in)));
+        CU_ASSERT(same);
+    }
+    /* cnn: conv fan_in = in_c*5*5 */
+    hf_model_cfg_t cc = cfg_cnn(1, 28, 28, 10, 0, NULL);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &cc), HF_OK);
+    float *p = malloc(sizeof(float) * m.nparams);
+    hf_model_init_params(&m, p, 7);
+    const hf_tensor_t *T = find_tensor(&m, "conv2.weight");
+    double mx = 0;
+    for (long i = 0; i < T->n; i++) mx = fmax(mx, fabs(p[T->off + i]));
+    CU_ASSERT(mx <= 1.0 / sqrt(32 * 25) && mx > 0.9 / sqrt(32 * 25));
+    free(a);
+    free(b);
+    free(d);
+    free(e);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* softmax cross-entropy                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void test_softmax_xent(void)
+{
+    /* hand-computed: z = (1,2,3), y = 2 */
+    float z[3] = {1, 2, 3}, dz[3], loss[1];
+    int y[1] = {2}, nc = 0;
+    double s = exp(1) + exp(2) + exp(3);
+    double L = hf_softmax_xent(z, 3, 1, 1, 3, y, dz, loss, &nc);
+    CU_ASSERT_DOUBLE_EQUAL(L, log(s) - 3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(loss[0], log(s) - 3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(dz[0], exp(1) / s, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(dz[1], exp(2) / s, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(dz[2], exp(3) / s - 1, 1e-6);
+    CU_ASSERT_EQUAL(nc, 1);
+
+    /* stability: huge logits stay finite */
+    float zb[3] = {1000, 1001, -1000}, db[3];
+    int yb[1] = {0};
+    L = hf_softmax_xent(zb, 3, 1, 1, 3, yb, db, NULL, NULL);
+    CU_ASSERT(isfinite(L) && fabs(L - log(1 + exp(1.0))) < 1e-4);   /* log(e^0 + e^1 + e^-2000) */
+    CU_ASSERT(isfinite(db[0]) && isfinite(db[1]) && db[2] == 0.0f);
+
+    /* ties -> lowest index; bad label -> NAN loss, zero gradient */
+    float zt[4] = {0.5f, 0.5f, 0.5f, 0.5f}, dt[4];
+    int yt[1] = {0}, ybad[1] = {4};
+    nc = 0;
+    hf_softmax_xent(zt, 4, 1, 1, 4, yt, NULL, NULL, &nc);
+    CU_ASSERT_EQUAL(nc, 1);
+    L = hf_softmax_xent(zt, 4, 1, 1, 4, ybad, dt, NULL, NULL);
+    CU_ASSERT(isnan(L) && dt[0] == 0.0f && dt[3] == 0.0f);
+
+    /* gradient against double central differences, feature-major layout
+     * (cs = n, bs = 1) to exercise the strides: 3 samples, 5 classes */
+    enum { C = 5, N = 3 };
+    float zz[C * N], g[C * N];
+    int yy[N] = {4, 0, 2};
+    fill_uniform(zz, C * N, 11, -3, 3);
+    hf_softmax_xent(zz, C, N, N, 1, yy, g, NULL, NULL);
+    int ok = 1;
+    for (int i = 0; i < C * N; i++) {
+        int b = i % N;
+        double zd[C];
+        for (int c = 0; c < C; c++) zd[c] = zz[c * N + b];
+        double h = 1e-5, lp, lm;
+        int c0 = i / N;
+        zd[c0] += h;
+        double mx = -1e300, ss = 0;
+        for (int c = 0; c < C; c++) mx = fmax(mx, zd[c]);
+        for (int c = 0; c < C; c++) ss += exp(zd[c] - mx);
+        lp = log(ss) + mx - zd[yy[b]];
+        zd[c0] -= 2 * h;
+        mx = -1e300;
+        ss = 0;
+        for (int c = 0; c < C; c++) mx = fmax(mx, zd[c]);
+        for (int c = 0; c < C; c++) ss += exp(zd[c] - mx);
+        lm = log(ss) + mx - zd[yy[b]];
+        if (!close_enough(g[i], (lp - lm) / (2 * h), 1e-5, 1e-4)) ok = 0;
+    }
+    CU_ASSERT(ok);
+}
+
+/* ------------------------------------------------------------------------ */
+/* convolution and pooling against naive loops                               */
+/* ------------------------------------------------------------------------ */
+
+/* max |hf_conv5_forward - direct convolution in double| for one shape */
+static double conv_err(int CI, int H, int W, int CO, uint64_t seed)
+{
+    float *in = malloc(sizeof(float) * CI * H * W), *wt = malloc(sizeof(float) * CO * CI * 25);
+    float *bias = malloc(sizeof(float) * CO), *out = malloc(sizeof(float) * CO * H * W);
+    float *cols = malloc(sizeof(float) * CI * 25 * H * W);
+    fill_uniform(in, CI * H * W, seed, -1, 1);
+    fill_uniform(wt, CO * CI * 25, seed + 1, -0.5f, 0.5f);
+    fill_uniform(bias, CO, seed + 2, -1, 1);
+    hf_conv5_forward(in, CI, H, W, wt, bias, CO, out, cols);
+    double maxerr = 0;
+    for (int co = 0; co < CO; co++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double s = bias[co];
+                for (int ci = 0; ci < CI; ci++)
+                    for (int ky = 0; ky < 5; ky++)
+                        for (int kx = 0; kx < 5; kx++) {
+                            int iy = y + ky - 2, ix = x + kx - 2;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            s += (double)wt[((co * CI + ci) * 5 + ky) * 5 + kx] * in[(ci * H + iy) * W + ix];
+                        }
+                maxerr = fmax(maxerr, fabs(s - out[(co * H + y) * W + x]));
+            }
+    free(in);
+    free(wt);
+    free(bias);
+    free(out);
+    free(cols);
+    return maxerr;
+}
+
+static void test_conv_naive(void)
+{
+    /* odd, non-square, and planes smaller than the 5x5 kernel */
+    static const int shapes[][4] = {{3, 7, 9, 4}, {1, 28, 28, 3}, {2, 14, 14, 5}, {2, 2, 3, 3},
+                                    {1, 1, 1, 2}, {2, 5, 4, 2}, {3, 3, 6, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        double e = conv_err(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], 1 + 10 * i);
+        if (!(e < 1e-4))
+            printf("\n  conv %dx%dx%d -> %d: max error %.3g", shapes[i][0], shapes[i][1], shapes[i][2],
+                   shapes[i][3], e);
+        CU_ASSERT(e < 1e-4);
+    }
+    /* a 1-channel 4x4 image: corner output sums only the in-range taps */
+    float img[16], k1[25], b0[1] = {0}, o1[16], c1[25 * 16];
+    for (int i = 0; i < 16; i++) img[i] = 1;
+    for (int i = 0; i < 25; i++) k1[i] = 1;
+    hf_conv5_forward(img, 1, 4, 4, k1, b0, 1, o1, c1);
+    CU_ASSERT_DOUBLE_EQUAL(o1[0], 9.0, 1e-6);    /* 3x3 taps inside */
+    CU_ASSERT_DOUBLE_EQUAL(o1[5], 16.0, 1e-6);   /* (1,1): rows 0..3, cols 0..3 */
+}
+
+static void test_pool_naive(void)
+{
+    enum { C = 2, H = 5, W = 7 };
+    float in[C * H * W], out[C * 2 * 3];
+    int arg[C * 2 * 3];
+    fill_uniform(in, C * H * W, 5, -1, 1);
+    for (int relu = 0; relu < 2; relu++) {
+        hf_pool2_forward(in, C, H, W, relu, out, arg);
+        int ok = 1, argok = 1;
+        for (int c = 0; c < C; c++)
+            for (int py = 0; py < H / 2; py++)
+                for (int px = 0; px < W / 2; px++) {
+                    float best = -INFINITY;
+                    int bi = -1;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) {
+                            int i = (c * H + 2 * py + dy) * W + 2 * px + dx;
+                            if (in[i] > best) { best = in[i]; bi = i; }
+                        }
+                    float want = relu && best < 0 ? 0.0f : best;
+                    int o = (c * (H / 2) + py) * (W / 2) + px;
+                    if (out[o] != want) ok = 0;
+                    if (arg[o] != bi) argok = 0;
+                }
+        CU_ASSERT(ok);
+        CU_ASSERT(argok);
+    }
+    /* ties: first element of the window in row-major order */
+    float t[4] = {2, 2, 2, 2}, to[1];
+    int ta[1];
+    hf_pool2_forward(t, 1, 2, 2, 0, to, ta);
+    CU_ASSERT(to[0] == 2 && ta[0] == 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* finite-difference gradient checks                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Checks up to 6 distinct coordinates of every tensor (first, last, random)
+ * against double-precision differences of the mean loss.  ReLU and max-pool
+ * make the loss piecewise smooth: when a kink lies within eps of the point
+ * the central difference straddles it, but one of the one-sided differences
+ * does not, so a coordinate passes when the analytic value matches the
+ * central difference or one of the one-sided ones.  Kink fallbacks are
+ * counted and must stay a minority. */
+static void gradcheck(const hf_model_cfg_t *cfg, int B, double eps, uint64_t seed, const char *what)
+{
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, cfg), HF_OK);
+    hf_work_t *w = hf_work_new(&m, B);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+    float *x = malloc(sizeof(float) * B * m.in_dim), *lb = malloc(sizeof(float) * B);
+    int *y = malloc(sizeof(int) * B);
+    hf_model_init_params(&m, p, seed);
+    /* biases a little positive so that most ReLUs are active */
+    for (int t = 0; t < m.ntensors; t++)
+        if (m.tensors[t].ndim == 1)
+            for (long i = 0; i < m.tensors[t].n; i++) p[m.tensors[t].off + i] += 0.1f;
+    fill_uniform(x, (long)B * m.in_dim, seed + 1, 0, 1);
+    fill_labels(y, B, cfg->n_classes, seed + 2);
+    for (long i = 0; i < m.nparams; i++) g[i] = NAN;   /* grad is output only */
+    float L = hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    CU_ASSERT(isfinite(L));
+    double L0 = mean_loss(&m, w, p, x, y, B, lb);
+    CU_ASSERT_DOUBLE_EQUAL(L, L0, 1e-5);
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_TEST, 3, 0);
+    int checked = 0, kinks = 0;
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *T = &m.tensors[t];
+        int per = (int)HF_MIN(6, T->n), bad = 0;
+        long pick[6];
+        for (int k = 0; k < per; k++) {
+            long j;
+            int dup;
+            do {   /* distinct coordinates */
+                j = k == 0 ? 0 : k == 1 ? T->n - 1 : (long)hf_rng_below(&r, (uint64_t)T->n);
+                dup = 0;
+                for (int q = 0; q < k; q++) dup |= pick[q] == j;
+            } while (dup);
+            pick[k] = j;
+            long i = T->off + j;
+            float orig = p[i];
+            p[i] = (float)(orig + eps);
+            double hp = (double)p[i] - orig;
+            double lp = mean_loss(&m, w, p, x, y, B, lb);
+            p[i] = (float)(orig - eps);
+            double hm = orig - (double)p[i];
+            double lm = mean_loss(&m, w, p, x, y, B, lb);
+            p[i] = orig;
+            double central = (lp - lm) / (hp + hm), fwd = (lp - L0) / hp, bwd = (L0 - lm) / hm;
+            checked++;
+            if (close_enough(g[i], central, 1e-3, 1e-2)) continue;
+            if (close_enough(g[i], fwd, 1e-3, 1e-2) || close_enough(g[i], bwd, 1e-3, 1e-2)) {
+                kinks++;
+                continue;
+            }
+            bad++;
+            printf("\n  %s %s[%ld]: analytic %.6g numeric %.6g (one-sided %.6g %.6g)", what, T->name, j,
+                   g[i], central, fwd, bwd);
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    if (kinks * 4 > checked) printf("\n  %s: %d of %d coordinates near a kink", what, kinks, checked);
+    CU_ASSERT(kinks * 4 <= checked);
+    free(p);
+    free(g);
+    free(x);
+    free(lb);
+    free(y);
+    hf_work_free(w);
+}
+
+static void test_grad_logreg(void)
+{
+    hf_model_cfg_t c = cfg_mlp(6, 3, -1, NULL);
+    gradcheck(&c, 5, 1e-2, 100, "logreg");
+}
+
+static void test_grad_mlp(void)
+{
+    int h[2] = {7, 4};
+    hf_model_cfg_t c = cfg_mlp(5, 3, 2, h);
+    gradcheck(&c, 4, 1e-3, 200, "mlp");
+    int h3[3] = {9, 8, 5};
+    c = cfg_mlp(12, 4, 3, h3);
+    gradcheck(&c, 7, 1e-3, 300, "mlp3");
+}
+
+static void test_grad_cnn(void)
+{
+    int h[3] = {2, 3, 6};
+    hf_model_cfg_t c = cfg_cnn(1, 8, 8, 4, 3, h);
+    gradcheck(&c, 3, 1e-3, 400, "cnn");
+    /* two input channels, odd sizes (floor pooling 6x10 -> 3x5 -> 1x2) */
+    int h2[3] = {3, 2, 5};
+    c = cfg_cnn(2, 6, 10, 3, 3, h2);
+    gradcheck(&c, 2, 1e-3, 500, "cnn2");
+    /* smallest input: 4x5 -> 2x2 -> 1x1, conv2 on a plane smaller than its kernel */
+    int h3[3] = {2, 3, 4};
+    c = cfg_cnn(1, 4, 5, 3, 3, h3);
+    gradcheck(&c, 3, 1e-3, 600, "cnn3");
+}
+
+/* ------------------------------------------------------------------------ */
+/* SGD                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void test_sgd_semantics(void)
+{
+    float p[2], g[2] = {0.5f, -1.0f}, m[2] = {0, 0};
+    hf_sgd_t o = {0.1f, 0, 0, 0};
+    /* plain: p -= lr*g */
+    p[0] = 1; p[1] = 2;
+    hf_sgd_step(&o, 2, p, g, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 0.95, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 2.1, 1e-6);
+    /* weight decay: g + wd*p = (0.6, -0.8) */
+    p[0] = 1; p[1] = 2;
+    o.weight_decay = 0.1f;
+    hf_sgd_step(&o, 2, p, g, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 0.94, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 2.08, 1e-6);
+    /* momentum 0.9 + wd 0.1, two steps:
+     * step 1: d = (0.6,-0.8); m = d; p = (0.94, 2.08)
+     * step 2: d = g + 0.1p = (0.594, -0.792); m = 0.9*(0.6,-0.8) + d = (1.134, -1.512);
+     *         p = (0.94 - 0.1134, 2.08 + 0.1512) */
+    p[0] = 1; p[1] = 2;
+    o.momentum = 0.9f;
+    hf_sgd_step(&o, 2, p, g, m);
+    CU_ASSERT_DOUBLE_EQUAL(m[0], 0.6, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(m[1], -0.8, 1e-6);
+    hf_sgd_step(&o, 2, p, g, m);
+    CU_ASSERT_DOUBLE_EQUAL(m[0], 1.134, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(m[1], -1.512, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 0.8266, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 2.2312, 1e-6);
+    /* clipping by global norm: |(3,4)| = 5 -> scaled to norm 1 (coef 1/(5+1e-6)) */
+    float gc[2] = {3, 4};
+    hf_sgd_t oc = {1.0f, 0, 0, 1.0f};
+    p[0] = 0; p[1] = 0;
+    hf_sgd_step(&oc, 2, p, gc, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], -0.6, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], -0.8, 1e-6);
+    /* norm below the threshold: unchanged gradient */
+    oc.clip = 10;
+    p[0] = 0; p[1] = 0;
+    hf_sgd_step(&oc, 2, p, gc, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], -3.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], -4.0, 1e-6);
+    /* clip applies to grad before weight decay: p = 1 - 1*(0.6 + 0.5*1) */
+    oc.clip = 1;
+    oc.weight_decay = 0.5f;
+    p[0] = 1; p[1] = 1;
+    hf_sgd_step(&oc, 2, p, gc, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 1 - (0.6 + 0.5), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 1 - (0.8 + 0.5), 1e-6);
+    /* clip + momentum: d = clipped grad (0.6, 0.8); m = 0.5*m + d over two steps */
+    hf_sgd_t ocm = {1.0f, 0.5f, 0, 1.0f};
+    p[0] = 0; p[1] = 0; m[0] = 0; m[1] = 0;
+    hf_sgd_step(&ocm, 2, p, gc, m);
+    hf_sgd_step(&ocm, 2, p, gc, m);
+    CU_ASSERT_DOUBLE_EQUAL(m[0], 0.9, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(m[1], 1.2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], -1.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], -2.0, 1e-6);
+    /* longer than one vector block, with a tail */
+    enum { N = 37 };
+    float pp[N], gg[N], mm[N];
+    for (int i = 0; i < N; i++) { pp[i] = (float)i; gg[i] = 1.0f; mm[i] = 0; }
+    hf_sgd_t ol = {0.5f, 0.5f, 0, 0};
+    hf_sgd_step(&ol, N, pp, gg, mm);
+    hf_sgd_step(&ol, N, pp, gg, mm);
+    int ok = 1;
+    for (int i = 0; i < N; i++) ok &= fabsf(pp[i] - (i - 0.5f - 0.75f)) < 1e-6f && mm[i] == 1.5f;
+    CU_ASSERT(ok);
+    /* same with clipping to norm 1 (|g| = sqrt(37)): every step scaled by sc */
+    double sc = 1.0 / (sqrt((double)N) + 1e-6);
+    for (int i = 0; i < N; i++) { pp[i] = (float)i; mm[i] = 0; }
+    ol.clip = 1.0f;
+    hf_sgd_step(&ol, N, pp, gg, mm);
+    hf_sgd_step(&ol, N, pp, gg, mm);
+    ok = 1;
+    for (int i = 0; i < N; i++) ok &= fabs(pp[i] - (i - 1.25 * sc)) < 1e-5 && fabs(mm[i] - 1.5 * sc) < 1e-6;
+    CU_ASSERT(ok);
+}
+
+/* fused hf_model_train_step vs hf_model_train_step_grad + hf_sgd_step */
+static void fused_vs_twocall(const hf_model_cfg_t *cfg, hf_sgd_t o, int B, int steps, const char *what)
+{
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, cfg), HF_OK);
+    hf_work_t *w = hf_work_new(&m, B);
+    long P = m.nparams;
+    float *p1 = malloc(sizeof(float) * P), *p2 = malloc(sizeof(float) * P), *g = malloc(sizeof(float) * P);
+    float *m1 = calloc(P, sizeof(float)), *m2 = calloc(P, sizeof(float));
+    float *x = malloc(sizeof(float) * B * steps * m.in_dim);
+    int *y = malloc(sizeof(int) * B * steps);
+    hf_model_init_params(&m, p1, 9);
+    memcpy(p2, p1, sizeof(float) * P);
+    for (long i = 0; i < P; i++) g[i] = NAN;           /* grad is scratch */
+    fill_uniform(x, (long)B * steps * m.in_dim, 10, 0, 1);
+    fill_labels(y, B * steps, cfg->n_classes, 11);
+    double dl = 0;
+    for (int s = 0; s < steps; s++) {
+        const float *xs = x + (long)s * B * m.in_dim;
+        float l1 = hf_model_train_step(&m, w, &o, p1, g, m1, xs, y + s * B, B);
+        float l2 = hf_model_train_step_grad(&m, w, p2, g, xs, y + s * B, B);
+        hf_sgd_step(&o, P, p2, g, m2);
+        dl = fmax(dl, fabs(l1 - l2));
+    }
+    double maxd = 0, maxp = 0;
+    for (long i = 0; i < P; i++) {
+        maxd = fmax(maxd, fabs(p1[i] - p2[i]));
+        maxp = fmax(maxp, fabs(p2[i]));
+    }
+    if (!(maxd <= 1e-5 * maxp && dl < 1e-4))
+        printf("\n  %s: max |dparam| %.3g (max |param| %.3g), max |dloss| %.3g", what, maxd, maxp, dl);
+    CU_ASSERT(maxd <= 1e-5 * maxp);
+    CU_ASSERT(dl < 1e-4);
+    /* the update really happened */
+    float *p0 = malloc(sizeof(float) * P);
+    hf_model_init_params(&m, p0, 9);
+    CU_ASSERT_NOT_EQUAL(memcmp(p0, p1, sizeof(float) * P), 0);
+    free(p0);
+    free(p1);
+    free(p2);
+    free(g);
+    free(m1);
+    free(m2);
+    free(x);
+    free(y);
+    hf_work_free(w);
+}
+
+static void test_train_step_fused(void)
+{
+    int h[2] = {40, 24}, hc[3] = {4, 6, 16};
+    hf_model_cfg_t mlp = cfg_mlp(30, 5, 2, h), cnn = cfg_cnn(1, 12, 12, 4, 3, hc),
+                   lr = cfg_mlp(30, 5, -1, NULL);
+    hf_sgd_t plain = {0.05f, 0, 0, 0}, wd = {0.05f, 0, 1e-2f, 0}, mom = {0.05f, 0.9f, 0, 0},
+             momwd = {0.05f, 0.9f, 1e-2f, 0}, clip = {0.05f, 0.5f, 1e-3f, 0.1f};
+    fused_vs_twocall(&mlp, plain, 8, 5, "mlp plain");
+    fused_vs_twocall(&mlp, wd, 8, 5, "mlp wd");
+    fused_vs_twocall(&mlp, mom, 8, 5, "mlp momentum");
+    fused_vs_twocall(&mlp, momwd, 8, 5, "mlp momentum+wd");
+    fused_vs_twocall(&mlp, clip, 8, 5, "mlp clip");
+    fused_vs_twocall(&lr, plain, 6, 4, "logreg plain");
+    fused_vs_twocall(&cnn, plain, 3, 3, "cnn plain");
+    fused_vs_twocall(&cnn, momwd, 3, 3, "cnn momentum+wd");
+    /* a batch outside [1, max_batch] is refused */
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &mlp), HF_OK);
+    hf_work_t *w = hf_work_new(&m, 4);
+    float *p = calloc(m.nparams, sizeof(float)), *g = calloc(m.nparams, sizeof(float)), x[5 * 30] = {0};
+    int y[5] = {0};
+    CU_ASSERT(isnan(hf_model_train_step_grad(&m, w, p, g, x, y, 5)));
+    CU_ASSERT(isnan(hf_model_train_step(&m, w, &plain, p, g, NULL, x, y, 0)));
+    free(p);
+    free(g);
+    hf_work_free(w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* forward: batch independence, chunking, accuracy count, determinism        */
+/* ------------------------------------------------------------------------ */
+
+static void forward_checks(const hf_model_cfg_t *cfg, const char *what)
+{
+    enum { N = 13 };
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, cfg), HF_OK);
+    int C = cfg->n_classes;
+    hf_work_t *w1 = hf_work_new(&m, 1), *w5 = hf_work_new(&m, 5), *wn = hf_work_new(&m, N);
+    float *p = malloc(sizeof(float) * m.nparams), *x = malloc(sizeof(float) * N * m.in_dim);
+    float la[N * 10], lb[N * 10], lc[N * 10], sa[N], sb[N];
+    int y[N];
+    hf_model_init_params(&m, p, 21);
+    fill_uniform(x, (long)N * m.in_dim, 22, 0, 1);
+    fill_labels(y, N, C, 23);
+    int na = 0;
+    for (int i = 0; i < N; i++)
+        na += hf_model_forward(&m, w1, p, x + (long)i * m.in_dim, y + i, 1, la + i * C, sa + i);
+    int nb = hf_model_forward(&m, w5, p, x, y, N, lb, sb);   /* 3 chunks of <= 5 */
+    int nc = hf_model_forward(&m, wn, p, x, y, N, lc, NULL);
+    double maxd = 0;
+    for (int i = 0; i < N * C; i++) maxd = fmax(maxd, fabs(la[i] - lb[i]) + fabs(la[i] - lc[i]));
+    for (int i = 0; i < N; i++) maxd = fmax(maxd, fabs(sa[i] - sb[i]));
+    if (maxd >= 1e-4) printf("\n  %s: batch dependence %.3g", what, maxd);
+    CU_ASSERT(maxd < 1e-4);
+    CU_ASSERT(na == nb && nb == nc);
+    /* count = argmax hits computed from the logits */
+    int want = 0;
+    for (int i = 0; i < N; i++) {
+        int am = 0;
+        for (int c = 1; c < C; c++)
+            if (lc[i * C + c] > lc[i * C + am]) am = c;
+        want += am == y[i];
+    }
+    CU_ASSERT_EQUAL(nc, want);
+    /* bitwise repeatable */
+    hf_model_forward(&m, wn, p, x, y, N, lb, NULL);
+    CU_ASSERT_EQUAL(memcmp(lb, lc, sizeof(float) * N * C), 0);
+    /* zero parameters: all logits 0, loss log C, predictions class 0 */
+    memset(p, 0, sizeof(float) * m.nparams);
+    int n0 = hf_model_forward(&m, wn, p, x, y, N, lc, sa), zeros = 0;
+    for (int i = 0; i < N; i++) zeros += y[i] == 0;
+    CU_ASSERT_EQUAL(n0, zeros);
+    CU_ASSERT_DOUBLE_EQUAL(sa[0], log((double)C), 1e-6);
+    free(p);
+    free(x);
+    hf_work_free(w1);
+    hf_work_free(w5);
+    hf_work_free(wn);
+}
+
+static void test_forward(void)
+{
+    int h[2] = {50, 20}, hc[3] = {3, 5, 8};
+    hf_model_cfg_t c = cfg_mlp(40, 10, 2, h);
+    forward_checks(&c, "mlp");
+    c = cfg_cnn(2, 8, 12, 6, 3, hc);
+    forward_checks(&c, "cnn");
+}
+
+static void test_train_determinism(void)
+{
+    int h[2] = {200, 200};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, h);
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    enum { B = 10, S = 4 };
+    hf_work_t *w = hf_work_new(&m, B);
+    long P = m.nparams;
+    float *a = malloc(sizeof(float) * P), *b = malloc(sizeof(float) * P), *g = malloc(sizeof(float) * P);
+    float *x = malloc(sizeof(float) * B * S * 784);
+    int y[B * S];
+    fill_uniform(x, (long)B * S * 784, 31, 0, 1);
+    fill_labels(y, B * S, 10, 32);
+    hf_sgd_t o = {0.05f, 0, 0, 0};
+    for (int run = 0; run < 2; run++) {
+        float *p = run ? b : a;
+        hf_model_init_params(&m, p, 5);
+        for (int s = 0; s < S; s++)
+            hf_model_train_step(&m, w, &o, p, g, NULL, x + (long)s * B * 784, y + s * B, B);
+    }
+    CU_ASSERT_EQUAL(memcmp(a, b, sizeof(float) * P), 0);
+    free(a);
+    free(b);
+    free(g);
+    free(x);
+    hf_work_free(w);
+}
+
+/* 2NN gradients and forward with the sgemm splitting forced on and off:
+ * same results up to rounding (and under valgrind: every split call in bounds) */
+static void test_gemm_split(void)
+{
+    int h[2] = {200, 200};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, h);
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    static const int batches[] = {1, 10, 33, 64};
+    long P = m.nparams;
+    float *p = malloc(sizeof(float) * P), *g0 = malloc(sizeof(float) * P), *g1 = malloc(sizeof(float) * P);
+    float *x = malloc(sizeof(float) * 64 * 784), z0[64 * 10], z1[64 * 10];
+    int y[64];
+    hf_model_init_params(&m, p, 51);
+    fill_uniform(x, 64 * 784, 52, 0, 1);
+    fill_labels(y, 64, 10, 53);
+    int prev = hf_gemm_split(1);
+    for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+        int B = batches[k];
+        hf_work_t *w = hf_work_new(&m, B);
+        hf_gemm_split(1);
+        float l1 = hf_model_train_step_grad(&m, w, p, g1, x, y, B);
+        hf_model_forward(&m, w, p, x, y, B, z1, NULL);
+        hf_gemm_split(0);
+        float l0 = hf_model_train_step_grad(&m, w, p, g0, x, y, B);
+        hf_model_forward(&m, w, p, x, y, B, z0, NULL);
+        double dg = 0, gm = 0, dz = 0;
+        for (long i = 0; i < P; i++) {
+            dg = fmax(dg, fabs(g1[i] - g0[i]));
+            gm = fmax(gm, fabs(g0[i]));
+        }
+        for (int i = 0; i < B * 10; i++) dz = fmax(dz, fabs(z1[i] - z0[i]));
+        if (!(dg <= 1e-5 * gm && dz < 1e-5))
+            printf("\n  split B=%d: max |dgrad| %.3g (max |grad| %.3g), max |dlogit| %.3g", B, dg, gm, dz);
+        CU_ASSERT(dg <= 1e-5 * gm && gm > 0);
+        CU_ASSERT(dz < 1e-5);
+        CU_ASSERT(fabs(l1 - l0) < 1e-5);
+        hf_work_free(w);
+    }
+    hf_gemm_split(-1);
+    CU_ASSERT_EQUAL(hf_gemm_split(-1), prev);   /* automatic setting restored */
+    free(p);
+    free(g0);
+    free(g1);
+    free(x);
+}
+
+/* ------------------------------------------------------------------------ */
+/* training sanity: linearly separable synthetic data                        */
+/* ------------------------------------------------------------------------ */
+
+static double train_separable(const hf_model_cfg_t *cfg, hf_sgd_t o, int steps)
+{
+    enum { N = 512, D = 10, C = 3, B = 16 };
+    hf_model_t m;
+    if (hf_model_init(&m, cfg) != HF_OK) return -1;
+    float *x = malloc(sizeof(float) * N * D), wt[C * D];
+    int *y = malloc(sizeof(int) * N);
+    fill_uniform(x, N * D, 41, -1, 1);
+    fill_uniform(wt, C * D, 42, -1, 1);
+    for (int i = 0; i < N; i++) {   /* labels from a random linear classifier */
+        int best = 0;
+        double bv = -1e300;
+        for (int c = 0; c < C; c++) {
+            double v = 0;
+            for (int d = 0; d < D; d++) v += wt[c * D + d] * x[i * D + d];
+            if (v > bv) { bv = v; best = c; }
+        }
+        y[i] = best;
+    }
+    hf_work_t *w = hf_work_new(&m, B);
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+    float *mom = calloc(m.nparams, sizeof(float));
+    hf_model_init_params(&m, p, 43);
+    for (int s = 0; s < steps; s++) {
+        int s0 = (s * B) % N;
+        hf_model_train_step(&m, w, &o, p, g, mom, x + (long)s0 * D, y + s0, B);
+    }
+    double acc = (double)hf_model_forward(&m, w, p, x, y, N, NULL, NULL) / N;
+    free(x);
+    free(y);
+    free(p);
+    free(g);
+    free(mom);
+    hf_work_free(w);
+    return acc;
+}
+
+static void test_training_sanity(void)
+{
+    hf_model_cfg_t c = cfg_mlp(10, 3, -1, NULL);
+    hf_sgd_t o = {0.5f, 0, 0, 0};
+    double acc = train_separable(&c, o, 400);
+    if (acc < 0.95) printf("\n  logreg accuracy %.3f", acc);
+    CU_ASSERT(acc >= 0.95);
+    int h[1] = {32};
+    c = cfg_mlp(10, 3, 1, h);
+    hf_sgd_t om = {0.1f, 0.9f, 0, 0};
+    acc = train_separable(&c, om, 400);
+    if (acc < 0.95) printf("\n  mlp accuracy %.3f", acc);
+    CU_ASSERT(acc >= 0.95);
+}
+
+static void test_blas_init(void)
+{
+    const char *core = hf_blas_init();
+    CU_ASSERT_PTR_NOT_NULL(core);
+    CU_ASSERT_STRING_EQUAL(core, hf_blas_init());   /* idempotent */
+}
+
+int main(void)
+{
+    printf("OpenBLAS core: %s\n", hf_blas_init());
+    openblas_set_num_threads(1);
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    CU_pSuite s = CU_add_suite("nn", NULL, NULL);
+    if (!s) return 2;
+    struct { const char *name; void (*fn)(void); } tests[] = {
+        {"blas init", test_blas_init},
+        {"parameter counts and layout", test_param_counts},
+        {"bad cfg -> HF_EINPUT", test_bad_cfg},
+        {"deterministic init", test_init_determinism},
+        {"softmax cross-entropy", test_softmax_xent},
+        {"conv5 vs naive", test_conv_naive},
+        {"max-pool vs naive", test_pool_naive},
+        {"gradcheck logreg", test_grad_logreg},
+        {"gradcheck mlp", test_grad_mlp},
+        {"gradcheck cnn", test_grad_cnn},
+        {"sgd semantics", test_sgd_semantics},
+        {"fused train step", test_train_step_fused},
+        {"forward batch independence", test_forward},
+        {"train determinism", test_train_determinism},
+        {"sgemm splitting on/off", test_gemm_split},
+        {"training sanity", test_training_sanity},
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn)) return 2;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    unsigned asserts = CU_get_number_of_asserts();
+    CU_cleanup_registry();
+    printf("test_nn: %u assertions, %u failed\n", asserts, fails);
+    return fails ? 1 : 0;
+}

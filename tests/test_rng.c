@@ -1,0 +1,183 @@
+/* test_rng.c — Philox known answers, reproducibility, distribution sanity. */
+#include "rng.h"
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_philox_kat(void)
+{
+    /* Known-answer vectors of Random123's philox4x32_10 */
+    uint32_t c0[4] = {0, 0, 0, 0}, k0[2] = {0, 0}, o[4];
+    hf_philox4x32(c0, k0, o);
+    CU_ASSERT_EQUAL(o[0], 0x6627e8d5u);
+    CU_ASSERT_EQUAL(o[1], 0xe169c58du);
+    CU_ASSERT_EQUAL(o[2], 0xbc57ac4cu);
+    CU_ASSERT_EQUAL(o[3], 0x9b00dbd8u);
+    uint32_t c1[4] = {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, k1[2] = {0xffffffffu, 0xffffffffu};
+    hf_philox4x32(c1, k1, o);
+    CU_ASSERT_EQUAL(o[0], 0x408f276du);
+    CU_ASSERT_EQUAL(o[1], 0x41c83b0eu);
+    CU_ASSERT_EQUAL(o[2], 0xa20bc7c6u);
+    CU_ASSERT_EQUAL(o[3], 0x6d5451fdu);
+    uint32_t c2[4] = {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, k2[2] = {0xa4093822u, 0x299f31d0u};
+    hf_philox4x32(c2, k2, o);
+    CU_ASSERT_EQUAL(o[0], 0xd16cfe09u);
+    CU_ASSERT_EQUAL(o[1], 0x94fdccebu);
+    CU_ASSERT_EQUAL(o[2], 0x5001e420u);
+    CU_ASSERT_EQUAL(o[3], 0x24126ea1u);
+}
+
+static void test_reproducible(void)
+{
+    hf_rng_t a, b, c;
+    hf_rng_init(&a, 42, 1, 2, 3);
+    hf_rng_init(&b, 42, 1, 2, 3);
+    hf_rng_init(&c, 42, 1, 2, 4);
+    int same = 1, diff = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t x = hf_rng_u32(&a), y = hf_rng_u32(&b), z = hf_rng_u32(&c);
+        if (x != y) same = 0;
+        if (x != z) diff++;
+    }
+    CU_ASSERT(same);
+    CU_ASSERT(diff > 990);
+    /* different seeds, same stream ids */
+    hf_rng_init(&a, 1, 0, 0, 0);
+    hf_rng_init(&b, 2, 0, 0, 0);
+    CU_ASSERT_NOT_EQUAL(hf_rng_u64(&a), hf_rng_u64(&b));
+    /* stream independence from other streams' use: re-init gives the same first value */
+    hf_rng_init(&a, 9, 5, 6, 7);
+    uint64_t first = hf_rng_u64(&a);
+    hf_rng_init(&b, 9, 5, 6, 8);
+    for (int i = 0; i < 100; i++) hf_rng_u64(&b);
+    hf_rng_init(&a, 9, 5, 6, 7);
+    CU_ASSERT_EQUAL(hf_rng_u64(&a), first);
+}
+
+static void test_uniform_normal(void)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, 7, HF_RNG_TEST, 0, 0);
+    const int n = 200000;
+    double s = 0, s2 = 0, mn = 1, mx = 0;
+    for (int i = 0; i < n; i++) {
+        double u = hf_rng_uniform(&r);
+        s += u; s2 += u * u;
+        if (u < mn) mn = u;
+        if (u > mx) mx = u;
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    CU_ASSERT(fabs(mean - 0.5) < 0.005);
+    CU_ASSERT(fabs(var - 1.0 / 12) < 0.002);
+    CU_ASSERT(mn > 0.0 && mx < 1.0);
+    s = s2 = 0;
+    double s3 = 0;
+    for (int i = 0; i < n; i++) {
+        double z = hf_rng_normal(&r);
+        s += z; s2 += z * z; s3 += z * z * z;
+    }
+    CU_ASSERT(fabs(s / n) < 0.01);
+    CU_ASSERT(fabs(s2 / n - 1.0) < 0.02);
+    CU_ASSERT(fabs(s3 / n) < 0.05);
+    /* lognormal(mu, sigma): E = exp(mu + sigma^2/2) */
+    s = 0;
+    for (int i = 0; i < n; i++) s += hf_rng_lognormal(&r, 0.0, 0.5);
+    CU_ASSERT(fabs(s / n - exp(0.125)) < 0.01);
+}
+
+static void test_gamma_dirichlet(void)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, 11, HF_RNG_TEST, 1, 0);
+    double shapes[4] = {0.3, 1.0, 2.5, 10.0};
+    for (int k = 0; k < 4; k++) {
+        double s = 0, s2 = 0;
+        const int n = 100000;
+        for (int i = 0; i < n; i++) {
+            double g = hf_rng_gamma(&r, shapes[k]);
+            CU_ASSERT_FATAL(g >= 0);
+            s += g; s2 += g * g;
+        }
+        double mean = s / n, var = s2 / n - mean * mean;
+        CU_ASSERT(fabs(mean - shapes[k]) < 0.03 * shapes[k] + 0.01);
+        CU_ASSERT(fabs(var - shapes[k]) < 0.08 * shapes[k] + 0.01);
+    }
+    double p[10], sum;
+    for (int t = 0; t < 100; t++) {
+        hf_rng_dirichlet(&r, 0.1, 10, p);
+        sum = 0;
+        for (int i = 0; i < 10; i++) { sum += p[i]; CU_ASSERT(p[i] >= 0); }
+        CU_ASSERT(fabs(sum - 1.0) < 1e-9);
+    }
+    /* concentration: large alpha gives near-uniform proportions */
+    hf_rng_dirichlet(&r, 1000.0, 10, p);
+    for (int i = 0; i < 10; i++) CU_ASSERT(fabs(p[i] - 0.1) < 0.03);
+    /* exponential and weibull means */
+    double se = 0, sw = 0;
+    for (int i = 0; i < 100000; i++) {
+        se += hf_rng_exponential(&r, 2.0);
+        sw += hf_rng_weibull(&r, 1.0, 3.0);
+    }
+    CU_ASSERT(fabs(se / 100000 - 0.5) < 0.01);
+    CU_ASSERT(fabs(sw / 100000 - 3.0) < 0.05);
+}
+
+static void test_permutation_sample(void)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, 3, HF_RNG_TEST, 2, 0);
+    int n = 1000, perm[1000], seen[1000];
+    hf_rng_permutation(&r, n, perm);
+    memset(seen, 0, sizeof seen);
+    int ok = 1, fixed = 0;
+    for (int i = 0; i < n; i++) {
+        if (perm[i] < 0 || perm[i] >= n || seen[perm[i]]++) ok = 0;
+        if (perm[i] == i) fixed++;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT(fixed < 10);
+    /* sampling without replacement: distinct, sorted, in range; uniform coverage */
+    int counts[100] = {0}, out[10];
+    for (int t = 0; t < 20000; t++) {
+        hf_rng_sample(&r, 100, 10, out);
+        for (int i = 0; i < 10; i++) {
+            CU_ASSERT_FATAL(out[i] >= 0 && out[i] < 100);
+            if (i) CU_ASSERT_FATAL(out[i] > out[i - 1]);
+            counts[out[i]]++;
+        }
+    }
+    int cmin = 1 << 30, cmax = 0;
+    for (int i = 0; i < 100; i++) {
+        if (counts[i] < cmin) cmin = counts[i];
+        if (counts[i] > cmax) cmax = counts[i];
+    }
+    CU_ASSERT(cmin > 1700 && cmax < 2300);  /* expected 2000 each */
+    /* k = n gives everything; large n is cheap */
+    int all[50];
+    hf_rng_sample(&r, 50, 50, all);
+    for (int i = 0; i < 50; i++) CU_ASSERT(all[i] == i);
+    int big[1000];
+    hf_rng_sample(&r, 100000000, 1000, big);
+    for (int i = 1; i < 1000; i++) CU_ASSERT_FATAL(big[i] > big[i - 1]);
+    /* below(): range and no modulo bias on a small range */
+    int hist[3] = {0};
+    for (int i = 0; i < 30000; i++) hist[hf_rng_below(&r, 3)]++;
+    for (int i = 0; i < 3; i++) CU_ASSERT(abs(hist[i] - 10000) < 400);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("rng", NULL, NULL);
+    CU_add_test(s, "philox known answers", test_philox_kat);
+    CU_add_test(s, "reproducible streams", test_reproducible);
+    CU_add_test(s, "uniform, normal, lognormal", test_uniform_normal);
+    CU_add_test(s, "gamma, dirichlet, exponential, weibull", test_gamma_dirichlet);
+    CU_add_test(s, "permutation, sampling", test_permutation_sample);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
