@@ -82,10 +82,13 @@ void hf_sgd_step(const hf_sgd_t *o, long n, float *params, const float *grad, fl
 /* One local SGD step on a minibatch: forward, backward and the hf_sgd_step()
  * update, same semantics as hf_model_train_step_grad() followed by
  * hf_sgd_step(o, m->nparams, params, grad, mom) (equal up to float rounding).
- * Fast path when o->momentum == 0 and o->clip == 0: the update of every dense
- * layer is folded into its weight-gradient sgemm, W = (1 - lr*wd)·W - (lr/B)·dZ·Aᵀ
- * (sgemm alpha/beta; beta = 1 when wd = 0), so no gradient buffer is written or
- * read for them.  Otherwise the two-call path is taken.
+ * Fast paths when o->clip == 0 (clipping needs the whole gradient first):
+ *   momentum == 0: each dense layer's update is folded into its weight-gradient
+ *     sgemm, W = (1 - lr*wd)·W - (lr/B)·dZᵀ·A (sgemm alpha/beta; beta = 1 when
+ *     wd = 0), so no gradient buffer is written or read for dense layers;
+ *   momentum != 0: the gradient goes straight into mom (sgemm beta = momentum),
+ *     then mom += wd*W; W -= lr*mom, one layer at a time while it is in cache.
+ * Conv layers take grad + hf_sgd_step.  With clip > 0: the two-call path.
  * grad: nparams floats of scratch, contents afterwards unspecified;
  * mom: momentum buffer (zero before the first step), may be NULL if momentum == 0.
  * Returns the mean loss of the batch before the update (NAN if B is out of range). */

@@ -22,6 +22,8 @@ enum {
     HF_RNG_STRAGGLER,     /* straggler draws */
     HF_RNG_WIDTH,         /* width levels */
     HF_RNG_COMPRESS,      /* stochastic quantisation */
+    HF_RNG_TOPOLOGY,      /* random communication graphs (decentralized) */
+    HF_RNG_ENERGY = 40,   /* energy budgets, regions, carbon-aware sampling (energy.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

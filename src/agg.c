@@ -1,6 +1,11 @@
 /*
- * agg.c — exact (fixed-point) and float aggregation over rank0 or allreduce.
- * See agg.h for the method and its precision.
+ * agg.c — exact (block fixed-point) and float aggregation over rank0 or
+ * allreduce.  See agg.h for the method and the precision it keeps.
+ *
+ * Passes over the update per round and rank (n = model size), 1 local client:
+ *   float:  add (w·Δ into the sum) · allreduce · apply (x += α·S)
+ *   exact:  add (w·Δ and block maxima) · MAX-allreduce of n/64 floats ·
+ *           convert to integers · integer allreduce · apply (x += α·q·2^-s)
  */
 #include "agg.h"
 #include "hf_util.h"
@@ -11,23 +16,21 @@
 #define TAG_UPDATE 7101
 
 struct hf_agg {
-    long n;
-    int ntensors;
-    long *toff;
+    long n, nblocks;
     int exact;
     hf_topo_t topo;
     MPI_Comm comm;
     int rank, size;
-    /* exact mode: local updates kept until the scales are known */
-    long nlocal, caplocal;
-    float *store;        /* caplocal * n */
-    double *wstore;      /* caplocal */
-    double *maxabs;      /* ntensors: local, then global */
-    int64_t *isum;       /* n, exact accumulator */
-    int64_t *isum_red;   /* n, allreduce target */
-    float *fsum;         /* n, float accumulator (float mode) */
-    float *rbuf;         /* n + 2, rank0 receive / send buffer */
-    int *sexp;           /* ntensors */
+    long *bstart;        /* nblocks+1: block boundaries; blocks never straddle tensors */
+    long nlocal, caplocal, total;
+    float *store;        /* exact: caplocal * n weighted updates, kept until scales are known */
+    float *bmax;         /* nblocks: block maxima of |w·Δ| (local, then global) */
+    int16_t *bexp;       /* nblocks: scale exponent s_b (|s_b| < 256 for float inputs) */
+    int bits;            /* 31 or 63 this round */
+    int32_t *i32;        /* n: 32-bit accumulator */
+    int64_t *i64;        /* n: 64-bit accumulator (64-bit rounds; rank 0 of rank0 topology) */
+    float *fsum;         /* n: float accumulator (float mode) */
+    float *rbuf;         /* n: rank0 receive buffer */
     hf_agg_stats_t st;
 };
 
@@ -36,32 +39,35 @@ hf_agg_t *hf_agg_new(long n, int ntensors, const long *toff, int exact, hf_topo_
 {
     hf_agg_t *a = hf_calloc(1, sizeof *a);
     a->n = n;
-    a->ntensors = ntensors;
-    a->toff = hf_calloc((size_t)ntensors + 1, sizeof(long));
-    memcpy(a->toff, toff, ((size_t)ntensors + 1) * sizeof(long));
+    long nb = 0;
+    for (int t = 0; t < ntensors; t++) nb += (toff[t + 1] - toff[t] + HF_AGG_BLOCK - 1) / HF_AGG_BLOCK;
+    a->nblocks = nb;
+    a->bstart = hf_calloc((size_t)nb + 1, sizeof(long));
+    nb = 0;
+    for (int t = 0; t < ntensors; t++)
+        for (long j = toff[t]; j < toff[t + 1]; j += HF_AGG_BLOCK) a->bstart[nb++] = j;
+    a->bstart[nb] = n;
     a->exact = exact;
     a->topo = topo;
     a->comm = comm;
     MPI_Comm_rank(comm, &a->rank);
     MPI_Comm_size(comm, &a->size);
-    a->maxabs = hf_calloc((size_t)ntensors, sizeof(double));
-    a->sexp = hf_calloc((size_t)ntensors, sizeof(int));
     if (exact) {
-        a->isum = hf_alloc_aligned((size_t)n * sizeof(int64_t));
-        if (topo == HF_TOPO_ALLREDUCE)
-            a->isum_red = hf_alloc_aligned((size_t)n * sizeof(int64_t));
+        a->bmax = hf_alloc_aligned((size_t)a->nblocks * sizeof(float));
+        a->bexp = hf_calloc((size_t)a->nblocks, sizeof(int16_t));
     } else {
         a->fsum = hf_alloc_aligned((size_t)n * sizeof(float));
     }
-    a->rbuf = hf_alloc_aligned(((size_t)n + 2) * sizeof(float));
+    if (topo == HF_TOPO_RANK0 && a->rank == 0 && a->size > 1)
+        a->rbuf = hf_alloc_aligned((size_t)n * sizeof(float));
     return a;
 }
 
 void hf_agg_free(hf_agg_t *a)
 {
     if (!a) return;
-    free(a->toff); free(a->store); free(a->wstore); free(a->maxabs); free(a->isum);
-    free(a->isum_red); free(a->fsum); free(a->rbuf); free(a->sexp);
+    free(a->store); free(a->bstart); free(a->bmax); free(a->bexp); free(a->i32); free(a->i64);
+    free(a->fsum); free(a->rbuf);
     free(a);
 }
 
@@ -71,183 +77,280 @@ const hf_agg_stats_t *hf_agg_stats(const hf_agg_t *a) { return &a->st; }
 void hf_agg_begin(hf_agg_t *a)
 {
     a->nlocal = 0;
+    a->total = 0;
     memset(&a->st, 0, sizeof a->st);
-    for (int t = 0; t < a->ntensors; t++) a->maxabs[t] = 0.0;
-    if (a->exact) memset(a->isum, 0, (size_t)a->n * sizeof(int64_t));
-    else memset(a->fsum, 0, (size_t)a->n * sizeof(float));
+    if (a->exact) memset(a->bmax, 0, (size_t)a->nblocks * sizeof(float));
 }
 
-int hf_agg_scale_exp(double maxabs, long m)
+int hf_agg_headroom(long m)
+{
+    int h = 0;
+    while ((1L << h) < m + 1) h++;
+    return h;
+}
+
+int hf_agg_scale_exp(double maxabs, long m, int bits)
 {
     int e = 0;
     if (maxabs > 0) frexp(maxabs, &e);  /* maxabs < 2^e */
-    int h = 0;
-    while ((1L << h) < m + 1) h++;
-    return 62 - e - h;
+    else return 0;
+    return bits - e - hf_agg_headroom(m);
 }
 
-/* max over the tensor of |w * d[j]| */
-static void local_max(hf_agg_t *a, double w, const float *d)
+/* exact mode: a slot for the next local update */
+static float *next_slot(hf_agg_t *a)
 {
-    for (int t = 0; t < a->ntensors; t++) {
-        float mx = 0.0f;
-        for (long j = a->toff[t]; j < a->toff[t + 1]; j++) {
-            float v = fabsf(d[j]);
-            if (v > mx) mx = v;
-        }
-        double m = fabs(w) * (double)mx;
-        if (m > a->maxabs[t]) a->maxabs[t] = m;
+    if (a->nlocal == a->caplocal) {
+        a->caplocal = a->caplocal ? 2 * a->caplocal : 2;
+        a->store = hf_realloc(a->store, (size_t)a->caplocal * (size_t)a->n * sizeof(float));
     }
+    return a->store + (size_t)a->nlocal * (size_t)a->n;
 }
 
-/* isum += round(w * d * 2^s) per tensor */
-static void accumulate_fixed(hf_agg_t *a, double w, const float *d)
+/* block maxima of |v| folded into a->bmax */
+static void track_max(hf_agg_t *a, const float *v)
 {
-    for (int t = 0; t < a->ntensors; t++) {
-        double sc = w * ldexp(1.0, a->sexp[t]);
-        int64_t *acc = a->isum;
-        for (long j = a->toff[t]; j < a->toff[t + 1]; j++)
-            acc[j] += (int64_t)llrint(sc * (double)d[j]);
+    for (long b = 0; b < a->nblocks; b++) {
+        long j0 = a->bstart[b], j1 = a->bstart[b + 1];
+        float mx = a->bmax[b];
+        for (long j = j0; j < j1; j++) {
+            float t = fabsf(v[j]);
+            mx = t > mx ? t : mx;
+        }
+        a->bmax[b] = mx;
     }
 }
 
 void hf_agg_add(hf_agg_t *a, double weight, const float *delta)
 {
     double t0 = hf_wtime();
+    float w = (float)weight;
+    float *dst = a->exact ? next_slot(a) : a->fsum;
+    if (a->exact || a->nlocal == 0)
+        for (long j = 0; j < a->n; j++) dst[j] = w * delta[j];
+    else
+        for (long j = 0; j < a->n; j++) dst[j] += w * delta[j];
+    if (a->exact) track_max(a, dst);
+    a->nlocal++;
+    a->st.t_prep += hf_wtime() - t0;
+}
+
+void hf_agg_add_diff(hf_agg_t *a, double weight, const float *local, const float *global)
+{
+    double t0 = hf_wtime();
+    float w = (float)weight;
+    float *dst = a->exact ? next_slot(a) : a->fsum;
+    if (a->exact || a->nlocal == 0)
+        for (long j = 0; j < a->n; j++) dst[j] = w * (local[j] - global[j]);
+    else
+        for (long j = 0; j < a->n; j++) dst[j] += w * (local[j] - global[j]);
+    if (a->exact) track_max(a, dst);
+    a->nlocal++;
+    a->st.t_prep += hf_wtime() - t0;
+}
+
+/* scale exponents from the global block maxima */
+static void set_scales(hf_agg_t *a)
+{
+    a->bits = a->total <= HF_AGG_INT32_MAX_M ? 31 : 63;
+    a->st.int_bits = a->bits + 1;
+    for (long b = 0; b < a->nblocks; b++)
+        a->bexp[b] = (int16_t)hf_agg_scale_exp((double)a->bmax[b], a->total, a->bits);
+}
+
+/* integer accumulator += round(v · 2^s_b) (first = assign) */
+static void convert_i32(hf_agg_t *a, const float *v, int first)
+{
+    int32_t *q = a->i32;
+    for (long b = 0; b < a->nblocks; b++) {
+        long j0 = a->bstart[b], j1 = a->bstart[b + 1];
+        double sc = ldexp(1.0, a->bexp[b]);  /* power of two: v·sc is exact in double */
+        /* round to nearest even without a libm call, so the loop vectorises: adding
+         * 1.5·2^52 leaves round(y) in the low mantissa bits (valid for |y| < 2^51;
+         * here |y| < 2^31) — the same result as lrint in the default rounding mode */
+        if (first)
+            for (long j = j0; j < j1; j++) {
+                double t = (double)v[j] * sc + 6755399441055744.0;
+                int64_t bits;
+                memcpy(&bits, &t, sizeof bits);
+                q[j] = (int32_t)bits;
+            }
+        else
+            for (long j = j0; j < j1; j++) {
+                double t = (double)v[j] * sc + 6755399441055744.0;
+                int64_t bits;
+                memcpy(&bits, &t, sizeof bits);
+                q[j] += (int32_t)bits;
+            }
+    }
+}
+
+static void convert_i64(hf_agg_t *a, const float *v, int first)
+{
+    int64_t *q = a->i64;
+    for (long b = 0; b < a->nblocks; b++) {
+        long j0 = a->bstart[b], j1 = a->bstart[b + 1];
+        double sc = ldexp(1.0, a->bexp[b]);
+        if (first) for (long j = j0; j < j1; j++) q[j] = (int64_t)llrint((double)v[j] * sc);
+        else for (long j = j0; j < j1; j++) q[j] += (int64_t)llrint((double)v[j] * sc);
+    }
+}
+
+static void ensure_acc(hf_agg_t *a, int want64)
+{
+    if (want64 && !a->i64) a->i64 = hf_alloc_aligned((size_t)a->n * sizeof(int64_t));
+    if (!want64 && !a->i32) a->i32 = hf_alloc_aligned((size_t)a->n * sizeof(int32_t));
+}
+
+static long reduce_allreduce(hf_agg_t *a)
+{
+    double t0 = hf_wtime();
+    long nloc = a->nlocal;
     if (!a->exact) {
-        float w = (float)weight;
-        for (long j = 0; j < a->n; j++) a->fsum[j] += w * delta[j];
-        a->nlocal++;
-    } else {
-        if (a->nlocal == a->caplocal) {
-            a->caplocal = a->caplocal ? 2 * a->caplocal : 4;
-            a->store = hf_realloc(a->store, (size_t)a->caplocal * (size_t)a->n * sizeof(float));
-            a->wstore = hf_realloc(a->wstore, (size_t)a->caplocal * sizeof(double));
-        }
-        memcpy(a->store + (size_t)a->nlocal * (size_t)a->n, delta, (size_t)a->n * sizeof(float));
-        a->wstore[a->nlocal] = weight;
-        local_max(a, weight, delta);
-        a->nlocal++;
+        MPI_Allreduce(&nloc, &a->total, 1, MPI_LONG, MPI_SUM, a->comm);
+        if (nloc == 0) memset(a->fsum, 0, (size_t)a->n * sizeof(float));
+        MPI_Allreduce(MPI_IN_PLACE, a->fsum, (int)a->n, MPI_FLOAT, MPI_SUM, a->comm);
+        a->st.bytes += (uint64_t)a->n * 4;
+        a->st.t_comm += hf_wtime() - t0;
+        return a->total;
     }
-    a->st.t_convert += hf_wtime() - t0;
+    MPI_Allreduce(&nloc, &a->total, 1, MPI_LONG, MPI_SUM, a->comm);
+    MPI_Allreduce(MPI_IN_PLACE, a->bmax, (int)a->nblocks, MPI_FLOAT, MPI_MAX, a->comm);
+    double t1 = hf_wtime();
+    a->st.t_comm += t1 - t0;
+    set_scales(a);
+    int wide = a->bits == 63;
+    ensure_acc(a, wide);
+    if (nloc == 0) {
+        if (wide) memset(a->i64, 0, (size_t)a->n * 8);
+        else memset(a->i32, 0, (size_t)a->n * 4);
+    }
+    for (long i = 0; i < nloc; i++) {
+        const float *v = a->store + (size_t)i * (size_t)a->n;
+        if (wide) convert_i64(a, v, i == 0);
+        else convert_i32(a, v, i == 0);
+    }
+    double t2 = hf_wtime();
+    a->st.t_convert += t2 - t1;
+    if (wide) MPI_Allreduce(MPI_IN_PLACE, a->i64, (int)a->n, MPI_INT64_T, MPI_SUM, a->comm);
+    else MPI_Allreduce(MPI_IN_PLACE, a->i32, (int)a->n, MPI_INT32_T, MPI_SUM, a->comm);
+    a->st.bytes += (uint64_t)a->n * (wide ? 8 : 4);
+    a->st.t_comm += hf_wtime() - t2;
+    return a->total;
 }
 
-static void finish_out(hf_agg_t *a, double divisor, float *out)
+static long reduce_rank0(hf_agg_t *a)
 {
-    if (a->exact) {
-        const int64_t *s = a->topo == HF_TOPO_ALLREDUCE ? a->isum_red : a->isum;
-        for (int t = 0; t < a->ntensors; t++) {
-            double f = ldexp(1.0, -a->sexp[t]) / divisor;
-            for (long j = a->toff[t]; j < a->toff[t + 1]; j++)
-                out[j] = (float)((double)s[j] * f);
-        }
-    } else {
-        float f = (float)(1.0 / divisor);
-        for (long j = 0; j < a->n; j++) out[j] = a->fsum[j] * f;
-    }
-}
-
-long hf_agg_finish(hf_agg_t *a, double divisor, float *out)
-{
-    double t0, t1;
-    long total = 0, nloc = a->nlocal;
-    if (divisor == 0.0) divisor = 1.0;
-
-    if (a->topo == HF_TOPO_ALLREDUCE) {
-        t0 = hf_wtime();
-        if (a->exact) {
-            /* two small reductions: per-tensor maxima, then the count */
-            MPI_Allreduce(MPI_IN_PLACE, a->maxabs, a->ntensors, MPI_DOUBLE, MPI_MAX, a->comm);
-            MPI_Allreduce(&nloc, &total, 1, MPI_LONG, MPI_SUM, a->comm);
-            t1 = hf_wtime();
-            a->st.t_comm += t1 - t0;
-            for (int t = 0; t < a->ntensors; t++) a->sexp[t] = hf_agg_scale_exp(a->maxabs[t], total);
-            for (long i = 0; i < a->nlocal; i++)
-                accumulate_fixed(a, a->wstore[i], a->store + (size_t)i * (size_t)a->n);
-            double t2 = hf_wtime();
-            a->st.t_convert += t2 - t1;
-            MPI_Allreduce(a->isum, a->isum_red, (int)a->n, MPI_INT64_T, MPI_SUM, a->comm);
-            a->st.bytes += (uint64_t)a->n * 8;
-            a->st.t_comm += hf_wtime() - t2;
-        } else {
-            MPI_Allreduce(&nloc, &total, 1, MPI_LONG, MPI_SUM, a->comm);
-            MPI_Allreduce(MPI_IN_PLACE, a->fsum, (int)a->n, MPI_FLOAT, MPI_SUM, a->comm);
-            a->st.bytes += (uint64_t)a->n * 4;
-            a->st.t_comm += hf_wtime() - t0;
-        }
-        t0 = hf_wtime();
-        finish_out(a, divisor, out);
-        a->st.t_convert += hf_wtime() - t0;
-        return total;
-    }
-
-    /* rank0: counts (and, exact, maxima) to rank 0, then every update travels there */
-    t0 = hf_wtime();
+    double t0 = hf_wtime();
+    long nloc = a->nlocal;
     long *counts = a->rank == 0 ? hf_calloc((size_t)a->size, sizeof(long)) : NULL;
     MPI_Gather(&nloc, 1, MPI_LONG, counts, 1, MPI_LONG, 0, a->comm);
     if (a->exact)
-        MPI_Reduce(a->rank == 0 ? MPI_IN_PLACE : a->maxabs, a->maxabs, a->ntensors, MPI_DOUBLE,
+        MPI_Reduce(a->rank == 0 ? MPI_IN_PLACE : a->bmax, a->bmax, (int)a->nblocks, MPI_FLOAT,
                    MPI_MAX, 0, a->comm);
     a->st.t_comm += hf_wtime() - t0;
-    long n2 = a->n + 2;  /* update floats + the weight as a double in the last 8 bytes */
     if (a->rank != 0) {
         t0 = hf_wtime();
         if (a->exact) {
-            for (long i = 0; i < a->nlocal; i++) {
-                memcpy(a->rbuf, a->store + (size_t)i * (size_t)a->n, (size_t)a->n * sizeof(float));
-                memcpy(a->rbuf + a->n, &a->wstore[i], sizeof(double));
-                MPI_Send(a->rbuf, (int)n2, MPI_FLOAT, 0, TAG_UPDATE, a->comm);
-                a->st.bytes += (uint64_t)n2 * 4;
+            for (long i = 0; i < nloc; i++) {
+                MPI_Send(a->store + (size_t)i * (size_t)a->n, (int)a->n, MPI_FLOAT, 0, TAG_UPDATE,
+                         a->comm);
+                a->st.bytes += (uint64_t)a->n * 4;
             }
-        } else if (a->nlocal > 0) {
-            /* float mode: the rank's partial sum travels (weight 1) */
-            memcpy(a->rbuf, a->fsum, (size_t)a->n * sizeof(float));
-            double one = 1.0;
-            memcpy(a->rbuf + a->n, &one, sizeof(double));
-            MPI_Send(a->rbuf, (int)n2, MPI_FLOAT, 0, TAG_UPDATE, a->comm);
-            a->st.bytes += (uint64_t)n2 * 4;
+        } else if (nloc > 0) {
+            MPI_Send(a->fsum, (int)a->n, MPI_FLOAT, 0, TAG_UPDATE, a->comm);
+            a->st.bytes += (uint64_t)a->n * 4;
         }
-        MPI_Bcast(&total, 1, MPI_LONG, 0, a->comm);
+        MPI_Bcast(&a->total, 1, MPI_LONG, 0, a->comm);
         a->st.t_comm += hf_wtime() - t0;
-        return total;
+        return a->total;
     }
-
-    for (int r = 0; r < a->size; r++) total += counts[r];
+    for (int r = 0; r < a->size; r++) a->total += counts[r];
     long nmsg = 0;
-    for (int r = 1; r < a->size; r++)
-        nmsg += a->exact ? counts[r] : (counts[r] > 0 ? 1 : 0);
-    int src = 0;  /* float mode: next rank to receive from */
+    for (int r = 1; r < a->size; r++) nmsg += a->exact ? counts[r] : (counts[r] > 0);
     t0 = hf_wtime();
+    int have = nloc > 0;
     if (a->exact) {
-        for (int t = 0; t < a->ntensors; t++) a->sexp[t] = hf_agg_scale_exp(a->maxabs[t], total);
-        for (long i = 0; i < a->nlocal; i++)
-            accumulate_fixed(a, a->wstore[i], a->store + (size_t)i * (size_t)a->n);
+        set_scales(a);
+        ensure_acc(a, 1);  /* rank 0 always sums in 64 bits: identical integers, no overflow */
+        for (long i = 0; i < nloc; i++) convert_i64(a, a->store + (size_t)i * (size_t)a->n, i == 0);
     }
     a->st.t_convert += hf_wtime() - t0;
+    int src = 0;
     for (long i = 0; i < nmsg; i++) {
         t0 = hf_wtime();
-        /* integer sums commute: take updates in arrival order.  Float mode takes
-         * ranks in order so a given layout is at least repeatable. */
+        /* integer sums commute: exact mode takes updates in arrival order; float
+         * mode takes ranks in order so a given layout is at least repeatable */
         int from = MPI_ANY_SOURCE;
         if (!a->exact) {
             do src++; while (counts[src] == 0);
             from = src;
         }
-        MPI_Recv(a->rbuf, (int)n2, MPI_FLOAT, from, TAG_UPDATE, a->comm, MPI_STATUS_IGNORE);
-        double t1b = hf_wtime();
-        a->st.t_comm += t1b - t0;
-        double w;
-        memcpy(&w, a->rbuf + a->n, sizeof(double));
-        if (a->exact) accumulate_fixed(a, w, a->rbuf);
+        MPI_Recv(a->rbuf, (int)a->n, MPI_FLOAT, from, TAG_UPDATE, a->comm, MPI_STATUS_IGNORE);
+        double t1 = hf_wtime();
+        a->st.t_comm += t1 - t0;
+        if (a->exact) convert_i64(a, a->rbuf, !have);
+        else if (!have) memcpy(a->fsum, a->rbuf, (size_t)a->n * sizeof(float));
         else for (long j = 0; j < a->n; j++) a->fsum[j] += a->rbuf[j];
-        a->st.t_convert += hf_wtime() - t1b;
+        have = 1;
+        a->st.t_convert += hf_wtime() - t1;
+    }
+    if (!have) {
+        if (a->exact) { ensure_acc(a, 1); memset(a->i64, 0, (size_t)a->n * 8); }
+        else memset(a->fsum, 0, (size_t)a->n * sizeof(float));
     }
     t0 = hf_wtime();
-    MPI_Bcast(&total, 1, MPI_LONG, 0, a->comm);
+    MPI_Bcast(&a->total, 1, MPI_LONG, 0, a->comm);
     a->st.t_comm += hf_wtime() - t0;
-    t0 = hf_wtime();
-    finish_out(a, divisor, out);
-    a->st.t_convert += hf_wtime() - t0;
     free(counts);
+    return a->total;
+}
+
+long hf_agg_reduce(hf_agg_t *a)
+{
+    return a->topo == HF_TOPO_ALLREDUCE ? reduce_allreduce(a) : reduce_rank0(a);
+}
+
+/* which integer accumulator holds the result */
+static int result_is_wide(const hf_agg_t *a)
+{
+    return a->topo == HF_TOPO_RANK0 || a->bits == 63;
+}
+
+static void emit(hf_agg_t *a, double alpha, float *x, int add)
+{
+    if (!hf_agg_result_everywhere(a) && a->rank != 0) return;  /* rank0 topology: result on rank 0 */
+    double t0 = hf_wtime();
+    if (!a->exact) {
+        float f = (float)alpha;
+        if (add) for (long j = 0; j < a->n; j++) x[j] += f * a->fsum[j];
+        else for (long j = 0; j < a->n; j++) x[j] = f * a->fsum[j];
+    } else {
+        int wide = result_is_wide(a);
+        for (long b = 0; b < a->nblocks; b++) {
+            long j0 = a->bstart[b], j1 = a->bstart[b + 1];
+            double f = ldexp(alpha, -a->bexp[b]);
+            if (wide) {
+                const int64_t *q = a->i64;
+                if (add) for (long j = j0; j < j1; j++) x[j] += (float)((double)q[j] * f);
+                else for (long j = j0; j < j1; j++) x[j] = (float)((double)q[j] * f);
+            } else {
+                const int32_t *q = a->i32;
+                if (add) for (long j = j0; j < j1; j++) x[j] += (float)((double)q[j] * f);
+                else for (long j = j0; j < j1; j++) x[j] = (float)((double)q[j] * f);
+            }
+        }
+    }
+    a->st.t_convert += hf_wtime() - t0;
+}
+
+void hf_agg_apply(hf_agg_t *a, double alpha, float *x) { emit(a, alpha, x, 1); }
+void hf_agg_result(hf_agg_t *a, double alpha, float *out) { emit(a, alpha, out, 0); }
+
+long hf_agg_finish(hf_agg_t *a, double divisor, float *out)
+{
+    long total = hf_agg_reduce(a);
+    if (divisor == 0.0) divisor = 1.0;
+    if (a->rank == 0 || hf_agg_result_everywhere(a)) hf_agg_result(a, 1.0 / divisor, out);
     return total;
 }

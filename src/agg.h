@@ -2,24 +2,30 @@
  * agg.h — aggregation of client updates across ranks.
  *
  * Computes S = Σ_k w_k Δ_k over the round's kept clients (Δ_k a client's model
- * update, w_k its weight) and returns S / divisor on the ranks that need it.
+ * update, w_k its weight) and hands back α·S on the ranks that hold the result.
  *
- * exact = 1 (default): order-independent fixed-point sums.  Per tensor t, a
- *   first pass finds M_t = max_k max_j |w_k Δ_k[j]| (a MAX reduction, which is
- *   exact).  Every contribution is then converted to a 64-bit integer at scale
- *   2^s_t with s_t = 62 - e_t - h (M_t < 2^e_t, h = ⌈log2(m+1)⌉ headroom bits for
- *   m clients), and the integers are summed — integer addition is associative, so
- *   the result is bitwise identical for any rank count, placement and topology.
- *   Precision: each contribution is rounded to 2^-(62-h) · 2^e_t, i.e. about 58
- *   bits relative to the largest contribution of its tensor for m ≤ 15 — far
- *   below float32's 2^-24 for every value within 2^-30 of the tensor maximum;
- *   smaller values keep an absolute error ≤ m · 2^(e_t-62+h).
- * exact = 0: plain float32 sums (faster; results depend on the reduction order).
+ * exact = 1 (default): order-independent fixed-point sums.  The flat update is
+ *   cut into blocks of HF_AGG_BLOCK values (never straddling two tensors).  A first pass finds each block's
+ *   largest contribution M_b = max_k max_{j∈b} |w_k Δ_k[j]| (a MAX reduction,
+ *   exact).  Every contribution is then converted to an integer at scale 2^s_b,
+ *   s_b = B − e_b − h (M_b < 2^e_b; h = ⌈log2(m+1)⌉ headroom bits for m updates),
+ *   and the integers are summed — integer addition is associative, so the result
+ *   is bitwise identical for any rank count, placement and topology.
+ *   Width: 32-bit integers (B = 31, the same bytes on the wire as float32) when
+ *   m ≤ 127, which keeps ≥ 24 bits — float32's precision — relative to the block
+ *   maximum; 64-bit integers (B = 63, ≥ 40 bits) for larger rounds.  A value far
+ *   below its block's maximum keeps an absolute error ≤ m·2^(e_b−B+h−1).
+ * exact = 0: plain float32 sums (fastest; results depend on the reduction order).
  *
- * topology rank0: each rank sends every local client's (w_k, Δ_k) to rank 0,
+ * topology rank0: each rank sends every local client's weighted update to rank 0,
  *   which accumulates them as an FL server would; the result exists on rank 0 only.
  * topology allreduce: each rank sums its own clients; partial sums are combined
  *   with MPI_Allreduce; the result exists on every rank.
+ *
+ * Typical round:   hf_agg_begin(a);
+ *                  for each local client: hf_agg_add_diff(a, n_k, local_k, global);
+ *                  hf_agg_reduce(a);                 (collective)
+ *                  hf_agg_apply(a, 1.0 / Σ n_k, global);   x ← x + S/Σn
  */
 #ifndef HF_AGG_H
 #define HF_AGG_H
@@ -27,32 +33,45 @@
 #include <stdint.h>
 #include "options.h"
 
+#define HF_AGG_BLOCK 64          /* values per fixed-point scale block */
+#define HF_AGG_INT32_MAX_M 127   /* largest round aggregated with 32-bit integers */
+
 typedef struct hf_agg hf_agg_t;
 
 typedef struct {
-    double t_convert;   /* fixed-point conversion and local accumulation, s */
+    double t_prep;      /* weighting updates, block maxima (hf_agg_add*), s */
+    double t_convert;   /* fixed-point conversion, local accumulation, result, s */
     double t_comm;      /* MPI reductions and point-to-point transfers, s */
     uint64_t bytes;     /* bytes this rank sent during aggregation */
+    int int_bits;       /* 0 (float), 32 or 64: representation of the last round */
 } hf_agg_stats_t;
 
-/* n floats per update, split into ntensors tensors at toff[0..ntensors]
- * (toff[0] = 0, toff[ntensors] = n).  Collective over comm. */
+/* n floats per update, ntensors tensors at toff[0..ntensors] (toff[0] = 0,
+ * toff[ntensors] = n): scale blocks never straddle tensors.  Collective over comm. */
 hf_agg_t *hf_agg_new(long n, int ntensors, const long *toff, int exact, hf_topo_t topo,
                      MPI_Comm comm);
 void hf_agg_free(hf_agg_t *a);
 
 /* Start a round. */
 void hf_agg_begin(hf_agg_t *a);
-/* Add one local client's update (copied or accumulated at once). */
+/* Add one local client's update w·delta. */
 void hf_agg_add(hf_agg_t *a, double weight, const float *delta);
-/* Collective: out[j] = S_j / divisor.  Writes out on every rank for allreduce,
- * on rank 0 only for rank0 (other ranks' out untouched).  Returns the number of
- * updates aggregated (all ranks). */
+/* Add w·(local − global) without materialising the difference: the cheapest way
+ * to hand in a client's new model. */
+void hf_agg_add_diff(hf_agg_t *a, double weight, const float *local, const float *global);
+/* Collective: reduce the round's updates.  Returns the number of updates (all ranks). */
+long hf_agg_reduce(hf_agg_t *a);
+/* After reduce, on ranks holding the result: x[j] += alpha · S[j] (elsewhere a no-op). */
+void hf_agg_apply(hf_agg_t *a, double alpha, float *x);
+/* After reduce, on ranks holding the result: out[j] = alpha · S[j] (elsewhere a no-op). */
+void hf_agg_result(hf_agg_t *a, double alpha, float *out);
+/* reduce + result(1/divisor): out = S / divisor (divisor 0 → 1). */
 long hf_agg_finish(hf_agg_t *a, double divisor, float *out);
-/* True when hf_agg_finish leaves the result on every rank. */
+/* True when the result exists on every rank (allreduce). */
 int hf_agg_result_everywhere(const hf_agg_t *a);
 const hf_agg_stats_t *hf_agg_stats(const hf_agg_t *a);
 
 /* Building blocks, exposed for tests and benchmarks. */
-int hf_agg_scale_exp(double maxabs, long m);   /* s_t for a tensor */
+int hf_agg_headroom(long m);                       /* h = ⌈log2(m+1)⌉ */
+int hf_agg_scale_exp(double maxabs, long m, int bits);  /* s_b for a block (bits 31 or 63) */
 #endif

@@ -1,9 +1,12 @@
 /*
  * compare.c — `hetfl compare A.h5 B.h5`: do two runs agree on everything the
  * determinism contract covers?  Compares /config, every /rounds and
- * /participation column except the measured ones (wall_*, compute_s_measured),
+ * /participation column except the measured ones (wall_*, compute_s_measured, energy_j_measured),
  * and every /model/final tensor, bit for bit.  Exit 0 identical, 1 different.
  * aggregation.topology may differ: the contract makes results independent of it.
+ * --ignore-key SECTION.KEY (repeatable) also leaves that key out of the /config
+ * comparison: e.g. to check that two strategies give bitwise identical runs
+ * (fedprox with mu = 0 vs fedavg: --ignore-key federation.strategy).
  */
 #include "h5out.h"
 #include "hetfl.h"
@@ -21,6 +24,7 @@ static int cmp_rounds(FILE *out, const hf_round_rec_t *a, const hf_round_rec_t *
         x.wall_time_s = y.wall_time_s = 0;
         x.wall_compute_s = y.wall_compute_s = x.wall_agg_s = y.wall_agg_s = 0;
         x.wall_eval_s = y.wall_eval_s = x.wall_io_s = y.wall_io_s = 0;
+        x.energy_j_measured = y.energy_j_measured = 0;  /* RAPL: outside the contract */
         if (!same(&x, &y, sizeof x)) {
             fprintf(out, "/rounds row %ld (round %d) differs: acc %.17g vs %.17g, train_loss %.17g vs %.17g, "
                     "sim_time %.17g vs %.17g\n", i, x.round, x.test_accuracy, y.test_accuracy,
@@ -36,6 +40,7 @@ static int cmp_part(FILE *out, const hf_part_rec_t *a, const hf_part_rec_t *b, l
     for (long i = 0; i < n; i++) {
         hf_part_rec_t x = a[i], y = b[i];
         x.compute_s_measured = y.compute_s_measured = 0;
+        x.energy_j_measured = y.energy_j_measured = 0;
         if (!same(&x, &y, sizeof x)) {
             fprintf(out, "/participation row %ld differs (round %d client %d vs round %d client %d; "
                     "local_loss %.17g vs %.17g)\n", i, x.round, x.client, y.round, y.client,
@@ -46,18 +51,28 @@ static int cmp_part(FILE *out, const hf_part_rec_t *a, const hf_part_rec_t *b, l
     return 0;
 }
 
+/* Is line p (in section sec, "[name]" line text) the key "section.key" of ign? */
+static int line_is_key(const char *sec, const char *p, const char *ign)
+{
+    const char *dot = strchr(ign, '.');
+    if (!dot || !sec) return 0;
+    size_t sl = (size_t)(dot - ign), kl = strlen(dot + 1);
+    if (strncmp(sec + 1, ign, sl) || sec[1 + sl] != ']') return 0;
+    return !strncmp(p, dot + 1, kl) && (p[kl] == ' ' || p[kl] == '=');
+}
+
 /* The resolved configuration minus the keys the determinism contract says do
- * not change results (aggregation.topology).  Caller frees. */
-static char *contract_config(const char *cfg)
+ * not change results (aggregation.topology) and the nign keys of ign.  Caller frees. */
+static char *contract_config(const char *cfg, char **ign, int nign)
 {
     char *out = hf_strdup(cfg), *w = out;
-    const char *p = cfg;
-    int in_agg = 0;
+    const char *p = cfg, *sec = NULL;
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p + 1) : strlen(p);
-        if (p[0] == '[') in_agg = !strncmp(p, "[aggregation]", 13);
-        int skip = in_agg && !strncmp(p, "topology", 8) && (p[8] == ' ' || p[8] == '=');
+        if (p[0] == '[') sec = p;
+        int skip = line_is_key(sec, p, "aggregation.topology");
+        for (int i = 0; i < nign && !skip; i++) skip = line_is_key(sec, p, ign[i]);
         if (!skip) { memmove(w, p, len); w += len; }
         p += len;
     }
@@ -102,15 +117,30 @@ static herr_t cmp_tensor(hid_t g, const char *name, const H5L_info_t *info, void
 
 int hf_compare_main(int argc, char **argv, FILE *out)
 {
-    if (argc != 2) return hf_seterr(HF_EINPUT, "usage: hetfl compare A.h5 B.h5");
+    char *files[2], *ign[64];
+    int nf = 0, nign = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--ignore-key") && i + 1 < argc && nign < 64) ign[nign++] = argv[++i];
+        else if (argv[i][0] != '-' && nf < 2) files[nf++] = argv[i];
+        else nf = 3;
+    }
+    if (nf != 2) {
+        hf_seterr(HF_EINPUT, "usage: hetfl compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
+                  "  --ignore-key K   leave suite key K out of the /config comparison (repeatable)");
+        fprintf(stderr, "hetfl: %s\n", hf_errmsg());
+        return HF_EINPUT;
+    }
     hf_h5in_t a, b;
-    int rc = hf_h5in_open(&a, argv[0]);
+    int rc = hf_h5in_open(&a, files[0]);
     if (rc) { fprintf(stderr, "hetfl: %s\n", hf_errmsg()); return rc; }
-    rc = hf_h5in_open(&b, argv[1]);
+    rc = hf_h5in_open(&b, files[1]);
     if (rc) { hf_h5in_close(&a); fprintf(stderr, "hetfl: %s\n", hf_errmsg()); return rc; }
     int diff = 0;
-    char *ca = contract_config(a.config), *cb = contract_config(b.config);
-    if (strcmp(ca, cb)) { fprintf(out, "/config differs (beyond aggregation.topology)\n"); diff = 1; }
+    char *ca = contract_config(a.config, ign, nign), *cb = contract_config(b.config, ign, nign);
+    if (strcmp(ca, cb)) {
+        fprintf(out, "/config differs (beyond aggregation.topology%s)\n", nign ? " and --ignore-key" : "");
+        diff = 1;
+    }
     free(ca);
     free(cb);
     if (a.nrounds != b.nrounds) {

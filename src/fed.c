@@ -18,11 +18,20 @@
 #include "config.h"
 #include "fed.h"
 #include "agg.h"
+#include "checkpoint.h"
 #include "data.h"
 #include "h5out.h"
+#include "devices.h"
+#include "placement.h"
 #include "hf_util.h"
 #include "nn.h"
 #include "rng.h"
+#include "decentral.h"
+#include "server_opt.h"
+#include "strategy.h"
+#include "topology.h"
+#include "energy.h"
+#include "rapl.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -51,6 +60,23 @@ typedef struct {
     hf_agg_t *agg;
     hf_h5out_t *h5;
     double t_kernel;              /* seconds inside numeric kernels (train steps, eval forward) */
+    /* strategies (strategy.c) — persistent state inside: strat.state_*, sopt.state_*, dec.state_* */
+    hf_strat_t strat;             /* strategy, SCAFFOLD control variates */
+    hf_server_opt_t sopt;         /* server optimizer moments */
+    hf_plan_t plan;               /* this round's plan (stragglers, epochs, weights) */
+    hf_graph_t graph;             /* decentralized: communication graph */
+    hf_dec_t dec;                 /* decentralized: per-client models, gossip */
+    hf_energy_t *en;              /* regions, budgets, carbon sources (energy.c) */
+    hf_rapl_t rapl;               /* measured energy counters (rapl.c) */
+    /* devices (devices.c, placement.c) */
+    int *dcls;                    /* device class of every client (index into p->devs.cls) */
+    hf_dplan_t *dplan;            /* this round: simulated times and outcome per selected client */
+    long *d_nk;                   /* hf_round_plan inputs per selected client: n_k, class, */
+    int *d_cls, *d_ep, *d_skip;   /* epochs, discarded by the strategy */
+    hf_dbw_t *dbw;                /* dynamic backup workers (NULL unless backup_workers = dynamic) */
+    double *d_norm2;              /* DBW: ‖Δ_k‖² of this rank's records */
+    float *dbw_old;               /* DBW: the model before aggregation (rank 0) */
+    int eval_threads;             /* OpenBLAS threads for evaluation: the same on every rank */
 } hf_ctx_t;
 
 static int agree(int rc, MPI_Comm comm)
@@ -194,9 +220,12 @@ typedef struct {
     double loss;      /* mean local training loss */
     int steps;
     double measured;  /* wall seconds */
+    long samples;     /* samples processed */
 } hf_local_t;
 
-static hf_local_t client_train(hf_ctx_t *x, int k, int t)
+/* Local training of client k from model `start` for cp->epochs epochs, at most
+ * cp->steps steps; leaves the upload (strategy.h) in x->delta. */
+static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, const hf_cplan_t *cp)
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
@@ -204,7 +233,8 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t)
     const long *idx = x->part.idx + x->part.off[k];
     double t0 = hf_wtime();
     long P = x->model.nparams;
-    memcpy(x->local, x->global, (size_t)P * sizeof(float));
+    memcpy(x->local, start, (size_t)P * sizeof(float));
+    const hf_strategy_t *st = x->strat.st;
     if (p->momentum > 0) memset(x->mom, 0, (size_t)P * sizeof(float));
     hf_sgd_t opt = {p->lr, p->momentum, p->weight_decay, p->clip};
     hf_rng_t r;
@@ -212,9 +242,9 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t)
     double loss_sum = 0.0;
     long seen = 0;
     int dim = x->train.dim;
-    for (int e = 0; e < p->local_epochs && nk > 0; e++) {
+    for (int e = 0; e < cp->epochs && nk > 0; e++) {
         hf_rng_permutation(&r, (int)nk, x->iperm);
-        for (long b0 = 0; b0 < nk; b0 += p->batch_size) {
+        for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
             for (int i = 0; i < B; i++) {
                 long s = idx[x->iperm[b0 + i]];
@@ -223,15 +253,18 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t)
             }
             double tk = hf_wtime();
             float l = hf_model_train_step_grad(&x->model, x->work, x->local, x->grad, x->xb, x->yb, B);
+            if (st->grad_hook) st->grad_hook(&x->strat, k, x->local, start, x->grad);
             hf_sgd_step(&opt, P, x->local, x->grad, x->mom);
             x->t_kernel += hf_wtime() - tk;
             loss_sum += (double)l * B;
             seen += B;
             res.steps++;
+            res.samples += B;
         }
     }
     res.loss = seen ? loss_sum / (double)seen : NAN;
-    for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - x->global[j];
+    if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
+    else for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
     res.measured = hf_wtime() - t0;
     return res;
 }
@@ -319,12 +352,21 @@ static void print_header(hf_ctx_t *x, const char *placement)
     ROW("data", "%s, %s partition", ds[p->dataset], pa[p->partition]);
     ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
     ROW("model", "%s, %ld params", hf_arch_name(p->model.arch), x->model.nparams);
-    ROW("strategy", "%s", "fedavg");
+    if (p->decentralized)
+        ROW("strategy", "D-PSGD, %s graph, gap %.4f", p->topo_kind, hf_graph_spectral_gap(&x->graph));
+    else
+        ROW("strategy", "%s, server %s (lr %g)", p->strategy, p->server_opt, p->server_lr);
+    if (x->strat.state_bytes_max + hf_server_opt_bytes(&x->sopt))
+        ROW("strategy state", "%.2f MB (all ranks, worst case)",
+            (double)(x->strat.state_bytes_max + hf_server_opt_bytes(&x->sopt)) / 1e6);
     ROW("clients (per round)", "%d (%d)", p->clients, p->clients_per_round);
     ROW("rounds, E, B, lr", "%d, %d, %d, %g", p->rounds, p->local_epochs, p->batch_size, p->lr);
     ROW("aggregation", "%s, %s", p->topology == HF_TOPO_RANK0 ? "rank0" : "allreduce",
         p->exact ? "exact (fixed-point)" : "float");
-    ROW("device class", "%s: %d core, %g GFLOP/s", p->dev.name, p->dev.cores, p->dev.gflops);
+    char dmix[256], dpol[256];
+    hf_devices_describe(&p->devs, dmix, sizeof dmix, dpol, sizeof dpol);
+    ROW("device classes", "%s", dmix);
+    ROW("round policy", "%s", dpol);
     ROW("results", "%s", x->o->output);
 #undef ROW
     fprintf(f, "+-------------------------+------------------------------------------+\n");
@@ -369,7 +411,90 @@ static void ctx_free(hf_ctx_t *x)
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
     free(x->xb); free(x->yb); free(x->perm); free(x->iperm);
+    hf_strat_free(&x->strat);
+    hf_energy_free(x->en);
+    hf_server_opt_free(&x->sopt);
+    if (x->p->decentralized) hf_dec_free(&x->dec);
+    hf_graph_free(&x->graph);
+    free(x->plan.c);
+    free(x->dcls); free(x->dplan); free(x->d_nk); free(x->d_cls); free(x->d_ep); free(x->d_skip);
+    free(x->d_norm2); free(x->dbw_old);
+    hf_dbw_free(x->dbw);
     hf_agg_free(x->agg);
+}
+
+/* --------------------------------------------------------------- devices --- */
+
+/* Simulated clock and round policies (devices.c) on top of the strategy's plan:
+ * a client the strategy keeps may turn late, partial, overcommitted or backup;
+ * the kept set, Σ n_k and the weights are then recomputed — identically on
+ * every rank, before any training.  Returns the round's simulated duration. */
+static double plan_devices(hf_ctx_t *x, int t, const int *sel, int m, int K, double fps)
+{
+    const hf_params_t *p = x->p;
+    uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
+    for (int i = 0; i < m; i++) {
+        x->d_nk[i] = x->part.off[sel[i] + 1] - x->part.off[sel[i]];
+        x->d_cls[i] = x->dcls[sel[i]];
+        x->d_ep[i] = x->plan.c[i].epochs;
+        x->d_skip[i] = !x->plan.c[i].kept;
+    }
+    hf_round_in_t in = {.m = m, .client = sel, .samples = x->d_nk, .cls = x->d_cls, .K = K,
+                        .epochs = p->local_epochs, .batch = p->batch_size, .epochs_of = x->d_ep,
+                        .skip = x->d_skip, .flops_per_sample = fps, .bytes_down = xfer,
+                        .bytes_up = xfer, .seed = p->seed, .round = t,
+                        .k_dynamic = x->dbw ? x->dbw->k : 0};
+    double dur = 0.0;
+    hf_round_plan(&p->devs, &in, x->dplan, &dur);
+    if (x->dbw) hf_dbw_observe_times(x->dbw, x->dplan, m);
+    x->plan.kept = 0;
+    x->plan.nsum = 0.0;
+    for (int i = 0; i < m; i++) {
+        hf_cplan_t *c = &x->plan.c[i];
+        const hf_dplan_t *d = &x->dplan[i];
+        if (d->outcome < 0) continue;  /* discarded by the strategy */
+        if (d->outcome != HF_OUT_COMPLETED && d->outcome != HF_OUT_PARTIAL) {
+            c->kept = 0;
+            c->epochs = c->steps = 0;
+            continue;
+        }
+        if (d->steps != c->steps) {  /* partial work: FedNova's a_k follows the steps done */
+            c->steps = d->steps;
+            c->a = !strcmp(x->strat.st->name, "fednova")
+                ? hf_fednova_a(c->steps, p->momentum, (double)p->lr * x->strat.mu) : (double)c->steps;
+        }
+        x->plan.kept++;
+        x->plan.nsum += (double)x->d_nk[i];
+    }
+    x->strat.st->weights(&x->strat, &x->plan);
+    return dur;
+}
+
+/* Dynamic backup workers: ‖Δ_k‖² of the kept clients travel to rank 0 in client
+ * order; rank 0 updates the estimates from them and the applied model update,
+ * and broadcasts the next round's k (devices.h). */
+static void dbw_round(hf_ctx_t *x, int m, int nloc, int *rcounts, int *rdispl)
+{
+    double *all = x->rank == 0 ? hf_calloc((size_t)m, sizeof(double)) : NULL;
+    MPI_Gather(&nloc, 1, MPI_INT, rcounts, 1, MPI_INT, 0, x->comm);
+    if (x->rank == 0)
+        for (int r = 0, d = 0; r < x->size; r++) { rdispl[r] = d; d += rcounts[r]; }
+    MPI_Gatherv(x->d_norm2, nloc, MPI_DOUBLE, all, rcounts, rdispl, MPI_DOUBLE, 0, x->comm);
+    if (x->rank == 0) {
+        double *w = hf_calloc((size_t)m, sizeof(double)), *n2 = hf_calloc((size_t)m, sizeof(double));
+        double ws = 0.0;
+        int k = 0;
+        for (int i = 0; i < m; i++)
+            if (x->plan.c[i].kept) { w[k] = x->plan.c[i].weight; n2[k] = all[i]; ws += w[k++]; }
+        for (int i = 0; i < k; i++) w[i] = ws > 0 ? w[i] / ws : 0.0;
+        for (long j = 0; j < x->model.nparams; j++) x->dbw_old[j] = x->global[j] - x->dbw_old[j];
+        hf_dbw_observe_updates(x->dbw, k, w, n2, x->dbw_old);
+        hf_dbw_choose(x->dbw);
+        free(w);
+        free(n2);
+    }
+    free(all);
+    MPI_Bcast(&x->dbw->k, 1, MPI_INT, 0, x->comm);
 }
 
 /* ------------------------------------------------------------------ run ---- */
@@ -409,7 +534,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     x->local = hf_alloc_aligned((size_t)P * sizeof(float));
     x->grad = hf_alloc_aligned((size_t)P * sizeof(float));
     x->mom = hf_alloc_aligned((size_t)P * sizeof(float));
-    x->delta = hf_alloc_aligned((size_t)P * sizeof(float));
+    x->delta = hf_alloc_aligned((size_t)2 * P * sizeof(float));  /* SCAFFOLD uploads [dy, dc] */
     x->work = hf_work_new(&x->model, HF_MAX(p->batch_size, EVAL_CHUNK));
     x->xb = hf_alloc_aligned((size_t)p->batch_size * (size_t)x->train.dim * sizeof(float));
     x->yb = hf_calloc((size_t)p->batch_size, sizeof(int));
@@ -422,19 +547,89 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     long toff[HF_MAX_TENSORS + 1];
     for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;
     toff[x->model.ntensors] = P;
-    x->agg = hf_agg_new(P, x->model.ntensors, toff, p->exact, p->topology, comm);
 
-    int N = p->clients, R = x->size, m = p->clients_per_round;
+    int N = p->clients, R = x->size, K = p->clients_per_round;
+    int m = hf_devices_nselect(&p->devs, K, N);  /* selected: ⌈f·K⌉ with over-commitment */
     x->first_client = rank_first_client(x->rank, R, N);
     x->last_client = rank_first_client(x->rank + 1, R, N);
+    /* strategy, server optimizer, decentralized graph (strategy.c, server_opt.c, decentral.c) */
+    rc = agree(hf_strat_init(&x->strat, p, P, N, x->part.off, x->first_client, x->last_client, comm), comm);
+    if (!rc) rc = agree(hf_server_opt_init(&x->sopt, p->server_opt, P, p->server_lr, p->server_beta1,
+                                           p->server_beta2, p->server_tau), comm);
+    double cycle_time = 0.0;  /* decentralized: simulated seconds per gossip iteration */
+    if (!rc && p->decentralized) {
+        rc = agree(with_origin(o->conf, "topology.path", hf_topology_build(&x->graph, p->topo_kind, N,
+                   p->topo_p, p->topo_path, p->seed)), comm);
+        if (!rc) rc = agree(hf_dec_init(&x->dec, &x->graph, P, x->global, comm), comm);
+        m = N;
+    }
+    if (rc) { ctx_free(x); return rc; }
+    x->agg = hf_strat_agg_new(&x->strat, x->model.ntensors, toff);
+    x->plan.c = hf_calloc((size_t)m, sizeof(hf_cplan_t));
+    /* devices: every client's class (seeded exact quotas), round-plan buffers (devices.c) */
+    x->dcls = hf_calloc((size_t)N, sizeof(int));
+    hf_devices_assign(&p->devs, p->seed, N, x->dcls);
+    x->dplan = hf_calloc((size_t)m, sizeof(hf_dplan_t));
+    x->d_nk = hf_calloc((size_t)m, sizeof(long));
+    x->d_cls = hf_calloc((size_t)m, sizeof(int));
+    x->d_ep = hf_calloc((size_t)m, sizeof(int));
+    x->d_skip = hf_calloc((size_t)m, sizeof(int));
+    x->d_norm2 = hf_calloc((size_t)m, sizeof(double));
+    if (p->devs.backup == HF_BACKUP_DYNAMIC && !p->decentralized) {
+        x->dbw = hf_dbw_new(m, P);
+        x->dbw_old = hf_calloc((size_t)P, sizeof(float));
+    }
+    x->eval_threads = p->devs.cls[0].cores;  /* the smallest class's count, on every rank */
+    for (int i = 1; i < p->devs.nclasses; i++) x->eval_threads = HF_MIN(x->eval_threads, p->devs.cls[i].cores);
+    if (p->decentralized) {
+        hf_strat_plan_decentral(&x->strat, &x->plan);
+        double *tc = hf_calloc((size_t)N, sizeof(double));
+        for (int k = 0; k < N; k++)
+            tc[k] = hf_model_train_flops(&x->model) *
+                    (double)hf_strat_samples(x->part.off[k + 1] - x->part.off[k], p->batch_size,
+                                             x->plan.c[k].steps) / (p->dev.gflops * 1e9);
+        cycle_time = hf_graph_cycle_time(&x->graph, tc, p->dev.latency_s,
+                                         (double)P * sizeof(float) * 8, p->dev.up_mbps * 1e6,
+                                         p->dev.down_mbps * 1e6);
+        free(tc);
+    }
+    hf_ckpt_begin(comm, N, x->first_client, x->last_client);  /* checkpoint registry, signals */
+
+    /* energy, carbon and RAPL (energy.c, rapl.c): every rank holds the same regions */
+    x->en = hf_energy_new(o->conf, p->seed, N, p->rounds, &rc);
+    rc = agree(rc, comm);
+    if (rc) { ctx_free(x); return rc; }
+    if (hf_energy_measure(x->en))
+        hf_rapl_open(&x->rapl, hf_energy_rapl_root(x->en), x->rank == 0 ? stderr : NULL);
 
     /* results file and header (rank 0) */
     char *hosts = NULL, *placement = NULL;
     describe_system(x, &hosts, &placement);
+    /* hwloc placement: the rank's class is the one with the most cores among its clients */
+    hf_place_rec_t *prec = x->rank == 0 ? hf_calloc((size_t)R, sizeof *prec) : NULL;
+    char pnote[512] = "";
+    {
+        int rcl = -1;
+        for (int k = x->first_client; k < x->last_client; k++)
+            if (rcl < 0 || p->devs.cls[x->dcls[k]].cores > p->devs.cls[rcl].cores) rcl = x->dcls[k];
+        hf_placement_setup(comm, rcl >= 0 ? p->devs.cls[rcl].name : "-",
+                           rcl >= 0 ? p->devs.cls[rcl].cores : 1, x->first_client, x->last_client - 1,
+                           p->devs.bind, prec, pnote, sizeof pnote);
+        if (x->rank == 0) {
+            size_t cap = (size_t)R * 256 + 128;
+            free(placement);
+            placement = hf_calloc(cap, 1);
+            hf_placement_text(prec, R, placement, cap);
+        }
+    }
     rc = 0;
     if (x->rank == 0) {
-        rc = hf_h5out_open(&x->h5, o->output, o->force);
-        if (!rc) {
+        if (o->resume) {  /* same file, its /config checked against this run's */
+            char *cfg = hf_conf_dump(o->conf, 0);
+            rc = hf_ckpt_reopen(&x->h5, o->resume, cfg);
+            free(cfg);
+        } else rc = hf_h5out_open(&x->h5, o->output, o->force);
+        if (!rc && !o->resume) {
             char created[64];
             iso_now(created, sizeof created);
             hf_h5out_root_attr(x->h5, "hetfl_version", PACKAGE_VERSION);
@@ -461,27 +656,43 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             char buf[64];
             snprintf(buf, sizeof buf, "%ld", P);
             hf_h5out_system_attr(x->h5, "model_params", buf);
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)(x->strat.state_bytes_max +
+                     hf_server_opt_bytes(&x->sopt)));
+            hf_h5out_system_attr(x->h5, "strategy_state_bytes", buf);
+            if (p->decentralized) {
+                snprintf(buf, sizeof buf, "%.17g", hf_graph_spectral_gap(&x->graph));
+                hf_h5out_system_attr(x->h5, "spectral_gap", buf);
+                snprintf(buf, sizeof buf, "%.17g", cycle_time);
+                hf_h5out_system_attr(x->h5, "cycle_time_s", buf);
+                snprintf(buf, sizeof buf, "%s, %ld edges", p->topo_kind, x->graph.nedges);
+                hf_h5out_system_attr(x->h5, "topology", buf);
+            }
             hf_client_rec_t *cl = hf_calloc((size_t)N, sizeof *cl);
             for (int k = 0; k < N; k++) {
                 cl[k].id = k;
-                snprintf(cl[k].device_class, sizeof cl[k].device_class, "%s", p->dev.name);
+                snprintf(cl[k].device_class, sizeof cl[k].device_class, "%s", p->devs.cls[x->dcls[k]].name);
                 cl[k].samples = x->part.off[k + 1] - x->part.off[k];
-                snprintf(cl[k].region, sizeof cl[k].region, "%s", "default");
-                cl[k].energy_budget_j = INFINITY;
+                snprintf(cl[k].region, sizeof cl[k].region, "%s", hf_energy_region_name(x->en, k));
+                cl[k].energy_budget_j = hf_energy_budget(x->en, k);
                 int r = 0;
                 while (rank_first_client(r + 1, R, N) <= k) r++;
                 cl[k].rank = r;
             }
             rc = hf_h5out_clients(x->h5, cl, N);
+            if (!rc) rc = hf_placement_write(hf_h5out_file(x->h5), prec, R);  /* /system/placement */
             free(cl);
         }
         print_header(x, placement);
+        if (pnote[0]) fprintf(o->out, "%s\n", pnote);  /* scarce cores: said once */
     }
     free(hosts);
     free(placement);
+    free(prec);
     rc = agree(rc, comm);
     if (rc) {
         if (x->h5) hf_h5out_close(x->h5, 0);
+        hf_ckpt_end();
+        hf_placement_release();
         ctx_free(x);
         return rc;
     }
@@ -496,15 +707,36 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     uint64_t model_bytes = (uint64_t)P * sizeof(float);
     double t_loop = hf_wtime();
     int synced = 1;  /* every rank holds the current global model */
+    /* persistent state (checkpoint.h): the round number implies every RNG position */
+    hf_ckpt_register("global_model", x->global, (size_t)P * sizeof(float));
+    hf_ckpt_register("sim_time", &sim_time, sizeof sim_time);
+    if (x->dbw) {  /* dynamic backup workers' estimates (devices.h): rank 0's copy is saved */
+        hf_ckpt_register("dbw_tsum", x->dbw->tsum, ((size_t)m + 1) * sizeof(double));
+        hf_ckpt_register("dbw_nobs_time", &x->dbw->nobs_time, sizeof(int));
+        hf_ckpt_register("dbw_nobs_grad", &x->dbw->nobs_grad, sizeof(int));
+        hf_ckpt_register("dbw_G", &x->dbw->G, sizeof(double));
+        hf_ckpt_register("dbw_sigma2", &x->dbw->sigma2, sizeof(double));
+        hf_ckpt_register("dbw_L", &x->dbw->L, sizeof(double));
+        hf_ckpt_register("dbw_k", &x->dbw->k, sizeof(int));
+        hf_ckpt_register("dbw_prev_mean", x->dbw->prev_mean, (size_t)P * sizeof(float));
+    }
+    int t0 = 0;
+    if (o->resume) rc = hf_ckpt_restore(x->h5, comm, &t0);
 
-    for (int t = 0; t < p->rounds && !rc; t++) {
+    for (int t = t0; t < p->rounds && !rc; t++) {
         double tr0 = hf_wtime(), ta, tb;
         hf_round_rec_t rr = {0};
         rr.round = t + 1;
+        double round_dur = 0.0;  /* simulated seconds to aggregation (devices.c) */
         /* 1. plan */
         hf_rng_t rs;
         hf_rng_init(&rs, p->seed, HF_RNG_SELECT, (uint64_t)t, 0);
-        hf_rng_sample(&rs, N, m, sel);
+        if (p->decentralized) for (int i = 0; i < m; i++) sel[i] = i;  /* D-PSGD: everyone */
+        else {
+            hf_rng_sample(&rs, N, m, sel);
+            hf_strat_plan(&x->strat, t, sel, m, &x->plan);  /* stragglers, epochs, weights */
+            round_dur = plan_devices(x, t, sel, m, K, flops_per_sample);  /* clock, deadline, ... */
+        }
         ta = hf_wtime();
         tm.plan += ta - tr0;
         /* 2. broadcast: the model lives on rank 0 after a rank0 aggregation */
@@ -515,39 +747,92 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         /* 3. local training of this rank's selected clients */
         hf_agg_begin(x->agg);
         int nloc = 0;
-        double wsum = 0.0;  /* Σ n_k of completed clients: same on all ranks (plan) */
-        for (int i = 0; i < m; i++) wsum += (double)(x->part.off[sel[i] + 1] - x->part.off[sel[i]]);
+        double wsum = x->plan.nsum;  /* Σ n_k of kept clients: same on all ranks (plan) */
+        uint64_t xfer = (uint64_t)x->strat.st->upload_factor * model_bytes;  /* per direction */
+        hf_rapl_begin(&x->rapl);
         for (int i = 0; i < m; i++) {
             int k = sel[i];
             if (k < x->first_client || k >= x->last_client) continue;
             long nk = x->part.off[k + 1] - x->part.off[k];
-            hf_local_t lr = client_train(x, k, t);
-            hf_agg_add(x->agg, (double)nk, x->delta);
+            const hf_cplan_t *cp = &x->plan.c[i];
+            hf_local_t lr = {.loss = NAN};
+            openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);  /* its class's, on any rank */
+            if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
+                lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp);
+                memcpy(hf_dec_model(&x->dec, k), x->local, (size_t)P * sizeof(float));
+            } else if (cp->kept) {
+                lr = client_train(x, k, t, x->global, cp);
+                hf_agg_add(x->agg, cp->weight, x->delta);
+                if (x->dbw) {
+                    double n2 = 0.0;
+                    for (long j = 0; j < P; j++) n2 += (double)x->delta[j] * x->delta[j];
+                    x->d_norm2[nloc] = n2;
+                }
+            }
             hf_part_rec_t *pr = &recs[nloc++];
             memset(pr, 0, sizeof *pr);
             pr->round = t + 1;
             pr->client = k;
-            pr->outcome = HF_OUT_COMPLETED;
+            /* its device class and simulated times (devices.c); dp NULL in decentralized mode */
+            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+            const hf_dplan_t *dp = !p->decentralized && x->dplan[i].outcome >= 0 ? &x->dplan[i] : NULL;
+            pr->outcome = dp ? dp->outcome : cp->kept ? HF_OUT_COMPLETED : HF_OUT_STRAGGLER;
             pr->steps = lr.steps;
-            pr->compute_s_model = flops_per_sample * (double)nk * p->local_epochs / (p->dev.gflops * 1e9);
+            pr->compute_s_model = p->decentralized
+                ? flops_per_sample * (double)lr.samples / (dc->gflops * 1e9)
+                : dp ? (cp->kept ? dp->t_compute : dp->t_compute_full)  /* a dropped client did it all */
+                : flops_per_sample * (double)nk * cp->epochs / (dc->gflops * 1e9);
             pr->compute_s_measured = lr.measured;
-            pr->comm_s = 2 * p->dev.latency_s + (double)model_bytes * 8 / (p->dev.down_mbps * 1e6) +
-                         (double)model_bytes * 8 / (p->dev.up_mbps * 1e6);
-            pr->energy_j = p->dev.active_w * pr->compute_s_model +
-                           p->dev.radio_j_per_mb * 2.0 * (double)model_bytes / 1e6;
+            long deg = p->decentralized ? x->graph.off[k + 1] - x->graph.off[k] : 0;
+            if (p->decentralized) {  /* its model to each neighbour over its uplink */
+                pr->bytes_up = (uint64_t)deg * model_bytes;
+                pr->comm_s = dc->latency_s + (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
+            } else {  /* a dropped straggler downloaded the model, uploads nothing */
+                pr->bytes_up = cp->kept ? xfer : 0;
+                pr->comm_s = (cp->kept ? 2 : 1) * dc->latency_s + (double)xfer * 8 / (dc->down_mbps * 1e6) +
+                             (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
+            }
+            pr->energy_j = dc->active_w * pr->compute_s_model +
+                           dc->radio_j_per_mb * (double)(p->decentralized ? 2 * pr->bytes_up
+                                                                            : xfer + pr->bytes_up) / 1e6;
             pr->local_loss = lr.loss;
             pr->width = 1.0;
-            pr->bytes_up = model_bytes;
+            pr->carbon_g = hf_energy_carbon_g(pr->energy_j, hf_energy_ci(x->en, k, sim_time));
+        }
+        {   /* RAPL: this rank's share of the node (cores used / online), split by measured time */
+            double ej = hf_rapl_attribute(hf_rapl_end(&x->rapl), p->dev.cores,
+                                          (int)sysconf(_SC_NPROCESSORS_ONLN)), ts = 0.0;
+            for (int i = 0; i < nloc; i++) ts += recs[i].compute_s_measured;
+            for (int i = 0; i < nloc; i++)
+                recs[i].energy_j_measured = ts > 0 ? ej * recs[i].compute_s_measured / ts : ej / nloc;
         }
         double tc = hf_wtime();
         tm.compute += tc - tb;
         rr.wall_compute_s = tc - tb;
         /* 4. aggregate: x ← x + Σ n_k Δ_k / Σ n_k */
-        hf_agg_finish(x->agg, wsum, x->delta);
+        double consensus = NAN;
+        if (p->decentralized) {  /* gossip, then x̄ = mean of the client models (evaluated) */
+            hf_dec_gossip(&x->dec);
+            for (int k = x->first_client; k < x->last_client; k++)
+                hf_agg_add(x->agg, 1.0, hf_dec_model(&x->dec, k));
+        }
+        if (x->dbw && x->rank == 0) memcpy(x->dbw_old, x->global, (size_t)P * sizeof(float));
+        hf_agg_reduce(x->agg);
         tm.agg_comm += hf_agg_stats(x->agg)->t_comm;
-        if (x->rank == 0 || hf_agg_result_everywhere(x->agg))
-            for (long j = 0; j < P; j++) x->global[j] += x->delta[j];
-        synced = hf_agg_result_everywhere(x->agg);
+        int have = x->rank == 0 || hf_agg_result_everywhere(x->agg);
+        double divisor = x->plan.divisor;
+        if (p->decentralized) {
+            if (have) hf_agg_result(x->agg, 1.0 / N, x->global);
+            if (!hf_agg_result_everywhere(x->agg)) MPI_Bcast(x->global, (int)P, MPI_FLOAT, 0, comm);
+            consensus = hf_dec_consensus(&x->dec, x->global);
+        } else if (!x->strat.st->server_update && x->sopt.kind == HF_SOPT_NONE && x->sopt.lr == 1.0f) {
+            if (have) hf_agg_apply(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->global);
+        } else {  /* Δ = aggregate → strategy's server step → server optimizer */
+            if (have) hf_agg_result(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->delta);
+            if (x->strat.st->server_update) x->strat.st->server_update(&x->strat, &x->plan, x->delta, have);
+            if (have && x->plan.kept > 0) hf_server_opt_apply(&x->sopt, x->global, x->delta);
+        }
+        synced = hf_agg_result_everywhere(x->agg) || p->decentralized;
         double td = hf_wtime();
         tm.agg += td - tc;
         rr.wall_agg_s = td - tc;
@@ -558,12 +843,14 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             for (int r = 0, d = 0; r < R; r++) { rdispl[r] = d; d += rcounts[r]; }
         MPI_Gatherv(recs, nb, MPI_BYTE, allrecs, rcounts, rdispl, MPI_BYTE, 0, comm);
         double te = hf_wtime();
+        if (x->dbw) dbw_round(x, m, nloc, rcounts, rdispl);
         tm.gather += te - td;
         /* 5. evaluate (needs the model everywhere) */
         rr.test_accuracy = rr.test_loss = NAN;
         if ((t + 1) % p->eval_every == 0 || t + 1 == p->rounds) {
             if (!synced) MPI_Bcast(x->global, (int)P, MPI_FLOAT, 0, comm);
             synced = 1;  /* this broadcast also serves the next round */
+            openblas_set_num_threads(x->eval_threads);
             evaluate(x, &rr.test_accuracy, &rr.test_loss);
         }
         double tf = hf_wtime();
@@ -575,20 +862,32 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             for (int i = 0; i < m; i++) {
                 hf_part_rec_t *q = &allrecs[i];
                 double nk = (double)(x->part.off[q->client + 1] - x->part.off[q->client]);
-                wl += nk * q->local_loss;
-                double fin = sim_time + q->compute_s_model + q->comm_s;
-                if (fin > round_end) round_end = fin;
                 rr.energy_j += q->energy_j;
+                rr.carbon_g += q->carbon_g;
+                rr.energy_j_measured += q->energy_j_measured;
                 rr.bytes_up += q->bytes_up;
+                if (q->outcome == HF_OUT_LATE) rr.late++;
+                if (q->outcome != HF_OUT_COMPLETED && q->outcome != HF_OUT_PARTIAL) continue;  /* dropped */
+                wl += nk * q->local_loss;
+                double fin = sim_time + q->comm_s + (p->devs.clock == HF_CLOCK_MEASURED
+                                                     ? q->compute_s_measured : q->compute_s_model);
+                if (fin > round_end) round_end = fin;
             }
-            sim_time = round_end;
+            /* devices.c: the slowest kept client, or the deadline when a late one was waited for;
+             * clock = measured: the measured compute times above (outside the contract) */
+            if (!p->decentralized && p->devs.clock == HF_CLOCK_MODEL) round_end = sim_time + round_dur;
+            else if (!p->decentralized && rr.late && round_end < sim_time + p->devs.deadline_s)
+                round_end = sim_time + p->devs.deadline_s;
+            /* D-PSGD: steady-state time per iteration, max-plus cycle time (topology.c) */
+            sim_time = p->decentralized ? sim_time + cycle_time : round_end;
+            rr.consensus_distance = consensus;
             rr.sim_time_s = sim_time;
             rr.available = N;
             rr.selected = m;
-            rr.completed = m;
-            rr.bytes_down = (uint64_t)m * model_bytes;
+            rr.completed = x->plan.kept;
+            rr.dropped = m - x->plan.kept - rr.late;
+            rr.bytes_down = p->decentralized ? rr.bytes_up : (uint64_t)m * xfer;
             rr.train_loss = wsum > 0 ? wl / wsum : NAN;
-            rr.carbon_g = rr.energy_j / 3.6e6 * p->carbon_intensity;
             rc = hf_h5out_participation(x->h5, allrecs, m);
             rr.wall_io_s = hf_wtime() - tf;  /* participation rows; the round row and flush follow */
             rr.wall_time_s = hf_wtime() - tr0;
@@ -599,6 +898,8 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         }
         tm.io += hf_wtime() - tf;
         MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+        MPI_Bcast(&sim_time, 1, MPI_DOUBLE, 0, comm);  /* carbon look-ups on every rank */
+        if (!rc) rc = hf_ckpt_round_end(x->h5, t + 1, p->checkpoint_every, p->rounds, comm);
         tm.rounds++;
     }
 
@@ -621,6 +922,8 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     tm.nparams = P;
     if (timing) *timing = tm;
     free(sel); free(recs); free(allrecs); free(rcounts); free(rdispl);
+    hf_ckpt_end();
+    hf_placement_release();  /* the binding the process had before the run */
     ctx_free(x);
     return rc;
 }

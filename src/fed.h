@@ -17,6 +17,7 @@ typedef struct {
     const char *command_line;
     const char *output;         /* results path (resolved) */
     int force, quiet;
+    const char *resume;         /* continue this results file from its checkpoint (NULL: new run) */
     FILE *out;                  /* log stream (rank 0) */
 } hf_fed_opts_t;
 

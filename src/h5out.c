@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 const char *const hf_outcome_names[HF_OUT_NCODES] = {
-    "completed", "dropped_offline", "late", "over_budget", "overcommitted", "straggler"};
+    "completed", "dropped_offline", "late", "over_budget", "overcommitted", "straggler",
+    "partial", "backup"};
 
 struct hf_h5out {
     hid_t file;
@@ -54,10 +55,12 @@ static hid_t make_round_type(void)
     F(bytes_down, H5T_NATIVE_UINT64);
     F(energy_j, H5T_NATIVE_DOUBLE);
     F(carbon_g, H5T_NATIVE_DOUBLE);
+    F(consensus_distance, H5T_NATIVE_DOUBLE);
     F(wall_compute_s, H5T_NATIVE_DOUBLE);
     F(wall_agg_s, H5T_NATIVE_DOUBLE);
     F(wall_eval_s, H5T_NATIVE_DOUBLE);
     F(wall_io_s, H5T_NATIVE_DOUBLE);
+    F(energy_j_measured, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -77,6 +80,8 @@ static hid_t make_part_type(hid_t outcome)
     F(local_loss, H5T_NATIVE_DOUBLE);
     F(width, H5T_NATIVE_DOUBLE);
     F(bytes_up, H5T_NATIVE_UINT64);
+    F(carbon_g, H5T_NATIVE_DOUBLE);
+    F(energy_j_measured, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -319,6 +324,67 @@ int hf_h5out_close(hf_h5out_t *h, int keep)
 }
 
 const char *hf_h5out_path(const hf_h5out_t *h) { return h->path; }
+
+hid_t hf_h5out_file(const hf_h5out_t *h) { return h->file; }
+
+void hf_h5out_rows(const hf_h5out_t *h, long *nrounds, long *npart)
+{
+    *nrounds = (long)h->n_rounds;
+    *npart = (long)h->n_part;
+}
+
+static hsize_t table_rows(hid_t d)
+{
+    hsize_t n = 0;
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    H5Sclose(sp);
+    return n;
+}
+
+int hf_h5out_reopen(hf_h5out_t **out, const char *path)
+{
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, F_OK) != 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot resume: %s", path, strerror(errno));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot resume: not a writable HDF5 file", path);
+    hf_h5out_t *h = hf_calloc(1, sizeof *h);
+    h->file = f;
+    snprintf(h->path, sizeof h->path, "%s", path);
+    snprintf(h->tmp, sizeof h->tmp, "%s", path);
+    h->renamed = 1;
+    h->t_outcome = make_outcome_type();
+    h->t_round = make_round_type();
+    h->t_part = make_part_type(h->t_outcome);
+    h->t_client = make_client_type();
+    h->d_rounds = H5Dopen2(f, "rounds", H5P_DEFAULT);
+    h->d_part = H5Dopen2(f, "participation", H5P_DEFAULT);
+    if (h->d_rounds < 0 || h->d_part < 0) {
+        hf_h5out_close(h, 1);
+        return hf_seterr(HF_EINPUT, "%s: cannot resume: not a hetfl results file (no /rounds or "
+                         "/participation)", path);
+    }
+    h->n_rounds = table_rows(h->d_rounds);
+    h->n_part = table_rows(h->d_part);
+    *out = h;
+    return 0;
+}
+
+int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)
+{
+    hsize_t a = (hsize_t)nrounds, b = (hsize_t)npart;
+    if (a > h->n_rounds || b > h->n_part || H5Dset_extent(h->d_rounds, &a) < 0 ||
+        H5Dset_extent(h->d_part, &b) < 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot roll the tables back to %ld rounds / %ld "
+                         "participation rows (the file has %ld / %ld)", h->path, nrounds, npart,
+                         (long)h->n_rounds, (long)h->n_part);
+    h->n_rounds = a;
+    h->n_part = b;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- reading --- */
 

@@ -21,6 +21,10 @@ typedef enum {
     HF_OUT_OVER_BUDGET,       /* could not pay the round's energy */
     HF_OUT_OVERCOMMITTED,     /* finished after the first K (over-commitment) */
     HF_OUT_STRAGGLER,         /* straggler whose work was discarded */
+    HF_OUT_PARTIAL,           /* kept, but sent only the local steps that fit before the
+                               * deadline (federation.partial_work) */
+    HF_OUT_BACKUP,            /* finished after the fastest m-b: a backup worker the server
+                               * did not wait for (federation.backup_workers) */
     HF_OUT_NCODES
 } hf_outcome_t;
 extern const char *const hf_outcome_names[HF_OUT_NCODES];
@@ -34,8 +38,11 @@ typedef struct {
     double test_loss, test_accuracy;  /* NaN when not evaluated this round */
     uint64_t bytes_up, bytes_down;
     double energy_j, carbon_g;
+    double consensus_distance; /* decentralized: (1/N) Σ_i ‖x_i − x̄‖² after gossip; NaN otherwise */
     /* measured wall-clock breakdown (not deterministic) */
     double wall_compute_s, wall_agg_s, wall_eval_s, wall_io_s;
+    double energy_j_measured; /* RAPL (energy.c): Σ of the participations' figures; NaN where
+                               * unreadable; not deterministic */
 } hf_round_rec_t;
 
 typedef struct {
@@ -45,6 +52,8 @@ typedef struct {
     double compute_s_model, compute_s_measured, comm_s;
     double energy_j, local_loss, width;
     uint64_t bytes_up;
+    double carbon_g;          /* energy_j x intensity of the client's region at the round start */
+    double energy_j_measured; /* RAPL share of the hosting rank's training energy (not deterministic) */
 } hf_part_rec_t;
 
 typedef struct {
@@ -73,6 +82,12 @@ int hf_h5out_flush(hf_h5out_t *h);
 /* Close; when `keep` is 0 (a failed run before any flush) the temp file is removed. */
 int hf_h5out_close(hf_h5out_t *h, int keep);
 const char *hf_h5out_path(const hf_h5out_t *h);
+/* For checkpoint.c: the HDF5 file, the rows written so far, reopening an
+ * existing results file for appending (resume), and rolling the tables back. */
+hid_t hf_h5out_file(const hf_h5out_t *h);
+void hf_h5out_rows(const hf_h5out_t *h, long *nrounds, long *npart);
+int hf_h5out_reopen(hf_h5out_t **out, const char *path);
+int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart);
 
 
 

@@ -5,12 +5,16 @@
  */
 #include "config.h"
 #include "hetfl.h"
+#include "carbon.h"
+#include "strategy.h"
 #include "bench.h"
 #include "conf.h"
 #include "data.h"
 #include "fed.h"
 #include "hf_util.h"
 #include "options.h"
+#include "select.h"
+#include "placement.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +37,20 @@ static const char *usage_text =
     "  list                    registries: strategies, models, data sets, partitions, ...\n"
     "  help keys [--markdown]  reference of every suite key (type, default, range, meaning)\n"
     "  bench [SECTION] [--quick]  performance benchmarks: kernels, round, agg, all\n"
-    "  compare A.h5 B.h5       compare the deterministic content of two results files\n"
+    "  compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
+    "                          compare the deterministic content of two results files;\n"
+    "                          --ignore-key leaves a suite key out of the /config comparison\n"
+    "  report FILE.h5... [--target ACC] [--csv] [--each]\n"
+    "                          summary table: accuracy; rounds, time, bytes, energy, carbon\n"
+    "                          to the target accuracy (default 0.8); participation; mean ± sd\n"
+    "                          over runs that differ only by seed\n"
+    "  carbon import|profile IN OUT [--region R]\n"
+    "                          convert an EIA-style hourly file (timestamp,...,avg_CI) into a\n"
+    "                          carbon trace, or into a month x hour profile (traces/carbon/)\n"
+    "  trace gen|convert|stats ...\n"
+    "                          availability traces: generate (markov, diurnal, cyclic,\n"
+    "                          sessions; withdraw), import (steps CSV, spot-traces JSON),\n"
+    "                          statistics; `hetfl trace` lists the options\n"
     "  version                 print the version\n"
     "\n"
     "run / validate options:\n"
@@ -42,6 +59,8 @@ static const char *usage_text =
     "  --variant N             run sweep variant N (0-based; see `hetfl expand`)\n"
     "  --seed S                same as --set run.seed=S\n"
     "  --force                 replace an existing results file\n"
+    "  --resume FILE           continue FILE from its last checkpoint (same suite/seed/variant;\n"
+    "                          the rank count may differ); results go to FILE\n"
     "  --quiet                 no per-round progress lines (batch logs)\n"
     "\n"
     "exit status: 0 success, 1 runtime failure, 2 bad input, 3 stopped by a signal\n";
@@ -53,6 +72,7 @@ typedef struct {
     int nsets;
     int variant;
     int force, quiet;
+    const char *resume;         /* --resume FILE */
     char seedset[64];
 } hf_cli_t;
 
@@ -93,6 +113,9 @@ static int parse_run_args(int argc, char **argv, hf_cli_t *a, const char *cmd)
             a->sets[a->nsets++] = a->seedset;
         } else if (!strcmp(s, "--force")) {
             a->force = 1;
+        } else if (!strcmp(s, "--resume") || !strncmp(s, "--resume=", 9)) {
+            if (s[8] != '=') NEED_ARG();
+            a->resume = s[8] == '=' ? s + 9 : argv[++i];
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = 1;
         } else if (s[0] == '-' && s[1]) {
@@ -155,7 +178,8 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
     if (!rc) rc = load_suite(&a, &conf, &o.p);
     char output[4096] = "";
     if (!rc) {
-        if (a.output) snprintf(output, sizeof output, "%s", a.output);
+        if (a.resume) snprintf(output, sizeof output, "%s", a.resume);
+        else if (a.output) snprintf(output, sizeof output, "%s", a.output);
         else if (o.p.output[0]) snprintf(output, sizeof output, "%s", o.p.output);
         else {
             char v[32] = "";
@@ -174,6 +198,7 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
     o.command_line = cl;
     o.output = output;
     o.force = a.force;
+    o.resume = a.resume;
     o.quiet = a.quiet;
     o.out = out;
     rc = hf_fed_run(&o, comm, NULL);
@@ -214,9 +239,9 @@ static int cmd_validate(int argc, char **argv, MPI_Comm comm, FILE *out)
         free(d);
         int nr;
         MPI_Comm_size(comm, &nr);
-        fprintf(out, "# placement on %d rank%s: clients 0..%d in contiguous blocks; each client trains "
-                "with %d OpenBLAS thread(s) (class '%s')\n", nr, nr == 1 ? "" : "s", p.clients - 1,
-                p.dev.cores, p.dev.name);
+        hf_devices_print_placement(out, &p.devs, p.seed, p.clients, nr);  /* devices.c */
+        fprintf(out, "# this host: %d core%s in this process's cpuset (hwloc)\n", hf_place_host_cores(),
+                hf_place_host_cores() == 1 ? "" : "s");
     }
     hf_conf_free(&conf);
     return rc;
@@ -252,7 +277,11 @@ static int cmd_expand(int argc, char **argv, MPI_Comm comm, FILE *out)
 
 static void cmd_list(FILE *out)
 {
-    fprintf(out, "strategies:\n  fedavg      sample-weighted model averaging (McMahan et al. 2017)\n");
+    fprintf(out, "strategies:\n");
+    hf_strategy_list(out);  /* the registry, strategy.c */
+    fprintf(out, "server optimizers ([server] optimizer):\n  none  avgm  adagrad  adam  yogi\n");
+    fprintf(out, "decentralized topologies ([topology] kind, federation.mode = decentralized):\n"
+                 "  ring  torus  erdos-renyi  complete  star  file\n");
     fprintf(out, "models:\n  logreg      multinomial logistic regression\n"
                  "  mlp         ReLU MLP, widths model.hidden (2NN = 200,200: 199,210 params on 784 inputs)\n"
                  "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n");
@@ -260,10 +289,14 @@ static void cmd_list(FILE *out)
                  "  synthetic      FedProx Synthetic(alpha,beta), 60 features, 10 classes\n"
                  "  leaf           LEAF JSON (users, num_samples, user_data)\n");
     fprintf(out, "partitions:\n  iid  shards  dirichlet  natural\n");
-    fprintf(out, "selection policies:\n  uniform     clients_per_round uniformly without replacement\n");
+    fprintf(out, "selection policies ([selection] policy):\n");
+    hf_select_list(out);  /* the registry, select.c */
+    fprintf(out, "availability models ([availability] model):\n");
+    for (const hf_avmodel_info_t *am = hf_avail_models; am->name; am++)
+        fprintf(out, "  %-10s  %s\n", am->name, am->doc);
     fprintf(out, "aggregation topologies:\n  rank0       updates travel to rank 0, which sums them\n"
                  "  allreduce   partial sums reduced with MPI_Allreduce\n");
-    fprintf(out, "device classes:\n  default     from [devices] keys (cores, gflops, bandwidth, power)\n");
+    hf_devclass_print_library(out);  /* devices.c */
 }
 
 int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
@@ -295,12 +328,21 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         if (rank == 0) fprintf(out, "hetfl %s\n", PACKAGE_VERSION);
     } else if (!strcmp(cmd, "bench")) rc = hf_bench_main(argc - 2, argv + 2, comm, out);
-    else if (!strcmp(cmd, "compare")) {
+    else if (!strcmp(cmd, "report")) {
+        rc = rank == 0 ? hf_report_main(argc - 2, argv + 2, out) : 0;
+        MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    } else if (!strcmp(cmd, "carbon")) {
+        rc = rank == 0 ? hf_carbon_main(argc - 2, argv + 2, out) : 0;
+        MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    } else if (!strcmp(cmd, "trace")) {
+        rc = rank == 0 ? hf_trace_main(argc - 2, argv + 2, out) : 0;
+        MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    } else if (!strcmp(cmd, "compare")) {
         rc = rank == 0 ? hf_compare_main(argc - 2, argv + 2, out) : 0;
         MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
         return rc;
     } else {
-        const char *cands[] = {"run", "validate", "expand", "list", "help", "bench", "compare", "version"};
+        const char *cands[] = {"run", "validate", "expand", "list", "help", "bench", "compare", "report", "carbon", "trace", "version"};
         const char *best = NULL;
         int bd = 3;
         for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {

@@ -16,5 +16,9 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out);
 int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out);
 /* `hetfl compare A.h5 B.h5`: 0 identical (deterministic content), 1 different, 2 bad input */
 int hf_compare_main(int argc, char **argv, FILE *out);
+/* `hetfl report FILE.h5...` (src/report.c): 0 printed, 2 bad input or unreadable file */
+int hf_report_main(int argc, char **argv, FILE *out);
+/* `hetfl trace gen|convert|stats ...` (src/trace_cli.c): 0 done, 2 bad input */
+int hf_trace_main(int argc, char **argv, FILE *out);
 
 #endif

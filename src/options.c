@@ -4,6 +4,7 @@
  * reference documentation printed by `hetfl help keys`.
  */
 #include "options.h"
+#include "strategy.h"
 #include "hf_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ const hf_opt_t hf_options[] = {
      "master seed: every random draw is keyed by (seed, round, client, purpose)"},
     {"run.output", HF_OPT_STRING, "", NONE, NULL,
      "results file; default results/<name>[-v<variant>]-s<seed>.h5 (relative to the cwd)"},
+    {"run.checkpoint_every", HF_OPT_INT, "10", 0, 100000000, NULL,
+     "write a checkpoint into /checkpoint of the results file every N rounds (0: only when "
+     "stopped by SIGTERM/SIGUSR1/SIGINT); `hetfl run SUITE --resume FILE` continues from it"},
     /* [data] */
     {"data.dataset", HF_OPT_CHOICE, "fashion-mnist", NONE, "fashion-mnist|synthetic|leaf",
      "fashion-mnist (Debian dataset-fashion-mnist), synthetic (FedProx Synthetic(a,b)), leaf (LEAF JSON)"},
@@ -55,8 +59,17 @@ const hf_opt_t hf_options[] = {
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
     /* [federation] */
-    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg",
-     "server algorithm: fedavg (sample-weighted model averaging, McMahan et al. 2017)"},
+    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova",
+     "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
+     "term, [fedprox] mu), scaffold (control variates, option II; 2x upload), fednova "
+     "(normalized averaging)"},
+    {"federation.stragglers", HF_OPT_FLOAT, "0", 0, 1, NULL,
+     "FedProx's straggler protocol: round(x*m) of each round's m selected clients, drawn with "
+     "(seed, straggler, round), are stragglers; fedavg drops them (outcome straggler), the other "
+     "strategies keep their partial work of U{1..E-1} epochs (1 when E = 1)"},
+    {"federation.mode", HF_OPT_CHOICE, "centralized", NONE, "centralized|decentralized",
+     "centralized: a server aggregates selected clients; decentralized: D-PSGD, every client "
+     "trains each round then gossips once with its [topology] neighbours (clients_per_round ignored)"},
     {"federation.clients", HF_OPT_INT, "100", 1, 100000, NULL,
      "number of virtual clients N (natural partitions: number of users, or fewer)"},
     {"federation.clients_per_round", HF_OPT_INT, "10", 1, 100000, NULL,
@@ -73,6 +86,30 @@ const hf_opt_t hf_options[] = {
      "clip each local gradient to this global L2 norm (0 = off)"},
     {"federation.eval_every", HF_OPT_INT, "1", 1, 10000000, NULL,
      "evaluate the global model on the test set every N rounds (and after the last)"},
+    /* [fedprox], [fednova], [server], [topology]: strategy.c, server_opt.c, topology.c */
+    {"fedprox.mu", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
+     "fedprox: proximal coefficient; local step w -= lr (grad + mu (w - x_t)); mu = 0 is FedAvg's "
+     "local solver (FedProx's synthetic setting: mu = 1)"},
+    {"fednova.mu", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
+     "fednova: proximal coefficient of the local solver (a_k = sum_{j<tau}(1-lr mu)^j); 0 = plain SGD"},
+    {"server.optimizer", HF_OPT_CHOICE, "none", NONE, "none|avgm|adagrad|adam|yogi",
+     "server optimizer on the aggregated update D (Reddi et al. 2021): none x += lr D; avgm m = beta1 m "
+     "+ D, x += lr m; adagrad/adam/yogi m = beta1 m + (1-beta1) D, v per rule, x += lr m/(sqrt v + tau)"},
+    {"server.lr", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
+     "server learning rate eta_s (also SCAFFOLD's global step size); 1 with optimizer none = FedAvg"},
+    {"server.beta1", HF_OPT_FLOAT, "0.9", 0, 1, NULL, "server first-moment decay (avgm: momentum)"},
+    {"server.beta2", HF_OPT_FLOAT, "0.99", 0, 1, NULL, "server second-moment decay (adam, yogi)"},
+    {"server.tau", HF_OPT_FLOAT, "1e-3", 1e-12, 1e6, NULL, "adaptivity (denominator offset) of adagrad/adam/yogi"},
+    {"topology.kind", HF_OPT_CHOICE, "ring", NONE, "ring|torus|erdos-renyi|complete|star|file",
+     "decentralized graph over the clients, Metropolis-Hastings weights W_ij = 1/(1+max(d_i,d_j)): "
+     "ring, torus (2-D, r x c with r the largest divisor <= sqrt N), erdos-renyi (topology.p, "
+     "redrawn until connected), complete, star (hub 0), file (topology.path)"},
+    {"topology.p", HF_OPT_FLOAT, "0.2", 0, 1, NULL, "erdos-renyi: edge probability"},
+    {"topology.path", HF_OPT_PATH, "", NONE, NULL,
+     "kind = file: edge list, one 'i j' (0-based client ids) per line, '#' comments"},
+    {"topology.local_steps", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "decentralized: local SGD steps per gossip iteration (1 = D-PSGD of Lian et al.; "
+     "0 = federation.local_epochs full epochs)"},
     /* [aggregation] */
     {"aggregation.topology", HF_OPT_CHOICE, "rank0", NONE, "rank0|allreduce",
      "rank0: updates travel to rank 0, which sums them (an FL server); allreduce: partial sums "
@@ -80,23 +117,184 @@ const hf_opt_t hf_options[] = {
     {"aggregation.exact", HF_OPT_BOOL, "yes", NONE, NULL,
      "yes: order-independent 64-bit fixed-point sums, bitwise identical for any rank count and "
      "topology; no: plain float sums (faster, not reproducible across layouts)"},
-    /* [devices] — one class until the devices issue lands */
-    {"devices.clock", HF_OPT_CHOICE, "model", NONE, "model",
-     "model: simulated time from FLOPs and the device class (deterministic)"},
+    /* [devices] (devices.c, placement.c) */
+    {"devices.classes", HF_OPT_STRING, "", NONE, NULL,
+     "class mix 'name:share,...' (shares normalised; clients dealt exact quotas by a seeded "
+     "permutation); names from the built-in library (`hetfl list`), devices.file, or 'custom' "
+     "(the devices.cores... keys); empty: one class 'default' from those keys"},
+    {"devices.file", HF_OPT_PATH, "", NONE, NULL,
+     "CSV of classes (header name,cores,gflops,mem_width,up_mbps,down_mbps,latency_s,active_w,"
+     "idle_w,radio_j_per_mb,battery_j[,share]); adds to / overrides the library by name; "
+     "without devices.classes its share column is the mix"},
+    {"devices.clock", HF_OPT_CHOICE, "model", NONE, "model|measured",
+     "model: compute time = FLOPs / class GFLOP/s x jitter, deterministic; measured: the pinned "
+     "wall-clock compute time advances /rounds.sim_time_s (outside the determinism contract; "
+     "which clients are kept is still planned with the model)"},
+    {"devices.jitter", HF_OPT_FLOAT, "0.1", 0, 5, NULL,
+     "sigma of the lognormal factor exp(sigma z) on each client's compute time, z keyed by "
+     "(seed, round, client); 0 = none"},
+    {"devices.bind", HF_OPT_BOOL, "yes", NONE, NULL,
+     "bind each rank with hwloc to its class's core count inside the launcher's cpuset "
+     "(too few cores: warn once, share cores round-robin)"},
     {"devices.cores", HF_OPT_INT, "1", 1, 1024, NULL,
-     "OpenBLAS threads each client trains with (part of the determinism contract)"},
+     "class 'custom'/'default': OpenBLAS threads each client trains with (part of the "
+     "determinism contract)"},
     {"devices.gflops", HF_OPT_FLOAT, "10", 1e-6, 1e9, NULL,
-     "effective training speed of the device class, GFLOP/s (simulated clock)"},
-    {"devices.up_mbps", HF_OPT_FLOAT, "10", 1e-6, 1e9, NULL, "uplink bandwidth, Mbit/s"},
-    {"devices.down_mbps", HF_OPT_FLOAT, "50", 1e-6, 1e9, NULL, "downlink bandwidth, Mbit/s"},
-    {"devices.latency_s", HF_OPT_FLOAT, "0.05", 0, 1e6, NULL, "latency per transfer, s"},
-    {"devices.active_w", HF_OPT_FLOAT, "5", 0, 1e6, NULL, "power while training, W"},
+     "class 'custom'/'default': effective training speed, GFLOP/s (simulated clock)"},
+    {"devices.up_mbps", HF_OPT_FLOAT, "10", 1e-6, 1e9, NULL,
+     "class 'custom'/'default': uplink bandwidth, Mbit/s"},
+    {"devices.down_mbps", HF_OPT_FLOAT, "50", 1e-6, 1e9, NULL,
+     "class 'custom'/'default': downlink bandwidth, Mbit/s"},
+    {"devices.latency_s", HF_OPT_FLOAT, "0.05", 0, 1e6, NULL,
+     "class 'custom'/'default': latency added to each transfer, s"},
+    {"devices.active_w", HF_OPT_FLOAT, "5", 0, 1e6, NULL,
+     "class 'custom'/'default': power while training, W"},
+    {"devices.idle_w", HF_OPT_FLOAT, "0.5", 0, 1e6, NULL,
+     "class 'custom'/'default': power while idle, W"},
     {"devices.radio_j_per_mb", HF_OPT_FLOAT, "0.1", 0, 1e6, NULL,
-     "radio energy per MB sent or received, J"},
+     "class 'custom'/'default': radio energy per MB sent or received, J"},
+    {"devices.mem_width", HF_OPT_FLOAT, "1", 1e-6, 1, NULL,
+     "class 'custom'/'default': memory cap, the largest model width fraction it holds"},
+    {"devices.battery_j", HF_OPT_FLOAT, "0", 0, 1e15, NULL,
+     "class 'custom'/'default': battery capacity, J (0 = mains powered, unlimited)"},
+    /* round policies (devices.c: hf_round_plan) */
+    {"federation.deadline_s", HF_OPT_FLOAT, "0", 0, 1e12, NULL,
+     "round deadline in simulated seconds from the round start (0 = none): clients whose "
+     "download + compute + upload exceeds it are dropped (outcome late), the round then lasts "
+     "the deadline"},
+    {"federation.partial_work", HF_OPT_BOOL, "no", NONE, NULL,
+     "with a deadline: a client that cannot finish its E epochs sends the whole local steps "
+     "that fit (outcome partial, FedProx's straggler semantics) instead of being dropped"},
+    {"federation.overcommit", HF_OPT_FLOAT, "1", 1, 100, NULL,
+     "over-commitment f: select ceil(f*K) clients, keep the first K to finish (the rest: "
+     "outcome overcommitted); FedScale uses 1.3"},
+    {"federation.backup_workers", HF_OPT_STRING, "0", NONE, NULL,
+     "backup workers: b (wait for the fastest m-b of the m selected; the rest: outcome backup) "
+     "or 'dynamic' (DBW, Xu, Neglia, Sebastianelli 2021: b chosen each round to maximise the "
+     "expected loss decrease per simulated second)"},
+    /* [availability], [selection], aggregation corrections (avail.c, select.c) */
+    {"availability.model", HF_OPT_CHOICE, "always", NONE, "always|markov|diurnal|cyclic|sessions|trace",
+     "client availability: always; markov (two-state chain per slot_s, pi/lambda or mix cafed); "
+     "diurnal (on_hours a day from start_hour local time, per-client time zone); cyclic (client k "
+     "in group k mod groups, groups online in turn); sessions (on/off durations); trace "
+     "(availability.file). A client is selectable only while online at the round start and is "
+     "dropped (outcome dropped_offline) if it goes offline before its simulated finish"},
+    {"availability.file", HF_OPT_PATH, "", NONE, NULL,
+     "model = trace: CSV client,start_s,end_s of online intervals, optional '# period_s = P' "
+     "header (repeating pattern); `hetfl trace convert` imports AWS-spot step CSVs and "
+     "spot-traces JSON"},
+    {"availability.horizon_s", HF_OPT_FLOAT, "604800", 1, 1e10, NULL,
+     "generated models: length of the generated pattern, which then repeats (memory: 16 bytes "
+     "per online interval)"},
+    {"availability.slot_s", HF_OPT_FLOAT, "60", 1e-3, 1e9, NULL,
+     "markov: seconds per step of the chain"},
+    {"availability.pi", HF_OPT_FLOAT, "0.5", 0, 1, NULL,
+     "markov, mix uniform: stationary availability pi of every client"},
+    {"availability.lambda", HF_OPT_FLOAT, "0", -1, 1, NULL,
+     "markov, mix uniform: correlation lambda; P(on->on) = lambda + (1-lambda) pi, "
+     "P(off->on) = (1-lambda) pi (arodio/CA-Fed activity_simulator.py); must be >= "
+     "max(1-1/pi, 1-1/(1-pi))"},
+    {"availability.mix", HF_OPT_CHOICE, "uniform", NONE, "uniform|cafed",
+     "markov: uniform (every client pi, lambda) or cafed (CA-Fed client types, exact quotas: 1/2 "
+     "available-shifting pi = 1/2+cafed_a, lambda ~ 0; 1/4 unavailable-stable pi = 1/2-cafed_a, "
+     "lambda = cafed_s; 1/4 unavailable-shifting)"},
+    {"availability.cafed_a", HF_OPT_FLOAT, "0.25", -0.5, 0.5, NULL, "mix cafed: availability parameter a"},
+    {"availability.cafed_s", HF_OPT_FLOAT, "0.25", 0, 1, NULL, "mix cafed: stability parameter s"},
+    {"availability.on_hours", HF_OPT_FLOAT, "8", 0, 24, NULL, "diurnal: hours online each day"},
+    {"availability.start_hour", HF_OPT_FLOAT, "22", 0, 24, NULL,
+     "diurnal: local hour the daily window starts (22: overnight charging)"},
+    {"availability.jitter_h", HF_OPT_FLOAT, "1", 0, 24, NULL,
+     "diurnal: standard deviation of the daily start, hours (per client and day)"},
+    {"availability.tz_spread_h", HF_OPT_FLOAT, "24", 0, 24, NULL,
+     "diurnal: client time zones uniform over this many hours (0: all in one zone)"},
+    {"availability.groups", HF_OPT_INT, "4", 1, 1000000, NULL, "cyclic: number of groups"},
+    {"availability.cycle_s", HF_OPT_FLOAT, "3600", 1e-3, 1e10, NULL,
+     "cyclic: length of one cycle; each group is online cycle_s/groups in turn"},
+    {"availability.session_dist", HF_OPT_CHOICE, "weibull", NONE, "weibull|lognormal",
+     "sessions: distribution of on and off durations"},
+    {"availability.on_mean_s", HF_OPT_FLOAT, "1800", 1e-3, 1e10, NULL, "sessions: mean online duration"},
+    {"availability.off_mean_s", HF_OPT_FLOAT, "1800", 1e-3, 1e10, NULL, "sessions: mean offline duration"},
+    {"availability.shape", HF_OPT_FLOAT, "1.5", 1e-3, 100, NULL,
+     "sessions: Weibull shape k (1 = exponential), or lognormal sigma"},
+    {"availability.withdraw_fraction", HF_OPT_FLOAT, "0", 0, 1, NULL,
+     "withdraw: this fraction of clients (seeded choice) leaves for good at withdraw_at_s"},
+    {"availability.withdraw_at_s", HF_OPT_FLOAT, "0", 0, 1e15, NULL, "withdraw: simulated time they leave"},
+    {"selection.policy", HF_OPT_CHOICE, "uniform", NONE, "uniform|poc|f3ast|forecast|cyclic",
+     "among the online clients: uniform; poc (power-of-choice, Cho et al. 2022: selection.d "
+     "candidates by q_k, highest last local loss, simple average); f3ast (Ribero et al. 2023: largest "
+     "q_k/r_k, r_k smoothed participation rate, weights q_k/r_k); forecast (clients the "
+     "availability trace keeps online for their round time first); cyclic (Cho et al. 2023: group "
+     "round mod G)"},
+    {"selection.d", HF_OPT_INT, "0", 0, 100000000, NULL, "poc: number of candidates d (0: 2 x clients_per_round)"},
+    {"selection.groups", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "cyclic: number of groups G, client k in group k mod G (0: ceil(clients / clients_per_round))"},
+    {"selection.f3ast_beta", HF_OPT_FLOAT, "0.01", 1e-6, 1, NULL,
+     "f3ast: smoothing of the participation rates r <- (1-beta) r + beta 1[selected]"},
+    {"aggregation.correction", HF_OPT_CHOICE, "none", NONE, "none|unbiased|cafed",
+     "availability correction: none (strategy weights n_k); unbiased (x += sum (q_k/pi_k) (A/|S|) D_k, "
+     "pi_k Bayesian estimate (#on + 100 pi_prior)/(t + 100)); cafed (CA-Fed, Rodio et al.: "
+     "greedily exclude clients by |lambda_k| then pi_k while the surrogate decreases)"},
+    {"aggregation.pi_prior", HF_OPT_FLOAT, "-1", -1, 1, NULL,
+     "prior of the availability estimator: -1 = the Markov model's pi_k (as CA-Fed's code does), "
+     "0.5 for other models; or a value in [0, 1] for every client"},
+    {"aggregation.cafed_c", HF_OPT_FLOAT, "1", 0, 1e6, NULL, "cafed: bias constant C of the surrogate"},
     /* [energy] */
     {"energy.carbon_intensity", HF_OPT_FLOAT, "475", 0, 1e5, NULL,
      "grid carbon intensity, gCO2e/kWh (default: world average 2019, IEA, as listed by "
      "Green Algorithms' CI_aggregated.csv)"},
+    /* [energy] — energy.c, carbon.c, rapl.c, kernels/compress.c */
+    {"energy.carbon_file", HF_OPT_PATH, "", NONE, NULL,
+     "carbon intensity sources: a trace (timestamp,region,gco2_per_kwh, hourly), an EIA-style "
+     "file (timestamp,...,avg_CI; region = file name up to '_'), a month x hour profile "
+     "(region,month,h00..h23), or a directory of such *.csv files (e.g. traces/carbon: profiles "
+     "of BPAT CISO ERCO NYIS PJM derived from the 2022 EIA traces)"},
+    {"energy.start", HF_OPT_STRING, "2022-01-01T00:00Z", NONE, NULL,
+     "wall-clock (UTC, ISO 8601) time of simulated time 0: carbon look-ups use start + sim time"},
+    {"energy.regions", HF_OPT_STRING, "", NONE, NULL,
+     "client regions as REGION:SHARE,... (exact quotas, dealt by a seed-keyed permutation); a "
+     "region is one of energy.carbon_file's, a country-table code (FR, DE, US-CA, ...: "
+     "country_annual_CI.csv figures) or 'default' (energy.carbon_intensity); empty = all default"},
+    {"energy.regions_file", HF_OPT_PATH, "", NONE, NULL,
+     "client regions from a CSV of 'client,region' rows (every client once); overrides "
+     "energy.regions"},
+    {"energy.scheduler", HF_OPT_CHOICE, "agnostic", NONE, "agnostic|carbon-aware",
+     "agnostic: uniform selection, rounds start when the previous ends; carbon-aware: clients "
+     "drawn with alpha-fair shares of their carbon cost and n_k/pi_k (Hajek) weights, rounds "
+     "deferred up to energy.slack_h into the lowest-carbon hour, under energy.carbon_budget_g"},
+    {"energy.slack_h", HF_OPT_FLOAT, "0", 0, 8760, NULL,
+     "carbon-aware: a round may start up to this many whole hours after it could (0 = never "
+     "deferred)"},
+    {"energy.fair_alpha", HF_OPT_FLOAT, "1", 0.01, 1e6, NULL,
+     "carbon-aware: alpha of the alpha-fair shares x_k ~ cost_k^(-1/alpha); large = equal shares "
+     "(agnostic), 1 = proportional fairness, small = cheapest clients only"},
+    {"energy.carbon_budget_g", HF_OPT_FLOAT, "0", 0, 1e15, NULL,
+     "carbon-aware: total carbon budget of the run, gCO2e (0 = none); what is left is spread "
+     "evenly over the remaining rounds, fewer clients are selected when a round would exceed it"},
+    {"energy.budget_j", HF_OPT_FLOAT, "0", 0, 1e15, NULL,
+     "per-client energy budget, J (0 = unlimited); see energy.budget_spread, budget_period_h"},
+    {"energy.budget_spread", HF_OPT_FLOAT, "0", 0, 0.99, NULL,
+     "client k's budget is budget_j * (1 + spread * (2u - 1)), u ~ U(0,1) keyed by (seed, client)"},
+    {"energy.budget_period_h", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
+     "budgets are refilled every this many simulated hours (24 = daily; 0 = never, a battery)"},
+    {"energy.budget_strategy", HF_OPT_CHOICE, "exclude", NONE, "exclude|steps|sample|compress|auto",
+     "a client that cannot pay a full round: exclude (outcome over_budget), steps (fewer local "
+     "steps), sample (each epoch over a random subset of its data), compress (QSGD upload), auto "
+     "(compress, then fewer steps); shortened updates are scaled by steps_full/steps"},
+    {"energy.count_idle", HF_OPT_BOOL, "no", NONE, NULL,
+     "add idle power x transfer time (latency + bytes/bandwidth) to each participation's energy"},
+    {"energy.compress", HF_OPT_CHOICE, "none", NONE, "none|qsgd|topk|fp16",
+     "compression of every upload: qsgd (energy.qsgd_levels, unbiased), topk (energy.topk_ratio, "
+     "error feedback), fp16; bytes_up is the exact encoded size"},
+    {"energy.qsgd_levels", HF_OPT_INT, "15", 1, 65535, NULL,
+     "QSGD levels s: 1 + ceil(log2(s+1)) bits per value plus 32 per bucket"},
+    {"energy.qsgd_bucket", HF_OPT_INT, "512", 1, 1 << 24, NULL, "QSGD bucket size (values per norm)"},
+    {"energy.topk_ratio", HF_OPT_FLOAT, "0.01", 1e-9, 1, NULL,
+     "top-k: fraction of coordinates sent (k = ceil(ratio * nparams)); 8 bytes each + 4"},
+    {"energy.measure", HF_OPT_BOOL, "yes", NONE, NULL,
+     "read RAPL counters around each rank's training (energy_j_measured columns; NaN and one "
+     "warning where unreadable)"},
+    {"energy.rapl_root", HF_OPT_PATH, "/sys/class/powercap", NONE, NULL,
+     "powercap sysfs root holding intel-rapl:N (package) and intel-rapl:N:M (dram) zones"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -123,6 +321,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     copy_str(p->name, sizeof p->name, oget(c, "run.name"));
     p->seed = (uint64_t)hf_conf_int(c, "run.seed");
     copy_str(p->output, sizeof p->output, oget(c, "run.output"));
+    p->checkpoint_every = (int)hf_conf_int(c, "run.checkpoint_every");
 
     const char *ds = oget(c, "data.dataset");
     p->dataset = !strcmp(ds, "synthetic") ? HF_DS_SYNTHETIC : !strcmp(ds, "leaf") ? HF_DS_LEAF
@@ -189,7 +388,15 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->dev.latency_s = hf_conf_float(c, "devices.latency_s");
     p->dev.active_w = hf_conf_float(c, "devices.active_w");
     p->dev.radio_j_per_mb = hf_conf_float(c, "devices.radio_j_per_mb");
+    p->dev.idle_w = hf_conf_float(c, "devices.idle_w");
+    p->dev.mem_width = hf_conf_float(c, "devices.mem_width");
+    p->dev.battery_j = hf_conf_float(c, "devices.battery_j");
+    if (p->dev.battery_j <= 0) p->dev.battery_j = INFINITY;
+    int drc = hf_devices_from_conf(&p->devs, c, &p->dev);  /* devices.c: classes, policies */
+    if (drc) return drc;
     p->carbon_intensity = hf_conf_float(c, "energy.carbon_intensity");
+    int src = hf_strat_params(p, c);  /* strategy.c: [fedprox], [server], [topology], ... */
+    if (src) return src;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #define HF_OPTIONS_H
 #include "conf.h"
 #include "nn.h"
+#include "devices.h"
 #include <stdint.h>
 
 extern const hf_opt_t hf_options[];
@@ -18,22 +19,14 @@ typedef enum { HF_DS_FMNIST, HF_DS_SYNTHETIC, HF_DS_LEAF } hf_dsname_t;
 typedef enum { HF_PART_IID, HF_PART_SHARDS, HF_PART_DIRICHLET, HF_PART_NATURAL } hf_partname_t;
 typedef enum { HF_TOPO_RANK0, HF_TOPO_ALLREDUCE } hf_topo_t;
 
-/* A device class: what the simulated clock and the energy model need. */
-typedef struct {
-    char name[32];
-    int cores;              /* OpenBLAS threads a client of this class trains with */
-    double gflops;          /* effective training throughput, GFLOP/s */
-    double up_mbps, down_mbps;  /* link bandwidth, Mbit/s */
-    double latency_s;       /* one-way latency per transfer */
-    double active_w;        /* power while computing, W */
-    double radio_j_per_mb;  /* radio energy per MB transferred */
-} hf_devclass_t;
+/* Device classes (hf_devclass_t), the class mix and round policies: devices.h. */
 
 typedef struct {
     /* [run] */
     char name[128];
     uint64_t seed;
     char output[4096];          /* results path ("" → default) */
+    int checkpoint_every;       /* rounds between checkpoints (0: only on signals) */
     /* [data] */
     hf_dsname_t dataset;
     char data_path[4096];
@@ -53,9 +46,21 @@ typedef struct {
     hf_topo_t topology;
     int exact;
     /* [devices] */
-    hf_devclass_t dev;          /* the default class (one class until the devices issue) */
+    hf_devclass_t dev;          /* the class of the devices.cores, ... keys ("custom") */
+    hf_devices_t devs;          /* classes in use, shares, clock and round policies */
     /* [energy] */
     double carbon_intensity;    /* gCO2e/kWh */
+    /* strategies and decentralized training (strategy.c fills these) */
+    char strategy[32];          /* federation.strategy: a name in hf_strategies[] */
+    double stragglers;          /* federation.stragglers */
+    int decentralized;          /* federation.mode = decentralized */
+    double fedprox_mu, fednova_mu;
+    char server_opt[16];        /* server.optimizer */
+    double server_lr, server_beta1, server_beta2, server_tau;
+    char topo_kind[16];         /* topology.kind */
+    double topo_p;
+    char topo_path[4096];
+    int topo_local_steps;
 } hf_params_t;
 
 /* Fill p from a loaded, validated configuration.  Cross-key checks

@@ -13,6 +13,7 @@
 #include "rng.h"
 #include <CUnit/Basic.h>
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,20 @@ static void test_sgd_semantics(void)
     CU_ASSERT_DOUBLE_EQUAL(m[1], 1.2, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(p[0], -1.5, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(p[1], -2.0, 1e-6);
+    /* a momentum entry with no more gradient decays to exactly 0, never
+     * through the (slow) subnormal range: 0.5^130 < FLT_MIN (nn.c flushes
+     * below 2^-100) */
+    enum { NZ = 20 };
+    float pz[NZ], gz[NZ], mz[NZ];
+    for (int i = 0; i < NZ; i++) { pz[i] = 1; gz[i] = 0; mz[i] = 1; }
+    hf_sgd_t oz = {0.1f, 0.5f, 0, 0};
+    int sub = 0;
+    for (int k = 0; k < 130; k++) {
+        hf_sgd_step(&oz, NZ, pz, gz, mz);
+        for (int i = 0; i < NZ; i++) sub += mz[i] != 0 && fabsf(mz[i]) < FLT_MIN;
+    }
+    CU_ASSERT(sub == 0 && mz[0] == 0.0f && mz[NZ - 1] == 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(pz[0], 1 - 0.1 * 1, 1e-6);   /* lr * Σ_{k>=1} 0.5^k = 0.1 */
     /* longer than one vector block, with a tail */
     enum { N = 37 };
     float pp[N], gg[N], mm[N];

@@ -1,0 +1,75 @@
+/*
+ * server_opt.c — FedOpt server optimizers (see server_opt.h and
+ * ../shared/ALGORITHMS.md "Server optimizers").  Moments start at zero (Reddi
+ * et al. initialise v_{-1} = τ²; with τ in the denominator the difference is
+ * negligible and zero keeps Yogi's sign test well defined from the first step).
+ */
+#include "server_opt.h"
+#include "hf_util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hf_server_opt_init(hf_server_opt_t *o, const char *name, long n, double lr, double beta1,
+                       double beta2, double tau)
+{
+    memset(o, 0, sizeof *o);
+    static const char *names[] = {"none", "avgm", "adagrad", "adam", "yogi"};
+    int k = -1;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(name, names[i])) k = i;
+    if (k < 0) return hf_seterr(HF_EINPUT, "unknown server optimizer '%s'", name);
+    o->kind = (hf_sopt_kind_t)k;
+    o->lr = (float)lr;
+    o->beta1 = (float)beta1;
+    o->beta2 = (float)beta2;
+    o->tau = (float)tau;
+    o->n = n;
+    if (o->kind != HF_SOPT_NONE) o->state_m = hf_alloc_aligned((size_t)n * sizeof(float));
+    if (o->kind >= HF_SOPT_ADAGRAD) o->state_v = hf_alloc_aligned((size_t)n * sizeof(float));
+    return 0;
+}
+
+void hf_server_opt_free(hf_server_opt_t *o)
+{
+    free(o->state_m);
+    free(o->state_v);
+    memset(o, 0, sizeof *o);
+}
+
+uint64_t hf_server_opt_bytes(const hf_server_opt_t *o)
+{
+    return (uint64_t)o->n * sizeof(float) * (uint64_t)((o->state_m != NULL) + (o->state_v != NULL));
+}
+
+void hf_server_opt_apply(hf_server_opt_t *o, float *x, const float *d)
+{
+    const long n = o->n;
+    const float lr = o->lr, b1 = o->beta1, b2 = o->beta2, tau = o->tau;
+    float *m = o->state_m, *v = o->state_v;
+    switch (o->kind) {
+    case HF_SOPT_NONE:
+        if (lr == 1.0f) for (long j = 0; j < n; j++) x[j] += d[j];
+        else for (long j = 0; j < n; j++) x[j] += lr * d[j];
+        break;
+    case HF_SOPT_AVGM:
+        for (long j = 0; j < n; j++) {
+            m[j] = b1 * m[j] + d[j];
+            x[j] += lr * m[j];
+        }
+        break;
+    default:
+        for (long j = 0; j < n; j++) {
+            float g = d[j], g2 = g * g;
+            m[j] = b1 * m[j] + (1.0f - b1) * g;
+            if (o->kind == HF_SOPT_ADAGRAD) v[j] += g2;
+            else if (o->kind == HF_SOPT_ADAM) v[j] = b2 * v[j] + (1.0f - b2) * g2;
+            else {
+                float s = v[j] - g2;
+                v[j] -= (1.0f - b2) * g2 * (float)((s > 0.0f) - (s < 0.0f));
+            }
+            x[j] += lr * m[j] / (sqrtf(v[j]) + tau);
+        }
+    }
+    o->state_steps++;
+}

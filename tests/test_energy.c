@@ -1,0 +1,429 @@
+/* test_energy.c — energy model identities, RAPL reader on a fake powercap tree
+ * (incl. wrap-around), carbon traces/profiles/EIA importer, the country table,
+ * budgets with adaptive strategies, and the carbon-aware sampler's inclusion
+ * probabilities. */
+#include "carbon.h"
+#include "energy.h"
+#include "h5out.h"
+#include "hf_util.h"
+#include "options.h"
+#include "rapl.h"
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void put(const char *dir, const char *file, const char *text)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void mkzone(const char *root, const char *zone, const char *name, const char *uj,
+                   const char *max)
+{
+    char d[768];
+    snprintf(d, sizeof d, "%s/%s", root, zone);
+    mkdir(d, 0755);
+    put(d, "name", name);
+    put(d, "energy_uj", uj);
+    put(d, "max_energy_range_uj", max);
+}
+
+/* ------------------------------------------------------------- model --- */
+
+static void test_model_identities(void)
+{
+    hf_energy_parts_t p = hf_energy_model(5.0, 2.0, 0.1, 0, 0, 1.0, 0.0);
+    CU_ASSERT_EQUAL(p.radio_j, 0.0);          /* zero bytes → zero radio energy */
+    CU_ASSERT_DOUBLE_EQUAL(p.compute_j, 10.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.total_j, 10.0, 1e-12);
+    p = hf_energy_model(5.0, 2.0, 0.1, 2000000, 1000000, 1.0, 3.0);
+    CU_ASSERT_DOUBLE_EQUAL(p.radio_j, 0.3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.idle_j, 3.0, 1e-12);
+    CU_ASSERT_EQUAL(p.total_j, p.compute_j + p.radio_j + p.idle_j);
+    CU_ASSERT_DOUBLE_EQUAL(hf_energy_carbon_g(3.6e6, 250.0), 250.0, 1e-9);
+}
+
+static hf_energy_t *mk_energy(const char *text, int N, int R)
+{
+    hf_conf_t c = {0};
+    char name[512];
+    snprintf(name, sizeof name, "%s/t.conf", tmpdir);
+    int rc = hf_conf_load_string(&c, text, name, hf_options, NULL, 0, -1);
+    if (rc) { printf("\n%s\n", hf_errmsg()); return NULL; }
+    hf_energy_t *e = hf_energy_new(&c, 7, N, R, &rc);
+    if (!e) printf("\n%s\n", hf_errmsg());
+    hf_conf_free(&c);
+    return e;
+}
+
+/* Participants sum to the round; over_budget costs nothing; budgets only fall;
+ * the adaptive strategies fit the budget and correct the bias. */
+static void test_plan_budget(void)
+{
+    hf_energy_client_t cl = {600, 60, 4.0, 1.0, 5.0, 0.5, 0.1};  /* full: 20 J compute */
+    long P = 100000;
+    uint64_t down = 400000;
+    /* full round = 20 + 0.1*(0.4+0.4) = 20.08 J; budget 30 J: one full round, then 9.92 J left */
+    const char *strategies[] = {"exclude", "steps", "sample", "compress", "auto"};
+    for (int s = 0; s < 5; s++) {
+        char text[512];
+        snprintf(text, sizeof text, "[energy]\nbudget_j = 30\nbudget_strategy = %s\n"
+                 "regions = default\n", strategies[s]);
+        hf_energy_t *e = mk_energy(text, 4, 10);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+        double round_sum = 0, parts[3];
+        hf_eplan_t pl[3];
+        for (int i = 0; i < 3; i++) {
+            hf_energy_plan(e, 0, 0.0, i == 2 ? 1 : 0, &cl, down, P, &pl[i]);
+            parts[i] = pl[i].e.total_j;
+            round_sum += parts[i];
+            CU_ASSERT(pl[i].e.total_j == pl[i].e.compute_j + pl[i].e.radio_j + pl[i].e.idle_j);
+            CU_ASSERT(pl[i].remaining_j >= -1e-9);
+            CU_ASSERT_DOUBLE_EQUAL(pl[i].carbon_g, pl[i].e.total_j / 3.6e6 * 475, 1e-12);
+        }
+        CU_ASSERT_DOUBLE_EQUAL(round_sum, parts[0] + parts[1] + parts[2], 0);
+        CU_ASSERT_EQUAL(pl[0].outcome, HF_OUT_COMPLETED);
+        CU_ASSERT_EQUAL(pl[0].steps, 60);
+        CU_ASSERT_DOUBLE_EQUAL(pl[0].e.total_j, 20.08, 1e-9);
+        /* second participation of client 0: 9.92 J left, a full round does not fit */
+        if (s == 0) {
+            CU_ASSERT_EQUAL(pl[1].outcome, HF_OUT_OVER_BUDGET);
+            CU_ASSERT_EQUAL(pl[1].e.total_j, 0.0);
+            CU_ASSERT_EQUAL(pl[1].bytes_up, 0);
+        } else if (s == 3) {
+            /* compress alone: 20 + radio > 9.92 → still over budget */
+            CU_ASSERT_EQUAL(pl[1].outcome, HF_OUT_OVER_BUDGET);
+        } else {
+            CU_ASSERT_EQUAL(pl[1].outcome, HF_OUT_COMPLETED);
+            CU_ASSERT(pl[1].e.total_j <= 9.92 + 1e-9);
+            CU_ASSERT(pl[1].steps >= 1 && pl[1].steps < 60);
+            CU_ASSERT_DOUBLE_EQUAL(pl[1].scale, 60.0 / pl[1].steps, 1e-12);
+            if (s == 2) CU_ASSERT(pl[1].sample < 600);
+            if (s == 4) {
+                CU_ASSERT_EQUAL(pl[1].comp, HF_COMP_QSGD);
+                CU_ASSERT(pl[1].bytes_up < 4 * (uint64_t)P);
+                CU_ASSERT(pl[1].steps > 0);
+            }
+        }
+        /* client 1 untouched by client 0's spending */
+        CU_ASSERT_EQUAL(pl[2].outcome, HF_OUT_COMPLETED);
+        hf_energy_free(e);
+    }
+    /* daily refill: after a simulated day the budget is back */
+    hf_energy_t *e = mk_energy("[energy]\nbudget_j = 30\nbudget_period_h = 24\n", 2, 10);
+    hf_eplan_t a, b, c2;
+    hf_energy_plan(e, 0, 0.0, 0, &cl, down, P, &a);
+    hf_energy_plan(e, 1, 100.0, 0, &cl, down, P, &b);
+    hf_energy_plan(e, 2, 86400.0 + 5, 0, &cl, down, P, &c2);
+    CU_ASSERT_EQUAL(a.outcome, HF_OUT_COMPLETED);
+    CU_ASSERT_EQUAL(b.outcome, HF_OUT_OVER_BUDGET);
+    CU_ASSERT_EQUAL(c2.outcome, HF_OUT_COMPLETED);
+    hf_energy_free(e);
+    /* unlimited: never over budget, remaining +inf */
+    e = mk_energy("", 2, 10);
+    hf_energy_plan(e, 0, 0.0, 0, &cl, down, P, &a);
+    CU_ASSERT(isinf(a.remaining_j));
+    CU_ASSERT_EQUAL(a.bytes_up, 4 * (uint64_t)P);
+    hf_energy_free(e);
+}
+
+/* ------------------------------------------------------------- RAPL --- */
+
+static void test_rapl_fake_tree(void)
+{
+    char root[512];
+    snprintf(root, sizeof root, "%s/powercap", tmpdir);
+    mkdir(root, 0755);
+    mkzone(root, "intel-rapl:0", "package-0\n", "1000000\n", "262143328850\n");
+    mkzone(root, "intel-rapl:0:0", "core\n", "500\n", "262143328850\n");     /* inside package */
+    mkzone(root, "intel-rapl:0:1", "dram\n", "2000000\n", "65712999613\n");
+    mkzone(root, "intel-rapl:1", "package-1\n", "262143000000\n", "262143328850\n");
+    mkzone(root, "intel-rapl-mmio:0", "package-0\n", "5\n", "10\n");        /* not counted */
+    hf_rapl_t r;
+    CU_ASSERT_EQUAL(hf_rapl_open(&r, root, stderr), 3);
+    CU_ASSERT_EQUAL(r.npackages, 2);
+    hf_rapl_begin(&r);
+    char d[1024];
+    snprintf(d, sizeof d, "%s/intel-rapl:0", root);
+    put(d, "energy_uj", "3500000\n");                         /* +2.5 J */
+    snprintf(d, sizeof d, "%s/intel-rapl:0:1", root);
+    put(d, "energy_uj", "2500000\n");                         /* +0.5 J */
+    snprintf(d, sizeof d, "%s/intel-rapl:1", root);
+    put(d, "energy_uj", "671150\n");                          /* wrapped: 328850 + 671150 = 1 J */
+    snprintf(d, sizeof d, "%s/intel-rapl:0:0", root);
+    put(d, "energy_uj", "99999999\n");                        /* core: ignored */
+    double j = hf_rapl_end(&r);
+    CU_ASSERT_DOUBLE_EQUAL(j, 4.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(hf_rapl_attribute(j, 2, 8), 1.0, 1e-12);
+    CU_ASSERT(isnan(hf_rapl_attribute(NAN, 2, 8)));
+    /* a counter that vanishes mid-run → NaN */
+    hf_rapl_begin(&r);
+    snprintf(d, sizeof d, "%s/intel-rapl:0:1/energy_uj", root);
+    unlink(d);
+    CU_ASSERT(isnan(hf_rapl_end(&r)));
+    /* absent tree → 0 zones, NaN, exactly one warning */
+    hf_rapl_reset_warning();
+    char wpath[512];
+    snprintf(wpath, sizeof wpath, "%s/warn.txt", tmpdir);
+    FILE *w = fopen(wpath, "w");
+    snprintf(d, sizeof d, "%s/nonexistent", tmpdir);
+    CU_ASSERT_EQUAL(hf_rapl_open(&r, d, w), 0);
+    CU_ASSERT_EQUAL(hf_rapl_open(&r, d, w), 0);
+    hf_rapl_begin(&r);
+    CU_ASSERT(isnan(hf_rapl_end(&r)));
+    fclose(w);
+    w = fopen(wpath, "r");
+    int lines = 0, ch;
+    while ((ch = fgetc(w)) != EOF) lines += ch == '\n';
+    fclose(w);
+    CU_ASSERT_EQUAL(lines, 1);
+}
+
+/* ----------------------------------------------------------- carbon --- */
+
+static void test_time(void)
+{
+    int64_t t;
+    CU_ASSERT_EQUAL(hf_time_parse("1970-01-01T00:00Z", &t), 0);
+    CU_ASSERT_EQUAL(t, 0);
+    CU_ASSERT_EQUAL(hf_time_parse("2022-01-01 00:00:00+00:00", &t), 0);
+    CU_ASSERT_EQUAL(t, 1640995200);
+    CU_ASSERT_EQUAL(hf_time_parse("2022-03-01T12:30:15-02:00", &t), 0);
+    CU_ASSERT_EQUAL(t, 1646137815 + 7200);
+    CU_ASSERT_EQUAL(hf_time_parse("2022-13-01", &t), -1);
+    CU_ASSERT_EQUAL(hf_time_parse("2022-01-01T00", &t), -1);
+    char b[32];
+    hf_time_format(1646137815, b, sizeof b);
+    CU_ASSERT_STRING_EQUAL(b, "2022-03-01T12:30:15Z");
+}
+
+static void test_trace_and_errors(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/tr.csv", tmpdir);
+    put(tmpdir, "tr.csv", "# comment\ntimestamp,region,gco2_per_kwh\n"
+        "2022-01-01T00:00Z,A,100\n2022-01-01T00:00Z,B,10\n2022-01-01T01:00Z,A,200\n"
+        "2022-01-01T01:00Z,B,20\n");
+    hf_carbon_t c = {0};
+    CU_ASSERT_EQUAL_FATAL(hf_carbon_load(&c, p), 0);
+    CU_ASSERT_EQUAL(c.n, 2);
+    int a = hf_carbon_resolve(&c, "A");
+    CU_ASSERT_EQUAL(a, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, a, 1640995200 + 3599), 100, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, a, 1640995200 + 3600), 200, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, a, 1640995200 + 7200), 100, 0);  /* repeats */
+    int fr = hf_carbon_resolve(&c, "FR");
+    CU_ASSERT(fr >= 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, fr, 0), 51.28, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(hf_carbon_country("WORLD"), 475, 0);
+    CU_ASSERT_EQUAL(hf_carbon_resolve(&c, "XX-NOPE"), -1);
+    hf_carbon_free(&c);
+    /* errors carry FILE:LINE */
+    struct { const char *text, *want; } bad[] = {
+        {"timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,A,100\n2022-01-01T02:00Z,A,1\n",
+         "tr.csv:3: region A: timestamps must be hourly"},
+        {"timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,A,-5\n", "tr.csv:2: bad gco2_per_kwh"},
+        {"timestamp,region,gco2_per_kwh\nyesterday,A,5\n", "tr.csv:2: bad timestamp"},
+        {"# c\ntime,where,what\n", "tr.csv:2: unknown carbon file header"},
+        {"region,month,h00,h01,h02,h03,h04,h05,h06,h07,h08,h09,h10,h11,h12,h13,h14,h15,h16,h17,h18,"
+         "h19,h20,h21,h22,h23\nA,13,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n",
+         "tr.csv:2: bad month"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put(tmpdir, "tr.csv", bad[i].text);
+        hf_carbon_t d = {0};
+        CU_ASSERT_EQUAL(hf_carbon_load(&d, p), HF_EINPUT);
+        if (!strstr(hf_errmsg(), bad[i].want)) printf("\n  got: %s\n  want: %s\n", hf_errmsg(), bad[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), bad[i].want));
+        hf_carbon_free(&d);
+    }
+}
+
+/* the shipped profiles load, cover all 12 × 24 cells, and look up by month/hour */
+static void test_shipped_profiles(void)
+{
+    const char *src = getenv("HETFL_SRCDIR");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/traces/carbon", src ? src : "..");
+    hf_carbon_t c = {0};
+    int rc = hf_carbon_load(&c, p);
+    if (rc) printf("\n%s\n", hf_errmsg());
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(c.n, 5);
+    int ci = hf_carbon_resolve(&c, "CISO"), bp = hf_carbon_resolve(&c, "BPAT");
+    CU_ASSERT(ci >= 0 && bp >= 0 && c.r[ci].kind == HF_CI_PROFILE);
+    int64_t t;
+    hf_time_parse("2022-07-15T20:00Z", &t);   /* CISO midday (UTC-7): solar */
+    double noon = hf_carbon_at(&c, ci, t);
+    hf_time_parse("2022-07-15T05:00Z", &t);   /* CISO night */
+    double night = hf_carbon_at(&c, ci, t);
+    CU_ASSERT(noon < night);
+    CU_ASSERT(hf_carbon_at(&c, bp, t) < hf_carbon_at(&c, ci, t));  /* hydro-heavy BPA */
+    hf_carbon_free(&c);
+}
+
+/* EIA-style importer on the real 2022 CISO file; its profile equals the shipped one */
+static void test_eia_import(void)
+{
+    const char *sd = getenv("SHARED_DATA");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/carbon/CISO_NG_and_avgCI_2022.csv", sd ? sd : "../shared/data");
+    if (access(p, R_OK)) {
+        printf("\n  SKIP: %s absent\n", p);
+        return;
+    }
+    hf_carbon_t c = {0};
+    CU_ASSERT_EQUAL_FATAL(hf_carbon_load(&c, p), 0);
+    CU_ASSERT_EQUAL(c.n, 1);
+    CU_ASSERT_STRING_EQUAL(c.r[0].name, "CISO");
+    CU_ASSERT_EQUAL(c.r[0].kind, HF_CI_HOURLY);
+    CU_ASSERT_EQUAL(c.r[0].n, 8760);
+    CU_ASSERT_EQUAL(c.r[0].t0, 1640995200);
+    CU_ASSERT_DOUBLE_EQUAL(c.r[0].v[0], 222.29592090536002, 1e-9);  /* first row of the file */
+    CU_ASSERT_DOUBLE_EQUAL(c.r[0].v[8759], 234.87388724035608, 1e-9);
+    int ok = 1;
+    for (long h = 0; h < c.r[0].n; h++)
+        if (!(c.r[0].v[h] > 0 && c.r[0].v[h] < 2000)) ok = 0;   /* gaps interpolated */
+    CU_ASSERT(ok);
+    /* round trip: write as a trace, read back, same values (4 decimals) */
+    char q[512];
+    snprintf(q, sizeof q, "%s/ciso_trace.csv", tmpdir);
+    FILE *f = fopen(q, "w");
+    CU_ASSERT_EQUAL(hf_carbon_write_trace(&c, 0, f), 0);
+    fclose(f);
+    hf_carbon_t d = {0};
+    CU_ASSERT_EQUAL_FATAL(hf_carbon_load(&d, q), 0);
+    CU_ASSERT_EQUAL(d.r[0].n, 8760);
+    CU_ASSERT_DOUBLE_EQUAL(d.r[0].v[4000], c.r[0].v[4000], 1e-4);
+    /* the shipped profile's January 00h cell is the mean of the 31 values */
+    double prof[12][24], s = 0;
+    hf_carbon_profile(&c, 0, prof);
+    for (int day = 0; day < 31; day++) s += c.r[0].v[24 * day];
+    CU_ASSERT_DOUBLE_EQUAL(prof[0][0], s / 31, 1e-9);
+    const char *src = getenv("HETFL_SRCDIR");
+    snprintf(q, sizeof q, "%s/traces/carbon/CISO.csv", src ? src : "..");
+    hf_carbon_t sp = {0};
+    if (hf_carbon_load(&sp, q) == 0) {
+        int ok2 = 1;
+        for (int m = 0; m < 12; m++)
+            for (int h = 0; h < 24; h++)
+                if (fabs(sp.r[0].prof[m][h] - prof[m][h]) > 0.051) ok2 = 0;
+        CU_ASSERT(ok2);
+    }
+    hf_carbon_free(&sp);
+    hf_carbon_free(&c);
+    hf_carbon_free(&d);
+}
+
+/* ------------------------------------------------------ carbon-aware --- */
+
+/* Empirical inclusion frequencies of the systematic sampler match π_k, the
+ * cheaper region is favoured, weights are 1/π_k, and the same key gives the
+ * same selection. */
+static void test_aware_sampler(void)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "[energy]\ncarbon_file = %s/two.csv\nregions = LO:0.5,HI:0.5\n"
+             "scheduler = carbon-aware\nfair_alpha = 1\n", tmpdir);
+    put(tmpdir, "two.csv", "timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,LO,100\n"
+        "2022-01-01T00:00Z,HI,400\n");
+    const int N = 20, m = 5, T = 4000;
+    hf_energy_t *e = mk_energy(text, N, T);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    hf_energy_client_t cl[20];
+    for (int k = 0; k < N; k++) cl[k] = (hf_energy_client_t){100, 10, 10.0, 0.1, 5.0, 0, 0.1};
+    int sel[20], cnt[20] = {0};
+    double ipi[20], start, inv[20] = {0};
+    for (int t = 0; t < T; t++) {
+        int ns = hf_energy_select(e, t, 0.0, m, cl, 1000, 1000, sel, ipi, &start);
+        CU_ASSERT_EQUAL(ns, m);
+        for (int i = 0; i < ns; i++) { cnt[sel[i]]++; inv[sel[i]] = ipi[i]; }
+        for (int i = 1; i < ns; i++) CU_ASSERT(sel[i] > sel[i - 1]);
+    }
+    /* α = 1: x ∝ 1/c, LO four times HI; 10 + 10 clients, Σπ = 5 → π_LO = 0.4, π_HI = 0.1 */
+    int ok = 1;
+    for (int k = 0; k < N; k++) {
+        int lo = !strcmp(hf_energy_region_name(e, k), "LO");
+        double pi = lo ? 0.4 : 0.1, f = (double)cnt[k] / T, se = sqrt(pi * (1 - pi) / T);
+        if (fabs(f - pi) > 5 * se) ok = 0;
+        if (fabs(inv[k] - 1 / pi) > 1e-9) ok = 0;
+    }
+    CU_ASSERT(ok);
+    int s1[20], s2[20];
+    hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s1, ipi, &start);
+    hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s2, ipi, &start);
+    CU_ASSERT(memcmp(s1, s2, sizeof(int) * m) == 0);
+    hf_energy_free(e);
+    /* slack: a round at 00:00 with a cheap hour at 02:00 is deferred there */
+    put(tmpdir, "slot.csv", "timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,X,300\n"
+        "2022-01-01T01:00Z,X,200\n2022-01-01T02:00Z,X,50\n2022-01-01T03:00Z,X,400\n");
+    snprintf(text, sizeof text, "[energy]\ncarbon_file = %s/slot.csv\nregions = X\n"
+             "scheduler = carbon-aware\nslack_h = 3\n", tmpdir);
+    e = mk_energy(text, N, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    hf_energy_select(e, 0, 0.0, m, cl, 1000, 1000, sel, ipi, &start);
+    CU_ASSERT_DOUBLE_EQUAL(start, 7200.0, 0);
+    hf_energy_free(e);
+    /* a carbon budget lowers the number selected */
+    snprintf(text, sizeof text, "[energy]\ncarbon_file = %s/slot.csv\nregions = X\n"
+             "scheduler = carbon-aware\ncarbon_budget_g = 0.01\n", tmpdir);
+    e = mk_energy(text, N, 10);
+    int ns = hf_energy_select(e, 0, 0.0, m, cl, 1000, 1000, sel, ipi, &start);
+    CU_ASSERT(ns >= 1 && ns < m);
+    hf_energy_free(e);
+}
+
+static void test_regions_errors(void)
+{
+    hf_conf_t c = {0};
+    char name[512];
+    snprintf(name, sizeof name, "%s/t.conf", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&c, "[energy]\nregions = FR:1,ATLANTIS:1\n", name,
+                                              hf_options, NULL, 0, -1), 0);
+    int rc;
+    CU_ASSERT_PTR_NULL(hf_energy_new(&c, 1, 10, 5, &rc));
+    CU_ASSERT_EQUAL(rc, HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "t.conf:2: key 'energy.regions': unknown region 'ATLANTIS'"));
+    hf_conf_free(&c);
+    /* quotas: FR:3,DE:1 over 8 clients → 6 and 2 */
+    hf_energy_t *e = mk_energy("[energy]\nregions = FR:3,DE:1\n", 8, 5);
+    int fr = 0;
+    for (int k = 0; k < 8; k++) fr += !strcmp(hf_energy_region_name(e, k), "FR");
+    CU_ASSERT_EQUAL(fr, 6);
+    CU_ASSERT_DOUBLE_EQUAL(hf_energy_ci(e, 0, 0), !strcmp(hf_energy_region_name(e, 0), "FR") ? 51.28 : 338.66, 1e-9);
+    hf_energy_free(e);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/hetfl-energy-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("energy", NULL, NULL);
+    CU_add_test(s, "model identities", test_model_identities);
+    CU_add_test(s, "budgets and adaptive strategies", test_plan_budget);
+    CU_add_test(s, "RAPL fake tree, wrap-around", test_rapl_fake_tree);
+    CU_add_test(s, "ISO 8601 times", test_time);
+    CU_add_test(s, "carbon trace, country table, errors", test_trace_and_errors);
+    CU_add_test(s, "shipped carbon profiles", test_shipped_profiles);
+    CU_add_test(s, "EIA importer (shared data)", test_eia_import);
+    CU_add_test(s, "carbon-aware sampler", test_aware_sampler);
+    CU_add_test(s, "regions", test_regions_errors);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int fails = (int)CU_get_number_of_failures();
+    CU_cleanup_registry();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd)) {}
+    return fails ? 1 : 0;
+}

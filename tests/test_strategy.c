@@ -1,0 +1,317 @@
+/*
+ * test_strategy.c — unit tests of the strategy update rules (strategy.c),
+ * server optimizers (server_opt.c), graphs and mixing weights (topology.c) and
+ * gossip (decentral.c).  The SCAFFOLD test runs the real hooks on a small
+ * quadratic problem with heterogeneous clients, where FedAvg's client drift
+ * leaves it at a biased fixed point and SCAFFOLD's control variates remove it.
+ */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include "decentral.h"
+#include "hf_util.h"
+#include "server_opt.h"
+#include "strategy.h"
+#include "topology.h"
+
+/* ------------------------------------------------ quadratic federation --- */
+
+#define QN 4      /* clients */
+#define QP 3      /* parameters */
+static const double qh[QN] = {0.2, 1.0, 3.0, 5.0};   /* curvatures */
+static const double qb[QN][QP] = {{4, -2, 1}, {-1, 3, 0}, {2, 2, -3}, {0, -4, 5}};
+
+/* Run R rounds of strategy `name` with every client each round, K = 10 local
+ * steps of lr 0.1 on f_k(x) = h_k/2 |x − b_k|²; return |x − x*|. */
+static double quad_run(const char *name, double mu, int R)
+{
+    hf_params_t p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.strategy, sizeof p.strategy, "%s", name);
+    p.seed = 1;
+    p.local_epochs = 1;
+    p.batch_size = 1;
+    p.lr = 0.1f;
+    p.fedprox_mu = mu;
+    p.exact = 1;
+    long off[QN + 1];
+    for (int k = 0; k <= QN; k++) off[k] = 10L * k;   /* n_k = 10 → K = 10 steps */
+    hf_strat_t s;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, QP, QN, off, 0, QN, MPI_COMM_WORLD), 0);
+    int sel[QN] = {0, 1, 2, 3};
+    hf_cplan_t cps[QN];
+    hf_plan_t plan = {.c = cps};
+    float x[QP] = {0, 0, 0}, y[QP], g[QP], u[2 * QP], agg[2 * QP];
+    for (int t = 0; t < R; t++) {
+        hf_strat_plan(&s, t, sel, QN, &plan);
+        memset(agg, 0, sizeof agg);
+        int f = s.st->upload_factor;
+        for (int i = 0; i < QN; i++) {
+            int k = sel[i];
+            memcpy(y, x, sizeof y);
+            for (int st = 0; st < plan.c[i].steps; st++) {
+                for (int j = 0; j < QP; j++) g[j] = (float)(qh[k] * (y[j] - qb[k][j]));
+                if (s.st->grad_hook) s.st->grad_hook(&s, k, y, x, g);
+                for (int j = 0; j < QP; j++) y[j] -= p.lr * g[j];
+            }
+            if (s.st->client_upload) s.st->client_upload(&s, k, &plan.c[i], y, x, u);
+            else for (int j = 0; j < QP; j++) u[j] = y[j] - x[j];
+            for (int j = 0; j < f * QP; j++) agg[j] += (float)(plan.c[i].weight * u[j]);
+        }
+        for (int j = 0; j < f * QP; j++) agg[j] = (float)(agg[j] / plan.divisor);
+        if (s.st->server_update) s.st->server_update(&s, &plan, agg, 1);
+        for (int j = 0; j < QP; j++) x[j] += agg[j];
+    }
+    if (!strcmp(name, "scaffold"))  /* c and all N client variates now allocated */
+        CU_ASSERT_EQUAL(hf_strat_state_bytes(&s), (uint64_t)(QN + 1) * QP * sizeof(float));
+    hf_strat_free(&s);
+    double hs = 0, d2 = 0;
+    for (int k = 0; k < QN; k++) hs += qh[k];
+    for (int j = 0; j < QP; j++) {
+        double xs = 0;
+        for (int k = 0; k < QN; k++) xs += qh[k] * qb[k][j];
+        xs /= hs;
+        d2 += (x[j] - xs) * (x[j] - xs);
+    }
+    return sqrt(d2);
+}
+
+static void test_scaffold_beats_fedavg(void)
+{
+    double avg = quad_run("fedavg", 0, 200), sc = quad_run("scaffold", 0, 200);
+    printf("\n    |x - x*| after 200 rounds: fedavg %.3e, scaffold %.3e\n", avg, sc);
+    CU_ASSERT(avg > 0.05);          /* client drift: FedAvg stalls at a biased point */
+    CU_ASSERT(sc < 1e-3);           /* SCAFFOLD reaches the optimum */
+    CU_ASSERT(sc < avg / 100);
+}
+
+static void test_fedprox_mu0_is_fedavg(void)
+{
+    double avg = quad_run("fedavg", 0, 30), p0 = quad_run("fedprox", 0, 30);
+    double p1 = quad_run("fedprox", 1.0, 30);
+    CU_ASSERT_EQUAL(memcmp(&avg, &p0, sizeof avg), 0);   /* bitwise */
+    CU_ASSERT(p1 != avg);
+}
+
+static void test_fednova_a(void)
+{
+    CU_ASSERT_DOUBLE_EQUAL(hf_fednova_a(7, 0, 0), 7.0, 0);
+    /* momentum: Σ_{j=1..3} (1 − ρ^j)/(1 − ρ), ρ = 0.5: (0.5 + 0.75 + 0.875)/0.5 */
+    CU_ASSERT_DOUBLE_EQUAL(hf_fednova_a(3, 0.5, 0), 4.25, 1e-12);
+    /* proximal: Σ_{j<3} (1 − ημ)^j, ημ = 0.1 */
+    CU_ASSERT_DOUBLE_EQUAL(hf_fednova_a(3, 0, 0.1), 2.71, 1e-12);
+}
+
+/* FedNova weights: equal a_k → exactly n_k; unequal → n_k τ_eff / a_k */
+static void test_fednova_weights(void)
+{
+    hf_params_t p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.strategy, sizeof p.strategy, "fednova");
+    p.local_epochs = 4;
+    p.batch_size = 10;
+    p.lr = 0.1f;
+    p.seed = 5;
+    long off[4] = {0, 30, 60, 90};
+    hf_strat_t s;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    int sel[3] = {0, 1, 2};
+    hf_cplan_t c[3];
+    hf_plan_t pl = {.c = c};
+    hf_strat_plan(&s, 0, sel, 3, &pl);
+    for (int i = 0; i < 3; i++) CU_ASSERT_EQUAL(c[i].weight, 30.0);
+    CU_ASSERT_EQUAL(pl.divisor, 90.0);
+    /* stragglers 2/3 with E = 4: partial epochs, weights n_k τ_eff / a_k */
+    p.stragglers = 0.67;
+    hf_strat_plan(&s, 3, sel, 3, &pl);
+    int nstr = 0;
+    double teff = 0;
+    for (int i = 0; i < 3; i++) {
+        nstr += c[i].straggler;
+        CU_ASSERT(c[i].kept);
+        CU_ASSERT(c[i].epochs >= 1 && c[i].epochs <= 4);
+        if (c[i].straggler) CU_ASSERT(c[i].epochs <= 3);
+        CU_ASSERT_EQUAL(c[i].steps, c[i].epochs * 3);
+        teff += c[i].a / 3.0;
+    }
+    CU_ASSERT_EQUAL(nstr, 2);
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / c[i].a, 1e-9);
+    hf_strat_free(&s);
+    /* fedavg drops the same stragglers */
+    snprintf(p.strategy, sizeof p.strategy, "fedavg");
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    hf_strat_plan(&s, 3, sel, 3, &pl);
+    CU_ASSERT_EQUAL(pl.kept, 1);
+    CU_ASSERT_EQUAL(pl.divisor, 30.0);
+    hf_strat_free(&s);
+}
+
+static void test_registry(void)
+{
+    int n = 0;
+    for (int i = 0; hf_strategies[i]; i++, n++) {
+        CU_ASSERT_PTR_NOT_NULL(hf_strategies[i]->weights);
+        CU_ASSERT_PTR_EQUAL(hf_strategy_find(hf_strategies[i]->name), hf_strategies[i]);
+    }
+    CU_ASSERT(n >= 4);
+    CU_ASSERT_PTR_NULL(hf_strategy_find("fedsgd"));
+}
+
+/* ------------------------------------------------------- server optimizers */
+
+static void test_server_opt(void)
+{
+    hf_server_opt_t o;
+    float x[2] = {1, 1}, d[2] = {0.5f, -2.0f};
+    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "adam", 2, 0.1, 0.9, 0.99, 1e-3), 0);
+    hf_server_opt_apply(&o, x, d);
+    for (int j = 0; j < 2; j++) {
+        double m = 0.1 * d[j], v = 0.01 * d[j] * d[j];
+        CU_ASSERT_DOUBLE_EQUAL(x[j], 1 + 0.1 * m / (sqrt(v) + 1e-3), 1e-6);
+    }
+    hf_server_opt_free(&o);
+    float xa[2] = {1, 1};
+    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "avgm", 2, 1.0, 0.9, 0.99, 1e-3), 0);
+    hf_server_opt_apply(&o, xa, d);
+    hf_server_opt_apply(&o, xa, d);  /* m = d, then 1.9 d: x = 1 + 2.9 d */
+    CU_ASSERT_DOUBLE_EQUAL(xa[0], 1 + 2.9 * 0.5, 1e-6);
+    hf_server_opt_free(&o);
+    float xy[2] = {0, 0}, xd[2] = {0, 0};
+    hf_server_opt_t a;
+    hf_server_opt_init(&o, "yogi", 2, 0.1, 0.9, 0.99, 1e-3);
+    hf_server_opt_init(&a, "adagrad", 2, 0.1, 0.9, 0.99, 1e-3);
+    hf_server_opt_apply(&o, xy, d);
+    hf_server_opt_apply(&a, xd, d);
+    CU_ASSERT(xy[0] > 0 && xy[1] < 0 && xd[0] > 0 && xd[1] < 0);
+    CU_ASSERT_EQUAL(hf_server_opt_bytes(&o), 16u);
+    hf_server_opt_free(&o);
+    hf_server_opt_free(&a);
+    float xn[1] = {1}, dn[1] = {0.25f};
+    hf_server_opt_init(&o, "none", 1, 1.0, 0.9, 0.99, 1e-3);
+    hf_server_opt_apply(&o, xn, dn);
+    CU_ASSERT_EQUAL(xn[0], 1.25f);
+    hf_server_opt_free(&o);
+    CU_ASSERT_NOT_EQUAL(hf_server_opt_init(&o, "sgd", 1, 1, 0.9, 0.99, 1e-3), 0);
+}
+
+/* ------------------------------------------------------------ topologies -- */
+
+static void test_mixing_doubly_stochastic(void)
+{
+    const char *kinds[] = {"ring", "torus", "erdos-renyi", "complete", "star"};
+    int sizes[] = {1, 2, 3, 5, 9, 12, 16};
+    for (size_t ki = 0; ki < 5; ki++)
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+            int n = sizes[si];
+            hf_graph_t g;
+            CU_ASSERT_EQUAL_FATAL(hf_topology_build(&g, kinds[ki], n, 0.5, "", 7), 0);
+            double *W = calloc((size_t)n * n, sizeof(double));
+            hf_graph_dense(&g, W);
+            for (int i = 0; i < n; i++) {
+                double rs = 0, cs = 0;
+                for (int j = 0; j < n; j++) {
+                    CU_ASSERT(W[i * n + j] >= 0);
+                    CU_ASSERT_EQUAL(W[i * n + j], W[j * n + i]);   /* symmetric */
+                    rs += W[i * n + j];
+                    cs += W[j * n + i];
+                }
+                CU_ASSERT_DOUBLE_EQUAL(rs, 1.0, 1e-12);
+                CU_ASSERT_DOUBLE_EQUAL(cs, 1.0, 1e-12);
+            }
+            if (n > 1) CU_ASSERT(hf_graph_spectral_gap(&g) > 1e-6);   /* connected */
+            free(W);
+            hf_graph_free(&g);
+        }
+}
+
+static void test_known_weights_and_gaps(void)
+{
+    hf_graph_t g;
+    hf_topology_build(&g, "ring", 8, 0, "", 1);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[3], 1.0 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(g.w[g.off[3]], 1.0 / 3, 1e-15);
+    /* ring eigenvalues (1 + 2cos(2πk/n))/3 */
+    CU_ASSERT_DOUBLE_EQUAL(hf_graph_spectral_gap(&g), 1 - (1 + 2 * cos(2 * M_PI / 8)) / 3, 1e-10);
+    hf_graph_free(&g);
+    hf_topology_build(&g, "torus", 16, 0, "", 1);
+    CU_ASSERT_EQUAL(g.off[1] - g.off[0], 4);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 0.2, 1e-15);
+    hf_graph_free(&g);
+    hf_topology_build(&g, "complete", 6, 0, "", 1);
+    CU_ASSERT_DOUBLE_EQUAL(g.w[0], 1.0 / 6, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(hf_graph_spectral_gap(&g), 1.0, 1e-10);
+    hf_graph_free(&g);
+    hf_topology_build(&g, "star", 6, 0, "", 1);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 1.0 / 6, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[1], 5.0 / 6, 1e-15);
+    hf_graph_free(&g);
+    CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "file", 4, 0, "/nonexistent/edges", 1), 0);
+    CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "erdos-renyi", 30, 0.0, "", 1), 0);
+}
+
+static void test_cycle_time(void)
+{
+    /* cycles: self 1, self 2, 0→1→0 (3 + 5)/2 = 4 */
+    double D[4] = {1, 3, 5, 2};
+    CU_ASSERT_DOUBLE_EQUAL(hf_max_cycle_mean(2, D), 4.0, 1e-12);
+    /* star vs ring, 8 nodes, zero compute and latency: the hub's link is shared
+     * by 7 neighbours, a ring node's by 2 */
+    hf_graph_t ring, star;
+    hf_topology_build(&ring, "ring", 8, 0, "", 1);
+    hf_topology_build(&star, "star", 8, 0, "", 1);
+    double tc[8] = {0};
+    double cr = hf_graph_cycle_time(&ring, tc, 0, 1e6, 1e6, 1e6);
+    double cs = hf_graph_cycle_time(&star, tc, 0, 1e6, 1e6, 1e6);
+    CU_ASSERT_DOUBLE_EQUAL(cr, 2.0, 1e-12);   /* 1 Mbit at 1/2 Mbit/s */
+    CU_ASSERT_DOUBLE_EQUAL(cs, 7.0, 1e-12);   /* hub → leaf at 1/7 Mbit/s, leaf → hub at 1/7 */
+    hf_graph_free(&ring);
+    hf_graph_free(&star);
+}
+
+static void test_gossip_complete_is_average(void)
+{
+    hf_graph_t g;
+    hf_topology_build(&g, "complete", 4, 0, "", 1);
+    float x0[2] = {0, 0};
+    hf_dec_t d;
+    CU_ASSERT_EQUAL_FATAL(hf_dec_init(&d, &g, 2, x0, MPI_COMM_SELF), 0);
+    for (int k = 0; k < 4; k++) {
+        hf_dec_model(&d, k)[0] = (float)k;
+        hf_dec_model(&d, k)[1] = (float)(10 * k);
+    }
+    float xbar[2] = {1.5f, 15.0f};
+    CU_ASSERT_DOUBLE_EQUAL(hf_dec_consensus(&d, xbar), (2.25 + 0.25 + 0.25 + 2.25) * 101 / 4, 1e-9);
+    hf_dec_gossip(&d);
+    for (int k = 0; k < 4; k++) {
+        CU_ASSERT_DOUBLE_EQUAL(hf_dec_model(&d, k)[0], 1.5, 1e-6);
+        CU_ASSERT_DOUBLE_EQUAL(hf_dec_model(&d, k)[1], 15.0, 1e-6);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(hf_dec_consensus(&d, xbar), 0.0, 1e-9);
+    hf_dec_free(&d);
+    hf_graph_free(&g);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("strategy", NULL, NULL);
+    CU_add_test(s, "registry", test_registry);
+    CU_add_test(s, "SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg);
+    CU_add_test(s, "FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg);
+    CU_add_test(s, "FedNova a_k", test_fednova_a);
+    CU_add_test(s, "FedNova weights, stragglers", test_fednova_weights);
+    CU_add_test(s, "server optimizers", test_server_opt);
+    CU_add_test(s, "mixing matrices symmetric, doubly stochastic", test_mixing_doubly_stochastic);
+    CU_add_test(s, "known weights and spectral gaps", test_known_weights_and_gaps);
+    CU_add_test(s, "max-plus cycle time", test_cycle_time);
+    CU_add_test(s, "gossip on the complete graph averages", test_gossip_complete_is_average);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    MPI_Finalize();
+    return fails ? 1 : 0;
+}

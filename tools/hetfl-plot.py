@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""hetfl-plot — PNG figures from hetfl results files, for people who would rather look.
+
+  hetfl-plot [-o DIR] [--target ACC] [--no-heatmap] FILE.h5...
+  hetfl-plot [-o DIR] --scaling SUMMARY.tsv [FILE.h5...]
+
+Writes into DIR (default .):
+  accuracy.png              test accuracy vs rounds, simulated time, cumulative energy
+                            and cumulative carbon, one line per run; runs that differ
+                            only by seed (same /config but run.seed/run.output, as in
+                            `hetfl report`) are drawn as their mean with a ±sd band
+  participation-<run>.png   per run: clients x rounds, each cell coloured by the
+                            client's outcome in that round (blank: not selected)
+  scaling.png               from slurm/scaling.sh's summary.tsv: wall time per round
+                            and parallel efficiency vs ranks, weak and strong series
+
+Needs h5py and matplotlib (Debian: python3-h5py python3-matplotlib); the shebang
+names Debian's /usr/bin/python3 because a pyenv/conda python3 on PATH usually
+lacks them.  The installed copy uses the interpreter configure found.
+"""
+import argparse
+import os
+import re
+import sys
+
+try:
+    import h5py
+    import numpy as np
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap, BoundaryNorm
+    from matplotlib.patches import Patch
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.stderr.write("hetfl-plot: %s\nHINT: apt-get install python3-h5py python3-matplotlib "
+                     "(and run it with /usr/bin/python3)\n" % e)
+    sys.exit(2)
+
+# outcome name -> colour; outcomes added later get a colour from the fallback cycle
+OUTCOME_COLOURS = {
+    "completed": "#2e7d32",
+    "dropped_offline": "#c62828",
+    "late": "#ef6c00",
+    "over_budget": "#6a1b9a",
+    "overcommitted": "#1565c0",
+    "straggler": "#6d4c41",
+    "partial": "#9e9d24",
+    "backup": "#00838f",
+}
+FALLBACK = ["#ad1457", "#4527a0", "#283593", "#00695c", "#558b2f", "#f9a825", "#4e342e"]
+
+
+class Run:
+    """One results file: /rounds, /participation, /config and the root attributes."""
+
+    def __init__(self, path):
+        self.path = path
+        with h5py.File(path, "r") as f:
+            if "rounds" not in f or "config" not in f:
+                raise ValueError("%s: not a hetfl results file (no /rounds or /config)" % path)
+            self.rounds = f["rounds"][:]
+            self.part = f["participation"][:] if "participation" in f else None
+            enum = h5py.check_enum_dtype(f["participation"].dtype["outcome"]) if self.part is not None else None
+            # code -> name, from the file's own HDF5 enum type
+            self.outcomes = {v: k for k, v in enum.items()} if enum else {0: "completed"}
+            cfg = f["config"][()]
+            self.config = cfg.decode() if isinstance(cfg, bytes) else str(cfg)
+            self.seed = int(f.attrs.get("seed", -1))
+            self.variant = int(f.attrs.get("variant", -1))
+        m = re.search(r"^\[run\][^\[]*?^name\s*=\s*(\S+)", self.config, re.M | re.S)
+        self.name = m.group(1) if m else os.path.basename(path)
+        self.key = group_key(self.config)
+
+    def label(self, with_seed=True):
+        s = self.name + ("-v%d" % self.variant if self.variant >= 0 else "")
+        return s + ("-s%d" % self.seed if with_seed else "")
+
+    def curves(self):
+        """x axes and accuracy at the evaluated rounds."""
+        r = self.rounds
+        ev = ~np.isnan(r["test_accuracy"])
+        return {
+            "round": r["round"][ev].astype(float),
+            "sim": r["sim_time_s"][ev],
+            "energy": np.cumsum(r["energy_j"])[ev],
+            "carbon": np.cumsum(r["carbon_g"])[ev],
+            "acc": r["test_accuracy"][ev],
+        }
+
+
+def group_key(cfg):
+    """/config without [run] seed and output: equal keys = runs that differ only by seed."""
+    out, in_run = [], False
+    for line in cfg.splitlines():
+        if line.startswith("["):
+            in_run = line.startswith("[run]")
+        if in_run and re.match(r"(seed|output)\s*=", line):
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def groups_of(runs):
+    groups = {}
+    for r in runs:
+        groups.setdefault(r.key, []).append(r)
+    return list(groups.values())
+
+
+def plot_accuracy(runs, outdir, target):
+    panels = [("round", "round"), ("sim", "simulated time (s)"),
+              ("energy", "cumulative energy (J)"), ("carbon", "cumulative carbon (gCO2e)")]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharey=True)
+    for g in groups_of(runs):
+        cs = [r.curves() for r in g]
+        same = len(g) > 1 and len({len(c["acc"]) for c in cs}) == 1
+        if same:  # mean ± sd over the seeds of the group
+            label = "%s (%d seeds)" % (g[0].label(False), len(g))
+            for ax, (k, _) in zip(axes.flat, panels):
+                x = np.mean([c[k] for c in cs], axis=0)
+                a = np.array([c["acc"] for c in cs])
+                line, = ax.plot(x, a.mean(axis=0), label=label)
+                sd = a.std(axis=0, ddof=1)
+                ax.fill_between(x, a.mean(axis=0) - sd, a.mean(axis=0) + sd, color=line.get_color(), alpha=0.2)
+        else:
+            for r, c in zip(g, cs):
+                for ax, (k, _) in zip(axes.flat, panels):
+                    ax.plot(c[k], c["acc"], label=r.label())
+    for ax, (_, xl) in zip(axes.flat, panels):
+        ax.set_xlabel(xl)
+        ax.grid(alpha=0.3)
+        if target:
+            ax.axhline(target, color="grey", lw=0.8, ls="--")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("hetfl: test accuracy" + (" (dashed: target %g)" % target if target else ""))
+    fig.tight_layout()
+    path = os.path.join(outdir, "accuracy.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+MAX_ROWS = 400  # clients shown in a heatmap (the first ones ever selected)
+
+
+def plot_participation(run, outdir):
+    p = run.part
+    if p is None or len(p) == 0:
+        return None
+    nround = int(run.rounds["round"].max()) if len(run.rounds) else int(p["round"].max())
+    clients = np.unique(p["client"])
+    note = ""
+    if len(clients) > MAX_ROWS:
+        note = " (first %d of %d clients ever selected)" % (MAX_ROWS, len(clients))
+        clients = clients[:MAX_ROWS]
+        p = p[np.isin(p["client"], clients)]
+    row = {c: i for i, c in enumerate(clients)}
+    codes = sorted(run.outcomes)
+    grid = np.full((len(clients), nround), -1, dtype=int)
+    for rec in p:
+        grid[row[rec["client"]], int(rec["round"]) - 1] = int(rec["outcome"])
+    colours, fb = ["#f4f4f4"], iter(FALLBACK)
+    for c in codes:
+        colours.append(OUTCOME_COLOURS.get(run.outcomes[c]) or next(fb, "#000000"))
+    cmap = ListedColormap(colours)
+    # map codes to consecutive indices so the colour map lines up with any code set
+    idx = np.zeros_like(grid)
+    for i, c in enumerate(codes):
+        idx[grid == c] = i + 1
+    fig, ax = plt.subplots(figsize=(10, max(3.0, min(8.0, 0.02 * len(clients) + 2))))
+    ax.imshow(idx, aspect="auto", interpolation="nearest", cmap=cmap,
+              norm=BoundaryNorm(np.arange(-0.5, len(codes) + 1.5), cmap.N),
+              extent=(0.5, nround + 0.5, len(clients) - 0.5, -0.5))
+    ax.set_xlabel("round")
+    ax.set_ylabel("client (selected at least once)" if len(clients) < 30 else "selected clients (row)")
+    if len(clients) <= 30:
+        ax.set_yticks(range(len(clients)))
+        ax.set_yticklabels([str(c) for c in clients], fontsize=7)
+    counts = {c: int(np.sum(run.part["outcome"] == c)) for c in codes}
+    handles = [Patch(color=colours[i + 1], label="%s (%d)" % (run.outcomes[c], counts[c]))
+               for i, c in enumerate(codes) if counts[c] > 0]
+    handles.append(Patch(color=colours[0], label="not selected"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("participation: %s%s" % (run.label(), note))
+    fig.tight_layout()
+    path = os.path.join(outdir, "participation-%s.png" % re.sub(r"[^A-Za-z0-9_.-]", "_", run.label()))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_scaling(summary, outdir):
+    rows = []
+    with open(summary) as f:
+        head = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            if line.strip():
+                rows.append(dict(zip(head, line.rstrip("\n").split("\t"))))
+    if not rows:
+        raise ValueError("%s: no data rows" % summary)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for s in ("strong", "weak"):
+        pts = sorted((int(r["ranks"]), float(r["wall_per_round_s"]), float(r["efficiency"]))
+                     for r in rows if r["series"] == s)
+        if not pts:
+            continue
+        n, t, e = zip(*pts)
+        a1.plot(n, t, "o-", label=s)
+        a2.plot(n, e, "o-", label=s)
+        if s == "strong" and len(n) > 1:  # ideal: T(R0) * R0 / R
+            a1.plot(n, [t[0] * n[0] / k for k in n], ":", color="grey", label="ideal strong")
+    a1.set_xscale("log", base=2)
+    a1.set_yscale("log")
+    a1.set_xlabel("MPI ranks")
+    a1.set_ylabel("wall time per round (s)")
+    a1.legend(fontsize=8)
+    a2.axhline(1.0, color="grey", ls=":", lw=0.8)
+    a2.set_xscale("log", base=2)
+    a2.set_xlabel("MPI ranks")
+    a2.set_ylabel("parallel efficiency")
+    a2.set_ylim(bottom=0)
+    a2.legend(fontsize=8)
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    fig.suptitle("hetfl scaling (%s)" % os.path.basename(os.path.dirname(os.path.abspath(summary))))
+    fig.tight_layout()
+    path = os.path.join(outdir, "scaling.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="hetfl-plot", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.split("\n")[1:]))
+    ap.add_argument("files", nargs="*", metavar="FILE.h5")
+    ap.add_argument("-o", "--outdir", default=".", help="directory for the PNGs (default .)")
+    ap.add_argument("--target", type=float, default=0.8, help="target accuracy line (0: none)")
+    ap.add_argument("--no-heatmap", action="store_true", help="skip the participation heatmaps")
+    ap.add_argument("--scaling", metavar="SUMMARY.tsv", help="plot slurm/scaling.sh's summary")
+    a = ap.parse_args(argv)
+    if not a.files and not a.scaling:
+        ap.print_usage(sys.stderr)
+        sys.stderr.write("hetfl-plot: give results files and/or --scaling SUMMARY.tsv\n")
+        return 2
+    try:
+        runs = [Run(p) for p in a.files]
+    except (OSError, ValueError, KeyError) as e:
+        sys.stderr.write("hetfl-plot: %s\n" % e)
+        return 2
+    os.makedirs(a.outdir, exist_ok=True)
+    written = []
+    if runs:
+        written.append(plot_accuracy(runs, a.outdir, a.target))
+        if not a.no_heatmap:
+            written += [p for p in (plot_participation(r, a.outdir) for r in runs) if p]
+    if a.scaling:
+        try:
+            written.append(plot_scaling(a.scaling, a.outdir))
+        except (OSError, ValueError, KeyError) as e:
+            sys.stderr.write("hetfl-plot: %s\n" % e)
+            return 2
+    for p in written:
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
