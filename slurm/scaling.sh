@@ -49,7 +49,7 @@ csv_col() { awk -F, -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) 
 conf_get() { awk -v s="[$1]" -v k="$2" '/^\[/ { in_s = ($1 == s); next } in_s && $1 == k { print $3; exit }'; }
 
 do_collect() {
-  local dir=$1 f s r t tbase
+  local dir=$1 f s r t
   local sum=$dir/summary.tsv
   printf 'series\tranks\tclients\tclients_per_round\trounds\twall_per_round_s\tspeedup\tefficiency\tfile\n' > "$sum.tmp"
   local bad=0
@@ -62,16 +62,22 @@ do_collect() {
       if ! csv=$("$HETFL" report --csv "$f"); then bad=1; continue; fi
       t=$(printf '%s\n' "$csv" | csv_col wall_per_round_s)
       local nr; nr=$(printf '%s\n' "$csv" | csv_col rounds)
-      local cfg; cfg=$(h5dump -d /config -y "$f" 2>/dev/null | sed -n '/DATA {/,/}/p' | sed 's/\\n/\n/g; s/^ *"//; s/"$//' || true)
-      local nc nk
-      nc=$(printf '%s\n' "$cfg" | conf_get federation clients)
-      nk=$(printf '%s\n' "$cfg" | conf_get federation clients_per_round)
+      local nc nk nranks
+      nc=$(printf '%s\n' "$csv" | csv_col clients)
+      nk=$(printf '%s\n' "$csv" | csv_col clients_per_round)
+      nranks=$(printf '%s\n' "$csv" | csv_col ranks)   # what the run really used
+      [ "$nranks" = "$r" ] || { echo "scaling.sh: $f ran on $nranks ranks, not $r" >&2; bad=1; }
       if [ -z "$r0" ]; then r0=$r; t0=$t; fi
       awk -v s="$s" -v r="$r" -v r0="$r0" -v t="$t" -v t0="$t0" -v nc="${nc:--}" -v nk="${nk:--}" \
           -v nr="$nr" -v f="$f" 'BEGIN {
         if (s == "strong") { sp = t0 / t; eff = sp * r0 / r } else { eff = t0 / t; sp = eff * r / r0 }
         printf "%s\t%d\t%s\t%s\t%d\t%.6g\t%.4g\t%.4g\t%s\n", s, r, nc, nk, nr, t, sp, eff, f }' >> "$sum.tmp"
     done
+  done
+  # a point whose job left a log but no results file failed
+  for f in "$dir"/*-n*.log; do
+    [ -e "$f" ] || continue
+    [ -f "${f%.log}.h5" ] || { echo "scaling.sh: no results for $(basename "${f%.log}") (see $f)" >&2; bad=1; }
   done
   mv "$sum.tmp" "$sum"
   column -t -s "$(printf '\t')" "$sum" 2>/dev/null || cat "$sum"
@@ -97,8 +103,8 @@ c1=$(printf '%s\n' "$cfg" | conf_get federation clients)
 k1=$(printf '%s\n' "$cfg" | conf_get federation clients_per_round)
 name=$(basename "$suite" .conf)
 outdir=${outdir:-${HETFL_RESULTS:-results}/scaling-$name-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$outdir"
-outdir=$(cd "$outdir" && pwd)
+outdir=$(realpath -m "$outdir")
+[ -n "$dry" ] || mkdir -p "$outdir"
 export HETFL HETFL_SLURM_DIR="$here"
 ids=()
 for s in $list; do

@@ -184,6 +184,24 @@ double hf_avail_fraction(const hf_avail_t *av, int k, double horizon)
     return on / horizon;
 }
 
+int hf_avail_dropout(const hf_avail_t *av, int k, double start, double t_down, double t_comp,
+                     double t_up, double *at, double *spent_comm, double *spent_comp)
+{
+    double fin = start + t_down + t_comp + t_up;
+    if (!hf_avail_online(av, k, start)) {  /* not online at all: nothing done */
+        *at = start;
+        *spent_comm = *spent_comp = 0.0;
+        return 1;
+    }
+    double off = hf_avail_next_change(av, k, start);
+    if (!(off < fin)) return 0;
+    double w = off - start;
+    *at = off;
+    *spent_comp = HF_MIN(HF_MAX(w - t_down, 0.0), t_comp);
+    *spent_comm = w - *spent_comp;   /* download, and any upload begun */
+    return 1;
+}
+
 /* ------------------------------------------------------ loader, writer --- */
 
 typedef struct { int k; long line; double s, e; } row_t;

@@ -95,6 +95,14 @@ int hf_avail_count(const hf_avail_t *av, double t, unsigned char *mask);
 /* Fraction of [0, horizon) that client k is online. */
 double hf_avail_fraction(const hf_avail_t *av, int k, double horizon);
 
+/* Mid-round drop-out: client k, online at `start`, downloads for t_down,
+ * computes for t_comp, uploads for t_up.  Returns 1 when it goes offline at
+ * some instant before start + t_down + t_comp + t_up; then *at is that
+ * instant and *spent_comm, *spent_comp the transfer and compute seconds it
+ * did until then (they sum to at − start), which are still charged. */
+int hf_avail_dropout(const hf_avail_t *av, int k, double start, double t_down, double t_comp,
+                     double t_up, double *at, double *spent_comm, double *spent_comp);
+
 /* ------------------------------------------------- build, load, write --- */
 void hf_avail_init(hf_avail_t *av, int nclients);      /* empty, not periodic */
 void hf_avail_init_always(hf_avail_t *av, int nclients);

@@ -1,5 +1,5 @@
 /*
- * bench.c — `hetfl bench [kernels|round|agg|all] [--quick] [--suite FILE]`.
+ * bench.c — `hetfl bench [kernels|round|agg|scale|hdf5|peer|all] [--quick] [--suite FILE]`.
  *
  * Every section measures on this machine, in this run, and prints the ratio to
  * its reference measured in the same run (never a figure from elsewhere):
@@ -8,6 +8,11 @@
  *            overhead = everything but numeric kernels and MPI transfers
  *   agg      aggregation (both topologies, exact and float) of 1M and 10M float32
  *            parameters vs raw MPI_Allreduce / MPI_Reduce of the same bytes
+ *   scale    100,000 registered clients, 100 / 1,000 per round, small model: round
+ *            time vs registered and vs participating clients, peak RSS per rank
+ *   hdf5     the results writer's time per round as a share of the quickstart round
+ *   peer     hetfl's single-rank round vs the same FedAvg workload as a plain
+ *            PyTorch loop (bench/peer_pytorch.py; skipped where torch is absent)
  * Run it under mpirun with 2+ ranks for the MPI sections: `make bench` does.
  */
 #include "config.h"
@@ -19,8 +24,14 @@
 #include "hf_util.h"
 #include "options.h"
 #include "rng.h"
+#include "h5out.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define AGG_REPS 7
@@ -28,7 +39,8 @@
 
 static const char *find_suite(const char *name, char *buf, size_t n)
 {
-    const char *dirs[] = {".", HETFL_SRCDIR, HETFL_DATADIR};
+    const char *env = getenv("HETFL_SRCDIR");  /* make bench, tests: the source tree */
+    const char *dirs[] = {".", env ? env : ".", HETFL_SRCDIR, HETFL_DATADIR};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         snprintf(buf, n, "%s/suites/%s", dirs[i], name);
         if (access(buf, R_OK) == 0) return buf;
@@ -202,6 +214,371 @@ static int bench_agg(FILE *out, MPI_Comm comm, int quick)
     return 0;
 }
 
+/* ------------------------------------------- scale, hdf5, peer sections --- */
+
+/* A fresh temporary results path, the same on every rank of comm. */
+static void tmp_results(MPI_Comm comm, char *outp, size_t n)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    outp[0] = 0;
+    if (rank == 0) {
+        char tmpl[] = "/tmp/hetfl-bench-XXXXXX";
+        int fd = mkstemp(tmpl);
+        if (fd >= 0) close(fd);
+        snprintf(outp, n, "%s.h5", tmpl);
+        unlink(tmpl);
+    }
+    MPI_Bcast(outp, (int)n, MPI_CHAR, 0, comm);
+}
+
+static const char *find_bench_file(const char *name, char *buf, size_t n)
+{
+    const char *env = getenv("HETFL_SRCDIR");
+    const char *dirs[] = {env ? env : ".", ".", HETFL_SRCDIR, HETFL_DATADIR};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        snprintf(buf, n, "%s/bench/%s", dirs[i], name);
+        if (access(buf, R_OK) == 0) return buf;
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    hf_fed_timing_t t;   /* phase totals (rank 0) */
+    double med_round;    /* median wall_time_s of the rounds without evaluation (rank 0) */
+    double min_round;    /* their minimum: the least disturbed by other jobs on the machine */
+    double med_io;       /* median per-round HDF5 time: t.io is the total, this the rows' median */
+    double cpu;          /* process CPU seconds of the whole run (this rank) */
+} run_res_t;
+
+/* Run a suite with --set overrides on comm, results to a temporary file that
+ * rank 0 reads back (per-round wall times) and removes. */
+static int run_suite(MPI_Comm comm, const char *suite, char **sets, int nsets, const char *what,
+                     run_res_t *res)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    memset(res, 0, sizeof *res);
+    hf_conf_t conf = {0};
+    hf_fed_opts_t o;
+    memset(&o, 0, sizeof o);
+    int rc = hf_conf_load(&conf, suite, hf_options, sets, nsets, -1);
+    if (!rc) rc = hf_params_from_conf(&o.p, &conf);
+    if (rc) { hf_conf_free(&conf); return rc; }
+    char outp[256];
+    tmp_results(comm, outp, sizeof outp);
+    FILE *devnull = fopen("/dev/null", "w");
+    o.conf = &conf;
+    o.suite = suite;
+    o.variant = -1;
+    o.command_line = what;
+    o.output = outp;
+    o.force = 1;
+    o.quiet = 1;
+    o.out = devnull ? devnull : stdout;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    rc = hf_fed_run(&o, comm, &res->t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    res->cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
+    if (devnull) fclose(devnull);
+    hf_conf_free(&conf);
+    if (!rc && rank == 0) {
+        hf_h5in_t in;
+        if (hf_h5in_open(&in, outp) == 0) {
+            double *w = hf_calloc((size_t)in.nrounds + 1, sizeof(double));
+            double *io = hf_calloc((size_t)in.nrounds + 1, sizeof(double));
+            int n = 0;
+            for (long i = 0; i < in.nrounds; i++)
+                if (isnan(in.rounds[i].test_accuracy)) {
+                    io[n] = in.rounds[i].wall_io_s;
+                    w[n++] = in.rounds[i].wall_time_s;
+                }
+            res->med_round = median(w, n);
+            res->min_round = n > 0 ? w[0] : NAN;  /* sorted by median() */
+            res->med_io = median(io, n);
+            free(w);
+            free(io);
+            hf_h5in_close(&in);
+        }
+    }
+    if (rank == 0) unlink(outp);
+    return rc;
+}
+
+/* Peak resident set of this process since the last reset, in KiB: VmHWM of
+ * /proc/self/status (reset by writing 5 to /proc/self/clear_refs, Linux >= 4.0),
+ * else getrusage's ru_maxrss (the process's peak so far). */
+static int hwm_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static long peak_rss_kib(int use_hwm)
+{
+    if (use_hwm) {
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        long v = -1;
+        while (f && fgets(line, sizeof line, f))
+            if (!strncmp(line, "VmHWM:", 6)) v = atol(line + 6);
+        if (f) fclose(f);
+        if (v > 0) return v;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Scale: round time and peak RSS with many registered clients; the round
+ * time must follow the participants, not the registered clients. */
+static int bench_scale(FILE *out, MPI_Comm comm, int quick)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char path[4200];
+    const char *suite = find_bench_file("scale.conf", path, sizeof path);
+    if (!suite) return hf_seterr(HF_EINPUT, "bench scale: bench/scale.conf not found (set HETFL_SRCDIR)");
+    /* registered N, per round K: (small N, K), (big N, K/10), (big N, K) */
+    int big = quick ? 10000 : 100000, K = 1000;
+    int cfg[3][2] = {{1000, K}, {big, K / 10}, {big, K}};
+    int rounds = quick ? 12 : 40;  /* rounds are milliseconds: many, for a stable minimum */
+    double med[3], mn[3];
+    long rss_max[3], rss_tot[3];
+    if (rank == 0)
+        fprintf(out, "\n== scale: %s, logreg on synthetic iid data, 10 samples per client, %d rank(s), "
+                "%d rounds ==\n%-12s %-10s %12s %12s %14s %14s\n", suite, size, rounds, "registered",
+                "per round", "median ms", "min ms", "peak RSS/rank", "peak RSS all");
+    for (int c = 0; c < 3; c++) {
+        char s1[64], s2[64], s3[64], s4[64], s5[64];
+        snprintf(s1, sizeof s1, "federation.clients=%d", cfg[c][0]);
+        snprintf(s2, sizeof s2, "federation.clients_per_round=%d", cfg[c][1]);
+        snprintf(s3, sizeof s3, "data.train_samples=%ld", 10L * cfg[c][0]);
+        snprintf(s4, sizeof s4, "federation.rounds=%d", rounds);
+        snprintf(s5, sizeof s5, "data.synthetic_devices=%d", quick ? 300 : 3000);
+        char *sets[5] = {s1, s2, s3, s4, s5};
+        int hwm = hwm_reset(), all_hwm;
+        MPI_Allreduce(&hwm, &all_hwm, 1, MPI_INT, MPI_MIN, comm);
+        run_res_t r;
+        int rc = run_suite(comm, suite, sets, 5, "hetfl bench scale", &r);
+        if (rc) return rc;
+        long mine = peak_rss_kib(all_hwm), mx, tot;
+        MPI_Reduce(&mine, &mx, 1, MPI_LONG, MPI_MAX, 0, comm);
+        MPI_Reduce(&mine, &tot, 1, MPI_LONG, MPI_SUM, 0, comm);
+        med[c] = r.med_round;
+        mn[c] = r.min_round;
+        rss_max[c] = mx;
+        rss_tot[c] = tot;
+        if (rank == 0)
+            fprintf(out, "%-12d %-10d %12.2f %12.2f %10.1f MiB %10.1f MiB%s\n", cfg[c][0], cfg[c][1],
+                    1e3 * med[c], 1e3 * mn[c], mx / 1024.0, tot / 1024.0, all_hwm ? "" : " (ru_maxrss: process peak)");
+    }
+    if (rank != 0) return 0;
+    /* ratios of the fastest rounds: on a shared machine the median carries other jobs' noise */
+    double reg = mn[2] / mn[0], part = mn[2] / mn[1];
+    fprintf(out, "(ratios from the min column; medians: registered x%.2f, participants x%.2f)\n",
+            med[2] / med[0], med[2] / med[1]);
+    fprintf(out, "registered x%d (%d -> %d) at %d per round: round time x%.2f   "
+            "target flat (<= 1.5x): %s\n", big / 1000, 1000, big, K, reg, reg <= 1.5 ? "PASS" : "MISS");
+    fprintf(out, "participants x10 (%d -> %d) at %d registered: round time x%.2f   "
+            "grows with participants (>= 3x): %s\n", K / 10, K, big, part, part >= 3 ? "PASS" : "MISS");
+    fprintf(out, "peak RSS, all %d ranks, %d registered: %.1f MiB = %.3f of 2 GiB   target <= 2 GiB: %s\n",
+            size, big, rss_tot[2] / 1024.0, rss_tot[2] / (2.0 * 1024 * 1024),
+            rss_tot[2] <= 2L * 1024 * 1024 ? "PASS" : "MISS");
+    (void)rss_max;
+    return 0;
+}
+
+/* HDF5: the real writer (h5out.c) on quickstart-sized records, per round, as
+ * a share of the quickstart round measured in the same run. */
+static int bench_hdf5(FILE *out, MPI_Comm comm, int quick, const char *suite)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char path[4200];
+    if (!suite) suite = find_suite("quickstart.conf", path, sizeof path);
+    if (!suite) return hf_seterr(HF_EINPUT, "bench hdf5: suites/quickstart.conf not found (use --suite)");
+    char *sets[3] = {quick ? "federation.rounds=6" : "federation.rounds=21", "federation.eval_every=1000000",
+                     "energy.measure=no"};
+    run_res_t r;
+    int rc = run_suite(comm, suite, sets, 3, "hetfl bench hdf5", &r);
+    if (rc || rank != 0) return rc;
+    /* the writer alone: /clients once, then per round 10 participation rows, a round row, a flush */
+    int nrounds = quick ? 50 : 300, K = 10, N = 100;
+    char outp[256];
+    tmp_results(MPI_COMM_SELF, outp, sizeof outp);
+    hf_h5out_t *h;
+    rc = hf_h5out_open(&h, outp, 1);
+    if (rc) return rc;
+    hf_client_rec_t *cl = hf_calloc((size_t)N, sizeof *cl);
+    for (int k = 0; k < N; k++) {
+        cl[k].id = k;
+        snprintf(cl[k].device_class, sizeof cl[k].device_class, "default");
+        cl[k].samples = 600;
+        snprintf(cl[k].region, sizeof cl[k].region, "-");
+        cl[k].energy_budget_j = INFINITY;
+    }
+    rc = hf_h5out_clients(h, cl, N);
+    free(cl);
+    hf_part_rec_t pr[10];
+    double *dt = hf_calloc((size_t)nrounds, sizeof(double));
+    for (int t = 0; t < nrounds && !rc; t++) {
+        hf_round_rec_t rr = {.round = t + 1, .selected = K, .completed = K, .test_accuracy = NAN,
+                             .test_loss = NAN, .train_loss = 0.5, .consensus_distance = NAN};
+        for (int i = 0; i < K; i++)
+            pr[i] = (hf_part_rec_t){.round = t + 1, .client = (t * 7 + i * 10) % N, .steps = 60,
+                                    .compute_s_model = 0.1, .local_loss = 0.4, .width = 1.0};
+        double t0 = hf_wtime();
+        rc = hf_h5out_participation(h, pr, K);
+        if (!rc) rc = hf_h5out_round(h, &rr);
+        if (!rc) rc = hf_h5out_flush(h);
+        dt[t] = hf_wtime() - t0;
+    }
+    int rc2 = hf_h5out_close(h, 1);
+    struct stat st;
+    long fsize = stat(outp, &st) == 0 ? (long)st.st_size : -1;
+    unlink(outp);
+    if (rc || rc2) { free(dt); return rc ? rc : rc2; }
+    double w = median(dt, nrounds);
+    free(dt);
+    double R = r.t.rounds, loop_round = r.t.loop / R, io_round = r.t.io / R;
+    fprintf(out, "\n== hdf5: results writer per round (h5out.c: chunked tables, rows appended, "
+            "H5Fflush every round) ==\n");
+    fprintf(out, "quickstart, %d rank(s): median round %.2f ms; in-run HDF5 (rows + flush + progress) "
+            "%.3f ms/round = %.2f%% of the round   target <= 5%%: %s\n", size, 1e3 * r.med_round,
+            1e3 * io_round, 100 * io_round / loop_round, io_round <= 0.05 * loop_round ? "PASS" : "MISS");
+    fprintf(out, "writer alone, %d rounds of %d participation rows + 1 round row + flush: median %.3f ms "
+            "= %.2f%% of the median round   target <= 5%%: %s (file %ld bytes)\n", nrounds, K, 1e3 * w,
+            100 * w / r.med_round, w <= 0.05 * r.med_round ? "PASS" : "MISS", fsize);
+    return 0;
+}
+
+/* Other ranks wait for rank 0 without spinning (the machine may have 2 cores). */
+static void idle_wait(MPI_Comm comm)
+{
+    MPI_Request rq;
+    MPI_Ibarrier(comm, &rq);
+    int done = 0;
+    while (!done) {
+        MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+        if (!done) usleep(2000);
+    }
+}
+
+/* Run bench/peer_pytorch.py for batch sizes Bs[0..nb) (the figures of B = Bs[i] into
+ * wall_ms[i], cpu_ms[i]); 0, or 77 (no torch) / -1 with the first other line in msg. */
+static int run_peer(const char *script, const int *Bs, int nb, int rounds, double *wall_ms, double *cpu_ms,
+                    char *msg, size_t msgn)
+{
+    const char *py = getenv("HETFL_PYTHON");
+    if (!py) py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    char cmd[6000];
+    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' --rounds %d", py, script, rounds);
+    for (int i = 0; i < nb; i++) len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --batch %d", Bs[i]);
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>&1");
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p) { snprintf(msg, msgn, "cannot run %s", py); return -1; }
+    char line[1024];
+    int got = 0;
+    msg[0] = 0;
+    while (fgets(line, sizeof line, p)) {
+        char *a = strstr(line, "median_ms="), *c = strstr(line, "cpu_ms=");
+        if (!strncmp(line, "pytorch B=", 10) && a && c) {
+            for (int i = 0; i < nb; i++)
+                if (atoi(line + 10) == Bs[i]) {
+                    wall_ms[i] = atof(a + 10);
+                    cpu_ms[i] = atof(c + 7);
+                    got++;
+                }
+        } else if (!msg[0]) {
+            snprintf(msg, msgn, "%.*s", (int)msgn - 1, line);
+            char *nl = strchr(msg, '\n');
+            if (nl) *nl = 0;
+        }
+    }
+    int st = pclose(p);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (got == nb && code == 0) return 0;
+    return code == 77 ? 77 : -1;
+}
+
+/* Peer: hetfl's single-rank, single-thread round vs the same FedAvg workload
+ * as a plain PyTorch loop (bench/peer_pytorch.py), interleaved in this run. */
+static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (rank != 0) { idle_wait(comm); return 0; }
+    char path[4200], spath[4200];
+    if (!suite) suite = find_suite("quickstart.conf", path, sizeof path);
+    const char *script = find_bench_file("peer_pytorch.py", spath, sizeof spath);
+    int rc = 0;
+    if (!suite || !script) {
+        rc = hf_seterr(HF_EINPUT, "bench peer: %s not found (set HETFL_SRCDIR)",
+                       suite ? "bench/peer_pytorch.py" : "suites/quickstart.conf");
+        idle_wait(comm);
+        return rc;
+    }
+    int rounds = quick ? 2 : 10, warm = 1, Bs[2] = {10, 64};
+    /* full: each side in turn per batch size (interleaved against drifting load);
+     * quick: one PyTorch process for both (one data load) */
+    double pw[2] = {0, 0}, pc[2] = {0, 0};
+    char msg[512] = "";
+    int prc_all = quick ? run_peer(script, Bs, 2, rounds, pw, pc, msg, sizeof msg) : 0;
+    fprintf(out, "\n== peer: FedAvg, Fashion-MNIST, 2NN 784-200-200-10, 100 IID clients, 10 per round, "
+            "E=1, lr 0.05; one rank, one thread each side; %d timed rounds ==\n", rounds);
+    fprintf(out, "%-4s %12s %12s %14s %14s %9s %9s %s\n", "B", "hetfl ms", "pytorch ms", "hetfl CPU ms",
+            "pytorch CPU ms", "x (wall)", "x (CPU)", "target (CPU, wall)");
+    for (int b = 0; b < 2 && !rc; b++) {
+        int B = Bs[b];
+        char s1[64], s2[64], s3[64];
+        snprintf(s1, sizeof s1, "federation.batch_size=%d", B);
+        snprintf(s3, sizeof s3, "federation.lr=0.05");
+        /* evaluation only after the last round, on 1 % of the test set (PyTorch side: none):
+         * its cost stays out of the wall medians and is < 1 % of the CPU figure */
+        char *sets[7] = {s1, s2, s3, "federation.eval_every=1000000", "devices.cores=1", "energy.measure=no",
+                         "data.test_fraction=0.01"};
+        run_res_t r1;
+        snprintf(s2, sizeof s2, "federation.rounds=%d", warm + rounds);
+        rc = run_suite(MPI_COMM_SELF, suite, sets, 7, "hetfl bench peer", &r1);
+        if (rc) break;
+        /* wall: median round; CPU: the round loop's process CPU time per round */
+        double h_wall = 1e3 * r1.med_round, h_cpu = 1e3 * r1.t.loop_cpu / r1.t.rounds;
+        int prc = quick ? prc_all : run_peer(script, &Bs[b], 1, rounds, &pw[b], &pc[b], msg, sizeof msg);
+        double p_wall = pw[b], p_cpu = pc[b];
+        if (prc) {
+            fprintf(out, "%-4d %12.2f %12s %14.2f   pytorch peer skipped: %s\n", B, h_wall, "-", h_cpu,
+                    prc == 77 ? msg : msg[0] ? msg : "bench/peer_pytorch.py failed");
+            continue;
+        }
+        double tgt = B == 10 ? 2.0 : 1.0;
+        fprintf(out, "%-4d %12.2f %12.2f %14.2f %14.2f %8.2fx %8.2fx >= %.0fx: %s, %s\n", B, h_wall, p_wall,
+                h_cpu, p_cpu, p_wall / h_wall, p_cpu / h_cpu, tgt, p_cpu >= tgt * h_cpu ? "PASS" : "MISS",
+                p_wall >= tgt * h_wall ? "PASS" : "MISS");
+    }
+    idle_wait(comm);
+    return rc;
+}
+
 int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
 {
     int rank;
@@ -215,8 +592,10 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
         else return hf_seterr(HF_EINPUT, "hetfl bench: unknown option '%s'", argv[i]);
     }
     int all = !strcmp(section, "all");
-    if (!all && strcmp(section, "kernels") && strcmp(section, "round") && strcmp(section, "agg"))
-        return hf_seterr(HF_EINPUT, "hetfl bench: unknown section '%s' (kernels, round, agg, all)", section);
+    if (!all && strcmp(section, "kernels") && strcmp(section, "round") && strcmp(section, "agg") &&
+        strcmp(section, "scale") && strcmp(section, "hdf5") && strcmp(section, "peer"))
+        return hf_seterr(HF_EINPUT, "hetfl bench: unknown section '%s' (kernels, round, agg, scale, hdf5, "
+                         "peer, all)", section);
     int rc = 0;
     if (rank == 0) {
         char host[256] = "";
@@ -232,6 +611,9 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     }
     if (!rc && (all || !strcmp(section, "round"))) rc = bench_round(out, comm, quick, suite);
     if (!rc && (all || !strcmp(section, "agg"))) rc = bench_agg(out, comm, quick);
+    if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale(out, comm, quick);
+    if (!rc && (all || !strcmp(section, "hdf5"))) rc = bench_hdf5(out, comm, quick, suite);
+    if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite);
     fflush(out);
     return rc;
 }

@@ -22,7 +22,10 @@ typedef struct {
     void *ptr;
     size_t nbytes;            /* global: total bytes; per-client: bytes per client */
     int per_client;
+    int kind;                 /* PLAIN: ptr is the buffer; REF: *(void **)ptr is;
+                               * PTRS: ptr is a void *[last - first] of lazy buffers */
 } hf_ckpt_entry_t;
+enum { PLAIN, REF, PTRS };
 
 static struct {
     hf_ckpt_entry_t e[CKPT_MAX];
@@ -48,7 +51,7 @@ void hf_ckpt_end(void)
     reg.n = 0;
 }
 
-static void add(const char *name, void *ptr, size_t n, int per_client)
+static void add(const char *name, void *ptr, size_t n, int per_client, int kind)
 {
     if (reg.n == CKPT_MAX) {
         fprintf(stderr, "hetfl: internal error: more than %d checkpoint buffers\n", CKPT_MAX);
@@ -64,13 +67,57 @@ static void add(const char *name, void *ptr, size_t n, int per_client)
     e->ptr = ptr;
     e->nbytes = n;
     e->per_client = per_client;
+    e->kind = kind;
 }
 
-void hf_ckpt_register(const char *name, void *ptr, size_t nbytes) { add(name, ptr, nbytes, 0); }
+void hf_ckpt_register(const char *name, void *ptr, size_t nbytes) { add(name, ptr, nbytes, 0, PLAIN); }
 
 void hf_ckpt_register_clients(const char *name, void *ptr, size_t bytes_per_client)
 {
-    add(name, ptr, bytes_per_client, 1);
+    add(name, ptr, bytes_per_client, 1, PLAIN);
+}
+
+void hf_ckpt_register_ref(const char *name, void **pptr, size_t nbytes) { add(name, pptr, nbytes, 0, REF); }
+
+void hf_ckpt_register_clients_ref(const char *name, void **pptr, size_t bytes_per_client)
+{
+    add(name, pptr, bytes_per_client, 1, REF);
+}
+
+void hf_ckpt_register_client_ptrs(const char *name, void **ptrs, size_t bytes_per_client)
+{
+    add(name, ptrs, bytes_per_client, 1, PTRS);
+}
+
+/* This rank's bytes of e: the buffer itself, or (PTRS) a packed copy, zeros
+ * for NULL entries (*tmp is set then; caller frees). */
+static void *local_bytes(const hf_ckpt_entry_t *e, unsigned char **tmp)
+{
+    *tmp = NULL;
+    if (e->kind == REF) return *(void **)e->ptr;
+    if (e->kind != PTRS) return e->ptr;
+    size_t nl = (size_t)(reg.last - reg.first);
+    *tmp = hf_calloc(nl ? nl * e->nbytes : 1, 1);
+    void **pp = e->ptr;
+    for (size_t i = 0; i < nl; i++)
+        if (pp[i]) memcpy(*tmp + i * e->nbytes, pp[i], e->nbytes);
+    return *tmp;
+}
+
+/* Store restored bytes (this rank's share) into e. */
+static void restore_bytes(hf_ckpt_entry_t *e, const unsigned char *b, size_t n)
+{
+    if (e->kind == PLAIN) { if (e->ptr) memcpy(e->ptr, b, n); return; }
+    if (e->kind == REF) { if (*(void **)e->ptr) memcpy(*(void **)e->ptr, b, n); return; }
+    void **pp = e->ptr;
+    for (long i = 0; i < reg.last - reg.first; i++) {
+        const unsigned char *s = b + (size_t)i * e->nbytes;
+        int zero = 1;
+        for (size_t j = 0; j < e->nbytes && zero; j++) zero = s[j] == 0;
+        if (zero) { free(pp[i]); pp[i] = NULL; continue; }
+        if (!pp[i]) pp[i] = hf_alloc_aligned(e->nbytes);
+        memcpy(pp[i], s, e->nbytes);
+    }
 }
 
 /* ------------------------------------------------------------ HDF5 bits --- */
@@ -188,17 +235,21 @@ int hf_ckpt_save(hf_h5out_t *h, int round, MPI_Comm comm)
     int *counts = hf_calloc((size_t)reg.size, sizeof(int)), *displ = hf_calloc((size_t)reg.size, sizeof(int));
     for (int i = 0; i < reg.n; i++) {
         hf_ckpt_entry_t *e = &reg.e[i];
+        unsigned char *tmp;
+        void *mine = local_bytes(e, &tmp);
         if (!e->per_client) {
-            if (reg.rank == 0 && !rc && write_blob(s, e->name, e->ptr, e->nbytes, 0) < 0) rc = -1;
+            if (reg.rank == 0 && !rc && write_blob(s, e->name, mine, e->nbytes, 0) < 0) rc = -1;
+            free(tmp);
             continue;
         }
         int lay = client_layout(e->nbytes, counts, displ);
         size_t total = (size_t)reg.nclients * e->nbytes;
         unsigned char *all = reg.rank == 0 ? hf_malloc(total ? total : 1) : NULL;
         if (lay == 0)
-            MPI_Gatherv(e->ptr, counts[reg.rank], MPI_BYTE, all, counts, displ, MPI_BYTE, 0, comm);
+            MPI_Gatherv(mine, counts[reg.rank], MPI_BYTE, all, counts, displ, MPI_BYTE, 0, comm);
         else
             rc = -2;
+        free(tmp);
         if (reg.rank == 0 && !rc && write_blob(s, e->name, all, total, (long)e->nbytes) < 0) rc = -1;
         free(all);
     }
@@ -332,16 +383,15 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round)
             MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
             if (bad) { free(all); rc = -1; break; }
             if (!e->per_client) {
-                if (reg.rank == 0) { if (e->ptr) memcpy(e->ptr, all, total); }
-                else {
-                    unsigned char *tmp = hf_malloc(total ? total : 1);
-                    MPI_Bcast(tmp, (int)total, MPI_BYTE, 0, comm);
-                    if (e->ptr) memcpy(e->ptr, tmp, total);
-                    free(tmp);
-                }
-                if (reg.rank == 0) MPI_Bcast(all, (int)total, MPI_BYTE, 0, comm);
+                unsigned char *b = reg.rank == 0 ? all : hf_malloc(total ? total : 1);
+                MPI_Bcast(b, (int)total, MPI_BYTE, 0, comm);
+                restore_bytes(e, b, total);
+                if (b != all) free(b);
             } else if (client_layout(e->nbytes, counts, displ) == 0) {
-                MPI_Scatterv(all, counts, displ, MPI_BYTE, e->ptr, counts[reg.rank], MPI_BYTE, 0, comm);
+                unsigned char *b = hf_malloc(counts[reg.rank] ? (size_t)counts[reg.rank] : 1);
+                MPI_Scatterv(all, counts, displ, MPI_BYTE, b, counts[reg.rank], MPI_BYTE, 0, comm);
+                restore_bytes(e, b, (size_t)counts[reg.rank]);
+                free(b);
             } else {
                 rc = -2;
             }

@@ -45,6 +45,14 @@ void hf_ckpt_end(void);
 void hf_ckpt_register(const char *name, void *ptr, size_t nbytes);
 /* Declare per-client state: ptr holds (last - first) * bytes_per_client bytes. */
 void hf_ckpt_register_clients(const char *name, void *ptr, size_t bytes_per_client);
+/* The same for a buffer the owner may swap (double buffering): *pptr is read
+ * at every save and restore. */
+void hf_ckpt_register_ref(const char *name, void **pptr, size_t nbytes);
+void hf_ckpt_register_clients_ref(const char *name, void **pptr, size_t bytes_per_client);
+/* Per-client state allocated lazily: ptrs[k - first] is NULL (all zero) or
+ * bytes_per_client bytes.  Restore allocates (hf_alloc_aligned, owner frees
+ * with free()) the ones that are not all zero and leaves the others NULL. */
+void hf_ckpt_register_client_ptrs(const char *name, void **ptrs, size_t bytes_per_client);
 
 /* Resume: open FILE for appending (rank 0), check that its /config matches
  * `config` (hf_conf_dump(conf, 0) of this run) up to the keys allowed to

@@ -62,7 +62,7 @@ static int line_is_key(const char *sec, const char *p, const char *ign)
 }
 
 /* The resolved configuration minus the keys the determinism contract says do
- * not change results (aggregation.topology) and the nign keys of ign.  Caller frees. */
+ * not change results (aggregation.topology, run.checkpoint_every) and the nign keys of ign.  Caller frees. */
 static char *contract_config(const char *cfg, char **ign, int nign)
 {
     char *out = hf_strdup(cfg), *w = out;
@@ -71,7 +71,8 @@ static char *contract_config(const char *cfg, char **ign, int nign)
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p + 1) : strlen(p);
         if (p[0] == '[') sec = p;
-        int skip = line_is_key(sec, p, "aggregation.topology");
+        int skip = line_is_key(sec, p, "aggregation.topology") ||
+                   line_is_key(sec, p, "run.checkpoint_every");  /* when checkpoints were taken */
         for (int i = 0; i < nign && !skip; i++) skip = line_is_key(sec, p, ign[i]);
         if (!skip) { memmove(w, p, len); w += len; }
         p += len;

@@ -473,9 +473,11 @@ int hf_round_plan(const hf_devices_t *d, const hf_round_in_t *in, hf_dplan_t *ou
         long nk = in->samples[i];
         long spe = (nk + B - 1) / B;  /* steps per epoch */
         double jit = hf_clock_jitter(d->jitter, in->seed, in->round, in->client[i]);
-        double per_sample = hf_clock_compute_s(c, in->flops_per_sample, jit);
-        p->t_down = hf_clock_transfer_s(c->latency_s, c->down_mbps, in->bytes_down);
-        p->t_up = hf_clock_transfer_s(c->latency_s, c->up_mbps, in->bytes_up);
+        double fs = in->flops_scale ? in->flops_scale[i] : 1.0;
+        double bs = in->bytes_scale ? in->bytes_scale[i] : 1.0;
+        double per_sample = hf_clock_compute_s(c, in->flops_per_sample * fs, jit);
+        p->t_down = hf_clock_transfer_s(c->latency_s, c->down_mbps, (uint64_t)llround((double)in->bytes_down * bs));
+        p->t_up = hf_clock_transfer_s(c->latency_s, c->up_mbps, (uint64_t)llround((double)in->bytes_up * bs));
         p->steps_full = (int)(spe * E);
         p->t_compute_full = per_sample * (double)nk * E;
         p->t_compute = p->t_compute_full;
@@ -520,16 +522,22 @@ int hf_round_plan(const hf_devices_t *d, const hf_round_in_t *in, hf_dplan_t *ou
         ord[nord++].i = i;
     }
     qsort(ord, (size_t)nord, sizeof *ord, fin_cmp);
-    int keep = nord, reason = HF_OUT_OVERCOMMITTED;
-    if (d->overcommit > 1.0 && in->K < keep) keep = in->K;
-    if (d->backup == HF_BACKUP_STATIC && m - d->backup_b < keep) {
-        keep = HF_MAX(m - d->backup_b, 1);
+    /* how many updates the server waits for (clients discarded by the strategy are
+     * not awaited); it closes the round at the target-th arrival, or at the
+     * deadline when fewer arrive in time */
+    int nawait = 0;
+    for (int i = 0; i < m; i++) nawait += !(in->skip && in->skip[i]);
+    int target = nawait, reason = HF_OUT_OVERCOMMITTED;
+    if (d->overcommit > 1.0 && in->K < target) target = in->K;
+    if (d->backup == HF_BACKUP_STATIC && m - d->backup_b < target) {
+        target = HF_MAX(m - d->backup_b, 1);
         reason = HF_OUT_BACKUP;
     }
-    if (d->backup == HF_BACKUP_DYNAMIC && in->k_dynamic > 0 && in->k_dynamic < keep) {
-        keep = in->k_dynamic;
+    if (d->backup == HF_BACKUP_DYNAMIC && in->k_dynamic > 0 && in->k_dynamic < target) {
+        target = in->k_dynamic;
         reason = HF_OUT_BACKUP;
     }
+    int keep = HF_MIN(nord, target);
     double dur = 0;
     for (int r = 0; r < nord; r++) {
         hf_dplan_t *p = &out[ord[r].i];
@@ -540,7 +548,7 @@ int hf_round_plan(const hf_devices_t *d, const hf_round_in_t *in, hf_dplan_t *ou
             p->steps = 0;
         }
     }
-    if (any_late && d->deadline_s > dur) dur = d->deadline_s;
+    if (any_late && nord < target && d->deadline_s > dur) dur = d->deadline_s;
     free(ord);
     *duration = dur;
     return keep;

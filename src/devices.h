@@ -128,14 +128,19 @@ typedef struct {
                              * plan zeroed with outcome −1; NULL: none */
     double flops_per_sample;/* training FLOPs per sample (forward + backward) */
     uint64_t bytes_down, bytes_up;
+    const double *flops_scale;  /* per selected client factor on flops_per_sample (width
+                                 * sub-models, hetero.c); NULL: 1 */
+    const double *bytes_scale;  /* per selected client factor on bytes_down/up; NULL: 1 */
     uint64_t seed;
     int round;              /* 0-based */
     int k_dynamic;          /* dynamic backup workers: updates to wait for (0 = all) */
 } hf_round_in_t;
 
 /* Plan one round: simulated times, outcome and steps of every selected client;
- * *duration = seconds from round start to the server's aggregation (the
- * slowest kept client, or the deadline when a late client was waited for).
+ * *duration = seconds from round start to the server's aggregation: the
+ * arrival of the last update it waits for (K with over-commitment, m − b with
+ * backup workers, all otherwise), or the deadline when fewer than that arrive
+ * in time (it waited for a late client).
  * Rules, in order: (1) with a deadline, a client whose finish exceeds it is
  * late, or with partial_work trains the whole steps that fit (outcome partial;
  * late if none fits); (2) among the rest, ordered by (finish, client id), the

@@ -30,6 +30,7 @@
  * QSGD is unbiased and needs none.
  */
 #include "energy.h"
+#include "checkpoint.h"
 #include "h5out.h"
 #include "hf_util.h"
 #include "rng.h"
@@ -262,6 +263,18 @@ void hf_energy_free(hf_energy_t *e)
     free(e->topk_mem);
     free(e->region); free(e->budget); free(e->remaining); free(e->period);
     free(e);
+}
+
+void hf_energy_set_budget(hf_energy_t *e, int k, double joules)
+{
+    e->budget[k] = e->remaining[k] = joules;
+}
+
+void hf_energy_ckpt_register(hf_energy_t *e)
+{
+    hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
+    hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
+    hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
 }
 
 const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[e->region[k]].name; }

@@ -83,6 +83,14 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
                            int *rc);
 void hf_energy_free(hf_energy_t *e);
 
+/* Client k's budget becomes `joules` (full, nothing spent yet): fed.c gives a
+ * client without energy.budget_j its device class's battery_j when
+ * energy.battery_budget = yes.  Call on every rank before the first round. */
+void hf_energy_set_budget(hf_energy_t *e, int client, double joules);
+/* Register the persistent budget state (remaining J, refill periods, carbon
+ * spent) with the checkpoint registry (checkpoint.h); every rank. */
+void hf_energy_ckpt_register(hf_energy_t *e);
+
 /* Accessors for the results file and the header. */
 const char *hf_energy_region_name(const hf_energy_t *e, int client);
 double hf_energy_budget(const hf_energy_t *e, int client);   /* +inf when unlimited */

@@ -18,10 +18,13 @@
 #include "config.h"
 #include "fed.h"
 #include "agg.h"
+#include "async.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "h5out.h"
 #include "devices.h"
+#include "avail.h"
+#include "select.h"
 #include "placement.h"
 #include "hf_util.h"
 #include "nn.h"
@@ -30,6 +33,7 @@
 #include "server_opt.h"
 #include "strategy.h"
 #include "topology.h"
+#include "hetero.h"
 #include "energy.h"
 #include "rapl.h"
 #include <cblas.h>
@@ -68,6 +72,11 @@ typedef struct {
     hf_dec_t dec;                 /* decentralized: per-client models, gossip */
     hf_energy_t *en;              /* regions, budgets, carbon sources (energy.c) */
     hf_rapl_t rapl;               /* measured energy counters (rapl.c) */
+    hf_hetero_t *het;             /* heterofl, fjord: width sub-models (hetero.c); NULL otherwise */
+    hf_eplan_t *eplan;            /* this round: energy plan per selected client (client −1: none) */
+    hf_energy_client_t *ecl;      /* carbon-aware: every client's full-round figures (N), else NULL */
+    double *inv_pi;               /* carbon-aware: 1/π_k of the selected clients (m), else NULL */
+    long train_sample;            /* client_train: samples per epoch (0 = all; energy sample strategy) */
     /* devices (devices.c, placement.c) */
     int *dcls;                    /* device class of every client (index into p->devs.cls) */
     hf_dplan_t *dplan;            /* this round: simulated times and outcome per selected client */
@@ -77,6 +86,13 @@ typedef struct {
     double *d_norm2;              /* DBW: ‖Δ_k‖² of this rank's records */
     float *dbw_old;               /* DBW: the model before aggregation (rank 0) */
     int eval_threads;             /* OpenBLAS threads for evaluation: the same on every rank */
+    /* availability and selection (avail.c, select.c): the same on every rank */
+    hf_avail_t av;                /* online intervals of every client */
+    hf_select_t *sel;             /* policy, estimators, corrections (NULL: plain uniform) */
+    unsigned char *online;        /* online mask at the round start (N) */
+    double *vol_loss;             /* this round's local losses, broadcast by rank 0 (m) */
+    double *vol_w;                /* correction weights (m) */
+    double *off_comm, *off_comp;  /* dropped_offline: seconds of transfer / compute done (m) */
 } hf_ctx_t;
 
 static int agree(int rc, MPI_Comm comm)
@@ -242,19 +258,25 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
     double loss_sum = 0.0;
     long seen = 0;
     int dim = x->train.dim;
+    /* energy sample strategy: each epoch over the first ne of a fresh permutation */
+    long ne = x->train_sample > 0 && x->train_sample < nk ? x->train_sample : nk;
     for (int e = 0; e < cp->epochs && nk > 0; e++) {
         hf_rng_permutation(&r, (int)nk, x->iperm);
-        for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
-            int B = (int)HF_MIN((long)p->batch_size, nk - b0);
+        for (long b0 = 0; b0 < ne && res.steps < cp->steps; b0 += p->batch_size) {
+            int B = (int)HF_MIN((long)p->batch_size, ne - b0);
             for (int i = 0; i < B; i++) {
                 long s = idx[x->iperm[b0 + i]];
                 memcpy(x->xb + (size_t)i * dim, x->train.x + s * dim, (size_t)dim * sizeof(float));
                 x->yb[i] = x->train.y[s];
             }
             double tk = hf_wtime();
-            float l = hf_model_train_step_grad(&x->model, x->work, x->local, x->grad, x->xb, x->yb, B);
-            if (st->grad_hook) st->grad_hook(&x->strat, k, x->local, start, x->grad);
-            hf_sgd_step(&opt, P, x->local, x->grad, x->mom);
+            float l;
+            if (hf_strat_uses_grad_hook(&x->strat)) {  /* gradient, strategy hook, then the step */
+                l = hf_model_train_step_grad(&x->model, x->work, x->local, x->grad, x->xb, x->yb, B);
+                st->grad_hook(&x->strat, k, x->local, start, x->grad);
+                hf_sgd_step(&opt, P, x->local, x->grad, x->mom);
+            } else  /* update folded into the backward (nn.h): no extra pass over the P parameters */
+                l = hf_model_train_step(&x->model, x->work, &opt, x->local, x->grad, x->mom, x->xb, x->yb, B);
             x->t_kernel += hf_wtime() - tk;
             loss_sum += (double)l * B;
             seen += B;
@@ -413,6 +435,7 @@ static void ctx_free(hf_ctx_t *x)
     free(x->xb); free(x->yb); free(x->perm); free(x->iperm);
     hf_strat_free(&x->strat);
     hf_energy_free(x->en);
+    free(x->eplan); free(x->ecl); free(x->inv_pi);
     hf_server_opt_free(&x->sopt);
     if (x->p->decentralized) hf_dec_free(&x->dec);
     hf_graph_free(&x->graph);
@@ -420,7 +443,10 @@ static void ctx_free(hf_ctx_t *x)
     free(x->dcls); free(x->dplan); free(x->d_nk); free(x->d_cls); free(x->d_ep); free(x->d_skip);
     free(x->d_norm2); free(x->dbw_old);
     hf_dbw_free(x->dbw);
+    hf_avail_free(&x->av); hf_select_free(x->sel); free(x->online); free(x->vol_loss);
+    free(x->vol_w); free(x->off_comm); free(x->off_comp);
     hf_agg_free(x->agg);
+    hf_hetero_free(x->het);
 }
 
 /* --------------------------------------------------------------- devices --- */
@@ -443,6 +469,8 @@ static double plan_devices(hf_ctx_t *x, int t, const int *sel, int m, int K, dou
                         .epochs = p->local_epochs, .batch = p->batch_size, .epochs_of = x->d_ep,
                         .skip = x->d_skip, .flops_per_sample = fps, .bytes_down = xfer,
                         .bytes_up = xfer, .seed = p->seed, .round = t,
+                        .flops_scale = x->het ? hf_hetero_flops_scale(x->het) : NULL,
+                        .bytes_scale = x->het ? hf_hetero_bytes_scale(x->het) : NULL,
                         .k_dynamic = x->dbw ? x->dbw->k : 0};
     double dur = 0.0;
     hf_round_plan(&p->devs, &in, x->dplan, &dur);
@@ -468,6 +496,60 @@ static double plan_devices(hf_ctx_t *x, int t, const int *sel, int m, int K, dou
     }
     x->strat.st->weights(&x->strat, &x->plan);
     return dur;
+}
+
+/* --------------------------------------------------------------- energy --- */
+
+/* Energy budgets and carbon-aware weights (energy.c) on top of the device plan,
+ * identically on every rank: each kept client's round is priced at its class's
+ * figures and charged to its budget; one that cannot pay is not kept (outcome
+ * over_budget), an adapted one runs ep.steps (fewer steps / sampled data).  The
+ * kept set, Σ n_k and the weights are then recomputed; with the carbon-aware
+ * sampler each weight is multiplied by 1/π_k and the divisor by Σ(w/π)/Σw
+ * (Hájek).  Budgets are charged before availability drop-outs are known. */
+static void plan_energy(hf_ctx_t *x, int t, const int *sel, int m, double start)
+{
+    const hf_params_t *p = x->p;
+    int uf = x->strat.st->upload_factor;
+    long n_up = (long)uf * x->model.nparams;
+    uint64_t xfer = (uint64_t)n_up * sizeof(float);
+    int changed = 0;
+    for (int i = 0; i < m; i++) {
+        hf_eplan_t *ep = &x->eplan[i];
+        hf_cplan_t *c = &x->plan.c[i];
+        hf_dplan_t *d = &x->dplan[i];
+        ep->client = -1;
+        if (!c->kept || d->outcome < 0) continue;
+        const hf_devclass_t *dc = &p->devs.cls[x->dcls[sel[i]]];
+        hf_energy_client_t ec = {.samples = x->d_nk[i], .steps_full = c->steps, .compute_s = d->t_compute,
+                                 .comm_s = d->t_down + d->t_up, .active_w = dc->active_w,
+                                 .idle_w = dc->idle_w, .radio_j_per_mb = dc->radio_j_per_mb};
+        hf_energy_plan(x->en, t, start, sel[i], &ec, xfer, n_up, ep);
+        if (ep->outcome == HF_OUT_OVER_BUDGET) {
+            c->kept = 0;
+            c->epochs = c->steps = 0;
+            d->outcome = HF_OUT_OVER_BUDGET;
+            changed = 1;
+        } else c->steps = ep->steps;
+    }
+    if (changed) {
+        x->plan.kept = 0;
+        x->plan.nsum = 0.0;
+        for (int i = 0; i < m; i++)
+            if (x->plan.c[i].kept) { x->plan.kept++; x->plan.nsum += (double)x->d_nk[i]; }
+        x->strat.st->weights(&x->strat, &x->plan);
+    }
+    if (x->inv_pi) {
+        double sw = 0.0, swp = 0.0;
+        for (int i = 0; i < m; i++) {
+            hf_cplan_t *c = &x->plan.c[i];
+            if (!c->kept) continue;
+            sw += c->weight;
+            c->weight *= x->inv_pi[i];
+            swp += c->weight;
+        }
+        if (sw > 0) x->plan.divisor *= swp / sw;
+    }
 }
 
 /* Dynamic backup workers: ‖Δ_k‖² of the kept clients travel to rank 0 in client
@@ -497,7 +579,189 @@ static void dbw_round(hf_ctx_t *x, int m, int nloc, int *rcounts, int *rdispl)
     MPI_Bcast(&x->dbw->k, 1, MPI_INT, 0, x->comm);
 }
 
+/* ---------------------------------------------------------- availability --- */
+
+/* Availability model, selection policy and correction from the suite (avail.c,
+ * select.c).  With model always, policy uniform and no correction x->sel stays
+ * NULL and rounds select exactly as before (bitwise-identical results). */
+static int vol_init(hf_ctx_t *x, int N, int m)
+{
+    const hf_conf_t *c = x->o->conf;
+    const hf_params_t *p = x->p;
+    hf_avail_spec_t spec;
+    int rc = hf_avail_spec_from_conf(&spec, c, N, p->seed);
+    if (rc) return rc;
+    const char *pol = hf_conf_get(c, "selection.policy"), *cor = hf_conf_get(c, "aggregation.correction");
+    hf_correction_t corr = !strcmp(cor, "unbiased") ? HF_CORR_UNBIASED
+                           : !strcmp(cor, "cafed") ? HF_CORR_CAFED : HF_CORR_NONE;
+    if (spec.model == HF_AV_ALWAYS && spec.withdraw_fraction <= 0 && !strcmp(pol, "uniform") &&
+        corr == HF_CORR_NONE)
+        return 0;
+    rc = with_origin(c, "availability.file", hf_avail_generate(&x->av, &spec));
+    if (rc) return rc;
+    double *ppi = hf_calloc((size_t)N, sizeof(double)), *plam = hf_calloc((size_t)N, sizeof(double));
+    double prior = hf_conf_float(c, "aggregation.pi_prior");
+    for (int k = 0; k < N; k++) {
+        ppi[k] = prior >= 0 ? prior : 0.5;
+        if (prior < 0 && spec.model == HF_AV_MARKOV) hf_avail_markov_params(&spec, k, &ppi[k], &plam[k]);
+    }
+    long *nk = hf_calloc((size_t)N, sizeof(long));
+    for (int k = 0; k < N; k++) nk[k] = x->part.off[k + 1] - x->part.off[k];
+    x->sel = hf_select_new(pol, corr, N, nk, ppi, plam);
+    free(ppi); free(plam); free(nk);
+    if (!x->sel) return HF_EINPUT;
+    x->sel->d = (int)hf_conf_int(c, "selection.d");
+    x->sel->groups = (int)hf_conf_int(c, "selection.groups");
+    x->sel->beta = hf_conf_float(c, "selection.f3ast_beta");
+    x->sel->cafed_c = hf_conf_float(c, "aggregation.cafed_c");
+    x->online = hf_calloc((size_t)N, 1);
+    x->vol_loss = hf_calloc((size_t)m, sizeof(double));
+    x->vol_w = hf_calloc((size_t)m, sizeof(double));
+    x->off_comm = hf_calloc((size_t)m, sizeof(double));
+    x->off_comp = hf_calloc((size_t)m, sizeof(double));
+    return 0;
+}
+
+/* Select among the clients online at the round start; with nobody online the
+ * server waits for the first to come back (sim_time advances, on every rank). */
+static int vol_select(hf_ctx_t *x, int t, double *sim_time, int m, int *sel, int *navail)
+{
+    int N = x->p->clients;
+    if (hf_avail_count(&x->av, *sim_time, x->online) == 0) {
+        double next = INFINITY;
+        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
+        if (isfinite(next)) {
+            *sim_time = next;
+            hf_avail_count(&x->av, *sim_time, x->online);
+        }
+    }
+    hf_select_observe(x->sel, x->online);
+    double *need = NULL;
+    if (!strcmp(x->sel->pol->name, "forecast")) {  /* expected round time: download+compute+upload */
+        const hf_params_t *p = x->p;
+        need = hf_calloc((size_t)N, sizeof(double));
+        uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
+        for (int k = 0; k < N; k++) {
+            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+            double fl = hf_model_train_flops(&x->model) * (double)(x->part.off[k + 1] - x->part.off[k]) *
+                        p->local_epochs;
+            need[k] = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, xfer) +
+                      hf_clock_compute_s(dc, fl, 1.0) + hf_clock_transfer_s(dc->latency_s, dc->up_mbps, xfer);
+        }
+    }
+    int ne = 0;
+    int n = hf_select_round(x->sel, t, x->p->seed, m, x->online, &x->av, *sim_time, need, sel, navail, &ne);
+    /* nobody eligible (cyclic group empty, CA-Fed excluded the online ones): wait for the next change */
+    for (int tries = 0; n == 0 && tries < 100000; tries++) {
+        double next = INFINITY;
+        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
+        if (!isfinite(next)) break;
+        *sim_time = next;
+        hf_avail_count(&x->av, *sim_time, x->online);
+        n = hf_select_round(x->sel, t, x->p->seed, m, x->online, &x->av, *sim_time, need, sel, navail, &ne);
+    }
+    free(need);
+    x->sel->t_eligible = ne;
+    return n;
+}
+
+/* A kept client that goes offline before its simulated finish is dropped
+ * (outcome dropped_offline): it does not train, its time and energy until it
+ * left are charged.  Then the kept set, Σ n_k and the weights are recomputed,
+ * and a correction's weights (applied unnormalised) replace the strategy's. */
+static void vol_dropouts(hf_ctx_t *x, const int *sel, int mt, double start)
+{
+    int changed = 0;
+    for (int i = 0; i < mt; i++) {
+        hf_dplan_t *d = &x->dplan[i];
+        hf_cplan_t *c = &x->plan.c[i];
+        double at;
+        if (d->outcome < 0) continue;
+        int full = d->outcome == HF_OUT_COMPLETED || d->outcome == HF_OUT_PARTIAL;
+        double tc = full ? d->t_compute : d->t_compute_full;
+        if (hf_avail_dropout(&x->av, sel[i], start, d->t_down, tc, d->t_up, &at, &x->off_comm[i],
+                             &x->off_comp[i]) && (full || at < start + d->finish)) {
+            if (full) changed = 1;
+            d->outcome = HF_OUT_DROPPED_OFFLINE;
+            c->kept = 0;
+            c->epochs = c->steps = 0;
+        }
+    }
+    if (changed) {
+        x->plan.kept = 0;
+        x->plan.nsum = 0.0;
+        for (int i = 0; i < mt; i++)
+            if (x->plan.c[i].kept) { x->plan.kept++; x->plan.nsum += (double)x->d_nk[i]; }
+        x->strat.st->weights(&x->strat, &x->plan);
+    }
+    if (hf_select_weights(x->sel, sel, mt, x->sel->t_eligible, x->vol_w)) {
+        for (int i = 0; i < mt; i++) x->plan.c[i].weight = x->vol_w[i];
+        x->plan.divisor = 1.0;  /* x += Σ w_k Δ_k */
+    }
+}
+
+/* After a round: rank 0's local losses (records in selection order) to every
+ * rank, for power-of-choice and CA-Fed; F3AST's participation rates. */
+static void vol_after(hf_ctx_t *x, const int *sel, int mt, const hf_part_rec_t *allrecs)
+{
+    if (mt <= 0) return;
+    if (x->rank == 0)
+        for (int i = 0; i < mt; i++)
+            x->vol_loss[i] = allrecs[i].outcome == HF_OUT_COMPLETED || allrecs[i].outcome == HF_OUT_PARTIAL
+                             ? allrecs[i].local_loss : NAN;
+    MPI_Bcast(x->vol_loss, mt, MPI_DOUBLE, 0, x->comm);
+    hf_select_losses(x->sel, sel, x->vol_loss, mt);
+    hf_select_after(x->sel, sel, mt);
+}
+
+/* ---------------------------------------------------------------- async --- */
+
+/* federation.mode = async (FedBuff, async.c): its callbacks train one client
+ * (job j keys the shuffles) from `start`, and evaluate the global model. */
+static double async_train(void *ctx, int k, long j, const float *start, float *delta, int *steps,
+                          double *measured)
+{
+    hf_ctx_t *x = ctx;
+    const hf_params_t *p = x->p;
+    hf_cplan_t cp = {.client = k, .kept = 1, .epochs = p->local_epochs, .steps = 1 << 30,
+                     .a = 0, .weight = 1};
+    x->train_sample = 0;
+    openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);
+    hf_local_t lr = client_train(x, k, (int)j, start, &cp);
+    memcpy(delta, x->delta, (size_t)x->model.nparams * sizeof(float));
+    *steps = lr.steps;
+    *measured = lr.measured;
+    return lr.loss;
+}
+
+static void async_evaluate(void *ctx, double *acc, double *loss)
+{
+    hf_ctx_t *x = ctx;
+    openblas_set_num_threads(x->eval_threads);
+    evaluate(x, acc, loss);
+}
+
+static int fed_async(hf_ctx_t *x, double *sim_time, hf_fed_timing_t *tm)
+{
+    hf_async_env_t e = {.ctx = x, .comm = x->comm, .rank = x->rank, .first_client = x->first_client,
+                        .last_client = x->last_client, .nparams = x->model.nparams, .global = x->global,
+                        .agg = x->agg, .sopt = &x->sopt, .h5 = x->h5, .en = x->en,
+                        .part_off = x->part.off, .dcls = x->dcls,
+                        .flops_per_sample = hf_model_train_flops(&x->model),
+                        .model_bytes = (uint64_t)x->model.nparams * sizeof(float),
+                        .train = async_train, .evaluate = async_evaluate};
+    return hf_async_run(&e, x->o, sim_time, &tm->final_accuracy, &tm->rounds);
+}
+
 /* ------------------------------------------------------------------ run ---- */
+
+/* Process CPU seconds, all threads (hf_fed_timing_t.loop_cpu). */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
 {
@@ -579,6 +843,12 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         x->dbw = hf_dbw_new(m, P);
         x->dbw_old = hf_calloc((size_t)P, sizeof(float));
     }
+    if (!p->decentralized) rc = agree(vol_init(x, N, m), comm);  /* availability, selection */
+    if (!rc && hf_hetero_wanted(p)) {  /* width sub-models: heterofl, fjord (hetero.c) */
+        hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+        rc = agree(hf_hetero_new(&x->het, p, o->conf, &x->model, N, m, &hd), comm);
+    }
+    if (rc) { ctx_free(x); return rc; }
     x->eval_threads = p->devs.cls[0].cores;  /* the smallest class's count, on every rank */
     for (int i = 1; i < p->devs.nclasses; i++) x->eval_threads = HF_MIN(x->eval_threads, p->devs.cls[i].cores);
     if (p->decentralized) {
@@ -601,6 +871,38 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     if (rc) { ctx_free(x); return rc; }
     if (hf_energy_measure(x->en))
         hf_rapl_open(&x->rapl, hf_energy_rapl_root(x->en), x->rank == 0 ? stderr : NULL);
+    if (!p->decentralized) {  /* budgets, carbon-aware sampler (plan_energy) */
+        x->eplan = hf_calloc((size_t)m, sizeof(hf_eplan_t));
+        if (hf_conf_bool(o->conf, "energy.battery_budget"))
+            for (int k = 0; k < N; k++)
+                if (!isfinite(hf_energy_budget(x->en, k)) && isfinite(p->devs.cls[x->dcls[k]].battery_j) &&
+                    p->devs.cls[x->dcls[k]].battery_j > 0)
+                    hf_energy_set_budget(x->en, k, p->devs.cls[x->dcls[k]].battery_j);
+        hf_energy_ckpt_register(x->en);
+    }
+    if (!p->decentralized && hf_energy_scheduler(x->en) == HF_SCHED_AWARE) {
+        if (x->sel) {
+            const char *org = hf_conf_origin(o->conf, "energy.scheduler");
+            ctx_free(x);
+            return hf_seterr(HF_EINPUT, "%s: key 'energy.scheduler': carbon-aware selects the clients "
+                             "itself: it needs selection.policy = uniform, availability.model = always "
+                             "and no aggregation.correction", org ? org : "default");
+        }
+        x->ecl = hf_calloc((size_t)N, sizeof *x->ecl);
+        x->inv_pi = hf_calloc((size_t)m, sizeof(double));
+        uint64_t xb = (uint64_t)x->strat.st->upload_factor * (uint64_t)P * sizeof(float);
+        for (int k = 0; k < N; k++) {  /* full-round figures at the class's nominal speed */
+            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+            long nk = x->part.off[k + 1] - x->part.off[k];
+            x->ecl[k] = (hf_energy_client_t){
+                .samples = nk, .steps_full = p->local_epochs * (int)((nk + p->batch_size - 1) / p->batch_size),
+                .compute_s = hf_clock_compute_s(dc, hf_model_train_flops(&x->model) * (double)nk *
+                                                p->local_epochs, 1.0),
+                .comm_s = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, xb) +
+                          hf_clock_transfer_s(dc->latency_s, dc->up_mbps, xb),
+                .active_w = dc->active_w, .idle_w = dc->idle_w, .radio_j_per_mb = dc->radio_j_per_mb};
+        }
+    }
 
     /* results file and header (rank 0) */
     char *hosts = NULL, *placement = NULL;
@@ -706,6 +1008,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     double flops_per_sample = hf_model_train_flops(&x->model);
     uint64_t model_bytes = (uint64_t)P * sizeof(float);
     double t_loop = hf_wtime();
+    double c_loop = cpu_seconds();  /* for hetfl bench peer */
     int synced = 1;  /* every rank holds the current global model */
     /* persistent state (checkpoint.h): the round number implies every RNG position */
     hf_ckpt_register("global_model", x->global, (size_t)P * sizeof(float));
@@ -720,8 +1023,23 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         hf_ckpt_register("dbw_k", &x->dbw->k, sizeof(int));
         hf_ckpt_register("dbw_prev_mean", x->dbw->prev_mean, (size_t)P * sizeof(float));
     }
+    /* server optimizer moments, SCAFFOLD control variates, gossip models (allocated alike on every rank) */
+    if (x->sopt.state_m) hf_ckpt_register("server_m", x->sopt.state_m, (size_t)P * sizeof(float));
+    if (x->sopt.state_v) hf_ckpt_register("server_v", x->sopt.state_v, (size_t)P * sizeof(float));
+    hf_ckpt_register("server_steps", &x->sopt.state_steps, sizeof x->sopt.state_steps);
+    if (x->strat.state_scaffold_c) {
+        hf_ckpt_register("scaffold_c", x->strat.state_scaffold_c, (size_t)P * sizeof(float));
+        hf_ckpt_register_client_ptrs("scaffold_ck", (void **)x->strat.state_scaffold_ck, (size_t)P * sizeof(float));
+    }
+    if (p->decentralized)
+        hf_ckpt_register_clients_ref("dec_models", (void **)&x->dec.state_models, (size_t)P * sizeof(float));
     int t0 = 0;
-    if (o->resume) rc = hf_ckpt_restore(x->h5, comm, &t0);
+    if (!strcmp(hf_conf_get(o->conf, "federation.mode"), "async")) {  /* FedBuff: async.c */
+        hf_signals_restore();  /* no checkpoints in async mode yet: signals keep their default action */
+        rc = o->resume ? hf_seterr(HF_EINPUT, "--resume: federation.mode = async has no checkpoints yet")
+                       : fed_async(x, &sim_time, &tm);
+        t0 = p->rounds;
+    } else if (o->resume) rc = hf_ckpt_restore(x->h5, comm, &t0);
 
     for (int t = t0; t < p->rounds && !rc; t++) {
         double tr0 = hf_wtime(), ta, tb;
@@ -731,11 +1049,19 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         /* 1. plan */
         hf_rng_t rs;
         hf_rng_init(&rs, p->seed, HF_RNG_SELECT, (uint64_t)t, 0);
+        int mt = m, navail = N;  /* this round's selected and online counts (availability) */
         if (p->decentralized) for (int i = 0; i < m; i++) sel[i] = i;  /* D-PSGD: everyone */
         else {
-            hf_rng_sample(&rs, N, m, sel);
-            hf_strat_plan(&x->strat, t, sel, m, &x->plan);  /* stragglers, epochs, weights */
-            round_dur = plan_devices(x, t, sel, m, K, flops_per_sample);  /* clock, deadline, ... */
+            if (x->sel) mt = vol_select(x, t, &sim_time, m, sel, &navail);  /* avail.c, select.c */
+            else if (x->inv_pi)  /* carbon-aware: clients and start slot (energy.c), 1/π_k */
+                mt = hf_energy_select(x->en, t, sim_time, m, x->ecl, model_bytes * x->strat.st->upload_factor,
+                                      model_bytes * x->strat.st->upload_factor, sel, x->inv_pi, &sim_time);
+            else hf_rng_sample(&rs, N, m, sel);
+            hf_strat_plan(&x->strat, t, sel, mt, &x->plan);  /* stragglers, epochs, weights */
+            if (x->het) hf_hetero_plan(x->het, t, sel, mt);  /* widths (hetero.c) */
+            round_dur = plan_devices(x, t, sel, mt, K, flops_per_sample);  /* clock, deadline, ... */
+            plan_energy(x, t, sel, mt, sim_time);  /* budgets, adaptation, 1/π weights (energy.c) */
+            if (x->sel) vol_dropouts(x, sel, mt, sim_time);  /* offline before finish; weights */
         }
         ta = hf_wtime();
         tm.plan += ta - tr0;
@@ -750,18 +1076,30 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         double wsum = x->plan.nsum;  /* Σ n_k of kept clients: same on all ranks (plan) */
         uint64_t xfer = (uint64_t)x->strat.st->upload_factor * model_bytes;  /* per direction */
         hf_rapl_begin(&x->rapl);
-        for (int i = 0; i < m; i++) {
+        for (int i = 0; i < mt; i++) {
             int k = sel[i];
             if (k < x->first_client || k >= x->last_client) continue;
             long nk = x->part.off[k + 1] - x->part.off[k];
             const hf_cplan_t *cp = &x->plan.c[i];
             hf_local_t lr = {.loss = NAN};
+            uint64_t ebytes = xfer;  /* upload size: the codec's exact encoded size (energy.c) */
             openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);  /* its class's, on any rank */
             if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
                 lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp);
                 memcpy(hf_dec_model(&x->dec, k), x->local, (size_t)P * sizeof(float));
+            } else if (cp->kept && x->het) {  /* its width's sub-model; delta zero outside it */
+                double th = hf_wtime();
+                hf_het_local_t hl = hf_hetero_train(x->het, i, k, t, x->global, cp, x->delta, x->xb,
+                                                    x->yb, x->iperm, &x->t_kernel);
+                lr = (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples,
+                                  .measured = hf_wtime() - th};
+                hf_agg_add(x->agg, cp->weight, x->delta);
             } else if (cp->kept) {
+                x->train_sample = x->eplan[i].client == k ? x->eplan[i].sample : 0;
                 lr = client_train(x, k, t, x->global, cp);
+                if (x->eplan[i].client == k)  /* bias-correction scale, codec: the exact encoded size */
+                    ebytes = hf_energy_apply(x->en, &x->eplan[i], t, x->delta,
+                                             (long)x->strat.st->upload_factor * P);
                 hf_agg_add(x->agg, cp->weight, x->delta);
                 if (x->dbw) {
                     double n2 = 0.0;
@@ -788,7 +1126,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                 pr->bytes_up = (uint64_t)deg * model_bytes;
                 pr->comm_s = dc->latency_s + (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
             } else {  /* a dropped straggler downloaded the model, uploads nothing */
-                pr->bytes_up = cp->kept ? xfer : 0;
+                pr->bytes_up = cp->kept ? ebytes : 0;
                 pr->comm_s = (cp->kept ? 2 : 1) * dc->latency_s + (double)xfer * 8 / (dc->down_mbps * 1e6) +
                              (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
             }
@@ -797,6 +1135,29 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                                                                             : xfer + pr->bytes_up) / 1e6;
             pr->local_loss = lr.loss;
             pr->width = 1.0;
+            if (x->het) {  /* its sub-model's bytes both ways; compute time is scaled in plan_devices */
+                uint64_t hb = hf_hetero_bytes(x->het, i);
+                pr->width = hf_hetero_width(x->het, i);
+                pr->bytes_up = cp->kept ? hb : 0;
+                pr->comm_s = (cp->kept ? 2 : 1) * dc->latency_s + (double)hb * 8 / (dc->down_mbps * 1e6) +
+                             (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
+                pr->energy_j = dc->active_w * pr->compute_s_model +
+                               dc->radio_j_per_mb * (double)(hb + pr->bytes_up) / 1e6;
+            }
+            if (x->sel && dp && dp->outcome == HF_OUT_DROPPED_OFFLINE) {  /* work until it left */
+                pr->compute_s_model = x->off_comp[i];
+                pr->comm_s = x->off_comm[i];
+                pr->bytes_up = 0;
+                pr->energy_j = dc->active_w * pr->compute_s_model + dc->radio_j_per_mb *
+                               (double)xfer * HF_MIN(1.0, x->off_comm[i] / HF_MAX(dp->t_down, 1e-300)) / 1e6;
+            }
+            if (!p->decentralized && cp->kept && x->eplan[i].client == k) {  /* energy.c's plan */
+                pr->compute_s_model = x->eplan[i].compute_s;
+                pr->energy_j = x->eplan[i].e.total_j;
+            } else if (dp && dp->outcome == HF_OUT_OVER_BUDGET) {  /* sat the round out: nothing spent */
+                pr->compute_s_model = pr->comm_s = pr->energy_j = 0.0;
+                pr->bytes_up = 0;
+            }
             pr->carbon_g = hf_energy_carbon_g(pr->energy_j, hf_energy_ci(x->en, k, sim_time));
         }
         {   /* RAPL: this rank's share of the node (cores used / online), split by measured time */
@@ -825,6 +1186,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             if (have) hf_agg_result(x->agg, 1.0 / N, x->global);
             if (!hf_agg_result_everywhere(x->agg)) MPI_Bcast(x->global, (int)P, MPI_FLOAT, 0, comm);
             consensus = hf_dec_consensus(&x->dec, x->global);
+        } else if (x->het) {  /* masked aggregation: x_j += S_j / coverage_j (hetero.c) */
+            int plain = x->sopt.kind == HF_SOPT_NONE && x->sopt.lr == 1.0f;
+            hf_hetero_aggregate(x->het, x->agg, &x->plan, have, plain ? x->global : x->delta, plain);
+            if (!plain && have && x->plan.kept > 0) hf_server_opt_apply(&x->sopt, x->global, x->delta);
         } else if (!x->strat.st->server_update && x->sopt.kind == HF_SOPT_NONE && x->sopt.lr == 1.0f) {
             if (have) hf_agg_apply(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->global);
         } else {  /* Δ = aggregate → strategy's server step → server optimizer */
@@ -844,6 +1209,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         MPI_Gatherv(recs, nb, MPI_BYTE, allrecs, rcounts, rdispl, MPI_BYTE, 0, comm);
         double te = hf_wtime();
         if (x->dbw) dbw_round(x, m, nloc, rcounts, rdispl);
+        if (x->sel) vol_after(x, sel, mt, allrecs);  /* local losses to every rank's estimators */
         tm.gather += te - td;
         /* 5. evaluate (needs the model everywhere) */
         rr.test_accuracy = rr.test_loss = NAN;
@@ -852,6 +1218,9 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             synced = 1;  /* this broadcast also serves the next round */
             openblas_set_num_threads(x->eval_threads);
             evaluate(x, &rr.test_accuracy, &rr.test_loss);
+            if (x->het && !rc)  /* accuracy per width: /rounds_by_width (hetero.c) */
+                rc = hf_hetero_eval_widths(x->het, x->global, x->test.x, x->test.y, x->test.n, x->test.dim,
+                                           t + 1, comm, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
         }
         double tf = hf_wtime();
         tm.eval += tf - te;
@@ -859,7 +1228,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         /* 6. record */
         if (x->rank == 0) {
             double wl = 0.0, round_end = sim_time;
-            for (int i = 0; i < m; i++) {
+            for (int i = 0; i < mt; i++) {
                 hf_part_rec_t *q = &allrecs[i];
                 double nk = (double)(x->part.off[q->client + 1] - x->part.off[q->client]);
                 rr.energy_j += q->energy_j;
@@ -882,13 +1251,17 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             sim_time = p->decentralized ? sim_time + cycle_time : round_end;
             rr.consensus_distance = consensus;
             rr.sim_time_s = sim_time;
-            rr.available = N;
-            rr.selected = m;
+            rr.available = navail;
+            rr.selected = mt;
             rr.completed = x->plan.kept;
-            rr.dropped = m - x->plan.kept - rr.late;
-            rr.bytes_down = p->decentralized ? rr.bytes_up : (uint64_t)m * xfer;
+            rr.dropped = mt - x->plan.kept - rr.late;
+            rr.bytes_down = p->decentralized ? rr.bytes_up : (uint64_t)mt * xfer;
+            if (x->het) {  /* each selected client downloads its sub-model */
+                rr.bytes_down = 0;
+                for (int i = 0; i < mt; i++) rr.bytes_down += hf_hetero_bytes(x->het, i);
+            }
             rr.train_loss = wsum > 0 ? wl / wsum : NAN;
-            rc = hf_h5out_participation(x->h5, allrecs, m);
+            rc = hf_h5out_participation(x->h5, allrecs, mt);
             rr.wall_io_s = hf_wtime() - tf;  /* participation rows; the round row and flush follow */
             rr.wall_time_s = hf_wtime() - tr0;
             if (!rc) rc = hf_h5out_round(x->h5, &rr);
@@ -897,8 +1270,14 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             if (!o->quiet) progress(x, &rr, hf_wtime() - t_loop);
         }
         tm.io += hf_wtime() - tf;
+        if (x->sel) MPI_Bcast(&sim_time, 1, MPI_DOUBLE, 0, comm);  /* availability needs it everywhere */
         MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
         MPI_Bcast(&sim_time, 1, MPI_DOUBLE, 0, comm);  /* carbon look-ups on every rank */
+        if (x->inv_pi) {  /* carbon-aware: the round's carbon counts against energy.carbon_budget_g */
+            double cg = rr.carbon_g;
+            MPI_Bcast(&cg, 1, MPI_DOUBLE, 0, comm);
+            hf_energy_round_done(x->en, cg);
+        }
         if (!rc) rc = hf_ckpt_round_end(x->h5, t + 1, p->checkpoint_every, p->rounds, comm);
         tm.rounds++;
     }
@@ -918,6 +1297,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     rc = agree(rc, comm);
     tm.total = hf_wtime() - t_start;
     tm.loop = hf_wtime() - t_loop;
+    tm.loop_cpu = cpu_seconds() - c_loop;
     tm.kernel = x->t_kernel;
     tm.nparams = P;
     if (timing) *timing = tm;

@@ -29,6 +29,7 @@ typedef struct {
     double compute, agg, eval, io, bcast, plan, gather;  /* phases of the loop */
     double kernel;              /* inside numeric kernels (train steps + eval forward) */
     double agg_comm;            /* MPI time inside aggregation */
+    double loop_cpu;            /* process CPU seconds (all threads) of the round loop */
     double final_accuracy;
     long nparams;
 } hf_fed_timing_t;

@@ -82,6 +82,7 @@ static hid_t make_part_type(hid_t outcome)
     F(bytes_up, H5T_NATIVE_UINT64);
     F(carbon_g, H5T_NATIVE_DOUBLE);
     F(energy_j_measured, H5T_NATIVE_DOUBLE);
+    F(staleness, H5T_NATIVE_INT32);
 #undef F
     return t;
 }

@@ -54,6 +54,8 @@ typedef struct {
     uint64_t bytes_up;
     double carbon_g;          /* energy_j x intensity of the client's region at the round start */
     double energy_j_measured; /* RAPL share of the hosting rank's training energy (not deterministic) */
+    int32_t staleness;        /* federation.mode = async: server version at arrival − start version
+                               * (async.c); 0 in synchronous rounds */
 } hf_part_rec_t;
 
 typedef struct {

@@ -1,6 +1,6 @@
 /*
  * hetfl.c — command line: run, validate, expand, list, help, version, bench,
- * compare.  Every command parses its options into a status instead of exiting,
+ * compare, report.  Every command parses its options into a status instead of exiting,
  * so all ranks agree on errors and exit with the same status (STYLE.md §3).
  */
 #include "config.h"

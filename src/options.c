@@ -59,17 +59,31 @@ const hf_opt_t hf_options[] = {
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
     /* [federation] */
-    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova",
+    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord",
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
      "term, [fedprox] mu), scaffold (control variates, option II; 2x upload), fednova "
-     "(normalized averaging)"},
+     "(normalized averaging), heterofl and fjord (width sub-models, [heterofl] / [fjord])"},
     {"federation.stragglers", HF_OPT_FLOAT, "0", 0, 1, NULL,
      "FedProx's straggler protocol: round(x*m) of each round's m selected clients, drawn with "
      "(seed, straggler, round), are stragglers; fedavg drops them (outcome straggler), the other "
      "strategies keep their partial work of U{1..E-1} epochs (1 when E = 1)"},
-    {"federation.mode", HF_OPT_CHOICE, "centralized", NONE, "centralized|decentralized",
+    {"federation.mode", HF_OPT_CHOICE, "centralized", NONE, "centralized|decentralized|async",
      "centralized: a server aggregates selected clients; decentralized: D-PSGD, every client "
-     "trains each round then gossips once with its [topology] neighbours (clients_per_round ignored)"},
+     "trains each round then gossips once with its [topology] neighbours (clients_per_round ignored); "
+     "async: FedBuff ([async] keys, async.c), one server update (round) per async.buffer arrivals"},
+    /* [async] (async.c) */
+    {"async.buffer", HF_OPT_INT, "10", 1, 100000, NULL,
+     "federation.mode = async: updates B the server buffers; it applies x += server.lr sum w_k s(tau_k) D_k / sum w_k "
+     "(w_k: async.weights) when B have arrived (one /rounds row, round = server version)"},
+    {"async.concurrency", HF_OPT_INT, "0", 0, 100000, NULL,
+     "federation.mode = async: clients training at once (0: federation.clients_per_round); a free "
+     "slot is filled at once, uniformly among the idle online clients, from the current model"},
+    {"async.staleness_exp", HF_OPT_FLOAT, "0.5", 0, 10, NULL,
+     "federation.mode = async: an update is scaled by s(tau) = (1+tau)^-a, tau = server version at "
+     "arrival - version it started from (0.5: FedBuff's 1/sqrt(1+tau); 0: no scaling)"},
+    {"async.weights", HF_OPT_CHOICE, "equal", NONE, "equal|samples",
+     "federation.mode = async: equal (FedBuff: the buffer's mean, divisor B) or samples (weights "
+     "n_k, divisor the buffer's sum of n_k, as FedAvg), times the staleness scale"},
     {"federation.clients", HF_OPT_INT, "100", 1, 100000, NULL,
      "number of virtual clients N (natural partitions: number of users, or fewer)"},
     {"federation.clients_per_round", HF_OPT_INT, "10", 1, 100000, NULL,
@@ -86,6 +100,33 @@ const hf_opt_t hf_options[] = {
      "clip each local gradient to this global L2 norm (0 = off)"},
     {"federation.eval_every", HF_OPT_INT, "1", 1, 10000000, NULL,
      "evaluate the global model on the test set every N rounds (and after the last)"},
+    /* [heterofl], [fjord]: hetero.c (width sub-models, masked aggregation) */
+    {"heterofl.levels", HF_OPT_STRING, "a", NONE, NULL,
+     "heterofl: width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 with proportions, '-'-separated: a2-b8 = "
+     "20% width 1, 80% width 1/2; a-e = half each (a level's proportion defaults to 1). With device "
+     "classes whose mem_width < 1, a client's widest level is the largest <= its class's cap"},
+    {"heterofl.mode", HF_OPT_CHOICE, "fix", NONE, "fix|dynamic",
+     "heterofl: fix = level by client index (exact quotas of the proportions; with memory caps: the "
+     "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "
+     "levels the class holds), keyed (seed, width, round, client)"},
+    {"heterofl.scaler", HF_OPT_BOOL, "yes", NONE, NULL,
+     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler)"},
+    {"heterofl.masked_loss", HF_OPT_BOOL, "yes", NONE, NULL,
+     "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
+    {"heterofl.label_split", HF_OPT_BOOL, "yes", NONE, NULL,
+     "heterofl: classifier rows are averaged only over clients holding that class (authors' code)"},
+    {"fjord.widths", HF_OPT_STRING, "0.2,0.4,0.6,0.8,1.0", NONE, NULL,
+     "fjord: the width set P, ascending, each in (0,1]; also the widths /rounds_by_width reports"},
+    {"fjord.tiers", HF_OPT_STRING, "", NONE, NULL,
+     "fjord: proportions of clients whose tier p_max is each width of fjord.widths (same order), "
+     "assigned by client index with exact quotas; empty = uniform. With device classes whose "
+     "mem_width < 1: the tier is the largest width <= the class's cap instead"},
+    {"fjord.kd", HF_OPT_BOOL, "no", NONE, NULL,
+     "fjord: self-distillation; a minibatch at p < p_max adds CE(f_p(x), softmax(f_pmax(x))) to "
+     "CE(f_pmax(x), y), one step on both (soft target estimated by one label drawn per sample)"},
+    {"fjord.pmax_prob", HF_OPT_FLOAT, "-1", -1, 1, NULL,
+     "fjord: probability that a minibatch trains the client's own tier p_max, the rest uniform over "
+     "the narrower widths; -1 = uniform over all widths <= p_max (FjORD's rule)"},
     /* [fedprox], [fednova], [server], [topology]: strategy.c, server_opt.c, topology.c */
     {"fedprox.mu", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
      "fedprox: proximal coefficient; local step w -= lr (grad + mu (w - x_t)); mu = 0 is FedAvg's "
@@ -276,6 +317,9 @@ const hf_opt_t hf_options[] = {
      "client k's budget is budget_j * (1 + spread * (2u - 1)), u ~ U(0,1) keyed by (seed, client)"},
     {"energy.budget_period_h", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
      "budgets are refilled every this many simulated hours (24 = daily; 0 = never, a battery)"},
+    {"energy.battery_budget", HF_OPT_BOOL, "no", NONE, NULL,
+     "yes: a client without a budget (energy.budget_j = 0) gets its device class's battery_j as "
+     "its budget (mains-powered classes stay unlimited)"},
     {"energy.budget_strategy", HF_OPT_CHOICE, "exclude", NONE, "exclude|steps|sample|compress|auto",
      "a client that cannot pay a full round: exclude (outcome over_budget), steps (fewer local "
      "steps), sample (each epoch over a random subset of its data), compress (QSGD upload), auto "

@@ -314,6 +314,7 @@ static void cafed_allocate(hf_select_t *s)
         if (F[k] > Fmax) Fmax = F[k];
     }
     for (int k = 0; k < N; k++) s->alloc[k] = s->q[k] / s->pi_hat[k];
+    if (nk == 0) { free(F); return; }  /* no loss known yet: nothing to trade off */
     kid_t *ord = hf_malloc((size_t)N * sizeof *ord);
     for (int k = 0; k < N; k++) { ord[k].key = fabs(s->lambda_hat[k]); ord[k].id = k; }
     qsort(ord, (size_t)N, sizeof *ord, cmp_kid_desc);

@@ -84,6 +84,7 @@ struct hf_select {
     double *r;                  /* f3ast participation rates */
     double *loss;               /* last known local training loss, NaN = unknown */
     double *alloc;              /* cafed allocation (0 = excluded) */
+    int t_eligible;             /* eligible count of the last round (hf_select_round) */
     int *tmp;                   /* N ints of scratch */
     double *dtmp;               /* N doubles of scratch */
 };

@@ -13,6 +13,7 @@
  */
 #include "strategy.h"
 #include "agg.h"
+#include "hetero.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -43,6 +44,16 @@ static void grad_prox(hf_strat_t *s, int k, const float *w, const float *x0, flo
 }
 
 /* ---------------------------------------------------------------- FedNova -- */
+
+/* True when local training must take the gradient → hook → step path.  A
+ * proximal term with mu = 0 changes nothing, so FedProx/FedNova with mu = 0
+ * train exactly like FedAvg (the fused step), bit for bit. */
+int hf_strat_uses_grad_hook(const hf_strat_t *s)
+{
+    if (!s->st->grad_hook) return 0;
+    if (s->st->grad_hook == grad_prox && s->mu == 0.0f) return 0;
+    return 1;
+}
 
 double hf_fednova_a(int tau, double rho, double eta_mu)
 {
@@ -196,7 +207,9 @@ static const hf_strategy_t fednova = {
     .grad_hook = grad_prox,
 };
 
-const hf_strategy_t *const hf_strategies[] = {&fedavg, &fedprox, &scaffold, &fednova, NULL};
+/* width-heterogeneous strategies (hetero.c) */
+const hf_strategy_t *const hf_strategies[] = {&fedavg, &fedprox, &scaffold, &fednova,
+                                              &hf_strategy_heterofl, &hf_strategy_fjord, NULL};
 
 const hf_strategy_t *hf_strategy_find(const char *name)
 {
@@ -354,6 +367,10 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
             return key_err(c, "server.optimizer", "there is no server with federation.mode = decentralized");
         if (!strcmp(p->topo_kind, "file") && !p->topo_path[0])
             return key_err(c, "topology.path", "topology.kind = file needs an edge-list file");
+    }
+    {   /* [heterofl], [fjord] keys (hetero.c) */
+        int hrc = hf_hetero_params_check(p, c);
+        if (hrc) return hrc;
     }
     if (!strcmp(p->strategy, "scaffold") && p->momentum > 0)
         return key_err(c, "federation.momentum", "scaffold's control-variate update (option II) "

@@ -120,4 +120,7 @@ double hf_fednova_a(int tau, double rho, double eta_mu);
  * repeated upload_factor times). */
 struct hf_agg;
 struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int ntensors, const long *toff);
+/* True when local training must call grad_hook (a proximal term with mu = 0 does not). */
+int hf_strat_uses_grad_hook(const hf_strat_t *s);
+
 #endif

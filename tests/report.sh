@@ -42,12 +42,30 @@ check "rounds to target = interpolated best-so-far curve ($got vs $exp)" near "$
 fin=$(sed -n 's/^done: .*final accuracy \([0-9.]*\).*/\1/p' "$TMP/s4.log")
 check "final accuracy matches the run ($(col final_accuracy < "$TMP/r.csv") vs $fin)" \
   near "$(col final_accuracy < "$TMP/r.csv")" "$fin" 0.00006
-# energy and bytes per round are constant here (IID equal shares, all complete):
-# the to-target figure is the total scaled by rounds_to_target / rounds
-for m in energy_j:energy_to_target_j bytes:bytes_to_target carbon_g:carbon_to_target_g; do
-  tot=$(col "${m%%:*}" < "$TMP/r.csv"); tt=$(col "${m#*:}" < "$TMP/r.csv")
-  e=$(awk -v t="$tot" -v g="$got" 'BEGIN { print t * g / 8 }')
-  check "${m#*:} = ${m%%:*} x rounds_to_target / rounds ($tt vs $e)" near "$tt" "$e" "$(awk -v e="$e" 'BEGIN { print e * 1e-6 }')"
+# energy, carbon and bytes to target: the cumulative sums of the /rounds columns
+# (read with h5dump) interpolated at the fractional round (every round is evaluated)
+H5DUMP=${H5DUMP:-h5dump}
+rounds_col() {  # NAME FILE: the /rounds column NAME, one value per row
+  "$H5DUMP" -d /rounds -y -w 0 -m %.17g "$2" | awk -v c="$1" '
+    /^   DATA \{/ { data = 1; next }
+    !data && match($0, /"[a-z0-9_]+";$/) { n++; if (substr($0, RSTART + 1, RLENGTH - 3) == c) k = n; next }
+    data && /^ *\{ *$/ { i = 0; next }
+    data && /^ *\} *,? *$/ { next }
+    data { i++; v = $0; gsub(/[ ,]/, "", v); if (i == k) print v }'
+}
+at_target() {  # cumulative sum of column $1 at fractional round $got
+  rounds_col "$1" "$TMP/s4.h5" | awk -v rt="$got" '{ c += $1; cum[NR] = c }
+    END { fl = int(rt); ce = (fl == rt) ? fl : fl + 1; printf "%.10g\n", cum[fl] + (rt - fl) * (cum[ce] - cum[fl]) }'
+}
+check "h5dump reads /rounds energy_j (8 rows)" test "$(rounds_col energy_j "$TMP/s4.h5" | wc -l)" = 8
+for m in energy_j:energy_to_target_j carbon_g:carbon_to_target_g bytes:bytes_to_target; do
+  tt=$(col "${m#*:}" < "$TMP/r.csv")
+  if [ "${m%%:*}" = bytes ]; then
+    e=$(awk -v a="$(at_target bytes_up)" -v b="$(at_target bytes_down)" 'BEGIN { printf "%.10g", a + b }')
+  else
+    e=$(at_target "${m%%:*}")
+  fi
+  check "${m#*:} = cumulative ${m%%:*} at round $got ($tt vs $e)" near "$tt" "$e" "$(awk -v e="$e" 'BEGIN { print e * 1e-6 }')"
 done
 check "selected/round = 7" test "$(col selected_per_round < "$TMP/r.csv")" = 7
 check "outcome_completed = 8 x 7" test "$(col outcome_completed < "$TMP/r.csv")" = 56
@@ -74,6 +92,28 @@ check "group sd = sample sd of the seeds ($(col final_accuracy_sd 1 < "$TMP/g.cs
   near "$(col final_accuracy_sd 1 < "$TMP/g.csv")" "$sd" 1e-9
 check "group row has runs = 2" test "$(col runs 1 < "$TMP/g.csv")" = 2
 check "lr run stands alone" test "$(col runs 2 < "$TMP/g.csv")" = 1
+
+# --- hetfl-plot (optional: a python3 with h5py and matplotlib) ---
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then
+  printf 'series\tranks\tclients\tclients_per_round\trounds\twall_per_round_s\tspeedup\tefficiency\tfile\n' > "$TMP/sum.tsv"
+  printf 'strong\t%s\t20\t7\t2\t%s\t%s\t%s\tx.h5\n' 1 0.2 1 1 2 0.12 1.667 0.833 > "$TMP/sum.tab"
+  printf 'weak\t%s\t%s\t%s\t2\t%s\t%s\t%s\tx.h5\n' 1 20 7 0.2 1 1 2 40 14 0.25 1.6 0.8 >> "$TMP/sum.tab"
+  cat "$TMP/sum.tab" >> "$TMP/sum.tsv"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/s3.h5" "$TMP/s4.h5" "$TMP/lr.h5" \
+    --scaling "$TMP/sum.tsv" > "$TMP/plot.out" 2>&1
+  check "hetfl-plot exits 0" test $? = 0
+  cat "$TMP/plot.out"
+  ispng() { [ "$(head -c 4 "$1" 2> /dev/null | tail -c 3)" = PNG ]; }
+  for f in accuracy participation-tiny-s3 participation-tiny-s4 participation-tiny-s3_2 scaling; do
+    check "hetfl-plot wrote $f.png (a PNG)" ispng "$TMP/png/$f.png"
+  done
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/missing.h5" > /dev/null 2>&1
+  check "hetfl-plot on a missing file: exit 2" test $? = 2
+else
+  echo "NOTE: no python3 with h5py and matplotlib (python3-h5py python3-matplotlib): hetfl-plot not tested"
+fi
 
 # --- bad input ---
 "$HETFL" report "$TMP/missing.h5" > /dev/null 2> "$TMP/err"

@@ -95,7 +95,8 @@ InactiveLimit=0
 KillWait=5
 MinJobAge=300
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$ncpu State=UNKNOWN
-PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# jobs may share CPUs: the test's jobs are short and mostly wait on start-up
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
 export SLURM_CONF=$S/slurm.conf
 unset SLURM_JOB_ID SLURM_JOBID
@@ -156,15 +157,19 @@ chmod +x "$W/fake-hetfl"
 rq=$(HETFL=$W/fake-hetfl HETFL_OUTPUT=$W/res/rq.h5 sbatch --parsable -n 1 -J rq -o "$W/rq.out" -e "$W/rq.out" \
   "$SRC/slurm/requeue.sbatch" "$TINY")
 check "requeue.sbatch submitted" test -n "$rq"
+el() { echo "[$(($(date +%s) - T0)) s] $*"; }
 jobstate() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 # wait (up to $2 x 0.3 s) until job $1 has finished; Slurm holds a requeued job
-# back for about 120 s (Reason=BeginTime): let it start at once instead
+# back for about 120 s (Reason=BeginTime): let it start as soon as the step
+# daemons of its first run are gone (sooner, srun fails to launch step 0 again)
 wait_job() {
   local st
   for _ in $(seq "$2"); do
     st=$(jobstate "$1")
     case "$st" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|"") return ;; esac
-    if [ "$st" = PENDING ] && scontrol show job "$1" | grep -q "Reason=BeginTime"; then
+    if [ "$st" = PENDING ] && scontrol show job "$1" | grep -q "Reason=BeginTime" &&
+       ! pgrep -f "^slurmstepd: \[$1\." > /dev/null; then
+      sleep 0.5
       scontrol update JobId="$1" StartTime=now
     fi
     sleep 0.3
@@ -174,6 +179,7 @@ for _ in $(seq 100); do grep -q started "$W/res/rq.h5.trace" 2> /dev/null && bre
 check "requeue job started hetfl" grep -q started "$W/res/rq.h5.trace"
 scancel --batch --signal=USR1 "$rq"
 wait_job "$rq" 150
+el "stand-in requeue done"
 echo "--- requeue job log:"; cat "$W/rq.out"; echo "--- trace:"; cat "$W/res/rq.h5.trace"
 check "requeue job completed after the restart (state $(jobstate "$rq"))" test "$(jobstate "$rq")" = COMPLETED
 check "requeue: hetfl got SIGUSR1 and checkpointed" grep -qx checkpoint "$W/res/rq.h5.trace"
@@ -183,14 +189,17 @@ check "requeue: Restarts=1" bash -c 'scontrol show job "$0" | grep -q "Restarts=
 
 # the real hetfl, when it implements checkpoint/resume
 if "$HETFL" --help 2>&1 | grep -q -- "--resume"; then
-  RQ=(--set federation.rounds=400 --set federation.eval_every=50)
+  RQ=(--set federation.rounds=100 --set federation.eval_every=25)
   "$HETFL" run "$TINY" "${RQ[@]}" -o "$W/ref-rq.h5" --quiet > /dev/null 2>&1 &
   j_ref=$!
   rq2=$(HETFL_OUTPUT=$W/res/rq2.h5 HETFL_EXTRA="${RQ[*]}" sbatch --parsable -n 2 -J rq2 -o "$W/rq2.out" \
     -e "$W/rq2.out" "$SRC/slurm/requeue.sbatch" "$TINY")
-  for _ in $(seq 200); do [ -f "$W/res/rq2.h5" ] && break; sleep 0.1; done
+  # the file appears after round 1, when hetfl's signal handlers are installed
+  # (a signal before that would just kill it); the job may queue behind others
+  for _ in $(seq 600); do [ -f "$W/res/rq2.h5" ] && break; sleep 0.1; done
   scancel --batch --signal=USR1 "$rq2"
   wait_job "$rq2" 200
+  el "real requeue done"
   wait $j_ref
   echo "--- real requeue job log:"; cat "$W/rq2.out"
   check "real hetfl: stopped with exit 3 and requeued" grep -q "requeueing job $rq2" "$W/rq2.out"
@@ -201,7 +210,7 @@ else
   echo "NOTE: this hetfl has no --resume yet: requeue tested with the stand-in only"
 fi
 
-wait $j_one; rc_one=$?
+wait $j_one; rc_one=$?; el "hetfl.sbatch done"
 id_one=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' "$W/one.sub")
 echo "--- hetfl.sbatch (srun) log:"; cat "$W"/one_*.out
 check "hetfl.sbatch: sbatch --wait exit 0" test $rc_one = 0
@@ -210,14 +219,14 @@ check "hetfl.sbatch: results file names the job id" test -f "$W/res/tiny-$id_one
 check "hetfl.sbatch: ran on 2 ranks" bash -c 'h5dump -a /ranks "$0" | grep -q "(0): 2"' "$W/res/tiny-$id_one.h5"
 check "hetfl.sbatch: results = direct run (hetfl compare)" "$HETFL" compare "$W/ref.h5" "$W/res/tiny-$id_one.h5"
 
-wait $j_mpr; rc_mpr=$?
+wait $j_mpr; rc_mpr=$?; el "mpirun done"
 echo "--- hetfl.sbatch (mpirun) log:"; cat "$W"/mpr_*.out
 check "hetfl.sbatch mpirun fallback: exit 0" test $rc_mpr = 0
 check "hetfl.sbatch mpirun fallback: launched with mpirun" grep -q "command: mpirun -n 2" "$W"/mpr_*.out
 check "hetfl.sbatch mpirun fallback: ran on 2 ranks" bash -c 'h5dump -a /ranks "$0" | grep -q "(0): 2"' "$W/res/mpirun.h5"
 check "hetfl.sbatch mpirun fallback: results = direct run" "$HETFL" compare "$W/ref.h5" "$W/res/mpirun.h5"
 
-wait $j_sw; rc_sw=$?
+wait $j_sw; rc_sw=$?; el "sweep done"
 cat "$W/sweep.sub"
 aid=$(tail -n 1 "$W/sweep.id")
 check "sweep.sh: --array from 2 variants x 2 seeds" grep -q -- "--array=0-3" "$W/sweep.sub"
@@ -230,7 +239,7 @@ check "sweep: task v1-s4 = direct run of variant 1 seed 4" "$HETFL" compare "$W/
 cat "$W/sweep.report"
 check "sweep: hetfl report groups the 4 files into 2 variants x 2 seeds" grep -q "4 runs in 2 columns" "$W/sweep.report"
 
-wait $j_sc; rc_sc=$?
+wait $j_sc; rc_sc=$?; el "scaling done"
 cat "$W/scal.sub"
 check "scaling.sh --wait: exit 0" test $rc_sc = 0
 check "scaling: summary.tsv has header + 4 points" test "$(wc -l < "$W/scal/summary.tsv" 2> /dev/null)" = 5

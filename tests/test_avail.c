@@ -417,7 +417,7 @@ static void test_policy_specifics(void)
     hf_select_losses(s, cl, lo, N);
     int n = hf_select_round(s, 0, 1, 3, all, NULL, 0, NULL, out, &na, &ne);
     CU_ASSERT_EQUAL(n, 3);
-    CU_ASSERT(out[0] == 2 && out[1] == 3 && out[2] == 6);   /* losses 6, 9, 8 */
+    CU_ASSERT(out[0] == 3 && out[1] == 6 && out[2] == 9);   /* losses 9, 8, 7 */
     double w[N];
     CU_ASSERT(hf_select_weights(s, out, n, ne, w) && w[0] == 1.0 / 3);
     hf_select_free(s);

@@ -146,6 +146,23 @@ static void test_overcommit_keeps_k_fastest(void)
     }
     CU_ASSERT_EQUAL(kept, K);
     CU_ASSERT_EQUAL(dur, maxk);  /* the round ends with the K-th arrival */
+    /* with a deadline that K clients meet: late ones exist, but the server closes
+     * the round at the K-th arrival, before the deadline */
+    double srt[MM];
+    memcpy(srt, f, sizeof(double) * (size_t)m);
+    for (int i = 0; i < m; i++)
+        for (int j = i + 1; j < m; j++)
+            if (srt[j] < srt[i]) { double t = srt[i]; srt[i] = srt[j]; srt[j] = t; }
+    d.deadline_s = (srt[K + 1] + srt[K + 2]) / 2;
+    CU_ASSERT_EQUAL(hf_round_plan(&d, &in, p, &dur), K);
+    CU_ASSERT_EQUAL(dur, srt[K - 1]);
+    int nl = 0;
+    for (int i = 0; i < m; i++) nl += p[i].outcome == HF_OUT_LATE;
+    CU_ASSERT_EQUAL(nl, m - K - 2);
+    /* fewer than K in time: the server waited until the deadline */
+    d.deadline_s = (srt[K - 3] + srt[K - 2]) / 2;
+    CU_ASSERT_EQUAL(hf_round_plan(&d, &in, p, &dur), K - 2);
+    CU_ASSERT_EQUAL(dur, d.deadline_s);
 }
 
 static void test_deadline_drops_exactly_late(void)

@@ -684,6 +684,11 @@ static void test_train_step_fused(void)
     fused_vs_twocall(&lr, plain, 6, 4, "logreg plain");
     fused_vs_twocall(&cnn, plain, 3, 3, "cnn plain");
     fused_vs_twocall(&cnn, momwd, 3, 3, "cnn momentum+wd");
+    /* the 2NN at B = 10: split sgemm calls with alpha/beta folding */
+    int h2[2] = {200, 200};
+    hf_model_cfg_t nn2 = cfg_mlp(784, 10, 2, h2);
+    fused_vs_twocall(&nn2, plain, 10, 3, "2nn plain");
+    fused_vs_twocall(&nn2, momwd, 10, 3, "2nn momentum+wd");
     /* a batch outside [1, max_batch] is refused */
     hf_model_t m;
     CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &mlp), HF_OK);

@@ -31,6 +31,7 @@ try:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap, BoundaryNorm
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 except ImportError as e:  # pragma: no cover - depends on the machine
     sys.stderr.write("hetfl-plot: %s\nHINT: apt-get install python3-h5py python3-matplotlib "
                      "(and run it with /usr/bin/python3)\n" % e)
@@ -71,9 +72,11 @@ class Run:
         self.name = m.group(1) if m else os.path.basename(path)
         self.key = group_key(self.config)
 
+    uniq = ""  # suffix that keeps labels (and file names) of different runs apart
+
     def label(self, with_seed=True):
         s = self.name + ("-v%d" % self.variant if self.variant >= 0 else "")
-        return s + ("-s%d" % self.seed if with_seed else "")
+        return s + ("-s%d" % self.seed if with_seed else "") + self.uniq
 
     def curves(self):
         """x axes and accuracy at the evaluated rounds."""
@@ -174,7 +177,7 @@ def plot_participation(run, outdir):
               norm=BoundaryNorm(np.arange(-0.5, len(codes) + 1.5), cmap.N),
               extent=(0.5, nround + 0.5, len(clients) - 0.5, -0.5))
     ax.set_xlabel("round")
-    ax.set_ylabel("client (selected at least once)" if len(clients) < 30 else "selected clients (row)")
+    ax.set_ylabel("client id" if len(clients) <= 30 else "client (%d ever selected, by id)" % len(clients))
     if len(clients) <= 30:
         ax.set_yticks(range(len(clients)))
         ax.set_yticklabels([str(c) for c in clients], fontsize=7)
@@ -220,10 +223,16 @@ def plot_scaling(summary, outdir):
     a2.set_xscale("log", base=2)
     a2.set_xlabel("MPI ranks")
     a2.set_ylabel("parallel efficiency")
-    a2.set_ylim(bottom=0)
     a2.legend(fontsize=8)
+    ranks = sorted({int(r["ranks"]) for r in rows})
     for a in (a1, a2):
         a.grid(alpha=0.3)
+        a.set_xticks(ranks)
+        a.xaxis.set_major_formatter(FormatStrFormatter("%d"))
+        a.xaxis.set_minor_formatter(NullFormatter())
+    a1.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    a1.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    a2.set_ylim(0, max(1.1, max(float(r["efficiency"]) for r in rows) * 1.05))
     fig.suptitle("hetfl scaling (%s)" % os.path.basename(os.path.dirname(os.path.abspath(summary))))
     fig.tight_layout()
     path = os.path.join(outdir, "scaling.png")
@@ -251,6 +260,11 @@ def main(argv):
     except (OSError, ValueError, KeyError) as e:
         sys.stderr.write("hetfl-plot: %s\n" % e)
         return 2
+    seen = {}
+    for r in runs:  # same name/variant/seed in several files (e.g. --set differs): number them
+        n = seen[r.label()] = seen.get(r.label(), 0) + 1
+        if n > 1:
+            r.uniq = "#%d" % n
     os.makedirs(a.outdir, exist_ok=True)
     written = []
     if runs:

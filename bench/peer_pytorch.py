@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""peer_pytorch.py — the quickstart FedAvg workload as a plain PyTorch loop.
+
+The reference `hetfl bench peer` compares hetfl against: what Flower, FedScale
+and similar Python simulators run underneath, minus their own overhead.  Same
+work as hetfl's run: Fashion-MNIST (pixels / 255), McMahan's 2NN 784-200-200-10
+(ReLU), 100 IID clients of 600 samples, 10 selected per round uniformly without
+replacement, E = 1 local epoch of minibatch SGD (lr 0.05, a fresh shuffle, the
+last batch short), updates averaged with weight n_k.  One thread.
+
+This is the fast way to write it in PyTorch (data held as one tensor, one model
+and one optimizer reused by every client, parameters copied in and out as one
+flat vector), so the ratio is not flattered by a slow baseline.
+
+Prints one line per batch size:
+    pytorch B=10 rounds=10 median_ms=123.4 min_ms=120.1 max_ms=130.2 cpu_ms=121.0 torch=1.13.1
+(wall milliseconds per round: median, min, max; cpu_ms: median process CPU time
+per round, the robust figure on a machine shared with other jobs).
+Exit status 77 when torch cannot be imported (the caller prints a skip).
+"""
+import argparse
+import gzip
+import os
+import statistics
+import struct
+import sys
+import time
+
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"pytorch peer: SKIP: {e} (apt-get install python3-torch; run with /usr/bin/python3)")
+    sys.exit(77)
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    nd = magic & 0xFF
+    dims = struct.unpack(">" + "I" * nd, data[4:4 + 4 * nd])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--batch", type=int, action="append", help="batch size (repeatable; default 10 and 64)")
+    ap.add_argument("--rounds", type=int, default=10, help="timed rounds per batch size (after 1 warm-up)")
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--per-round", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
+    y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
+    X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
+    Y = torch.from_numpy(y.astype(np.int64))
+    g = torch.Generator().manual_seed(a.seed)
+    perm = torch.randperm(len(X), generator=g)
+    share = len(X) // a.clients
+    parts = [perm[k * share:(k + 1) * share] for k in range(a.clients)]
+
+    torch.manual_seed(a.seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 200), torch.nn.ReLU(),
+        torch.nn.Linear(200, 200), torch.nn.ReLU(),
+        torch.nn.Linear(200, 10))
+    params = list(model.parameters())
+    vec = torch.nn.utils.parameters_to_vector
+    unvec = torch.nn.utils.vector_to_parameters
+    opt = torch.optim.SGD(params, lr=a.lr)
+    lossf = torch.nn.CrossEntropyLoss()
+
+    for B in a.batch or [10, 64]:
+        glob = vec(params).detach().clone()
+        times, cpus = [], []
+        for r in range(a.rounds + 1):  # round 0: warm-up, not timed
+            t0, c0 = time.perf_counter(), time.process_time()
+            sel = torch.randperm(a.clients, generator=g)[:a.per_round].tolist()
+            acc = torch.zeros_like(glob)
+            wsum = 0.0
+            for k in sel:
+                idx = parts[k]
+                n = len(idx)
+                unvec(glob, params)
+                for _ in range(a.epochs):
+                    order = idx[torch.randperm(n, generator=g)]
+                    for b0 in range(0, n, B):
+                        bi = order[b0:b0 + B]
+                        opt.zero_grad(set_to_none=True)
+                        loss = lossf(model(X[bi]), Y[bi])
+                        loss.backward()
+                        opt.step()
+                with torch.no_grad():
+                    acc.add_(vec(params) - glob, alpha=float(n))
+                wsum += n
+            glob.add_(acc, alpha=1.0 / wsum)
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+            if r > 0:
+                times.append(dt * 1e3)
+                cpus.append(dc * 1e3)
+        print(f"pytorch B={B} rounds={len(times)} median_ms={statistics.median(times):.2f} "
+              f"min_ms={min(times):.2f} max_ms={max(times):.2f} cpu_ms={statistics.median(cpus):.2f} "
+              f"torch={torch.__version__}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+/*
+ * async.c — FedBuff (Nguyen et al. 2022): asynchronous clients, buffered
+ * server updates scaled by staleness, on the simulated event clock.  See
+ * async.h for the algorithm and why every rank can plan the whole schedule.
+ *
+ * Two parts:
+ *   hf_async_plan  the event simulation (pure): a binary heap of events keyed
+ *                  by (time, client id) — arrivals, drop-outs, and "wake"
+ *                  events (client −1) at the next instant an idle client comes
+ *                  online while a slot is free;
+ *   hf_async_run   the execution by model versions: train the jobs starting
+ *                  from version v (each rank its own clients), then apply update
+ *                  v+1 from its buffer with the exact aggregation, record one
+ *                  /rounds row and the update's /participation rows.
+ */
+#include "async.h"
+#include "hf_util.h"
+#include "rng.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ schedule --- */
+
+typedef struct { double t; int client; long job; } ev_t;  /* job −1: wake */
+
+static int ev_less(const ev_t *a, const ev_t *b)
+{
+    return a->t < b->t || (a->t == b->t && a->client < b->client);
+}
+
+typedef struct { ev_t *e; long n, cap; } heap_t;
+
+static void heap_push(heap_t *h, ev_t v)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 64;
+        h->e = realloc(h->e, (size_t)h->cap * sizeof *h->e);
+        if (!h->e) abort();
+    }
+    long i = h->n++;
+    while (i > 0 && ev_less(&v, &h->e[(i - 1) / 2])) { h->e[i] = h->e[(i - 1) / 2]; i = (i - 1) / 2; }
+    h->e[i] = v;
+}
+
+static ev_t heap_pop(heap_t *h)
+{
+    ev_t top = h->e[0], last = h->e[--h->n];
+    long i = 0;
+    for (;;) {
+        long c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && ev_less(&h->e[c + 1], &h->e[c])) c++;
+        if (!ev_less(&h->e[c], &last)) break;
+        h->e[i] = h->e[c];
+        i = c;
+    }
+    if (h->n > 0) h->e[i] = last;
+    return top;
+}
+
+typedef struct {
+    const hf_async_in_t *in;
+    hf_async_plan_t *pl;
+    long cap;
+    heap_t heap;
+    unsigned char *busy;
+    int running, version, wake_pending;
+    uint64_t fills;
+    int *cand, *pick;
+} sim_t;
+
+static int online(const sim_t *s, int k, double t) { return !s->in->av || hf_avail_online(s->in->av, k, t); }
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static void start_job(sim_t *s, int k, double now)
+{
+    const hf_async_in_t *in = s->in;
+    hf_async_plan_t *pl = s->pl;
+    if (pl->njobs == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        pl->job = realloc(pl->job, (size_t)s->cap * sizeof *pl->job);
+        if (!pl->job) abort();
+    }
+    long j = pl->njobs++;
+    hf_async_job_t *J = &pl->job[j];
+    memset(J, 0, sizeof *J);
+    const hf_devclass_t *c = &in->devs->cls[in->cls[k]];
+    double jit = hf_clock_jitter(in->devs->jitter, in->seed, (int)j, k);
+    J->client = k;
+    J->v_start = s->version;
+    J->t_start = now;
+    J->t_down = hf_clock_transfer_s(c->latency_s, c->down_mbps, in->bytes_down);
+    J->t_comp = hf_clock_compute_s(c, in->flops_per_sample, jit) * (double)in->samples[k] * in->epochs;
+    J->t_up = hf_clock_transfer_s(c->latency_s, c->up_mbps, in->bytes_up);
+    double at;
+    if (in->av && hf_avail_dropout(in->av, k, now, J->t_down, J->t_comp, J->t_up, &at, &J->spent_comm,
+                                   &J->spent_comp)) {
+        J->outcome = HF_OUT_DROPPED_OFFLINE;
+        J->t_end = at;
+    } else {
+        J->outcome = HF_OUT_COMPLETED;
+        J->t_end = now + J->t_down + J->t_comp + J->t_up;
+        J->spent_comm = J->t_down + J->t_up;
+        J->spent_comp = J->t_comp;
+    }
+    s->busy[k] = 1;
+    s->running++;
+    heap_push(&s->heap, (ev_t){J->t_end, k, j});
+}
+
+/* Free slots at `now`: start clients drawn uniformly among the idle online ones
+ * (keyed by (seed, select, fill count)); if a slot stays free, wake at the next
+ * instant an idle client comes online. */
+static void fill(sim_t *s, double now)
+{
+    const hf_async_in_t *in = s->in;
+    int N = in->N, free_slots = in->concurrency - s->running;
+    if (free_slots <= 0) return;
+    int nc = 0;
+    for (int k = 0; k < N; k++)
+        if (!s->busy[k] && online(s, k, now)) s->cand[nc++] = k;
+    int n = HF_MIN(free_slots, nc);
+    if (n > 0) {
+        hf_rng_t r;
+        hf_rng_init(&r, in->seed, HF_RNG_SELECT, s->fills++, 0x41535943u /* "ASYC" */);
+        hf_rng_sample(&r, nc, n, s->pick);
+        for (int i = 0; i < n; i++) s->pick[i] = s->cand[s->pick[i]];
+        qsort(s->pick, (size_t)n, sizeof(int), cmp_int);
+        for (int i = 0; i < n; i++) start_job(s, s->pick[i], now);
+    }
+    if (s->running < in->concurrency && !s->wake_pending && in->av) {
+        double next = INFINITY;
+        for (int k = 0; k < N; k++)
+            if (!s->busy[k]) next = HF_MIN(next, hf_avail_next_change(in->av, k, now));
+        if (isfinite(next)) {
+            heap_push(&s->heap, (ev_t){next, -1, -1});
+            s->wake_pending = 1;
+        }
+    }
+}
+
+int hf_async_plan(const hf_async_in_t *in, hf_async_plan_t *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    int U = in->updates;
+    pl->update_time = hf_calloc((size_t)U + 1, sizeof(double));
+    pl->update_avail = hf_calloc((size_t)U + 1, sizeof(int));
+    pl->uoff = hf_calloc((size_t)U + 1, sizeof(long));
+    long ocap = 256;
+    pl->order = hf_calloc((size_t)ocap, sizeof(long));
+    sim_t s = {.in = in, .pl = pl};
+    s.busy = hf_calloc((size_t)in->N, 1);
+    s.cand = hf_calloc((size_t)in->N, sizeof(int));
+    s.pick = hf_calloc((size_t)in->N, sizeof(int));
+    int nbuf = 0;
+    fill(&s, 0.0);
+    while (s.version < U && s.heap.n > 0) {
+        ev_t e = heap_pop(&s.heap);
+        if (e.job < 0) {  /* wake: someone came online */
+            s.wake_pending = 0;
+            fill(&s, e.t);
+            continue;
+        }
+        hf_async_job_t *J = &pl->job[e.job];
+        s.busy[J->client] = 0;
+        s.running--;
+        if (pl->norder == ocap) {
+            ocap *= 2;
+            pl->order = realloc(pl->order, (size_t)ocap * sizeof(long));
+            if (!pl->order) abort();
+        }
+        pl->order[pl->norder++] = e.job;
+        J->update = s.version + 1;
+        J->staleness = s.version - J->v_start;
+        if (J->outcome == HF_OUT_COMPLETED && ++nbuf == in->buffer) {  /* server update */
+            s.version++;
+            pl->update_time[s.version - 1] = e.t;
+            pl->update_avail[s.version - 1] = in->av ? hf_avail_count(in->av, e.t, NULL) : in->N;
+            pl->uoff[s.version] = pl->norder;
+            nbuf = 0;
+        }
+        if (s.version < U) fill(&s, e.t);
+    }
+    pl->nupdates = s.version;
+    for (long i = pl->uoff[pl->nupdates]; i < pl->norder; i++) pl->job[pl->order[i]].update = 0;
+    free(s.heap.e);
+    free(s.busy);
+    free(s.cand);
+    free(s.pick);
+    return 0;
+}
+
+void hf_async_plan_free(hf_async_plan_t *pl)
+{
+    free(pl->job);
+    free(pl->update_time);
+    free(pl->update_avail);
+    free(pl->uoff);
+    free(pl->order);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* ----------------------------------------------------------------- run --- */
+
+static int key_err(const hf_conf_t *c, const char *key, const char *why)
+{
+    const char *o = hf_conf_origin(c, key);
+    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, why);
+}
+
+/* Combinations FedBuff does not support here (they assume synchronous rounds). */
+static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
+{
+    const hf_conf_t *c = o->conf;
+    const hf_params_t *p = &o->p;
+    const char *st = hf_conf_get(c, "federation.strategy");
+    if (strcmp(st, "fedavg") && strcmp(st, "fedprox"))
+        return key_err(c, "federation.strategy", "federation.mode = async supports fedavg and fedprox "
+                       "(stateless clients, one model upload)");
+    if (strcmp(hf_conf_get(c, "selection.policy"), "uniform"))
+        return key_err(c, "selection.policy", "federation.mode = async starts clients uniformly among "
+                       "the idle online ones: selection.policy must be uniform");
+    if (strcmp(hf_conf_get(c, "aggregation.correction"), "none"))
+        return key_err(c, "aggregation.correction", "not supported with federation.mode = async");
+    if (p->stragglers > 0)
+        return key_err(c, "federation.stragglers", "not supported with federation.mode = async");
+    if (p->devs.deadline_s > 0 || p->devs.overcommit > 1 || p->devs.backup != HF_BACKUP_NONE)
+        return key_err(c, p->devs.deadline_s > 0 ? "federation.deadline_s"
+                          : p->devs.overcommit > 1 ? "federation.overcommit" : "federation.backup_workers",
+                       "round policies do not apply with federation.mode = async (no rounds)");
+    if (p->devs.clock != HF_CLOCK_MODEL)
+        return key_err(c, "devices.clock", "federation.mode = async plans its schedule with the model clock");
+    if (hf_energy_scheduler(e->en) == HF_SCHED_AWARE)
+        return key_err(c, "energy.scheduler", "carbon-aware selection is not supported with "
+                       "federation.mode = async");
+    if (o->resume)
+        return hf_seterr(HF_EINPUT, "%s: federation.mode = async cannot resume from a checkpoint", o->resume);
+    int N = p->clients, C = (int)hf_conf_int(c, "async.concurrency");
+    if (C == 0) C = p->clients_per_round;
+    if (C > N) return key_err(c, "async.concurrency", "more clients training at once than clients");
+    return 0;
+}
+
+int hf_async_run(const hf_async_env_t *e, const hf_fed_opts_t *o, double *sim_time, double *final_acc,
+                 int *updates_done)
+{
+    const hf_params_t *p = &o->p;
+    const hf_conf_t *c = o->conf;
+    int N = p->clients, U = p->rounds, B = (int)hf_conf_int(c, "async.buffer");
+    int C = (int)hf_conf_int(c, "async.concurrency");
+    if (C == 0) C = p->clients_per_round;
+    double a = hf_conf_float(c, "async.staleness_exp");
+    int by_samples = !strcmp(hf_conf_get(c, "async.weights"), "samples");
+    long P = e->nparams;
+    *updates_done = 0;
+    int rc = check_conf(o, e);
+    if (rc) return rc;  /* the same on every rank: a function of the suite */
+    hf_avail_spec_t spec;
+    hf_avail_t av = {0};
+    rc = hf_avail_spec_from_conf(&spec, c, N, p->seed);
+    if (!rc) rc = hf_avail_generate(&av, &spec);
+    if (rc) {
+        const char *org = hf_conf_origin(c, "availability.file");
+        if (org && strcmp(org, "default")) {
+            char msg[4096];
+            snprintf(msg, sizeof msg, "%s", hf_errmsg());
+            rc = hf_seterr(rc, "%s: key 'availability.file': %s", org, msg);
+        }
+        hf_avail_free(&av);
+        return rc;
+    }
+    long *nk = hf_calloc((size_t)N, sizeof(long));
+    for (int k = 0; k < N; k++) nk[k] = e->part_off[k + 1] - e->part_off[k];
+    hf_async_in_t in = {.N = N, .concurrency = C, .buffer = B, .updates = U, .seed = p->seed,
+                        .av = av.always ? NULL : &av, .devs = &p->devs, .cls = e->dcls, .samples = nk,
+                        .epochs = p->local_epochs, .flops_per_sample = e->flops_per_sample,
+                        .bytes_down = e->model_bytes, .bytes_up = e->model_bytes};
+    hf_async_plan_t pl;
+    hf_async_plan(&in, &pl);
+    if (e->rank == 0 && !o->quiet)
+        fprintf(o->out, "async (FedBuff): concurrency %d, buffer %d, staleness scale (1+s)^-%g, %s "
+                "weights; %ld client jobs planned for %d updates\n", C, B, a, by_samples ? "n_k" : "equal",
+                pl.njobs, pl.nupdates);
+
+    /* local bookkeeping: stored updates, losses, steps and measured times of this rank's jobs */
+    float **dstore = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(float *));
+    double *jloss = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(double));
+    double *jmeas = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(double));
+    int *jsteps = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(int));
+    float *upd = hf_alloc_aligned((size_t)P * sizeof(float));
+    long maxrows = 1;
+    for (int u = 1; u <= pl.nupdates; u++) maxrows = HF_MAX(maxrows, pl.uoff[u] - pl.uoff[u - 1]);
+    double *gl = hf_calloc((size_t)maxrows * 3, sizeof(double)), *gs = hf_calloc((size_t)maxrows * 3, sizeof(double));
+    hf_part_rec_t *rows = hf_calloc((size_t)maxrows, sizeof *rows);
+    int everywhere = hf_agg_result_everywhere(e->agg);
+    double t_loop = hf_wtime();
+    long jv = 0;  /* jobs are in start order, so versions are non-decreasing */
+    *final_acc = NAN;
+    for (int u = 1; u <= pl.nupdates && !rc; u++) {
+        double tw0 = hf_wtime();
+        hf_round_rec_t rr = {0};
+        /* 1. train the jobs that start from version u−1 (this rank's clients) */
+        for (; jv < pl.njobs && pl.job[jv].v_start == u - 1; jv++) {
+            const hf_async_job_t *J = &pl.job[jv];
+            if (J->outcome != HF_OUT_COMPLETED || J->update == 0) continue;
+            if (J->client < e->first_client || J->client >= e->last_client) continue;
+            dstore[jv] = hf_alloc_aligned((size_t)P * sizeof(float));
+            jloss[jv] = e->train(e->ctx, J->client, jv, e->global, dstore[jv], &jsteps[jv], &jmeas[jv]);
+        }
+        double tw1 = hf_wtime();
+        rr.wall_compute_s = tw1 - tw0;
+        /* 2. update u: x ← x + η_s·(1/B)·Σ (1+τ)^−a Δ over the buffer */
+        hf_agg_begin(e->agg);
+        long r0 = pl.uoff[u - 1], nrows = pl.uoff[u] - r0;
+        double div = B;  /* weights samples: Σ n_k of the buffer (the same on every rank) */
+        if (by_samples) {
+            div = 0.0;
+            for (long i = 0; i < nrows; i++) {
+                const hf_async_job_t *J = &pl.job[pl.order[r0 + i]];
+                if (J->outcome == HF_OUT_COMPLETED)
+                    div += (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
+            }
+        }
+        memset(gl, 0, (size_t)nrows * 3 * sizeof(double));
+        for (long i = 0; i < nrows; i++) {
+            long j = pl.order[r0 + i];
+            const hf_async_job_t *J = &pl.job[j];
+            if (!dstore[j]) continue;
+            double w = pow(1.0 + J->staleness, -a);
+            if (by_samples) w *= (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
+            hf_agg_add(e->agg, w, dstore[j]);
+            gl[3 * i] = jloss[j];
+            gl[3 * i + 1] = jsteps[j];
+            gl[3 * i + 2] = jmeas[j];
+        }
+        hf_agg_reduce(e->agg);
+        if (e->rank == 0 || everywhere) {
+            hf_agg_result(e->agg, div > 0 ? 1.0 / div : 0.0, upd);
+            hf_server_opt_apply(e->sopt, e->global, upd);
+        }
+        if (!everywhere) MPI_Bcast(e->global, (int)P, MPI_FLOAT, 0, e->comm);
+        for (long i = 0; i < nrows; i++) {
+            long j = pl.order[r0 + i];
+            free(dstore[j]);
+            dstore[j] = NULL;
+        }
+        /* losses, steps, measured times to rank 0 (exactly one rank holds each: a sum) */
+        MPI_Reduce(gl, gs, (int)(3 * nrows), MPI_DOUBLE, MPI_SUM, 0, e->comm);
+        double tw2 = hf_wtime();
+        rr.wall_agg_s = tw2 - tw1;
+        /* 3. evaluate */
+        rr.test_accuracy = rr.test_loss = NAN;
+        if (u % p->eval_every == 0 || u == pl.nupdates) {
+            e->evaluate(e->ctx, &rr.test_accuracy, &rr.test_loss);
+            *final_acc = rr.test_accuracy;
+        }
+        double tw3 = hf_wtime();
+        rr.wall_eval_s = tw3 - tw2;
+        /* 4. record (rank 0): one /rounds row, the update's arrivals and drop-outs in event order */
+        if (e->rank == 0) {
+            double wl = 0.0, ws = 0.0, stale = 0.0;
+            for (long i = 0; i < nrows; i++) {
+                const hf_async_job_t *J = &pl.job[pl.order[r0 + i]];
+                const hf_devclass_t *dc = &p->devs.cls[e->dcls[J->client]];
+                hf_part_rec_t *q = &rows[i];
+                int done = J->outcome == HF_OUT_COMPLETED;
+                memset(q, 0, sizeof *q);
+                q->round = u;
+                q->client = J->client;
+                q->outcome = J->outcome;
+                q->steps = done ? (int32_t)gs[3 * i + 1] : 0;
+                q->compute_s_model = J->spent_comp;
+                q->compute_s_measured = done ? gs[3 * i + 2] : 0.0;
+                q->comm_s = J->spent_comm;
+                q->bytes_up = done ? e->model_bytes : 0;
+                double mb = done ? (double)(2 * e->model_bytes) / 1e6
+                                 : (double)e->model_bytes * HF_MIN(1.0, J->spent_comm / HF_MAX(J->t_down, 1e-300)) / 1e6;
+                q->energy_j = dc->active_w * J->spent_comp + dc->radio_j_per_mb * mb;
+                q->local_loss = done ? gs[3 * i] : NAN;
+                q->width = 1.0;
+                q->carbon_g = hf_energy_carbon_g(q->energy_j, hf_energy_ci(e->en, J->client, J->t_start));
+                q->energy_j_measured = NAN;
+                q->staleness = J->staleness;
+                rr.energy_j += q->energy_j;
+                rr.carbon_g += q->carbon_g;
+                rr.bytes_up += q->bytes_up;
+                rr.bytes_down += e->model_bytes;
+                if (done) {
+                    double n = (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
+                    wl += n * q->local_loss;
+                    ws += n;
+                    stale += J->staleness;
+                }
+            }
+            rr.round = u;
+            rr.sim_time_s = pl.update_time[u - 1];
+            rr.available = pl.update_avail[u - 1];
+            rr.selected = (int32_t)nrows;
+            rr.completed = B;
+            rr.dropped = (int32_t)nrows - B;
+            rr.train_loss = ws > 0 ? wl / ws : NAN;
+            rr.consensus_distance = NAN;
+            rr.energy_j_measured = NAN;
+            rc = hf_h5out_participation(e->h5, rows, nrows);
+            rr.wall_io_s = hf_wtime() - tw3;
+            rr.wall_time_s = hf_wtime() - tw0;
+            if (!rc) rc = hf_h5out_round(e->h5, &rr);
+            if (!rc) rc = hf_h5out_flush(e->h5);
+            if (!o->quiet) {
+                char acc[32] = "     -";
+                if (!isnan(rr.test_accuracy)) snprintf(acc, sizeof acc, "%.4f", rr.test_accuracy);
+                fprintf(o->out, "update %3d/%d  sim %9.1fs  acc %s  train_loss %.4f  buffered %d "
+                        "dropped %d  staleness %.2f  energy %.1f J  wall %.3fs  elapsed %.1fs\n", u, U,
+                        rr.sim_time_s, acc, rr.train_loss, B, rr.dropped, stale / B, rr.energy_j,
+                        rr.wall_time_s, hf_wtime() - t_loop);
+                fflush(o->out);
+            }
+        }
+        MPI_Bcast(&rc, 1, MPI_INT, 0, e->comm);
+        *sim_time = pl.update_time[u - 1];
+        *updates_done = u;
+    }
+    if (!rc && pl.nupdates < U && e->rank == 0)
+        fprintf(o->out, "async: only %d of %d updates: no client is ever online again after %.1f s\n",
+                pl.nupdates, U, pl.nupdates ? pl.update_time[pl.nupdates - 1] : 0.0);
+    for (long j = 0; j < pl.njobs; j++) free(dstore[j]);
+    free(dstore); free(jloss); free(jmeas); free(jsteps); free(upd); free(gl); free(gs); free(rows);
+    free(nk);
+    hf_async_plan_free(&pl);
+    hf_avail_free(&av);
+    return rc;
+}

@@ -1,0 +1,606 @@
+/*
+ * hetero.c — HeteroFL and FjORD (see hetero.h; ALGORITHMS.md).
+ *
+ * A client never materialises the full model: it extracts its width's
+ * coordinates of the global model into a compact buffer (slice.h), trains the
+ * narrow hf_model_t with the ordinary kernels, and returns the narrow update
+ * scattered into a full-size zero buffer for the masked aggregation
+ * (masked_agg.h).  Two HeteroFL training-time details need no kernel change:
+ *   scaler: dividing every hidden layer's output by β is training the model
+ *     whose hidden weights and biases are W/β (ReLU and max-pool are
+ *     positively homogeneous, so the factors compound exactly as the scaled
+ *     outputs do); the gradient w.r.t. W is then (1/β)·∂L/∂(W/β) (chain rule);
+ *   masked loss: setting the logits of absent classes to 0 is training with
+ *     those classifier rows (weight and bias) at zero and discarding their
+ *     gradient.
+ * FjORD's self-distillation term CE(f_p(x), softmax(f_pmax(x))) is linear in
+ * the soft target, so its gradient is the expectation over labels drawn from
+ * softmax(f_pmax(x)) of the hard-label gradient: each minibatch uses one such
+ * drawn label per sample (keyed RNG), an unbiased estimate computed with the
+ * same kernels (documented approximation: one sample per example).
+ */
+#include "hetero.h"
+#include "masked_agg.h"
+#include "slice.h"
+#include "hf_util.h"
+#include "rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_CHUNK 250                 /* as fed.c: fixed chunks, determinism */
+#define LOSS_FIXED_SCALE 4294967296.0  /* 2^32, as fed.c */
+#define FJORD_DRAW_BASE (1ULL << 32)   /* per-minibatch width stream: client + 2^32 */
+#define FJORD_KD_BASE (2ULL << 32)     /* distillation labels: client + 2^33 */
+
+enum { HET_HETEROFL = 0, HET_FJORD = 1 };
+
+struct hf_hetero {
+    int kind;                          /* HET_HETEROFL or HET_FJORD */
+    const hf_params_t *p;
+    hf_model_t full;                   /* the global model's layout */
+    int nlev;                          /* width levels, widest first */
+    double lw[HF_HET_MAX_LEVELS];      /* their widths */
+    double prop[HF_HET_MAX_LEVELS];    /* proportions (sum 1) */
+    hf_model_t lm[HF_HET_MAX_LEVELS];  /* sub-model of each level */
+    hf_work_t *work[HF_HET_MAX_LEVELS];/* activations per level (lazy) */
+    int dynamic;                       /* heterofl.mode = dynamic */
+    int scaler, masked_loss, label_split;
+    int kd;                            /* fjord.kd */
+    double pmax_prob;                  /* fjord.pmax_prob (< 0: uniform over p <= p_max) */
+    int N, C;
+    unsigned char *classes;            /* N x C: client k holds class c */
+    int *allfull;                      /* client holds every class */
+    int *cap;                          /* widest level allowed for client k (0: full) */
+    int *fixlev;                       /* fix-mode level / FjORD tier of client k */
+    int has_caps;                      /* some class in use has mem_width < 1 */
+    hf_het_data_t d;
+    /* round plan */
+    int mt;
+    int *lev;                          /* level of plan entry i */
+    double *fscale, *bscale;
+    /* scratch (full-size) */
+    float *ws, *gs, *ms, *ts, *wp, *gp, *mp, *ws0;
+    float *logits;
+    int *ys;
+    hf_masked_t *ma;
+    hsize_t wrows;                     /* rows in /rounds_by_width */
+};
+
+/* ------------------------------------------------------------ registry --- */
+
+static long nk_of(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
+
+/* HeteroFL: unweighted count of the covering clients. */
+static void weights_count(hf_strat_t *s, hf_plan_t *pl)
+{
+    (void)s;
+    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? 1.0 : 0.0;
+    pl->divisor = pl->kept;
+}
+
+/* FjORD: n_k-weighted. */
+static void weights_nk(hf_strat_t *s, hf_plan_t *pl)
+{
+    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? (double)nk_of(s, pl->c[i].client) : 0.0;
+    pl->divisor = pl->nsum;
+}
+
+const hf_strategy_t hf_strategy_heterofl = {
+    .name = "heterofl",
+    .doc = "width sub-models a..e = 1..1/16 ([heterofl] levels, mode), count-based masked averaging, "
+           "label split (Diao et al. 2021)",
+    .keeps_stragglers = 0,
+    .upload_factor = 1,
+    .weights = weights_count,
+};
+
+const hf_strategy_t hf_strategy_fjord = {
+    .name = "fjord",
+    .doc = "ordered dropout: per-minibatch width p <= tier ([fjord] widths, tiers, kd), n_k-weighted "
+           "masked averaging (Horvath et al. 2021)",
+    .keeps_stragglers = 0,
+    .upload_factor = 1,
+    .weights = weights_nk,
+};
+
+int hf_hetero_wanted(const hf_params_t *p)
+{
+    return !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "fjord");
+}
+
+/* ------------------------------------------------------------- parsing --- */
+
+static int key_err(const hf_conf_t *c, const char *key, const char *msg)
+{
+    const char *o = hf_conf_origin(c, key);
+    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
+}
+
+/* "a2-b8" → widths 1, 1/2 with proportions .2, .8 (widest first). */
+static int parse_levels(const hf_conf_t *c, const char *s, int *n, double *w, double *prop)
+{
+    double pr[5] = {0};
+    int seen[5] = {0};
+    const char *q = s;
+    int any = 0;
+    while (*q) {
+        while (*q == ' ') q++;
+        if (*q < 'a' || *q > 'e')
+            return key_err(c, "heterofl.levels", "expected letters a..e with optional proportions, "
+                           "e.g. a2-b8 or a-b-c-d-e");
+        int l = *q - 'a';
+        if (seen[l]) return key_err(c, "heterofl.levels", "a level appears twice");
+        q++;
+        double v = 1.0;
+        if ((*q >= '0' && *q <= '9') || *q == '.') {
+            char *e;
+            v = strtod(q, &e);
+            q = e;
+            if (!(v > 0)) return key_err(c, "heterofl.levels", "proportions must be > 0");
+        }
+        while (*q == ' ') q++;
+        if (*q == '-') q++;
+        else if (*q) return key_err(c, "heterofl.levels", "levels are separated by '-', e.g. a2-b8");
+        seen[l] = 1;
+        pr[l] = v;
+        any = 1;
+    }
+    if (!any) return key_err(c, "heterofl.levels", "empty");
+    double sum = 0;
+    for (int l = 0; l < 5; l++) sum += pr[l];
+    *n = 0;
+    for (int l = 0; l < 5; l++)
+        if (seen[l]) {
+            w[*n] = ldexp(1.0, -l);
+            prop[*n] = pr[l] / sum;
+            (*n)++;
+        }
+    return 0;
+}
+
+static int parse_floats(const char *s, double *out, int max)
+{
+    int n = 0;
+    const char *q = s;
+    while (*q) {
+        char *e;
+        double v = strtod(q, &e);
+        if (e == q) return -1;
+        if (n >= max) return -2;
+        out[n++] = v;
+        q = e;
+        while (*q == ' ') q++;
+        if (*q == ',') q++;
+        else if (*q) return -1;
+    }
+    return n;
+}
+
+/* FjORD widths (ascending in the suite) → widest first, with tier proportions. */
+static int parse_fjord(const hf_conf_t *c, int *n, double *w, double *prop)
+{
+    double v[HF_HET_MAX_LEVELS + 1], t[HF_HET_MAX_LEVELS + 1];
+    int nw = parse_floats(hf_conf_get(c, "fjord.widths"), v, HF_HET_MAX_LEVELS);
+    if (nw <= 0) return key_err(c, "fjord.widths", "a comma-separated list of 1 to 8 widths in (0,1]");
+    for (int i = 0; i < nw; i++) {
+        if (!(v[i] > 0 && v[i] <= 1)) return key_err(c, "fjord.widths", "every width must be in (0, 1]");
+        if (i && !(v[i] > v[i - 1])) return key_err(c, "fjord.widths", "widths must be strictly ascending");
+    }
+    const char *ts = hf_conf_get(c, "fjord.tiers");
+    int nt = ts && ts[0] ? parse_floats(ts, t, HF_HET_MAX_LEVELS) : 0;
+    if (ts && ts[0] && nt != nw)
+        return key_err(c, "fjord.tiers", "one proportion (>= 0) per entry of fjord.widths");
+    double sum = 0;
+    for (int i = 0; i < nw; i++) {
+        if (!nt) t[i] = 1.0;
+        if (t[i] < 0) return key_err(c, "fjord.tiers", "proportions must be >= 0");
+        sum += t[i];
+    }
+    if (!(sum > 0)) return key_err(c, "fjord.tiers", "proportions must not all be 0");
+    *n = nw;
+    for (int i = 0; i < nw; i++) {
+        w[i] = v[nw - 1 - i];
+        prop[i] = t[nw - 1 - i] / sum;
+    }
+    return 0;
+}
+
+int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
+{
+    int n;
+    double w[HF_HET_MAX_LEVELS], pr[HF_HET_MAX_LEVELS];
+    int rc = !strcmp(p->strategy, "heterofl") ? parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr)
+             : !strcmp(p->strategy, "fjord") ? parse_fjord(c, &n, w, pr) : 0;
+    if (rc) return rc;
+    if (hf_hetero_wanted(p) && p->decentralized)
+        return key_err(c, "federation.strategy", "heterofl and fjord need a server (federation.mode = centralized)");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- setup --- */
+
+/* Exact quotas of proportions over n items by largest remainder (ties: lower index). */
+static void quotas(int nl, const double *prop, int n, int *cnt)
+{
+    double rem[HF_HET_MAX_LEVELS];
+    int tot = 0;
+    for (int l = 0; l < nl; l++) {
+        double v = prop[l] * n;
+        cnt[l] = (int)floor(v);
+        rem[l] = v - cnt[l];
+        tot += cnt[l];
+    }
+    while (tot < n) {
+        int b = 0;
+        for (int l = 1; l < nl; l++) if (rem[l] > rem[b]) b = l;
+        cnt[b]++;
+        rem[b] = -1;
+        tot++;
+    }
+}
+
+int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
+                  int N, int m, const hf_het_data_t *d)
+{
+    *out = NULL;
+    hf_hetero_t *h = hf_calloc(1, sizeof *h);
+    h->kind = !strcmp(p->strategy, "fjord") ? HET_FJORD : HET_HETEROFL;
+    h->p = p;
+    h->full = *full;
+    h->d = *d;
+    h->N = N;
+    h->C = full->cfg.n_classes;
+    int rc = h->kind == HET_FJORD ? parse_fjord(c, &h->nlev, h->lw, h->prop)
+                                  : parse_levels(c, hf_conf_get(c, "heterofl.levels"), &h->nlev, h->lw, h->prop);
+    if (rc) { free(h); return rc; }
+    h->dynamic = h->kind == HET_HETEROFL && !strcmp(hf_conf_get(c, "heterofl.mode"), "dynamic");
+    h->scaler = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.scaler");
+    h->masked_loss = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.masked_loss");
+    h->label_split = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.label_split");
+    h->kd = h->kind == HET_FJORD && hf_conf_bool(c, "fjord.kd");
+    h->pmax_prob = hf_conf_float(c, "fjord.pmax_prob");
+    for (int l = 0; l < h->nlev; l++) {
+        hf_model_cfg_t sc;
+        rc = hf_slice_cfg(&full->cfg, h->lw[l], &sc);
+        if (!rc) rc = hf_model_init(&h->lm[l], &sc);
+        if (rc) { hf_hetero_free(h); return rc; }
+    }
+    /* clients' label sets */
+    h->classes = hf_calloc((size_t)N * (size_t)h->C, 1);
+    h->allfull = hf_calloc((size_t)N, sizeof(int));
+    for (int k = 0; k < N; k++) {
+        unsigned char *ck = h->classes + (size_t)k * h->C;
+        for (long j = d->off[k]; j < d->off[k + 1]; j++) {
+            int y = d->y[d->idx[j]];
+            if (y >= 0 && y < h->C) ck[y] = 1;
+        }
+        int all = 1;
+        for (int q = 0; q < h->C; q++) all &= ck[q];
+        h->allfull[k] = all;
+    }
+    /* widest level by device memory cap, when classes in use carry caps */
+    h->cap = hf_calloc((size_t)N, sizeof(int));
+    h->fixlev = hf_calloc((size_t)N, sizeof(int));
+    for (int k = 0; k < N; k++)
+        if (p->devs.cls[d->dcls[k]].mem_width < 1.0) h->has_caps = 1;
+    for (int k = 0; k < N && h->has_caps; k++) {
+        double mw = p->devs.cls[d->dcls[k]].mem_width;
+        int l = 0;
+        while (l < h->nlev - 1 && h->lw[l] > mw + 1e-12) l++;
+        h->cap[k] = l;
+    }
+    if (h->has_caps) memcpy(h->fixlev, h->cap, (size_t)N * sizeof(int));
+    else {
+        int cnt[HF_HET_MAX_LEVELS];
+        quotas(h->nlev, h->prop, N, cnt);
+        for (int l = 0, k = 0; l < h->nlev; l++)
+            for (int j = 0; j < cnt[l]; j++) h->fixlev[k++] = l;
+    }
+    h->lev = hf_calloc((size_t)HF_MAX(m, 1), sizeof(int));
+    h->fscale = hf_calloc((size_t)HF_MAX(m, 1), sizeof(double));
+    h->bscale = hf_calloc((size_t)HF_MAX(m, 1), sizeof(double));
+    size_t P = (size_t)full->nparams * sizeof(float);
+    h->ws = hf_alloc_aligned(P); h->gs = hf_alloc_aligned(P); h->ms = hf_alloc_aligned(P);
+    h->ts = hf_alloc_aligned(P); h->wp = hf_alloc_aligned(P); h->gp = hf_alloc_aligned(P);
+    h->mp = hf_alloc_aligned(P); h->ws0 = hf_alloc_aligned(P);
+    int B = HF_MAX(p->batch_size, 1);
+    h->logits = hf_calloc((size_t)B * (size_t)h->C, sizeof(float));
+    h->ys = hf_calloc((size_t)B, sizeof(int));
+    h->ma = hf_masked_new(full->nparams);
+    *out = h;
+    return 0;
+}
+
+void hf_hetero_free(hf_hetero_t *h)
+{
+    if (!h) return;
+    for (int l = 0; l < HF_HET_MAX_LEVELS; l++) if (h->work[l]) hf_work_free(h->work[l]);
+    free(h->classes); free(h->allfull); free(h->cap); free(h->fixlev);
+    free(h->lev); free(h->fscale); free(h->bscale);
+    free(h->ws); free(h->gs); free(h->ms); free(h->ts); free(h->wp); free(h->gp); free(h->mp);
+    free(h->ws0); free(h->logits); free(h->ys);
+    hf_masked_free(h->ma);
+    free(h);
+}
+
+static hf_work_t *work_of(hf_hetero_t *h, int l)
+{
+    if (!h->work[l]) h->work[l] = hf_work_new(&h->lm[l], HF_MAX(h->p->batch_size, EVAL_CHUNK));
+    return h->work[l];
+}
+
+/* ----------------------------------------------------------------- plan --- */
+
+static double flops_ratio(const hf_hetero_t *h, int l)
+{
+    return hf_model_train_flops(&h->lm[l]) / hf_model_train_flops(&h->full);
+}
+
+/* FjORD: probability that a minibatch of a tier-T client trains level q >= T. */
+static double fjord_prob(const hf_hetero_t *h, int T, int q)
+{
+    int n = h->nlev - T;
+    if (q < T) return 0.0;
+    if (h->pmax_prob < 0 || n == 1) return 1.0 / n;
+    return q == T ? h->pmax_prob : (1.0 - h->pmax_prob) / (n - 1);
+}
+
+static int fjord_draw(const hf_hetero_t *h, hf_rng_t *r, int T)
+{
+    int n = h->nlev - T;
+    if (n <= 1) return T;
+    if (h->pmax_prob < 0) return T + (int)hf_rng_below(r, (uint64_t)n);
+    if (hf_rng_uniform(r) < h->pmax_prob) return T;
+    return T + 1 + (int)hf_rng_below(r, (uint64_t)(n - 1));
+}
+
+void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt)
+{
+    const hf_params_t *p = h->p;
+    h->mt = mt;
+    for (int i = 0; i < mt; i++) {
+        int k = sel[i], l = h->fixlev[k];
+        if (h->dynamic) {  /* redraw from the proportions, restricted to widths the device holds */
+            hf_rng_t r;
+            hf_rng_init(&r, p->seed, HF_RNG_WIDTH, (uint64_t)t, (uint64_t)k);
+            double tot = 0.0;
+            for (int q = h->cap[k]; q < h->nlev; q++) tot += h->prop[q];
+            double u = hf_rng_uniform(&r) * tot, acc = 0.0;
+            l = h->nlev - 1;
+            for (int q = h->cap[k]; q < h->nlev; q++) {
+                acc += h->prop[q];
+                if (u < acc) { l = q; break; }
+            }
+        }
+        h->lev[i] = l;
+        h->bscale[i] = (double)h->lm[l].nparams / (double)h->full.nparams;
+        if (h->kind == HET_FJORD) {  /* expected FLOPs over the per-minibatch widths */
+            double f = 0.0;
+            for (int q = l; q < h->nlev; q++) {
+                double pq = fjord_prob(h, l, q);
+                f += pq * flops_ratio(h, q);
+                if (h->kd && q > l) f += pq * flops_ratio(h, l) * 4.0 / 3.0;  /* teacher fwd + fwd/bwd */
+            }
+            h->fscale[i] = f;
+        } else h->fscale[i] = flops_ratio(h, l);
+    }
+}
+
+const double *hf_hetero_flops_scale(const hf_hetero_t *h) { return h->fscale; }
+const double *hf_hetero_bytes_scale(const hf_hetero_t *h) { return h->bscale; }
+double hf_hetero_width(const hf_hetero_t *h, int i) { return h->lw[h->lev[i]]; }
+uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i)
+{
+    return (uint64_t)h->lm[h->lev[i]].nparams * sizeof(float);
+}
+
+/* ------------------------------------------------------------- training --- */
+
+/* ys[b] ~ softmax(z[b,:]) */
+static void draw_labels(hf_rng_t *r, const float *z, int B, int C, int *ys)
+{
+    for (int b = 0; b < B; b++) {
+        const float *zb = z + (size_t)b * C;
+        double mx = zb[0], s = 0.0;
+        for (int c = 1; c < C; c++) mx = fmax(mx, zb[c]);
+        for (int c = 0; c < C; c++) s += exp((double)zb[c] - mx);
+        double u = hf_rng_uniform(r) * s, acc = 0.0;
+        ys[b] = C - 1;
+        for (int c = 0; c < C; c++) {
+            acc += exp((double)zb[c] - mx);
+            if (u < acc) { ys[b] = c; break; }
+        }
+    }
+}
+
+hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float *global,
+                               const hf_cplan_t *cp, float *delta, float *xb, int *yb, int *iperm,
+                               double *t_kernel)
+{
+    const hf_params_t *p = h->p;
+    hf_het_local_t res = {0};
+    const hf_het_data_t *d = &h->d;
+    long nk = d->off[k + 1] - d->off[k];
+    const long *idx = d->idx + d->off[k];
+    int L = h->lev[i];
+    const hf_model_t *mL = &h->lm[L];
+    long PL = mL->nparams;
+    hf_slice_extract(&h->full, global, mL, h->ws);
+    memcpy(h->ws0, h->ws, (size_t)PL * sizeof(float));
+    if (p->momentum > 0) memset(h->ms, 0, (size_t)PL * sizeof(float));
+    hf_sgd_t opt = {p->lr, p->momentum, p->weight_decay, p->clip};
+    const unsigned char *cls = h->classes + (size_t)k * h->C;
+    float f = h->scaler && h->lw[L] < 1.0 ? (float)(1.0 / h->lw[L]) : 1.0f;
+    int mask = h->masked_loss && !h->allfull[k];
+    hf_rng_t r, rw, rk;
+    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as fed.c's client_train */
+    hf_rng_init(&rw, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_DRAW_BASE + (uint64_t)k);
+    hf_rng_init(&rk, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_KD_BASE + (uint64_t)k);
+    double loss_sum = 0.0;
+    long seen = 0;
+    int dim = d->dim;
+    double fl_full = hf_model_train_flops(&h->full);
+    for (int e = 0; e < cp->epochs && nk > 0; e++) {
+        hf_rng_permutation(&r, (int)nk, iperm);
+        for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
+            int B = (int)HF_MIN((long)p->batch_size, nk - b0);
+            for (int j = 0; j < B; j++) {
+                long s = idx[iperm[b0 + j]];
+                memcpy(xb + (size_t)j * dim, d->x + s * dim, (size_t)dim * sizeof(float));
+                yb[j] = d->y[s];
+            }
+            double tk = hf_wtime();
+            float l;
+            int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
+            if (q == L && f == 1.0f && !mask) {  /* the plain step: fed.c's client_train arithmetic */
+                l = hf_model_train_step(mL, work_of(h, L), &opt, h->ws, h->gs, h->ms, xb, yb, B);
+                res.flops += hf_model_train_flops(mL) * B;
+            } else if (h->kind == HET_HETEROFL) {  /* scaler and/or masked loss */
+                memcpy(h->ts, h->ws, (size_t)PL * sizeof(float));
+                if (f != 1.0f) hf_slice_scale_hidden(mL, f, h->ts);
+                if (mask) hf_slice_zero_classes(mL, cls, h->ts);
+                l = hf_model_train_step_grad(mL, work_of(h, L), h->ts, h->gs, xb, yb, B);
+                if (f != 1.0f) hf_slice_scale_hidden(mL, f, h->gs);
+                if (mask) hf_slice_zero_classes(mL, cls, h->gs);
+                hf_sgd_step(&opt, PL, h->ws, h->gs, h->ms);
+                res.flops += hf_model_train_flops(mL) * B;
+            } else if (!h->kd) {  /* FjORD: train the p-subnet of the p_max model */
+                const hf_model_t *mq = &h->lm[q];
+                hf_slice_extract(mL, h->ws, mq, h->wp);
+                if (p->momentum > 0) hf_slice_extract(mL, h->ms, mq, h->mp);
+                l = hf_model_train_step(mq, work_of(h, q), &opt, h->wp, h->gp, h->mp, xb, yb, B);
+                hf_slice_scatter(mL, h->ws, mq, h->wp);
+                if (p->momentum > 0) hf_slice_scatter(mL, h->ms, mq, h->mp);
+                res.flops += hf_model_train_flops(mq) * B;
+            } else {  /* FjORD + KD: CE(f_pmax, y) + CE(f_p, softmax(f_pmax)), one step on both */
+                const hf_model_t *mq = &h->lm[q];
+                long Pq = mq->nparams;
+                hf_model_forward(mL, work_of(h, L), h->ws, xb, NULL, B, h->logits, NULL);
+                l = hf_model_train_step_grad(mL, work_of(h, L), h->ws, h->gs, xb, yb, B);
+                draw_labels(&rk, h->logits, B, h->C, h->ys);
+                hf_slice_extract(mL, h->ws, mq, h->wp);
+                hf_model_train_step_grad(mq, work_of(h, q), h->wp, h->gp, xb, h->ys, B);
+                hf_slice_extract(mL, h->gs, mq, h->ts);
+                for (long j = 0; j < Pq; j++) h->ts[j] += h->gp[j];
+                hf_slice_scatter(mL, h->gs, mq, h->ts);
+                hf_sgd_step(&opt, PL, h->ws, h->gs, h->ms);
+                res.flops += (hf_model_train_flops(mL) * 4.0 / 3.0 + hf_model_train_flops(mq)) * B;
+            }
+            *t_kernel += hf_wtime() - tk;
+            loss_sum += (double)l * B;
+            seen += B;
+            res.steps++;
+            res.samples += B;
+        }
+    }
+    (void)fl_full;
+    res.loss = seen ? loss_sum / (double)seen : NAN;
+    /* narrow update, scattered into a full-size zero buffer */
+    for (long j = 0; j < PL; j++) h->ts[j] = h->ws[j] - h->ws0[j];
+    if (h->label_split && !h->allfull[k]) hf_slice_zero_classes(mL, cls, h->ts);
+    memset(delta, 0, (size_t)h->full.nparams * sizeof(float));
+    hf_slice_scatter(&h->full, delta, mL, h->ts);
+    return res;
+}
+
+/* ---------------------------------------------------------- aggregation --- */
+
+void hf_hetero_aggregate(hf_hetero_t *h, hf_agg_t *agg, const hf_plan_t *plan, int have, float *x,
+                         int add)
+{
+    if (!have) return;
+    hf_masked_begin(h->ma);
+    for (int i = 0; i < plan->m; i++) {
+        const hf_cplan_t *c = &plan->c[i];
+        if (!c->kept || c->weight == 0.0) continue;
+        const unsigned char *cls = h->label_split ? h->classes + (size_t)c->client * h->C : NULL;
+        hf_masked_cover(h->ma, &h->full, &h->lm[h->lev[i]], c->weight, cls);
+    }
+    hf_masked_emit(h->ma, agg, x, add);
+}
+
+/* ------------------------------------------------------------ evaluation --- */
+
+typedef struct {
+    int32_t round;
+    double width, test_accuracy, test_loss;
+} width_rec_t;
+
+static int write_rows(hf_hetero_t *h, hid_t f, const width_rec_t *rows, int n)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(width_rec_t));
+    H5Tinsert(t, "round", HOFFSET(width_rec_t, round), H5T_NATIVE_INT32);
+    H5Tinsert(t, "width", HOFFSET(width_rec_t, width), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "test_accuracy", HOFFSET(width_rec_t, test_accuracy), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "test_loss", HOFFSET(width_rec_t, test_loss), H5T_NATIVE_DOUBLE);
+    hid_t d;
+    if (H5Lexists(f, "rounds_by_width", H5P_DEFAULT) > 0) {
+        d = H5Dopen2(f, "rounds_by_width", H5P_DEFAULT);
+        hid_t sp = H5Dget_space(d);
+        H5Sget_simple_extent_dims(sp, &h->wrows, NULL);
+        H5Sclose(sp);
+    } else {
+        hsize_t dims = 0, maxd = H5S_UNLIMITED, chunk = 64;
+        hid_t sp = H5Screate_simple(1, &dims, &maxd);
+        hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(pl, 1, &chunk);
+        d = H5Dcreate2(f, "rounds_by_width", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+        H5Pclose(pl);
+        H5Sclose(sp);
+        h->wrows = 0;
+    }
+    int rc = d < 0;
+    if (!rc) {
+        hsize_t nn = (hsize_t)n, newn = h->wrows + nn;
+        rc = H5Dset_extent(d, &newn) < 0;
+        if (!rc) {
+            hid_t fs = H5Dget_space(d);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &h->wrows, NULL, &nn, NULL);
+            hid_t ms = H5Screate_simple(1, &nn, NULL);
+            rc = H5Dwrite(d, t, ms, fs, H5P_DEFAULT, rows) < 0;
+            H5Sclose(ms);
+            H5Sclose(fs);
+            if (!rc) h->wrows = newn;
+        }
+        H5Dclose(d);
+    }
+    H5Tclose(t);
+    return rc ? hf_seterr(HF_ERUNTIME, "writing /rounds_by_width failed") : 0;
+}
+
+int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, const int *ty,
+                          long n, int dim, int round, MPI_Comm comm, hid_t f)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    long nchunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
+    int64_t *loc = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t)), *tot = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t));
+    float lbuf[EVAL_CHUNK];
+    for (int l = 0; l < h->nlev; l++) {
+        hf_slice_extract(&h->full, global, &h->lm[l], h->wp);
+        for (long ch = rank; ch < nchunks; ch += size) {
+            long s0 = ch * EVAL_CHUNK;
+            int B = (int)HF_MIN((long)EVAL_CHUNK, n - s0);
+            loc[2 * l] += hf_model_forward(&h->lm[l], work_of(h, l), h->wp, tx + s0 * dim, ty + s0, B, NULL, lbuf);
+            for (int i = 0; i < B; i++) loc[2 * l + 1] += (int64_t)llrint((double)lbuf[i] * LOSS_FIXED_SCALE);
+        }
+    }
+    MPI_Allreduce(loc, tot, 2 * h->nlev, MPI_INT64_T, MPI_SUM, comm);
+    int rc = 0;
+    if (rank == 0 && f >= 0) {
+        width_rec_t rows[HF_HET_MAX_LEVELS];
+        for (int l = 0; l < h->nlev; l++) {
+            rows[l].round = round;
+            rows[l].width = h->lw[l];
+            rows[l].test_accuracy = n ? (double)tot[2 * l] / (double)n : NAN;
+            rows[l].test_loss = n ? (double)tot[2 * l + 1] / LOSS_FIXED_SCALE / (double)n : NAN;
+        }
+        rc = write_rows(h, f, rows, h->nlev);
+    }
+    free(loc);
+    free(tot);
+    return rc;
+}

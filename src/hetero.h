@@ -1,0 +1,101 @@
+/*
+ * hetero.h — width-heterogeneous federated training: HeteroFL (Diao et al.
+ * 2021) and FjORD (Horváth et al. 2021), specifications in
+ * ../shared/ALGORITHMS.md.  Both train width-β sub-models (kernels/slice.h)
+ * on compact buffers and aggregate through the one masked mechanism
+ * (masked_agg.h); they differ in who trains which width and how coordinates
+ * are weighted:
+ *   heterofl  a client's level (widths a..e = 1, 1/2, 1/4, 1/8, 1/16) is fixed
+ *             by client index (`fix`, proportions of [heterofl] levels) or
+ *             redrawn every round (`dynamic`, keyed (seed, HF_RNG_WIDTH, round,
+ *             client)); count-based averaging (w_k = 1); classifier rows only
+ *             from clients holding the class (label split); scaler 1/β on hidden
+ *             outputs and masked loss during training (optional).
+ *   fjord     a client's tier p_max ∈ [fjord] widths is fixed; every minibatch
+ *             draws p ≤ p_max (keyed (seed, HF_RNG_WIDTH, round, 2^32 + client)
+ *             and trains the p-subnet of its p_max model; optional
+ *             self-distillation; n_k-weighted per-coordinate averaging.
+ * When device classes carry memory caps (hf_devclass_t.mem_width < 1 for some
+ * class in use), a client's widest model is the largest width ≤ its class's
+ * cap; otherwise the proportions decide (see hetero.c).
+ *
+ * Everything a round decides (widths, coverage) is a function of the seed and
+ * the plan, identical on every rank: results are bitwise identical for any
+ * rank count (tests/hetero.sh).
+ */
+#ifndef HF_HETERO_H
+#define HF_HETERO_H
+#include <mpi.h>
+#include <stdint.h>
+#include <hdf5.h>
+#include "agg.h"
+#include "nn.h"
+#include "options.h"
+#include "strategy.h"
+
+#define HF_HET_MAX_LEVELS 8
+
+typedef struct hf_hetero hf_hetero_t;
+
+/* The registry entries (strategy.c lists them). */
+extern const hf_strategy_t hf_strategy_heterofl, hf_strategy_fjord;
+
+/* Check the [heterofl] / [fjord] keys (called from hf_strat_params):
+ * HF_EINPUT "FILE:LINE: key 'x': reason". */
+int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c);
+/* 1 when the run's strategy trains width sub-models (heterofl, fjord). */
+int hf_hetero_wanted(const hf_params_t *p);
+
+/* Training data of the run, as fed.c holds it. */
+typedef struct {
+    const float *x;           /* training samples (n, dim) */
+    const int *y;             /* labels */
+    int dim;
+    const long *off, *idx;    /* partition: client k holds idx[off[k] .. off[k+1]) */
+    const int *dcls;          /* device class of every client (indices into p->devs.cls) */
+} hf_het_data_t;
+
+/* Set up for the run (every rank; collective-free).  m: clients selected per
+ * round (upper bound). */
+int hf_hetero_new(hf_hetero_t **h, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
+                  int nclients, int m, const hf_het_data_t *d);
+void hf_hetero_free(hf_hetero_t *h);
+
+/* Round t: the width of each of the mt selected clients sel[] (plan order),
+ * and per selected client the factor on training FLOPs per sample and on
+ * transfer bytes relative to the full model (arrays valid until the next call). */
+void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt);
+const double *hf_hetero_flops_scale(const hf_hetero_t *h);
+const double *hf_hetero_bytes_scale(const hf_hetero_t *h);
+/* Width (fraction) of plan entry i; bytes of its sub-model (one direction). */
+double hf_hetero_width(const hf_hetero_t *h, int i);
+uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i);
+
+typedef struct {
+    double loss;              /* mean local loss */
+    int steps;
+    long samples;
+    double flops;             /* training FLOPs actually done (per-minibatch widths) */
+} hf_het_local_t;
+
+/* Local training of plan entry i (client k) from the global model: writes the
+ * update into delta (full size, zero outside the client's slice and, with the
+ * label split, on classifier rows of absent classes).  Scratch buffers: xb
+ * (B·dim floats), yb (B ints), iperm (n_k ints).  *t_kernel += kernel seconds. */
+hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float *global,
+                               const hf_cplan_t *cp, float *delta, float *xb, int *yb, int *iperm,
+                               double *t_kernel);
+
+/* After hf_agg_reduce: the masked aggregate of the round's kept clients
+ * (plan weights) on ranks holding the result (have): add = 1: x += S/C;
+ * add = 0: x = S/C (a model update for a server optimizer). */
+void hf_hetero_aggregate(hf_hetero_t *h, hf_agg_t *agg, const hf_plan_t *plan, int have, float *x,
+                         int add);
+
+/* Test accuracy and loss of the global model at every width of the strategy
+ * (collective: the test set is dealt in fixed chunks to ranks, integer counts
+ * reduced); rank 0 appends rows (round, width, test_accuracy, test_loss) to
+ * /rounds_by_width of file f (f < 0: not written). */
+int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, const int *ty,
+                          long ntest, int dim, int round, MPI_Comm comm, hid_t f);
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A dying rank: SIGKILL one rank of a 3-rank run mid-way.  The job must end
+# (Open MPI aborts it; no rank may hang in a collective), with a clear message
+# naming the dead rank, and the results file must stay readable with every
+# completed round: h5dump works and /rounds has exactly the rounds printed.
+# Done for a worker rank (1) and for rank 0, the writer.
+. "$(dirname "$0")/lib.sh"
+need_fmnist
+S=$HETFL_SRCDIR/tests/data/tiny.conf
+H5DUMP=${H5DUMP:-h5dump}
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+
+for victim in 1 0; do
+  f=$TMP/dying-$victim.h5 log=$TMP/dying-$victim.log
+  "$MPIEXEC" -n 3 --oversubscribe "$HETFL" run "$S" -o "$f" --set federation.rounds=40 \
+    --set federation.local_epochs=3 --set model.hidden=100 --set run.checkpoint_every=0 \
+    > "$log" 2>&1 & mp=$!
+  K=$((2 + RANDOM % 4))
+  for i in $(seq 600); do grep -Eq "^round +$K/" "$log" && break; sleep 0.05; done
+  # the rank's pid: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=victim
+  pid=
+  for c in $(pgrep -P $mp); do
+    if tr '\0' '\n' < /proc/$c/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then pid=$c; fi
+  done
+  check "rank $victim found (pid ${pid:-none}) after round $K" test -n "$pid"
+  [ -n "$pid" ] && kill -9 "$pid"
+  t0=$(date +%s)
+  # the job must end by itself: give it 60 s, then report a hang
+  for i in $(seq 600); do kill -0 $mp 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $mp 2>/dev/null; then
+    bad "rank $victim killed: the job hangs"; kill -9 $mp; wait $mp
+    continue
+  fi
+  wait $mp; rc=$?
+  echo "# rank $victim killed after round $K: mpirun exited $rc in $(( $(date +%s) - t0 )) s"
+  check "rank $victim killed: job fails (status $rc != 0)" test $rc != 0
+  check "rank $victim killed: clear message naming the rank" \
+    grep -Eq "process rank $victim .*(exited on signal 9|Killed)" "$log"
+  check "rank $victim killed: results file readable by h5dump" "$H5DUMP" "$f" > /dev/null
+  done_rounds=$(grep -Ec "^round +[0-9]+/" "$log")
+  n=$(rows "$f")
+  echo "# $done_rounds rounds printed, /rounds has ${n:-?} rows, /participation $(prows "$f")"
+  # rank 0 flushes a round before printing it: killed in between, one more row is on disk
+  [ "$victim" = 0 ] && [ "${n:-0}" = $((done_rounds + 1)) ] && done_rounds=$n
+  check "rank $victim killed: /rounds rows = completed rounds ($n = $done_rounds)" test "${n:-x}" = "$done_rounds"
+  check "rank $victim killed: /participation = 7 rows per round" test "$(prows "$f")" = $((7 * ${n:-0}))
+  check "rank $victim killed: no temporary file left" test -z "$(ls "$TMP" | grep '\.tmp-' || true)"
+done
+finish
