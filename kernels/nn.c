@@ -485,6 +485,35 @@ double hf_softmax_xent(const float *z, int C, int n, long cs, long bs, const int
     return sum;
 }
 
+/* KL(softmax(zt/T) ‖ softmax(z/T)) per sample, both (n, C) batch-major;
+ * dz = (softmax(z/T) − softmax(zt/T))/T (its gradient w.r.t. z, NOT divided by n).
+ * Double-precision log-sum-exp per row.  Returns the summed divergence. */
+double hf_softmax_kl(const float *z, const float *zt, int C, int n, float T, float *dz)
+{
+    double sum = 0.0, inv = 1.0 / (double)T;
+    for (int b = 0; b < n; b++) {
+        const float *zs = z + (long)b * C, *zb = zt + (long)b * C;
+        double ms = zs[0], mt = zb[0], ss = 0.0, st = 0.0;
+        for (int c = 1; c < C; c++) {
+            if (zs[c] > ms) ms = zs[c];
+            if (zb[c] > mt) mt = zb[c];
+        }
+        for (int c = 0; c < C; c++) {
+            ss += exp(((double)zs[c] - ms) * inv);
+            st += exp(((double)zb[c] - mt) * inv);
+        }
+        double lss = log(ss), lst = log(st), kl = 0.0;
+        for (int c = 0; c < C; c++) {
+            double ls = ((double)zs[c] - ms) * inv - lss, lt = ((double)zb[c] - mt) * inv - lst;
+            double pt = exp(lt);
+            kl += pt * (lt - ls);
+            if (dz) dz[(long)b * C + c] = (float)((exp(ls) - pt) * inv);
+        }
+        sum += kl;
+    }
+    return sum;
+}
+
 /* ------------------------------------------------------------------------ */
 /* sgemm calls split for OpenBLAS's small-matrix kernels                    */
 /* ------------------------------------------------------------------------ */
@@ -813,13 +842,14 @@ static void model_forward(const hf_model_t *m, hf_work_t *w, const float *params
 /* Forward + backward of B samples; dense-layer gradients go to the sink,
  * conv-layer gradients to grad (alpha = 1/B).  Returns the mean loss. */
 static float model_step(const hf_model_t *m, hf_work_t *w, const float *params, const sink_t *sk,
-                        float *grad, const float *x, const int *y, int B)
+                        float *grad, const float *x, const int *y, const float *zt, float T, int B)
 {
     const geom_t *g = &w->g;
     int L = g->ndense, C = g->d[L];
     model_forward(m, w, params, x, B);
     float *dz = w->dbuf[0], *da = w->dbuf[1];
-    double sum = hf_softmax_xent(w->act[L - 1], C, B, 1, C, y, dz, NULL, NULL);
+    double sum = zt ? hf_softmax_kl(w->act[L - 1], zt, C, B, T, dz)  /* soft targets (distillation) */
+                    : hf_softmax_xent(w->act[L - 1], C, B, 1, C, y, dz, NULL, NULL);
     for (int l = L - 1; l >= 0; l--) {
         const hf_tensor_t *T = &m->tensors[g->t0 + 2 * l];
         int in = g->d[l], out = g->d[l + 1];
@@ -849,7 +879,15 @@ float hf_model_train_step_grad(const hf_model_t *m, hf_work_t *w, const float *p
 {
     if (!batch_ok(w, B)) return NAN;
     sink_t sk = {grad, 1.0f / B, 0.0f, NULL, 0.0f, 0.0f};
-    return model_step(m, w, params, &sk, grad, x, y, B);
+    return model_step(m, w, params, &sk, grad, x, y, NULL, 1.0f, B);
+}
+
+float hf_model_train_step_soft(const hf_model_t *m, hf_work_t *w, const float *params, float *grad,
+                               const float *x, const float *zt, float T, int B)
+{
+    if (!batch_ok(w, B) || !(T > 0.0f)) return NAN;
+    sink_t sk = {grad, 1.0f / B, 0.0f, NULL, 0.0f, 0.0f};
+    return model_step(m, w, params, &sk, grad, x, NULL, zt, T, B);
 }
 
 float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, float *params,
@@ -867,7 +905,7 @@ float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, 
         sk = (sink_t){params, -o->lr / B, 1.0f - o->lr * o->weight_decay, NULL, 0.0f, 0.0f};
     else
         sk = (sink_t){mom, 1.0f / B, o->momentum, params, o->lr, o->weight_decay};
-    float l = model_step(m, w, params, &sk, grad, x, y, B);
+    float l = model_step(m, w, params, &sk, grad, x, y, NULL, 1.0f, B);
     /* conv tensors (a prefix of the buffer) got plain gradients in grad */
     if (w->g.nconv) hf_sgd_step(o, m->tensors[w->g.t0].off, params, grad, mom);
     return l;

@@ -61,6 +61,14 @@ void hf_work_free(hf_work_t *w);
 float hf_model_train_step_grad(const hf_model_t *m, hf_work_t *w, const float *params,
                                float *grad, const float *x, const int *y, int B);
 
+/* Distillation step: forward + backward of the soft-target loss
+ * mean_b KL(softmax(zt_b/T) ‖ softmax(z_b/T)), z = the model's logits on x,
+ * zt (B, n_classes) the teacher's logits.  grad (nparams floats) is overwritten
+ * with its gradient w.r.t. params (d/dz = (softmax(z/T) − softmax(zt/T))/T: no
+ * T² factor).  Returns the mean divergence (NAN if B is out of range or T <= 0). */
+float hf_model_train_step_soft(const hf_model_t *m, hf_work_t *w, const float *params, float *grad,
+                               const float *x, const float *zt, float T, int B);
+
 /* Forward only.  Writes logits (B, n_classes) into `logits` if non-NULL; returns
  * per-sample losses into `loss` (B floats) if non-NULL and y non-NULL, and the
  * number of correct argmax predictions. */
@@ -116,6 +124,10 @@ int hf_gemm_split(int mode);
  * Returns the summed loss. */
 double hf_softmax_xent(const float *z, int C, int n, long cs, long bs, const int *y, float *dz,
                        float *loss, int *ncorrect);
+/* KL(softmax(zt/T) ‖ softmax(z/T)) of n samples, z and zt (n, C) batch-major;
+ * dz (may be NULL) = its gradient w.r.t. z, (softmax(z/T) − softmax(zt/T))/T per
+ * sample, NOT divided by n.  Returns the summed divergence. */
+double hf_softmax_kl(const float *z, const float *zt, int C, int n, float T, float *dz);
 /* 'same' 5x5 convolution of one sample, stride 1, zero padding 2:
  * in (cin,h,w), weight (cout,cin,5,5), bias (cout), out (cout,h,w);
  * cols: scratch of cin*25*h*w floats (im2col). */

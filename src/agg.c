@@ -29,6 +29,8 @@ struct hf_agg {
     int bits;            /* 31 or 63 this round */
     int32_t *i32;        /* n: 32-bit accumulator */
     int64_t *i64;        /* n: 64-bit accumulator (64-bit rounds; rank 0 of rank0 topology) */
+    int32_t *i32r;       /* n: rank 0's receive buffer for 32-bit updates (rank0 topology) */
+    int64_t *i64r;       /* n: rank 0's receive buffer for 64-bit updates (rank0 topology) */
     float *fsum;         /* n: float accumulator (float mode) */
     float *rbuf;         /* n: rank0 receive buffer */
     hf_agg_stats_t st;
@@ -67,6 +69,7 @@ void hf_agg_free(hf_agg_t *a)
 {
     if (!a) return;
     free(a->store); free(a->bstart); free(a->bmax); free(a->bexp); free(a->i32); free(a->i64);
+    free(a->i32r); free(a->i64r);
     free(a->fsum); free(a->rbuf);
     free(a);
 }
@@ -107,45 +110,43 @@ static float *next_slot(hf_agg_t *a)
     return a->store + (size_t)a->nlocal * (size_t)a->n;
 }
 
-/* block maxima of |v| folded into a->bmax */
-static void track_max(hf_agg_t *a, const float *v)
+/* dst = w·src (first = 1) or dst += w·src; in exact mode also fold each block's
+ * max |dst| into a->bmax — one pass over the update */
+static void put_update(hf_agg_t *a, float w, const float *src, const float *sub, int first)
 {
+    float *dst = a->exact ? next_slot(a) : a->fsum;
     for (long b = 0; b < a->nblocks; b++) {
         long j0 = a->bstart[b], j1 = a->bstart[b + 1];
-        float mx = a->bmax[b];
-        for (long j = j0; j < j1; j++) {
-            float t = fabsf(v[j]);
-            mx = t > mx ? t : mx;
+        if (sub) {
+            if (first) for (long j = j0; j < j1; j++) dst[j] = w * (src[j] - sub[j]);
+            else for (long j = j0; j < j1; j++) dst[j] += w * (src[j] - sub[j]);
+        } else {
+            if (first) for (long j = j0; j < j1; j++) dst[j] = w * src[j];
+            else for (long j = j0; j < j1; j++) dst[j] += w * src[j];
         }
-        a->bmax[b] = mx;
+        if (a->exact) {
+            float mx = a->bmax[b];
+            for (long j = j0; j < j1; j++) {
+                float t = fabsf(dst[j]);
+                mx = t > mx ? t : mx;
+            }
+            a->bmax[b] = mx;
+        }
     }
+    a->nlocal++;
 }
 
 void hf_agg_add(hf_agg_t *a, double weight, const float *delta)
 {
     double t0 = hf_wtime();
-    float w = (float)weight;
-    float *dst = a->exact ? next_slot(a) : a->fsum;
-    if (a->exact || a->nlocal == 0)
-        for (long j = 0; j < a->n; j++) dst[j] = w * delta[j];
-    else
-        for (long j = 0; j < a->n; j++) dst[j] += w * delta[j];
-    if (a->exact) track_max(a, dst);
-    a->nlocal++;
+    put_update(a, (float)weight, delta, NULL, a->exact || a->nlocal == 0);
     a->st.t_prep += hf_wtime() - t0;
 }
 
 void hf_agg_add_diff(hf_agg_t *a, double weight, const float *local, const float *global)
 {
     double t0 = hf_wtime();
-    float w = (float)weight;
-    float *dst = a->exact ? next_slot(a) : a->fsum;
-    if (a->exact || a->nlocal == 0)
-        for (long j = 0; j < a->n; j++) dst[j] = w * (local[j] - global[j]);
-    else
-        for (long j = 0; j < a->n; j++) dst[j] += w * (local[j] - global[j]);
-    if (a->exact) track_max(a, dst);
-    a->nlocal++;
+    put_update(a, (float)weight, local, global, a->exact || a->nlocal == 0);
     a->st.t_prep += hf_wtime() - t0;
 }
 
@@ -159,9 +160,8 @@ static void set_scales(hf_agg_t *a)
 }
 
 /* integer accumulator += round(v · 2^s_b) (first = assign) */
-static void convert_i32(hf_agg_t *a, const float *v, int first)
+static void convert_i32(hf_agg_t *a, const float *v, int32_t *q, int first)
 {
-    int32_t *q = a->i32;
     for (long b = 0; b < a->nblocks; b++) {
         long j0 = a->bstart[b], j1 = a->bstart[b + 1];
         double sc = ldexp(1.0, a->bexp[b]);  /* power of two: v·sc is exact in double */
@@ -185,9 +185,8 @@ static void convert_i32(hf_agg_t *a, const float *v, int first)
     }
 }
 
-static void convert_i64(hf_agg_t *a, const float *v, int first)
+static void convert_i64(hf_agg_t *a, const float *v, int64_t *q, int first)
 {
-    int64_t *q = a->i64;
     for (long b = 0; b < a->nblocks; b++) {
         long j0 = a->bstart[b], j1 = a->bstart[b + 1];
         double sc = ldexp(1.0, a->bexp[b]);
@@ -227,8 +226,8 @@ static long reduce_allreduce(hf_agg_t *a)
     }
     for (long i = 0; i < nloc; i++) {
         const float *v = a->store + (size_t)i * (size_t)a->n;
-        if (wide) convert_i64(a, v, i == 0);
-        else convert_i32(a, v, i == 0);
+        if (wide) convert_i64(a, v, a->i64, i == 0);
+        else convert_i32(a, v, a->i32, i == 0);
     }
     double t2 = hf_wtime();
     a->st.t_convert += t2 - t1;
@@ -239,41 +238,60 @@ static long reduce_allreduce(hf_agg_t *a)
     return a->total;
 }
 
+/* rank0 topology.  Every rank learns the per-rank counts and (exact) the global
+ * block maxima, so each rank converts its own clients' updates to integers at the
+ * agreed scales and sends them — one message per client, as a client would — to
+ * rank 0, which only adds integers.  Float mode: each rank's partial sum travels. */
 static long reduce_rank0(hf_agg_t *a)
 {
     double t0 = hf_wtime();
     long nloc = a->nlocal;
-    long *counts = a->rank == 0 ? hf_calloc((size_t)a->size, sizeof(long)) : NULL;
-    MPI_Gather(&nloc, 1, MPI_LONG, counts, 1, MPI_LONG, 0, a->comm);
+    long *counts = hf_calloc((size_t)a->size, sizeof(long));
+    MPI_Allgather(&nloc, 1, MPI_LONG, counts, 1, MPI_LONG, a->comm);
+    for (int r = 0; r < a->size; r++) a->total += counts[r];
     if (a->exact)
-        MPI_Reduce(a->rank == 0 ? MPI_IN_PLACE : a->bmax, a->bmax, (int)a->nblocks, MPI_FLOAT,
-                   MPI_MAX, 0, a->comm);
+        MPI_Allreduce(MPI_IN_PLACE, a->bmax, (int)a->nblocks, MPI_FLOAT, MPI_MAX, a->comm);
     a->st.t_comm += hf_wtime() - t0;
+    int wide = 0;
+    MPI_Datatype itype = MPI_INT32_T;
+    if (a->exact) {
+        set_scales(a);
+        wide = a->bits == 63;
+        itype = wide ? MPI_INT64_T : MPI_INT32_T;
+    }
     if (a->rank != 0) {
-        t0 = hf_wtime();
         if (a->exact) {
+            ensure_acc(a, wide);
             for (long i = 0; i < nloc; i++) {
-                MPI_Send(a->store + (size_t)i * (size_t)a->n, (int)a->n, MPI_FLOAT, 0, TAG_UPDATE,
-                         a->comm);
-                a->st.bytes += (uint64_t)a->n * 4;
+                double t1 = hf_wtime();
+                const float *v = a->store + (size_t)i * (size_t)a->n;
+                void *buf = wide ? (void *)a->i64 : (void *)a->i32;
+                if (wide) convert_i64(a, v, a->i64, 1);
+                else convert_i32(a, v, a->i32, 1);
+                double t2 = hf_wtime();
+                a->st.t_convert += t2 - t1;
+                MPI_Send(buf, (int)a->n, itype, 0, TAG_UPDATE, a->comm);
+                a->st.bytes += (uint64_t)a->n * (wide ? 8 : 4);
+                a->st.t_comm += hf_wtime() - t2;
             }
         } else if (nloc > 0) {
+            t0 = hf_wtime();
             MPI_Send(a->fsum, (int)a->n, MPI_FLOAT, 0, TAG_UPDATE, a->comm);
             a->st.bytes += (uint64_t)a->n * 4;
+            a->st.t_comm += hf_wtime() - t0;
         }
-        MPI_Bcast(&a->total, 1, MPI_LONG, 0, a->comm);
-        a->st.t_comm += hf_wtime() - t0;
+        free(counts);
         return a->total;
     }
-    for (int r = 0; r < a->size; r++) a->total += counts[r];
     long nmsg = 0;
     for (int r = 1; r < a->size; r++) nmsg += a->exact ? counts[r] : (counts[r] > 0);
     t0 = hf_wtime();
     int have = nloc > 0;
     if (a->exact) {
-        set_scales(a);
         ensure_acc(a, 1);  /* rank 0 always sums in 64 bits: identical integers, no overflow */
-        for (long i = 0; i < nloc; i++) convert_i64(a, a->store + (size_t)i * (size_t)a->n, i == 0);
+        for (long i = 0; i < nloc; i++) convert_i64(a, a->store + (size_t)i * (size_t)a->n, a->i64, i == 0);
+        if (!wide && nmsg > 0 && !a->i32r) a->i32r = hf_alloc_aligned((size_t)a->n * sizeof(int32_t));
+        if (wide && nmsg > 0 && !a->i64r) a->i64r = hf_alloc_aligned((size_t)a->n * sizeof(int64_t));
     }
     a->st.t_convert += hf_wtime() - t0;
     int src = 0;
@@ -286,22 +304,27 @@ static long reduce_rank0(hf_agg_t *a)
             do src++; while (counts[src] == 0);
             from = src;
         }
-        MPI_Recv(a->rbuf, (int)a->n, MPI_FLOAT, from, TAG_UPDATE, a->comm, MPI_STATUS_IGNORE);
+        void *rb = !a->exact ? (void *)a->rbuf : wide ? (void *)a->i64r : (void *)a->i32r;
+        MPI_Recv(rb, (int)a->n, a->exact ? itype : MPI_FLOAT, from, TAG_UPDATE, a->comm,
+                 MPI_STATUS_IGNORE);
         double t1 = hf_wtime();
         a->st.t_comm += t1 - t0;
-        if (a->exact) convert_i64(a, a->rbuf, !have);
-        else if (!have) memcpy(a->fsum, a->rbuf, (size_t)a->n * sizeof(float));
+        int64_t *q = a->i64;
+        if (a->exact && wide) {
+            if (!have) memcpy(q, a->i64r, (size_t)a->n * sizeof(int64_t));
+            else for (long j = 0; j < a->n; j++) q[j] += a->i64r[j];
+        } else if (a->exact) {
+            if (!have) for (long j = 0; j < a->n; j++) q[j] = a->i32r[j];
+            else for (long j = 0; j < a->n; j++) q[j] += a->i32r[j];
+        } else if (!have) memcpy(a->fsum, a->rbuf, (size_t)a->n * sizeof(float));
         else for (long j = 0; j < a->n; j++) a->fsum[j] += a->rbuf[j];
         have = 1;
         a->st.t_convert += hf_wtime() - t1;
     }
     if (!have) {
-        if (a->exact) { ensure_acc(a, 1); memset(a->i64, 0, (size_t)a->n * 8); }
+        if (a->exact) memset(a->i64, 0, (size_t)a->n * 8);
         else memset(a->fsum, 0, (size_t)a->n * sizeof(float));
     }
-    t0 = hf_wtime();
-    MPI_Bcast(&a->total, 1, MPI_LONG, 0, a->comm);
-    a->st.t_comm += hf_wtime() - t0;
     free(counts);
     return a->total;
 }

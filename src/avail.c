@@ -9,6 +9,11 @@
  * questions are a binary search.
  */
 #include "avail.h"
+
+/* Largest client count a trace may describe: federation.clients' own maximum.
+ * (A larger '# clients' header or id would only allocate per-client arrays for
+ * clients no suite can have — the fuzzer found 13-byte traces asking for 7e7.) */
+#define HF_AVAIL_MAX_CLIENTS 100000
 #include "hf_util.h"
 #include "rng.h"
 #include <ctype.h>
@@ -18,7 +23,7 @@
 #include <string.h>
 
 /* purposes (third key word) of the availability streams */
-enum { AVS_STATE = 1, AVS_TYPES, AVS_TZ, AVS_WITHDRAW, AVS_SHIFT, AVS_SHUFFLE };
+enum { AVS_STATE = 1, AVS_TYPES, AVS_TZ, AVS_WITHDRAW, AVS_SHIFT, AVS_SHUFFLE, AVS_TRANSFER };
 
 const hf_avmodel_info_t hf_avail_models[] = {
     {"always", HF_AV_ALWAYS, "every client online all the time"},
@@ -295,9 +300,9 @@ int hf_avail_load_mem(hf_avail_t *av, const char *text, size_t len, const char *
                                    "the first interval", name, lineno);
                 else period = v;
             } else if ((h = header_value(s, "clients", &v))) {
-                if (h < 0 || v < 1 || v > 1e8 || v != floor(v) || seen_data)
-                    rc = hf_seterr(HF_EINPUT, "%s:%ld: clients must be a positive integer, before "
-                                   "the first interval", name, lineno);
+                if (h < 0 || v < 1 || v > HF_AVAIL_MAX_CLIENTS || v != floor(v) || seen_data)
+                    rc = hf_seterr(HF_EINPUT, "%s:%ld: clients must be an integer in [1, %d], before "
+                                   "the first interval", name, lineno, HF_AVAIL_MAX_CLIENTS);
                 else hclients = v;
             }
             continue;
@@ -320,8 +325,9 @@ int hf_avail_load_mem(hf_avail_t *av, const char *text, size_t len, const char *
         }
         long k;
         double st, en;
-        if (parse_long(f[0], &k) || k < 0 || k > 100000000) {
-            rc = hf_seterr(HF_EINPUT, "%s:%ld: bad client id '%s'", name, lineno, f[0]);
+        if (parse_long(f[0], &k) || k < 0 || k >= HF_AVAIL_MAX_CLIENTS) {
+            rc = hf_seterr(HF_EINPUT, "%s:%ld: bad client id '%s' (expected 0..%d)", name, lineno,
+                           f[0], HF_AVAIL_MAX_CLIENTS - 1);
             break;
         }
         if (parse_double(f[1], &st) || parse_double(f[2], &en)) {
@@ -710,7 +716,7 @@ int hf_avail_import_steps(hf_avail_t *av, const char *path, double time_unit, in
         int nf = split_csv(s, f, 2);
         double tv, cv;
         if (nf != 2 || parse_double(f[0], &tv) || parse_double(f[1], &cv) || cv < 0 ||
-            cv != floor(cv) || cv > 1e8) {
+            cv != floor(cv) || cv > HF_AVAIL_MAX_CLIENTS) {
             rc = hf_seterr(HF_EINPUT, "%s:%ld: expected 'time,count' (a number, a non-negative "
                            "integer)", path, lineno);
             break;
@@ -780,7 +786,7 @@ int hf_avail_import_spot_json(hf_avail_t *av, const char *path, int counts, int 
         while (isspace((unsigned char)*p) || *p == ',') p++;
         if (*p == ']') break;
         double x = strtod(p, &end);
-        if (end == p || !isfinite(x) || x < 0 || x != floor(x) || x > 1e8 || (!counts && x > 1)) {
+        if (end == p || !isfinite(x) || x < 0 || x != floor(x) || x > HF_AVAIL_MAX_CLIENTS || (!counts && x > 1)) {
             rc = hf_seterr(HF_EINPUT, "%s: data[%ld]: expected %s", path, n,
                            counts ? "a non-negative integer count" : "0 or 1 (preempted flag)");
             break;
@@ -967,4 +973,48 @@ int hf_avail_spec_from_conf(hf_avail_spec_t *s, const hf_conf_t *c, int nclients
                          o ? o : "?");
     }
     return 0;
+}
+
+/* ------------------------------------------- data transfer to participants --- */
+
+/* Stream of round t's transfers: (seed, HF_RNG_AVAIL, AVS_TRANSFER·2^32 + t, c); c = 0 for the
+ * donor draws, 1 + donor for the choice of the donor's samples.  The purpose word sits above
+ * every generator's small purpose, so the streams never meet. */
+static void transfer_rng(hf_rng_t *r, uint64_t seed, int round, uint64_t c)
+{
+    hf_rng_init(r, seed, HF_RNG_AVAIL, ((uint64_t)AVS_TRANSFER << 32) + (uint64_t)round, c);
+}
+
+void hf_avail_transfer_plan(uint64_t seed, int round, int N, const unsigned char *online, const long *off,
+                            int m, const int *want, double fraction, int *donor,
+                            long *count)
+{
+    int *pool = hf_malloc((size_t)(N > 0 ? N : 1) * sizeof(int)), np = 0;
+    for (int k = 0; k < N; k++)
+        if (!online[k] && off[k + 1] > off[k]) pool[np++] = k;
+    hf_rng_t r;
+    transfer_rng(&r, seed, round, 0);
+    for (int i = 0; i < m; i++) {
+        donor[i] = -1;
+        count[i] = 0;
+        if (want && !want[i]) continue;
+        if (np == 0) continue;
+        int j = (int)hf_rng_below(&r, (uint64_t)np);
+        int d = pool[j];
+        pool[j] = pool[--np];  /* without replacement */
+        long nd = off[d + 1] - off[d];
+        long c = (long)ceil(fraction * (double)nd - 1e-9);
+        donor[i] = d;
+        count[i] = c < 1 ? 1 : c > nd ? nd : c;
+    }
+    free(pool);
+}
+
+void hf_avail_transfer_samples(uint64_t seed, int round, int donor, long n_donor, long count, int *scratch,
+                               long *out)
+{
+    hf_rng_t r;
+    transfer_rng(&r, seed, round, 1 + (uint64_t)donor);
+    hf_rng_permutation(&r, (int)n_donor, scratch);
+    for (long i = 0; i < count && i < n_donor; i++) out[i] = scratch[i];
 }

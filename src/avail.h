@@ -154,6 +154,24 @@ int hf_avail_import_steps(hf_avail_t *av, const char *path, double time_unit, in
 int hf_avail_import_spot_json(hf_avail_t *av, const char *path, int counts, int nclients,
                               int shuffle, uint64_t seed);
 
+/* ------------------------------------------- data transfer to participants --- */
+/* ALGORITHMS.md "Data transfer to participants": before round `round`'s session
+ * each of the m selected clients i (in selection order; want[i] nonzero, want NULL: all)
+ * receives part of the data of one client offline at the round start
+ * (online[k] == 0) that has samples (off: the partition's N + 1 offsets).
+ * Donors are drawn uniformly without replacement, in selection order, from a
+ * stream keyed by (seed, HF_RNG_AVAIL, round); donor[i] = -1 and count[i] = 0
+ * when none is left.  count[i] = ceil(fraction · n_donor), at least 1, at most
+ * n_donor.  A pure function of its inputs: every rank plans the same. */
+void hf_avail_transfer_plan(uint64_t seed, int round, int N, const unsigned char *online, const long *off,
+                            int m, const int *want, double fraction, int *donor,
+                            long *count);
+/* Which samples move: the first `count` entries of a permutation of the
+ * donor's local positions 0 .. n_donor−1 keyed by (seed, HF_RNG_AVAIL, round,
+ * donor) into out (scratch: n_donor ints). */
+void hf_avail_transfer_samples(uint64_t seed, int round, int donor, long n_donor, long count, int *scratch,
+                               long *out);
+
 /* --------------------------------------------------------------- stats --- */
 /* Print mean availability, session-length distribution, diurnal profile and
  * per-client availability quantiles over [0, horizon) (horizon <= 0: the

@@ -477,6 +477,7 @@ int hf_round_plan(const hf_devices_t *d, const hf_round_in_t *in, hf_dplan_t *ou
         double bs = in->bytes_scale ? in->bytes_scale[i] : 1.0;
         double per_sample = hf_clock_compute_s(c, in->flops_per_sample * fs, jit);
         p->t_down = hf_clock_transfer_s(c->latency_s, c->down_mbps, (uint64_t)llround((double)in->bytes_down * bs));
+        if (in->pre_s) p->t_down += in->pre_s[i];  /* data transfer to participants (fed.c) */
         p->t_up = hf_clock_transfer_s(c->latency_s, c->up_mbps, (uint64_t)llround((double)in->bytes_up * bs));
         p->steps_full = (int)(spe * E);
         p->t_compute_full = per_sample * (double)nk * E;

@@ -134,6 +134,8 @@ typedef struct {
     uint64_t seed;
     int round;              /* 0-based */
     int k_dynamic;          /* dynamic backup workers: updates to wait for (0 = all) */
+    const double *pre_s;    /* per selected client seconds spent receiving data before the
+                             * download (availability.transfer), counted in t_down; NULL: 0 */
 } hf_round_in_t;
 
 /* Plan one round: simulated times, outcome and steps of every selected client;

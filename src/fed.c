@@ -34,6 +34,7 @@
 #include "strategy.h"
 #include "topology.h"
 #include "hetero.h"
+#include "feddf.h"
 #include "energy.h"
 #include "rapl.h"
 #include <cblas.h>
@@ -73,6 +74,8 @@ typedef struct {
     hf_energy_t *en;              /* regions, budgets, carbon sources (energy.c) */
     hf_rapl_t rapl;               /* measured energy counters (rapl.c) */
     hf_hetero_t *het;             /* heterofl, fjord: width sub-models (hetero.c); NULL otherwise */
+    hf_feddf_t *fdf;              /* feddf: group models, distillation (feddf.c); NULL otherwise */
+    long train_all;               /* training samples loaded, before data.train_samples (feddf's server set) */
     hf_eplan_t *eplan;            /* this round: energy plan per selected client (client −1: none) */
     hf_energy_client_t *ecl;      /* carbon-aware: every client's full-round figures (N), else NULL */
     double *inv_pi;               /* carbon-aware: 1/π_k of the selected clients (m), else NULL */
@@ -93,6 +96,13 @@ typedef struct {
     double *vol_loss;             /* this round's local losses, broadcast by rank 0 (m) */
     double *vol_w;                /* correction weights (m) */
     double *off_comm, *off_comp;  /* dropped_offline: seconds of transfer / compute done (m) */
+    /* data transfer to participants (availability.transfer, avail.c); NULL when off */
+    int *tr_donor;                /* this round: offline client whose data selected client i gets (m) */
+    long *tr_count;               /* samples it receives (m) */
+    double *tr_s;                 /* simulated seconds of that transfer (m) */
+    long *tr_idx;                 /* the receiver being trained: its own then the received sample ids */
+    long tr_n;                    /* entries of tr_idx */
+    int tr_client;                /* client tr_idx belongs to, −1: none */
 } hf_ctx_t;
 
 static int agree(int rc, MPI_Comm comm)
@@ -202,6 +212,7 @@ static int load_data(hf_ctx_t *x)
         int ncl = HF_MAX(x->train.n_classes, x->test.n_classes);
         x->train.n_classes = x->test.n_classes = ncl;
     }
+    x->train_all = x->train.n;
     if (p->partition == HF_PART_NATURAL) {
         if (p->clients > natural.nclients) {
             hf_partition_free(&natural);
@@ -247,6 +258,7 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
     hf_local_t res = {0};
     long nk = x->part.off[k + 1] - x->part.off[k];
     const long *idx = x->part.idx + x->part.off[k];
+    if (x->tr_idx && x->tr_client == k) { nk = x->tr_n; idx = x->tr_idx; }  /* + received data */
     double t0 = hf_wtime();
     long P = x->model.nparams;
     memcpy(x->local, start, (size_t)P * sizeof(float));
@@ -445,8 +457,10 @@ static void ctx_free(hf_ctx_t *x)
     hf_dbw_free(x->dbw);
     hf_avail_free(&x->av); hf_select_free(x->sel); free(x->online); free(x->vol_loss);
     free(x->vol_w); free(x->off_comm); free(x->off_comp);
+    free(x->tr_donor); free(x->tr_count); free(x->tr_s); free(x->tr_idx);
     hf_agg_free(x->agg);
     hf_hetero_free(x->het);
+    hf_feddf_free(x->fdf);
 }
 
 /* --------------------------------------------------------------- devices --- */
@@ -460,7 +474,7 @@ static double plan_devices(hf_ctx_t *x, int t, const int *sel, int m, int K, dou
     const hf_params_t *p = x->p;
     uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
     for (int i = 0; i < m; i++) {
-        x->d_nk[i] = x->part.off[sel[i] + 1] - x->part.off[sel[i]];
+        x->d_nk[i] = x->part.off[sel[i] + 1] - x->part.off[sel[i]] + (x->tr_count ? x->tr_count[i] : 0);
         x->d_cls[i] = x->dcls[sel[i]];
         x->d_ep[i] = x->plan.c[i].epochs;
         x->d_skip[i] = !x->plan.c[i].kept;
@@ -469,9 +483,11 @@ static double plan_devices(hf_ctx_t *x, int t, const int *sel, int m, int K, dou
                         .epochs = p->local_epochs, .batch = p->batch_size, .epochs_of = x->d_ep,
                         .skip = x->d_skip, .flops_per_sample = fps, .bytes_down = xfer,
                         .bytes_up = xfer, .seed = p->seed, .round = t,
-                        .flops_scale = x->het ? hf_hetero_flops_scale(x->het) : NULL,
-                        .bytes_scale = x->het ? hf_hetero_bytes_scale(x->het) : NULL,
-                        .k_dynamic = x->dbw ? x->dbw->k : 0};
+                        .flops_scale = x->het ? hf_hetero_flops_scale(x->het)
+                                       : x->fdf ? hf_feddf_flops_scale(x->fdf) : NULL,
+                        .bytes_scale = x->het ? hf_hetero_bytes_scale(x->het)
+                                       : x->fdf ? hf_feddf_bytes_scale(x->fdf) : NULL,
+                        .k_dynamic = x->dbw ? x->dbw->k : 0, .pre_s = x->tr_s};
     double dur = 0.0;
     hf_round_plan(&p->devs, &in, x->dplan, &dur);
     if (x->dbw) hf_dbw_observe_times(x->dbw, x->dplan, m);
@@ -619,7 +635,49 @@ static int vol_init(hf_ctx_t *x, int N, int m)
     x->vol_w = hf_calloc((size_t)m, sizeof(double));
     x->off_comm = hf_calloc((size_t)m, sizeof(double));
     x->off_comp = hf_calloc((size_t)m, sizeof(double));
+    if (hf_conf_bool(c, "availability.transfer")) {  /* data transfer to participants */
+        long maxn = 1;
+        for (int k = 0; k < N; k++) maxn = HF_MAX(maxn, x->part.off[k + 1] - x->part.off[k]);
+        x->tr_donor = hf_calloc((size_t)m, sizeof(int));
+        x->tr_count = hf_calloc((size_t)m, sizeof(long));
+        x->tr_s = hf_calloc((size_t)m, sizeof(double));
+        x->tr_idx = hf_calloc((size_t)2 * maxn, sizeof(long));
+        free(x->iperm);  /* shuffles over own + received samples */
+        x->iperm = hf_calloc((size_t)2 * maxn, sizeof(int));
+        x->tr_client = -1;
+    }
     return 0;
+}
+
+/* Data transfer to participants (ALGORITHMS.md; avail.c): every selected client
+ * gets part of one offline client's data before its session; the bytes
+ * (features x 4 + 4 per sample) cost latency + bytes / bandwidth, counted in
+ * its download time (hf_round_in_t.pre_s).  Planned identically on every rank. */
+static void vol_transfer_plan(hf_ctx_t *x, int t, const int *sel, int mt)
+{
+    const hf_params_t *p = x->p;
+    const hf_conf_t *c = x->o->conf;
+    double bw = hf_conf_float(c, "availability.transfer_bw_mbps");
+    hf_avail_transfer_plan(p->seed, t, p->clients, x->online, x->part.off, mt, NULL,
+                           hf_conf_float(c, "availability.transfer_fraction"), x->tr_donor, x->tr_count);
+    for (int i = 0; i < mt; i++) {
+        const hf_devclass_t *dc = &p->devs.cls[x->dcls[sel[i]]];
+        uint64_t b = (uint64_t)x->tr_count[i] * ((uint64_t)x->train.dim * sizeof(float) + sizeof(int32_t));
+        x->tr_s[i] = x->tr_count[i] > 0 ? hf_clock_transfer_s(dc->latency_s, bw > 0 ? bw : dc->down_mbps, b) : 0.0;
+    }
+}
+
+/* Before training receiver i (client k): its own sample ids, then the donor's moved ones. */
+static void vol_transfer_data(hf_ctx_t *x, int t, int i, int k)
+{
+    long nk = x->part.off[k + 1] - x->part.off[k];
+    int d = x->tr_donor[i];
+    long nd = x->part.off[d + 1] - x->part.off[d];
+    memcpy(x->tr_idx, x->part.idx + x->part.off[k], (size_t)nk * sizeof(long));
+    hf_avail_transfer_samples(x->p->seed, t, d, nd, x->tr_count[i], x->iperm, x->tr_idx + nk);
+    for (long j = 0; j < x->tr_count[i]; j++) x->tr_idx[nk + j] = x->part.idx[x->part.off[d] + x->tr_idx[nk + j]];
+    x->tr_n = nk + x->tr_count[i];
+    x->tr_client = k;
 }
 
 /* Select among the clients online at the round start; with nobody online the
@@ -694,6 +752,12 @@ static void vol_dropouts(hf_ctx_t *x, const int *sel, int mt, double start)
             if (x->plan.c[i].kept) { x->plan.kept++; x->plan.nsum += (double)x->d_nk[i]; }
         x->strat.st->weights(&x->strat, &x->plan);
     }
+    if (x->tr_count)  /* data transfer: weight by the samples trained on (their Σ is the divisor) */
+        for (int i = 0; i < mt; i++) {
+            long nk = x->part.off[sel[i] + 1] - x->part.off[sel[i]];
+            if (x->plan.c[i].kept && x->tr_count[i] > 0 && nk > 0)
+                x->plan.c[i].weight *= (double)(nk + x->tr_count[i]) / (double)nk;
+        }
     if (hf_select_weights(x->sel, sel, mt, x->sel->t_eligible, x->vol_w)) {
         for (int i = 0; i < mt; i++) x->plan.c[i].weight = x->vol_w[i];
         x->plan.divisor = 1.0;  /* x += Σ w_k Δ_k */
@@ -847,6 +911,14 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     if (!rc && hf_hetero_wanted(p)) {  /* width sub-models: heterofl, fjord (hetero.c) */
         hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
         rc = agree(hf_hetero_new(&x->het, p, o->conf, &x->model, N, m, &hd), comm);
+        if (!rc && x->tr_donor)
+            rc = hf_seterr(HF_EINPUT, "%s: key 'availability.transfer': not available with width "
+                           "sub-models (heterofl, fjord)", hf_conf_origin(o->conf, "availability.transfer")
+                           ? hf_conf_origin(o->conf, "availability.transfer") : o->suite);
+    }
+    if (!rc && hf_feddf_wanted(p)) {  /* architecture groups, distillation (feddf.c) */
+        hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+        rc = agree(hf_feddf_new(&x->fdf, p, o->conf, &x->model, N, m, &hd, x->train_all, x->global, comm), comm);
     }
     if (rc) { ctx_free(x); return rc; }
     x->eval_threads = p->devs.cls[0].cores;  /* the smallest class's count, on every rank */
@@ -1031,8 +1103,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         hf_ckpt_register("scaffold_c", x->strat.state_scaffold_c, (size_t)P * sizeof(float));
         hf_ckpt_register_client_ptrs("scaffold_ck", (void **)x->strat.state_scaffold_ck, (size_t)P * sizeof(float));
     }
+    if (x->fdf) hf_feddf_ckpt_register(x->fdf);  /* group models (feddf.c) */
     if (p->decentralized)
         hf_ckpt_register_clients_ref("dec_models", (void **)&x->dec.state_models, (size_t)P * sizeof(float));
+    if (x->sel) hf_select_ckpt_register(x->sel);  /* estimators, losses, rates (select.c) */
     int t0 = 0;
     if (!strcmp(hf_conf_get(o->conf, "federation.mode"), "async")) {  /* FedBuff: async.c */
         hf_signals_restore();  /* no checkpoints in async mode yet: signals keep their default action */
@@ -1057,8 +1131,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                 mt = hf_energy_select(x->en, t, sim_time, m, x->ecl, model_bytes * x->strat.st->upload_factor,
                                       model_bytes * x->strat.st->upload_factor, sel, x->inv_pi, &sim_time);
             else hf_rng_sample(&rs, N, m, sel);
+            if (x->tr_donor) vol_transfer_plan(x, t, sel, mt);  /* data to participants (avail.c) */
             hf_strat_plan(&x->strat, t, sel, mt, &x->plan);  /* stragglers, epochs, weights */
             if (x->het) hf_hetero_plan(x->het, t, sel, mt);  /* widths (hetero.c) */
+            if (x->fdf) hf_feddf_plan(x->fdf, t, sel, mt);   /* groups (feddf.c) */
             round_dur = plan_devices(x, t, sel, mt, K, flops_per_sample);  /* clock, deadline, ... */
             plan_energy(x, t, sel, mt, sim_time);  /* budgets, adaptation, 1/π weights (energy.c) */
             if (x->sel) vol_dropouts(x, sel, mt, sim_time);  /* offline before finish; weights */
@@ -1072,6 +1148,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         tm.bcast += tb - ta;
         /* 3. local training of this rank's selected clients */
         hf_agg_begin(x->agg);
+        if (x->fdf) hf_feddf_begin(x->fdf);
         int nloc = 0;
         double wsum = x->plan.nsum;  /* Σ n_k of kept clients: same on all ranks (plan) */
         uint64_t xfer = (uint64_t)x->strat.st->upload_factor * model_bytes;  /* per direction */
@@ -1087,6 +1164,11 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
                 lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp);
                 memcpy(hf_dec_model(&x->dec, k), x->local, (size_t)P * sizeof(float));
+            } else if (cp->kept && x->fdf) {  /* its group's model, group aggregator (feddf.c) */
+                double th = hf_wtime();
+                hf_het_local_t hl = hf_feddf_train(x->fdf, i, k, t, cp, x->xb, x->yb, x->iperm, &x->t_kernel);
+                lr = (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples,
+                                  .measured = hf_wtime() - th};
             } else if (cp->kept && x->het) {  /* its width's sub-model; delta zero outside it */
                 double th = hf_wtime();
                 hf_het_local_t hl = hf_hetero_train(x->het, i, k, t, x->global, cp, x->delta, x->xb,
@@ -1096,7 +1178,9 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                 hf_agg_add(x->agg, cp->weight, x->delta);
             } else if (cp->kept) {
                 x->train_sample = x->eplan[i].client == k ? x->eplan[i].sample : 0;
+                if (x->tr_donor && x->tr_count[i] > 0) vol_transfer_data(x, t, i, k);
                 lr = client_train(x, k, t, x->global, cp);
+                x->tr_client = -1;
                 if (x->eplan[i].client == k)  /* bias-correction scale, codec: the exact encoded size */
                     ebytes = hf_energy_apply(x->en, &x->eplan[i], t, x->delta,
                                              (long)x->strat.st->upload_factor * P);
@@ -1135,14 +1219,20 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                                                                             : xfer + pr->bytes_up) / 1e6;
             pr->local_loss = lr.loss;
             pr->width = 1.0;
-            if (x->het) {  /* its sub-model's bytes both ways; compute time is scaled in plan_devices */
-                uint64_t hb = hf_hetero_bytes(x->het, i);
-                pr->width = hf_hetero_width(x->het, i);
+            if (x->het || x->fdf) {  /* its sub-model's bytes both ways; compute time is scaled in plan_devices */
+                uint64_t hb = x->het ? hf_hetero_bytes(x->het, i) : hf_feddf_bytes(x->fdf, i);
+                pr->width = x->het ? hf_hetero_width(x->het, i) : hf_feddf_width(x->fdf, i);
                 pr->bytes_up = cp->kept ? hb : 0;
                 pr->comm_s = (cp->kept ? 2 : 1) * dc->latency_s + (double)hb * 8 / (dc->down_mbps * 1e6) +
                              (double)pr->bytes_up * 8 / (dc->up_mbps * 1e6);
                 pr->energy_j = dc->active_w * pr->compute_s_model +
                                dc->radio_j_per_mb * (double)(hb + pr->bytes_up) / 1e6;
+            }
+            if (x->tr_donor && x->tr_count[i] > 0 && !(dp && dp->outcome == HF_OUT_OVER_BUDGET)) {
+                pr->samples_data = (int32_t)x->tr_count[i];  /* data received before the session */
+                pr->bytes_data = (uint64_t)x->tr_count[i] * ((uint64_t)x->train.dim * sizeof(float) + 4);
+                pr->comm_s += x->tr_s[i];
+                pr->energy_j += dc->radio_j_per_mb * (double)pr->bytes_data / 1e6;
             }
             if (x->sel && dp && dp->outcome == HF_OUT_DROPPED_OFFLINE) {  /* work until it left */
                 pr->compute_s_model = x->off_comp[i];
@@ -1186,6 +1276,8 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             if (have) hf_agg_result(x->agg, 1.0 / N, x->global);
             if (!hf_agg_result_everywhere(x->agg)) MPI_Bcast(x->global, (int)P, MPI_FLOAT, 0, comm);
             consensus = hf_dec_consensus(&x->dec, x->global);
+        } else if (x->fdf) {  /* per-group FedAvg, distillation, broadcast (feddf.c) */
+            rc = hf_feddf_server(x->fdf, &x->plan, t, x->global, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
         } else if (x->het) {  /* masked aggregation: x_j += S_j / coverage_j (hetero.c) */
             int plain = x->sopt.kind == HF_SOPT_NONE && x->sopt.lr == 1.0f;
             hf_hetero_aggregate(x->het, x->agg, &x->plan, have, plain ? x->global : x->delta, plain);
@@ -1221,6 +1313,9 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             if (x->het && !rc)  /* accuracy per width: /rounds_by_width (hetero.c) */
                 rc = hf_hetero_eval_widths(x->het, x->global, x->test.x, x->test.y, x->test.n, x->test.dim,
                                            t + 1, comm, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+            if (x->fdf && !rc)  /* accuracy per group: /rounds_by_width (feddf.c) */
+                rc = hf_feddf_eval(x->fdf, x->test.x, x->test.y, x->test.n, t + 1,
+                                   x->rank == 0 ? hf_h5out_file(x->h5) : -1);
         }
         double tf = hf_wtime();
         tm.eval += tf - te;
@@ -1256,9 +1351,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             rr.completed = x->plan.kept;
             rr.dropped = mt - x->plan.kept - rr.late;
             rr.bytes_down = p->decentralized ? rr.bytes_up : (uint64_t)mt * xfer;
-            if (x->het) {  /* each selected client downloads its sub-model */
+            if (x->het || x->fdf) {  /* each selected client downloads its sub-model */
                 rr.bytes_down = 0;
-                for (int i = 0; i < mt; i++) rr.bytes_down += hf_hetero_bytes(x->het, i);
+                for (int i = 0; i < mt; i++)
+                    rr.bytes_down += x->het ? hf_hetero_bytes(x->het, i) : hf_feddf_bytes(x->fdf, i);
             }
             rr.train_loss = wsum > 0 ? wl / wsum : NAN;
             rc = hf_h5out_participation(x->h5, allrecs, mt);

@@ -83,6 +83,8 @@ static hid_t make_part_type(hid_t outcome)
     F(carbon_g, H5T_NATIVE_DOUBLE);
     F(energy_j_measured, H5T_NATIVE_DOUBLE);
     F(staleness, H5T_NATIVE_INT32);
+    F(samples_data, H5T_NATIVE_INT32);
+    F(bytes_data, H5T_NATIVE_UINT64);
 #undef F
     return t;
 }

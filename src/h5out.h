@@ -56,6 +56,9 @@ typedef struct {
     double energy_j_measured; /* RAPL share of the hosting rank's training energy (not deterministic) */
     int32_t staleness;        /* federation.mode = async: server version at arrival − start version
                                * (async.c); 0 in synchronous rounds */
+    int32_t samples_data;     /* availability.transfer: samples received from an offline client
+                               * before the session (fed.c, avail.c); 0 otherwise */
+    uint64_t bytes_data;      /* their bytes: samples_data x (features x 4 + 4) */
 } hf_part_rec_t;
 
 typedef struct {

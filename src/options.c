@@ -59,10 +59,11 @@ const hf_opt_t hf_options[] = {
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
     /* [federation] */
-    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord",
+    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord|feddf",
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
      "term, [fedprox] mu), scaffold (control variates, option II; 2x upload), fednova "
-     "(normalized averaging), heterofl and fjord (width sub-models, [heterofl] / [fjord])"},
+     "(normalized averaging), heterofl and fjord (width sub-models, [heterofl] / [fjord]), feddf (architecture groups + server ensemble "
+     "distillation, [feddf])"},
     {"federation.stragglers", HF_OPT_FLOAT, "0", 0, 1, NULL,
      "FedProx's straggler protocol: round(x*m) of each round's m selected clients, drawn with "
      "(seed, straggler, round), are stragglers; fedavg drops them (outcome straggler), the other "
@@ -127,6 +128,27 @@ const hf_opt_t hf_options[] = {
     {"fjord.pmax_prob", HF_OPT_FLOAT, "-1", -1, 1, NULL,
      "fjord: probability that a minibatch trains the client's own tier p_max, the rest uniform over "
      "the narrower widths; -1 = uniform over all widths <= p_max (FjORD's rule)"},
+    /* [feddf]: feddf.c (architecture groups, server-side ensemble distillation) */
+    {"feddf.groups", HF_OPT_STRING, "a", NONE, NULL,
+     "feddf: architecture groups as width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 of the model with client "
+     "proportions, '-'-separated (a1-c1); must contain a (the global model); clients get exact quotas "
+     "by index, or with device memory caps the widest group their class allows"},
+    {"feddf.server_samples", HF_OPT_INT, "500", 1, 1000000, NULL,
+     "feddf: unlabeled server set, taken from the training samples after the last one any client "
+     "holds (needs data.train_samples below the data set's size); labels are never read"},
+    {"feddf.val_samples", HF_OPT_INT, "500", 0, 1000000, NULL,
+     "feddf: labelled validation samples following the server set (early stopping); 0 = keep the "
+     "last step"},
+    {"feddf.steps", HF_OPT_INT, "10000", 0, 100000000, NULL,
+     "feddf: maximum distillation steps per group and round (paper: 10^4); 0 = per-group FedAvg only"},
+    {"feddf.val_every", HF_OPT_INT, "100", 1, 100000000, NULL, "feddf: validate every this many steps"},
+    {"feddf.patience", HF_OPT_INT, "1000", 1, 100000000, NULL,
+     "feddf: stop after this many steps without a better validation accuracy; the best student is kept"},
+    {"feddf.batch_size", HF_OPT_INT, "64", 1, 100000, NULL, "feddf: distillation batch size"},
+    {"feddf.lr", HF_OPT_FLOAT, "1e-3", 0, 1e3, NULL,
+     "feddf: Adam learning rate (beta 0.9, 0.999, eps 1e-8), cosine decay to 0 over feddf.steps"},
+    {"feddf.temperature", HF_OPT_FLOAT, "1", 1e-3, 1e3, NULL,
+     "feddf: softmax temperature T of KL(softmax(zbar/T) || softmax(z/T)) (gradient without T^2)"},
     /* [fedprox], [fednova], [server], [topology]: strategy.c, server_opt.c, topology.c */
     {"fedprox.mu", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
      "fedprox: proximal coefficient; local step w -= lr (grad + mu (w - x_t)); mu = 0 is FedAvg's "
@@ -260,6 +282,19 @@ const hf_opt_t hf_options[] = {
     {"availability.withdraw_fraction", HF_OPT_FLOAT, "0", 0, 1, NULL,
      "withdraw: this fraction of clients (seeded choice) leaves for good at withdraw_at_s"},
     {"availability.withdraw_at_s", HF_OPT_FLOAT, "0", 0, 1e15, NULL, "withdraw: simulated time they leave"},
+    {"availability.transfer", HF_OPT_BOOL, "no", NONE, NULL,
+     "data transfer to participants (synchronous rounds, not with heterofl/fjord): before each "
+     "session every selected client receives ceil(transfer_fraction x n_d) samples of one client d "
+     "offline at the round start (donors drawn uniformly without replacement, samples by a "
+     "permutation, keyed by (seed, availability stream, round)); it trains that round on its own "
+     "plus the received samples (its steps, compute time and aggregation weight grow with them); "
+     "the bytes (samples x (features x 4 + 4)) are charged at transfer_bw_mbps before its download "
+     "(/participation.samples_data, bytes_data, comm_s)"},
+    {"availability.transfer_fraction", HF_OPT_FLOAT, "0.5", 1e-9, 1, NULL,
+     "transfer: fraction of the offline donor's samples a participant receives"},
+    {"availability.transfer_bw_mbps", HF_OPT_FLOAT, "0", 0, 1e9, NULL,
+     "transfer: bandwidth of the data transfer, Mbit/s (0: the participant's class down_mbps); "
+     "the time is latency + bytes x 8 / bandwidth"},
     {"selection.policy", HF_OPT_CHOICE, "uniform", NONE, "uniform|poc|f3ast|forecast|cyclic",
      "among the online clients: uniform; poc (power-of-choice, Cho et al. 2022: selection.d "
      "candidates by q_k, highest last local loss, simple average); f3ast (Ribero et al. 2023: largest "

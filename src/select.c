@@ -7,6 +7,7 @@
  * every rank of a run computes the same selection without communicating.
  */
 #include "select.h"
+#include "checkpoint.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -380,4 +381,19 @@ void hf_select_after(hf_select_t *s, const int *sel, int nsel)
     if (s->pol->weighted != 1) return;
     for (int k = 0; k < s->N; k++) s->r[k] *= 1 - s->beta;
     for (int i = 0; i < nsel; i++) s->r[sel[i]] += s->beta;
+}
+
+void hf_select_ckpt_register(hf_select_t *s)
+{
+    size_t N = (size_t)s->N;
+    hf_ckpt_register("sel_t", &s->t, sizeof s->t);
+    hf_ckpt_register("sel_n_on", s->n_on, N * sizeof(long));
+    hf_ckpt_register("sel_n_onon", s->n_onon, N * sizeof(long));
+    hf_ckpt_register("sel_n_offoff", s->n_offoff, N * sizeof(long));
+    hf_ckpt_register("sel_prev", s->prev, N);
+    hf_ckpt_register("sel_pi_hat", s->pi_hat, N * sizeof(double));
+    hf_ckpt_register("sel_lambda_hat", s->lambda_hat, N * sizeof(double));
+    hf_ckpt_register("sel_r", s->r, N * sizeof(double));
+    hf_ckpt_register("sel_loss", s->loss, N * sizeof(double));
+    hf_ckpt_register("sel_alloc", s->alloc, N * sizeof(double));
 }

@@ -115,6 +115,12 @@ int hf_select_weights(const hf_select_t *s, const int *sel, int nsel, int neligi
 /* After aggregation: update f3ast's participation rates with the selection. */
 void hf_select_after(hf_select_t *s, const int *sel, int nsel);
 
+/* Declare the state that evolves over rounds (estimator counts and
+ * estimates, power-of-choice losses, F3AST rates, CA-Fed allocation) to the
+ * checkpoint registry (checkpoint.h), so --resume continues bitwise; every
+ * rank holds the same copy.  Call between hf_ckpt_begin and hf_ckpt_restore. */
+void hf_select_ckpt_register(hf_select_t *s);
+
 /* Print the registry (hetfl list). */
 void hf_select_list(FILE *out);
 

@@ -32,8 +32,8 @@ static void on_signal(int sig)
 
 void hf_signals_install(void)
 {
+    pending = 0;               /* a new run starts with no stop request */
     if (installed) return;
-    pending = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

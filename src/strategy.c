@@ -14,6 +14,7 @@
 #include "strategy.h"
 #include "agg.h"
 #include "hetero.h"
+#include "feddf.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -209,7 +210,8 @@ static const hf_strategy_t fednova = {
 
 /* width-heterogeneous strategies (hetero.c) */
 const hf_strategy_t *const hf_strategies[] = {&fedavg, &fedprox, &scaffold, &fednova,
-                                              &hf_strategy_heterofl, &hf_strategy_fjord, NULL};
+                                              &hf_strategy_heterofl, &hf_strategy_fjord,
+                                              &hf_strategy_feddf, NULL};
 
 const hf_strategy_t *hf_strategy_find(const char *name)
 {
@@ -370,6 +372,7 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
     }
     {   /* [heterofl], [fjord] keys (hetero.c) */
         int hrc = hf_hetero_params_check(p, c);
+        if (!hrc) hrc = hf_feddf_params_check(p, c);  /* [feddf] keys (feddf.c) */
         if (hrc) return hrc;
     }
     if (!strcmp(p->strategy, "scaffold") && p->momentum > 0)

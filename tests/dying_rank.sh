@@ -20,7 +20,8 @@ for victim in 1 0; do
   for i in $(seq 600); do grep -Eq "^round +$K/" "$log" && break; sleep 0.05; done
   # the rank's pid: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=victim
   pid=
-  for c in $(pgrep -P $mp); do
+  ranks=$(pgrep -P $mp)
+  for c in $ranks; do
     if tr '\0' '\n' < /proc/$c/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then pid=$c; fi
   done
   check "rank $victim found (pid ${pid:-none}) after round $K" test -n "$pid"
@@ -33,6 +34,13 @@ for victim in 1 0; do
     continue
   fi
   wait $mp; rc=$?
+  # mpirun may return before the surviving ranks are gone (they still hold the
+  # HDF5 file lock): the job has ended when every rank process has
+  for i in $(seq 300); do
+    alive=; for c in $ranks; do kill -0 $c 2>/dev/null && alive=1; done
+    [ -z "$alive" ] && break; sleep 0.1
+  done
+  check "rank $victim killed: every rank process has exited" test -z "$alive"
   echo "# rank $victim killed after round $K: mpirun exited $rc in $(( $(date +%s) - t0 )) s"
   check "rank $victim killed: job fails (status $rc != 0)" test $rc != 0
   check "rank $victim killed: clear message naming the rank" \

@@ -9,6 +9,8 @@
 #     compute time scales with the sub-model's FLOPs;
 #   - device memory caps bound the width (phone-low: mem_width 0.25);
 #   - /rounds_by_width has one row per width per evaluation;
+#   - FedDF: one group + 0 distillation steps == FedAvg bit for bit; distillation
+#     changes the model; /feddf rows per group; 1/2/3 ranks identical;
 #   - determinism across 1, 2 and 3 ranks and both topologies (dynamic levels,
 #     label split on a shards partition; FjORD with KD and momentum), including
 #     /rounds_by_width.
@@ -116,9 +118,36 @@ check "fjord: /rounds_by_width identical across ranks" same_table "$TMP/fd1.h5" 
 run fnk 1 --set federation.strategy=fjord
 check "fjord kd changes the result" differ "$TMP/fd1.h5" "$TMP/fnk.h5" --ignore-key fjord.kd --ignore-key federation.momentum
 
-# --- bad input: exit 2 with the key named -------------------------------------------
 bad_key() { local key=$1; shift; "$HETFL" validate "$S" "$@" > /dev/null 2> "$TMP/err"; local rc=$?
             [ "$rc" = 2 ] && grep -q "key '$key'" "$TMP/err"; }
+# --- FedDF (feddf.c): groups, distillation, equivalence, determinism -----------------
+run df0 1 --set federation.strategy=feddf --set feddf.groups=a --set feddf.steps=0
+check "feddf, one group (a), 0 distillation steps == fedavg (bitwise)" \
+  same "$TMP/avg.h5" "$TMP/df0.h5" --ignore-key federation.strategy --ignore-key feddf.groups --ignore-key feddf.steps
+D="--set federation.strategy=feddf --set feddf.groups=a1-c1 --set feddf.val_every=20 --set feddf.patience=40"
+run dfs0 1 $D --set feddf.steps=0
+run dfd1 1 $D --set feddf.steps=60
+check "feddf distillation changes the model" differ "$TMP/dfs0.h5" "$TMP/dfd1.h5" --ignore-key feddf.steps
+dsteps=$(col "$TMP/dfd1.h5" /feddf distill_steps | tr '\n' ' ')
+check "/feddf: 2 groups x 3 rounds, 20..60 steps each (got: $dsteps)" \
+  awk -v s="$dsteps" 'BEGIN { n = split(s, a, " "); for (i = 1; i <= n; i++) if (a[i] < 20 || a[i] > 60) exit 1; exit n != 6 }'
+mem=$(col "$TMP/dfd1.h5" /feddf server_mem_bytes | head -2 | tr '\n' ' ')
+check "/feddf: server memory of group a > group c (got: $mem)" awk -v s="$mem" 'BEGIN { split(s, a, " "); exit !(a[1] > a[2] && a[2] > 0) }'
+w=$(col "$TMP/dfd1.h5" /participation width | sort -u | tr '\n' ' ')
+check "feddf: clients train width 0.25 and 1 (got: $w)" test "$w" = "0.25 1 "
+run dfd2 2 $D --set feddf.steps=60 --set data.partition=shards --set federation.momentum=0.5
+run dfd3 3 $D --set feddf.steps=60 --set data.partition=shards --set federation.momentum=0.5 --set aggregation.topology=allreduce
+run dfd1s 1 $D --set feddf.steps=60 --set data.partition=shards --set federation.momentum=0.5
+check "feddf: 1 rank == 2 ranks" same "$TMP/dfd1s.h5" "$TMP/dfd2.h5"
+check "feddf: 1 rank == 3 ranks allreduce" same "$TMP/dfd1s.h5" "$TMP/dfd3.h5" --ignore-key aggregation.topology
+check "feddf: /rounds_by_width identical across ranks" same_table "$TMP/dfd1s.h5" "$TMP/dfd3.h5" /rounds_by_width
+check "feddf.groups without a is bad input" bad_key feddf.groups --set federation.strategy=feddf --set feddf.groups=b-c
+bad_run() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "$@" > /dev/null 2> "$TMP/err"; local rc=$?
+            [ "$rc" = 2 ] && grep -q "key '$key'" "$TMP/err"; }
+check "feddf server set beyond the data is bad input (exit 2)" bad_run feddf.server_samples --set federation.strategy=feddf \
+  --set data.train_samples=0
+
+# --- bad input: exit 2 with the key named -------------------------------------------
 check "heterofl.levels = a2-x8 is bad input" bad_key heterofl.levels --set federation.strategy=heterofl --set heterofl.levels=a2-x8
 check "fjord.widths not ascending is bad input" bad_key fjord.widths --set federation.strategy=fjord --set fjord.widths=0.5,0.2
 check "fjord.tiers of the wrong length is bad input" bad_key fjord.tiers --set federation.strategy=fjord --set fjord.tiers=1,2

@@ -74,8 +74,10 @@ check "SIGTERM + --resume ≡ uninterrupted" same "$TMP/term.h5"
 # 3. SIGUSR1 to mpirun (forwarded to every rank) → exit 3; resume on 3 ranks.  With
 # state that lives beyond the model: SCAFFOLD control variates (per client, on the
 # hosting rank), Adam server moments, energy budgets.
+# (60 rounds and a budget most clients can pay for a while: the run must still be
+# going when the signal arrives — tiny rounds take ~15 ms)
 ST=(--set federation.strategy=scaffold --set federation.momentum=0 --set server.optimizer=adam
-    --set server.lr=0.02 --set energy.budget_j=0.1)
+    --set server.lr=0.02 --set energy.budget_j=3 --set federation.rounds=60)
 "$HETFL" run "$S" --quiet -o "$TMP/ref-st.h5" "${ARGS[@]}" "${ST[@]}" > "$TMP/ref.log" 2>&1
 check "stateful reference run (scaffold, adam, budgets)" test $? = 0
 "$MPIEXEC" -n 2 --oversubscribe "$HETFL" run "$S" -o "$TMP/usr1.h5" "${ARGS[@]}" "${ST[@]}" \

@@ -524,6 +524,74 @@ static void test_grad_cnn(void)
     gradcheck(&c, 3, 1e-3, 600, "cnn3");
 }
 
+/* Soft-target (distillation) step: the analytic gradient of
+ * mean KL(softmax(zt/T) ‖ softmax(z/T)) against central differences of the
+ * divergence recomputed from forward logits in double precision; KL = 0 and
+ * a zero gradient when the teacher is the student itself. */
+static double mean_kl(const hf_model_t *m, hf_work_t *w, const float *p, const float *x,
+                      const float *zt, float T, int B, float *z)
+{
+    hf_model_forward(m, w, p, x, NULL, B, z, NULL);
+    return hf_softmax_kl(z, zt, m->cfg.n_classes, B, T, NULL) / B;
+}
+
+static void test_grad_soft(void)
+{
+    int h[2] = {7, 5};
+    hf_model_cfg_t c = cfg_mlp(6, 4, 2, h);
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    int B = 5, C = 4;
+    float T = 2.0f;
+    hf_work_t *w = hf_work_new(&m, B);
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+    float *x = malloc(sizeof(float) * B * m.in_dim), *zt = malloc(sizeof(float) * B * C),
+          *z = malloc(sizeof(float) * B * C);
+    hf_model_init_params(&m, p, 700);
+    for (int t = 0; t < m.ntensors; t++)
+        if (m.tensors[t].ndim == 1)
+            for (long i = 0; i < m.tensors[t].n; i++) p[m.tensors[t].off + i] += 0.1f;
+    fill_uniform(x, (long)B * m.in_dim, 701, 0, 1);
+    fill_uniform(zt, (long)B * C, 702, -3, 3);
+    float L = hf_model_train_step_soft(&m, w, p, g, x, zt, T, B);
+    double L0 = mean_kl(&m, w, p, x, zt, T, B, z);
+    CU_ASSERT(isfinite(L) && L > 0);
+    CU_ASSERT_DOUBLE_EQUAL(L, L0, 1e-5);
+    int bad = 0, checked = 0;
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *Tt = &m.tensors[t];
+        for (long j = 0; j < Tt->n; j += HF_MAX(1, Tt->n / 5)) {
+            long i = Tt->off + j;
+            float orig = p[i];
+            double eps = 1e-3;
+            p[i] = (float)(orig + eps);
+            double hp = (double)p[i] - orig, lp = mean_kl(&m, w, p, x, zt, T, B, z);
+            p[i] = (float)(orig - eps);
+            double hm = orig - (double)p[i], lm = mean_kl(&m, w, p, x, zt, T, B, z);
+            p[i] = orig;
+            double num = (lp - lm) / (hp + hm), fwd = (lp - L0) / hp, bwd = (L0 - lm) / hm;
+            checked++;
+            if (!close_enough(g[i], num, 1e-3, 1e-2) && !close_enough(g[i], fwd, 1e-3, 1e-2) &&
+                !close_enough(g[i], bwd, 1e-3, 1e-2)) {
+                bad++;
+                printf("\n  soft %s[%ld]: analytic %.6g numeric %.6g", Tt->name, j, g[i], num);
+            }
+        }
+    }
+    CU_ASSERT(checked > 10);
+    CU_ASSERT_EQUAL(bad, 0);
+    /* teacher = student: zero divergence, zero gradient */
+    hf_model_forward(&m, w, p, x, NULL, B, zt, NULL);
+    L = hf_model_train_step_soft(&m, w, p, g, x, zt, T, B);
+    CU_ASSERT(fabs(L) < 1e-6);
+    double gmax = 0;
+    for (long i = 0; i < m.nparams; i++) gmax = HF_MAX(gmax, fabs(g[i]));
+    CU_ASSERT(gmax < 1e-6);
+    CU_ASSERT(isnan(hf_model_train_step_soft(&m, w, p, g, x, zt, 0.0f, B)));  /* T must be > 0 */
+    free(p); free(g); free(x); free(zt); free(z);
+    hf_work_free(w);
+}
+
 /* ------------------------------------------------------------------------ */
 /* SGD                                                                       */
 /* ------------------------------------------------------------------------ */
@@ -921,6 +989,7 @@ int main(void)
         {"gradcheck logreg", test_grad_logreg},
         {"gradcheck mlp", test_grad_mlp},
         {"gradcheck cnn", test_grad_cnn},
+        {"gradcheck soft targets (KL)", test_grad_soft},
         {"sgd semantics", test_sgd_semantics},
         {"fused train step", test_train_step_fused},
         {"forward batch independence", test_forward},

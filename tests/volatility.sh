@@ -60,10 +60,55 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   # async: with concurrency 8 > buffer 4 some updates are stale (the staleness column)
   rows "$TMP/async-1.h5" > "$TMP/rows-async"
   check "async: /participation.staleness > 0 for some completed updates" \
-    awk -F, '$3 == "completed" && $NF + 0 > 0 { s = 1 } END { exit !s }' "$TMP/rows-async"
+    awk -F, '$3 == "completed" && $14 + 0 > 0 { s = 1 } END { exit !s }' "$TMP/rows-async"
   check "async: clients go offline mid-job (dropped_offline rows)" grep -q ',dropped_offline,' "$TMP/rows-async"
   check "async: one /rounds row per server update" \
     sh -c "'$H5DUMP' -d /rounds '$TMP/async-1.h5' | grep -q 'DATASPACE  SIMPLE { ( 12 )'"
+fi
+# data transfer to participants (availability.transfer): off by default changes nothing;
+# on, the contract holds for 1, 2 and 3 ranks; bytes = samples moved x (60 features x 4 + 4)
+run_mpi 1 run "$S" $common -o "$TMP/xfer-off.h5" --set availability.transfer=no \
+  --set availability.transfer_fraction=0.3 > "$TMP/log" 2>&1 || cat "$TMP/log"
+check "transfer = no (keys set) == a run without the keys (hetfl compare)" \
+  "$HETFL" compare "$TMP/uniform-none-1.h5" "$TMP/xfer-off.h5" --ignore-key availability.transfer \
+  --ignore-key availability.transfer_fraction
+for n in 1 2 3; do
+  run_mpi $n run "$S" $common -o "$TMP/xfer-$n.h5" --set availability.transfer=yes \
+    --set availability.transfer_bw_mbps=50 > "$TMP/log" 2>&1 || { cat "$TMP/log"; bad "run transfer n=$n"; }
+done
+for n in 2 3; do
+  check "transfer: $n ranks == 1 rank (hetfl compare)" "$HETFL" compare "$TMP/xfer-1.h5" "$TMP/xfer-$n.h5"
+done
+check "transfer changes the results (not only /config)" sh -c "! '$HETFL' compare '$TMP/xfer-1.h5' \
+  '$TMP/uniform-none-1.h5' --ignore-key availability.transfer --ignore-key availability.transfer_bw_mbps \
+  > '$TMP/cmp' 2>&1 && ! grep -q '/config differs' '$TMP/cmp'"
+if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
+  xrows() { "$H5DUMP" -m %.17g -d /participation "$1" | sed -n '/DATA {/,$p' | tr -d ' \n' |
+            sed 's/([0-9]*):{/\n/g'; }
+  xrows "$TMP/xfer-1.h5" > "$TMP/rows-xfer"
+  xrows "$TMP/uniform-none-1.h5" > "$TMP/rows-plain"
+  # columns: ... 14 staleness, 15 samples_data, 16 bytes_data
+  check "transfer: participants received data (samples_data > 0)" \
+    awk -F, '$15 + 0 > 0 { s = 1 } END { exit !s }' "$TMP/rows-xfer"
+  check "transfer: bytes_data = samples_data x 244 on every row" \
+    awk -F, 'NF >= 16 { n++; if ($16 + 0 != ($15 + 0) * 244) bad = 1 } END { exit bad || !n }' "$TMP/rows-xfer"
+  check "transfer off: samples_data = bytes_data = 0 on every row" \
+    awk -F, 'NF >= 16 { n++; if ($15 + 0 != 0 || $16 + 0 != 0) bad = 1 } END { exit bad || !n }' "$TMP/rows-plain"
+  # one client, one round, always online, a donor always offline: exact counts and time
+  printf '0,0,1000\n' > "$TMP/one-on.csv"
+  X="--quiet --set data.synthetic_devices=2 --set federation.clients=2 --set federation.clients_per_round=1
+     --set federation.rounds=1 --set devices.jitter=0 --set selection.policy=uniform
+     --set aggregation.correction=none --set availability.model=trace --set availability.file=$TMP/one-on.csv
+     --set availability.transfer_fraction=0.5 --set availability.transfer_bw_mbps=8"
+  "$HETFL" run "$S" $X -o "$TMP/x1-off.h5" > "$TMP/log" 2>&1 || cat "$TMP/log"
+  "$HETFL" run "$S" $X --set availability.transfer=yes -o "$TMP/x1-on.h5" > "$TMP/log" 2>&1 || cat "$TMP/log"
+  nd=$("$H5DUMP" -d /clients "$TMP/x1-on.h5" | tr -d ' \n' | sed 's/([0-9]*):{/\n/g' | awk -F, '$1 == 1 { print $3 }')
+  paste -d, <(xrows "$TMP/x1-off.h5" | grep '^1,') <(xrows "$TMP/x1-on.h5" | grep '^1,') > "$TMP/x1"
+  # samples = ceil(0.5 n_1); time = latency + bytes x 8 / 8e6 added to comm_s (1 MB/s)
+  check "transfer: client 0 gets ceil(n_1/2) of client 1's $nd samples, charged bytes/1e6 s" \
+    awk -F, -v nd="$nd" '{ s = $31 + 0; b = $32 + 0; want = int((nd + 1) / 2)
+      d = $23 - $7 - b / 1e6; lat = d; ok = s == want && b == s * 244 && lat >= 0 && lat < 1 }
+      END { exit !ok }' "$TMP/x1"
 fi
 # a different seed differs (the comparison can fail)
 run_mpi 1 run "$S" $common -o "$TMP/seed9.h5" --seed 9 > /dev/null 2>&1
