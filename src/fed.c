@@ -35,6 +35,7 @@
 #include "topology.h"
 #include "hetero.h"
 #include "feddf.h"
+#include "dkt.h"
 #include "energy.h"
 #include "rapl.h"
 #include <cblas.h>
@@ -1124,8 +1125,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         hf_rng_t rs;
         hf_rng_init(&rs, p->seed, HF_RNG_SELECT, (uint64_t)t, 0);
         int mt = m, navail = N;  /* this round's selected and online counts (availability) */
-        if (p->decentralized) for (int i = 0; i < m; i++) sel[i] = i;  /* D-PSGD: everyone */
-        else {
+        if (p->decentralized) {  /* D-PSGD: everyone; dkt: widths (hetero.c) */
+            for (int i = 0; i < m; i++) sel[i] = i;
+            if (x->het) hf_hetero_plan(x->het, t, sel, m);
+        } else {
             if (x->sel) mt = vol_select(x, t, &sim_time, m, sel, &navail);  /* avail.c, select.c */
             else if (x->inv_pi)  /* carbon-aware: clients and start slot (energy.c), 1/π_k */
                 mt = hf_energy_select(x->en, t, sim_time, m, x->ecl, model_bytes * x->strat.st->upload_factor,
@@ -1161,7 +1164,13 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             hf_local_t lr = {.loss = NAN};
             uint64_t ebytes = xfer;  /* upload size: the codec's exact encoded size (energy.c) */
             openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);  /* its class's, on any rank */
-            if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
+            if (cp->kept && p->decentralized && x->het) {  /* dkt: its width's sub-model (dkt.c) */
+                double th = hf_wtime();
+                hf_het_local_t hl = hf_dkt_train(x->het, k, t, hf_dec_model(&x->dec, k), cp, x->delta, x->xb,
+                                                 x->yb, x->iperm, &x->t_kernel);
+                lr = (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples,
+                                  .measured = hf_wtime() - th};
+            } else if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
                 lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp);
                 memcpy(hf_dec_model(&x->dec, k), x->local, (size_t)P * sizeof(float));
             } else if (cp->kept && x->fdf) {  /* its group's model, group aggregator (feddf.c) */
@@ -1262,7 +1271,11 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         rr.wall_compute_s = tc - tb;
         /* 4. aggregate: x ← x + Σ n_k Δ_k / Σ n_k */
         double consensus = NAN;
-        if (p->decentralized) {  /* gossip, then x̄ = mean of the client models (evaluated) */
+        int nmean = N;  /* decentralized: clients in x̄ (dkt: the widest, dkt.c) */
+        if (p->decentralized && x->het) {
+            hf_dkt_gossip(x->het, &x->dec, t);
+            nmean = hf_dkt_add_widest(x->het, &x->dec, x->agg);
+        } else if (p->decentralized) {  /* gossip, then x̄ = mean of the client models (evaluated) */
             hf_dec_gossip(&x->dec);
             for (int k = x->first_client; k < x->last_client; k++)
                 hf_agg_add(x->agg, 1.0, hf_dec_model(&x->dec, k));
@@ -1273,7 +1286,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         int have = x->rank == 0 || hf_agg_result_everywhere(x->agg);
         double divisor = x->plan.divisor;
         if (p->decentralized) {
-            if (have) hf_agg_result(x->agg, 1.0 / N, x->global);
+            if (have) hf_agg_result(x->agg, 1.0 / nmean, x->global);
             if (!hf_agg_result_everywhere(x->agg)) MPI_Bcast(x->global, (int)P, MPI_FLOAT, 0, comm);
             consensus = hf_dec_consensus(&x->dec, x->global);
         } else if (x->fdf) {  /* per-group FedAvg, distillation, broadcast (feddf.c) */
@@ -1310,7 +1323,10 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             synced = 1;  /* this broadcast also serves the next round */
             openblas_set_num_threads(x->eval_threads);
             evaluate(x, &rr.test_accuracy, &rr.test_loss);
-            if (x->het && !rc)  /* accuracy per width: /rounds_by_width (hetero.c) */
+            if (x->het && p->decentralized && !rc)  /* dkt: each width's mean model (dkt.c) */
+                rc = hf_dkt_eval(x->het, &x->dec, x->agg, x->test.x, x->test.y, x->test.n, t + 1,
+                                 x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+            else if (x->het && !rc)  /* accuracy per width: /rounds_by_width (hetero.c) */
                 rc = hf_hetero_eval_widths(x->het, x->global, x->test.x, x->test.y, x->test.n, x->test.dim,
                                            t + 1, comm, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
             if (x->fdf && !rc)  /* accuracy per group: /rounds_by_width (feddf.c) */

@@ -66,6 +66,8 @@ struct hf_hetero {
     int *ys;
     hf_masked_t *ma;
     hsize_t wrows;                     /* rows in /rounds_by_width */
+    int dkt_steps;                     /* dkt.steps (dkt.c) */
+    double dkt_lr, dkt_T;              /* dkt.lr (0: federation.lr), dkt.temperature */
 };
 
 /* ------------------------------------------------------------ registry --- */
@@ -107,7 +109,7 @@ const hf_strategy_t hf_strategy_fjord = {
 
 int hf_hetero_wanted(const hf_params_t *p)
 {
-    return !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "fjord");
+    return !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "fjord") || !strcmp(p->strategy, "dkt");
 }
 
 /* ------------------------------------------------------------- parsing --- */
@@ -211,10 +213,15 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
 {
     int n;
     double w[HF_HET_MAX_LEVELS], pr[HF_HET_MAX_LEVELS];
-    int rc = !strcmp(p->strategy, "heterofl") ? parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr)
+    int rc = !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "dkt")
+             ? parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr)
              : !strcmp(p->strategy, "fjord") ? parse_fjord(c, &n, w, pr) : 0;
     if (rc) return rc;
-    if (hf_hetero_wanted(p) && p->decentralized)
+    if (!strcmp(p->strategy, "dkt") && !p->decentralized)  /* dkt.c */
+        return key_err(c, "federation.strategy", "dkt has no server: set federation.mode = decentralized");
+    if (!strcmp(p->strategy, "dkt") && strcmp(hf_conf_get(c, "heterofl.mode"), "fix"))
+        return key_err(c, "heterofl.mode", "dkt keeps one model per client: needs heterofl.mode = fix");
+    if (hf_hetero_wanted(p) && strcmp(p->strategy, "dkt") && p->decentralized)
         return key_err(c, "federation.strategy", "heterofl and fjord need a server (federation.mode = centralized)");
     return 0;
 }
@@ -256,6 +263,9 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
                                   : parse_levels(c, hf_conf_get(c, "heterofl.levels"), &h->nlev, h->lw, h->prop);
     if (rc) { free(h); return rc; }
     h->dynamic = h->kind == HET_HETEROFL && !strcmp(hf_conf_get(c, "heterofl.mode"), "dynamic");
+    h->dkt_steps = (int)hf_conf_int(c, "dkt.steps");
+    h->dkt_lr = hf_conf_float(c, "dkt.lr");
+    h->dkt_T = hf_conf_float(c, "dkt.temperature");
     h->scaler = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.scaler");
     h->masked_loss = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.masked_loss");
     h->label_split = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.label_split");
@@ -603,4 +613,32 @@ int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, 
     free(loc);
     free(tot);
     return rc;
+}
+
+/* ------------------------------------------------------ accessors (dkt.c) - */
+
+int hf_hetero_level(const hf_hetero_t *h, int i) { return h->lev[i]; }
+int hf_hetero_nlevels(const hf_hetero_t *h) { return h->nlev; }
+double hf_hetero_level_width(const hf_hetero_t *h, int l) { return h->lw[l]; }
+const hf_model_t *hf_hetero_level_model(const hf_hetero_t *h, int l) { return &h->lm[l]; }
+const hf_model_t *hf_hetero_full(const hf_hetero_t *h) { return &h->full; }
+const hf_het_data_t *hf_hetero_data(const hf_hetero_t *h) { return &h->d; }
+void hf_hetero_dkt_params(const hf_hetero_t *h, int *steps, double *lr, double *T, uint64_t *seed, int *B)
+{
+    *seed = h->p->seed;
+    *B = h->p->batch_size;
+    *steps = h->dkt_steps;
+    *lr = h->dkt_lr > 0 ? h->dkt_lr : (double)h->p->lr;
+    *T = h->dkt_T;
+}
+int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double *acc, const double *loss)
+{
+    width_rec_t rows[HF_HET_MAX_LEVELS];
+    for (int l = 0; l < h->nlev; l++) {
+        rows[l].round = round;
+        rows[l].width = h->lw[l];
+        rows[l].test_accuracy = acc[l];
+        rows[l].test_loss = loss[l];
+    }
+    return write_rows(h, f, rows, h->nlev);
 }

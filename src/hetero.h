@@ -98,4 +98,18 @@ void hf_hetero_aggregate(hf_hetero_t *h, hf_agg_t *agg, const hf_plan_t *plan, i
  * /rounds_by_width of file f (f < 0: not written). */
 int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, const int *ty,
                           long ntest, int dim, int round, MPI_Comm comm, hid_t f);
+
+/* For dkt (dkt.c), which reuses the [heterofl] widths in decentralized mode:
+ * level of plan entry i (0 = widest), levels, level l's width and sub-model,
+ * the full layout, the training data, the [dkt] parameters (lr 0 → federation.lr;
+ * with the run's seed and batch size),
+ * and rank 0's append of one round's rows to /rounds_by_width. */
+int hf_hetero_level(const hf_hetero_t *h, int i);
+int hf_hetero_nlevels(const hf_hetero_t *h);
+double hf_hetero_level_width(const hf_hetero_t *h, int l);
+const hf_model_t *hf_hetero_level_model(const hf_hetero_t *h, int l);
+const hf_model_t *hf_hetero_full(const hf_hetero_t *h);
+const hf_het_data_t *hf_hetero_data(const hf_hetero_t *h);
+void hf_hetero_dkt_params(const hf_hetero_t *h, int *steps, double *lr, double *T, uint64_t *seed, int *B);
+int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double *acc, const double *loss);
 #endif

@@ -59,11 +59,12 @@ const hf_opt_t hf_options[] = {
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
     /* [federation] */
-    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord|feddf",
+    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord|feddf|dkt",
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
      "term, [fedprox] mu), scaffold (control variates, option II; 2x upload), fednova "
      "(normalized averaging), heterofl and fjord (width sub-models, [heterofl] / [fjord]), feddf (architecture groups + server ensemble "
-     "distillation, [feddf])"},
+     "distillation, [feddf]), dkt (decentralized knowledge transfer: federation.mode = "
+     "decentralized, widths from [heterofl] levels, [dkt])"},
     {"federation.stragglers", HF_OPT_FLOAT, "0", 0, 1, NULL,
      "FedProx's straggler protocol: round(x*m) of each round's m selected clients, drawn with "
      "(seed, straggler, round), are stragglers; fedavg drops them (outcome straggler), the other "
@@ -106,6 +107,14 @@ const hf_opt_t hf_options[] = {
      "heterofl: width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 with proportions, '-'-separated: a2-b8 = "
      "20% width 1, 80% width 1/2; a-e = half each (a level's proportion defaults to 1). With device "
      "classes whose mem_width < 1, a client's widest level is the largest <= its class's cap"},
+    {"dkt.steps", HF_OPT_INT, "5", 0, 100000, NULL,
+     "dkt: soft-target SGD steps a client takes towards each strictly wider neighbour's logits per "
+     "round (batches of federation.batch_size from that neighbour's local data); 0 = no distillation "
+     "(same-width gossip only)"},
+    {"dkt.lr", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
+     "dkt: learning rate of the distillation steps; 0 = federation.lr"},
+    {"dkt.temperature", HF_OPT_FLOAT, "1", 0.01, 100, NULL,
+     "dkt: softmax temperature T of the distillation loss KL(softmax(z_teacher/T) || softmax(z/T))"},
     {"heterofl.mode", HF_OPT_CHOICE, "fix", NONE, "fix|dynamic",
      "heterofl: fix = level by client index (exact quotas of the proportions; with memory caps: the "
      "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "

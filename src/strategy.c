@@ -15,6 +15,7 @@
 #include "agg.h"
 #include "hetero.h"
 #include "feddf.h"
+#include "dkt.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -211,7 +212,7 @@ static const hf_strategy_t fednova = {
 /* width-heterogeneous strategies (hetero.c) */
 const hf_strategy_t *const hf_strategies[] = {&fedavg, &fedprox, &scaffold, &fednova,
                                               &hf_strategy_heterofl, &hf_strategy_fjord,
-                                              &hf_strategy_feddf, NULL};
+                                              &hf_strategy_feddf, &hf_strategy_dkt, NULL};
 
 const hf_strategy_t *hf_strategy_find(const char *name)
 {
@@ -360,9 +361,9 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
     if (!hf_strategy_find(p->strategy))
         return key_err(c, "federation.strategy", "not in the strategy registry (hetfl list)");
     if (p->decentralized) {
-        if (strcmp(p->strategy, "fedavg"))
-            return key_err(c, "federation.strategy", "federation.mode = decentralized runs D-PSGD: "
-                           "leave the strategy at fedavg");
+        if (strcmp(p->strategy, "fedavg") && strcmp(p->strategy, "dkt"))
+            return key_err(c, "federation.strategy", "federation.mode = decentralized runs D-PSGD "
+                           "(fedavg) or dkt");
         if (p->stragglers > 0)
             return key_err(c, "federation.stragglers", "not supported with federation.mode = decentralized");
         if (strcmp(p->server_opt, "none"))

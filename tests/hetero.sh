@@ -11,6 +11,8 @@
 #   - /rounds_by_width has one row per width per evaluation;
 #   - FedDF: one group + 0 distillation steps == FedAvg bit for bit; distillation
 #     changes the model; /feddf rows per group; 1/2/3 ranks identical;
+#   - dkt (decentralized knowledge transfer): 1/2/3 ranks identical, including
+#     /rounds_by_width; distillation changes the result; needs decentralized mode;
 #   - determinism across 1, 2 and 3 ranks and both topologies (dynamic levels,
 #     label split on a shards partition; FjORD with KD and momentum), including
 #     /rounds_by_width.
@@ -146,6 +148,23 @@ bad_run() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "$@"
             [ "$rc" = 2 ] && grep -q "key '$key'" "$TMP/err"; }
 check "feddf server set beyond the data is bad input (exit 2)" bad_run feddf.server_samples --set federation.strategy=feddf \
   --set data.train_samples=0
+
+# --- dkt (dkt.c): decentralized knowledge transfer -----------------------------------
+K="--set federation.mode=decentralized --set federation.strategy=dkt --set heterofl.levels=a-c --set topology.kind=ring"
+K="$K --set data.partition=shards --set dkt.steps=5"
+run dk1 1 $K
+run dk2 2 $K
+run dk3 3 $K --set aggregation.topology=allreduce
+check "dkt: 1 rank == 2 ranks" same "$TMP/dk1.h5" "$TMP/dk2.h5"
+check "dkt: 1 rank == 3 ranks allreduce" same "$TMP/dk1.h5" "$TMP/dk3.h5" --ignore-key aggregation.topology
+check "dkt: /rounds_by_width identical across ranks" same_table "$TMP/dk1.h5" "$TMP/dk3.h5" /rounds_by_width
+nrows=$(col "$TMP/dk1.h5" /rounds_by_width width | wc -l)
+check "dkt: /rounds_by_width: 2 widths x 3 evaluations (got $nrows)" test "$nrows" = 6
+w=$(col "$TMP/dk1.h5" /participation width | sort -u | tr '\n' ' ')
+check "dkt: clients train width 0.25 and 1 (got: $w)" test "$w" = "0.25 1 "
+run dk0 1 $K --set dkt.steps=0
+check "dkt distillation changes the narrow models" differ "$TMP/dk1.h5" "$TMP/dk0.h5" --ignore-key dkt.steps
+check "dkt without decentralized mode is bad input" bad_key federation.strategy --set federation.strategy=dkt
 
 # --- bad input: exit 2 with the key named -------------------------------------------
 check "heterofl.levels = a2-x8 is bad input" bad_key heterofl.levels --set federation.strategy=heterofl --set heterofl.levels=a2-x8
