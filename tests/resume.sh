@@ -92,12 +92,16 @@ check "SIGUSR1 + --resume on 3 ranks (scaffold, adam, budgets) ≡ uninterrupted
 
 # 4. a second signal exits at once; the last committed checkpoint stays usable
 # (slow rounds, and a pause so the kernel does not merge the two pending signals)
-"$HETFL" run "$S" -o "$TMP/twice.h5" "${ARGS[@]}" --set federation.local_epochs=20 \
+"$HETFL" run "$S" -o "$TMP/twice.h5" "${ARGS[@]}" --set federation.local_epochs=60 \
   > "$TMP/twice.log" 2>&1 & pid=$!
 wait_round 4 "$TMP/twice.log"; kill -TERM $pid; sleep 0.05; kill -TERM $pid; wait $pid; rc=$?
 check "second SIGTERM: immediate exit, killed by the signal (status $rc = 143)" test $rc = 143
 check "second SIGTERM: the file stays readable" "$H5DUMP" -H "$TMP/twice.h5" > /dev/null
-check "second SIGTERM: checkpoint from round 3 intact" test "$(ckpt_round "$TMP/twice.h5")" = 3
+# the committed checkpoint is round 3 (or a later one, when the machine was slow enough for
+# the first signal's round to finish before the second signal) and never beyond the rows
+c=$(ckpt_round "$TMP/twice.h5"); n=$(rows "$TMP/twice.h5")
+check "second SIGTERM: a committed checkpoint intact (round ${c:-none} of $n recorded)" \
+  test -n "$c" -a "${c:-0}" -ge 3 -a "${c:-0}" -le "${n:-0}"
 
 # 5. no checkpoint yet (checkpoint_every = 0, SIGKILL): resume restarts at round 0
 "$HETFL" run "$S" -o "$TMP/none.h5" "${ARGS[@]}" --set run.checkpoint_every=0 > "$TMP/none.log" 2>&1 &
