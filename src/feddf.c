@@ -149,26 +149,6 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
     return 0;
 }
 
-/* Exact quotas of proportions over n items by largest remainder (ties: lower index), as hetero.c. */
-static void quotas(int nl, const double *prop, int n, int *cnt)
-{
-    double rem[MAX_GROUPS];
-    int tot = 0;
-    for (int l = 0; l < nl; l++) {
-        double v = prop[l] * n;
-        cnt[l] = (int)floor(v);
-        rem[l] = v - cnt[l];
-        tot += cnt[l];
-    }
-    while (tot < n) {
-        int b = 0;
-        for (int l = 1; l < nl; l++) if (rem[l] > rem[b]) b = l;
-        cnt[b]++;
-        rem[b] = -1;
-        tot++;
-    }
-}
-
 int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
                  int N, int m, const hf_het_data_t *d, long n_all, const float *global, MPI_Comm comm)
 {
@@ -235,7 +215,7 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
         }
     } else {
         int cnt[MAX_GROUPS];
-        quotas(f->ng, f->prop, N, cnt);
+        hf_het_quotas(f->ng, f->prop, N, cnt);
         for (int g = 0, k = 0; g < f->ng; g++)
             for (int j = 0; j < cnt[g]; j++) f->cgroup[k++] = g;
     }

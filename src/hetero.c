@@ -228,8 +228,9 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
 
 /* ---------------------------------------------------------------- setup --- */
 
-/* Exact quotas of proportions over n items by largest remainder (ties: lower index). */
-static void quotas(int nl, const double *prop, int n, int *cnt)
+/* Exact quotas of proportions over n items by largest remainder (ties: lower index);
+ * nl <= HF_HET_MAX_LEVELS.  Shared with feddf.c. */
+void hf_het_quotas(int nl, const double *prop, int n, int *cnt)
 {
     double rem[HF_HET_MAX_LEVELS];
     int tot = 0;
@@ -304,7 +305,7 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     if (h->has_caps) memcpy(h->fixlev, h->cap, (size_t)N * sizeof(int));
     else {
         int cnt[HF_HET_MAX_LEVELS];
-        quotas(h->nlev, h->prop, N, cnt);
+        hf_het_quotas(h->nlev, h->prop, N, cnt);
         for (int l = 0, k = 0; l < h->nlev; l++)
             for (int j = 0; j < cnt[l]; j++) h->fixlev[k++] = l;
     }
