@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static char hf_errbuf[4096];
@@ -66,6 +67,19 @@ void *hf_alloc_aligned(size_t size)
 {
     size_t rounded = (size + 63) / 64 * 64;
     void *p = NULL;
+#ifdef MADV_HUGEPAGE
+    /* Large buffers (data sets, models, aggregation buffers) on transparent huge
+     * pages where the kernel offers them on request (THP "madvise" mode): random
+     * rows of a 188 MB training set then cost no TLB walk each.  Advisory only. */
+    if (rounded >= ((size_t)4 << 20)) {
+        size_t huge = (size_t)2 << 20;
+        rounded = (rounded + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, rounded) != 0) hf_oom(size);
+        (void)madvise(p, rounded, MADV_HUGEPAGE);
+        memset(p, 0, rounded);
+        return p;
+    }
+#endif
     if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) hf_oom(size);
     memset(p, 0, rounded ? rounded : 64);
     return p;

@@ -48,4 +48,16 @@ double hf_wtime(void);
 #define HF_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HF_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* HF_CLONES: build a hot loop for AVX-512, AVX2 and baseline x86-64 and pick one
+ * at load time (GCC function multi-versioning; nothing elsewhere).  Only for
+ * loops of IEEE operations in the default rounding mode without contraction
+ * (-std=c11 sets -ffp-contract=off): every variant computes the same bits, so
+ * results do not depend on the machine.  HF_INLINE: fold a helper into them. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define HF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HF_CLONES
+#endif
+#define HF_INLINE static inline __attribute__((always_inline))
+
 #endif

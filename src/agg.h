@@ -20,7 +20,11 @@
  * topology rank0: each rank sends every local client's weighted update to rank 0,
  *   which accumulates them as an FL server would; the result exists on rank 0 only.
  * topology allreduce: each rank sums its own clients; partial sums are combined
- *   with MPI_Allreduce; the result exists on every rank.
+ *   across ranks and the result exists on every rank.  Ranks that share a node
+ *   combine them through an MPI-3 shared-memory window (each node rank sums a
+ *   slice; node leaders MPI_Allreduce across nodes); where no shared window can
+ *   be made, or with HETFL_AGG_SHM=0, plain MPI_Allreduce.  HETFL_AGG_NODE_SIZE=k
+ *   splits each node into groups of k ranks (tests the cross-node path on one node).
  *
  * Typical round:   hf_agg_begin(a);
  *                  for each local client: hf_agg_add_diff(a, n_k, local_k, global);
@@ -30,6 +34,7 @@
 #ifndef HF_AGG_H
 #define HF_AGG_H
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "options.h"
 
@@ -70,6 +75,8 @@ long hf_agg_finish(hf_agg_t *a, double divisor, float *out);
 /* True when the result exists on every rank (allreduce). */
 int hf_agg_result_everywhere(const hf_agg_t *a);
 const hf_agg_stats_t *hf_agg_stats(const hf_agg_t *a);
+/* How the reduction travels, in words (config box, bench). */
+void hf_agg_method(const hf_agg_t *a, char *buf, size_t n);
 
 /* Building blocks, exposed for tests and benchmarks. */
 int hf_agg_headroom(long m);                       /* h = ⌈log2(m+1)⌉ */

@@ -118,7 +118,7 @@ static int bench_round(FILE *out, MPI_Comm comm, int quick, const char *suite)
  * prep = handing the update in (w·(x_k − x), block maxima: hf_agg_add_diff — the
  * Δ pass any engine makes), agg = hf_agg_reduce + hf_agg_apply (x += S/Σw). */
 static void time_agg(long n, int exact, hf_topo_t topo, MPI_Comm comm, const float *local,
-                     float *global, int reps, double *prep, double *agg)
+                     float *global, int reps, double *prep, double *agg, double *conv)
 {
     long toff[2] = {0, n};
     hf_agg_t *a = hf_agg_new(n, 1, toff, exact, topo, comm);
@@ -134,11 +134,11 @@ static void time_agg(long n, int exact, hf_topo_t topo, MPI_Comm comm, const flo
         hf_agg_reduce(a);
         hf_agg_apply(a, 1.0 / 1200.0, global);  /* a no-op where the result is absent */
         double t3 = hf_wtime();
-        double d[2] = {t1 - t0, t3 - t2}, mx[2];
-        MPI_Allreduce(d, mx, 2, MPI_DOUBLE, MPI_MAX, comm);
+        double d[3] = {t1 - t0, t3 - t2, hf_agg_stats(a)->t_convert}, mx[3];
+        MPI_Allreduce(d, mx, 3, MPI_DOUBLE, MPI_MAX, comm);
         if (r > 0) {  /* first repetition is warm-up */
             if (mx[0] < *prep) *prep = mx[0];
-            if (mx[1] < *agg) *agg = mx[1];
+            if (mx[1] < *agg) { *agg = mx[1]; *conv = mx[2]; }
         }
     }
     hf_agg_free(a);
@@ -171,8 +171,8 @@ static int bench_agg(FILE *out, MPI_Comm comm, int quick)
         if (size < 2) fprintf(out, "(run under mpirun -n 2 or more for a meaningful comparison)\n");
         fprintf(out, "agg = reduce + apply (x += S/Σw); prep = weighted update + block maxima\n"
                      "(hf_agg_add_diff: the Δ pass every engine makes); raw = MPI collective alone\n");
-        fprintf(out, "%-10s %-10s %-6s %9s %9s %9s %7s %s\n", "params", "topology", "mode", "prep ms",
-                "agg ms", "raw ms", "agg/raw", "target");
+        fprintf(out, "%-10s %-10s %-6s %9s %9s %9s %9s %7s %s\n", "params", "topology", "mode", "prep ms",
+                "agg ms", "(conv ms)", "raw ms", "agg/raw", "target");
     }
     for (int si = 0; si < 2; si++) {
         long n = sizes[si];
@@ -191,17 +191,18 @@ static int bench_agg(FILE *out, MPI_Comm comm, int quick)
             {HF_TOPO_ALLREDUCE, 0, 1.1}, {HF_TOPO_ALLREDUCE, 1, 1.5},
             {HF_TOPO_RANK0, 0, 0}, {HF_TOPO_RANK0, 1, 0}};
         for (int c = 0; c < 4; c++) {
-            double prep, tt;
-            time_agg(n, cases[c].exact, cases[c].topo, comm, upd, glob, reps, &prep, &tt);
+            double prep, tt, conv = 0;
+            time_agg(n, cases[c].exact, cases[c].topo, comm, upd, glob, reps, &prep, &tt, &conv);
             double raw = cases[c].topo == HF_TOPO_ALLREDUCE ? raw_ar : raw_red;
             if (rank == 0) {
                 char tgt[48] = "-";
                 if (cases[c].target > 0)
                     snprintf(tgt, sizeof tgt, "<= %.1fx %s", cases[c].target,
                              tt <= cases[c].target * raw ? "PASS" : "MISS");
-                fprintf(out, "%-10ld %-10s %-6s %9.2f %9.2f %9.2f %6.2fx %s\n", n,
+                fprintf(out, "%-10ld %-10s %-6s %9.2f %9.2f %9.2f %9.2f %6.2fx %s\n", n,
                         cases[c].topo == HF_TOPO_ALLREDUCE ? "allreduce" : "rank0",
-                        cases[c].exact ? "exact" : "float", 1e3 * prep, 1e3 * tt, 1e3 * raw, tt / raw, tgt);
+                        cases[c].exact ? "exact" : "float", 1e3 * prep, 1e3 * tt, 1e3 * conv, 1e3 * raw,
+                        tt / raw, tgt);
             }
         }
         if (rank == 0)

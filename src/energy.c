@@ -480,6 +480,11 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
     (void)t;
 }
 
+int hf_energy_apply_noop(const hf_eplan_t *pl)
+{
+    return pl->scale == 1.0 && pl->comp == HF_COMP_NONE;
+}
+
 uint64_t hf_energy_apply(hf_energy_t *e, const hf_eplan_t *pl, int t, float *delta, long n)
 {
     if (pl->scale != 1.0)

@@ -124,6 +124,9 @@ void hf_energy_round_done(hf_energy_t *e, double carbon_g);
 /* On the hosting rank, after training: Δ ← scale·Δ, then compress it with the
  * plan's codec (QSGD keyed (seed, HF_RNG_COMPRESS, round, client); top-k with the
  * client's error-feedback memory).  Returns the exact encoded size. */
+/* 1 when hf_energy_apply would leave Δ as it is (no bias scale, no codec): it then
+ * returns 4 n, and the caller may skip materialising Δ. */
+int hf_energy_apply_noop(const hf_eplan_t *pl);
 uint64_t hf_energy_apply(hf_energy_t *e, const hf_eplan_t *pl, int t, float *delta, long n);
 
 #endif

@@ -104,6 +104,14 @@ typedef struct {
     long *tr_idx;                 /* the receiver being trained: its own then the received sample ids */
     long tr_n;                    /* entries of tr_idx */
     int tr_client;                /* client tr_idx belongs to, −1: none */
+    int no_delta;                 /* client_train: leave delta unwritten (the caller fuses it) */
+    /* this rank's clients' training rows, client after client in partition order
+     * (client_train reads a client's rows as one block); bytes where every value is
+     * an exact byte/255 (Fashion-MNIST), floats otherwise; NULL: use train + part */
+    uint8_t *cx8;
+    float *cxf;
+    int *cy;
+    long *coff;                   /* last_client − first_client + 1 row offsets */
 } hf_ctx_t;
 
 static int agree(int rc, MPI_Comm comm)
@@ -251,15 +259,106 @@ typedef struct {
     long samples;     /* samples processed */
 } hf_local_t;
 
+/* Copy this rank's clients' rows into one client-major block (x->cx8 or x->cxf).
+ * Training then picks each client's minibatch rows from one contiguous region,
+ * a quarter the size as bytes, instead of random rows of the whole set: the
+ * minibatch gather took 1.3 ms of a 34 ms quickstart round, now 0.45 ms. */
+static void build_client_rows(hf_ctx_t *x)
+{
+    const hf_dataset_t *d = &x->train;
+    int nc = x->last_client - x->first_client, dim = d->dim;
+    long rows = x->part.off[x->last_client] - x->part.off[x->first_client];
+    if (nc <= 0 || rows <= 0 || dim <= 0) return;
+    const float sc = 1.0f / 255.0f;  /* the IDX reader's scale (data_idx.c) */
+    int bytes = 1;
+    for (int k = x->first_client; k < x->last_client && bytes; k++)
+        for (long i = x->part.off[k]; i < x->part.off[k + 1] && bytes; i++) {
+            const float *r = d->x + (size_t)x->part.idx[i] * dim;
+            for (int c = 0; c < dim; c++) {
+                float v = r[c] * 255.0f;
+                if (!(v >= 0.0f && v <= 255.0f) || (float)(uint8_t)lrintf(v) * sc != r[c]) { bytes = 0; break; }
+            }
+        }
+    x->coff = hf_calloc((size_t)nc + 1, sizeof(long));
+    x->cy = hf_malloc((size_t)rows * sizeof(int));
+    if (bytes) x->cx8 = hf_alloc_aligned((size_t)rows * dim);
+    else x->cxf = hf_alloc_aligned((size_t)rows * dim * sizeof(float));
+    long o = 0;
+    for (int k = x->first_client; k < x->last_client; k++) {
+        x->coff[k - x->first_client] = o;
+        for (long i = x->part.off[k]; i < x->part.off[k + 1]; i++, o++) {
+            long s = x->part.idx[i];
+            const float *r = d->x + (size_t)s * dim;
+            if (bytes)
+                for (int c = 0; c < dim; c++) x->cx8[(size_t)o * dim + c] = (uint8_t)lrintf(r[c] * 255.0f);
+            else
+                memcpy(x->cxf + (size_t)o * dim, r, (size_t)dim * sizeof(float));
+            x->cy[o] = d->y[s];
+        }
+    }
+    x->coff[nc] = o;
+}
+
+/* Ask for rows perm[0..B) of client k's block (see prefetch_rows). */
+static void prefetch_client_rows(const hf_ctx_t *x, int k, const int *perm, int B)
+{
+    long r0 = x->coff[k - x->first_client];
+    size_t rb = (size_t)x->train.dim * (x->cx8 ? 1 : sizeof(float));
+    const char *base = x->cx8 ? (const char *)x->cx8 : (const char *)x->cxf;
+    for (int i = 0; i < B; i++)
+        for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(base + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
+}
+
+HF_INLINE void bytes_to_float(float *restrict o, const uint8_t *restrict u, int n, float sc)
+{
+    for (int c = 0; c < n; c++) o[c] = (float)u[c] * sc;
+}
+
+/* Minibatch rows perm[0..B) of client k's block into xb, yb (the same floats as
+ * train.x: (float)byte · (1/255) is how the IDX reader made them). */
+HF_CLONES static void gather_client_rows(const hf_ctx_t *x, int k, const int *perm, int B, float *xb, int *yb)
+{
+    int dim = x->train.dim;
+    long r0 = x->coff[k - x->first_client];
+    for (int i = 0; i < B; i++) {
+        long s = r0 + perm[i];
+        if (x->cx8) bytes_to_float(xb + (size_t)i * dim, x->cx8 + (size_t)s * dim, dim, 1.0f / 255.0f);
+        else memcpy(xb + (size_t)i * dim, x->cxf + (size_t)s * dim, (size_t)dim * sizeof(float));
+        yb[i] = x->cy[s];
+    }
+}
+
+/* Minibatch rows idx[perm[0..B)] of d into xb, yb. */
+static void gather_rows(const hf_dataset_t *d, const long *idx, const int *perm, int B, float *xb, int *yb)
+{
+    for (int i = 0; i < B; i++) {
+        long s = idx[perm[i]];
+        memcpy(xb + (size_t)i * d->dim, d->x + (size_t)s * d->dim, (size_t)d->dim * sizeof(float));
+        yb[i] = d->y[s];
+    }
+}
+
+/* Ask for rows idx[perm[0..B)] of d: memory fetches them while the kernels run on
+ * the current batch. */
+static void prefetch_rows(const hf_dataset_t *d, const long *idx, const int *perm, int B)
+{
+    size_t row = (size_t)d->dim * sizeof(float);
+    for (int i = 0; i < B; i++) {
+        const char *r = (const char *)(d->x + (size_t)idx[perm[i]] * d->dim);
+        for (size_t o = 0; o < row; o += 64) __builtin_prefetch(r + o, 0, 1);
+    }
+}
+
 /* Local training of client k from model `start` for cp->epochs epochs, at most
- * cp->steps steps; leaves the upload (strategy.h) in x->delta. */
+ * cp->steps steps; leaves the upload (strategy.h) in x->delta (unless no_delta). */
 static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, const hf_cplan_t *cp)
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
     long nk = x->part.off[k + 1] - x->part.off[k];
     const long *idx = x->part.idx + x->part.off[k];
-    if (x->tr_idx && x->tr_client == k) { nk = x->tr_n; idx = x->tr_idx; }  /* + received data */
+    int block = x->coff != NULL;  /* its rows from this rank's client-major copy */
+    if (x->tr_idx && x->tr_client == k) { nk = x->tr_n; idx = x->tr_idx; block = 0; }  /* + received data */
     double t0 = hf_wtime();
     long P = x->model.nparams;
     memcpy(x->local, start, (size_t)P * sizeof(float));
@@ -270,17 +369,22 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
     hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);
     double loss_sum = 0.0;
     long seen = 0;
-    int dim = x->train.dim;
     /* energy sample strategy: each epoch over the first ne of a fresh permutation */
     long ne = x->train_sample > 0 && x->train_sample < nk ? x->train_sample : nk;
     for (int e = 0; e < cp->epochs && nk > 0; e++) {
         hf_rng_permutation(&r, (int)nk, x->iperm);
         for (long b0 = 0; b0 < ne && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, ne - b0);
-            for (int i = 0; i < B; i++) {
-                long s = idx[x->iperm[b0 + i]];
-                memcpy(x->xb + (size_t)i * dim, x->train.x + s * dim, (size_t)dim * sizeof(float));
-                x->yb[i] = x->train.y[s];
+            if (block) {
+                gather_client_rows(x, k, x->iperm + b0, B, x->xb, x->yb);
+                /* ask for the next batch's rows now: memory fetches them while the
+                 * kernels run on this batch (measured: half the gather time) */
+                prefetch_client_rows(x, k, x->iperm + b0 + B, (int)HF_MIN((long)p->batch_size, ne - b0 - B));
+            } else {
+                gather_rows(&x->train, idx, x->iperm + b0, B, x->xb, x->yb);
+                /* the next batch's rows are random rows of the training set: ask for
+                 * them now, so memory fetches them while the kernels run on this batch */
+                prefetch_rows(&x->train, idx, x->iperm + b0 + B, (int)HF_MIN((long)p->batch_size, ne - b0 - B));
             }
             double tk = hf_wtime();
             float l;
@@ -299,7 +403,7 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
     }
     res.loss = seen ? loss_sum / (double)seen : NAN;
     if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
-    else for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
+    else if (!x->no_delta) for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
     res.measured = hf_wtime() - t0;
     return res;
 }
@@ -398,6 +502,11 @@ static void print_header(hf_ctx_t *x, const char *placement)
     ROW("rounds, E, B, lr", "%d, %d, %d, %g", p->rounds, p->local_epochs, p->batch_size, p->lr);
     ROW("aggregation", "%s, %s", p->topology == HF_TOPO_RANK0 ? "rank0" : "allreduce",
         p->exact ? "exact (fixed-point)" : "float");
+    if (x->agg) {
+        char how[96];
+        hf_agg_method(x->agg, how, sizeof how);
+        ROW("  reduction", "%s", how);
+    }
     char dmix[256], dpol[256];
     hf_devices_describe(&p->devs, dmix, sizeof dmix, dpol, sizeof dpol);
     ROW("device classes", "%s", dmix);
@@ -446,6 +555,7 @@ static void ctx_free(hf_ctx_t *x)
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
     free(x->xb); free(x->yb); free(x->perm); free(x->iperm);
+    free(x->cx8); free(x->cxf); free(x->cy); free(x->coff);
     hf_strat_free(&x->strat);
     hf_energy_free(x->en);
     free(x->eplan); free(x->ecl); free(x->inv_pi);
@@ -881,6 +991,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     int m = hf_devices_nselect(&p->devs, K, N);  /* selected: ⌈f·K⌉ with over-commitment */
     x->first_client = rank_first_client(x->rank, R, N);
     x->last_client = rank_first_client(x->rank + 1, R, N);
+    build_client_rows(x);
     /* strategy, server optimizer, decentralized graph (strategy.c, server_opt.c, decentral.c) */
     rc = agree(hf_strat_init(&x->strat, p, P, N, x->part.off, x->first_client, x->last_client, comm), comm);
     if (!rc) rc = agree(hf_server_opt_init(&x->sopt, p->server_opt, P, p->server_lr, p->server_beta1,
@@ -1188,16 +1299,28 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
             } else if (cp->kept) {
                 x->train_sample = x->eplan[i].client == k ? x->eplan[i].sample : 0;
                 if (x->tr_donor && x->tr_count[i] > 0) vol_transfer_data(x, t, i, k);
+                /* nothing edits this client's Δ: hand w·(local − global) to the aggregator
+                 * in one pass, without materialising Δ */
+                const hf_eplan_t *ep = &x->eplan[i];
+                int fuse = !x->strat.st->client_upload && !x->dbw &&
+                           (ep->client != k || hf_energy_apply_noop(ep));
+                x->no_delta = fuse;
                 lr = client_train(x, k, t, x->global, cp);
+                x->no_delta = 0;
                 x->tr_client = -1;
-                if (x->eplan[i].client == k)  /* bias-correction scale, codec: the exact encoded size */
-                    ebytes = hf_energy_apply(x->en, &x->eplan[i], t, x->delta,
-                                             (long)x->strat.st->upload_factor * P);
-                hf_agg_add(x->agg, cp->weight, x->delta);
-                if (x->dbw) {
-                    double n2 = 0.0;
-                    for (long j = 0; j < P; j++) n2 += (double)x->delta[j] * x->delta[j];
-                    x->d_norm2[nloc] = n2;
+                if (fuse) {
+                    hf_agg_add_diff(x->agg, cp->weight, x->local, x->global);
+                    if (ep->client == k) ebytes = (uint64_t)4 * x->strat.st->upload_factor * (uint64_t)P;
+                } else {
+                    if (x->eplan[i].client == k)  /* bias-correction scale, codec: the exact encoded size */
+                        ebytes = hf_energy_apply(x->en, &x->eplan[i], t, x->delta,
+                                                 (long)x->strat.st->upload_factor * P);
+                    hf_agg_add(x->agg, cp->weight, x->delta);
+                    if (x->dbw) {
+                        double n2 = 0.0;
+                        for (long j = 0; j < P; j++) n2 += (double)x->delta[j] * x->delta[j];
+                        x->d_norm2[nloc] = n2;
+                    }
                 }
             }
             hf_part_rec_t *pr = &recs[nloc++];

@@ -192,6 +192,44 @@ static void test_add_diff_and_apply(void)
     }
 }
 
+/* the allreduce topology's shared-memory path and its MPI_Allreduce fallback give
+ * the same bits (one rank here; determinism.sh runs both on 3 ranks) */
+static void test_shm_and_mpi_agree(void)
+{
+    long n = 1000, toff[3] = {0, 777, 1000};  /* a partial block at each tensor's end */
+    static float d[3][1000], x[2][2][1000];
+    hf_rng_t r;
+    hf_rng_init(&r, 9, HF_RNG_TEST, 0, 0);
+    for (int k = 0; k < 3; k++)
+        for (long j = 0; j < n; j++) d[k][j] = (float)(1e-3 * hf_rng_normal(&r));
+    for (int exact = 0; exact < 2; exact++)
+        for (int shm = 0; shm < 2; shm++) {
+            setenv("HETFL_AGG_SHM", shm ? "1" : "0", 1);
+            hf_agg_t *a = hf_agg_new(n, 2, toff, exact, HF_TOPO_ALLREDUCE, MPI_COMM_SELF);
+            char how[96];
+            hf_agg_method(a, how, sizeof how);
+            CU_ASSERT(strstr(how, shm ? "shm" : "MPI_Allreduce") != NULL);
+            for (long j = 0; j < n; j++) x[exact][shm][j] = 0.01f * (float)(j % 13);
+            for (int round = 0; round < 2; round++) {  /* buffers are reused across rounds */
+                hf_agg_begin(a);
+                for (int k = 0; k < 3; k++) hf_agg_add(a, 1.0 + k, d[(k + round) % 3]);
+                CU_ASSERT_EQUAL(hf_agg_reduce(a), 3);
+                hf_agg_apply(a, 1.0 / 6.0, x[exact][shm]);
+            }
+            hf_agg_free(a);
+        }
+    unsetenv("HETFL_AGG_SHM");
+    CU_ASSERT(memcmp(x[1][0], x[1][1], sizeof x[1][0]) == 0);
+    CU_ASSERT(memcmp(x[0][0], x[0][1], sizeof x[0][0]) == 0);
+    /* and the value: x0 + 2 · Σ_k (1+k) d_k / 6 summed over the rotated rounds */
+    for (long j = 0; j < n; j++) {
+        double ref = 0.01 * (double)(j % 13);
+        for (int round = 0; round < 2; round++)
+            for (int k = 0; k < 3; k++) ref += (1.0 + k) * d[(k + round) % 3][j] / 6.0;
+        CU_ASSERT(fabs(x[1][1][j] - ref) < 1e-6);
+    }
+}
+
 static void test_empty_and_single(void)
 {
     long toff[2] = {0, 8};
@@ -221,6 +259,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "empty round and single client", test_empty_and_single);
     CU_add_test(s, "32/64-bit choice, topologies agree", test_width_choice);
     CU_add_test(s, "add_diff and apply", test_add_diff_and_apply);
+    CU_add_test(s, "shared-memory and MPI_Allreduce paths agree", test_shm_and_mpi_agree);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
