@@ -170,8 +170,10 @@ static int bench_agg(FILE *out, MPI_Comm comm, int quick)
         fprintf(out, "\n== aggregation: %d rank(s), one client update per rank, best of %d ==\n", size, reps);
         if (size < 2) fprintf(out, "(run under mpirun -n 2 or more for a meaningful comparison)\n");
         fprintf(out, "agg = reduce + apply (x += S/Σw); prep = weighted update + block maxima\n"
-                     "(hf_agg_add_diff: the Δ pass every engine makes); raw = MPI collective alone\n");
-        fprintf(out, "%-10s %-10s %-6s %9s %9s %9s %9s %7s %s\n", "params", "topology", "mode", "prep ms",
+                     "(hf_agg_add_diff: the Δ pass every engine makes); raw = MPI collective alone;\n"
+                     "allreduce: shared-memory windows per node (the engine's path), allreduce-mpi:\n"
+                     "MPI_Allreduce of the partial sums (HETFL_AGG_SHM=0); conv = conversion + apply\n");
+        fprintf(out, "%-10s %-14s %-6s %9s %9s %9s %9s %7s %s\n", "params", "topology", "mode", "prep ms",
                 "agg ms", "(conv ms)", "raw ms", "agg/raw", "target");
     }
     for (int si = 0; si < 2; si++) {
@@ -187,24 +189,33 @@ static int bench_agg(FILE *out, MPI_Comm comm, int quick)
         }
         double raw_ar = time_raw(n, 1, comm, upd, res, reps);
         double raw_red = time_raw(n, 0, comm, upd, res, reps);
-        struct { hf_topo_t topo; int exact; double target; } cases[4] = {
-            {HF_TOPO_ALLREDUCE, 0, 1.1}, {HF_TOPO_ALLREDUCE, 1, 1.5},
-            {HF_TOPO_RANK0, 0, 0}, {HF_TOPO_RANK0, 1, 0}};
-        for (int c = 0; c < 4; c++) {
+        /* allreduce = the engine's path (shared-memory windows where ranks share a
+         * node); allreduce-mpi = the same through MPI_Allreduce (HETFL_AGG_SHM=0) */
+        struct { hf_topo_t topo; int exact; double target; int mpi; } cases[6] = {
+            {HF_TOPO_ALLREDUCE, 0, 1.1, 0}, {HF_TOPO_ALLREDUCE, 1, 1.5, 0},
+            {HF_TOPO_ALLREDUCE, 0, 0, 1}, {HF_TOPO_ALLREDUCE, 1, 0, 1},
+            {HF_TOPO_RANK0, 0, 0, 0}, {HF_TOPO_RANK0, 1, 0, 0}};
+        const char *env = getenv("HETFL_AGG_SHM");
+        char *saved = env ? hf_strdup(env) : NULL;
+        for (int c = 0; c < 6; c++) {
             double prep, tt, conv = 0;
+            if (cases[c].mpi) setenv("HETFL_AGG_SHM", "0", 1);
             time_agg(n, cases[c].exact, cases[c].topo, comm, upd, glob, reps, &prep, &tt, &conv);
+            if (saved) setenv("HETFL_AGG_SHM", saved, 1);
+            else unsetenv("HETFL_AGG_SHM");
             double raw = cases[c].topo == HF_TOPO_ALLREDUCE ? raw_ar : raw_red;
             if (rank == 0) {
                 char tgt[48] = "-";
                 if (cases[c].target > 0)
                     snprintf(tgt, sizeof tgt, "<= %.1fx %s", cases[c].target,
                              tt <= cases[c].target * raw ? "PASS" : "MISS");
-                fprintf(out, "%-10ld %-10s %-6s %9.2f %9.2f %9.2f %9.2f %6.2fx %s\n", n,
-                        cases[c].topo == HF_TOPO_ALLREDUCE ? "allreduce" : "rank0",
+                fprintf(out, "%-10ld %-14s %-6s %9.2f %9.2f %9.2f %9.2f %6.2fx %s\n", n,
+                        cases[c].topo == HF_TOPO_RANK0 ? "rank0" : cases[c].mpi ? "allreduce-mpi" : "allreduce",
                         cases[c].exact ? "exact" : "float", 1e3 * prep, 1e3 * tt, 1e3 * conv, 1e3 * raw,
                         tt / raw, tgt);
             }
         }
+        free(saved);
         if (rank == 0)
             fprintf(out, "%-10ld raw MPI_Allreduce %.2f ms, raw MPI_Reduce %.2f ms (float32, same bytes)\n", n,
                     1e3 * raw_ar, 1e3 * raw_red);

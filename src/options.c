@@ -184,11 +184,13 @@ const hf_opt_t hf_options[] = {
      "0 = federation.local_epochs full epochs)"},
     /* [aggregation] */
     {"aggregation.topology", HF_OPT_CHOICE, "rank0", NONE, "rank0|allreduce",
-     "rank0: updates travel to rank 0, which sums them (an FL server); allreduce: partial sums "
-     "reduced with MPI_Allreduce"},
+     "rank0: every client's update travels to rank 0, which sums them (an FL server); allreduce: "
+     "each rank's partial sum is combined across ranks and the result is on every rank (a "
+     "shared-memory window per node, MPI_Allreduce between nodes; HETFL_AGG_SHM=0: MPI_Allreduce)"},
     {"aggregation.exact", HF_OPT_BOOL, "yes", NONE, NULL,
-     "yes: order-independent 64-bit fixed-point sums, bitwise identical for any rank count and "
-     "topology; no: plain float sums (faster, not reproducible across layouts)"},
+     "yes: order-independent fixed-point sums (32-bit integers for rounds of <= 127 updates, "
+     "64-bit beyond), bitwise identical for any rank count and topology; no: plain float sums "
+     "(faster, not reproducible across layouts)"},
     /* [devices] (devices.c, placement.c) */
     {"devices.classes", HF_OPT_STRING, "", NONE, NULL,
      "class mix 'name:share,...' (shares normalised; clients dealt exact quotas by a seeded "
