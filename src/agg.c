@@ -43,6 +43,7 @@ struct hf_agg {
     MPI_Comm node;       /* ranks of this node (split further by HETFL_AGG_NODE_SIZE) */
     MPI_Comm leaders;    /* node rank 0 of every node; MPI_COMM_NULL elsewhere */
     int nrank, nsize, nnodes;
+    int elt;             /* bytes per value in the window: 4, or 8 after a 64-bit round */
     MPI_Win win;
     void **peer;         /* nsize: every node rank's contribution, n × 8 bytes each */
     void *res;           /* the node's result, n × 8 bytes (node rank 0's window memory) */
@@ -64,7 +65,39 @@ static int env_int(const char *name, int dflt)
     return *end || x < 0 || x > 1 << 20 ? dflt : (int)x;
 }
 
-/* one node-level shared window: peer[r] = node rank r's buffer, res on node rank 0 */
+/* The node's shared window with elt bytes per value: peer[r] = node rank r's
+ * contribution, res (on node rank 0's part) the node's result.  Collective over
+ * comm; 0 everywhere when any rank could not get one. */
+static int shm_window(hf_agg_t *a, int elt)
+{
+    MPI_Aint bytes = (MPI_Aint)a->n * elt * (a->nrank == 0 ? 2 : 1);
+    void *base = NULL;
+    int ok = MPI_Win_allocate_shared(bytes, elt, MPI_INFO_NULL, a->node, &base, &a->win) == MPI_SUCCESS;
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, a->comm);
+    if (!all_ok) {
+        if (ok) MPI_Win_free(&a->win);
+        return 0;
+    }
+    for (int r = 0; r < a->nsize; r++) {
+        MPI_Aint sz;
+        int du;
+        MPI_Win_shared_query(a->win, r, &sz, &du, &a->peer[r]);
+    }
+    a->res = (char *)a->peer[0] + (size_t)a->n * elt;
+    a->elt = elt;
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, a->win);
+    return 1;
+}
+
+static void shm_window_free(hf_agg_t *a)
+{
+    MPI_Win_unlock_all(a->win);
+    MPI_Win_free(&a->win);
+}
+
+/* Node communicators and a window of 4-byte values (float or int32 rounds; an
+ * exact round of more than HF_AGG_INT32_MAX_M updates widens it to 8 bytes). */
 static int shm_setup(hf_agg_t *a)
 {
     if (!env_int("HETFL_AGG_SHM", 1)) return 0;
@@ -78,23 +111,13 @@ static int shm_setup(hf_agg_t *a)
     MPI_Comm_rank(a->node, &a->nrank);
     MPI_Comm_size(a->node, &a->nsize);
     MPI_Comm_set_errhandler(a->node, MPI_ERRORS_RETURN);
-    MPI_Aint bytes = (MPI_Aint)a->n * 8 * (a->nrank == 0 ? 2 : 1);
-    void *base = NULL;
-    int ok = MPI_Win_allocate_shared(bytes, 8, MPI_INFO_NULL, a->node, &base, &a->win) == MPI_SUCCESS;
-    int all_ok = 0;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, a->comm);
-    if (!all_ok) {  /* no shared memory here: fall back to MPI_Allreduce everywhere */
-        if (ok) MPI_Win_free(&a->win);
+    a->peer = hf_calloc((size_t)a->nsize, sizeof(void *));
+    if (!shm_window(a, 4)) {  /* no shared memory here: MPI_Allreduce everywhere */
+        free(a->peer);
+        a->peer = NULL;
         MPI_Comm_free(&a->node);
         return 0;
     }
-    a->peer = hf_calloc((size_t)a->nsize, sizeof(void *));
-    for (int r = 0; r < a->nsize; r++) {
-        MPI_Aint sz;
-        int du;
-        MPI_Win_shared_query(a->win, r, &sz, &du, &a->peer[r]);
-    }
-    a->res = (char *)a->peer[0] + (size_t)a->n * 8;
     a->seg = hf_calloc((size_t)a->nsize + 1, sizeof(long));
     for (int r = 0; r <= a->nsize; r++) {  /* 16-value (cache-line) aligned slices */
         long s = (long)((double)a->n * r / a->nsize);
@@ -104,7 +127,6 @@ static int shm_setup(hf_agg_t *a)
     int lead = a->nrank == 0, nn = 0;
     MPI_Allreduce(&lead, &nn, 1, MPI_INT, MPI_SUM, a->comm);
     a->nnodes = nn;
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, a->win);
     return 1;
 }
 
@@ -154,8 +176,7 @@ void hf_agg_free(hf_agg_t *a)
     free(a->store); free(a->bstart); free(a->bmax); free(a->bexp); free(a->i32); free(a->i64);
     free(a->i32r); free(a->i64r);
     if (a->shm) {
-        MPI_Win_unlock_all(a->win);
-        MPI_Win_free(&a->win);
+        shm_window_free(a);
         MPI_Comm_free(&a->node);
         if (a->leaders != MPI_COMM_NULL) MPI_Comm_free(&a->leaders);
         free(a->peer);
@@ -428,6 +449,18 @@ static long reduce_shm(hf_agg_t *a)
     double t0 = hf_wtime();
     long nloc = a->nlocal;
     MPI_Allreduce(&nloc, &a->total, 1, MPI_LONG, MPI_SUM, a->comm);
+    if (a->exact && a->total > HF_AGG_INT32_MAX_M && a->elt < 8) {  /* 64-bit rounds from now on */
+        shm_window_free(a);
+        if (!shm_window(a, 8)) {  /* no room for it: MPI_Allreduce from now on */
+            MPI_Comm_free(&a->node);
+            if (a->leaders != MPI_COMM_NULL) MPI_Comm_free(&a->leaders);
+            free(a->peer);
+            free(a->seg);
+            a->shm = 0;
+            a->st.t_comm += hf_wtime() - t0;
+            return reduce_allreduce(a);
+        }
+    }
     int kind = 0;
     if (a->exact) {
         MPI_Allreduce(MPI_IN_PLACE, a->bmax, (int)a->nblocks, MPI_FLOAT, MPI_MAX, a->comm);

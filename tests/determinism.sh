@@ -34,6 +34,13 @@ for part in iid dirichlet; do
       "$H5DIFF" "$ref" "$TMP/$part-2-rank0.h5" /config
   fi
 done
+# rounds of more than 127 updates sum 64-bit integers (the shared window widens)
+W=(--set federation.clients=300 --set federation.clients_per_round=150 --set federation.rounds=2)
+"$HETFL" run "$S" --quiet -o "$TMP/wide-1.h5" "${W[@]}" > /dev/null 2>&1
+HETFL_AGG_NODE_SIZE=2 "$MPIEXEC" -n 3 --oversubscribe -x HETFL_AGG_NODE_SIZE "$HETFL" run "$S" --quiet \
+  -o "$TMP/wide-3.h5" "${W[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
+check "150 updates per round: 3 ranks (2 node groups) allreduce == 1 rank" \
+  "$HETFL" compare "$TMP/wide-1.h5" "$TMP/wide-3.h5"
 # the check can fail: a different seed must differ
 run_mpi 2 run "$S" --quiet -o "$TMP/seed9.h5" --seed 9 > /dev/null 2>&1
 if "$HETFL" compare "$TMP/iid-1-rank0.h5" "$TMP/seed9.h5" > /dev/null 2>&1; then

@@ -197,7 +197,7 @@ static void test_add_diff_and_apply(void)
 static void test_shm_and_mpi_agree(void)
 {
     long n = 1000, toff[3] = {0, 777, 1000};  /* a partial block at each tensor's end */
-    static float d[3][1000], x[2][2][1000];
+    static float d[3][1000], x[2][2][1000], x2[2][2][1000];
     hf_rng_t r;
     hf_rng_init(&r, 9, HF_RNG_TEST, 0, 0);
     for (int k = 0; k < 3; k++)
@@ -209,18 +209,35 @@ static void test_shm_and_mpi_agree(void)
             char how[96];
             hf_agg_method(a, how, sizeof how);
             CU_ASSERT(strstr(how, shm ? "shm" : "MPI_Allreduce") != NULL);
-            for (long j = 0; j < n; j++) x[exact][shm][j] = 0.01f * (float)(j % 13);
+            for (long j = 0; j < n; j++) x[exact][shm][j] = x2[exact][shm][j] = 0.01f * (float)(j % 13);
             for (int round = 0; round < 2; round++) {  /* buffers are reused across rounds */
                 hf_agg_begin(a);
                 for (int k = 0; k < 3; k++) hf_agg_add(a, 1.0 + k, d[(k + round) % 3]);
                 CU_ASSERT_EQUAL(hf_agg_reduce(a), 3);
                 hf_agg_apply(a, 1.0 / 6.0, x[exact][shm]);
             }
+            /* a round of more than 127 updates (64-bit integers: the window widens),
+             * then a 32-bit round again */
+            for (int round = 0; round < 2; round++) {
+                int m = round == 0 ? 130 : 3;
+                hf_agg_begin(a);
+                for (int k = 0; k < m; k++) hf_agg_add(a, 1.0, d[k % 3]);
+                CU_ASSERT_EQUAL(hf_agg_reduce(a), m);
+                if (exact) CU_ASSERT_EQUAL(hf_agg_stats(a)->int_bits, round == 0 ? 64 : 32);
+                hf_agg_apply(a, 1.0 / m, x2[exact][shm]);
+            }
             hf_agg_free(a);
         }
     unsetenv("HETFL_AGG_SHM");
     CU_ASSERT(memcmp(x[1][0], x[1][1], sizeof x[1][0]) == 0);
     CU_ASSERT(memcmp(x[0][0], x[0][1], sizeof x[0][0]) == 0);
+    CU_ASSERT(memcmp(x2[1][0], x2[1][1], sizeof x2[1][0]) == 0);
+    /* x2 = x0 + mean of the 130 (d0, d1, d2 cycled) + mean of d0, d1, d2 */
+    for (long j = 0; j < n; j++) {
+        double m130 = (44.0 * d[0][j] + 43.0 * d[1][j] + 43.0 * d[2][j]) / 130.0;
+        double ref = 0.01 * (double)(j % 13) + m130 + (d[0][j] + d[1][j] + d[2][j]) / 3.0;
+        CU_ASSERT(fabs(x2[1][1][j] - ref) < 1e-6);
+    }
     /* and the value: x0 + 2 · Σ_k (1+k) d_k / 6 summed over the rotated rounds */
     for (long j = 0; j < n; j++) {
         double ref = 0.01 * (double)(j % 13);
