@@ -69,8 +69,8 @@ void *hf_alloc_aligned(size_t size)
     void *p = NULL;
 #ifdef MADV_HUGEPAGE
     /* Large buffers (data sets, models, aggregation buffers) on transparent huge
-     * pages where the kernel offers them on request (THP "madvise" mode): random
-     * rows of a 188 MB training set then cost no TLB walk each.  Advisory only. */
+     * pages where the kernel offers them on request (THP "madvise" mode): fewer TLB
+     * misses on random rows of a 188 MB training set.  Advisory only. */
     if (rounded >= ((size_t)4 << 20)) {
         size_t huge = (size_t)2 << 20;
         rounded = (rounded + huge - 1) / huge * huge;

@@ -96,6 +96,18 @@ static void shm_window_free(hf_agg_t *a)
     MPI_Win_free(&a->win);
 }
 
+/* the window is gone: communicators and tables too (a->shm = 0 afterwards) */
+static void shm_teardown(hf_agg_t *a)
+{
+    MPI_Comm_free(&a->node);
+    if (a->leaders != MPI_COMM_NULL) MPI_Comm_free(&a->leaders);
+    free(a->peer);
+    free(a->seg);
+    a->peer = NULL;
+    a->seg = NULL;
+    a->shm = 0;
+}
+
 /* Node communicators and a window of 4-byte values (float or int32 rounds; an
  * exact round of more than HF_AGG_INT32_MAX_M updates widens it to 8 bytes). */
 static int shm_setup(hf_agg_t *a)
@@ -176,14 +188,11 @@ void hf_agg_free(hf_agg_t *a)
     free(a->store); free(a->bstart); free(a->bmax); free(a->bexp); free(a->i32); free(a->i64);
     free(a->i32r); free(a->i64r);
     if (a->shm) {
+        if (!a->exact) a->fsum = NULL;  /* it lived in the window */
         shm_window_free(a);
-        MPI_Comm_free(&a->node);
-        if (a->leaders != MPI_COMM_NULL) MPI_Comm_free(&a->leaders);
-        free(a->peer);
-        free(a->seg);
-    } else {
-        free(a->fsum);
+        shm_teardown(a);
     }
+    free(a->fsum);
     free(a->rbuf);
     free(a);
 }
@@ -452,11 +461,7 @@ static long reduce_shm(hf_agg_t *a)
     if (a->exact && a->total > HF_AGG_INT32_MAX_M && a->elt < 8) {  /* 64-bit rounds from now on */
         shm_window_free(a);
         if (!shm_window(a, 8)) {  /* no room for it: MPI_Allreduce from now on */
-            MPI_Comm_free(&a->node);
-            if (a->leaders != MPI_COMM_NULL) MPI_Comm_free(&a->leaders);
-            free(a->peer);
-            free(a->seg);
-            a->shm = 0;
+            shm_teardown(a);
             a->st.t_comm += hf_wtime() - t0;
             return reduce_allreduce(a);
         }

@@ -104,7 +104,6 @@ typedef struct {
     long *tr_idx;                 /* the receiver being trained: its own then the received sample ids */
     long tr_n;                    /* entries of tr_idx */
     int tr_client;                /* client tr_idx belongs to, −1: none */
-    int no_delta;                 /* client_train: leave delta unwritten (the caller fuses it) */
     /* this rank's clients' training rows as bytes, client after client in partition
      * order, where every value is an exact byte/255 (Fashion-MNIST); NULL: train + part */
     uint8_t *cx8;
@@ -267,19 +266,19 @@ static void build_client_rows(hf_ctx_t *x)
     int nc = x->last_client - x->first_client, dim = d->dim;
     long rows = x->part.off[x->last_client] - x->part.off[x->first_client];
     if (nc <= 0 || rows <= 0 || dim <= 0) return;
-    const float sc = 1.0f / 255.0f;  /* the IDX reader's scale (data_idx.c) */
-    int bytes = 1;
-    for (int k = x->first_client; k < x->last_client && bytes; k++)
-        for (long i = x->part.off[k]; i < x->part.off[k + 1] && bytes; i++) {
+    /* bytes only where every value is exactly b/255, the IDX reader's expression
+     * (data_idx.c).  Checked before allocating: float data would double this rank's
+     * share of the set in memory (the 100,000-client scale bench: +120 MB per rank),
+     * and even a byte table made and dropped raises its peak RSS by 24 MB. */
+    const float sc = 1.0f / 255.0f;
+    for (int k = x->first_client; k < x->last_client; k++)
+        for (long i = x->part.off[k]; i < x->part.off[k + 1]; i++) {
             const float *r = d->x + (size_t)x->part.idx[i] * dim;
             for (int c = 0; c < dim; c++) {
                 float v = r[c] * 255.0f;
-                if (!(v >= 0.0f && v <= 255.0f) || (float)(uint8_t)lrintf(v) * sc != r[c]) { bytes = 0; break; }
+                if (!(v >= 0.0f && v <= 255.0f) || (float)(uint8_t)lrintf(v) * sc != r[c]) return;
             }
         }
-    /* float data would double this rank's share of the set in memory (the 100,000
-     * client scale bench: +120 MB per rank) for a smaller gain: gather as before */
-    if (!bytes) return;
     x->coff = hf_calloc((size_t)nc + 1, sizeof(long));
     x->cy = hf_malloc((size_t)rows * sizeof(int));
     x->cx8 = hf_alloc_aligned((size_t)rows * dim);
@@ -294,15 +293,6 @@ static void build_client_rows(hf_ctx_t *x)
         }
     }
     x->coff[nc] = o;
-}
-
-/* Ask for rows perm[0..B) of client k's block (see prefetch_rows). */
-static void prefetch_client_rows(const hf_ctx_t *x, int k, const int *perm, int B)
-{
-    long r0 = x->coff[k - x->first_client];
-    size_t rb = (size_t)x->train.dim;
-    for (int i = 0; i < B; i++)
-        for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(x->cx8 + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
 }
 
 HF_INLINE void bytes_to_float(float *restrict o, const uint8_t *restrict u, int n, float sc)
@@ -344,9 +334,23 @@ static void prefetch_rows(const hf_dataset_t *d, const long *idx, const int *per
     }
 }
 
+/* The same for rows perm[0..B) of client k's byte block.  (A single function for
+ * both layouts, row address computed from a base and a row size, measured 0.3 ms
+ * a quickstart round slower here; kept apart.) */
+static void prefetch_client_rows(const hf_ctx_t *x, int k, const int *perm, int B)
+{
+    long r0 = x->coff[k - x->first_client];
+    size_t rb = (size_t)x->train.dim;
+    for (int i = 0; i < B; i++)
+        for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(x->cx8 + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
+}
+
 /* Local training of client k from model `start` for cp->epochs epochs, at most
- * cp->steps steps; leaves the upload (strategy.h) in x->delta (unless no_delta). */
-static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, const hf_cplan_t *cp)
+ * cp->steps steps; leaves the upload (strategy.h) in x->delta — with want_delta = 0
+ * and no client_upload hook, only the trained model in x->local (the caller hands
+ * local − start to the aggregator itself). */
+static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, const hf_cplan_t *cp,
+                               int want_delta)
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
@@ -370,16 +374,15 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
         hf_rng_permutation(&r, (int)nk, x->iperm);
         for (long b0 = 0; b0 < ne && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, ne - b0);
+            /* this batch's rows, then ask for the next batch's (measured: half the
+             * gather time with the client's byte rows) */
+            int Bn = (int)HF_MIN((long)p->batch_size, ne - b0 - B);
             if (block) {
                 gather_client_rows(x, k, x->iperm + b0, B, x->xb, x->yb);
-                /* ask for the next batch's rows now: memory fetches them while the
-                 * kernels run on this batch (measured: half the gather time) */
-                prefetch_client_rows(x, k, x->iperm + b0 + B, (int)HF_MIN((long)p->batch_size, ne - b0 - B));
+                prefetch_client_rows(x, k, x->iperm + b0 + B, Bn);
             } else {
                 gather_rows(&x->train, idx, x->iperm + b0, B, x->xb, x->yb);
-                /* the next batch's rows are random rows of the training set: ask for
-                 * them now, so memory fetches them while the kernels run on this batch */
-                prefetch_rows(&x->train, idx, x->iperm + b0 + B, (int)HF_MIN((long)p->batch_size, ne - b0 - B));
+                prefetch_rows(&x->train, idx, x->iperm + b0 + B, Bn);
             }
             double tk = hf_wtime();
             float l;
@@ -398,7 +401,7 @@ static hf_local_t client_train(hf_ctx_t *x, int k, int t, const float *start, co
     }
     res.loss = seen ? loss_sum / (double)seen : NAN;
     if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
-    else if (!x->no_delta) for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
+    else if (want_delta) for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
     res.measured = hf_wtime() - t0;
     return res;
 }
@@ -897,7 +900,7 @@ static double async_train(void *ctx, int k, long j, const float *start, float *d
                      .a = 0, .weight = 1};
     x->train_sample = 0;
     openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);
-    hf_local_t lr = client_train(x, k, (int)j, start, &cp);
+    hf_local_t lr = client_train(x, k, (int)j, start, &cp, 1);
     memcpy(delta, x->delta, (size_t)x->model.nparams * sizeof(float));
     *steps = lr.steps;
     *measured = lr.measured;
@@ -1277,7 +1280,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                 lr = (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples,
                                   .measured = hf_wtime() - th};
             } else if (cp->kept && p->decentralized) {  /* train from, and back into, the client's model */
-                lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp);
+                lr = client_train(x, k, t, hf_dec_model(&x->dec, k), cp, 1);
                 memcpy(hf_dec_model(&x->dec, k), x->local, (size_t)P * sizeof(float));
             } else if (cp->kept && x->fdf) {  /* its group's model, group aggregator (feddf.c) */
                 double th = hf_wtime();
@@ -1299,17 +1302,13 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                 const hf_eplan_t *ep = &x->eplan[i];
                 int fuse = !x->strat.st->client_upload && !x->dbw &&
                            (ep->client != k || hf_energy_apply_noop(ep));
-                x->no_delta = fuse;
-                lr = client_train(x, k, t, x->global, cp);
-                x->no_delta = 0;
+                lr = client_train(x, k, t, x->global, cp, !fuse);
                 x->tr_client = -1;
+                if (ep->client == k)  /* bias-correction scale, codec: the exact encoded size (fused: Δ untouched) */
+                    ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)x->strat.st->upload_factor * P);
                 if (fuse) {
                     hf_agg_add_diff(x->agg, cp->weight, x->local, x->global);
-                    if (ep->client == k) ebytes = (uint64_t)4 * x->strat.st->upload_factor * (uint64_t)P;
                 } else {
-                    if (x->eplan[i].client == k)  /* bias-correction scale, codec: the exact encoded size */
-                        ebytes = hf_energy_apply(x->en, &x->eplan[i], t, x->delta,
-                                                 (long)x->strat.st->upload_factor * P);
                     hf_agg_add(x->agg, cp->weight, x->delta);
                     if (x->dbw) {
                         double n2 = 0.0;
