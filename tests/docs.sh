@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reference documentation cannot drift from the code:
 #  - docs/keys.md is exactly `hetfl help keys --markdown` (the options table in
-#    src/options.c) under its header: whoever adds or changes a key runs `make docs`;
+#    src/config/options.c) under its header: whoever adds or changes a key runs `make docs`;
 #  - every path, attribute and column a results file actually contains is
 #    documented in docs/results.md.
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 /*
  * fuzz_avail.c — libFuzzer harness for the availability trace parser
- * (hf_avail_load_mem in src/avail.c: CSV "client,start_s,end_s" with "#"
+ * (hf_avail_load_mem in src/system/avail.c: CSV "client,start_s,end_s" with "#"
  * headers).  Any input → 0 or HF_EINPUT with a message, never a crash.  The
  * first byte, when a digit, fixes the expected client count (0: from the
  * trace).  tests/fuzz/run.sh avail SECONDS.

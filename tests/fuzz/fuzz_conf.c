@@ -1,6 +1,6 @@
 /*
- * fuzz_conf.c — libFuzzer harness for the suite parser (src/conf.c) and the
- * typed parameters derived from it (src/options.c): any input must end in 0 or
+ * fuzz_conf.c — libFuzzer harness for the suite parser (src/config/conf.c) and the
+ * typed parameters derived from it (src/config/options.c): any input must end in 0 or
  * HF_EINPUT with a message, never a crash, a leak or undefined behaviour.
  * The input is parsed as a suite named "fuzz.conf" in the current directory;
  * the first byte, when it is a digit, selects a sweep variant (-1..8) so the

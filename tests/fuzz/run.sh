@@ -59,7 +59,8 @@ fi
 make -s -C "$build" -j"$(nproc)" libhetfl.la > "$build/make.log" 2>&1 || { tail -30 "$build/make.log"; exit 1; }
 exe=$build/fuzz_$target
 if [ ! -x "$exe" ] || [ "$here/fuzz_$target.c" -nt "$exe" ] || [ "$build/libhetfl.la" -nt "$exe" ]; then
-  "$CC" -std=c11 -D_GNU_SOURCE -g -O1 $san -fsanitize=fuzzer -I"$build" -I"$srcdir/kernels" -I"$srcdir/src" \
+  "$CC" -std=c11 -D_GNU_SOURCE -g -O1 $san -fsanitize=fuzzer -I"$build" -I"$srcdir/kernels" \
+    $(for d in "$srcdir"/src/*/; do printf -- "-I%s " "$d"; done) \
     $(pkg-config --cflags ompi-c hdf5-openmpi openblas) "$here/fuzz_$target.c" \
     "$build/.libs/libhetfl.a" $(pkg-config --libs ompi-c hdf5-openmpi openblas hwloc zlib) -lm -o "$exe"
 fi

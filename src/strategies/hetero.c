@@ -114,12 +114,6 @@ int hf_hetero_wanted(const hf_params_t *p)
 
 /* ------------------------------------------------------------- parsing --- */
 
-static int key_err(const hf_conf_t *c, const char *key, const char *msg)
-{
-    const char *o = hf_conf_origin(c, key);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
-}
-
 /* "a2-b8" → widths 1, 1/2 with proportions .2, .8 (widest first). */
 static int parse_levels(const hf_conf_t *c, const char *s, int *n, double *w, double *prop)
 {
@@ -130,26 +124,26 @@ static int parse_levels(const hf_conf_t *c, const char *s, int *n, double *w, do
     while (*q) {
         while (*q == ' ') q++;
         if (*q < 'a' || *q > 'e')
-            return key_err(c, "heterofl.levels", "expected letters a..e with optional proportions, "
+            return hf_key_err(c, "heterofl.levels", "expected letters a..e with optional proportions, "
                            "e.g. a2-b8 or a-b-c-d-e");
         int l = *q - 'a';
-        if (seen[l]) return key_err(c, "heterofl.levels", "a level appears twice");
+        if (seen[l]) return hf_key_err(c, "heterofl.levels", "a level appears twice");
         q++;
         double v = 1.0;
         if ((*q >= '0' && *q <= '9') || *q == '.') {
             char *e;
             v = strtod(q, &e);
             q = e;
-            if (!(v > 0)) return key_err(c, "heterofl.levels", "proportions must be > 0");
+            if (!(v > 0)) return hf_key_err(c, "heterofl.levels", "proportions must be > 0");
         }
         while (*q == ' ') q++;
         if (*q == '-') q++;
-        else if (*q) return key_err(c, "heterofl.levels", "levels are separated by '-', e.g. a2-b8");
+        else if (*q) return hf_key_err(c, "heterofl.levels", "levels are separated by '-', e.g. a2-b8");
         seen[l] = 1;
         pr[l] = v;
         any = 1;
     }
-    if (!any) return key_err(c, "heterofl.levels", "empty");
+    if (!any) return hf_key_err(c, "heterofl.levels", "empty");
     double sum = 0;
     for (int l = 0; l < 5; l++) sum += pr[l];
     *n = 0;
@@ -185,22 +179,22 @@ static int parse_fjord(const hf_conf_t *c, int *n, double *w, double *prop)
 {
     double v[HF_HET_MAX_LEVELS + 1], t[HF_HET_MAX_LEVELS + 1];
     int nw = parse_floats(hf_conf_get(c, "fjord.widths"), v, HF_HET_MAX_LEVELS);
-    if (nw <= 0) return key_err(c, "fjord.widths", "a comma-separated list of 1 to 8 widths in (0,1]");
+    if (nw <= 0) return hf_key_err(c, "fjord.widths", "a comma-separated list of 1 to 8 widths in (0,1]");
     for (int i = 0; i < nw; i++) {
-        if (!(v[i] > 0 && v[i] <= 1)) return key_err(c, "fjord.widths", "every width must be in (0, 1]");
-        if (i && !(v[i] > v[i - 1])) return key_err(c, "fjord.widths", "widths must be strictly ascending");
+        if (!(v[i] > 0 && v[i] <= 1)) return hf_key_err(c, "fjord.widths", "every width must be in (0, 1]");
+        if (i && !(v[i] > v[i - 1])) return hf_key_err(c, "fjord.widths", "widths must be strictly ascending");
     }
     const char *ts = hf_conf_get(c, "fjord.tiers");
     int nt = ts && ts[0] ? parse_floats(ts, t, HF_HET_MAX_LEVELS) : 0;
     if (ts && ts[0] && nt != nw)
-        return key_err(c, "fjord.tiers", "one proportion (>= 0) per entry of fjord.widths");
+        return hf_key_err(c, "fjord.tiers", "one proportion (>= 0) per entry of fjord.widths");
     double sum = 0;
     for (int i = 0; i < nw; i++) {
         if (!nt) t[i] = 1.0;
-        if (t[i] < 0) return key_err(c, "fjord.tiers", "proportions must be >= 0");
+        if (t[i] < 0) return hf_key_err(c, "fjord.tiers", "proportions must be >= 0");
         sum += t[i];
     }
-    if (!(sum > 0)) return key_err(c, "fjord.tiers", "proportions must not all be 0");
+    if (!(sum > 0)) return hf_key_err(c, "fjord.tiers", "proportions must not all be 0");
     *n = nw;
     for (int i = 0; i < nw; i++) {
         w[i] = v[nw - 1 - i];
@@ -218,11 +212,11 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
              : !strcmp(p->strategy, "fjord") ? parse_fjord(c, &n, w, pr) : 0;
     if (rc) return rc;
     if (!strcmp(p->strategy, "dkt") && !p->decentralized)  /* dkt.c */
-        return key_err(c, "federation.strategy", "dkt has no server: set federation.mode = decentralized");
+        return hf_key_err(c, "federation.strategy", "dkt has no server: set federation.mode = decentralized");
     if (!strcmp(p->strategy, "dkt") && strcmp(hf_conf_get(c, "heterofl.mode"), "fix"))
-        return key_err(c, "heterofl.mode", "dkt keeps one model per client: needs heterofl.mode = fix");
+        return hf_key_err(c, "heterofl.mode", "dkt keeps one model per client: needs heterofl.mode = fix");
     if (hf_hetero_wanted(p) && strcmp(p->strategy, "dkt") && p->decentralized)
-        return key_err(c, "federation.strategy", "heterofl and fjord need a server (federation.mode = centralized)");
+        return hf_key_err(c, "federation.strategy", "heterofl and fjord need a server (federation.mode = centralized)");
     return 0;
 }
 

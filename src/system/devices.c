@@ -205,14 +205,6 @@ int hf_devices_load_csv(hf_devices_t *d, const char *path)
     return rc;
 }
 
-static int key_err(const hf_conf_t *c, const char *key, const char *fmt, const char *a)
-{
-    const char *o = hf_conf_origin(c, key);
-    char msg[2048];
-    snprintf(msg, sizeof msg, fmt, a);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
-}
-
 static const char *cget(const hf_conf_t *c, const char *k)
 {
     const char *v = hf_conf_get(c, k);
@@ -235,13 +227,13 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
         errno = 0;
         long b = strtol(bw, &end, 10);
         if (errno || end == bw || *end || b < 0 || b > 100000)
-            return key_err(c, "federation.backup_workers", "expected a number of backup workers "
+            return hf_key_err(c, "federation.backup_workers", "expected a number of backup workers "
                            "b >= 0 or 'dynamic', got '%s'", bw);
         d->backup = b > 0 ? HF_BACKUP_STATIC : HF_BACKUP_NONE;
         d->backup_b = (int)b;
     }
     if (d->partial_work && d->deadline_s <= 0)
-        return key_err(c, "federation.partial_work", "%s", "partial work needs a deadline "
+        return hf_key_err(c, "federation.partial_work", "%s", "partial work needs a deadline "
                        "(federation.deadline_s > 0)");
 
     /* the class table: library, then the file (overriding by name), then custom */
@@ -265,7 +257,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
             int j = find_class(lib.cls, lib.nclasses, tmp.cls[i].name);
             if (j < 0) {
                 if (lib.nclasses == HF_MAX_CLASSES)
-                    return key_err(c, "devices.file", "more than %s classes in all", "32");
+                    return hf_key_err(c, "devices.file", "more than %s classes in all", "32");
                 j = lib.nclasses++;
             }
             lib.cls[j] = tmp.cls[i];
@@ -290,7 +282,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
         for (int j = 0; j < lib.nclasses; j++) {
             if (!from_file[j]) continue;
             if (lib.share[j] < 0)
-                return key_err(c, "devices.file", "%s", "without devices.classes the file needs a "
+                return hf_key_err(c, "devices.file", "%s", "without devices.classes the file needs a "
                                "'share' column");
             d->cls[d->nclasses] = lib.cls[j];
             d->share[d->nclasses++] = lib.share[j];
@@ -305,7 +297,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
             if (colon) {
                 *colon = 0;
                 if (parse_double(trim(colon + 1), &sh) || sh < 0 || isinf(sh))
-                    return key_err(c, "devices.classes", "bad share in '%s' (name:share, share a "
+                    return hf_key_err(c, "devices.classes", "bad share in '%s' (name:share, share a "
                                    "number >= 0)", t);
             }
             t = trim(t);
@@ -326,20 +318,20 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
                          "'custom' is the class of the devices.* keys)", t,
                          best >= 0 ? " (did you mean '" : "", best >= 0 ? lib.cls[best].name : "",
                          best >= 0 ? "'?)" : "");
-                return key_err(c, "devices.classes", "%s", m);
+                return hf_key_err(c, "devices.classes", "%s", m);
             }
             if (find_class(d->cls, d->nclasses, cl->name) >= 0)
-                return key_err(c, "devices.classes", "class '%s' listed twice", t);
+                return hf_key_err(c, "devices.classes", "class '%s' listed twice", t);
             if (d->nclasses == HF_MAX_CLASSES)
-                return key_err(c, "devices.classes", "at most %s classes", "32");
+                return hf_key_err(c, "devices.classes", "at most %s classes", "32");
             d->cls[d->nclasses] = *cl;
             d->share[d->nclasses++] = sh;
             total += sh;
         }
-        if (!d->nclasses) return key_err(c, "devices.classes", "%s", "no class listed");
+        if (!d->nclasses) return hf_key_err(c, "devices.classes", "%s", "no class listed");
     }
     if (!(total > 0))
-        return key_err(c, mix[0] ? "devices.classes" : "devices.file", "%s", "the shares sum to 0");
+        return hf_key_err(c, mix[0] ? "devices.classes" : "devices.file", "%s", "the shares sum to 0");
     for (int i = 0; i < d->nclasses; i++) d->share[i] /= total;
     return 0;
 }

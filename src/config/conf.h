@@ -118,6 +118,13 @@ void hf_conf_variant_desc(const hf_conf_t *c, int v, char *buf, size_t n);
 
 const char *hf_conf_get(const hf_conf_t *c, const char *key);     /* NULL if not in table */
 const char *hf_conf_origin(const hf_conf_t *c, const char *key);
+/* The one key-error helper: HF_EINPUT with "ORIGIN: key 'KEY': message", ORIGIN
+ * being the FILE:LINE that set the key ("default" when no file did). */
+int hf_key_err(const hf_conf_t *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* rc unchanged; when rc != 0 and KEY came from a file, the pending message
+ * (hf_errmsg) gets "ORIGIN: key 'KEY': " in front. */
+int hf_key_wrap(const hf_conf_t *c, const char *key, int rc);
 long hf_conf_int(const hf_conf_t *c, const char *key);
 double hf_conf_float(const hf_conf_t *c, const char *key);
 int hf_conf_bool(const hf_conf_t *c, const char *key);

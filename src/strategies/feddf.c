@@ -85,12 +85,6 @@ const hf_strategy_t hf_strategy_feddf = {
 
 int hf_feddf_wanted(const hf_params_t *p) { return !strcmp(p->strategy, "feddf"); }
 
-static int key_err(const hf_conf_t *c, const char *key, const char *msg)
-{
-    const char *o = hf_conf_origin(c, key);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
-}
-
 /* "a1-c1" → widths 1, 1/4 with proportions .5, .5 (widest first); must hold a. */
 static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
 {
@@ -101,25 +95,25 @@ static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
     while (*q) {
         while (*q == ' ') q++;
         if (*q < 'a' || *q > 'e')
-            return key_err(c, "feddf.groups", "expected letters a..e (widths 1..1/16) with optional "
+            return hf_key_err(c, "feddf.groups", "expected letters a..e (widths 1..1/16) with optional "
                            "proportions, e.g. a1-c1");
         int l = *q++ - 'a';
-        if (seen[l]) return key_err(c, "feddf.groups", "a group appears twice");
+        if (seen[l]) return hf_key_err(c, "feddf.groups", "a group appears twice");
         double v = 1.0;
         if ((*q >= '0' && *q <= '9') || *q == '.') {
             char *e;
             v = strtod(q, &e);
             q = e;
-            if (!(v > 0)) return key_err(c, "feddf.groups", "proportions must be > 0");
+            if (!(v > 0)) return hf_key_err(c, "feddf.groups", "proportions must be > 0");
         }
         while (*q == ' ') q++;
         if (*q == '-') q++;
-        else if (*q) return key_err(c, "feddf.groups", "groups are separated by '-', e.g. a1-c1");
+        else if (*q) return hf_key_err(c, "feddf.groups", "groups are separated by '-', e.g. a1-c1");
         seen[l] = 1;
         pr[l] = v;
     }
     if (!seen[0])
-        return key_err(c, "feddf.groups", "must contain group a (width 1: the run's model, evaluated in "
+        return hf_key_err(c, "feddf.groups", "must contain group a (width 1: the run's model, evaluated in "
                        "/rounds and saved as /model/final)");
     double sum = 0;
     for (int l = 0; l < 5; l++) sum += pr[l];
@@ -141,11 +135,11 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
     int rc = parse_groups(c, &n, w, pr);
     if (rc) return rc;
     if (p->decentralized)
-        return key_err(c, "federation.strategy", "feddf needs a server (federation.mode = centralized)");
+        return hf_key_err(c, "federation.strategy", "feddf needs a server (federation.mode = centralized)");
     if (strcmp(p->server_opt, "none"))
-        return key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
+        return hf_key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
     if (hf_conf_int(c, "feddf.server_samples") < 1)
-        return key_err(c, "feddf.server_samples", "must be >= 1");
+        return hf_key_err(c, "feddf.server_samples", "must be >= 1");
     return 0;
 }
 
@@ -181,7 +175,7 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
                  "%ld validation samples do not fit (lower data.train_samples or feddf.*_samples)",
                  used, n_all, f->S, f->V);
         free(f);
-        return key_err(c, "feddf.server_samples", msg);
+        return hf_key_err(c, "feddf.server_samples", msg);
     }
     f->sx = d->x + used * d->dim;
     f->vx = d->x + (used + f->S) * d->dim;

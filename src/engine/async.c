@@ -209,12 +209,6 @@ void hf_async_plan_free(hf_async_plan_t *pl)
 
 /* ----------------------------------------------------------------- run --- */
 
-static int key_err(const hf_conf_t *c, const char *key, const char *why)
-{
-    const char *o = hf_conf_origin(c, key);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, why);
-}
-
 /* Combinations FedBuff does not support here (they assume synchronous rounds). */
 static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
 {
@@ -222,29 +216,29 @@ static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
     const hf_params_t *p = &o->p;
     const char *st = hf_conf_get(c, "federation.strategy");
     if (strcmp(st, "fedavg") && strcmp(st, "fedprox"))
-        return key_err(c, "federation.strategy", "federation.mode = async supports fedavg and fedprox "
+        return hf_key_err(c, "federation.strategy", "federation.mode = async supports fedavg and fedprox "
                        "(stateless clients, one model upload)");
     if (strcmp(hf_conf_get(c, "selection.policy"), "uniform"))
-        return key_err(c, "selection.policy", "federation.mode = async starts clients uniformly among "
+        return hf_key_err(c, "selection.policy", "federation.mode = async starts clients uniformly among "
                        "the idle online ones: selection.policy must be uniform");
     if (strcmp(hf_conf_get(c, "aggregation.correction"), "none"))
-        return key_err(c, "aggregation.correction", "not supported with federation.mode = async");
+        return hf_key_err(c, "aggregation.correction", "not supported with federation.mode = async");
     if (p->stragglers > 0)
-        return key_err(c, "federation.stragglers", "not supported with federation.mode = async");
+        return hf_key_err(c, "federation.stragglers", "not supported with federation.mode = async");
     if (p->devs.deadline_s > 0 || p->devs.overcommit > 1 || p->devs.backup != HF_BACKUP_NONE)
-        return key_err(c, p->devs.deadline_s > 0 ? "federation.deadline_s"
+        return hf_key_err(c, p->devs.deadline_s > 0 ? "federation.deadline_s"
                           : p->devs.overcommit > 1 ? "federation.overcommit" : "federation.backup_workers",
                        "round policies do not apply with federation.mode = async (no rounds)");
     if (p->devs.clock != HF_CLOCK_MODEL)
-        return key_err(c, "devices.clock", "federation.mode = async plans its schedule with the model clock");
+        return hf_key_err(c, "devices.clock", "federation.mode = async plans its schedule with the model clock");
     if (hf_energy_scheduler(e->en) == HF_SCHED_AWARE)
-        return key_err(c, "energy.scheduler", "carbon-aware selection is not supported with "
+        return hf_key_err(c, "energy.scheduler", "carbon-aware selection is not supported with "
                        "federation.mode = async");
     if (o->resume)
         return hf_seterr(HF_EINPUT, "%s: federation.mode = async cannot resume from a checkpoint", o->resume);
     int N = p->clients, C = (int)hf_conf_int(c, "async.concurrency");
     if (C == 0) C = p->clients_per_round;
-    if (C > N) return key_err(c, "async.concurrency", "more clients training at once than clients");
+    if (C > N) return hf_key_err(c, "async.concurrency", "more clients training at once than clients");
     return 0;
 }
 

@@ -75,12 +75,6 @@ hf_energy_parts_t hf_energy_model(double active_w, double compute_s, double radi
 
 /* ------------------------------------------------------------- set-up --- */
 
-static int key_err(const hf_conf_t *c, const char *key, const char *msg)
-{
-    const char *o = hf_conf_origin(c, key);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "?", key, msg);
-}
-
 static int region_index(hf_energy_t *e, const hf_conf_t *c, const char *key, const char *name)
 {
     if (!strcmp(name, "default")) return e->default_region;
@@ -90,7 +84,7 @@ static int region_index(hf_energy_t *e, const hf_conf_t *c, const char *key, con
         snprintf(m, sizeof m, "unknown region '%.32s': not in energy.carbon_file%s and not a code "
                  "of the country table (e.g. FR, DE, US-CA)", name,
                  e->carbon.n ? "" : " (none given)");
-        key_err(c, key, m);
+        hf_key_err(c, key, "%s", m);
     }
     return i;
 }
@@ -112,11 +106,11 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
             char *end;
             w = strtod(colon + 1, &end);
             if (end == colon + 1 || *end || !(w > 0)) {
-                rc = key_err(c, "energy.regions", "expected REGION:SHARE,... with positive shares");
+                rc = hf_key_err(c, "energy.regions", "expected REGION:SHARE,... with positive shares");
                 break;
             }
         }
-        if (nr == 64) { rc = key_err(c, "energy.regions", "at most 64 regions"); break; }
+        if (nr == 64) { rc = hf_key_err(c, "energy.regions", "at most 64 regions"); break; }
         int i = region_index(e, c, "energy.regions", tok);
         if (i < 0) { rc = HF_EINPUT; break; }
         idx[nr] = i;
@@ -125,7 +119,7 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
     }
     free(s);
     if (rc) return rc;
-    if (nr == 0) return key_err(c, "energy.regions", "no regions");
+    if (nr == 0) return hf_key_err(c, "energy.regions", "no regions");
     int N = e->nclients, quota[64], given = 0;
     double rem[64];
     for (int r = 0; r < nr; r++) {
@@ -155,7 +149,7 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
 static int assign_regions_file(hf_energy_t *e, const hf_conf_t *c, const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return key_err(c, "energy.regions_file", "cannot open the file");
+    if (!f) return hf_key_err(c, "energy.regions_file", "cannot open the file");
     char line[512];
     long ln = 0;
     int rc = 0;
@@ -201,7 +195,7 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
         if (rc) {
             char m[4096];
             snprintf(m, sizeof m, "%s", hf_errmsg());
-            rc = key_err(c, "energy.carbon_file", m);
+            rc = hf_key_err(c, "energy.carbon_file", m);
         }
     }
     /* the constant fallback region "default" */
@@ -216,7 +210,7 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
         e->default_region = e->carbon.n++;
     }
     if (!rc && hf_time_parse(hf_conf_get(c, "energy.start"), &e->start))
-        rc = key_err(c, "energy.start", "expected an ISO 8601 time, e.g. 2022-01-01T00:00Z");
+        rc = hf_key_err(c, "energy.start", "expected an ISO 8601 time, e.g. 2022-01-01T00:00Z");
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
     if (!rc) {
         if (rf && rf[0]) rc = assign_regions_file(e, c, rf);

@@ -21,6 +21,7 @@
 #include "async.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "data_load.h"
 #include "h5out.h"
 #include "devices.h"
 #include "avail.h"
@@ -119,133 +120,6 @@ static int agree(int rc, MPI_Comm comm)
 }
 
 static int rank_first_client(int r, int R, int N) { return (int)(((long)r * N + R - 1) / R); }
-
-/* ------------------------------------------------------------------ data --- */
-
-/* Keep only the first n samples of d. */
-static void dataset_truncate(hf_dataset_t *d, long n)
-{
-    if (n > 0 && n < d->n) d->n = n;
-}
-
-/* Restrict a natural partition to its first `keep` clients. */
-static void partition_keep(hf_partition_t *p, int keep)
-{
-    if (keep < p->nclients) p->nclients = keep;
-}
-
-/* Natural data without a test split: hold out the last ⌊frac·n_k⌋ (≥1 when n_k ≥ 2)
- * samples of every user into a new test set; the partition keeps the rest. */
-static void holdout_split(hf_dataset_t *d, hf_partition_t *p, double frac, hf_dataset_t *test)
-{
-    long ntest = 0;
-    for (int k = 0; k < p->nclients; k++) {
-        long nk = p->off[k + 1] - p->off[k];
-        long h = nk >= 2 ? HF_MAX(1, (long)(frac * (double)nk)) : 0;
-        ntest += h;
-    }
-    hf_dataset_alloc(test, ntest, d->c, d->h, d->w, d->n_classes);
-    long *noff = hf_calloc((size_t)p->nclients + 1, sizeof(long));
-    long *nidx = hf_calloc((size_t)HF_MAX(p->off[p->nclients], 1), sizeof(long));
-    long ti = 0, ni = 0;
-    for (int k = 0; k < p->nclients; k++) {
-        long nk = p->off[k + 1] - p->off[k];
-        long h = nk >= 2 ? HF_MAX(1, (long)(frac * (double)nk)) : 0;
-        noff[k] = ni;
-        for (long j = 0; j < nk - h; j++) nidx[ni++] = p->idx[p->off[k] + j];
-        for (long j = nk - h; j < nk; j++) {
-            long s = p->idx[p->off[k] + j];
-            memcpy(test->x + ti * d->dim, d->x + s * d->dim, (size_t)d->dim * sizeof(float));
-            test->y[ti++] = d->y[s];
-        }
-    }
-    noff[p->nclients] = ni;
-    free(p->off);
-    free(p->idx);
-    p->off = noff;
-    p->idx = nidx;
-}
-
-static int with_origin(const hf_conf_t *c, const char *key, int rc)
-{
-    const char *o = hf_conf_origin(c, key);
-    if (rc == 0 || !o || !strcmp(o, "default")) return rc;
-    char msg[4096];
-    snprintf(msg, sizeof msg, "%s", hf_errmsg());
-    return hf_seterr(rc, "%s: key '%s': %s", o, key, msg);
-}
-
-static int load_data(hf_ctx_t *x)
-{
-    const hf_params_t *p = x->p;
-    const hf_conf_t *c = x->o->conf;
-    int rc = 0;
-    hf_partition_t natural = {0};
-    int have_natural = 0;
-    if (p->dataset == HF_DS_FMNIST) {
-        rc = hf_fmnist_load(p->data_path, &x->train, &x->test);
-        if (rc) return with_origin(c, "data.path", rc);
-        long nt = (long)ceil(p->test_fraction * (double)x->test.n);
-        dataset_truncate(&x->test, nt);
-    } else if (p->dataset == HF_DS_SYNTHETIC) {
-        hf_partition_t ptest = {0};
-        rc = hf_synthetic_generate(p->syn_alpha, p->syn_beta, p->syn_iid, p->syn_devices, 60, 10,
-                                   p->seed, &x->train, &x->test, &natural, &ptest);
-        hf_partition_free(&ptest);
-        if (rc) return rc;
-        have_natural = 1;
-    } else {
-        if (!p->data_path[0]) {
-            const char *o = hf_conf_origin(c, "data.dataset");
-            return hf_seterr(HF_EINPUT, "%s: key 'data.path': data.dataset = leaf needs data.path "
-                             "(a LEAF JSON file)", o ? o : x->o->suite);
-        }
-        rc = hf_leaf_load(p->data_path, &x->train, &natural);
-        if (rc) return with_origin(c, "data.path", rc);
-        have_natural = 1;
-        const char *tp = hf_conf_get(c, "data.test_path");
-        if (tp && tp[0]) {
-            hf_partition_t pt = {0};
-            rc = hf_leaf_load(tp, &x->test, &pt);
-            hf_partition_free(&pt);
-            if (rc) return with_origin(c, "data.test_path", rc);
-            if (x->test.dim != x->train.dim)
-                return hf_seterr(HF_EINPUT, "%s: test data has %d features, training data %d", tp,
-                                 x->test.dim, x->train.dim);
-        } else {
-            holdout_split(&x->train, &natural, hf_conf_float(c, "data.holdout"), &x->test);
-        }
-        int ncl = HF_MAX(x->train.n_classes, x->test.n_classes);
-        x->train.n_classes = x->test.n_classes = ncl;
-    }
-    x->train_all = x->train.n;
-    if (p->partition == HF_PART_NATURAL) {
-        if (p->clients > natural.nclients) {
-            hf_partition_free(&natural);
-            const char *o = hf_conf_origin(c, "federation.clients");
-            return hf_seterr(HF_EINPUT, "%s: key 'federation.clients': %d clients requested but the "
-                             "natural partition has only %d users", o ? o : "default", p->clients,
-                             natural.nclients);
-        }
-        partition_keep(&natural, p->clients);
-        x->part = natural;
-        return 0;
-    }
-    if (have_natural) hf_partition_free(&natural);
-    dataset_truncate(&x->train, p->train_samples);
-    switch (p->partition) {
-    case HF_PART_SHARDS:
-        rc = hf_partition_shards(x->train.y, x->train.n, p->clients, p->seed, &x->part);
-        break;
-    case HF_PART_DIRICHLET:
-        rc = hf_partition_dirichlet(x->train.y, x->train.n, x->train.n_classes, p->clients, p->alpha,
-                                    p->min_samples, p->seed, &x->part);
-        break;
-    default:
-        rc = hf_partition_iid(x->train.n, p->clients, p->seed, &x->part);
-    }
-    return with_origin(c, "data.partition", rc);
-}
 
 /* -------------------------------------------------------------- training --- */
 
@@ -722,7 +596,7 @@ static int vol_init(hf_ctx_t *x, int N, int m)
     if (spec.model == HF_AV_ALWAYS && spec.withdraw_fraction <= 0 && !strcmp(pol, "uniform") &&
         corr == HF_CORR_NONE)
         return 0;
-    rc = with_origin(c, "availability.file", hf_avail_generate(&x->av, &spec));
+    rc = hf_key_wrap(c, "availability.file", hf_avail_generate(&x->av, &spec));
     if (rc) return rc;
     double *ppi = hf_calloc((size_t)N, sizeof(double)), *plam = hf_calloc((size_t)N, sizeof(double));
     double prior = hf_conf_float(c, "aggregation.pi_prior");
@@ -950,7 +824,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
 
     openblas_set_num_threads(p->dev.cores);
 
-    int rc = agree(load_data(x), comm);
+    int rc = agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all), comm);
     if (rc) { ctx_free(x); return rc; }
 
     hf_model_cfg_t mc = p->model;
@@ -996,7 +870,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                                            p->server_beta2, p->server_tau), comm);
     double cycle_time = 0.0;  /* decentralized: simulated seconds per gossip iteration */
     if (!rc && p->decentralized) {
-        rc = agree(with_origin(o->conf, "topology.path", hf_topology_build(&x->graph, p->topo_kind, N,
+        rc = agree(hf_key_wrap(o->conf, "topology.path", hf_topology_build(&x->graph, p->topo_kind, N,
                    p->topo_p, p->topo_path, p->seed)), comm);
         if (!rc) rc = agree(hf_dec_init(&x->dec, &x->graph, P, x->global, comm), comm);
         m = N;

@@ -1359,6 +1359,26 @@ const char *hf_conf_origin(const hf_conf_t *c, const char *key)
     return e ? e->origin : NULL;
 }
 
+int hf_key_err(const hf_conf_t *c, const char *key, const char *fmt, ...)
+{
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *o = hf_conf_origin(c, key);
+    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
+}
+
+int hf_key_wrap(const hf_conf_t *c, const char *key, int rc)
+{
+    const char *o = hf_conf_origin(c, key);
+    if (rc == 0 || !o || !strcmp(o, "default")) return rc;
+    char msg[4096];
+    snprintf(msg, sizeof msg, "%s", hf_errmsg());
+    return hf_seterr(rc, "%s: key '%s': %s", o, key, msg);
+}
+
 long hf_conf_int(const hf_conf_t *c, const char *key)
 {
     const char *v = hf_conf_get(c, key);

@@ -330,12 +330,6 @@ struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int ntensors, const long *t
 
 /* ------------------------------------------------------------ parameters -- */
 
-static int key_err(const hf_conf_t *c, const char *key, const char *msg)
-{
-    const char *o = hf_conf_origin(c, key);
-    return hf_seterr(HF_EINPUT, "%s: key '%s': %s", o ? o : "default", key, msg);
-}
-
 static const char *sget(const hf_conf_t *c, const char *k)
 {
     const char *v = hf_conf_get(c, k);
@@ -359,17 +353,17 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
     snprintf(p->topo_path, sizeof p->topo_path, "%s", sget(c, "topology.path"));
     p->topo_local_steps = (int)hf_conf_int(c, "topology.local_steps");
     if (!hf_strategy_find(p->strategy))
-        return key_err(c, "federation.strategy", "not in the strategy registry (hetfl list)");
+        return hf_key_err(c, "federation.strategy", "not in the strategy registry (hetfl list)");
     if (p->decentralized) {
         if (strcmp(p->strategy, "fedavg") && strcmp(p->strategy, "dkt"))
-            return key_err(c, "federation.strategy", "federation.mode = decentralized runs D-PSGD "
+            return hf_key_err(c, "federation.strategy", "federation.mode = decentralized runs D-PSGD "
                            "(fedavg) or dkt");
         if (p->stragglers > 0)
-            return key_err(c, "federation.stragglers", "not supported with federation.mode = decentralized");
+            return hf_key_err(c, "federation.stragglers", "not supported with federation.mode = decentralized");
         if (strcmp(p->server_opt, "none"))
-            return key_err(c, "server.optimizer", "there is no server with federation.mode = decentralized");
+            return hf_key_err(c, "server.optimizer", "there is no server with federation.mode = decentralized");
         if (!strcmp(p->topo_kind, "file") && !p->topo_path[0])
-            return key_err(c, "topology.path", "topology.kind = file needs an edge-list file");
+            return hf_key_err(c, "topology.path", "topology.kind = file needs an edge-list file");
     }
     {   /* [heterofl], [fjord] keys (hetero.c) */
         int hrc = hf_hetero_params_check(p, c);
@@ -377,7 +371,7 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
         if (hrc) return hrc;
     }
     if (!strcmp(p->strategy, "scaffold") && p->momentum > 0)
-        return key_err(c, "federation.momentum", "scaffold's control-variate update (option II) "
+        return hf_key_err(c, "federation.momentum", "scaffold's control-variate update (option II) "
                        "assumes plain local SGD: set momentum = 0");
     return 0;
 }

@@ -1,0 +1,17 @@
+/*
+ * data_load.h — load the run's training and test sets and partition the
+ * training set over the clients (every rank does the same, from the seed).
+ */
+#ifndef HF_DATA_LOAD_H
+#define HF_DATA_LOAD_H
+#include "conf.h"
+#include "data.h"
+#include "options.h"
+
+/* Loads train/test per the data.* keys and partitions train into p->clients
+ * clients; *train_all = training samples loaded before data.train_samples cut
+ * them (FedDF's server set lies beyond).  Errors: HF_EINPUT "FILE:LINE: key
+ * 'x': reason" (suite names the file when no key has an origin). */
+int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_dataset_t *train,
+                 hf_dataset_t *test, hf_partition_t *part, long *train_all);
+#endif
