@@ -314,7 +314,7 @@ static void test_assign_quotas(void)
 
 static int load(hf_conf_t *c, hf_params_t *p, const char *text)
 {
-    int rc = hf_conf_load_string(c, text, "t.conf", hf_options, NULL, 0, -1);
+    int rc = hf_conf_load_string(c, text, "t.conf", hf_options_table(), NULL, 0, -1);
     if (!rc) rc = hf_params_from_conf(p, c);
     return rc;
 }

@@ -57,7 +57,7 @@ static hf_energy_t *mk_energy(const char *text, int N, int R)
     hf_conf_t c = {0};
     char name[512];
     snprintf(name, sizeof name, "%s/t.conf", tmpdir);
-    int rc = hf_conf_load_string(&c, text, name, hf_options, NULL, 0, -1);
+    int rc = hf_conf_load_string(&c, text, name, hf_options_table(), NULL, 0, -1);
     if (rc) { printf("\n%s\n", hf_errmsg()); return NULL; }
     hf_energy_t *e = hf_energy_new(&c, 7, N, R, &rc);
     if (!e) printf("\n%s\n", hf_errmsg());
@@ -388,7 +388,7 @@ static void test_regions_errors(void)
     char name[512];
     snprintf(name, sizeof name, "%s/t.conf", tmpdir);
     CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&c, "[energy]\nregions = FR:1,ATLANTIS:1\n", name,
-                                              hf_options, NULL, 0, -1), 0);
+                                              hf_options_table(), NULL, 0, -1), 0);
     int rc;
     CU_ASSERT_PTR_NULL(hf_energy_new(&c, 1, 10, 5, &rc));
     CU_ASSERT_EQUAL(rc, HF_EINPUT);

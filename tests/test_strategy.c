@@ -39,7 +39,7 @@ static double quad_run(const char *name, double mu, int R)
     long off[QN + 1];
     for (int k = 0; k <= QN; k++) off[k] = 10L * k;   /* n_k = 10 → K = 10 steps */
     hf_strat_t s;
-    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, QP, QN, off, 0, QN, MPI_COMM_WORLD), 0);
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, NULL, NULL, QP, QN, off, 0, QN, MPI_COMM_WORLD), 0);
     int sel[QN] = {0, 1, 2, 3};
     hf_cplan_t cps[QN];
     hf_plan_t plan = {.c = cps};
@@ -116,7 +116,7 @@ static void test_fednova_weights(void)
     p.seed = 5;
     long off[4] = {0, 30, 60, 90};
     hf_strat_t s;
-    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, NULL, NULL, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
     int sel[3] = {0, 1, 2};
     hf_cplan_t c[3];
     hf_plan_t pl = {.c = c};
@@ -141,7 +141,7 @@ static void test_fednova_weights(void)
     hf_strat_free(&s);
     /* fedavg drops the same stragglers */
     snprintf(p.strategy, sizeof p.strategy, "fedavg");
-    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, NULL, NULL, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
     hf_strat_plan(&s, 3, sel, 3, &pl);
     CU_ASSERT_EQUAL(pl.kept, 1);
     CU_ASSERT_EQUAL(pl.divisor, 30.0);

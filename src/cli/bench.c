@@ -60,7 +60,7 @@ static int bench_round(FILE *out, MPI_Comm comm, int quick, const char *suite)
     hf_conf_t conf = {0};
     hf_fed_opts_t o;
     memset(&o, 0, sizeof o);
-    int rc = hf_conf_load(&conf, suite, hf_options, sets, 2, -1);
+    int rc = hf_conf_load(&conf, suite, hf_options_table(), sets, 2, -1);
     if (!rc) rc = hf_params_from_conf(&o.p, &conf);
     if (rc) { hf_conf_free(&conf); return rc; }
     char tmpl[] = "/tmp/hetfl-bench-XXXXXX";
@@ -287,7 +287,7 @@ static int run_suite(MPI_Comm comm, const char *suite, char **sets, int nsets, c
     hf_conf_t conf = {0};
     hf_fed_opts_t o;
     memset(&o, 0, sizeof o);
-    int rc = hf_conf_load(&conf, suite, hf_options, sets, nsets, -1);
+    int rc = hf_conf_load(&conf, suite, hf_options_table(), sets, nsets, -1);
     if (!rc) rc = hf_params_from_conf(&o.p, &conf);
     if (rc) { hf_conf_free(&conf); return rc; }
     char outp[256];

@@ -51,34 +51,59 @@ static int cmp_part(FILE *out, const hf_part_rec_t *a, const hf_part_rec_t *b, l
     return 0;
 }
 
-/* Is line p (in section sec, "[name]" line text) the key "section.key" of ign? */
-static int line_is_key(const char *sec, const char *p, const char *ign)
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The resolved configuration as sorted "section.key=value" entries (the order
+ * of sections and keys in /config is presentation, not content), minus the
+ * keys the determinism contract says do not change results
+ * (aggregation.topology, run.checkpoint_every) and the nign keys of ign.
+ * Returns the count; caller frees each entry and *out. */
+static int contract_config(const char *cfg, char **ign, int nign, char ***out)
 {
-    const char *dot = strchr(ign, '.');
-    if (!dot || !sec) return 0;
-    size_t sl = (size_t)(dot - ign), kl = strlen(dot + 1);
-    if (strncmp(sec + 1, ign, sl) || sec[1 + sl] != ']') return 0;
-    return !strncmp(p, dot + 1, kl) && (p[kl] == ' ' || p[kl] == '=');
+    int n = 0, cap = 64;
+    char **v = hf_calloc((size_t)cap, sizeof *v);
+    char sec[128] = "";
+    for (const char *p = cfg; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (p[0] == '[') {
+            const char *r = memchr(p, ']', len);
+            snprintf(sec, sizeof sec, "%.*s", r ? (int)(r - p - 1) : 0, p + 1);
+        } else if (len && p[0] != '#' && memchr(p, '=', len)) {
+            const char *eq = memchr(p, '=', len), *ke = eq, *vs = eq + 1;
+            while (ke > p && ke[-1] == ' ') ke--;
+            while (vs < p + len && *vs == ' ') vs++;
+            char *ent = hf_calloc(strlen(sec) + len + 3, 1);
+            sprintf(ent, "%s.%.*s=%.*s", sec, (int)(ke - p), p, (int)(p + len - vs), vs);
+            size_t kl = strcspn(ent, "=");
+            int skip = !strncmp(ent, "aggregation.topology=", kl + 1) ||
+                       !strncmp(ent, "run.checkpoint_every=", kl + 1);  /* when checkpoints were taken */
+            for (int i = 0; i < nign && !skip; i++) skip = strlen(ign[i]) == kl && !strncmp(ent, ign[i], kl);
+            if (skip) free(ent);
+            else {
+                if (n == cap) v = hf_realloc(v, (size_t)(cap *= 2) * sizeof *v);
+                v[n++] = ent;
+            }
+        }
+        p += len + (e ? 1 : 0);
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    *out = v;
+    return n;
 }
 
-/* The resolved configuration minus the keys the determinism contract says do
- * not change results (aggregation.topology, run.checkpoint_every) and the nign keys of ign.  Caller frees. */
-static char *contract_config(const char *cfg, char **ign, int nign)
+/* Print the entries in one list and not the other (at most 8); 1 when any. */
+static int config_diff(FILE *out, char **a, int na, char **b, int nb)
 {
-    char *out = hf_strdup(cfg), *w = out;
-    const char *p = cfg, *sec = NULL;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p + 1) : strlen(p);
-        if (p[0] == '[') sec = p;
-        int skip = line_is_key(sec, p, "aggregation.topology") ||
-                   line_is_key(sec, p, "run.checkpoint_every");  /* when checkpoints were taken */
-        for (int i = 0; i < nign && !skip; i++) skip = line_is_key(sec, p, ign[i]);
-        if (!skip) { memmove(w, p, len); w += len; }
-        p += len;
+    int i = 0, j = 0, shown = 0, diff = 0;
+    while (i < na || j < nb) {
+        int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i], b[j]);
+        if (c == 0) { i++; j++; continue; }
+        diff = 1;
+        if (shown++ < 8) fprintf(out, "/config: %s only in the %s file\n", c < 0 ? a[i] : b[j], c < 0 ? "first" : "second");
+        if (c < 0) i++; else j++;
     }
-    *w = 0;
-    return out;
+    return diff;
 }
 
 typedef struct { hid_t other; FILE *out; int diff; long ntensors; } walk_t;
@@ -137,11 +162,14 @@ int hf_compare_main(int argc, char **argv, FILE *out)
     rc = hf_h5in_open(&b, files[1]);
     if (rc) { hf_h5in_close(&a); fprintf(stderr, "hetfl: %s\n", hf_errmsg()); return rc; }
     int diff = 0;
-    char *ca = contract_config(a.config, ign, nign), *cb = contract_config(b.config, ign, nign);
-    if (strcmp(ca, cb)) {
+    char **ca, **cb;
+    int na = contract_config(a.config, ign, nign, &ca), nb = contract_config(b.config, ign, nign, &cb);
+    if (config_diff(out, ca, na, cb, nb)) {
         fprintf(out, "/config differs (beyond aggregation.topology%s)\n", nign ? " and --ignore-key" : "");
         diff = 1;
     }
+    for (int i = 0; i < na; i++) free(ca[i]);
+    for (int i = 0; i < nb; i++) free(cb[i]);
     free(ca);
     free(cb);
     if (a.nrounds != b.nrounds) {

@@ -1,7 +1,7 @@
 /*
  * hetfl.c — command line: run, validate, expand, list, help, version, bench,
  * compare, report.  Every command parses its options into a status instead of exiting,
- * so all ranks agree on errors and exit with the same status (STYLE.md §3).
+ * so all ranks agree on errors and exit with the same status (docs/ARCHITECTURE.md, "Reliability").
  */
 #include "config.h"
 #include "hetfl.h"
@@ -161,7 +161,7 @@ static int mkdir_p(const char *dir)
 /* Load suite + overrides + variant and derive the typed parameters. */
 static int load_suite(const hf_cli_t *a, hf_conf_t *conf, hf_params_t *p)
 {
-    int rc = hf_conf_load(conf, a->suite, hf_options, a->sets, a->nsets, a->variant);
+    int rc = hf_conf_load(conf, a->suite, hf_options_table(), a->sets, a->nsets, a->variant);
     if (rc) return rc;
     return hf_params_from_conf(p, conf);
 }
@@ -254,14 +254,14 @@ static int cmd_expand(int argc, char **argv, MPI_Comm comm, FILE *out)
     hf_cli_t a;
     hf_conf_t conf = {0};
     int rc = parse_run_args(argc, argv, &a, "expand");
-    if (!rc) rc = hf_conf_load(&conf, a.suite, hf_options, a.sets, a.nsets, -1);
+    if (!rc) rc = hf_conf_load(&conf, a.suite, hf_options_table(), a.sets, a.nsets, -1);
     if (!rc) {
         int n = hf_conf_nvariants(&conf);
         /* each variant must itself be valid */
         for (int v = 0; v < n && !rc; v++) {
             hf_conf_t cv = {0};
             hf_params_t p;
-            rc = hf_conf_load(&cv, a.suite, hf_options, a.sets, a.nsets, conf.nsweep ? v : -1);
+            rc = hf_conf_load(&cv, a.suite, hf_options_table(), a.sets, a.nsets, conf.nsweep ? v : -1);
             if (!rc) rc = hf_params_from_conf(&p, &cv);
             if (!rc && rank == 0) {
                 char d[2048];

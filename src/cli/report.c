@@ -5,7 +5,7 @@
  * Per run: final and best test accuracy; rounds, simulated time, wall time,
  * bytes (up + down), energy and carbon to a target accuracy; totals; mean
  * selected / completed / dropped / late clients per round; outcome counts from
- * /participation.  "To target" follows ALGORITHMS.md (rounds-to-target): take
+ * /participation.  "To target" (rounds-to-target, as the FL papers report it): take
  * the best-so-far accuracy over the evaluated rounds, find the first evaluation
  * at or above the target and interpolate linearly between it and the previous
  * evaluation; cumulative time, bytes, energy and carbon are interpolated at the

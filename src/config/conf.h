@@ -70,6 +70,7 @@ typedef struct {
     const char *choices;  /* HF_OPT_CHOICE: "a|b|c" */
     const char *doc;      /* one-line description for --help / hetfl help keys */
 } hf_opt_t;
+#define HF_OPT_NORANGE 1, 0  /* min > max: an option without a numeric range */
 
 typedef struct {
     char *key;            /* "section.key" */

@@ -1,18 +1,20 @@
 /*
- * options.c — the suite keys.  Names are contracts (DESIGN.md): tests and users'
+ * options.c — the suite keys.  Names are contracts (docs/ARCHITECTURE.md): tests and users'
  * scripts rely on them.  Keep the doc strings short and precise: they are the
  * reference documentation printed by `hetfl help keys`.
  */
 #include "options.h"
 #include "strategy.h"
+#include "select.h"
 #include "hf_util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE 1, 0          /* no numeric range */
+#define NONE HF_OPT_NORANGE
 
-const hf_opt_t hf_options[] = {
+/* The engine's own keys; the registries add theirs (hf_options_table). */
+static const hf_opt_t core_options[] = {
     /* [run] */
     {"run.name", HF_OPT_STRING, "hetfl", NONE, NULL,
      "experiment name; used in the default results path"},
@@ -59,7 +61,7 @@ const hf_opt_t hf_options[] = {
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
     /* [federation] */
-    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, "fedavg|fedprox|scaffold|fednova|heterofl|fjord|feddf|dkt",
+    {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, NULL /* the registry's names */,
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
      "term, [fedprox] mu), scaffold (control variates, option II; 2x upload), fednova "
      "(normalized averaging), heterofl and fjord (width sub-models, [heterofl] / [fjord]), feddf (architecture groups + server ensemble "
@@ -102,68 +104,8 @@ const hf_opt_t hf_options[] = {
      "clip each local gradient to this global L2 norm (0 = off)"},
     {"federation.eval_every", HF_OPT_INT, "1", 1, 10000000, NULL,
      "evaluate the global model on the test set every N rounds (and after the last)"},
-    /* [heterofl], [fjord]: hetero.c (width sub-models, masked aggregation) */
-    {"heterofl.levels", HF_OPT_STRING, "a", NONE, NULL,
-     "heterofl: width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 with proportions, '-'-separated: a2-b8 = "
-     "20% width 1, 80% width 1/2; a-e = half each (a level's proportion defaults to 1). With device "
-     "classes whose mem_width < 1, a client's widest level is the largest <= its class's cap"},
-    {"dkt.steps", HF_OPT_INT, "5", 0, 100000, NULL,
-     "dkt: soft-target SGD steps a client takes towards each strictly wider neighbour's logits per "
-     "round (batches of federation.batch_size from that neighbour's local data); 0 = no distillation "
-     "(same-width gossip only)"},
-    {"dkt.lr", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
-     "dkt: learning rate of the distillation steps; 0 = federation.lr"},
-    {"dkt.temperature", HF_OPT_FLOAT, "1", 0.01, 100, NULL,
-     "dkt: softmax temperature T of the distillation loss KL(softmax(z_teacher/T) || softmax(z/T))"},
-    {"heterofl.mode", HF_OPT_CHOICE, "fix", NONE, "fix|dynamic",
-     "heterofl: fix = level by client index (exact quotas of the proportions; with memory caps: the "
-     "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "
-     "levels the class holds), keyed (seed, width, round, client)"},
-    {"heterofl.scaler", HF_OPT_BOOL, "yes", NONE, NULL,
-     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler)"},
-    {"heterofl.masked_loss", HF_OPT_BOOL, "yes", NONE, NULL,
-     "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
-    {"heterofl.label_split", HF_OPT_BOOL, "yes", NONE, NULL,
-     "heterofl: classifier rows are averaged only over clients holding that class (authors' code)"},
-    {"fjord.widths", HF_OPT_STRING, "0.2,0.4,0.6,0.8,1.0", NONE, NULL,
-     "fjord: the width set P, ascending, each in (0,1]; also the widths /rounds_by_width reports"},
-    {"fjord.tiers", HF_OPT_STRING, "", NONE, NULL,
-     "fjord: proportions of clients whose tier p_max is each width of fjord.widths (same order), "
-     "assigned by client index with exact quotas; empty = uniform. With device classes whose "
-     "mem_width < 1: the tier is the largest width <= the class's cap instead"},
-    {"fjord.kd", HF_OPT_BOOL, "no", NONE, NULL,
-     "fjord: self-distillation; a minibatch at p < p_max adds CE(f_p(x), softmax(f_pmax(x))) to "
-     "CE(f_pmax(x), y), one step on both (soft target estimated by one label drawn per sample)"},
-    {"fjord.pmax_prob", HF_OPT_FLOAT, "-1", -1, 1, NULL,
-     "fjord: probability that a minibatch trains the client's own tier p_max, the rest uniform over "
-     "the narrower widths; -1 = uniform over all widths <= p_max (FjORD's rule)"},
-    /* [feddf]: feddf.c (architecture groups, server-side ensemble distillation) */
-    {"feddf.groups", HF_OPT_STRING, "a", NONE, NULL,
-     "feddf: architecture groups as width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 of the model with client "
-     "proportions, '-'-separated (a1-c1); must contain a (the global model); clients get exact quotas "
-     "by index, or with device memory caps the widest group their class allows"},
-    {"feddf.server_samples", HF_OPT_INT, "500", 1, 1000000, NULL,
-     "feddf: unlabeled server set, taken from the training samples after the last one any client "
-     "holds (needs data.train_samples below the data set's size); labels are never read"},
-    {"feddf.val_samples", HF_OPT_INT, "500", 0, 1000000, NULL,
-     "feddf: labelled validation samples following the server set (early stopping); 0 = keep the "
-     "last step"},
-    {"feddf.steps", HF_OPT_INT, "10000", 0, 100000000, NULL,
-     "feddf: maximum distillation steps per group and round (paper: 10^4); 0 = per-group FedAvg only"},
-    {"feddf.val_every", HF_OPT_INT, "100", 1, 100000000, NULL, "feddf: validate every this many steps"},
-    {"feddf.patience", HF_OPT_INT, "1000", 1, 100000000, NULL,
-     "feddf: stop after this many steps without a better validation accuracy; the best student is kept"},
-    {"feddf.batch_size", HF_OPT_INT, "64", 1, 100000, NULL, "feddf: distillation batch size"},
-    {"feddf.lr", HF_OPT_FLOAT, "1e-3", 0, 1e3, NULL,
-     "feddf: Adam learning rate (beta 0.9, 0.999, eps 1e-8), cosine decay to 0 over feddf.steps"},
-    {"feddf.temperature", HF_OPT_FLOAT, "1", 1e-3, 1e3, NULL,
-     "feddf: softmax temperature T of KL(softmax(zbar/T) || softmax(z/T)) (gradient without T^2)"},
-    /* [fedprox], [fednova], [server], [topology]: strategy.c, server_opt.c, topology.c */
-    {"fedprox.mu", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
-     "fedprox: proximal coefficient; local step w -= lr (grad + mu (w - x_t)); mu = 0 is FedAvg's "
-     "local solver (FedProx's synthetic setting: mu = 1)"},
-    {"fednova.mu", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
-     "fednova: proximal coefficient of the local solver (a_k = sum_{j<tau}(1-lr mu)^j); 0 = plain SGD"},
+    /* here: each strategy's own keys ([fedprox], [heterofl], ...: hf_strategy_t.keys) */
+    /* [server], [topology]: server_opt.c, topology.c */
     {"server.optimizer", HF_OPT_CHOICE, "none", NONE, "none|avgm|adagrad|adam|yogi",
      "server optimizer on the aggregated update D (Reddi et al. 2021): none x += lr D; avgm m = beta1 m "
      "+ D, x += lr m; adagrad/adam/yogi m = beta1 m + (1-beta1) D, v per rule, x += lr m/(sqrt v + tau)"},
@@ -306,7 +248,7 @@ const hf_opt_t hf_options[] = {
     {"availability.transfer_bw_mbps", HF_OPT_FLOAT, "0", 0, 1e9, NULL,
      "transfer: bandwidth of the data transfer, Mbit/s (0: the participant's class down_mbps); "
      "the time is latency + bytes x 8 / bandwidth"},
-    {"selection.policy", HF_OPT_CHOICE, "uniform", NONE, "uniform|poc|f3ast|forecast|cyclic",
+    {"selection.policy", HF_OPT_CHOICE, "uniform", NONE, NULL /* the registry's names */,
      "among the online clients: uniform; poc (power-of-choice, Cho et al. 2022: selection.d "
      "candidates by q_k, highest last local loss, simple average); f3ast (Ribero et al. 2023: largest "
      "q_k/r_k, r_k smoothed participation rate, weights q_k/r_k); forecast (clients the "
@@ -490,6 +432,27 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     return 0;
 }
 
+#define MAX_OPTIONS 512
+#define PLUGIN_KEYS_AFTER "federation.eval_every"  /* strategies' rows follow this key */
+
+const hf_opt_t *hf_options_table(void)
+{
+    static hf_opt_t table[MAX_OPTIONS];
+    if (table[0].key) return table;
+    int n = 0;
+    for (const hf_opt_t *o = core_options; o->key; o++) {
+        table[n] = *o;
+        if (!strcmp(o->key, "federation.strategy")) table[n].choices = hf_strategy_names();
+        if (!strcmp(o->key, "selection.policy")) table[n].choices = hf_select_policy_names();
+        n++;
+        if (!strcmp(o->key, PLUGIN_KEYS_AFTER))
+            for (int i = 0; hf_strategies[i]; i++)
+                for (const hf_opt_t *k = hf_strategies[i]->keys; k && k->key; k++) table[n++] = *k;
+        if (n >= MAX_OPTIONS - 1) abort();  /* raise MAX_OPTIONS */
+    }
+    return table;
+}
+
 static const char *type_name(hf_opt_type_t t)
 {
     switch (t) {
@@ -509,7 +472,7 @@ void hf_options_print(FILE *out, int markdown)
     if (markdown) {
         fprintf(out, "| key | type | default | range / choices | meaning |\n|---|---|---|---|---|\n");
     }
-    for (const hf_opt_t *o = hf_options; o->key; o++) {
+    for (const hf_opt_t *o = hf_options_table(); o->key; o++) {
         char range[128] = "";
         if (o->type == HF_OPT_CHOICE) snprintf(range, sizeof range, "%s", o->choices);
         else if (o->min <= o->max) snprintf(range, sizeof range, "[%g, %g]", o->min, o->max);

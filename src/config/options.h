@@ -3,8 +3,8 @@
  * and documentation) and the typed parameters the engine runs from.
  *
  * The table drives parsing (conf.c), `hetfl help keys`, `hetfl validate` and the
- * /config string stored in every result: adding a key here is all it takes to
- * make it parse, validate and appear in the docs.
+ * /config string stored in every result: adding a key here (or to a strategy's
+ * .keys) is all it takes to make it parse, validate and appear in the docs.
  */
 #ifndef HF_OPTIONS_H
 #define HF_OPTIONS_H
@@ -13,7 +13,10 @@
 #include "devices.h"
 #include <stdint.h>
 
-extern const hf_opt_t hf_options[];
+/* The whole table: the engine's keys with every registered strategy's own
+ * keys ([fedprox], [heterofl], ...) and choice lists generated from the
+ * registries (strategies, selection policies).  Built once. */
+const hf_opt_t *hf_options_table(void);
 
 typedef enum { HF_DS_FMNIST, HF_DS_SYNTHETIC, HF_DS_LEAF } hf_dsname_t;
 typedef enum { HF_PART_IID, HF_PART_SHARDS, HF_PART_DIRICHLET, HF_PART_NATURAL } hf_partname_t;

@@ -209,15 +209,12 @@ void hf_async_plan_free(hf_async_plan_t *pl)
 
 /* ----------------------------------------------------------------- run --- */
 
-/* Combinations FedBuff does not support here (they assume synchronous rounds). */
+/* Combinations FedBuff does not support here (they assume synchronous rounds);
+ * the strategy's own support is its HF_MODE_ASYNC flag (registry.c). */
 static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
 {
     const hf_conf_t *c = o->conf;
     const hf_params_t *p = &o->p;
-    const char *st = hf_conf_get(c, "federation.strategy");
-    if (strcmp(st, "fedavg") && strcmp(st, "fedprox"))
-        return hf_key_err(c, "federation.strategy", "federation.mode = async supports fedavg and fedprox "
-                       "(stateless clients, one model upload)");
     if (strcmp(hf_conf_get(c, "selection.policy"), "uniform"))
         return hf_key_err(c, "selection.policy", "federation.mode = async starts clients uniformly among "
                        "the idle online ones: selection.policy must be uniform");
@@ -242,192 +239,245 @@ static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
     return 0;
 }
 
+/* The run's state across server updates. */
+typedef struct {
+    const hf_async_env_t *e;
+    const hf_fed_opts_t *o;
+    int B;                        /* async.buffer */
+    double a;                     /* async.staleness_exp */
+    int by_samples;               /* async.weights = samples */
+    hf_avail_t av;
+    long *nk;                     /* n_k of every client */
+    hf_async_plan_t pl;           /* the whole schedule (hf_async_plan) */
+    float **dstore;               /* this rank's trained updates by job, until applied */
+    double *jloss, *jmeas;        /* their local losses, measured seconds */
+    int *jsteps;                  /* and steps */
+    float *upd;                   /* the aggregated update */
+    double *gl, *gs;              /* (loss, steps, measured) per buffer row: local, reduced on rank 0 */
+    hf_part_rec_t *rows;          /* rank 0: the update's /participation rows */
+    long jv;                      /* next job in start order */
+    double t_loop;
+} async_run_t;
+
+/* Availability, the schedule of every job and update, the buffers. */
+static int async_setup(async_run_t *A)
+{
+    const hf_async_env_t *e = A->e;
+    const hf_params_t *p = &A->o->p;
+    const hf_conf_t *c = A->o->conf;
+    int N = p->clients, C = (int)hf_conf_int(c, "async.concurrency");
+    if (C == 0) C = p->clients_per_round;
+    A->B = (int)hf_conf_int(c, "async.buffer");
+    A->a = hf_conf_float(c, "async.staleness_exp");
+    A->by_samples = !strcmp(hf_conf_get(c, "async.weights"), "samples");
+    hf_avail_spec_t spec;
+    int rc = hf_avail_spec_from_conf(&spec, c, N, p->seed);
+    if (!rc) rc = hf_key_wrap(c, "availability.file", hf_avail_generate(&A->av, &spec));
+    if (rc) return rc;
+    A->nk = hf_calloc((size_t)N, sizeof(long));
+    for (int k = 0; k < N; k++) A->nk[k] = e->part_off[k + 1] - e->part_off[k];
+    hf_async_in_t in = {.N = N, .concurrency = C, .buffer = A->B, .updates = p->rounds, .seed = p->seed,
+                        .av = A->av.always ? NULL : &A->av, .devs = &p->devs, .cls = e->dcls, .samples = A->nk,
+                        .epochs = p->local_epochs, .flops_per_sample = e->flops_per_sample,
+                        .bytes_down = e->model_bytes, .bytes_up = e->model_bytes};
+    hf_async_plan(&in, &A->pl);
+    if (e->rank == 0 && !A->o->quiet)
+        fprintf(A->o->out, "async (FedBuff): concurrency %d, buffer %d, staleness scale (1+s)^-%g, %s "
+                "weights; %ld client jobs planned for %d updates\n", C, A->B, A->a,
+                A->by_samples ? "n_k" : "equal", A->pl.njobs, A->pl.nupdates);
+    size_t nj = (size_t)HF_MAX(A->pl.njobs, 1);
+    A->dstore = hf_calloc(nj, sizeof(float *));
+    A->jloss = hf_calloc(nj, sizeof(double));
+    A->jmeas = hf_calloc(nj, sizeof(double));
+    A->jsteps = hf_calloc(nj, sizeof(int));
+    A->upd = hf_alloc_aligned((size_t)e->nparams * sizeof(float));
+    long maxrows = 1;
+    for (int u = 1; u <= A->pl.nupdates; u++) maxrows = HF_MAX(maxrows, A->pl.uoff[u] - A->pl.uoff[u - 1]);
+    A->gl = hf_calloc((size_t)maxrows * 3, sizeof(double));
+    A->gs = hf_calloc((size_t)maxrows * 3, sizeof(double));
+    A->rows = hf_calloc((size_t)maxrows, sizeof *A->rows);
+    return 0;
+}
+
+static void async_free(async_run_t *A)
+{
+    for (long j = 0; j < A->pl.njobs && A->dstore; j++) free(A->dstore[j]);
+    free(A->dstore); free(A->jloss); free(A->jmeas); free(A->jsteps); free(A->upd);
+    free(A->gl); free(A->gs); free(A->rows); free(A->nk);
+    hf_async_plan_free(&A->pl);
+    hf_avail_free(&A->av);
+}
+
+/* Train the jobs that start from version u−1 (this rank's clients). */
+static void async_train(async_run_t *A, int u)
+{
+    const hf_async_env_t *e = A->e;
+    for (; A->jv < A->pl.njobs && A->pl.job[A->jv].v_start == u - 1; A->jv++) {
+        long jv = A->jv;
+        const hf_async_job_t *J = &A->pl.job[jv];
+        if (J->outcome != HF_OUT_COMPLETED || J->update == 0) continue;
+        if (J->client < e->first_client || J->client >= e->last_client) continue;
+        A->dstore[jv] = hf_alloc_aligned((size_t)e->nparams * sizeof(float));
+        A->jloss[jv] = e->train(e->ctx, J->client, jv, e->global, A->dstore[jv], &A->jsteps[jv], &A->jmeas[jv]);
+    }
+}
+
+/* Update u: x ← x + η_s·(1/B)·Σ (1+τ)^−a Δ over the buffer (or n_k-weighted);
+ * the buffer's losses, steps and measured times to rank 0. */
+static void async_aggregate(async_run_t *A, long r0, long nrows)
+{
+    const hf_async_env_t *e = A->e;
+    const hf_async_plan_t *pl = &A->pl;
+    int everywhere = hf_agg_result_everywhere(e->agg);
+    hf_agg_begin(e->agg);
+    double div = A->B;  /* weights samples: Σ n_k of the buffer (the same on every rank) */
+    if (A->by_samples) {
+        div = 0.0;
+        for (long i = 0; i < nrows; i++) {
+            const hf_async_job_t *J = &pl->job[pl->order[r0 + i]];
+            if (J->outcome == HF_OUT_COMPLETED) div += (double)A->nk[J->client];
+        }
+    }
+    memset(A->gl, 0, (size_t)nrows * 3 * sizeof(double));
+    for (long i = 0; i < nrows; i++) {
+        long j = pl->order[r0 + i];
+        const hf_async_job_t *J = &pl->job[j];
+        if (!A->dstore[j]) continue;
+        double w = pow(1.0 + J->staleness, -A->a);
+        if (A->by_samples) w *= (double)A->nk[J->client];
+        hf_agg_add(e->agg, w, A->dstore[j]);
+        A->gl[3 * i] = A->jloss[j];
+        A->gl[3 * i + 1] = A->jsteps[j];
+        A->gl[3 * i + 2] = A->jmeas[j];
+    }
+    hf_agg_reduce(e->agg);
+    if (e->rank == 0 || everywhere) {
+        hf_agg_result(e->agg, div > 0 ? 1.0 / div : 0.0, A->upd);
+        hf_server_opt_apply(e->sopt, e->global, A->upd);
+    }
+    if (!everywhere) MPI_Bcast(e->global, (int)e->nparams, MPI_FLOAT, 0, e->comm);
+    for (long i = 0; i < nrows; i++) {
+        long j = pl->order[r0 + i];
+        free(A->dstore[j]);
+        A->dstore[j] = NULL;
+    }
+    /* exactly one rank holds each row: a sum */
+    MPI_Reduce(A->gl, A->gs, (int)(3 * nrows), MPI_DOUBLE, MPI_SUM, 0, A->e->comm);
+}
+
+/* Rank 0: buffer row i's /participation record; adds to the /rounds row. */
+static void async_record_row(async_run_t *A, int u, long i, const hf_async_job_t *J, hf_round_rec_t *rr)
+{
+    const hf_async_env_t *e = A->e;
+    const hf_devclass_t *dc = &A->o->p.devs.cls[e->dcls[J->client]];
+    hf_part_rec_t *q = &A->rows[i];
+    int done = J->outcome == HF_OUT_COMPLETED;
+    memset(q, 0, sizeof *q);
+    q->round = u;
+    q->client = J->client;
+    q->outcome = J->outcome;
+    q->steps = done ? (int32_t)A->gs[3 * i + 1] : 0;
+    q->compute_s_model = J->spent_comp;
+    q->compute_s_measured = done ? A->gs[3 * i + 2] : 0.0;
+    q->comm_s = J->spent_comm;
+    q->bytes_up = done ? e->model_bytes : 0;
+    double mb = done ? (double)(2 * e->model_bytes) / 1e6
+                     : (double)e->model_bytes * HF_MIN(1.0, J->spent_comm / HF_MAX(J->t_down, 1e-300)) / 1e6;
+    q->energy_j = dc->active_w * J->spent_comp + dc->radio_j_per_mb * mb;
+    q->local_loss = done ? A->gs[3 * i] : NAN;
+    q->width = 1.0;
+    q->carbon_g = hf_energy_carbon_g(q->energy_j, hf_energy_ci(e->en, J->client, J->t_start));
+    q->energy_j_measured = NAN;
+    q->staleness = J->staleness;
+    rr->energy_j += q->energy_j;
+    rr->carbon_g += q->carbon_g;
+    rr->bytes_up += q->bytes_up;
+    rr->bytes_down += e->model_bytes;
+}
+
+/* Rank 0: one /rounds row, the update's arrivals and drop-outs in event order. */
+static int async_record(async_run_t *A, int u, long r0, long nrows, hf_round_rec_t *rr, double tw0, double tw3)
+{
+    const hf_async_plan_t *pl = &A->pl;
+    double wl = 0.0, ws = 0.0, stale = 0.0;
+    for (long i = 0; i < nrows; i++) {
+        const hf_async_job_t *J = &pl->job[pl->order[r0 + i]];
+        async_record_row(A, u, i, J, rr);
+        if (J->outcome != HF_OUT_COMPLETED) continue;
+        double n = (double)A->nk[J->client];
+        wl += n * A->rows[i].local_loss;
+        ws += n;
+        stale += J->staleness;
+    }
+    rr->round = u;
+    rr->sim_time_s = pl->update_time[u - 1];
+    rr->available = pl->update_avail[u - 1];
+    rr->selected = (int32_t)nrows;
+    rr->completed = A->B;
+    rr->dropped = (int32_t)nrows - A->B;
+    rr->train_loss = ws > 0 ? wl / ws : NAN;
+    rr->consensus_distance = NAN;
+    rr->energy_j_measured = NAN;
+    int rc = hf_h5out_participation(A->e->h5, A->rows, nrows);
+    rr->wall_io_s = hf_wtime() - tw3;
+    rr->wall_time_s = hf_wtime() - tw0;
+    if (!rc) rc = hf_h5out_round(A->e->h5, rr);
+    if (!rc) rc = hf_h5out_flush(A->e->h5);
+    if (!A->o->quiet) {
+        char acc[32] = "     -";
+        if (!isnan(rr->test_accuracy)) snprintf(acc, sizeof acc, "%.4f", rr->test_accuracy);
+        fprintf(A->o->out, "update %3d/%d  sim %9.1fs  acc %s  train_loss %.4f  buffered %d "
+                "dropped %d  staleness %.2f  energy %.1f J  wall %.3fs  elapsed %.1fs\n", u, A->o->p.rounds,
+                rr->sim_time_s, acc, rr->train_loss, A->B, rr->dropped, stale / A->B, rr->energy_j,
+                rr->wall_time_s, hf_wtime() - A->t_loop);
+        fflush(A->o->out);
+    }
+    return rc;
+}
+
+/* Server update u: train, aggregate, evaluate, record — the synchronous
+ * round's phases on the asynchronous schedule. */
+static int async_update(async_run_t *A, int u, double *final_acc)
+{
+    const hf_params_t *p = &A->o->p;
+    double tw0 = hf_wtime();
+    hf_round_rec_t rr = {0};
+    async_train(A, u);
+    double tw1 = hf_wtime();
+    rr.wall_compute_s = tw1 - tw0;
+    long r0 = A->pl.uoff[u - 1], nrows = A->pl.uoff[u] - r0;
+    async_aggregate(A, r0, nrows);
+    double tw2 = hf_wtime();
+    rr.wall_agg_s = tw2 - tw1;
+    rr.test_accuracy = rr.test_loss = NAN;
+    if (u % p->eval_every == 0 || u == A->pl.nupdates) {
+        A->e->evaluate(A->e->ctx, &rr.test_accuracy, &rr.test_loss);
+        *final_acc = rr.test_accuracy;
+    }
+    double tw3 = hf_wtime();
+    rr.wall_eval_s = tw3 - tw2;
+    int rc = A->e->rank == 0 ? async_record(A, u, r0, nrows, &rr, tw0, tw3) : 0;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, A->e->comm);
+    return rc;
+}
+
 int hf_async_run(const hf_async_env_t *e, const hf_fed_opts_t *o, double *sim_time, double *final_acc,
                  int *updates_done)
 {
-    const hf_params_t *p = &o->p;
-    const hf_conf_t *c = o->conf;
-    int N = p->clients, U = p->rounds, B = (int)hf_conf_int(c, "async.buffer");
-    int C = (int)hf_conf_int(c, "async.concurrency");
-    if (C == 0) C = p->clients_per_round;
-    double a = hf_conf_float(c, "async.staleness_exp");
-    int by_samples = !strcmp(hf_conf_get(c, "async.weights"), "samples");
-    long P = e->nparams;
+    async_run_t A = {.e = e, .o = o};
     *updates_done = 0;
-    int rc = check_conf(o, e);
-    if (rc) return rc;  /* the same on every rank: a function of the suite */
-    hf_avail_spec_t spec;
-    hf_avail_t av = {0};
-    rc = hf_avail_spec_from_conf(&spec, c, N, p->seed);
-    if (!rc) rc = hf_avail_generate(&av, &spec);
-    if (rc) {
-        const char *org = hf_conf_origin(c, "availability.file");
-        if (org && strcmp(org, "default")) {
-            char msg[4096];
-            snprintf(msg, sizeof msg, "%s", hf_errmsg());
-            rc = hf_seterr(rc, "%s: key 'availability.file': %s", org, msg);
-        }
-        hf_avail_free(&av);
-        return rc;
-    }
-    long *nk = hf_calloc((size_t)N, sizeof(long));
-    for (int k = 0; k < N; k++) nk[k] = e->part_off[k + 1] - e->part_off[k];
-    hf_async_in_t in = {.N = N, .concurrency = C, .buffer = B, .updates = U, .seed = p->seed,
-                        .av = av.always ? NULL : &av, .devs = &p->devs, .cls = e->dcls, .samples = nk,
-                        .epochs = p->local_epochs, .flops_per_sample = e->flops_per_sample,
-                        .bytes_down = e->model_bytes, .bytes_up = e->model_bytes};
-    hf_async_plan_t pl;
-    hf_async_plan(&in, &pl);
-    if (e->rank == 0 && !o->quiet)
-        fprintf(o->out, "async (FedBuff): concurrency %d, buffer %d, staleness scale (1+s)^-%g, %s "
-                "weights; %ld client jobs planned for %d updates\n", C, B, a, by_samples ? "n_k" : "equal",
-                pl.njobs, pl.nupdates);
-
-    /* local bookkeeping: stored updates, losses, steps and measured times of this rank's jobs */
-    float **dstore = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(float *));
-    double *jloss = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(double));
-    double *jmeas = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(double));
-    int *jsteps = hf_calloc((size_t)HF_MAX(pl.njobs, 1), sizeof(int));
-    float *upd = hf_alloc_aligned((size_t)P * sizeof(float));
-    long maxrows = 1;
-    for (int u = 1; u <= pl.nupdates; u++) maxrows = HF_MAX(maxrows, pl.uoff[u] - pl.uoff[u - 1]);
-    double *gl = hf_calloc((size_t)maxrows * 3, sizeof(double)), *gs = hf_calloc((size_t)maxrows * 3, sizeof(double));
-    hf_part_rec_t *rows = hf_calloc((size_t)maxrows, sizeof *rows);
-    int everywhere = hf_agg_result_everywhere(e->agg);
-    double t_loop = hf_wtime();
-    long jv = 0;  /* jobs are in start order, so versions are non-decreasing */
     *final_acc = NAN;
-    for (int u = 1; u <= pl.nupdates && !rc; u++) {
-        double tw0 = hf_wtime();
-        hf_round_rec_t rr = {0};
-        /* 1. train the jobs that start from version u−1 (this rank's clients) */
-        for (; jv < pl.njobs && pl.job[jv].v_start == u - 1; jv++) {
-            const hf_async_job_t *J = &pl.job[jv];
-            if (J->outcome != HF_OUT_COMPLETED || J->update == 0) continue;
-            if (J->client < e->first_client || J->client >= e->last_client) continue;
-            dstore[jv] = hf_alloc_aligned((size_t)P * sizeof(float));
-            jloss[jv] = e->train(e->ctx, J->client, jv, e->global, dstore[jv], &jsteps[jv], &jmeas[jv]);
-        }
-        double tw1 = hf_wtime();
-        rr.wall_compute_s = tw1 - tw0;
-        /* 2. update u: x ← x + η_s·(1/B)·Σ (1+τ)^−a Δ over the buffer */
-        hf_agg_begin(e->agg);
-        long r0 = pl.uoff[u - 1], nrows = pl.uoff[u] - r0;
-        double div = B;  /* weights samples: Σ n_k of the buffer (the same on every rank) */
-        if (by_samples) {
-            div = 0.0;
-            for (long i = 0; i < nrows; i++) {
-                const hf_async_job_t *J = &pl.job[pl.order[r0 + i]];
-                if (J->outcome == HF_OUT_COMPLETED)
-                    div += (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
-            }
-        }
-        memset(gl, 0, (size_t)nrows * 3 * sizeof(double));
-        for (long i = 0; i < nrows; i++) {
-            long j = pl.order[r0 + i];
-            const hf_async_job_t *J = &pl.job[j];
-            if (!dstore[j]) continue;
-            double w = pow(1.0 + J->staleness, -a);
-            if (by_samples) w *= (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
-            hf_agg_add(e->agg, w, dstore[j]);
-            gl[3 * i] = jloss[j];
-            gl[3 * i + 1] = jsteps[j];
-            gl[3 * i + 2] = jmeas[j];
-        }
-        hf_agg_reduce(e->agg);
-        if (e->rank == 0 || everywhere) {
-            hf_agg_result(e->agg, div > 0 ? 1.0 / div : 0.0, upd);
-            hf_server_opt_apply(e->sopt, e->global, upd);
-        }
-        if (!everywhere) MPI_Bcast(e->global, (int)P, MPI_FLOAT, 0, e->comm);
-        for (long i = 0; i < nrows; i++) {
-            long j = pl.order[r0 + i];
-            free(dstore[j]);
-            dstore[j] = NULL;
-        }
-        /* losses, steps, measured times to rank 0 (exactly one rank holds each: a sum) */
-        MPI_Reduce(gl, gs, (int)(3 * nrows), MPI_DOUBLE, MPI_SUM, 0, e->comm);
-        double tw2 = hf_wtime();
-        rr.wall_agg_s = tw2 - tw1;
-        /* 3. evaluate */
-        rr.test_accuracy = rr.test_loss = NAN;
-        if (u % p->eval_every == 0 || u == pl.nupdates) {
-            e->evaluate(e->ctx, &rr.test_accuracy, &rr.test_loss);
-            *final_acc = rr.test_accuracy;
-        }
-        double tw3 = hf_wtime();
-        rr.wall_eval_s = tw3 - tw2;
-        /* 4. record (rank 0): one /rounds row, the update's arrivals and drop-outs in event order */
-        if (e->rank == 0) {
-            double wl = 0.0, ws = 0.0, stale = 0.0;
-            for (long i = 0; i < nrows; i++) {
-                const hf_async_job_t *J = &pl.job[pl.order[r0 + i]];
-                const hf_devclass_t *dc = &p->devs.cls[e->dcls[J->client]];
-                hf_part_rec_t *q = &rows[i];
-                int done = J->outcome == HF_OUT_COMPLETED;
-                memset(q, 0, sizeof *q);
-                q->round = u;
-                q->client = J->client;
-                q->outcome = J->outcome;
-                q->steps = done ? (int32_t)gs[3 * i + 1] : 0;
-                q->compute_s_model = J->spent_comp;
-                q->compute_s_measured = done ? gs[3 * i + 2] : 0.0;
-                q->comm_s = J->spent_comm;
-                q->bytes_up = done ? e->model_bytes : 0;
-                double mb = done ? (double)(2 * e->model_bytes) / 1e6
-                                 : (double)e->model_bytes * HF_MIN(1.0, J->spent_comm / HF_MAX(J->t_down, 1e-300)) / 1e6;
-                q->energy_j = dc->active_w * J->spent_comp + dc->radio_j_per_mb * mb;
-                q->local_loss = done ? gs[3 * i] : NAN;
-                q->width = 1.0;
-                q->carbon_g = hf_energy_carbon_g(q->energy_j, hf_energy_ci(e->en, J->client, J->t_start));
-                q->energy_j_measured = NAN;
-                q->staleness = J->staleness;
-                rr.energy_j += q->energy_j;
-                rr.carbon_g += q->carbon_g;
-                rr.bytes_up += q->bytes_up;
-                rr.bytes_down += e->model_bytes;
-                if (done) {
-                    double n = (double)(e->part_off[J->client + 1] - e->part_off[J->client]);
-                    wl += n * q->local_loss;
-                    ws += n;
-                    stale += J->staleness;
-                }
-            }
-            rr.round = u;
-            rr.sim_time_s = pl.update_time[u - 1];
-            rr.available = pl.update_avail[u - 1];
-            rr.selected = (int32_t)nrows;
-            rr.completed = B;
-            rr.dropped = (int32_t)nrows - B;
-            rr.train_loss = ws > 0 ? wl / ws : NAN;
-            rr.consensus_distance = NAN;
-            rr.energy_j_measured = NAN;
-            rc = hf_h5out_participation(e->h5, rows, nrows);
-            rr.wall_io_s = hf_wtime() - tw3;
-            rr.wall_time_s = hf_wtime() - tw0;
-            if (!rc) rc = hf_h5out_round(e->h5, &rr);
-            if (!rc) rc = hf_h5out_flush(e->h5);
-            if (!o->quiet) {
-                char acc[32] = "     -";
-                if (!isnan(rr.test_accuracy)) snprintf(acc, sizeof acc, "%.4f", rr.test_accuracy);
-                fprintf(o->out, "update %3d/%d  sim %9.1fs  acc %s  train_loss %.4f  buffered %d "
-                        "dropped %d  staleness %.2f  energy %.1f J  wall %.3fs  elapsed %.1fs\n", u, U,
-                        rr.sim_time_s, acc, rr.train_loss, B, rr.dropped, stale / B, rr.energy_j,
-                        rr.wall_time_s, hf_wtime() - t_loop);
-                fflush(o->out);
-            }
-        }
-        MPI_Bcast(&rc, 1, MPI_INT, 0, e->comm);
-        *sim_time = pl.update_time[u - 1];
+    int rc = check_conf(o, e);  /* the same on every rank: a function of the suite */
+    if (!rc) rc = async_setup(&A);
+    A.t_loop = hf_wtime();
+    for (int u = 1; !rc && u <= A.pl.nupdates; u++) {
+        rc = async_update(&A, u, final_acc);
+        *sim_time = A.pl.update_time[u - 1];
         *updates_done = u;
     }
-    if (!rc && pl.nupdates < U && e->rank == 0)
+    if (!rc && A.pl.nupdates < o->p.rounds && e->rank == 0)
         fprintf(o->out, "async: only %d of %d updates: no client is ever online again after %.1f s\n",
-                pl.nupdates, U, pl.nupdates ? pl.update_time[pl.nupdates - 1] : 0.0);
-    for (long j = 0; j < pl.njobs; j++) free(dstore[j]);
-    free(dstore); free(jloss); free(jmeas); free(jsteps); free(upd); free(gl); free(gs); free(rows);
-    free(nk);
-    hf_async_plan_free(&pl);
-    hf_avail_free(&av);
+                A.pl.nupdates, o->p.rounds, A.pl.nupdates ? A.pl.update_time[A.pl.nupdates - 1] : 0.0);
+    async_free(&A);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * checkpoint.h — checkpoint and bitwise resume (DESIGN.md "Reliability").
+ * checkpoint.h — checkpoint and bitwise resume (docs/ARCHITECTURE.md, "Reliability").
  *
  * A checkpoint is everything the round loop needs to continue as if it had
  * never stopped.  Random draws are keyed by (seed, purpose, round, client), so

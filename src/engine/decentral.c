@@ -116,10 +116,9 @@ void hf_dec_free(hf_dec_t *d)
 
 float *hf_dec_model(hf_dec_t *d, int k) { return d->state_models + (size_t)(k - d->first) * d->P; }
 
-void hf_dec_gossip(hf_dec_t *d)
+void hf_dec_exchange(hf_dec_t *d)
 {
     const long P = d->P;
-    const hf_graph_t *g = d->g;
     for (long i = 0; i < d->nsend; i++)
         memcpy(d->sbuf + i * P, hf_dec_model(d, d->sclients[i]), (size_t)P * sizeof(float));
     double t0 = hf_wtime();
@@ -127,27 +126,60 @@ void hf_dec_gossip(hf_dec_t *d)
                            MPI_FLOAT, d->gcomm);
     d->t_comm += hf_wtime() - t0;
     d->bytes_sent += (uint64_t)d->nsend * (uint64_t)P * sizeof(float);
-    double *acc = hf_calloc((size_t)P, sizeof(double));
-    for (int i = d->first; i < d->last; i++) {
-        memset(acc, 0, (size_t)P * sizeof(double));
-        /* Σ_j W_ij x_j over j ∈ {i} ∪ N(i) in ascending j */
-        long q = g->off[i], qe = g->off[i + 1];
-        int self_done = 0;
-        while (q < qe || !self_done) {
-            int j;
-            double w;
-            if (!self_done && (q >= qe || g->adj[q] > i)) { j = i; w = g->wself[i]; self_done = 1; }
-            else { j = g->adj[q]; w = g->w[q]; q++; }
-            const float *xj = (j >= d->first && j < d->last) ? hf_dec_model(d, j) : d->rbuf + d->rpos[j];
-            for (long c = 0; c < P; c++) acc[c] += w * (double)xj[c];
+}
+
+const float *hf_dec_model_any(hf_dec_t *d, int j)
+{
+    return (j >= d->first && j < d->last) ? hf_dec_model(d, j) : d->rbuf + d->rpos[j];
+}
+
+float *hf_dec_mix(hf_dec_t *d, int i, double wself, double (*weight)(void *arg, int i, int j, long q), void *arg,
+                  double *acc)
+{
+    const long P = d->P;
+    const hf_graph_t *g = d->g;
+    memset(acc, 0, (size_t)P * sizeof(double));
+    long q = g->off[i], qe = g->off[i + 1];
+    int self_done = 0;
+    while (q < qe || !self_done) {
+        int j;
+        double w;
+        if (!self_done && (q >= qe || g->adj[q] > i)) { j = i; w = wself; self_done = 1; }
+        else {
+            j = g->adj[q];
+            w = weight(arg, i, j, q);
+            q++;
+            if (w < 0) continue;  /* not mixed with i */
         }
-        float *out = d->mixed + (size_t)(i - d->first) * P;
-        for (long c = 0; c < P; c++) out[c] = (float)acc[c];
+        const float *xj = hf_dec_model_any(d, j);
+        for (long c = 0; c < P; c++) acc[c] += w * (double)xj[c];
     }
-    free(acc);
+    float *out = d->mixed + (size_t)(i - d->first) * P;
+    for (long c = 0; c < P; c++) out[c] = (float)acc[c];
+    return out;
+}
+
+void hf_dec_mixed_done(hf_dec_t *d)
+{
     float *t = d->state_models;
     d->state_models = d->mixed;
     d->mixed = t;
+}
+
+static double metropolis(void *arg, int i, int j, long q)
+{
+    (void)i; (void)j;
+    return ((const hf_graph_t *)arg)->w[q];
+}
+
+void hf_dec_gossip(hf_dec_t *d)
+{
+    hf_dec_exchange(d);
+    double *acc = hf_calloc((size_t)d->P, sizeof(double));
+    for (int i = d->first; i < d->last; i++)  /* Σ_j W_ij x_j over j ∈ {i} ∪ N(i) in ascending j */
+        hf_dec_mix(d, i, d->g->wself[i], metropolis, (void *)d->g, acc);
+    free(acc);
+    hf_dec_mixed_done(d);
 }
 
 double hf_dec_consensus(hf_dec_t *d, const float *xbar)

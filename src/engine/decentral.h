@@ -43,8 +43,19 @@ int hf_dec_init(hf_dec_t *d, const hf_graph_t *g, long P, const float *x0, MPI_C
 void hf_dec_free(hf_dec_t *d);
 /* Client k's model (k hosted by this rank). */
 float *hf_dec_model(hf_dec_t *d, int k);
-/* One gossip step, collective. */
+/* One gossip step (D-PSGD, Metropolis weights), collective. */
 void hf_dec_gossip(hf_dec_t *d);
+/* The parts of a gossip step, for strategies that mix differently (dkt.c):
+ * send the hosted models to the neighbouring ranks (collective); client j's
+ * model, hosted or received; client i's mixed model Σ_j w_j x_j over
+ * j ∈ {i} ∪ N(i) in ascending j (double accumulator acc of P; wself for i,
+ * weight(arg, i, j, q) for neighbour j at adjacency index q, < 0 skips it) into
+ * the mixing buffer, which is returned; and the mixed models made current. */
+void hf_dec_exchange(hf_dec_t *d);
+const float *hf_dec_model_any(hf_dec_t *d, int j);
+float *hf_dec_mix(hf_dec_t *d, int i, double wself, double (*weight)(void *arg, int i, int j, long q), void *arg,
+                  double *acc);
+void hf_dec_mixed_done(hf_dec_t *d);
 /* (1/N) Σ_i ‖x_i − xbar‖², collective; xbar must be on every rank.  Per-client
  * terms are summed in client order, so the figure does not depend on layout. */
 double hf_dec_consensus(hf_dec_t *d, const float *xbar);

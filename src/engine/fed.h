@@ -1,5 +1,5 @@
 /*
- * fed.h — the federation engine: one synchronous round loop (DESIGN.md "One
+ * fed.h — the federation engine: one synchronous round loop (docs/ARCHITECTURE.md, "One
  * round"): plan → broadcast → local training → aggregation → evaluation → record.
  */
 #ifndef HF_FED_H

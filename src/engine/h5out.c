@@ -139,6 +139,42 @@ static int append(hid_t d, hid_t type, hsize_t *count, const void *rows, hsize_t
     return 0;
 }
 
+int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n)
+{
+    hid_t d;
+    hsize_t cur = 0;
+    if (H5Lexists(f, name, H5P_DEFAULT) > 0) {
+        d = H5Dopen2(f, name, H5P_DEFAULT);
+        hid_t sp = H5Dget_space(d);
+        H5Sget_simple_extent_dims(sp, &cur, NULL);
+        H5Sclose(sp);
+    } else d = make_table(f, name, type, 64);
+    int rc = d < 0 || append(d, type, &cur, rows, (hsize_t)n) < 0;
+    if (d >= 0) H5Dclose(d);
+    return rc ? hf_seterr(HF_ERUNTIME, "writing /%s failed", name) : 0;
+}
+
+typedef struct {
+    int32_t round;
+    double width, test_accuracy, test_loss;
+} width_rec_t;
+
+int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss)
+{
+    width_rec_t *rows = hf_calloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    for (int i = 0; i < n; i++)
+        rows[i] = (width_rec_t){.round = round, .width = width[i], .test_accuracy = acc[i], .test_loss = loss[i]};
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(width_rec_t));
+    H5Tinsert(t, "round", HOFFSET(width_rec_t, round), H5T_NATIVE_INT32);
+    H5Tinsert(t, "width", HOFFSET(width_rec_t, width), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "test_accuracy", HOFFSET(width_rec_t, test_accuracy), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "test_loss", HOFFSET(width_rec_t, test_loss), H5T_NATIVE_DOUBLE);
+    int rc = hf_h5out_append_table(f, "rounds_by_width", t, rows, n);
+    H5Tclose(t);
+    free(rows);
+    return rc;
+}
+
 int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
 {
     struct stat st;

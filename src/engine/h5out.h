@@ -1,5 +1,5 @@
 /*
- * h5out.h — the results file (DESIGN.md "Results file"): written by rank 0,
+ * h5out.h — the results file (docs/ARCHITECTURE.md, "Results file"): written by rank 0,
  * flushed every round, created under a temporary name and renamed into place
  * at the first flush, so a killed job leaves either nothing or a readable file,
  * and an existing good file is never replaced by a half-written one.
@@ -90,6 +90,12 @@ const char *hf_h5out_path(const hf_h5out_t *h);
 /* For checkpoint.c: the HDF5 file, the rows written so far, reopening an
  * existing results file for appending (resume), and rolling the tables back. */
 hid_t hf_h5out_file(const hf_h5out_t *h);
+/* Append n rows of the compound `type` to the table /name of file f, creating
+ * it (extendible, 64-row chunks) on first use; a resumed file's rows are kept. */
+int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n);
+/* /rounds_by_width of file f: one row (round, width, test_accuracy, test_loss)
+ * for each of n widths (strategies that evaluate several model widths). */
+int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss);
 void hf_h5out_rows(const hf_h5out_t *h, long *nrounds, long *npart);
 int hf_h5out_reopen(hf_h5out_t **out, const char *path);
 int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart);

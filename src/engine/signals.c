@@ -1,6 +1,6 @@
 /*
  * signals.c — SIGTERM / SIGUSR1 / SIGINT handling for checkpoint-and-stop
- * (DESIGN.md "Reliability"; what Slurm's time limit, preemption and
+ * (docs/ARCHITECTURE.md, "Reliability"; what Slurm's time limit, preemption and
  * `scancel --signal=USR1` send, and what mpirun forwards to the ranks).
  *
  * The handler only records the signal number in a sig_atomic_t; the round loop

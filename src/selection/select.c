@@ -1,5 +1,5 @@
 /*
- * select.c — selection policies (a plugin table, STYLE.md §1), the Bayesian
+ * select.c — selection policies (a plugin table, docs/ARCHITECTURE.md), the Bayesian
  * activity estimator and the availability corrections (select.h).
  *
  * Why here and not in fed.c: the policies are pure functions of the state,
@@ -144,18 +144,38 @@ static int pick_cyclic(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 static const hf_select_policy_t pol_uniform = {
     .name = "uniform", .doc = "m of the online clients uniformly without replacement",
     .pick = pick_uniform};
+/* power-of-choice: a simple average of the selected updates */
+static void weights_mean(const hf_select_t *s, const int *sel, int nsel, double *w)
+{
+    (void)s; (void)sel;
+    for (int i = 0; i < nsel; i++) w[i] = 1.0 / nsel;
+}
+
+/* F3AST: q_k / r_k, r_k the client's running participation rate */
+static void weights_f3ast(const hf_select_t *s, const int *sel, int nsel, double *w)
+{
+    for (int i = 0; i < nsel; i++) w[i] = s->q[sel[i]] / s->r[sel[i]];
+}
+
+/* F3AST: r_k ← (1 − β) r_k + β·[k selected] */
+static void after_f3ast(hf_select_t *s, const int *sel, int nsel)
+{
+    for (int k = 0; k < s->N; k++) s->r[k] *= 1 - s->beta;
+    for (int i = 0; i < nsel; i++) s->r[sel[i]] += s->beta;
+}
+
 static const hf_select_policy_t pol_poc = {
     .name = "poc", .doc = "power-of-choice (Cho et al. 2022): d candidates by q_k, the m with "
                           "the highest last local loss; simple average",
-    .pick = pick_poc, .weighted = 2};
+    .pick = pick_poc, .weights = weights_mean};
 static const hf_select_policy_t pol_f3ast = {
     .name = "f3ast", .doc = "F3AST (Ribero et al. 2023): the m online clients with the largest "
                             "q_k/r_k, weights q_k/r_k",
-    .pick = pick_f3ast, .weighted = 1};
+    .pick = pick_f3ast, .weights = weights_f3ast, .after = after_f3ast};
 static const hf_select_policy_t pol_forecast = {
     .name = "forecast", .doc = "availability-forecast-aware: clients the trace keeps online for "
                                "their expected round time first",
-    .pick = pick_forecast};
+    .pick = pick_forecast, .needs_round_time = 1};
 static const hf_select_policy_t pol_cyclic = {
     .name = "cyclic", .doc = "cyclic participation (Cho et al. 2023): group round mod G of "
                              "k mod G, uniform among its online members",
@@ -169,6 +189,15 @@ const hf_select_policy_t *hf_select_policy_find(const char *name)
     for (int i = 0; hf_select_policies[i]; i++)
         if (!strcmp(hf_select_policies[i]->name, name)) return hf_select_policies[i];
     return NULL;
+}
+
+const char *hf_select_policy_names(void)
+{
+    static char buf[256];
+    if (!buf[0])
+        for (int i = 0; hf_select_policies[i]; i++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "|" : "", hf_select_policies[i]->name);
+    return buf;
 }
 
 void hf_select_list(FILE *out)
@@ -365,22 +394,14 @@ int hf_select_weights(const hf_select_t *s, const int *sel, int nsel, int neligi
         for (int i = 0; i < nsel; i++) w[i] = s->alloc[sel[i]] * scale;
         return 1;
     }
-    if (s->pol->weighted == 2) {  /* poc: simple average */
-        for (int i = 0; i < nsel; i++) w[i] = 1.0 / nsel;
-        return 1;
-    }
-    if (s->pol->weighted) {  /* f3ast: q_k / r_k */
-        for (int i = 0; i < nsel; i++) w[i] = s->q[sel[i]] / s->r[sel[i]];
-        return 1;
-    }
-    return 0;
+    if (!s->pol->weights) return 0;
+    s->pol->weights(s, sel, nsel, w);
+    return 1;
 }
 
 void hf_select_after(hf_select_t *s, const int *sel, int nsel)
 {
-    if (s->pol->weighted != 1) return;
-    for (int k = 0; k < s->N; k++) s->r[k] *= 1 - s->beta;
-    for (int i = 0; i < nsel; i++) s->r[sel[i]] += s->beta;
+    if (s->pol->after) s->pol->after(s, sel, nsel);
 }
 
 void hf_select_ckpt_register(hf_select_t *s)

@@ -1,7 +1,7 @@
 /*
  * select.h — client selection under intermittent availability, and the
  * aggregation corrections that undo (or trade off) the bias availability
- * causes.  ALGORITHMS.md "Availability and participation".
+ * causes.
  *
  * Selection policies form an IOR-style plugin table (hf_select_policies[]):
  *   uniform   m of the online clients uniformly without replacement
@@ -58,8 +58,12 @@ typedef struct {
     const char *doc;
     /* write at most c->m distinct clients from c->cand into out; return the count */
     int (*pick)(hf_select_t *s, const hf_select_ctx_t *c, int *out);
-    int weighted;               /* 1: weights q_k/r_k (f3ast); 2: simple average (poc); 0: the
-                                 * strategy's n_k */
+    /* the policy's own aggregation weights of the nsel selected clients into w
+     * (NULL: the strategy's weights stand) */
+    void (*weights)(const hf_select_t *s, const int *sel, int nsel, double *w);
+    /* after the round: update per-client state from the selection (may be NULL) */
+    void (*after)(hf_select_t *s, const int *sel, int nsel);
+    int needs_round_time;       /* 1: pick reads need_s, every client's expected round time */
 } hf_select_policy_t;
 
 extern const hf_select_policy_t *const hf_select_policies[];   /* NULL-terminated */
@@ -121,6 +125,8 @@ void hf_select_after(hf_select_t *s, const int *sel, int nsel);
  * rank holds the same copy.  Call between hf_ckpt_begin and hf_ckpt_restore. */
 void hf_select_ckpt_register(hf_select_t *s);
 
+/* "a|b|c": the registered policies' names (static buffer). */
+const char *hf_select_policy_names(void);
 /* Print the registry (hetfl list). */
 void hf_select_list(FILE *out);
 

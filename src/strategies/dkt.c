@@ -7,6 +7,9 @@
  * depend on the rank layout.
  */
 #include "dkt.h"
+#include "evaluate.h"
+#include "h5out.h"
+#include "run.h"
 #include "hf_util.h"
 #include "rng.h"
 #include "slice.h"
@@ -14,24 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_CHUNK 250                 /* as fed.c / hetero.c: fixed chunks */
-#define LOSS_FIXED_SCALE 4294967296.0  /* 2^32, as hetero.c */
-
-static void weights_one(hf_strat_t *s, hf_plan_t *pl)
-{
-    (void)s;
-    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? 1.0 : 0.0;
-    pl->divisor = pl->kept;
-}
-
-const hf_strategy_t hf_strategy_dkt = {
-    .name = "dkt",
-    .doc = "decentralized knowledge transfer: per-client widths ([heterofl] levels), same-width gossip, "
-           "distillation into narrower neighbours on the teacher's local data ([dkt]); mode = decentralized",
-    .keeps_stragglers = 0,
-    .upload_factor = 1,
-    .weights = weights_one,
-};
 
 hf_het_local_t hf_dkt_train(hf_hetero_t *h, int k, int t, float *model, const hf_cplan_t *cp, float *delta,
                             float *xb, int *yb, int *iperm, double *t_kernel)
@@ -42,18 +27,24 @@ hf_het_local_t hf_dkt_train(hf_hetero_t *h, int k, int t, float *model, const hf
     return r;
 }
 
-/* client j's model: hosted, or received into rbuf */
-static const float *model_of(hf_dec_t *d, int j)
-{
-    return (j >= d->first && j < d->last) ? hf_dec_model(d, j) : d->rbuf + d->rpos[j];
-}
-
 /* same-width degree of client i */
 static int sdeg(hf_hetero_t *h, const hf_graph_t *g, int i)
 {
     int n = 0, li = hf_hetero_level(h, i);
     for (long q = g->off[i]; q < g->off[i + 1]; q++) n += hf_hetero_level(h, g->adj[q]) == li;
     return n;
+}
+
+/* Metropolis weight of neighbour i of client j on the same-width subgraph; −1
+ * (not mixed) for a neighbour of another width. */
+typedef struct { hf_hetero_t *h; const hf_graph_t *g; int dj; } same_width_t;
+
+static double same_width_weight(void *arg, int j, int i, long q)
+{
+    (void)q;
+    same_width_t *sw = arg;
+    if (hf_hetero_level(sw->h, i) != hf_hetero_level(sw->h, j)) return -1.0;
+    return 1.0 / (1.0 + (double)HF_MAX(sw->dj, sdeg(sw->h, sw->g, i)));
 }
 
 void hf_dkt_gossip(hf_hetero_t *h, hf_dec_t *d, int t)
@@ -67,46 +58,26 @@ void hf_dkt_gossip(hf_hetero_t *h, hf_dec_t *d, int t)
     double lr, T;
     uint64_t seed;
     hf_hetero_dkt_params(h, &steps, &lr, &T, &seed, &B);
-    /* 2. exchange (as hf_dec_gossip) */
-    for (long i = 0; i < d->nsend; i++)
-        memcpy(d->sbuf + i * P, hf_dec_model(d, d->sclients[i]), (size_t)P * sizeof(float));
-    double t0 = hf_wtime();
-    MPI_Neighbor_alltoallv(d->sbuf, d->scount, d->sdispl, MPI_FLOAT, d->rbuf, d->rcount, d->rdispl,
-                           MPI_FLOAT, d->gcomm);
-    d->t_comm += hf_wtime() - t0;
-    d->bytes_sent += (uint64_t)d->nsend * (uint64_t)P * sizeof(float);
+    /* 2. exchange */
+    hf_dec_exchange(d);
     /* scratch */
     hf_work_t *work[HF_HET_MAX_LEVELS] = {0};
     double *acc = hf_calloc((size_t)P, sizeof(double)), *dacc = hf_calloc((size_t)P, sizeof(double));
     float *tp = hf_alloc_aligned((size_t)P * sizeof(float)), *sp = hf_alloc_aligned((size_t)P * sizeof(float));
     float *s0 = hf_alloc_aligned((size_t)P * sizeof(float)), *gr = hf_alloc_aligned((size_t)P * sizeof(float));
     float *xb = NULL, *zt = NULL;
+    same_width_t sw = {h, g, 0};
     for (int j = d->first; j < d->last; j++) {
-        int lj = hf_hetero_level(h, j), dj = sdeg(h, g, j);
+        int lj = hf_hetero_level(h, j);
+        sw.dj = sdeg(h, g, j);
         /* 3. same-width Metropolis mixing, ascending id, self included */
-        memset(acc, 0, (size_t)P * sizeof(double));
         double wself = 1.0;
         for (long q = g->off[j]; q < g->off[j + 1]; q++) {
             int i = g->adj[q];
             if (hf_hetero_level(h, i) != lj) continue;
-            wself -= 1.0 / (1.0 + (double)HF_MAX(dj, sdeg(h, g, i)));
+            wself -= 1.0 / (1.0 + (double)HF_MAX(sw.dj, sdeg(h, g, i)));
         }
-        long q = g->off[j], qe = g->off[j + 1];
-        int self_done = 0;
-        while (q < qe || !self_done) {
-            int i;
-            double w;
-            if (!self_done && (q >= qe || g->adj[q] > j)) { i = j; w = wself; self_done = 1; }
-            else {
-                i = g->adj[q++];
-                if (hf_hetero_level(h, i) != lj) continue;
-                w = 1.0 / (1.0 + (double)HF_MAX(dj, sdeg(h, g, i)));
-            }
-            const float *xi = model_of(d, i);
-            for (long c = 0; c < P; c++) acc[c] += w * (double)xi[c];
-        }
-        float *out = d->mixed + (size_t)(j - d->first) * P;
-        for (long c = 0; c < P; c++) out[c] = (float)acc[c];
+        float *out = hf_dec_mix(d, j, wself, same_width_weight, &sw, acc);
         /* 4. distillation from strictly wider neighbours, ascending i */
         const hf_model_t *ms = hf_hetero_level_model(h, lj);
         hf_slice_extract(full, out, ms, s0);
@@ -123,7 +94,7 @@ void hf_dkt_gossip(hf_hetero_t *h, hf_dec_t *d, int t)
                 xb = hf_alloc_aligned((size_t)B * (size_t)dt->dim * sizeof(float));
                 zt = hf_alloc_aligned((size_t)B * (size_t)C * sizeof(float));
             }
-            hf_slice_extract(full, model_of(d, i), mt, tp);
+            hf_slice_extract(full, hf_dec_model_any(d, i), mt, tp);
             memcpy(sp, s0, (size_t)ms->nparams * sizeof(float));
             hf_rng_t r;
             hf_rng_init(&r, seed, HF_RNG_DISTILL, (uint64_t)t, (uint64_t)i * N + j);
@@ -147,9 +118,7 @@ void hf_dkt_gossip(hf_hetero_t *h, hf_dec_t *d, int t)
     for (int l = 0; l < nlev; l++)
         if (work[l]) hf_work_free(work[l]);
     free(acc); free(dacc); free(tp); free(sp); free(s0); free(gr); free(xb); free(zt);
-    float *tt = d->state_models;
-    d->state_models = d->mixed;
-    d->mixed = tt;
+    hf_dec_mixed_done(d);
 }
 
 int hf_dkt_add_widest(hf_hetero_t *h, hf_dec_t *d, hf_agg_t *agg)
@@ -169,11 +138,9 @@ int hf_dkt_eval(hf_hetero_t *h, hf_dec_t *d, hf_agg_t *agg, const float *tx, con
     const hf_model_t *full = hf_hetero_full(h);
     const long P = full->nparams;
     const int nlev = hf_hetero_nlevels(h), dim = hf_hetero_data(h)->dim;
-    long nchunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
     int64_t loc[2 * HF_HET_MAX_LEVELS] = {0}, tot[2 * HF_HET_MAX_LEVELS] = {0};
     int cnt[HF_HET_MAX_LEVELS] = {0};
     float *xm = hf_alloc_aligned((size_t)P * sizeof(float)), *xs = hf_alloc_aligned((size_t)P * sizeof(float));
-    float lbuf[EVAL_CHUNK];
     for (int k = 0; k < d->N; k++) cnt[hf_hetero_level(h, k)]++;
     for (int l = 0; l < nlev; l++) {
         if (!cnt[l]) continue;
@@ -185,13 +152,8 @@ int hf_dkt_eval(hf_hetero_t *h, hf_dec_t *d, hf_agg_t *agg, const float *tx, con
         if (!hf_agg_result_everywhere(agg)) MPI_Bcast(xm, (int)P, MPI_FLOAT, 0, d->comm);
         const hf_model_t *ml = hf_hetero_level_model(h, l);
         hf_slice_extract(full, xm, ml, xs);
-        hf_work_t *w = hf_work_new(ml, EVAL_CHUNK);
-        for (long ch = d->rank; ch < nchunks; ch += d->size) {
-            long s0 = ch * EVAL_CHUNK;
-            int B = (int)HF_MIN((long)EVAL_CHUNK, n - s0);
-            loc[2 * l] += hf_model_forward(ml, w, xs, tx + s0 * dim, ty + s0, B, NULL, lbuf);
-            for (int i = 0; i < B; i++) loc[2 * l + 1] += (int64_t)llrint((double)lbuf[i] * LOSS_FIXED_SCALE);
-        }
+        hf_work_t *w = hf_work_new(ml, HF_EVAL_CHUNK);
+        hf_eval_share(ml, w, xs, tx, ty, n, dim, d->rank, d->size, loc + 2 * l, NULL);
         hf_work_free(w);
     }
     free(xm);
@@ -200,8 +162,77 @@ int hf_dkt_eval(hf_hetero_t *h, hf_dec_t *d, hf_agg_t *agg, const float *tx, con
     if (d->rank != 0 || f < 0) return 0;
     double acc[HF_HET_MAX_LEVELS], loss[HF_HET_MAX_LEVELS];
     for (int l = 0; l < nlev; l++) {
-        acc[l] = n && cnt[l] ? (double)tot[2 * l] / (double)n : NAN;
-        loss[l] = n && cnt[l] ? (double)tot[2 * l + 1] / LOSS_FIXED_SCALE / (double)n : NAN;
+        hf_eval_figures(tot + 2 * l, n, &acc[l], &loss[l]);
+        if (!cnt[l]) acc[l] = loss[l] = NAN;
     }
     return hf_hetero_write_width_rows(h, f, round, acc, loss);
 }
+
+/* ------------------------------------------------------------ the entry --- */
+
+static const hf_opt_t keys[] = {
+    {"dkt.steps", HF_OPT_INT, "5", 0, 100000, NULL,
+     "dkt: soft-target SGD steps a client takes towards each strictly wider neighbour's logits per "
+     "round (batches of federation.batch_size from that neighbour's local data); 0 = no distillation "
+     "(same-width gossip only)"},
+    {"dkt.lr", HF_OPT_FLOAT, "0", 0, 1e6, NULL,
+     "dkt: learning rate of the distillation steps; 0 = federation.lr"},
+    {"dkt.temperature", HF_OPT_FLOAT, "1", 0.01, 100, NULL,
+     "dkt: softmax temperature T of the distillation loss KL(softmax(z_teacher/T) || softmax(z/T))"},
+    {0},
+};
+
+static int check_dkt(const hf_params_t *p, const hf_conf_t *c)
+{
+    int rc = hf_hetero_params_check(p, c);
+    if (!rc && strcmp(hf_conf_get(c, "heterofl.mode"), "fix"))
+        rc = hf_key_err(c, "heterofl.mode", "dkt keeps one model per client: needs heterofl.mode = fix");
+    return rc;
+}
+
+/* Local SGD of its width's sub-model from, and back into, its own model. */
+static hf_local_t train_dkt(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
+{
+    (void)i;
+    hf_run_t *x = s->run;
+    double th = hf_wtime();
+    hf_het_local_t hl = hf_dkt_train(s->state, k, t, hf_dec_model(&x->dec, k), cp, x->delta, x->xb, x->yb,
+                                     x->iperm, &x->t_kernel);
+    return (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
+}
+
+/* Same-width gossip and distillation; the widest clients form the evaluated mean. */
+static int gossip_dkt(hf_strat_t *s, int t)
+{
+    hf_run_t *x = s->run;
+    hf_dkt_gossip(s->state, &x->dec, t);
+    return hf_dkt_add_widest(s->state, &x->dec, x->agg);
+}
+
+/* Each width's mean model: /rounds_by_width. */
+static int evaluate_dkt(hf_strat_t *s, int round)
+{
+    hf_run_t *x = s->run;
+    return hf_dkt_eval(s->state, &x->dec, x->agg, x->test.x, x->test.y, x->test.n, round,
+                       x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+}
+
+const hf_strategy_t hf_strategy_dkt = {
+    .name = "dkt",
+    .doc = "decentralized knowledge transfer: per-client widths ([heterofl] levels), same-width gossip, "
+           "distillation into narrower neighbours on the teacher's local data ([dkt]); mode = decentralized",
+    .modes = HF_MODE_DECENTRAL,
+    .keeps_stragglers = 0,
+    .upload_factor = 1,
+    .keys = keys,
+    .check = check_dkt,
+    .init = hf_het_init,
+    .free = hf_het_free,
+    .weights = hf_weights_count,
+    .plan = hf_het_plan,
+    .width = hf_het_width,
+    .model_bytes = hf_het_model_bytes,
+    .train = train_dkt,
+    .gossip = gossip_dkt,
+    .evaluate = evaluate_dkt,
+};

@@ -1,6 +1,6 @@
 /*
  * dkt.h — decentralized knowledge transfer (`federation.strategy = dkt`,
- * federation.mode = decentralized; seed proposal in ../shared/ALGORITHMS.md,
+ * federation.mode = decentralized; a proposal of this project,
  * no reference code).  No server: clients on the topology graph, each with its
  * own model of its own width (the [heterofl] levels and device memory caps
  * decide it, heterofl.mode = fix; hetero.c).  A round:

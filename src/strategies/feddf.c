@@ -1,11 +1,13 @@
 /*
  * feddf.c — FedDF: per-group FedAvg, then server-side ensemble distillation of
  * every group's student from the mean logits of all kept clients on an
- * unlabeled held-out server set (see feddf.h for the contract, ALGORITHMS.md
- * for the method).  Implemented as its own strategy so that FedAvg's engine
- * (fed.c) only has to hand over local training and aggregation.
+ * unlabeled held-out server set (see feddf.h for the contract).  Its hooks
+ * (the entry at the end) take over training, aggregation and evaluation.
  */
 #include "feddf.h"
+#include "evaluate.h"
+#include "h5out.h"
+#include "run.h"
 #include "agg.h"
 #include "checkpoint.h"
 #include "decentral.h"
@@ -18,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_CHUNK 250                 /* as fed.c: fixed chunks, determinism */
-#define LOSS_FIXED_SCALE 4294967296.0  /* 2^32, as fed.c */
 #define MAX_GROUPS 5
 
 struct hf_feddf {
@@ -33,7 +33,7 @@ struct hf_feddf {
     hf_model_t gm[MAX_GROUPS];                /* group architectures */
     float *state_x[MAX_GROUPS];               /* group models (persistent, every rank) */
     hf_agg_t *agg[MAX_GROUPS];                /* per-group exact aggregators */
-    hf_work_t *work[MAX_GROUPS];              /* activations, max batch max(B, EVAL_CHUNK) */
+    hf_work_t *work[MAX_GROUPS];              /* activations, max batch max(B, HF_EVAL_CHUNK) */
     int *cgroup;                              /* group of every client */
     int *grp;                                 /* this round: group per plan entry */
     double *fscale, *bscale;
@@ -49,8 +49,6 @@ struct hf_feddf {
     float *zloc;                              /* hosted kept clients' server-set logits (m·S·C) */
     int nzloc;
     double t_logits;                          /* seconds computing logits on the server set, this rank */
-    long rows;                                /* rows written to /feddf */
-    long wrows;                               /* rows written to /rounds_by_width */
 };
 
 typedef struct {
@@ -63,27 +61,6 @@ typedef struct {
     double server_compute_s;      /* wall: this group's distillation + its share of the teacher logits */
     double server_mem_bytes;      /* student, best copy, Adam m and v, gradient, teacher logits, activations */
 } feddf_rec_t;
-
-static long nk_of(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
-
-/* n_k-weighted FedAvg inside each group: w_k = n_k, divisor Σ_K n_k (per-group
- * divisors are applied in hf_feddf_server). */
-static void weights_feddf(hf_strat_t *s, hf_plan_t *pl)
-{
-    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? (double)nk_of(s, pl->c[i].client) : 0.0;
-    pl->divisor = pl->nsum;
-}
-
-const hf_strategy_t hf_strategy_feddf = {
-    .name = "feddf",
-    .doc = "architecture groups ([feddf] groups), per-group FedAvg, then server ensemble distillation on "
-           "held-out unlabeled data (Lin et al. 2020)",
-    .keeps_stragglers = 0,
-    .upload_factor = 1,
-    .weights = weights_feddf,
-};
-
-int hf_feddf_wanted(const hf_params_t *p) { return !strcmp(p->strategy, "feddf"); }
 
 /* "a1-c1" → widths 1, 1/4 with proportions .5, .5 (widest first); must hold a. */
 static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
@@ -129,13 +106,10 @@ static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
 
 int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
 {
-    if (!hf_feddf_wanted(p)) return 0;
     int n;
     double w[MAX_GROUPS], pr[MAX_GROUPS];
     int rc = parse_groups(c, &n, w, pr);
     if (rc) return rc;
-    if (p->decentralized)
-        return hf_key_err(c, "federation.strategy", "feddf needs a server (federation.mode = centralized)");
     if (strcmp(p->server_opt, "none"))
         return hf_key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
     if (hf_conf_int(c, "feddf.server_samples") < 1)
@@ -180,7 +154,7 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
     f->sx = d->x + used * d->dim;
     f->vx = d->x + (used + f->S) * d->dim;
     f->vy = d->y + used + f->S;
-    int wb = HF_MAX(HF_MAX(p->batch_size, f->bsz), EVAL_CHUNK);
+    int wb = HF_MAX(HF_MAX(p->batch_size, f->bsz), HF_EVAL_CHUNK);
     size_t Pf = (size_t)full->nparams;
     for (int g = 0; g < f->ng; g++) {
         hf_model_cfg_t sc;
@@ -287,7 +261,7 @@ hf_het_local_t hf_feddf_train(hf_feddf_t *f, int i, int k, int t, const hf_cplan
     if (p->momentum > 0) memset(f->ws0, 0, (size_t)PG * sizeof(float));  /* momentum buffer */
     hf_sgd_t opt = {p->lr, p->momentum, p->weight_decay, p->clip};
     hf_rng_t r;
-    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as fed.c's client_train */
+    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as the engine's client training */
     double loss_sum = 0.0;
     int dim = d->dim;
     for (int e = 0; e < cp->epochs && nk > 0; e++) {
@@ -388,42 +362,6 @@ static void distil(hf_feddf_t *f, int g, int t, const float *zt, feddf_rec_t *re
     free(best); free(gr); free(am); free(av); free(xb); free(zb); free(perm);
 }
 
-static int write_table(hid_t f5, const char *name, hid_t t, size_t rsz, const void *rows, int n, long *nrows)
-{
-    hid_t d;
-    hsize_t cur = 0;
-    if (H5Lexists(f5, name, H5P_DEFAULT) > 0) {
-        d = H5Dopen2(f5, name, H5P_DEFAULT);
-        hid_t sp = H5Dget_space(d);
-        H5Sget_simple_extent_dims(sp, &cur, NULL);
-        H5Sclose(sp);
-    } else {
-        hsize_t dims = 0, maxd = H5S_UNLIMITED, chunk = 64;
-        hid_t sp = H5Screate_simple(1, &dims, &maxd);
-        hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_chunk(pl, 1, &chunk);
-        d = H5Dcreate2(f5, name, t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-        H5Pclose(pl);
-        H5Sclose(sp);
-    }
-    (void)rsz;
-    int rc = d < 0;
-    if (!rc) {
-        hsize_t nn = (hsize_t)n, newn = cur + nn;
-        rc = H5Dset_extent(d, &newn) < 0;
-        if (!rc) {
-            hid_t fs = H5Dget_space(d);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &cur, NULL, &nn, NULL);
-            hid_t ms = H5Screate_simple(1, &nn, NULL);
-            rc = H5Dwrite(d, t, ms, fs, H5P_DEFAULT, rows) < 0;
-            H5Sclose(ms);
-            H5Sclose(fs);
-        }
-        H5Dclose(d);
-        *nrows = (long)newn;
-    }
-    return rc ? hf_seterr(HF_ERUNTIME, "writing /%s failed", name) : 0;
-}
 
 int hf_feddf_server(hf_feddf_t *f, const hf_plan_t *plan, int t, float *global, hid_t h5)
 {
@@ -496,7 +434,7 @@ int hf_feddf_server(hf_feddf_t *f, const hf_plan_t *plan, int t, float *global, 
             H5Tinsert(ty, "val_accuracy_best", HOFFSET(feddf_rec_t, val_acc_best), H5T_NATIVE_DOUBLE);
             H5Tinsert(ty, "server_compute_s", HOFFSET(feddf_rec_t, server_compute_s), H5T_NATIVE_DOUBLE);
             H5Tinsert(ty, "server_mem_bytes", HOFFSET(feddf_rec_t, server_mem_bytes), H5T_NATIVE_DOUBLE);
-            rc = write_table(h5, "feddf", ty, sizeof(feddf_rec_t), rec, f->ng, &f->rows);
+            rc = hf_h5out_append_table(h5, "feddf", ty, rec, f->ng);
             H5Tclose(ty);
         }
     }
@@ -511,42 +449,111 @@ int hf_feddf_server(hf_feddf_t *f, const hf_plan_t *plan, int t, float *global, 
 
 /* ------------------------------------------------------------ evaluation --- */
 
-typedef struct {
-    int32_t round;
-    double width, test_accuracy, test_loss;
-} width_rec_t;   /* the layout of hetero.c's /rounds_by_width */
-
 int hf_feddf_eval(hf_feddf_t *f, const float *tx, const int *ty, long n, int round, hid_t h5)
 {
-    long nchunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
     int64_t loc[2 * MAX_GROUPS] = {0}, tot[2 * MAX_GROUPS] = {0};
-    float lbuf[EVAL_CHUNK];
-    int dim = f->d.dim;
     for (int g = 0; g < f->ng; g++)
-        for (long ch = f->rank; ch < nchunks; ch += f->size) {
-            long s0 = ch * EVAL_CHUNK;
-            int B = (int)HF_MIN((long)EVAL_CHUNK, n - s0);
-            loc[2 * g] += hf_model_forward(&f->gm[g], f->work[g], f->state_x[g], tx + s0 * dim, ty + s0, B, NULL, lbuf);
-            for (int i = 0; i < B; i++) loc[2 * g + 1] += (int64_t)llrint((double)lbuf[i] * LOSS_FIXED_SCALE);
-        }
+        hf_eval_share(&f->gm[g], f->work[g], f->state_x[g], tx, ty, n, f->d.dim, f->rank, f->size, loc + 2 * g, NULL);
     MPI_Allreduce(loc, tot, 2 * f->ng, MPI_INT64_T, MPI_SUM, f->comm);
     int rc = 0;
     if (f->rank == 0 && h5 >= 0) {
-        width_rec_t rows[MAX_GROUPS];
-        for (int g = 0; g < f->ng; g++) {
-            rows[g].round = round;
-            rows[g].width = f->gw[g];
-            rows[g].test_accuracy = n ? (double)tot[2 * g] / (double)n : NAN;
-            rows[g].test_loss = n ? (double)tot[2 * g + 1] / LOSS_FIXED_SCALE / (double)n : NAN;
-        }
-        hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(width_rec_t));
-        H5Tinsert(t, "round", HOFFSET(width_rec_t, round), H5T_NATIVE_INT32);
-        H5Tinsert(t, "width", HOFFSET(width_rec_t, width), H5T_NATIVE_DOUBLE);
-        H5Tinsert(t, "test_accuracy", HOFFSET(width_rec_t, test_accuracy), H5T_NATIVE_DOUBLE);
-        H5Tinsert(t, "test_loss", HOFFSET(width_rec_t, test_loss), H5T_NATIVE_DOUBLE);
-        rc = write_table(h5, "rounds_by_width", t, sizeof(width_rec_t), rows, f->ng, &f->wrows);
-        H5Tclose(t);
+        double acc[MAX_GROUPS], loss[MAX_GROUPS];
+        for (int g = 0; g < f->ng; g++) hf_eval_figures(tot + 2 * g, n, &acc[g], &loss[g]);
+        rc = hf_h5out_width_rows(h5, round, f->ng, f->gw, acc, loss);
     }
     MPI_Bcast(&rc, 1, MPI_INT, 0, f->comm);
     return rc;
 }
+
+/* ------------------------------------------------------------ the entry --- */
+
+static const hf_opt_t keys[] = {
+    {"feddf.groups", HF_OPT_STRING, "a", HF_OPT_NORANGE, NULL,
+     "feddf: architecture groups as width levels a..e = 1, 1/2, 1/4, 1/8, 1/16 of the model with client "
+     "proportions, '-'-separated (a1-c1); must contain a (the global model); clients get exact quotas "
+     "by index, or with device memory caps the widest group their class allows"},
+    {"feddf.server_samples", HF_OPT_INT, "500", 1, 1000000, NULL,
+     "feddf: unlabeled server set, taken from the training samples after the last one any client "
+     "holds (needs data.train_samples below the data set's size); labels are never read"},
+    {"feddf.val_samples", HF_OPT_INT, "500", 0, 1000000, NULL,
+     "feddf: labelled validation samples following the server set (early stopping); 0 = keep the "
+     "last step"},
+    {"feddf.steps", HF_OPT_INT, "10000", 0, 100000000, NULL,
+     "feddf: maximum distillation steps per group and round (paper: 10^4); 0 = per-group FedAvg only"},
+    {"feddf.val_every", HF_OPT_INT, "100", 1, 100000000, NULL, "feddf: validate every this many steps"},
+    {"feddf.patience", HF_OPT_INT, "1000", 1, 100000000, NULL,
+     "feddf: stop after this many steps without a better validation accuracy; the best student is kept"},
+    {"feddf.batch_size", HF_OPT_INT, "64", 1, 100000, NULL, "feddf: distillation batch size"},
+    {"feddf.lr", HF_OPT_FLOAT, "1e-3", 0, 1e3, NULL,
+     "feddf: Adam learning rate (beta 0.9, 0.999, eps 1e-8), cosine decay to 0 over feddf.steps"},
+    {"feddf.temperature", HF_OPT_FLOAT, "1", 1e-3, 1e3, NULL,
+     "feddf: softmax temperature T of KL(softmax(zbar/T) || softmax(z/T)) (gradient without T^2)"},
+    {0},
+};
+
+static int init_feddf(hf_strat_t *s, hf_run_t *x)
+{
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+    hf_feddf_t *f = NULL;
+    int rc = hf_feddf_new(&f, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd, x->train_all, x->global,
+                          s->comm);
+    s->state = f;
+    return rc;
+}
+
+static void free_feddf(hf_strat_t *s) { hf_feddf_free(s->state); }
+static void ckpt_feddf(hf_strat_t *s) { hf_feddf_ckpt_register(s->state); }
+static void plan_feddf(hf_strat_t *s, int t, const int *sel, int m) { hf_feddf_plan(s->state, t, sel, m); }
+static const double *flops_feddf(const hf_strat_t *s) { return hf_feddf_flops_scale(s->state); }
+static const double *bytes_feddf(const hf_strat_t *s) { return hf_feddf_bytes_scale(s->state); }
+static double width_feddf(const hf_strat_t *s, int i) { return hf_feddf_width(s->state, i); }
+static uint64_t model_bytes_feddf(const hf_strat_t *s, int i) { return hf_feddf_bytes(s->state, i); }
+static void begin_feddf(hf_strat_t *s) { hf_feddf_begin(s->state); }
+
+/* Its group's model; the update goes to the group's aggregator. */
+static hf_local_t train_feddf(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
+{
+    hf_run_t *x = s->run;
+    double th = hf_wtime();
+    hf_het_local_t hl = hf_feddf_train(s->state, i, k, t, cp, x->xb, x->yb, x->iperm, &x->t_kernel);
+    return (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
+}
+
+/* Per-group FedAvg, distillation, broadcast. */
+static int aggregate_feddf(hf_strat_t *s, int t, int have)
+{
+    (void)have;
+    hf_run_t *x = s->run;
+    return hf_feddf_server(s->state, &x->plan, t, x->global, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+}
+
+/* Accuracy of every group: /rounds_by_width. */
+static int evaluate_feddf(hf_strat_t *s, int round)
+{
+    hf_run_t *x = s->run;
+    return hf_feddf_eval(s->state, x->test.x, x->test.y, x->test.n, round, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+}
+
+const hf_strategy_t hf_strategy_feddf = {
+    .name = "feddf",
+    .doc = "architecture groups ([feddf] groups), per-group FedAvg, then server ensemble distillation on "
+           "held-out unlabeled data (Lin et al. 2020)",
+    .modes = HF_MODE_CENTRAL,
+    .keeps_stragglers = 0,
+    .upload_factor = 1,
+    .keys = keys,
+    .check = hf_feddf_params_check,
+    .init = init_feddf,
+    .free = free_feddf,
+    .ckpt_register = ckpt_feddf,
+    .weights = hf_weights_samples,
+    .plan = plan_feddf,
+    .flops_scale = flops_feddf,
+    .bytes_scale = bytes_feddf,
+    .width = width_feddf,
+    .model_bytes = model_bytes_feddf,
+    .round_begin = begin_feddf,
+    .train = train_feddf,
+    .aggregate = aggregate_feddf,
+    .evaluate = evaluate_feddf,
+};

@@ -1,6 +1,5 @@
 /*
- * feddf.h — FedDF, ensemble distillation for model fusion (Lin et al. 2020;
- * specification in ../shared/ALGORITHMS.md, "FedDF").  Several architecture
+ * feddf.h — FedDF, ensemble distillation for model fusion (Lin et al. 2020).  Several architecture
  * groups train side by side: group g is the width-β_g MLP/CNN of the run's
  * model (kernels/slice.h; `[feddf] groups = a1-c1` uses HeteroFL's letters
  * a..e = 1..1/16 with client proportions).  A client belongs to one group for
@@ -45,8 +44,6 @@ typedef struct hf_feddf hf_feddf_t;
 
 extern const hf_strategy_t hf_strategy_feddf;
 
-/* 1 when the run's strategy is feddf. */
-int hf_feddf_wanted(const hf_params_t *p);
 /* Check the [feddf] keys: HF_EINPUT "FILE:LINE: key 'x': reason". */
 int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c);
 
@@ -71,7 +68,7 @@ uint64_t hf_feddf_bytes(const hf_feddf_t *f, int i);
 /* Call once before the round's local training. */
 void hf_feddf_begin(hf_feddf_t *f);
 /* Local training of plan entry i (client k, kept) from its group's model: the
- * arithmetic of fed.c's client_train (same shuffles, fused SGD step); adds
+ * arithmetic of the engine's client training (engine/client.c) (same shuffles, fused SGD step); adds
  * weight·Δ to the group's aggregator and stores the client's logits on the
  * server set.  Scratch: xb (B·dim), yb (B), iperm (n_k). */
 hf_het_local_t hf_feddf_train(hf_feddf_t *f, int i, int k, int t, const hf_cplan_t *cp, float *xb, int *yb,

@@ -1,5 +1,6 @@
 /*
- * hetero.c — HeteroFL and FjORD (see hetero.h; ALGORITHMS.md).
+ * hetero.c — the width sub-model machinery shared by heterofl.c, fjord.c and
+ * dkt.c (see hetero.h), and the strategy hooks HeteroFL and FjORD share.
  *
  * A client never materialises the full model: it extracts its width's
  * coordinates of the global model into a compact buffer (slice.h), trains the
@@ -20,6 +21,10 @@
  * same kernels (documented approximation: one sample per example).
  */
 #include "hetero.h"
+#include "evaluate.h"
+#include "h5out.h"
+#include "run.h"
+#include "server_opt.h"
 #include "masked_agg.h"
 #include "slice.h"
 #include "hf_util.h"
@@ -29,8 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_CHUNK 250                 /* as fed.c: fixed chunks, determinism */
-#define LOSS_FIXED_SCALE 4294967296.0  /* 2^32, as fed.c */
 #define FJORD_DRAW_BASE (1ULL << 32)   /* per-minibatch width stream: client + 2^32 */
 #define FJORD_KD_BASE (2ULL << 32)     /* distillation labels: client + 2^33 */
 
@@ -65,52 +68,9 @@ struct hf_hetero {
     float *logits;
     int *ys;
     hf_masked_t *ma;
-    hsize_t wrows;                     /* rows in /rounds_by_width */
     int dkt_steps;                     /* dkt.steps (dkt.c) */
     double dkt_lr, dkt_T;              /* dkt.lr (0: federation.lr), dkt.temperature */
 };
-
-/* ------------------------------------------------------------ registry --- */
-
-static long nk_of(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
-
-/* HeteroFL: unweighted count of the covering clients. */
-static void weights_count(hf_strat_t *s, hf_plan_t *pl)
-{
-    (void)s;
-    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? 1.0 : 0.0;
-    pl->divisor = pl->kept;
-}
-
-/* FjORD: n_k-weighted. */
-static void weights_nk(hf_strat_t *s, hf_plan_t *pl)
-{
-    for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? (double)nk_of(s, pl->c[i].client) : 0.0;
-    pl->divisor = pl->nsum;
-}
-
-const hf_strategy_t hf_strategy_heterofl = {
-    .name = "heterofl",
-    .doc = "width sub-models a..e = 1..1/16 ([heterofl] levels, mode), count-based masked averaging, "
-           "label split (Diao et al. 2021)",
-    .keeps_stragglers = 0,
-    .upload_factor = 1,
-    .weights = weights_count,
-};
-
-const hf_strategy_t hf_strategy_fjord = {
-    .name = "fjord",
-    .doc = "ordered dropout: per-minibatch width p <= tier ([fjord] widths, tiers, kd), n_k-weighted "
-           "masked averaging (Horvath et al. 2021)",
-    .keeps_stragglers = 0,
-    .upload_factor = 1,
-    .weights = weights_nk,
-};
-
-int hf_hetero_wanted(const hf_params_t *p)
-{
-    return !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "fjord") || !strcmp(p->strategy, "dkt");
-}
 
 /* ------------------------------------------------------------- parsing --- */
 
@@ -207,17 +167,11 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
 {
     int n;
     double w[HF_HET_MAX_LEVELS], pr[HF_HET_MAX_LEVELS];
-    int rc = !strcmp(p->strategy, "heterofl") || !strcmp(p->strategy, "dkt")
-             ? parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr)
-             : !strcmp(p->strategy, "fjord") ? parse_fjord(c, &n, w, pr) : 0;
-    if (rc) return rc;
-    if (!strcmp(p->strategy, "dkt") && !p->decentralized)  /* dkt.c */
-        return hf_key_err(c, "federation.strategy", "dkt has no server: set federation.mode = decentralized");
-    if (!strcmp(p->strategy, "dkt") && strcmp(hf_conf_get(c, "heterofl.mode"), "fix"))
-        return hf_key_err(c, "heterofl.mode", "dkt keeps one model per client: needs heterofl.mode = fix");
-    if (hf_hetero_wanted(p) && strcmp(p->strategy, "dkt") && p->decentralized)
-        return hf_key_err(c, "federation.strategy", "heterofl and fjord need a server (federation.mode = centralized)");
-    return 0;
+    int fjord = !strcmp(p->strategy, hf_strategy_fjord.name);
+    int rc = fjord ? parse_fjord(c, &n, w, pr) : parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr);
+    if (!rc && !p->decentralized && hf_conf_bool(c, "availability.transfer"))
+        rc = hf_key_err(c, "availability.transfer", "not available with width sub-models (heterofl, fjord)");
+    return rc;
 }
 
 /* ---------------------------------------------------------------- setup --- */
@@ -248,7 +202,7 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
 {
     *out = NULL;
     hf_hetero_t *h = hf_calloc(1, sizeof *h);
-    h->kind = !strcmp(p->strategy, "fjord") ? HET_FJORD : HET_HETEROFL;
+    h->kind = !strcmp(p->strategy, hf_strategy_fjord.name) ? HET_FJORD : HET_HETEROFL;
     h->p = p;
     h->full = *full;
     h->d = *d;
@@ -332,7 +286,7 @@ void hf_hetero_free(hf_hetero_t *h)
 
 static hf_work_t *work_of(hf_hetero_t *h, int l)
 {
-    if (!h->work[l]) h->work[l] = hf_work_new(&h->lm[l], HF_MAX(h->p->batch_size, EVAL_CHUNK));
+    if (!h->work[l]) h->work[l] = hf_work_new(&h->lm[l], HF_MAX(h->p->batch_size, HF_EVAL_CHUNK));
     return h->work[l];
 }
 
@@ -528,82 +482,23 @@ void hf_hetero_aggregate(hf_hetero_t *h, hf_agg_t *agg, const hf_plan_t *plan, i
 
 /* ------------------------------------------------------------ evaluation --- */
 
-typedef struct {
-    int32_t round;
-    double width, test_accuracy, test_loss;
-} width_rec_t;
-
-static int write_rows(hf_hetero_t *h, hid_t f, const width_rec_t *rows, int n)
-{
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(width_rec_t));
-    H5Tinsert(t, "round", HOFFSET(width_rec_t, round), H5T_NATIVE_INT32);
-    H5Tinsert(t, "width", HOFFSET(width_rec_t, width), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "test_accuracy", HOFFSET(width_rec_t, test_accuracy), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "test_loss", HOFFSET(width_rec_t, test_loss), H5T_NATIVE_DOUBLE);
-    hid_t d;
-    if (H5Lexists(f, "rounds_by_width", H5P_DEFAULT) > 0) {
-        d = H5Dopen2(f, "rounds_by_width", H5P_DEFAULT);
-        hid_t sp = H5Dget_space(d);
-        H5Sget_simple_extent_dims(sp, &h->wrows, NULL);
-        H5Sclose(sp);
-    } else {
-        hsize_t dims = 0, maxd = H5S_UNLIMITED, chunk = 64;
-        hid_t sp = H5Screate_simple(1, &dims, &maxd);
-        hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_chunk(pl, 1, &chunk);
-        d = H5Dcreate2(f, "rounds_by_width", t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-        H5Pclose(pl);
-        H5Sclose(sp);
-        h->wrows = 0;
-    }
-    int rc = d < 0;
-    if (!rc) {
-        hsize_t nn = (hsize_t)n, newn = h->wrows + nn;
-        rc = H5Dset_extent(d, &newn) < 0;
-        if (!rc) {
-            hid_t fs = H5Dget_space(d);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &h->wrows, NULL, &nn, NULL);
-            hid_t ms = H5Screate_simple(1, &nn, NULL);
-            rc = H5Dwrite(d, t, ms, fs, H5P_DEFAULT, rows) < 0;
-            H5Sclose(ms);
-            H5Sclose(fs);
-            if (!rc) h->wrows = newn;
-        }
-        H5Dclose(d);
-    }
-    H5Tclose(t);
-    return rc ? hf_seterr(HF_ERUNTIME, "writing /rounds_by_width failed") : 0;
-}
-
 int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, const int *ty,
                           long n, int dim, int round, MPI_Comm comm, hid_t f)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    long nchunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
     int64_t *loc = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t)), *tot = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t));
-    float lbuf[EVAL_CHUNK];
     for (int l = 0; l < h->nlev; l++) {
         hf_slice_extract(&h->full, global, &h->lm[l], h->wp);
-        for (long ch = rank; ch < nchunks; ch += size) {
-            long s0 = ch * EVAL_CHUNK;
-            int B = (int)HF_MIN((long)EVAL_CHUNK, n - s0);
-            loc[2 * l] += hf_model_forward(&h->lm[l], work_of(h, l), h->wp, tx + s0 * dim, ty + s0, B, NULL, lbuf);
-            for (int i = 0; i < B; i++) loc[2 * l + 1] += (int64_t)llrint((double)lbuf[i] * LOSS_FIXED_SCALE);
-        }
+        hf_eval_share(&h->lm[l], work_of(h, l), h->wp, tx, ty, n, dim, rank, size, loc + 2 * l, NULL);
     }
     MPI_Allreduce(loc, tot, 2 * h->nlev, MPI_INT64_T, MPI_SUM, comm);
     int rc = 0;
     if (rank == 0 && f >= 0) {
-        width_rec_t rows[HF_HET_MAX_LEVELS];
-        for (int l = 0; l < h->nlev; l++) {
-            rows[l].round = round;
-            rows[l].width = h->lw[l];
-            rows[l].test_accuracy = n ? (double)tot[2 * l] / (double)n : NAN;
-            rows[l].test_loss = n ? (double)tot[2 * l + 1] / LOSS_FIXED_SCALE / (double)n : NAN;
-        }
-        rc = write_rows(h, f, rows, h->nlev);
+        double acc[HF_HET_MAX_LEVELS], loss[HF_HET_MAX_LEVELS];
+        for (int l = 0; l < h->nlev; l++) hf_eval_figures(tot + 2 * l, n, &acc[l], &loss[l]);
+        rc = hf_h5out_width_rows(f, round, h->nlev, h->lw, acc, loss);
     }
     free(loc);
     free(tot);
@@ -628,12 +523,55 @@ void hf_hetero_dkt_params(const hf_hetero_t *h, int *steps, double *lr, double *
 }
 int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double *acc, const double *loss)
 {
-    width_rec_t rows[HF_HET_MAX_LEVELS];
-    for (int l = 0; l < h->nlev; l++) {
-        rows[l].round = round;
-        rows[l].width = h->lw[l];
-        rows[l].test_accuracy = acc[l];
-        rows[l].test_loss = loss[l];
-    }
-    return write_rows(h, f, rows, h->nlev);
+    return hf_h5out_width_rows(f, round, h->nlev, h->lw, acc, loss);
+}
+
+/* ------------------------------------------ strategy hooks (heterofl, fjord) */
+
+int hf_het_init(hf_strat_t *s, hf_run_t *x)
+{
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+    hf_hetero_t *h = NULL;
+    int rc = hf_hetero_new(&h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
+    s->state = h;
+    return rc;
+}
+
+void hf_het_free(hf_strat_t *s) { hf_hetero_free(s->state); }
+void hf_het_plan(hf_strat_t *s, int t, const int *sel, int m) { hf_hetero_plan(s->state, t, sel, m); }
+const double *hf_het_flops_scale(const hf_strat_t *s) { return hf_hetero_flops_scale(s->state); }
+const double *hf_het_bytes_scale(const hf_strat_t *s) { return hf_hetero_bytes_scale(s->state); }
+double hf_het_width(const hf_strat_t *s, int i) { return hf_hetero_width(s->state, i); }
+uint64_t hf_het_model_bytes(const hf_strat_t *s, int i) { return hf_hetero_bytes(s->state, i); }
+
+/* Its width's sub-model from the global model; the update (zero outside the
+ * slice) goes to the round's aggregator. */
+hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
+{
+    hf_run_t *x = s->run;
+    double th = hf_wtime();
+    hf_het_local_t hl = hf_hetero_train(s->state, i, k, t, x->global, cp, x->delta, x->xb, x->yb, x->iperm,
+                                        &x->t_kernel);
+    hf_local_t lr = {.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
+    hf_agg_add(x->agg, cp->weight, x->delta);
+    return lr;
+}
+
+/* Masked aggregation x_j += S_j / coverage_j, or through the server optimizer. */
+int hf_het_aggregate(hf_strat_t *s, int t, int have)
+{
+    (void)t;
+    hf_run_t *x = s->run;
+    int plain = x->sopt.kind == HF_SOPT_NONE && x->sopt.lr == 1.0f;
+    hf_hetero_aggregate(s->state, x->agg, &x->plan, have, plain ? x->global : x->delta, plain);
+    if (!plain && have && x->plan.kept > 0) hf_server_opt_apply(&x->sopt, x->global, x->delta);
+    return 0;
+}
+
+/* Accuracy of the global model at every width: /rounds_by_width. */
+int hf_het_evaluate(hf_strat_t *s, int round)
+{
+    hf_run_t *x = s->run;
+    return hf_hetero_eval_widths(s->state, x->global, x->test.x, x->test.y, x->test.n, x->test.dim, round,
+                                 x->comm, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
 }

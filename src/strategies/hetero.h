@@ -1,7 +1,7 @@
 /*
- * hetero.h — width-heterogeneous federated training: HeteroFL (Diao et al.
- * 2021) and FjORD (Horváth et al. 2021), specifications in
- * ../shared/ALGORITHMS.md.  Both train width-β sub-models (kernels/slice.h)
+ * hetero.h — width-heterogeneous federated training, the machinery behind
+ * HeteroFL (Diao et al. 2021, heterofl.c), FjORD (Horváth et al. 2021,
+ * fjord.c) and dkt (dkt.c).  HeteroFL and FjORD train width-β sub-models (kernels/slice.h)
  * on compact buffers and aggregate through the one masked mechanism
  * (masked_agg.h); they differ in who trains which width and how coordinates
  * are weighted:
@@ -37,16 +37,28 @@
 
 typedef struct hf_hetero hf_hetero_t;
 
-/* The registry entries (strategy.c lists them). */
+/* The registry entries (heterofl.c, fjord.c). */
 extern const hf_strategy_t hf_strategy_heterofl, hf_strategy_fjord;
 
-/* Check the [heterofl] / [fjord] keys (called from hf_strat_params):
+/* Check the [heterofl] (heterofl, dkt) or [fjord] keys of the run's strategy:
  * HF_EINPUT "FILE:LINE: key 'x': reason". */
 int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c);
-/* 1 when the run's strategy trains width sub-models (heterofl, fjord). */
-int hf_hetero_wanted(const hf_params_t *p);
 
-/* Training data of the run, as fed.c holds it. */
+/* The strategy hooks HeteroFL and FjORD share (strategy.h; s->state is the
+ * hf_hetero_t); dkt uses init, free, plan, width and model_bytes too. */
+struct hf_run;
+int hf_het_init(hf_strat_t *s, struct hf_run *x);
+void hf_het_free(hf_strat_t *s);
+void hf_het_plan(hf_strat_t *s, int t, const int *sel, int m);
+const double *hf_het_flops_scale(const hf_strat_t *s);
+const double *hf_het_bytes_scale(const hf_strat_t *s);
+double hf_het_width(const hf_strat_t *s, int i);
+uint64_t hf_het_model_bytes(const hf_strat_t *s, int i);
+hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
+int hf_het_aggregate(hf_strat_t *s, int t, int have);
+int hf_het_evaluate(hf_strat_t *s, int round);
+
+/* Training data of the run, as the engine holds it (run.h). */
 typedef struct {
     const float *x;           /* training samples (n, dim) */
     const int *y;             /* labels */

@@ -1,6 +1,6 @@
 /*
- * server_opt.c — FedOpt server optimizers (see server_opt.h and
- * ../shared/ALGORITHMS.md "Server optimizers").  Moments start at zero (Reddi
+ * server_opt.c — FedOpt server optimizers (Reddi et al. 2021; see
+ * server_opt.h).  Moments start at zero (Reddi
  * et al. initialise v_{-1} = τ²; with τ in the denominator the difference is
  * negligible and zero keeps Yogi's sign test well defined from the first step).
  */

@@ -1,30 +1,32 @@
 /*
- * strategy.h — server strategies as a plugin table (IOR style): each strategy
- * is a struct of function pointers with designated initialisers, and
- * hf_strategies[] is the NULL-terminated registry (`hetfl list` prints it).
+ * strategy.h — the strategy interface.  Every federated algorithm is one file
+ * in src/strategies/ exporting one hf_strategy_t, a struct of function
+ * pointers filled with designated initialisers; hf_strategies[] (registry.c)
+ * is the NULL-terminated registry that `hetfl list`, the options table and
+ * the engine read.  A hook left NULL means "the engine's default", so FedAvg
+ * fills almost nothing and an algorithm with its own training, aggregation
+ * and evaluation (FedDF) fills almost everything.  docs/ARCHITECTURE.md shows
+ * where each hook runs in a round and walks through adding a strategy.
  *
- * A strategy decides, from the round's plan alone (identical on every rank):
- *   - what a straggler does (FedAvg drops it, the others keep partial work),
- *   - each kept client's aggregation weight and the divisor,
- * and, on the ranks that host clients:
- *   - a gradient hook applied to every local minibatch gradient before the SGD
- *     step (FedProx: + μ(w − x_t); SCAFFOLD: + c − c_k),
- *   - what a client uploads (SCAFFOLD: [Δy, Δc], twice the model),
- *   - how the aggregated upload becomes the model update Δ (SCAFFOLD also
- *     updates its server control variate).
- * Server optimizers (server_opt.c) then apply Δ to the model.
- *
- * Persistent state (what a checkpoint must save) lives in hf_strat_t under
- * names starting with `state_` (see the struct); everything else is scratch.
+ * Determinism: every planning hook sees only the plan, which every rank
+ * derives from the seed; training hooks run on the rank hosting the client;
+ * aggregation and evaluation hooks are collective.  A strategy keeps its
+ * persistent state in s->state and registers it for checkpoints
+ * (ckpt_register), so `--resume` on any rank count continues bit for bit.
  */
 #ifndef HF_STRATEGY_H
 #define HF_STRATEGY_H
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "conf.h"
 #include "options.h"
 
 typedef struct hf_strat hf_strat_t;
+struct hf_run;   /* the engine's run context (engine/run.h) */
+
+/* The federation modes a strategy can run in (hf_strategy_t.modes). */
+enum { HF_MODE_CENTRAL = 1, HF_MODE_DECENTRAL = 2, HF_MODE_ASYNC = 4 };
 
 /* One selected client's plan for a round (identical on every rank). */
 typedef struct {
@@ -33,7 +35,7 @@ typedef struct {
     int kept;             /* its update enters the aggregate */
     int epochs;           /* local epochs it runs (0 when dropped) */
     int steps;            /* local SGD steps = epochs · ⌈n_k/B⌉ */
-    double a;             /* FedNova normaliser a_k (steps for the others) */
+    double a;             /* normaliser a_k (FedNova; steps for the others) */
     double weight;        /* aggregation weight */
 } hf_cplan_t;
 
@@ -45,25 +47,76 @@ typedef struct {
     hf_cplan_t *c;        /* m entries, in selection order */
 } hf_plan_t;
 
+/* What one client's local training reports. */
+typedef struct {
+    double loss;          /* mean local training loss (NaN: no step) */
+    int steps;
+    long samples;         /* samples processed */
+    double measured;      /* wall seconds */
+} hf_local_t;
+
 typedef struct hf_strategy {
     const char *name;
     const char *doc;                /* one line for `hetfl list` */
+    unsigned modes;                 /* HF_MODE_* it runs in */
     int keeps_stragglers;           /* 1: stragglers' partial work is kept */
     int upload_factor;              /* floats uploaded per model parameter */
-    /* allocate the strategy's state (may be NULL) */
-    int (*init)(hf_strat_t *s);
+    const hf_opt_t *keys;           /* its own suite keys (rows of the options table, key NULL ends) */
+
+    /* --- setup ------------------------------------------------------------ */
+    /* cross-key rules of the strategy's keys, when it is the run's strategy:
+     * HF_EINPUT "FILE:LINE: key 'x': reason" (hf_key_err) */
+    int (*check)(const hf_params_t *p, const hf_conf_t *c);
+    /* after the model and data exist: allocate s->state, set s->mu / s->grad_active */
+    int (*init)(hf_strat_t *s, struct hf_run *x);
+    void (*free)(hf_strat_t *s);
+    /* bytes of persistent state allocated on this rank */
+    uint64_t (*state_bytes)(const hf_strat_t *s);
+    /* register persistent state with the checkpoint registry (checkpoint.h) */
+    void (*ckpt_register)(hf_strat_t *s);
+
+    /* --- planning (every rank, from the plan alone) ------------------------ */
+    /* normaliser a_k of a client that runs `steps` local steps (NULL: steps) */
+    double (*normaliser)(const hf_strat_t *s, int steps);
     /* weights and divisor of the round's kept clients (plan->c[i].kept set) */
     void (*weights)(hf_strat_t *s, hf_plan_t *plan);
-    /* per minibatch: grad += correction (may be NULL) */
+    /* the round's per-client choices (widths, groups) for the m selected sel[] */
+    void (*plan)(hf_strat_t *s, int t, const int *sel, int m);
+    /* per plan entry: factor on training FLOPs / on transfer bytes (NULL: 1) */
+    const double *(*flops_scale)(const hf_strat_t *s);
+    const double *(*bytes_scale)(const hf_strat_t *s);
+    /* plan entry i's model width (NULL: 1) and its model's bytes one way
+     * (NULL: upload_factor · P floats, the codec may shrink uploads) */
+    double (*width)(const hf_strat_t *s, int i);
+    uint64_t (*model_bytes)(const hf_strat_t *s, int i);
+
+    /* --- training (the rank hosting the client) ---------------------------- */
+    void (*round_begin)(hf_strat_t *s);
+    /* local training of plan entry i (client k, kept); NULL: the engine's SGD
+     * (engine/client.c) with grad_hook / client_upload below */
+    hf_local_t (*train)(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
+    /* per minibatch: grad += correction (used when s->grad_active) */
     void (*grad_hook)(hf_strat_t *s, int k, const float *w, const float *x0, float *grad);
-    /* after local training: upload (upload_factor·P floats) from y = local, x = global;
-     * NULL: the engine's plain Δ = y − x */
+    /* after local training: upload (upload_factor·P floats) from y = local,
+     * x = global; NULL: the engine's plain Δ = y − x */
     void (*client_upload)(hf_strat_t *s, int k, const hf_cplan_t *cp, const float *y,
                           const float *x, float *upload);
-    /* aggregate → model update Δ in place (first P floats); NULL: nothing to do.
-     * Collective: called on every rank; have_result says whether agg (upload_factor·P
-     * floats, already divided by the divisor) holds the result on this rank. */
+
+    /* --- aggregation (collective) ------------------------------------------ */
+    /* after the engine's reduction: turn the round's aggregate into the new
+     * global model; have: this rank holds the reduced sums.  NULL: the engine's
+     * weighted average, server_update, then the server optimizer */
+    int (*aggregate)(hf_strat_t *s, int t, int have);
+    /* aggregate → model update Δ in place (first P floats); have_result as above */
     void (*server_update)(hf_strat_t *s, const hf_plan_t *plan, float *agg, int have_result);
+    /* decentralized mode: the exchange and mixing of client models, adding the
+     * models that form the evaluated mean to the engine's aggregator; returns
+     * how many (NULL: D-PSGD's gossip, every client) */
+    int (*gossip)(hf_strat_t *s, int t);
+
+    /* --- evaluation (collective) ------------------------------------------- */
+    /* tables beyond /rounds, e.g. /rounds_by_width (rank 0 writes) */
+    int (*evaluate)(hf_strat_t *s, int round);
 } hf_strategy_t;
 
 extern const hf_strategy_t *const hf_strategies[];   /* NULL-terminated registry */
@@ -71,20 +124,18 @@ extern const hf_strategy_t *const hf_strategies[];   /* NULL-terminated registry
 struct hf_strat {
     const hf_strategy_t *st;
     const hf_params_t *p;
+    const hf_conf_t *conf;          /* the suite: a strategy reads its own keys from it */
+    struct hf_run *run;             /* the engine's context: model, data, buffers (run.h) */
     MPI_Comm comm;
     int rank;
-    long P;                   /* model parameters */
+    long P;                         /* model parameters */
     int nclients;
-    const long *off;          /* partition offsets: n_k = off[k+1] − off[k] */
+    const long *off;                /* partition offsets: n_k = off[k+1] − off[k] */
     int first_client, last_client;  /* clients hosted by this rank */
-    float mu;                 /* proximal coefficient in use (FedProx, FedNova), 0 = none */
-    /* --- persistent state (checkpoint these) --- */
-    float *state_scaffold_c;        /* SCAFFOLD server control variate c, P floats, every rank */
-    float **state_scaffold_ck;      /* SCAFFOLD client control variates of hosted clients,
-                                     * [k − first_client] → P floats; NULL = still zero
-                                     * (allocated at the client's first participation) */
-    /* --- statistics --- */
-    uint64_t state_bytes_max;       /* worst-case bytes of persistent strategy state, all ranks */
+    float mu;                       /* proximal coefficient in use (FedProx, FedNova), 0 = none */
+    int grad_active;                /* local training calls grad_hook */
+    void *state;                    /* the strategy's own state (its file defines it) */
+    uint64_t state_bytes_max;       /* worst-case bytes of persistent state, all ranks */
 };
 
 /* Fill p's strategy fields from c and check cross-key rules (called by
@@ -94,9 +145,12 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c);
 const hf_strategy_t *hf_strategy_find(const char *name);
 /* Print the registry, one strategy a line. */
 void hf_strategy_list(FILE *out);
-/* Set up s for the run (collective-free). */
-int hf_strat_init(hf_strat_t *s, const hf_params_t *p, long P, int nclients, const long *off,
-                  int first, int last, MPI_Comm comm);
+/* "a|b|c": the names of the registered strategies (static buffer). */
+const char *hf_strategy_names(void);
+/* Set up s for the run (collective-free): conf, the suite; x, the engine's
+ * context (NULL outside a run, e.g. in unit tests of planning hooks). */
+int hf_strat_init(hf_strat_t *s, const hf_params_t *p, const hf_conf_t *conf, struct hf_run *x, long P,
+                  int nclients, const long *off, int first, int last, MPI_Comm comm);
 void hf_strat_free(hf_strat_t *s);
 /* Bytes of persistent state now allocated on this rank. */
 uint64_t hf_strat_state_bytes(const hf_strat_t *s);
@@ -105,6 +159,8 @@ uint64_t hf_strat_state_bytes(const hf_strat_t *s);
  * (seed, HF_RNG_STRAGGLER, t, 0) for the draw of the set, (seed, HF_RNG_STRAGGLER,
  * t, 1 + k) for client k's partial epochs), epochs, steps, a_k, weights. */
 void hf_strat_plan(hf_strat_t *s, int t, const int *sel, int m, hf_plan_t *plan);
+/* a_k of a client running `steps` steps (the strategy's normaliser, else steps). */
+double hf_strat_normaliser(const hf_strat_t *s, int steps);
 
 /* Decentralized round plan: every client, weight 1, federation.local_epochs
  * epochs or topology.local_steps steps (wrapping over epochs). */
@@ -112,15 +168,21 @@ void hf_strat_plan_decentral(hf_strat_t *s, hf_plan_t *plan);
 /* Samples a client of n_k samples processes in `steps` steps of batch B. */
 long hf_strat_samples(long nk, int B, int steps);
 
-/* FedNova's normaliser for tau local steps (authors' recurrence, FedNova.py):
- * momentum rho, proximal eta·mu. */
+/* Shared weighting rules (registry.c): w_k = n_k with divisor Σ_K n_k
+ * (FedAvg's), and w_k = 1 with divisor |K| (count-based). */
+void hf_weights_samples(hf_strat_t *s, hf_plan_t *plan);
+void hf_weights_count(hf_strat_t *s, hf_plan_t *plan);
+/* Shared between strategy files (and the tests): FedProx's proximal hook
+ * grad += μ (w − x_t) (fedprox.c), FedNova's normaliser for tau local steps
+ * with momentum rho and proximal eta·mu (fednova.c, authors' recurrence). */
+void hf_grad_prox(hf_strat_t *s, int k, const float *w, const float *x0, float *grad);
 double hf_fednova_a(int tau, double rho, double eta_mu);
+/* n_k of client k */
+static inline long hf_strat_nk(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
 
 /* The fixed-point aggregator sized for the strategy's uploads (tensor offsets
  * repeated upload_factor times). */
 struct hf_agg;
 struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int ntensors, const long *toff);
-/* True when local training must call grad_hook (a proximal term with mu = 0 does not). */
-int hf_strat_uses_grad_hook(const hf_strat_t *s);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * carbon.h — grid carbon intensity per region and time (DESIGN.md "Traces",
- * "Energy"): carbon_g = energy × intensity of the client's region at the
+ * carbon.h — grid carbon intensity per region and time (traces/carbon/;
+ * docs/ARCHITECTURE.md): carbon_g = energy × intensity of the client's region at the
  * client's simulated time.
  *
  * Sources, one per region (gCO2e/kWh):

@@ -19,9 +19,9 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ library --- *
- * Figures and where they come from (../shared/data, see its README):
+ * Figures and where they come from (public data sets, cited per item):
  *  - Speed.  Phones: relative speeds are the AI-Benchmark CPU float scores
- *    (CPU_F_AI_Score, devices/raw_ai_benchmark_list.json, 333 phones): 10th
+ *    (CPU_F_AI_Score of FLASH's raw_ai_benchmark_list.json, github.com/PKU-Chengxu/FLASH, 333 phones): 10th
  *    percentile 274 (MediaTek MT6582, 2015), median 1548 (Helio P60, 2019),
  *    90th percentile 3441 (Snapdragon 855, 2019).  They are anchored by ONE
  *    assumption, 10 GFLOP/s effective fp32 training throughput for the
@@ -30,17 +30,17 @@
  *    HF_CORE_GFLOPS per core (hetfl's own 2NN training throughput, measured
  *    with `hetfl bench kernels` on one core of this project's CPU, see below)
  *    × cores; laptop at half that per core (15 W mobile part).
- *  - Bandwidth: devices/speed_distri.json, 19 real phone users (kbit/s means):
+ *  - Bandwidth: FLASH's models/speed_distri.json, 19 real phone users (kbit/s means):
  *    phone-low = 2nd slowest (≈ 10th percentile: down 3177, up 665), phone-mid
  *    = median (down 4318, up 3286), phone-high = 17th of 19 (≈ 90th
  *    percentile: down 9913, up 6279), laptop = the fastest user (down 17333,
  *    up 6635).  Servers: 1 Gbit/s Ethernet (assumption).
  *  - Power: edge-server = AMD EPYC 8024P (8 cores), RAPL package power from
- *    energy/rapl_vs_load_EPYC8024P_all_cores.csv: 50.7 W at 89 % load (active),
+ *    CodeCarbon's (github.com/mlco2/codecarbon) RAPL-vs-load profile of that CPU: 50.7 W at 89 % load (active),
  *    18.6 W at 10 % load (idle floor; the 0 % row, 0.59 W, is a start-up
  *    artefact); hpc-node = 2× Xeon E5-2620 v3 (12 cores), from
  *    rapl_vs_load_E5-2620v3_all_cores.csv: 117.0 W at 99.6 % (active), 16.4 W
- *    at 10 %.  laptop = Intel Core i5-8250U, TDP 15 W (energy/cpu_power.csv)
+ *    at 10 %.  laptop = Intel Core i5-8250U, TDP 15 W (CodeCarbon's cpu_power.csv)
  *    as active power.  Phone powers, idle powers of phones/laptop, radio
  *    energy, latency, batteries (3000/4000/4500 mAh at 3.85 V; 50 Wh laptop)
  *    and memory caps (by the RAM of the percentile phones: 0.5–1 GB, 4 GB,

@@ -1,14 +1,14 @@
 /*
  * devices.h — device classes, the class mix of a suite, the simulated clock and
  * the round policies (deadline, partial work, over-commitment, static and
- * dynamic backup workers).  DESIGN.md "One round", step 3; ALGORITHMS.md
- * "Backup workers".
+ * dynamic backup workers).  The plan phase of a round,
+ * docs/ARCHITECTURE.md "One round".
  *
  * Everything here is a pure function of the suite and the seed: every rank
  * computes the same class of every client, the same simulated times and the
  * same kept set before any training starts, so Σ n_k of the kept clients is
  * known everywhere before aggregation, and clients that will be discarded need
- * not train at all (the determinism contract, DESIGN.md).
+ * not train at all (the determinism contract, docs/ARCHITECTURE.md).
  *
  * For other modules (energy, strategies): a client's class is
  * `d->cls[hf_devices_class_of(...)]`, see hf_devclass_t for the figures

@@ -1,7 +1,7 @@
 /*
  * energy.h — the energy model, client regions and carbon, energy budgets with
- * adaptive strategies, and carbon-aware scheduling (DESIGN.md "Energy";
- * ALGORITHMS.md "Energy, carbon, compression").
+ * adaptive strategies, and carbon-aware scheduling (docs/ARCHITECTURE.md;
+ * keys in docs/keys.md, [energy]).
  *
  * Model, per participation:  compute_j = P_active · compute_s,
  *   radio_j = (bytes_down + bytes_up) · J/byte,  idle_j = P_idle · idle_s (optional),

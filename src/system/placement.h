@@ -1,5 +1,5 @@
 /*
- * placement.h — hwloc placement of ranks (DESIGN.md "Words: rank"): each rank
+ * placement.h — hwloc placement of ranks (docs/ARCHITECTURE.md): each rank
  * is given one device class and bound with hwloc cpubind to that class's
  * number of cores inside the cpuset its launcher (mpirun, srun) gave it.
  *

@@ -1,6 +1,6 @@
 /*
  * rapl.h — measured energy from Intel/AMD RAPL counters through the Linux
- * powercap sysfs interface (DESIGN.md "Energy": stored beside the model figure,
+ * powercap sysfs interface (stored beside the model figure,
  * never instead of it).
  *
  * Zones read: every package domain `intel-rapl:N` (name "package-N") and its

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     hf_conf_t c;
     memset(&c, 0, sizeof c);
-    int rc = hf_conf_load_mem(&c, (const char *)data, size, "fuzz.conf", hf_options, NULL, 0, variant);
+    int rc = hf_conf_load_mem(&c, (const char *)data, size, "fuzz.conf", hf_options_table(), NULL, 0, variant);
     if (rc == 0) {
         hf_params_t p;
         rc = hf_params_from_conf(&p, &c);

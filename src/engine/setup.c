@@ -1,0 +1,426 @@
+/*
+ * setup.c — everything before a run's first round, in the order it happens:
+ * data (data_load.c), model and buffers, clients on ranks, the algorithm
+ * (strategy, server optimizer, decentralized graph), the simulated system
+ * (devices, availability and selection, energy and carbon), and the results
+ * file with its header; and the teardown.  Every step is collective where it
+ * can fail, so all ranks agree on the status.
+ */
+#include "config.h"
+#include "run.h"
+#include "checkpoint.h"
+#include "data_load.h"
+#include "evaluate.h"
+#include "hf_util.h"
+#include "placement.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int hf_run_agree(int rc, MPI_Comm comm)
+{
+    int all = rc;
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, comm);
+    return all;
+}
+
+/* The model of the run's data, its parameters x_0 and the training buffers. */
+static int setup_model(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    hf_model_cfg_t mc = p->model;
+    mc.in_c = x->train.c;
+    mc.in_h = x->train.h;
+    mc.in_w = x->train.w;
+    mc.n_classes = x->train.n_classes;
+    if (p->model.arch == HF_ARCH_CNN && (x->train.h < 4 || x->train.w < 4))
+        return hf_key_err(x->o->conf, "model.arch", "cnn needs image data (data set has %dx%d inputs)",
+                          x->train.h, x->train.w);
+    int rc = hf_run_agree(hf_model_init(&x->model, &mc), x->comm);
+    if (rc) return rc;
+    long P = x->model.nparams;
+    x->global = hf_alloc_aligned((size_t)P * sizeof(float));
+    x->local = hf_alloc_aligned((size_t)P * sizeof(float));
+    x->grad = hf_alloc_aligned((size_t)P * sizeof(float));
+    x->mom = hf_alloc_aligned((size_t)P * sizeof(float));
+    x->delta = hf_alloc_aligned((size_t)2 * P * sizeof(float));  /* SCAFFOLD uploads [dy, dc] */
+    x->work = hf_work_new(&x->model, HF_MAX(p->batch_size, HF_EVAL_CHUNK));
+    x->xb = hf_alloc_aligned((size_t)p->batch_size * (size_t)x->train.dim * sizeof(float));
+    x->yb = hf_calloc((size_t)p->batch_size, sizeof(int));
+    long maxn = 1;
+    for (int k = 0; k < x->part.nclients; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
+    x->iperm = hf_calloc((size_t)maxn, sizeof(int));
+    hf_model_init_params(&x->model, x->global, p->seed);
+    return 0;
+}
+
+/* Decentralized mode: the graph, every client's model, the cycle time. */
+static int setup_decentral(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    int N = p->clients;
+    long P = x->model.nparams;
+    int rc = hf_run_agree(hf_key_wrap(x->o->conf, "topology.path", hf_topology_build(&x->graph, p->topo_kind, N,
+                          p->topo_p, p->topo_path, p->seed)), x->comm);
+    if (!rc) rc = hf_run_agree(hf_dec_init(&x->dec, &x->graph, P, x->global, x->comm), x->comm);
+    return rc;
+}
+
+/* Device classes of the clients and the per-round buffers of the plan. */
+static void setup_devices(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    int N = p->clients, m = x->m;
+    x->plan.c = hf_calloc((size_t)m, sizeof(hf_cplan_t));
+    x->dcls = hf_calloc((size_t)N, sizeof(int));
+    hf_devices_assign(&p->devs, p->seed, N, x->dcls);  /* seeded exact quotas (devices.c) */
+    x->dplan = hf_calloc((size_t)m, sizeof(hf_dplan_t));
+    x->d_nk = hf_calloc((size_t)m, sizeof(long));
+    x->d_cls = hf_calloc((size_t)m, sizeof(int));
+    x->d_ep = hf_calloc((size_t)m, sizeof(int));
+    x->d_skip = hf_calloc((size_t)m, sizeof(int));
+    x->d_norm2 = hf_calloc((size_t)m, sizeof(double));
+    if (p->devs.backup == HF_BACKUP_DYNAMIC && !p->decentralized) {
+        x->dbw = hf_dbw_new(m, x->model.nparams);
+        x->dbw_old = hf_calloc((size_t)x->model.nparams, sizeof(float));
+    }
+    x->eval_threads = p->devs.cls[0].cores;  /* the smallest class's count, on every rank */
+    for (int i = 1; i < p->devs.nclasses; i++) x->eval_threads = HF_MIN(x->eval_threads, p->devs.cls[i].cores);
+}
+
+/* The strategy (its plugin state included), the server optimizer and the
+ * aggregator sized for the strategy's uploads. */
+static int setup_algorithm(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    long P = x->model.nparams;
+    int rc = hf_run_agree(hf_strat_init(&x->strat, p, x->o->conf, x, P, p->clients, x->part.off, x->first_client,
+                                        x->last_client, x->comm), x->comm);
+    if (!rc) rc = hf_run_agree(hf_server_opt_init(&x->sopt, p->server_opt, P, p->server_lr, p->server_beta1,
+                                                  p->server_beta2, p->server_tau), x->comm);
+    if (rc) return rc;
+    long toff[HF_MAX_TENSORS + 1];
+    for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;
+    toff[x->model.ntensors] = P;
+    x->agg = hf_strat_agg_new(&x->strat, x->model.ntensors, toff);
+    if (p->decentralized) {  /* D-PSGD's steady-state time per gossip iteration (topology.c) */
+        int N = p->clients;
+        hf_strat_plan_decentral(&x->strat, &x->plan);
+        double *tc = hf_calloc((size_t)N, sizeof(double));
+        for (int k = 0; k < N; k++)
+            tc[k] = hf_model_train_flops(&x->model) *
+                    (double)hf_strat_samples(hf_run_nk(x, k), p->batch_size, x->plan.c[k].steps) /
+                    (p->dev.gflops * 1e9);
+        x->cycle_time = hf_graph_cycle_time(&x->graph, tc, p->dev.latency_s, (double)P * sizeof(float) * 8,
+                                            p->dev.up_mbps * 1e6, p->dev.down_mbps * 1e6);
+        free(tc);
+    }
+    return 0;
+}
+
+/* Carbon-aware selection: every client's full-round figures at its class's speed. */
+static void setup_carbon_aware(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    int N = p->clients;
+    x->ecl = hf_calloc((size_t)N, sizeof *x->ecl);
+    x->inv_pi = hf_calloc((size_t)x->m, sizeof(double));
+    uint64_t xb = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
+    for (int k = 0; k < N; k++) {
+        const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+        long nk = hf_run_nk(x, k);
+        x->ecl[k] = (hf_energy_client_t){
+            .samples = nk, .steps_full = p->local_epochs * (int)((nk + p->batch_size - 1) / p->batch_size),
+            .compute_s = hf_clock_compute_s(dc, hf_model_train_flops(&x->model) * (double)nk * p->local_epochs, 1.0),
+            .comm_s = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, xb) +
+                      hf_clock_transfer_s(dc->latency_s, dc->up_mbps, xb),
+            .active_w = dc->active_w, .idle_w = dc->idle_w, .radio_j_per_mb = dc->radio_j_per_mb};
+    }
+}
+
+/* Energy, carbon and RAPL (energy.c, rapl.c): every rank holds the same regions. */
+static int setup_energy(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    const hf_conf_t *c = x->o->conf;
+    int N = p->clients, rc = 0;
+    x->en = hf_energy_new(c, p->seed, N, p->rounds, &rc);
+    rc = hf_run_agree(rc, x->comm);
+    if (rc) return rc;
+    if (hf_energy_measure(x->en))
+        hf_rapl_open(&x->rapl, hf_energy_rapl_root(x->en), x->rank == 0 ? stderr : NULL);
+    if (p->decentralized) return 0;
+    x->eplan = hf_calloc((size_t)x->m, sizeof(hf_eplan_t));  /* budgets, carbon-aware sampler */
+    if (hf_conf_bool(c, "energy.battery_budget"))
+        for (int k = 0; k < N; k++) {
+            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+            if (!isfinite(hf_energy_budget(x->en, k)) && isfinite(dc->battery_j) && dc->battery_j > 0)
+                hf_energy_set_budget(x->en, k, dc->battery_j);
+        }
+    hf_energy_ckpt_register(x->en);
+    if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
+    if (x->sel)
+        return hf_key_err(c, "energy.scheduler", "carbon-aware selects the clients itself: it needs "
+                          "selection.policy = uniform, availability.model = always and no aggregation.correction");
+    setup_carbon_aware(x);
+    return 0;
+}
+
+int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
+{
+    const hf_params_t *p = &o->p;
+    memset(x, 0, sizeof *x);
+    x->o = o;
+    x->p = p;
+    x->comm = comm;
+    MPI_Comm_rank(comm, &x->rank);
+    MPI_Comm_size(comm, &x->size);
+    openblas_set_num_threads(p->dev.cores);
+    int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all), comm);
+    if (!rc) rc = hf_run_agree(setup_model(x), comm);
+    if (rc) return rc;
+    int N = p->clients;
+    x->m = p->decentralized ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉ */
+    x->first_client = hf_run_first_client(x->rank, x->size, N);
+    x->last_client = hf_run_first_client(x->rank + 1, x->size, N);
+    hf_client_rows_build(x);
+    if (p->decentralized) rc = setup_decentral(x);
+    if (rc) return rc;
+    setup_devices(x);
+    if (!p->decentralized) rc = hf_run_agree(hf_vol_init(x, N, x->m), comm);  /* availability, selection */
+    if (!rc) rc = setup_algorithm(x);
+    if (rc) return rc;
+    hf_ckpt_begin(comm, N, x->first_client, x->last_client);  /* checkpoint registry, signals */
+    return hf_run_agree(setup_energy(x), comm);
+}
+
+/* ------------------------------------------------------- results file --- */
+
+static void iso_now(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* hostnames of all ranks, and the placement table, into rank 0's strings */
+static void describe_system(hf_run_t *x, char **hosts_out, char **placement_out)
+{
+    char name[MPI_MAX_PROCESSOR_NAME] = {0};
+    int len = 0;
+    MPI_Get_processor_name(name, &len);
+    char *all = x->rank == 0 ? hf_calloc((size_t)x->size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
+               x->comm);
+    if (x->rank != 0) return;
+    size_t cap = (size_t)x->size * (MPI_MAX_PROCESSOR_NAME + 96) + 128;
+    char *hosts = hf_calloc(cap, 1), *pl = hf_calloc(cap, 1);
+    size_t hl = 0, pll = 0;
+    pll += (size_t)snprintf(pl + pll, cap - pll, "rank host class cores clients\n");
+    for (int r = 0; r < x->size; r++) {
+        const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
+        hl += (size_t)snprintf(hosts + hl, cap - hl, "%s%s", r ? "," : "", h);
+        int f = hf_run_first_client(r, x->size, x->p->clients);
+        int l = hf_run_first_client(r + 1, x->size, x->p->clients);
+        pll += (size_t)snprintf(pl + pll, cap - pll, "%d %s %s %d %d-%d\n", r, h, x->p->dev.name,
+                                x->p->dev.cores, f, l - 1);
+    }
+    free(all);
+    *hosts_out = hosts;
+    *placement_out = pl;
+}
+
+static void print_header(hf_run_t *x, const char *placement)
+{
+    FILE *f = x->o->out;
+    const hf_params_t *p = x->p;
+    char mpiver[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len;
+    MPI_Get_library_version(mpiver, &len);
+    char *nl = strchr(mpiver, '\n');
+    if (nl) *nl = 0;
+    static const char *ds[] = {"fashion-mnist", "synthetic", "leaf"};
+    static const char *pa[] = {"iid", "shards", "dirichlet", "natural"};
+    fprintf(f, "+--------------------------------------------------------------------+\n");
+    fprintf(f, "| hetfl %-12s %-47s |\n", PACKAGE_VERSION, "heterogeneous federated training benchmark");
+    fprintf(f, "+-------------------------+------------------------------------------+\n");
+#define ROW(k, fmt, ...) do { char v_[256]; snprintf(v_, sizeof v_, fmt, __VA_ARGS__); \
+        fprintf(f, "| %-23s | %-40.40s |\n", k, v_); } while (0)
+    ROW("suite", "%s", x->o->suite);
+    if (x->o->variant >= 0) ROW("variant", "%d", x->o->variant);
+    ROW("seed", "%llu", (unsigned long long)p->seed);
+    ROW("ranks", "%d", x->size);
+    ROW("MPI", "%.40s", mpiver);
+    ROW("data", "%s, %s partition", ds[p->dataset], pa[p->partition]);
+    ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
+    ROW("model", "%s, %ld params", hf_arch_name(p->model.arch), x->model.nparams);
+    if (p->decentralized)
+        ROW("strategy", "%s, %s graph, gap %.4f", x->strat.st->gossip ? p->strategy : "D-PSGD", p->topo_kind,
+            hf_graph_spectral_gap(&x->graph));
+    else
+        ROW("strategy", "%s, server %s (lr %g)", p->strategy, p->server_opt, p->server_lr);
+    if (x->strat.state_bytes_max + hf_server_opt_bytes(&x->sopt))
+        ROW("strategy state", "%.2f MB (all ranks, worst case)",
+            (double)(x->strat.state_bytes_max + hf_server_opt_bytes(&x->sopt)) / 1e6);
+    ROW("clients (per round)", "%d (%d)", p->clients, p->clients_per_round);
+    ROW("rounds, E, B, lr", "%d, %d, %d, %g", p->rounds, p->local_epochs, p->batch_size, p->lr);
+    ROW("aggregation", "%s, %s", p->topology == HF_TOPO_RANK0 ? "rank0" : "allreduce",
+        p->exact ? "exact (fixed-point)" : "float");
+    if (x->agg) {
+        char how[96];
+        hf_agg_method(x->agg, how, sizeof how);
+        ROW("  reduction", "%s", how);
+    }
+    char dmix[256], dpol[256];
+    hf_devices_describe(&p->devs, dmix, sizeof dmix, dpol, sizeof dpol);
+    ROW("device classes", "%s", dmix);
+    ROW("round policy", "%s", dpol);
+    ROW("results", "%s", x->o->output);
+#undef ROW
+    fprintf(f, "+-------------------------+------------------------------------------+\n");
+    fprintf(f, "placement:\n");
+    for (const char *s = placement; *s;) {
+        const char *e = strchr(s, '\n');
+        if (!e) e = s + strlen(s);
+        fprintf(f, "  %.*s\n", (int)(e - s), s);
+        s = *e ? e + 1 : e;
+    }
+    fflush(f);
+}
+
+/* Root attributes and /system of a new results file: where the run came from. */
+static void write_run_attributes(hf_run_t *x, const char *hosts, const char *placement)
+{
+    const hf_fed_opts_t *o = x->o;
+    const hf_params_t *p = x->p;
+    char created[64];
+    iso_now(created, sizeof created);
+    hf_h5out_root_attr(x->h5, "hetfl_version", PACKAGE_VERSION);
+    hf_h5out_root_attr(x->h5, "suite", o->suite);
+    hf_h5out_root_attr_int(x->h5, "variant", o->variant);
+    hf_h5out_root_attr_int(x->h5, "seed", (long)p->seed);
+    hf_h5out_root_attr_int(x->h5, "ranks", x->size);
+    char aggs[64];
+    snprintf(aggs, sizeof aggs, "%s,%s", p->topology == HF_TOPO_RANK0 ? "rank0" : "allreduce",
+             p->exact ? "exact" : "float");
+    hf_h5out_root_attr(x->h5, "aggregation", aggs);
+    hf_h5out_root_attr(x->h5, "created", created);
+    hf_h5out_root_attr(x->h5, "command_line", o->command_line);
+    char *cfg = hf_conf_dump(o->conf, 0);
+    hf_h5out_config(x->h5, cfg);
+    free(cfg);
+    char mpiver[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len;
+    MPI_Get_library_version(mpiver, &len);
+    hf_h5out_system_attr(x->h5, "hostnames", hosts);
+    hf_h5out_system_attr(x->h5, "mpi_library_version", mpiver);
+    hf_h5out_system_attr(x->h5, "openblas_config", openblas_get_config());
+    hf_h5out_system_attr(x->h5, "placement", placement);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%ld", x->model.nparams);
+    hf_h5out_system_attr(x->h5, "model_params", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)(x->strat.state_bytes_max + hf_server_opt_bytes(&x->sopt)));
+    hf_h5out_system_attr(x->h5, "strategy_state_bytes", buf);
+    if (p->decentralized) {
+        snprintf(buf, sizeof buf, "%.17g", hf_graph_spectral_gap(&x->graph));
+        hf_h5out_system_attr(x->h5, "spectral_gap", buf);
+        snprintf(buf, sizeof buf, "%.17g", x->cycle_time);
+        hf_h5out_system_attr(x->h5, "cycle_time_s", buf);
+        snprintf(buf, sizeof buf, "%s, %ld edges", p->topo_kind, x->graph.nedges);
+        hf_h5out_system_attr(x->h5, "topology", buf);
+    }
+}
+
+/* /clients: every client's class, samples, region, budget and rank. */
+static int write_clients(hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    int N = p->clients, R = x->size;
+    hf_client_rec_t *cl = hf_calloc((size_t)N, sizeof *cl);
+    for (int k = 0, r = 0; k < N; k++) {
+        cl[k].id = k;
+        snprintf(cl[k].device_class, sizeof cl[k].device_class, "%s", p->devs.cls[x->dcls[k]].name);
+        cl[k].samples = hf_run_nk(x, k);
+        snprintf(cl[k].region, sizeof cl[k].region, "%s", hf_energy_region_name(x->en, k));
+        cl[k].energy_budget_j = hf_energy_budget(x->en, k);
+        while (hf_run_first_client(r + 1, R, N) <= k) r++;
+        cl[k].rank = r;
+    }
+    int rc = hf_h5out_clients(x->h5, cl, N);
+    free(cl);
+    return rc;
+}
+
+/* hwloc placement: the rank's class is the one with the most cores among its
+ * clients; rank 0 gets the table (prec, text). */
+static void place_ranks(hf_run_t *x, hf_place_rec_t *prec, char **placement, char *pnote, size_t nn)
+{
+    const hf_params_t *p = x->p;
+    int rcl = -1;
+    for (int k = x->first_client; k < x->last_client; k++)
+        if (rcl < 0 || p->devs.cls[x->dcls[k]].cores > p->devs.cls[rcl].cores) rcl = x->dcls[k];
+    hf_placement_setup(x->comm, rcl >= 0 ? p->devs.cls[rcl].name : "-", rcl >= 0 ? p->devs.cls[rcl].cores : 1,
+                       x->first_client, x->last_client - 1, p->devs.bind, prec, pnote, nn);
+    if (x->rank == 0) {
+        size_t cap = (size_t)x->size * 256 + 128;
+        free(*placement);
+        *placement = hf_calloc(cap, 1);
+        hf_placement_text(prec, x->size, *placement, cap);
+    }
+}
+
+int hf_run_open_results(hf_run_t *x)
+{
+    const hf_fed_opts_t *o = x->o;
+    char *hosts = NULL, *placement = NULL, pnote[512] = "";
+    describe_system(x, &hosts, &placement);
+    hf_place_rec_t *prec = x->rank == 0 ? hf_calloc((size_t)x->size, sizeof *prec) : NULL;
+    place_ranks(x, prec, &placement, pnote, sizeof pnote);
+    int rc = 0;
+    if (x->rank == 0) {
+        if (o->resume) {  /* same file, its /config checked against this run's */
+            char *cfg = hf_conf_dump(o->conf, 0);
+            rc = hf_ckpt_reopen(&x->h5, o->resume, cfg);
+            free(cfg);
+        } else rc = hf_h5out_open(&x->h5, o->output, o->force);
+        if (!rc && !o->resume) {
+            write_run_attributes(x, hosts, placement);
+            rc = write_clients(x);
+            if (!rc) rc = hf_placement_write(hf_h5out_file(x->h5), prec, x->size);  /* /system/placement */
+        }
+        print_header(x, placement);
+        if (pnote[0]) fprintf(o->out, "%s\n", pnote);  /* scarce cores: said once */
+    }
+    free(hosts);
+    free(placement);
+    free(prec);
+    return hf_run_agree(rc, x->comm);
+}
+
+void hf_run_free(hf_run_t *x)
+{
+    hf_dataset_free(&x->train);
+    hf_dataset_free(&x->test);
+    hf_partition_free(&x->part);
+    if (x->work) hf_work_free(x->work);
+    free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
+    free(x->xb); free(x->yb); free(x->iperm);
+    free(x->cx8); free(x->cy); free(x->coff);
+    if (x->strat.st) hf_strat_free(&x->strat);
+    hf_energy_free(x->en);
+    free(x->eplan); free(x->ecl); free(x->inv_pi);
+    hf_server_opt_free(&x->sopt);
+    if (x->p && x->p->decentralized) hf_dec_free(&x->dec);
+    hf_graph_free(&x->graph);
+    free(x->plan.c);
+    free(x->dcls); free(x->dplan); free(x->d_nk); free(x->d_cls); free(x->d_ep); free(x->d_skip);
+    free(x->d_norm2); free(x->dbw_old);
+    hf_dbw_free(x->dbw);
+    hf_avail_free(&x->av); hf_select_free(x->sel); free(x->online); free(x->vol_loss);
+    free(x->vol_w); free(x->off_comm); free(x->off_comp);
+    free(x->tr_donor); free(x->tr_count); free(x->tr_s); free(x->tr_idx);
+    hf_agg_free(x->agg);
+}
