@@ -65,43 +65,11 @@ typedef struct {
 /* "a1-c1" → widths 1, 1/4 with proportions .5, .5 (widest first); must hold a. */
 static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
 {
-    const char *s = hf_conf_get(c, "feddf.groups");
-    double pr[5] = {0};
-    int seen[5] = {0};
-    const char *q = s ? s : "";
-    while (*q) {
-        while (*q == ' ') q++;
-        if (*q < 'a' || *q > 'e')
-            return hf_key_err(c, "feddf.groups", "expected letters a..e (widths 1..1/16) with optional "
-                           "proportions, e.g. a1-c1");
-        int l = *q++ - 'a';
-        if (seen[l]) return hf_key_err(c, "feddf.groups", "a group appears twice");
-        double v = 1.0;
-        if ((*q >= '0' && *q <= '9') || *q == '.') {
-            char *e;
-            v = strtod(q, &e);
-            q = e;
-            if (!(v > 0)) return hf_key_err(c, "feddf.groups", "proportions must be > 0");
-        }
-        while (*q == ' ') q++;
-        if (*q == '-') q++;
-        else if (*q) return hf_key_err(c, "feddf.groups", "groups are separated by '-', e.g. a1-c1");
-        seen[l] = 1;
-        pr[l] = v;
-    }
-    if (!seen[0])
-        return hf_key_err(c, "feddf.groups", "must contain group a (width 1: the run's model, evaluated in "
-                       "/rounds and saved as /model/final)");
-    double sum = 0;
-    for (int l = 0; l < 5; l++) sum += pr[l];
-    *n = 0;
-    for (int l = 0; l < 5; l++)
-        if (seen[l]) {
-            w[*n] = ldexp(1.0, -l);
-            prop[*n] = pr[l] / sum;
-            (*n)++;
-        }
-    return 0;
+    int rc = hf_het_parse_letters(c, "feddf.groups", "group", n, w, prop);
+    if (!rc && w[0] != 1.0)
+        rc = hf_key_err(c, "feddf.groups", "must contain group a (width 1: the run's model, evaluated in "
+                        "/rounds and saved as /model/final)");
+    return rc;
 }
 
 int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)

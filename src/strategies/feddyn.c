@@ -32,7 +32,7 @@ static const hf_opt_t keys[] = {
 
 typedef struct {
     float *H;           /* (1/N) Σ_k hist_k, P floats, every rank */
-    float **hist;       /* hosted clients' hist_k, [k − first_client] → P floats; NULL = still zero */
+    hf_client_vecs_t hist;  /* hosted clients' hist_k */
     double nbar;        /* mean n_k over all clients */
     float alpha;        /* feddyn.alpha */
 } feddyn_t;
@@ -42,7 +42,7 @@ static int init_feddyn(hf_strat_t *s, struct hf_run *x)
     (void)x;
     feddyn_t *f = hf_calloc(1, sizeof *f);
     f->H = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    f->hist = hf_calloc((size_t)HF_MAX(s->last_client - s->first_client, 1), sizeof(float *));
+    hf_client_vecs_init(&f->hist, s);
     f->nbar = (double)(s->off[s->nclients] - s->off[0]) / (double)s->nclients;
     f->alpha = (float)hf_conf_float(s->conf, "feddyn.alpha");
     s->state = f;
@@ -55,8 +55,7 @@ static void free_feddyn(hf_strat_t *s)
 {
     feddyn_t *f = s->state;
     if (!f) return;
-    for (int i = 0; i < s->last_client - s->first_client; i++) free(f->hist[i]);
-    free(f->hist);
+    hf_client_vecs_free(&f->hist);
     free(f->H);
     free(f);
 }
@@ -64,24 +63,19 @@ static void free_feddyn(hf_strat_t *s)
 static uint64_t bytes_feddyn(const hf_strat_t *s)
 {
     const feddyn_t *f = s->state;
-    uint64_t fb = (uint64_t)s->P * sizeof(float), b = fb;
-    for (int i = 0; i < s->last_client - s->first_client; i++)
-        if (f->hist[i]) b += fb;
-    return b;
+    return (uint64_t)s->P * sizeof(float) + hf_client_vecs_bytes(&f->hist);
 }
 
 static void ckpt_feddyn(hf_strat_t *s)
 {
     feddyn_t *f = s->state;
     hf_ckpt_register("feddyn_H", f->H, (size_t)s->P * sizeof(float));
-    hf_ckpt_register_client_ptrs("feddyn_hist", (void **)f->hist, (size_t)s->P * sizeof(float));
+    hf_client_vecs_ckpt(&f->hist, "feddyn_hist");
 }
 
 static float *client_hist(hf_strat_t *s, int k, int create)
 {
-    float **slot = &((feddyn_t *)s->state)->hist[k - s->first_client];
-    if (!*slot && create) *slot = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    return *slot;
+    return hf_client_vecs_get(&((feddyn_t *)s->state)->hist, k, create);
 }
 
 /* g += α_k (w − θ^{t−1} + hist_k) */

@@ -74,36 +74,33 @@ struct hf_hetero {
 
 /* ------------------------------------------------------------- parsing --- */
 
-/* "a2-b8" → widths 1, 1/2 with proportions .2, .8 (widest first). */
-static int parse_levels(const hf_conf_t *c, const char *s, int *n, double *w, double *prop)
+int hf_het_parse_letters(const hf_conf_t *c, const char *key, const char *what, int *n, double *w, double *prop)
 {
+    const char *s = hf_conf_get(c, key);
     double pr[5] = {0};
-    int seen[5] = {0};
-    const char *q = s;
-    int any = 0;
-    while (*q) {
+    int seen[5] = {0}, any = 0;
+    for (const char *q = s ? s : ""; *q;) {
         while (*q == ' ') q++;
         if (*q < 'a' || *q > 'e')
-            return hf_key_err(c, "heterofl.levels", "expected letters a..e with optional proportions, "
-                           "e.g. a2-b8 or a-b-c-d-e");
-        int l = *q - 'a';
-        if (seen[l]) return hf_key_err(c, "heterofl.levels", "a level appears twice");
-        q++;
+            return hf_key_err(c, key, "expected letters a..e (widths 1..1/16) with optional proportions, "
+                              "e.g. a2-b8 or a-b-c-d-e");
+        int l = *q++ - 'a';
+        if (seen[l]) return hf_key_err(c, key, "a %s appears twice", what);
         double v = 1.0;
         if ((*q >= '0' && *q <= '9') || *q == '.') {
             char *e;
             v = strtod(q, &e);
             q = e;
-            if (!(v > 0)) return hf_key_err(c, "heterofl.levels", "proportions must be > 0");
+            if (!(v > 0)) return hf_key_err(c, key, "proportions must be > 0");
         }
         while (*q == ' ') q++;
         if (*q == '-') q++;
-        else if (*q) return hf_key_err(c, "heterofl.levels", "levels are separated by '-', e.g. a2-b8");
+        else if (*q) return hf_key_err(c, key, "%ss are separated by '-', e.g. a2-b8", what);
         seen[l] = 1;
         pr[l] = v;
         any = 1;
     }
-    if (!any) return hf_key_err(c, "heterofl.levels", "empty");
+    if (!any) return hf_key_err(c, key, "empty");
     double sum = 0;
     for (int l = 0; l < 5; l++) sum += pr[l];
     *n = 0;
@@ -168,7 +165,7 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
     int n;
     double w[HF_HET_MAX_LEVELS], pr[HF_HET_MAX_LEVELS];
     int fjord = !strcmp(p->strategy, hf_strategy_fjord.name);
-    int rc = fjord ? parse_fjord(c, &n, w, pr) : parse_levels(c, hf_conf_get(c, "heterofl.levels"), &n, w, pr);
+    int rc = fjord ? parse_fjord(c, &n, w, pr) : hf_het_parse_letters(c, "heterofl.levels", "level", &n, w, pr);
     if (!rc && !p->decentralized && hf_conf_bool(c, "availability.transfer"))
         rc = hf_key_err(c, "availability.transfer", "not available with width sub-models (heterofl, fjord)");
     return rc;
@@ -209,7 +206,7 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     h->N = N;
     h->C = full->cfg.n_classes;
     int rc = h->kind == HET_FJORD ? parse_fjord(c, &h->nlev, h->lw, h->prop)
-                                  : parse_levels(c, hf_conf_get(c, "heterofl.levels"), &h->nlev, h->lw, h->prop);
+                                  : hf_het_parse_letters(c, "heterofl.levels", "level", &h->nlev, h->lw, h->prop);
     if (rc) { free(h); return rc; }
     h->dynamic = h->kind == HET_HETEROFL && !strcmp(hf_conf_get(c, "heterofl.mode"), "dynamic");
     h->dkt_steps = (int)hf_conf_int(c, "dkt.steps");

@@ -124,6 +124,9 @@ const hf_model_t *hf_hetero_full(const hf_hetero_t *h);
 const hf_het_data_t *hf_hetero_data(const hf_hetero_t *h);
 void hf_hetero_dkt_params(const hf_hetero_t *h, int *steps, double *lr, double *T, uint64_t *seed, int *B);
 int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double *acc, const double *loss);
+/* "a2-b8" in key → n widths 1, 1/2 (a..e = 1..1/16, widest first) with their
+ * proportions normalised (.2, .8); what names an item in messages ("level"). */
+int hf_het_parse_letters(const hf_conf_t *c, const char *key, const char *what, int *n, double *w, double *prop);
 /* Exact quotas of nl proportions over n items (largest remainder, ties to the lower index). */
 void hf_het_quotas(int nl, const double *prop, int n, int *cnt);
 

@@ -13,6 +13,7 @@
  */
 #include "strategy.h"
 #include "agg.h"
+#include "checkpoint.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -73,6 +74,43 @@ void hf_weights_count(hf_strat_t *s, hf_plan_t *pl)
     (void)s;
     for (int i = 0; i < pl->m; i++) pl->c[i].weight = pl->c[i].kept ? 1.0 : 0.0;
     pl->divisor = pl->kept;
+}
+
+/* ---------------------------------------------------- per-client state --- */
+
+void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s)
+{
+    cv->first = s->first_client;
+    cv->n = s->last_client - s->first_client;
+    cv->P = s->P;
+    cv->v = hf_calloc((size_t)HF_MAX(cv->n, 1), sizeof(float *));
+}
+
+float *hf_client_vecs_get(hf_client_vecs_t *cv, int k, int create)
+{
+    float **slot = &cv->v[k - cv->first];
+    if (!*slot && create) *slot = hf_alloc_aligned((size_t)cv->P * sizeof(float));
+    return *slot;
+}
+
+uint64_t hf_client_vecs_bytes(const hf_client_vecs_t *cv)
+{
+    uint64_t b = 0;
+    for (int i = 0; i < cv->n; i++)
+        if (cv->v[i]) b += (uint64_t)cv->P * sizeof(float);
+    return b;
+}
+
+void hf_client_vecs_ckpt(hf_client_vecs_t *cv, const char *name)
+{
+    hf_ckpt_register_client_ptrs(name, (void **)cv->v, (size_t)cv->P * sizeof(float));
+}
+
+void hf_client_vecs_free(hf_client_vecs_t *cv)
+{
+    for (int i = 0; cv->v && i < cv->n; i++) free(cv->v[i]);
+    free(cv->v);
+    cv->v = NULL;
 }
 
 /* ------------------------------------------------------------------ setup -- */

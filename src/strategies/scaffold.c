@@ -13,8 +13,8 @@
 #include <string.h>
 
 typedef struct {
-    float *c;           /* server control variate, P floats, every rank */
-    float **ck;         /* hosted clients' c_k, [k − first_client] → P floats; NULL = still zero */
+    float *c;            /* server control variate, P floats, every rank */
+    hf_client_vecs_t ck; /* hosted clients' c_k */
 } scaffold_t;
 
 static int check_scaffold(const hf_params_t *p, const hf_conf_t *c)
@@ -30,8 +30,7 @@ static int init_scaffold(hf_strat_t *s, struct hf_run *x)
     (void)x;
     scaffold_t *sc = hf_calloc(1, sizeof *sc);
     sc->c = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    int nh = s->last_client - s->first_client;
-    sc->ck = hf_calloc((size_t)HF_MAX(nh, 1), sizeof(float *));
+    hf_client_vecs_init(&sc->ck, s);
     s->state = sc;
     s->state_bytes_max = (uint64_t)(s->nclients + 1) * (uint64_t)s->P * sizeof(float);
     return 0;
@@ -41,8 +40,7 @@ static void free_scaffold(hf_strat_t *s)
 {
     scaffold_t *sc = s->state;
     if (!sc) return;
-    for (int i = 0; i < s->last_client - s->first_client; i++) free(sc->ck[i]);
-    free(sc->ck);
+    hf_client_vecs_free(&sc->ck);
     free(sc->c);
     free(sc);
 }
@@ -50,24 +48,19 @@ static void free_scaffold(hf_strat_t *s)
 static uint64_t bytes_scaffold(const hf_strat_t *s)
 {
     const scaffold_t *sc = s->state;
-    uint64_t fb = (uint64_t)s->P * sizeof(float), b = fb;
-    for (int i = 0; i < s->last_client - s->first_client; i++)
-        if (sc->ck[i]) b += fb;
-    return b;
+    return (uint64_t)s->P * sizeof(float) + hf_client_vecs_bytes(&sc->ck);
 }
 
 static void ckpt_scaffold(hf_strat_t *s)
 {
     scaffold_t *sc = s->state;
     hf_ckpt_register("scaffold_c", sc->c, (size_t)s->P * sizeof(float));
-    hf_ckpt_register_client_ptrs("scaffold_ck", (void **)sc->ck, (size_t)s->P * sizeof(float));
+    hf_client_vecs_ckpt(&sc->ck, "scaffold_ck");
 }
 
 static float *client_cv(hf_strat_t *s, int k, int create)
 {
-    float **slot = &((scaffold_t *)s->state)->ck[k - s->first_client];
-    if (!*slot && create) *slot = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    return *slot;
+    return hf_client_vecs_get(&((scaffold_t *)s->state)->ck, k, create);
 }
 
 /* y ← y − η (g − c_k + c) */

@@ -180,6 +180,22 @@ double hf_fednova_a(int tau, double rho, double eta_mu);
 /* n_k of client k */
 static inline long hf_strat_nk(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
 
+/* Per-client vectors of P floats for the clients this rank hosts, allocated at
+ * a client's first use (zero until then): SCAFFOLD's c_k, FedDyn's history.
+ * Memory grows with the clients that ever participated. */
+typedef struct {
+    float **v;                      /* [k − first] → P floats, NULL = still zero */
+    int first, n;                   /* hosted clients [first, first + n) */
+    long P;
+} hf_client_vecs_t;
+void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s);
+/* Client k's vector; NULL while zero unless create. */
+float *hf_client_vecs_get(hf_client_vecs_t *cv, int k, int create);
+uint64_t hf_client_vecs_bytes(const hf_client_vecs_t *cv);
+/* Register them for checkpoints under `name` (checkpoint.h). */
+void hf_client_vecs_ckpt(hf_client_vecs_t *cv, const char *name);
+void hf_client_vecs_free(hf_client_vecs_t *cv);
+
 /* The fixed-point aggregator sized for the strategy's uploads (tensor offsets
  * repeated upload_factor times). */
 struct hf_agg;
