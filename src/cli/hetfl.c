@@ -278,7 +278,7 @@ static int cmd_expand(int argc, char **argv, MPI_Comm comm, FILE *out)
 static void cmd_list(FILE *out)
 {
     fprintf(out, "strategies:\n");
-    hf_strategy_list(out);  /* the registry, strategy.c */
+    hf_strategy_list(out);  /* the registry, strategies/registry.c */
     fprintf(out, "server optimizers ([server] optimizer):\n  none  avgm  adagrad  adam  yogi\n");
     fprintf(out, "decentralized topologies ([topology] kind, federation.mode = decentralized):\n"
                  "  ring  torus  erdos-renyi  complete  star  file\n");

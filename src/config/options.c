@@ -427,7 +427,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     int drc = hf_devices_from_conf(&p->devs, c, &p->dev);  /* devices.c: classes, policies */
     if (drc) return drc;
     p->carbon_intensity = hf_conf_float(c, "energy.carbon_intensity");
-    int src = hf_strat_params(p, c);  /* strategy.c: [fedprox], [server], [topology], ... */
+    int src = hf_strat_params(p, c);  /* registry.c: [server], [topology], the strategy's own check */
     if (src) return src;
     return 0;
 }

@@ -53,7 +53,7 @@ typedef struct {
     hf_devices_t devs;          /* classes in use, shares, clock and round policies */
     /* [energy] */
     double carbon_intensity;    /* gCO2e/kWh */
-    /* strategies and decentralized training (strategy.c fills these) */
+    /* strategies and decentralized training (registry.c fills these) */
     char strategy[32];          /* federation.strategy: a name in hf_strategies[] */
     double stragglers;          /* federation.stragglers */
     int decentralized;          /* federation.mode = decentralized */

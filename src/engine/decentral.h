@@ -4,7 +4,7 @@
  * (state_models, persistent: checkpoint it); a round is local SGD on each
  * client followed by one gossip step x_i ← Σ_j W_ij x_j (adapt-then-combine).
  *
- * Clients live on ranks in contiguous blocks (as in fed.c).  Gossip between
+ * Clients live on ranks in contiguous blocks (run.h).  Gossip between
  * clients hosted on the same rank is a local memory operation; between ranks
  * the models travel through an MPI distributed-graph communicator
  * (MPI_Dist_graph_create_adjacent over the rank graph induced by the client
@@ -59,6 +59,6 @@ void hf_dec_mixed_done(hf_dec_t *d);
 /* (1/N) Σ_i ‖x_i − xbar‖², collective; xbar must be on every rank.  Per-client
  * terms are summed in client order, so the figure does not depend on layout. */
 double hf_dec_consensus(hf_dec_t *d, const float *xbar);
-/* First client of rank r for N clients on R ranks (same formula as fed.c). */
+/* First client of rank r for N clients on R ranks (same formula as hf_run_first_client, run.h). */
 int hf_dec_rank_first(int r, int R, int N);
 #endif

@@ -57,7 +57,7 @@ typedef struct {
     int32_t staleness;        /* federation.mode = async: server version at arrival − start version
                                * (async.c); 0 in synchronous rounds */
     int32_t samples_data;     /* availability.transfer: samples received from an offline client
-                               * before the session (fed.c, avail.c); 0 otherwise */
+                               * before the session (engine/plan.c, avail.c); 0 otherwise */
     uint64_t bytes_data;      /* their bytes: samples_data x (features x 4 + 4) */
 } hf_part_rec_t;
 

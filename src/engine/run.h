@@ -6,7 +6,7 @@
  *
  * Ownership: everything here is allocated in setup.c and freed by
  * hf_run_free; persistent state (what a checkpoint saves) is registered in
- * fed.c's run_register_state and by the plugins themselves.
+ * fed.c's register_state and by the plugins themselves.
  */
 #ifndef HF_RUN_H
 #define HF_RUN_H

@@ -391,7 +391,7 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
     float f = h->scaler && h->lw[L] < 1.0 ? (float)(1.0 / h->lw[L]) : 1.0f;
     int mask = h->masked_loss && !h->allfull[k];
     hf_rng_t r, rw, rk;
-    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as fed.c's client_train */
+    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as the engine's client training (client.c) */
     hf_rng_init(&rw, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_DRAW_BASE + (uint64_t)k);
     hf_rng_init(&rk, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_KD_BASE + (uint64_t)k);
     double loss_sum = 0.0;
@@ -410,7 +410,7 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
             double tk = hf_wtime();
             float l;
             int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
-            if (q == L && f == 1.0f && !mask) {  /* the plain step: fed.c's client_train arithmetic */
+            if (q == L && f == 1.0f && !mask) {  /* the plain step: the engine's training arithmetic (client.c) */
                 l = hf_model_train_step(mL, work_of(h, L), &opt, h->ws, h->gs, h->ms, xb, yb, B);
                 res.flops += hf_model_train_flops(mL) * B;
             } else if (h->kind == HET_HETEROFL) {  /* scaler and/or masked loss */

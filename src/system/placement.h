@@ -4,9 +4,9 @@
  * number of cores inside the cpuset its launcher (mpirun, srun) gave it.
  *
  * A rank's class is the class with the most cores among the clients it hosts
- * (clients live on contiguous blocks, fed.c), so every client it trains finds
+ * (clients live on contiguous blocks, run.h), so every client it trains finds
  * at least its class's cores; each client still trains with exactly its own
- * class's OpenBLAS thread count (fed.c), which is what the determinism
+ * class's OpenBLAS thread count (engine/fed.c), which is what the determinism
  * contract needs — binding only shapes wall-clock time.
  *
  * Ranks on one host that were given the same cpuset (no launcher binding, or
