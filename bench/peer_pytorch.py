@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """peer_pytorch.py — the quickstart FedAvg workload as a plain PyTorch loop.
 
+--model cnn runs McMahan's CNN instead of the 2NN (conv5x5x32-pool-conv5x5x64-
+pool-fc512-fc10, 'same' padding, ReLU, 2x2 max-pool; hetfl's model.arch = cnn).
+
 The reference `hetfl bench peer` compares hetfl against: what Flower, FedScale
 and similar Python simulators run underneath, minus their own overhead.  Same
 work as hetfl's run: Fashion-MNIST (pixels / 255), McMahan's 2NN 784-200-200-10
@@ -53,6 +56,7 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", choices=["2nn", "cnn"], default="2nn")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:
@@ -62,6 +66,8 @@ def main():
     x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
     y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
     X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
+    if a.model == "cnn":
+        X = X.reshape(len(x), 1, 28, 28)
     Y = torch.from_numpy(y.astype(np.int64))
     g = torch.Generator().manual_seed(a.seed)
     perm = torch.randperm(len(X), generator=g)
@@ -69,10 +75,17 @@ def main():
     parts = [perm[k * share:(k + 1) * share] for k in range(a.clients)]
 
     torch.manual_seed(a.seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 200), torch.nn.ReLU(),
-        torch.nn.Linear(200, 200), torch.nn.ReLU(),
-        torch.nn.Linear(200, 10))
+    if a.model == "cnn":
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(3136, 512), torch.nn.ReLU(),
+            torch.nn.Linear(512, 10))
+    else:
+        model = torch.nn.Sequential(
+            torch.nn.Linear(784, 200), torch.nn.ReLU(),
+            torch.nn.Linear(200, 200), torch.nn.ReLU(),
+            torch.nn.Linear(200, 10))
     params = list(model.parameters())
     vec = torch.nn.utils.parameters_to_vector
     unvec = torch.nn.utils.vector_to_parameters
@@ -109,7 +122,7 @@ def main():
                 cpus.append(dc * 1e3)
         print(f"pytorch B={B} rounds={len(times)} median_ms={statistics.median(times):.2f} "
               f"min_ms={min(times):.2f} max_ms={max(times):.2f} cpu_ms={statistics.median(cpus):.2f} "
-              f"torch={torch.__version__}", flush=True)
+              f"torch={torch.__version__} model={a.model}", flush=True)
 
 
 if __name__ == "__main__":

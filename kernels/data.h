@@ -15,6 +15,10 @@ typedef struct {
     int dim;         /* features per sample = c*h*w */
     int c, h, w;     /* image shape (1,1,dim for vectors) */
     int n_classes;
+    int vocab;       /* 0: x holds features.  > 0: text; x holds token ids in
+                        [0, vocab) stored as floats (exact: ids < 2^24), one
+                        sequence of dim tokens per sample (c = h = 1, w = dim),
+                        and the labels are token ids too (n_classes = vocab) */
     float *x;        /* n*dim, 64-byte aligned */
     int *y;          /* n */
 } hf_dataset_t;
@@ -70,6 +74,87 @@ int hf_leaf_load(const char *path, hf_dataset_t *d, hf_partition_t *p);
  * 64 inside skipped values, labels <= HF_LEAF_MAX_LABEL, features must fit a float. */
 int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d, hf_partition_t *p);
 #define HF_LEAF_MAX_LABEL 1000000
+
+/* Text in LEAF JSON (Shakespeare): a row of "x" may be a string and a label of
+ * "y" a one-character string; every character becomes its index in LEAF's
+ * 80-symbol vocabulary HF_LEAF_LETTERS (LEAF models/utils/language_utils.py
+ * ALL_LETTERS; a character outside it is an error naming the user).  A document
+ * mixes no numeric and text rows; text sets d->vocab = n_classes = 80. */
+#define HF_LEAF_LETTERS \
+    "\n !\"&'(),-.0123456789:;>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]abcdefghijklmnopqrstuvwxyz}"
+#define HF_LEAF_VOCAB 80
+/* Index of byte ch in HF_LEAF_LETTERS, -1 if absent. */
+int hf_leaf_letter(int ch);
+
+/* Options of hf_leaf_load_opts (zero = hf_leaf_load's behaviour). */
+typedef struct {
+    int n_classes;          /* at least this many classes */
+    int max_classes;        /* > 0: labels must be below it (and n_classes = it) */
+    int nonempty;           /* a listed user with no samples is an error */
+    int img_c, img_h, img_w;/* > 0: rows must have c*h*w values, shaped so */
+    int text;               /* 1: rows must be strings; -1: must be numbers */
+} hf_leaf_opts_t;
+int hf_leaf_load_opts(const char *path, const hf_leaf_opts_t *o, hf_dataset_t *d, hf_partition_t *p);
+
+/* CIFAR-10 / CIFAR-100 binary version ("for C programs",
+ * https://www.cs.toronto.edu/~kriz/cifar.html).  A record is 1 label byte
+ * (CIFAR-100: coarse then fine label byte) and 3072 pixel bytes, the red, green
+ * and blue 32x32 planes row-major: exactly the (3,32,32) channel-major layout
+ * of a sample, scaled as (float)byte * (1.0f/255).  which = 10 or 100;
+ * coarse != 0 takes CIFAR-100's 20 coarse labels instead of the 100 fine ones.
+ * Errors → HF_EINPUT "PATH: record R: ..." (truncated record, label out of
+ * range, not a regular file, missing). */
+int hf_cifar_parse(const unsigned char *buf, size_t len, const char *name, int which, int coarse,
+                   hf_dataset_t *d);
+/* Appends every record of one file to *d (d zeroed or from an earlier call). */
+int hf_cifar_read(const char *path, int which, int coarse, hf_dataset_t *d);
+/* The whole set from dir: CIFAR-10 data_batch_1..5.bin + test_batch.bin,
+ * CIFAR-100 train.bin + test.bin.  dir may also be the folder holding the
+ * extracted cifar-10-batches-bin / cifar-100-binary.  Missing files → HF_EINPUT
+ * with a HINT saying where to download them. */
+int hf_cifar_load(const char *dir, int which, int coarse, hf_dataset_t *train, hf_dataset_t *test);
+#define HF_CIFAR_RECORD 3072
+
+/* Standard CIFAR training augmentation, in place on a batch of (3,32,32)-style
+ * images (c,h,w): a random crop of the image zero-padded by `pad` pixels, then a
+ * horizontal flip with probability 1/2.  Sample i's draws come from the stream
+ * keyed (seed, round, client, sample_id[i]), so they do not depend on the batch,
+ * the rank or the order of training.  scratch: c*h*w floats. */
+void hf_augment_crop_flip(float *x, int B, int c, int h, int w, int pad, uint64_t seed, int round,
+                          int client, const long *sample_id, float *scratch);
+
+/* Read a regular file whole (no gzip); not-regular / missing → HF_EINPUT. */
+int hf_file_read_regular(const char *path, unsigned char **buf, size_t *len);
+
+/* TensorFlow Federated's HDF5 files (h5py-written, group examples/<client>/):
+ *   fed_emnist_*.h5     pixels float32 (N,28,28), label int32 (N)  → 1x28x28, 62 classes
+ *                       (fed_emnist_digitsonly_*.h5: 10 classes)
+ *   fed_cifar100_*.h5   image uint8 (N,32,32,3), label int64, coarse_label int64
+ *                       → 3x32x32 channel-major, 100 (coarse: 20) classes
+ *   shakespeare_*.h5    snippets: variable-length strings (N) → next-character samples
+ *                       over TFF's character vocabulary (HF_TFF_CHARS: ids 1..86; pad 0,
+ *                       out-of-vocabulary 87, begin 88, end 89; vocab 90): per snippet
+ *                       s = [begin] + ids + [end], samples (s[e-80..e), s[e]) for
+ *                       e = L-1, L-81, ... ≥ 1 (input left-padded with pad), in increasing e.
+ * The kind is recognised from the datasets of the first client.  Clients in the
+ * order of their names (HDF5 name index: TFF's client_ids order); natural partition
+ * one client per group.  Errors → HF_EINPUT "PATH: examples/<client>/<dataset>: ...". */
+int hf_tff_load(const char *path, int coarse, hf_dataset_t *d, hf_partition_t *p);
+#define HF_TFF_CHARS \
+    "dhlptx@DHLPTX $(,048cgkoswCGKOSW[_#'/37;?bfjnrvzBFJNRVZ\"&*.26:\naeimquyAEIMQUY]!%)-159\r"
+#define HF_TFF_VOCAB 90
+#define HF_TFF_SEQ 80
+
+/* The generic HDF5 layout (docs/data.md):
+ *   /inputs  (N, ...) float32/float64 or uint8 (bytes scaled by 1/255); (N,D) vectors,
+ *            (N,H,W) one-channel images, (N,C,H,W) channel-major images
+ *   /labels  (N) integers in [0, n_classes)
+ *   /clients (N) integers ≥ 0, optional: natural partition, clients in increasing id
+ *   /test/inputs, /test/labels  optional test split
+ *   attributes of /: n_classes (default max label + 1), vocab (inputs are token ids)
+ * test is filled only when /test exists (else zeroed); p only when /clients exists
+ * (else p->nclients = 0). */
+int hf_h5data_load(const char *path, hf_dataset_t *train, hf_dataset_t *test, hf_partition_t *p);
 
 /* Partitions of n samples into nclients.  All deterministic in seed.
  * iid: shuffle, equal shares (the first n % nclients clients get one more).

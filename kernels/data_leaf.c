@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define JP_MAX_DEPTH 64
 
@@ -79,7 +80,25 @@ typedef struct {
     fvec_t x;
     ivec_t y;
     int dim;              /* 0 until the first row */
+    int xkind, ykind;     /* 0 none yet, 1 numbers, 2 strings (text) */
 } jdoc_t;
+
+int hf_leaf_letter(int ch)
+{
+    static const char L[] = HF_LEAF_LETTERS;
+    if (ch <= 0) return -1;
+    const char *q = memchr(L, ch, sizeof L - 1);
+    return q ? (int)(q - L) : -1;
+}
+
+/* Printable form of a character for messages. */
+static const char *char_desc(unsigned char c, char *b, size_t n)
+{
+    if (c >= 0x20 && c < 0x7f) snprintf(b, n, "'%c'", c);
+    else snprintf(b, n, "byte 0x%02x", c);
+    return b;
+}
+
 
 static int jp_fail(jp_t *j, const char *fmt, ...) HF_PRINTF(2, 3);
 static int jp_fail(jp_t *j, const char *fmt, ...)
@@ -90,6 +109,15 @@ static int jp_fail(jp_t *j, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return hf_seterr(HF_EINPUT, "%s:%ld: %s", j->name, j->line, msg);
+}
+
+/* Kind check: a document's rows (labels) are all numbers or all strings. */
+static int jp_kind(jp_t *j, int *kind, int now, const char *what)
+{
+    if (*kind && *kind != now)
+        return jp_fail(j, "%s mixes numbers and strings", what);
+    *kind = now;
+    return HF_OK;
 }
 
 /* Printable description of the current byte, for messages. */
@@ -384,19 +412,43 @@ static int leaf_x(jp_t *j, jdoc_t *doc, juser_t *u)
     if (jp_expect(j, '[', "to open \"x\" (a list of rows)")) return HF_EINPUT;
     if (jp_accept(j, ']')) return HF_OK;
     for (;;) {
-        if (jp_expect(j, '[', "to open a row of \"x\"")) return HF_EINPUT;
         long cols = 0;
-        if (!jp_accept(j, ']')) {
-            for (;;) {
-                double v;
-                if (jp_number(j, &v)) return HF_EINPUT;
-                if (fabs(v) > FLT_MAX) return jp_fail(j, "feature value %g does not fit a float", v);
-                fvec_push(&doc->x, (float)v);
-                cols++;
-                if (cols > (long)(1 << 30)) return jp_fail(j, "row of \"x\" is too long");
-                int k = jp_next(j, ']', "a row of \"x\"");
-                if (k < 0) return HF_EINPUT;
-                if (k == 0) break;
+        jp_ws(j);
+        if (j->p < j->end && *j->p == '"') {  /* text row: LEAF Shakespeare */
+            if (jp_kind(j, &doc->xkind, 2, "\"x\"")) return HF_EINPUT;
+            char *str;
+            size_t sl;
+            if (jp_string(j, &str, &sl)) return HF_EINPUT;
+            for (size_t i = 0; i < sl; i++) {
+                int id = hf_leaf_letter((unsigned char)str[i]);
+                if (id < 0) {
+                    char b[32];
+                    jp_fail(j, "character %s (position %zu of row %zu of user \"%s\") is not in LEAF's "
+                            "80-symbol vocabulary", char_desc((unsigned char)str[i], b, sizeof b), i,
+                            u->nrows, u->s);
+                    free(str);
+                    return HF_EINPUT;
+                }
+                fvec_push(&doc->x, (float)id);
+            }
+            free(str);
+            cols = (long)sl;
+            if (cols > (long)(1 << 30)) return jp_fail(j, "row of \"x\" is too long");
+        } else {
+            if (jp_kind(j, &doc->xkind, 1, "\"x\"")) return HF_EINPUT;
+            if (jp_expect(j, '[', "to open a row of \"x\"")) return HF_EINPUT;
+            if (!jp_accept(j, ']')) {
+                for (;;) {
+                    double v;
+                    if (jp_number(j, &v)) return HF_EINPUT;
+                    if (fabs(v) > FLT_MAX) return jp_fail(j, "feature value %g does not fit a float", v);
+                    fvec_push(&doc->x, (float)v);
+                    cols++;
+                    if (cols > (long)(1 << 30)) return jp_fail(j, "row of \"x\" is too long");
+                    int k = jp_next(j, ']', "a row of \"x\"");
+                    if (k < 0) return HF_EINPUT;
+                    if (k == 0) break;
+                }
             }
         }
         if (cols == 0) return jp_fail(j, "empty row in \"x\" of user \"%s\"", u->s);
@@ -420,7 +472,26 @@ static int leaf_y(jp_t *j, jdoc_t *doc, juser_t *u)
     if (jp_accept(j, ']')) return HF_OK;
     for (;;) {
         long v;
-        if (jp_count(j, HF_LEAF_MAX_LABEL, "label", &v)) return HF_EINPUT;
+        jp_ws(j);
+        if (j->p < j->end && *j->p == '"') {  /* next-character label: LEAF Shakespeare */
+            if (jp_kind(j, &doc->ykind, 2, "\"y\"")) return HF_EINPUT;
+            char *str;
+            size_t sl;
+            if (jp_string(j, &str, &sl)) return HF_EINPUT;
+            int id = sl == 1 ? hf_leaf_letter((unsigned char)str[0]) : -1;
+            char b[32];
+            if (sl != 1) jp_fail(j, "label %zu of user \"%s\" is a string of %zu characters, not one",
+                                 u->ny, u->s, sl);
+            else if (id < 0)
+                jp_fail(j, "label %zu of user \"%s\": character %s is not in LEAF's 80-symbol "
+                        "vocabulary", u->ny, u->s, char_desc((unsigned char)str[0], b, sizeof b));
+            free(str);
+            if (id < 0) return HF_EINPUT;
+            v = id;
+        } else {
+            if (jp_kind(j, &doc->ykind, 1, "\"y\"")) return HF_EINPUT;
+            if (jp_count(j, HF_LEAF_MAX_LABEL, "label", &v)) return HF_EINPUT;
+        }
         ivec_push(&doc->y, (int)v);
         u->ny++;
         int k = jp_next(j, ']', "\"y\"");
@@ -561,9 +632,10 @@ static int leaf_document(jp_t *j, jdoc_t *doc)
     return HF_OK;
 }
 
-int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d, hf_partition_t *p)
+static int leaf_parse_opts(const char *buf, size_t len, const char *name, const hf_leaf_opts_t *o,
+                           hf_dataset_t *d, hf_partition_t *p)
 {
-    int given = d->n_classes;
+    int given = o->n_classes;
     memset(d, 0, sizeof *d);
     memset(p, 0, sizeof *p);
     if (!name) name = "<leaf>";
@@ -611,6 +683,29 @@ int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d
         j.line = doc.users_line;
         rc = jp_fail(&j, "no samples in any listed user");
     }
+    for (size_t i = 0; !rc && o->max_classes > 0 && i < doc.nusers; i++)
+        for (size_t r = 0; r < match[i]->ny; r++)
+            if (doc.y.a[match[i]->yoff + r] >= o->max_classes) {
+                j.line = match[i]->line;
+                rc = jp_fail(&j, "user \"%s\": label %zu is %d, out of range [0,%d)", match[i]->s, r,
+                             doc.y.a[match[i]->yoff + r], o->max_classes);
+                break;
+            }
+    for (size_t i = 0; !rc && o->nonempty && i < doc.nusers; i++)
+        if (match[i]->nrows == 0) {
+            j.line = match[i]->line;
+            rc = jp_fail(&j, "user \"%s\" has no samples", match[i]->s);
+        }
+    if (!rc && o->text && doc.xkind != (o->text > 0 ? 2 : 1)) {
+        j.line = doc.users_line;
+        rc = jp_fail(&j, "rows of \"x\" are %s; this data set needs %s", doc.xkind == 2 ? "strings" : "numbers",
+                     o->text > 0 ? "text (strings of characters)" : "numbers");
+    }
+    if (!rc && o->img_c > 0 && (long)doc.dim != (long)o->img_c * o->img_h * o->img_w) {
+        j.line = doc.users_line;
+        rc = jp_fail(&j, "rows of \"x\" have %d values; this data set's images are %dx%dx%d = %d",
+                     doc.dim, o->img_c, o->img_h, o->img_w, o->img_c * o->img_h * o->img_w);
+    }
     if (!rc) {
         int maxlab = -1;  /* over listed users only */
         for (size_t i = 0; i < doc.nusers; i++)
@@ -618,7 +713,11 @@ int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d
                 maxlab = HF_MAX(maxlab, doc.y.a[match[i]->yoff + r]);
         int nc = maxlab + 1;
         if (given > nc && given <= HF_LEAF_MAX_LABEL + 1) nc = given;
-        hf_dataset_alloc(d, total, 1, 1, doc.dim, nc);
+        if (doc.ykind == 2 && nc < HF_LEAF_VOCAB) nc = HF_LEAF_VOCAB;
+        if (o->max_classes > 0) nc = o->max_classes;
+        if (o->img_c > 0) hf_dataset_alloc(d, total, o->img_c, o->img_h, o->img_w, nc);
+        else hf_dataset_alloc(d, total, 1, 1, doc.dim, nc);
+        if (doc.xkind == 2) d->vocab = HF_LEAF_VOCAB;
         p->nclients = (int)doc.nusers;
         p->off = hf_malloc((doc.nusers + 1) * sizeof(long));
         p->idx = hf_malloc((size_t)total * sizeof(long));
@@ -639,17 +738,30 @@ int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d
     return rc;
 }
 
-int hf_leaf_load(const char *path, hf_dataset_t *d, hf_partition_t *p)
+int hf_leaf_parse(const char *buf, size_t len, const char *name, hf_dataset_t *d, hf_partition_t *p)
+{
+    hf_leaf_opts_t o = { .n_classes = d->n_classes };
+    return leaf_parse_opts(buf, len, name, &o, d, p);
+}
+
+int hf_leaf_load_opts(const char *path, const hf_leaf_opts_t *o, hf_dataset_t *d, hf_partition_t *p)
 {
     unsigned char *buf;
     size_t len;
-    int given = d->n_classes;
     memset(d, 0, sizeof *d);
     memset(p, 0, sizeof *p);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return hf_seterr(HF_EINPUT, "%s: not a regular file", path);
     int rc = hf_file_slurp(path, &buf, &len);
     if (rc) return rc;
-    d->n_classes = given;
-    rc = hf_leaf_parse((const char *)buf, len, path, d, p);
+    rc = leaf_parse_opts((const char *)buf, len, path, o, d, p);
     free(buf);
     return rc;
+}
+
+int hf_leaf_load(const char *path, hf_dataset_t *d, hf_partition_t *p)
+{
+    hf_leaf_opts_t o = { .n_classes = d->n_classes };
+    return hf_leaf_load_opts(path, &o, d, p);
 }

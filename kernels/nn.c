@@ -50,6 +50,14 @@
 #define MAX_DENSE (HF_MAX_HIDDEN + 2)
 #define MAX_WIDTH (1 << 22)        /* sanity limit on any width / channel count */
 #define MAX_PARAMS (1L << 31)      /* 8 GiB of float32 */
+/* im2col floats per conv sub-batch (default 128 Ki floats = 512 KiB: 6 samples
+ * at the McMahan CNN's conv1, 1 at conv2).  Measured (thread CPU time, one core
+ * of this project's EPYC machines, shared): conv2 fwd+bwd at 75 % of the sgemm
+ * peak with 1 sample per sgemm, 71 % with 4, 61 % with 16, 54 % with 64 — the
+ * im2col matrix must stay in the core's L2; conv1 (K = 25) best at 4-6. */
+#ifndef CONV_COLS_FLOATS
+#define CONV_COLS_FLOATS ((size_t)128 << 10)
+#endif
 
 static const int cnn_defaults[3] = {32, 64, 512};
 
@@ -382,11 +390,12 @@ struct hf_work {
                                    in place except for the logits act[ndense-1] (B, C) */
     float *dbuf[2];             /* ping-pong (B, max d): dZ / dA of the dense stack */
     float *colsum;              /* (max d) bias-gradient scratch */
-    /* cnn only */
-    float *cols;                /* one sample's im2col, (c*25, h*w) for the larger conv */
-    float *conv;                /* one sample's conv output (c1,h0,w0) or (c2,h1,w1) */
+    /* cnn only: the conv layers run on sub-batches of sb samples */
+    int sb[2];                  /* samples per sub-batch of conv1, conv2 (geometry only) */
+    float *cols;                /* sub-batch im2col, (c*25, sb*h*w), the larger of the two */
+    float *conv;                /* sub-batch conv output (c1, sb0*h0*w0) or (c2, sb1*h1*w1) */
     float *dconv;               /* its gradient, same size */
-    float *dpool1;              /* one sample, (c1,h1,w1) */
+    float *dpool1;              /* (B, c1,h1,w1) */
     float *pool1;               /* (B, c1,h1,w1), after ReLU */
     float *pool2;               /* (B, c2,h2,w2) = input of fc1, batch-major, after ReLU */
     int *arg1, *arg2;           /* argmax of each pooled element, index into the conv output */
@@ -413,12 +422,23 @@ hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
     if (g->nconv) {
         size_t hw0 = (size_t)g->h[0] * g->w[0], hw1 = (size_t)g->h[1] * g->w[1],
                hw2 = (size_t)g->h[2] * g->w[2];
-        size_t ncols = HF_MAX((size_t)g->c[0] * KK * hw0, (size_t)g->c[1] * KK * hw1);
-        size_t nconv = HF_MAX((size_t)g->c[1] * hw0, (size_t)g->c[2] * hw1);
+        /* sub-batches: an im2col of at most CONV_COLS_FLOATS (or one sample), never
+         * more than the batch.  They depend on the geometry only, so a batch is cut
+         * the same way in every work space (results do not depend on max_batch). */
+        size_t nc[2] = {(size_t)g->c[0] * KK * hw0, (size_t)g->c[1] * KK * hw1};
+        size_t no[2] = {(size_t)g->c[1] * hw0, (size_t)g->c[2] * hw1};
+        size_t ncols = 0, nconv = 0;
+        for (int l = 0; l < 2; l++) {
+            size_t sb = (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l]);
+            if (sb > B) sb = B;
+            w->sb[l] = (int)sb;
+            ncols = HF_MAX(ncols, nc[l] * sb);
+            nconv = HF_MAX(nconv, no[l] * sb);
+        }
         w->cols = hf_alloc_aligned(ncols * f);
         w->conv = hf_alloc_aligned(nconv * f);
         w->dconv = hf_alloc_aligned(nconv * f);
-        w->dpool1 = hf_alloc_aligned((size_t)g->c[1] * hw1 * f);
+        w->dpool1 = hf_alloc_aligned(B * g->c[1] * hw1 * f);
         w->pool1 = hf_alloc_aligned(B * g->c[1] * hw1 * f);
         w->pool2 = hf_alloc_aligned(B * g->c[2] * hw2 * f);
         w->arg1 = hf_alloc_aligned(B * g->c[1] * hw1 * sizeof(int));
@@ -666,15 +686,17 @@ static void zero_cols(float *row, int h, int w, int x0, int x1)
     }
 }
 
-/* cols (cin*25, h*w): cols[(ci*25 + ky*5 + kx), oy*w + ox] = in[ci, oy+ky-2, ox+kx-2], 0 outside. */
-static void im2col5(const float *in, int cin, int h, int w, float *cols)
+/* cols (cin*25, h*w) with row stride ld (>= h*w):
+ * cols[(ci*25 + ky*5 + kx)*ld + oy*w + ox] = in[ci, oy+ky-2, ox+kx-2], 0 outside.
+ * ld > h*w lays several samples side by side in one matrix (sub-batches). */
+static void im2col5(const float *in, int cin, int h, int w, float *cols, long ld)
 {
     long hw = (long)h * w;
     for (int ci = 0; ci < cin; ci++) {
         const float *plane = in + ci * hw;
         for (int ky = 0; ky < KS; ky++)
             for (int kx = 0; kx < KS; kx++) {
-                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * hw;
+                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * ld;
                 int dy = ky - PAD, dx = kx - PAD, x0, x1;
                 long lo, hi, off = (long)dy * w + dx;
                 valid_range(w, dx, &x0, &x1);
@@ -687,9 +709,9 @@ static void im2col5(const float *in, int cin, int h, int w, float *cols)
     }
 }
 
-/* Adjoint of im2col5: din (cin,h,w) = Σ over cols entries that read each
- * pixel.  Destroys cols (the wrapped columns are zeroed before the linear add). */
-static void col2im5(float *cols, int cin, int h, int w, float *din)
+/* Adjoint of im2col5 (same ld): din (cin,h,w) = Σ over cols entries that read
+ * each pixel.  Destroys cols (the wrapped columns are zeroed before the linear add). */
+static void col2im5(float *cols, int cin, int h, int w, float *din, long ld)
 {
     long hw = (long)h * w;
     memset(din, 0, sizeof(float) * cin * hw);
@@ -697,7 +719,7 @@ static void col2im5(float *cols, int cin, int h, int w, float *din)
         float *plane = din + ci * hw;
         for (int ky = 0; ky < KS; ky++)
             for (int kx = 0; kx < KS; kx++) {
-                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * hw;
+                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * ld;
                 int dy = ky - PAD, dx = kx - PAD, x0, x1;
                 long lo, hi, off = (long)dy * w + dx;
                 valid_range(w, dx, &x0, &x1);
@@ -717,19 +739,21 @@ void hf_conv5_forward(const float *in, int cin, int h, int w, const float *weigh
         float *o = out + co * hw;
         for (long i = 0; i < hw; i++) o[i] = bo;
     }
-    im2col5(in, cin, h, w, cols);
+    im2col5(in, cin, h, w, cols, hw);
     /* out (cout, hw) += weight (cout, cin*25) · cols (cin*25, hw) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)hw, cin * KK, 1.0f, weight,
                 cin * KK, cols, (int)hw, 1.0f, out, (int)hw);
 }
 
-void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out, int *argmax)
+/* hf_pool2_forward with channel ch's plane at in + ch*cs (cs >= h*w); argmax
+ * indices are relative to in (ch*cs + position). */
+static void pool2_strided(const float *in, int c, int h, int w, long cs, int relu, float *out, int *argmax)
 {
     int ph = h / 2, pw = w / 2;
     float lo = relu ? 0.0f : -INFINITY;
     for (int ch = 0; ch < c; ch++)
         for (int py = 0; py < ph; py++) {
-            const float *r0 = in + ((long)ch * h + 2 * py) * w, *r1 = r0 + w;
+            const float *r0 = in + (long)ch * cs + (long)(2 * py) * w, *r1 = r0 + w;
             int base = (int)(r0 - in);
             float *o = out + ((long)ch * ph + py) * pw;
             int *ai = argmax + ((long)ch * ph + py) * pw;
@@ -751,21 +775,96 @@ void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out
         }
 }
 
-/* Conv stack of the CNN for samples [0,B): x (B, c0,h0,w0) -> pool2 (B, c2*h2*w2). */
+void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out, int *argmax)
+{
+    pool2_strided(in, c, h, w, (long)h * w, relu, out, argmax);
+}
+
+int hf_conv5_subbatch(int cin, int h, int w)
+{
+    size_t n = (size_t)cin * KK * (size_t)h * (size_t)w;
+    return (int)HF_MIN((size_t)1 << 20, HF_MAX((size_t)1, CONV_COLS_FLOATS / n));
+}
+
+/* Batched 'same' 5x5 convolution of n samples (the sub-batch layout).
+ * in: n samples of (cin,h,w), sample stride in_stride;
+ * out (cout, n*hw): channel co of sample s at out[co*n*hw + s*hw];
+ * cols: cin*25 x n*hw floats.  One im2col per sample into a shared matrix, then
+ * ONE sgemm out = W (cout, cin*25) · cols (cin*25, n*hw), bias pre-filled. */
+void hf_conv5_forward_batch(const float *in, long in_stride, int n, int cin, int h, int w,
+                            const float *weight, const float *bias, int cout, float *out, float *cols)
+{
+    long hw = (long)h * w, N = hw * n;
+    for (int co = 0; co < cout; co++) {
+        float bo = bias[co], *o = out + co * N;
+        for (long i = 0; i < N; i++) o[i] = bo;
+    }
+    for (int s = 0; s < n; s++) im2col5(in + s * in_stride, cin, h, w, cols + s * hw, N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)N, cin * KK, 1.0f, weight, cin * KK,
+                cols, (int)N, 1.0f, out, (int)N);
+}
+
+/* Backward of hf_conv5_forward_batch.  dout (cout, n*hw) as out; cols must
+ * hold the forward's im2col of `in` (recomputed here when recompute != 0).
+ * dW (cout, cin*25) = alpha·dout·colsᵀ + beta·dW; db (cout) = alpha·rowsums + beta·db;
+ * din (may be NULL): n samples of (cin,h,w) at stride din_stride; cols is destroyed. */
+void hf_conv5_backward_batch(const float *in, long in_stride, int n, int cin, int h, int w,
+                             const float *weight, int cout, const float *dout, float alpha, float beta,
+                             float *dweight, float *dbias, float *din, long din_stride, float *cols,
+                             int recompute)
+{
+    long hw = (long)h * w, N = hw * n;
+    int K = cin * KK;
+    if (recompute)
+        for (int s = 0; s < n; s++) im2col5(in + s * in_stride, cin, h, w, cols + s * hw, N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, K, (int)N, alpha, dout, (int)N, cols, (int)N,
+                beta, dweight, K);
+    for (int o = 0; o < cout; o++) {
+        const float *d = dout + o * N;
+        float sm = 0.0f;
+        for (long i = 0; i < N; i++) sm += d[i];
+        dbias[o] = beta == 0.0f ? alpha * sm : beta * dbias[o] + alpha * sm;   /* never read at beta = 0 */
+    }
+    if (!din) return;
+    /* dcols (K, n*hw) = Wᵀ · dout, then col2im per sample */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, cout, 1.0f, weight, K, dout, (int)N, 0.0f,
+                cols, (int)N);
+    for (int s = 0; s < n; s++) col2im5(cols + s * hw, cin, h, w, din + s * din_stride, N);
+}
+
+/* Conv stack of the CNN for samples [0,B): x (B, c0,h0,w0) -> pool2 (B, c2*h2*w2).
+ * Each conv layer runs on sub-batches of w->sb[l] samples (one sgemm each). */
 static void cnn_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, int B)
 {
     const geom_t *g = &w->g;
     const hf_tensor_t *T = m->tensors;
     long n0 = (long)g->c[0] * g->h[0] * g->w[0], n1 = (long)g->c[1] * g->h[1] * g->w[1],
          n2 = (long)g->c[2] * g->h[2] * g->w[2];
-    for (int s = 0; s < B; s++) {
-        hf_conv5_forward(x + s * n0, g->c[0], g->h[0], g->w[0], params + T[0].off, params + T[1].off,
-                         g->c[1], w->conv, w->cols);
-        hf_pool2_forward(w->conv, g->c[1], g->h[0], g->w[0], 1, w->pool1 + s * n1, w->arg1 + s * n1);
-        hf_conv5_forward(w->pool1 + s * n1, g->c[1], g->h[1], g->w[1], params + T[2].off,
-                         params + T[3].off, g->c[2], w->conv, w->cols);
-        hf_pool2_forward(w->conv, g->c[2], g->h[1], g->w[1], 1, w->pool2 + s * n2, w->arg2 + s * n2);
+    long hw0 = (long)g->h[0] * g->w[0], hw1 = (long)g->h[1] * g->w[1];
+    for (int s0 = 0; s0 < B; s0 += w->sb[0]) {
+        int n = HF_MIN(w->sb[0], B - s0);
+        hf_conv5_forward_batch(x + s0 * n0, n0, n, g->c[0], g->h[0], g->w[0], params + T[0].off,
+                               params + T[1].off, g->c[1], w->conv, w->cols);
+        for (int s = 0; s < n; s++)
+            pool2_strided(w->conv + s * hw0, g->c[1], g->h[0], g->w[0], n * hw0, 1, w->pool1 + (s0 + s) * n1,
+                          w->arg1 + (s0 + s) * n1);
     }
+    for (int s0 = 0; s0 < B; s0 += w->sb[1]) {
+        int n = HF_MIN(w->sb[1], B - s0);
+        hf_conv5_forward_batch(w->pool1 + s0 * n1, n1, n, g->c[1], g->h[1], g->w[1], params + T[2].off,
+                               params + T[3].off, g->c[2], w->conv, w->cols);
+        for (int s = 0; s < n; s++)
+            pool2_strided(w->conv + s * hw1, g->c[2], g->h[1], g->w[1], n * hw1, 1, w->pool2 + (s0 + s) * n2,
+                          w->arg2 + (s0 + s) * n2);
+    }
+}
+
+/* Un-pool one sample: d (c, n*hw layout, sample offset applied by the caller's
+ * pointer) gets dp[i] at argmax position a[i] (ch*cs + pos) where the pooled
+ * output p[i] > 0 (ReLU mask). */
+static void unpool(float *d, const float *p, const float *dp, const int *a, long npool)
+{
+    for (long i = 0; i < npool; i++) d[a[i]] = p[i] > 0.0f ? dp[i] : 0.0f;
 }
 
 /* Backward of the conv stack.  dx2 (B, c2*h2*w2) = dL/d(pool2)·B from fc1.
@@ -781,40 +880,26 @@ static void cnn_backward(const hf_model_t *m, hf_work_t *w, const float *params,
     float alpha = 1.0f / B;
     float *dw1 = grad + T[0].off, *db1 = grad + T[1].off, *dw2 = grad + T[2].off, *db2 = grad + T[3].off;
     const float *w2 = params + T[2].off;
-    for (int s = 0; s < B; s++) {
-        float beta = s ? 1.0f : 0.0f;
-        /* un-pool 2 (ReLU mask = pooled output > 0): dconv (c2, hw1) */
-        const float *p2 = w->pool2 + s * n2, *d2 = dx2 + s * n2;
-        const int *a2 = w->arg2 + s * n2;
-        memset(w->dconv, 0, sizeof(float) * c2 * hw1);
-        for (long i = 0; i < n2; i++) w->dconv[a2[i]] = p2[i] > 0.0f ? d2[i] : 0.0f;
-        /* conv2: dW2 (c2, c1*25) += dconv · colsᵀ; db2 += rowsum(dconv) */
-        const float *in1 = w->pool1 + s * n1;
-        im2col5(in1, c1, g->h[1], g->w[1], w->cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c2, c1 * KK, (int)hw1, alpha, w->dconv,
-                    (int)hw1, w->cols, (int)hw1, beta, dw2, c1 * KK);
-        for (int o = 0; o < c2; o++) {
-            float sm = 0.0f;
-            for (long i = 0; i < hw1; i++) sm += w->dconv[o * hw1 + i];
-            db2[o] = s ? db2[o] + alpha * sm : alpha * sm;   /* never read grad at s = 0 */
-        }
-        /* dcols (c1*25, hw1) = W2ᵀ · dconv, then col2im -> dpool1 (c1,h1,w1) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 * KK, (int)hw1, c2, 1.0f, w2, c1 * KK,
-                    w->dconv, (int)hw1, 0.0f, w->cols, (int)hw1);
-        col2im5(w->cols, c1, g->h[1], g->w[1], w->dpool1);
-        /* un-pool 1: dconv (c1, hw0) */
-        const int *a1 = w->arg1 + s * n1;
-        memset(w->dconv, 0, sizeof(float) * c1 * hw0);
-        for (long i = 0; i < n1; i++) w->dconv[a1[i]] = in1[i] > 0.0f ? w->dpool1[i] : 0.0f;
-        /* conv1: dW1 (c1, c0*25) += dconv · colsᵀ (no input gradient needed) */
-        im2col5(x + s * n0, c0, g->h[0], g->w[0], w->cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c1, c0 * KK, (int)hw0, alpha, w->dconv,
-                    (int)hw0, w->cols, (int)hw0, beta, dw1, c0 * KK);
-        for (int o = 0; o < c1; o++) {
-            float sm = 0.0f;
-            for (long i = 0; i < hw0; i++) sm += w->dconv[o * hw0 + i];
-            db1[o] = s ? db1[o] + alpha * sm : alpha * sm;   /* never read grad at s = 0 */
-        }
+    for (int s0 = 0; s0 < B; s0 += w->sb[1]) {
+        int n = HF_MIN(w->sb[1], B - s0);
+        /* un-pool 2: dconv (c2, n*hw1) */
+        memset(w->dconv, 0, sizeof(float) * c2 * n * hw1);
+        for (int s = 0; s < n; s++)
+            unpool(w->dconv + s * hw1, w->pool2 + (s0 + s) * n2, dx2 + (s0 + s) * n2, w->arg2 + (s0 + s) * n2, n2);
+        /* conv2: dW2, db2, and dpool1 of these samples */
+        hf_conv5_backward_batch(w->pool1 + s0 * n1, n1, n, c1, g->h[1], g->w[1], w2, c2, w->dconv, alpha,
+                                s0 ? 1.0f : 0.0f, dw2, db2, w->dpool1 + s0 * n1, n1, w->cols, 1);
+    }
+    for (int s0 = 0; s0 < B; s0 += w->sb[0]) {
+        int n = HF_MIN(w->sb[0], B - s0);
+        /* un-pool 1: dconv (c1, n*hw0) */
+        memset(w->dconv, 0, sizeof(float) * c1 * n * hw0);
+        for (int s = 0; s < n; s++)
+            unpool(w->dconv + s * hw0, w->pool1 + (s0 + s) * n1, w->dpool1 + (s0 + s) * n1, w->arg1 + (s0 + s) * n1,
+                   n1);
+        /* conv1: dW1, db1 (no input gradient) */
+        hf_conv5_backward_batch(x + s0 * n0, n0, n, c0, g->h[0], g->w[0], params + T[0].off, c1, w->dconv, alpha,
+                                s0 ? 1.0f : 0.0f, dw1, db1, NULL, 0, w->cols, 1);
     }
 }
 

@@ -133,6 +133,24 @@ double hf_softmax_kl(const float *z, const float *zt, int C, int n, float T, flo
  * cols: scratch of cin*25*h*w floats (im2col). */
 void hf_conv5_forward(const float *in, int cin, int h, int w, const float *weight,
                       const float *bias, int cout, float *out, float *cols);
+/* The same for n samples at once (the CNN's kernels): in holds n samples of
+ * (cin,h,w) at stride in_stride; out is (cout, n*h*w) — channel co of sample s
+ * at out[co*n*h*w + s*h*w]; cols: cin*25*n*h*w floats.  One im2col per sample
+ * into one matrix, then one sgemm for the n samples. */
+void hf_conv5_forward_batch(const float *in, long in_stride, int n, int cin, int h, int w,
+                            const float *weight, const float *bias, int cout, float *out, float *cols);
+/* Its backward: dout (cout, n*h*w) as out.  dweight (cout, cin*25) =
+ * alpha·Σ_samples dout·im2colᵀ + beta·dweight, dbias likewise (beta = 0: not
+ * read); din (NULL: skipped) = the input gradient, n samples at din_stride.
+ * cols: as above; recompute != 0 rebuilds the im2col of in first, else cols
+ * must hold the forward's.  cols is overwritten. */
+void hf_conv5_backward_batch(const float *in, long in_stride, int n, int cin, int h, int w,
+                             const float *weight, int cout, const float *dout, float alpha, float beta,
+                             float *dweight, float *dbias, float *din, long din_stride, float *cols,
+                             int recompute);
+/* Samples per hf_conv5_*_batch call the CNN uses for a layer with this input
+ * shape (its im2col stays within a core's L2; nn.c CONV_COLS_FLOATS). */
+int hf_conv5_subbatch(int cin, int h, int w);
 /* 2x2 max-pool, stride 2 (floor): in (c,h,w) -> out (c,h/2,w/2); argmax[i] =
  * index into in of the maximum (first in row-major window order on ties);
  * relu != 0: out = max(pool, 0) (same as pooling after a ReLU). */

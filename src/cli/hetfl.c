@@ -10,6 +10,7 @@
 #include "bench.h"
 #include "conf.h"
 #include "data.h"
+#include "data_load.h"
 #include "fed.h"
 #include "hf_util.h"
 #include "options.h"
@@ -230,6 +231,7 @@ static int cmd_validate(int argc, char **argv, MPI_Comm comm, FILE *out)
     } else if (!rc && p.data_path[0] && access(p.data_path, R_OK) != 0) {
         rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", hf_conf_origin(&conf, "data.path"),
                        p.data_path, strerror(errno));
+        hf_data_hint(p.dataset);
     }
     if (!rc && rank == 0) {
         char *d = hf_conf_dump(&conf, 1);
@@ -285,9 +287,9 @@ static void cmd_list(FILE *out)
     fprintf(out, "models:\n  logreg      multinomial logistic regression\n"
                  "  mlp         ReLU MLP, widths model.hidden (2NN = 200,200: 199,210 params on 784 inputs)\n"
                  "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n");
-    fprintf(out, "data sets:\n  fashion-mnist  Debian dataset-fashion-mnist, 60k/10k 28x28 images, 10 classes\n"
-                 "  synthetic      FedProx Synthetic(alpha,beta), 60 features, 10 classes\n"
-                 "  leaf           LEAF JSON (users, num_samples, user_data)\n");
+    fprintf(out, "data sets:\n");
+    for (const hf_dsinfo_t *ds = hf_datasets; ds->name; ds++)  /* the registry, data_load.c */
+        fprintf(out, "  %-13s  %s\n", ds->name, ds->doc);
     fprintf(out, "partitions:\n  iid  shards  dirichlet  natural\n");
     fprintf(out, "selection policies ([selection] policy):\n");
     hf_select_list(out);  /* the registry, select.c */

@@ -26,15 +26,24 @@ static const hf_opt_t core_options[] = {
      "write a checkpoint into /checkpoint of the results file every N rounds (0: only when "
      "stopped by SIGTERM/SIGUSR1/SIGINT); `hetfl run SUITE --resume FILE` continues from it"},
     /* [data] */
-    {"data.dataset", HF_OPT_CHOICE, "fashion-mnist", NONE, "fashion-mnist|synthetic|leaf",
-     "fashion-mnist (Debian dataset-fashion-mnist), synthetic (FedProx Synthetic(a,b)), leaf (LEAF JSON)"},
+    {"data.dataset", HF_OPT_CHOICE, "fashion-mnist", NONE,
+     "fashion-mnist|synthetic|leaf|femnist|shakespeare|cifar10|cifar100|tff|hdf5",
+     "fashion-mnist (Debian dataset-fashion-mnist), synthetic (FedProx Synthetic(a,b)), leaf (LEAF JSON), "
+     "femnist / shakespeare (LEAF JSON of those sets: 28x28 images, 62 classes / 80-character sequences), "
+     "cifar10 / cifar100 (binary version), tff (TensorFlow Federated HDF5 file), hdf5 (the generic layout "
+     "of docs/data.md); layouts and where to get the files: docs/data.md"},
     {"data.path", HF_OPT_PATH, "", NONE, NULL,
      "fashion-mnist: directory of the IDX files (default /usr/share/datasets/fashion-mnist); "
-     "leaf: the JSON file (train split)"},
+     "leaf, femnist, shakespeare: the JSON file (train split); cifar10, cifar100: the folder of the "
+     ".bin files (cifar-10-batches-bin, cifar-100-binary); tff: the *_train.h5 file; hdf5: the file"},
+    {"data.coarse_labels", HF_OPT_BOOL, "no", NONE, NULL,
+     "cifar100, tff (fed_cifar100): the 20 coarse labels instead of the 100 fine ones"},
     {"data.test_path", HF_OPT_PATH, "", NONE, NULL,
-     "leaf: JSON file of the test split (default: hold out data.test_fraction of each user)"},
+     "leaf, femnist, shakespeare: JSON file of the test split; tff: the *_test.h5 file (default: hold "
+     "out data.holdout of each user / client)"},
     {"data.holdout", HF_OPT_FLOAT, "0.1", 0, 0.9, NULL,
-     "leaf without data.test_path: fraction of each user's samples held out as the test set"},
+     "leaf, femnist, shakespeare, tff without data.test_path, hdf5 without /test: fraction of each "
+     "user's samples (hdf5 without /clients: of the last samples) held out as the test set"},
     {"data.partition", HF_OPT_CHOICE, "iid", NONE, "iid|shards|dirichlet|natural",
      "iid (equal random shares), shards (McMahan: 2 label-sorted shards per client), "
      "dirichlet (per-class Dir(alpha)), natural (per-user data of synthetic/leaf)"},
@@ -356,8 +365,11 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->checkpoint_every = (int)hf_conf_int(c, "run.checkpoint_every");
 
     const char *ds = oget(c, "data.dataset");
-    p->dataset = !strcmp(ds, "synthetic") ? HF_DS_SYNTHETIC : !strcmp(ds, "leaf") ? HF_DS_LEAF
-                                                                                  : HF_DS_FMNIST;
+    static const char *dsn[] = {"fashion-mnist", "synthetic", "leaf", "femnist", "shakespeare", "cifar10",
+                                "cifar100", "tff", "hdf5"};  /* in hf_dsname_t order */
+    p->dataset = HF_DS_FMNIST;
+    for (int i = 0; i < (int)(sizeof dsn / sizeof dsn[0]); i++)
+        if (!strcmp(ds, dsn[i])) p->dataset = (hf_dsname_t)i;
     copy_str(p->data_path, sizeof p->data_path, oget(c, "data.path"));
     const char *pa = oget(c, "data.partition");
     p->partition = !strcmp(pa, "shards") ? HF_PART_SHARDS
@@ -404,9 +416,10 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
         snprintf(d, sizeof d, "%d > federation.clients = %d", p->clients_per_round, p->clients);
         return cross_err(c, "federation.clients_per_round", "cannot exceed the number of clients:", d);
     }
-    if (p->partition == HF_PART_NATURAL && p->dataset == HF_DS_FMNIST)
+    if (p->partition == HF_PART_NATURAL &&
+        (p->dataset == HF_DS_FMNIST || p->dataset == HF_DS_CIFAR10 || p->dataset == HF_DS_CIFAR100))
         return cross_err(c, "data.partition", "natural needs per-user data:",
-                         "use data.dataset = synthetic or leaf");
+                         "use data.dataset = synthetic, leaf, femnist, shakespeare, tff or hdf5 (with /clients)");
 
     p->topology = !strcmp(oget(c, "aggregation.topology"), "allreduce") ? HF_TOPO_ALLREDUCE
                                                                       : HF_TOPO_RANK0;

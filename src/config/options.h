@@ -18,7 +18,8 @@
  * registries (strategies, selection policies).  Built once. */
 const hf_opt_t *hf_options_table(void);
 
-typedef enum { HF_DS_FMNIST, HF_DS_SYNTHETIC, HF_DS_LEAF } hf_dsname_t;
+typedef enum { HF_DS_FMNIST, HF_DS_SYNTHETIC, HF_DS_LEAF, HF_DS_FEMNIST, HF_DS_SHAKESPEARE, HF_DS_CIFAR10,
+               HF_DS_CIFAR100, HF_DS_TFF, HF_DS_HDF5 } hf_dsname_t;
 typedef enum { HF_PART_IID, HF_PART_SHARDS, HF_PART_DIRICHLET, HF_PART_NATURAL } hf_partname_t;
 typedef enum { HF_TOPO_RANK0, HF_TOPO_ALLREDUCE } hf_topo_t;
 

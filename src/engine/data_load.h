@@ -8,6 +8,13 @@
 #include "data.h"
 #include "options.h"
 
+/* The data sets data.dataset names, for `hetfl list` (NULL-terminated). */
+typedef struct { const char *name, *doc; } hf_dsinfo_t;
+extern const hf_dsinfo_t hf_datasets[];
+/* After a loader's "cannot open" error: append a HINT saying where data set ds
+ * comes from (docs/data.md). */
+void hf_data_hint(hf_dsname_t ds);
+
 /* Loads train/test per the data.* keys and partitions train into p->clients
  * clients; *train_all = training samples loaded before data.train_samples cut
  * them (FedDF's server set lies beyond).  Errors: HF_EINPUT "FILE:LINE: key
