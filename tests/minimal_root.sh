@@ -222,8 +222,10 @@ tsl=$root/root/hetfl/tests/test-suite.log; [ -f "$tsl" ] || tsl=$root/root/hetfl
 if [ -f "$tsl" ]; then
   cp "$tsl" "${log%.log}-test-suite.log"
   # each test that did not pass, and for a skipped one the reason it gave
-  awk '/^=+$/ && prev ~ /^(SKIP|FAIL|ERROR|XPASS): / { sec = prev; print "  " sec }
-       sec ~ /^SKIP/ && /^SKIP: / && $0 != sec { print "      " $0 } { prev = $0 }' "$tsl"
+  # (a section starts with "SKIP: tests/x.sh" over a line of '='; a skip reason
+  # is a "SKIP: " line that is not followed by one)
+  awk '/^=+$/ && prev ~ /^(SKIP|FAIL|ERROR|XPASS): / { sec = prev; print "  " sec; prev = ""; next }
+       sec ~ /^SKIP/ && prev ~ /^SKIP: / { print "      " prev } { prev = $0 }' "$tsl"
   if [ $failed != 0 ]; then
     echo "----- failed tests (from the root's test-suite.log):"
     awk '/^(FAIL|ERROR): /{ p = 1 } /^(SKIP|PASS): /{ p = 0 } p' "$tsl" | head -300
