@@ -73,10 +73,12 @@ kill_in() {  # kill every process whose root directory is DIR (ones this script 
 cleanup() {
   local d m
   trap - EXIT INT TERM HUP
-  [ -n "$child" ] && kill "$child" 2> /dev/null && wait "$child" 2> /dev/null
+  exec >&3 2>&4  # this script's own output, also when a signal came during a redirected command
+  [ -n "$child" ] && kill "$child" 2> /dev/null
+  for d in "${scratch[@]}"; do [ -d "$d/root" ] && kill_in "$d/root"; done
+  [ -n "$child" ] && wait "$child" 2> /dev/null
   for d in "${scratch[@]}"; do
     [ -d "$d" ] || continue
-    [ -d "$d/root" ] && kill_in "$d/root"
     for m in $(under "$d"); do
       umount "$m" 2> /dev/null || umount -l "$m" || say "warning: cannot unmount $m"
     done
@@ -87,11 +89,12 @@ cleanup() {
     fi
   done
 }
+exec 3>&1 4>&2
 trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM HUP
+trap 'say "interrupted" >&3; exit 130' INT
+trap 'say "terminated" >&3; exit 143' TERM HUP
 run_bg() {  # COMMAND...: run in the background and wait, so that INT/TERM are handled at once
-  "$@" & child=$!
+  "$@" 3>&- 4>&- & child=$!
   wait "$child"; local rc=$?
   child=
   return $rc
