@@ -20,7 +20,7 @@ for victim in 1 0; do
   for i in $(seq 600); do grep -Eq "^round +$K/" "$log" && break; sleep 0.05; done
   # the rank's pid: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=victim
   pid=
-  ranks=$(pgrep -P $mp)
+  ranks=$(child_pids $mp)
   for c in $ranks; do
     if tr '\0' '\n' < /proc/$c/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then pid=$c; fi
   done

@@ -19,6 +19,19 @@ finish() {
   echo "$((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
   [ "$TESTS_FAILED" = 0 ]
 }
+# child_pids PID: the pids of PID's children, one a line, read from /proc/*/stat
+# (field 4 is the parent pid).  Tests use this rather than pgrep -P: procps is
+# not on a minimal Debian and bootstrap does not install it.
+child_pids() {
+  local parent=$1 f s p
+  for f in /proc/[0-9]*/stat; do
+    { read -r s < "$f"; } 2> /dev/null || continue  # gone meanwhile
+    s=${s##*) }  # the fields after "(comm)", which may itself hold spaces or ')': state ppid ...
+    s=${s#* }
+    if [ "${s%% *}" = "$parent" ]; then p=${f#/proc/}; echo "${p%/stat}"; fi
+  done
+  return 0
+}
 need_fmnist() {
   if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "SKIP: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)"; exit 77

@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 run_mpi 2 run "$HETFL_SRCDIR/suites/quickstart.conf" -o "$TMP/q.h5" > "$TMP/log" 2>&1
-check "quickstart runs" test $? = 0
+rc=$?
+check "quickstart runs (exit $rc)" test $rc = 0
+[ $rc = 0 ] || { echo "# the run's last lines:"; tail -20 "$TMP/log"; }
 acc=$(sed -n 's/^done: .*final accuracy \([0-9.]*\).*/\1/p' "$TMP/log")
 echo "final accuracy: $acc"
 check "quickstart reaches >= 0.80 test accuracy (got $acc)" awk -v a="$acc" 'BEGIN { exit !(a >= 0.80) }'
