@@ -15,6 +15,7 @@
 #include "options.h"
 #include "select.h"
 #include "placement.h"
+#include "provenance.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ static const char *usage_text =
     "                          availability traces: generate (markov, diurnal, cyclic,\n"
     "                          sessions; withdraw), import (steps CSV, spot-traces JSON),\n"
     "                          statistics; `hetfl trace` lists the options\n"
-    "  version                 print the version\n"
+    "  version                 version, source commit, build configuration, libraries\n"
     "\n"
     "run / validate options:\n"
     "  -o, --output FILE       results file (default results/<name>[-v<variant>]-s<seed>.h5)\n"
@@ -202,6 +203,13 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
     o.quiet = a.quiet;
     o.out = out;
     rc = hf_fed_run(&o, comm, NULL);
+    if (rank == 0) {  /* status, exit_code and end_time in the results file (provenance.c) */
+        char *msg = rc ? hf_strdup(hf_errmsg()) : NULL;
+        int frc = hf_prov_finish(output, rc, msg);
+        if (rc) hf_seterr(rc, "%s", msg);
+        else rc = frc;
+        free(msg);
+    }
     free(cl);
     hf_conf_free(&conf);
     return rc;
@@ -326,7 +334,7 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
     else if (!strcmp(cmd, "expand")) rc = cmd_expand(argc - 2, argv + 2, comm, out);
     else if (!strcmp(cmd, "list")) { if (rank == 0) cmd_list(out); }
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        if (rank == 0) fprintf(out, "hetfl %s\n", PACKAGE_VERSION);
+        if (rank == 0) hf_version_print(out);  /* provenance.c */
     } else if (!strcmp(cmd, "bench")) rc = hf_bench_main(argc - 2, argv + 2, comm, out);
     else if (!strcmp(cmd, "report")) {
         rc = rank == 0 ? hf_report_main(argc - 2, argv + 2, out) : 0;

@@ -8,6 +8,7 @@
  */
 #include "h5out.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -176,7 +177,8 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
     g = H5Gcreate2(h->file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(g);
     *out = h;
-    return 0;
+    /* build, libraries, input checksums, status = running (provenance.c) */
+    return hf_prov_write(h->file, 0);
 }
 
 static int str_attr(hid_t loc, const char *name, const char *value)
@@ -210,10 +212,42 @@ int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value)
     return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
 }
 
+/* /system attributes that hold a number are stored as numbers (integer or
+ * double), whatever text the caller formatted them into. */
+static int num_attr(hid_t loc, const char *name, const char *value)
+{
+    static const char *const numeric[] = {"model_params", "strategy_state_bytes", "spectral_gap",
+                                          "cycle_time_s", NULL};
+    int known = 0;
+    for (int i = 0; numeric[i]; i++) known |= !strcmp(name, numeric[i]);
+    if (!known || !value[0]) return 1;
+    char *end;
+    errno = 0;
+    long long iv = strtoll(value, &end, 10);
+    hid_t type, mem;
+    const void *buf;
+    double dv;
+    if (!*end && !errno) {
+        type = H5T_STD_I64LE; mem = H5T_NATIVE_LLONG; buf = &iv;
+    } else {
+        dv = strtod(value, &end);
+        if (*end) return 1;
+        type = H5T_IEEE_F64LE; mem = H5T_NATIVE_DOUBLE; buf = &dv;
+    }
+    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, mem, buf);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
+}
+
 int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value)
 {
     hid_t g = H5Gopen2(h->file, "system", H5P_DEFAULT);
-    int rc = str_attr(g, name, value);
+    int rc = num_attr(g, name, value);
+    if (rc == 1) rc = str_attr(g, name, value);
     H5Gclose(g);
     return rc;
 }
@@ -373,7 +407,7 @@ int hf_h5out_reopen(hf_h5out_t **out, const char *path)
     h->n_rounds = table_rows(h->d_rounds);
     h->n_part = table_rows(h->d_part);
     *out = h;
-    return 0;
+    return hf_prov_write(h->file, 1);  /* status back to running (provenance.c) */
 }
 
 int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)

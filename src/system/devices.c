@@ -11,6 +11,7 @@
 #include "devices.h"
 #include "h5out.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <ctype.h>
 #include <errno.h>
@@ -119,6 +120,7 @@ int hf_devices_load_csv(hf_devices_t *d, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) return hf_seterr(HF_EINPUT, "%s: %s", path, strerror(errno));
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     static const char *cols[] = {"name", "cores", "gflops", "mem_width", "up_mbps", "down_mbps",
                                  "latency_s", "active_w", "idle_w", "radio_j_per_mb", "battery_j",
                                  "share"};
