@@ -81,6 +81,64 @@ static char *contract_config(const char *cfg, char **ign, int nign)
     return out;
 }
 
+/* One "section.key = value" line of a /config text. */
+typedef struct { char key[160]; const char *val; size_t vlen; } cfg_line_t;
+
+static cfg_line_t *config_lines(const char *cfg, int *n)
+{
+    int cap = 64;
+    cfg_line_t *v = hf_calloc((size_t)cap, sizeof *v);
+    char sec[64] = "";
+    *n = 0;
+    for (const char *p = cfg; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (p[0] == '[') {
+            const char *c = memchr(p, ']', len);
+            size_t sl = c ? (size_t)(c - p - 1) : 0;
+            snprintf(sec, sizeof sec, "%.*s", (int)HF_MIN(sl, sizeof sec - 1), p + 1);
+        } else if (eq && p[0] != '#') {
+            const char *ke = eq;
+            while (ke > p && ke[-1] == ' ') ke--;
+            const char *vs = eq + 1, *ve = p + len;
+            while (vs < ve && *vs == ' ') vs++;
+            while (ve > vs && ve[-1] == ' ') ve--;
+            if (*n == cap) v = hf_realloc(v, (size_t)(cap *= 2) * sizeof *v);
+            snprintf(v[*n].key, sizeof v[*n].key, "%s.%.*s", sec, (int)(ke - p), p);
+            v[*n].val = vs;
+            v[*n].vlen = (size_t)(ve - vs);
+            (*n)++;
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return v;
+}
+
+/* Name every key whose value differs, or that only one file has. */
+static void config_diff(FILE *out, const char *ca, const char *cb)
+{
+    int na, nb;
+    cfg_line_t *a = config_lines(ca, &na), *b = config_lines(cb, &nb);
+    for (int i = 0; i < na; i++) {
+        int j = 0;
+        while (j < nb && strcmp(a[i].key, b[j].key)) j++;
+        if (j == nb)
+            fprintf(out, "  %s = %.*s (only in the first file)\n", a[i].key, (int)a[i].vlen, a[i].val);
+        else if (a[i].vlen != b[j].vlen || memcmp(a[i].val, b[j].val, a[i].vlen))
+            fprintf(out, "  %s: %.*s vs %.*s\n", a[i].key, (int)a[i].vlen, a[i].val, (int)b[j].vlen,
+                    b[j].val);
+    }
+    for (int j = 0; j < nb; j++) {
+        int i = 0;
+        while (i < na && strcmp(a[i].key, b[j].key)) i++;
+        if (i == na)
+            fprintf(out, "  %s = %.*s (only in the second file)\n", b[j].key, (int)b[j].vlen, b[j].val);
+    }
+    free(a);
+    free(b);
+}
+
 typedef struct { hid_t other; FILE *out; int diff; long ntensors; } walk_t;
 
 static herr_t cmp_tensor(hid_t g, const char *name, const H5L_info_t *info, void *op)
@@ -139,7 +197,8 @@ int hf_compare_main(int argc, char **argv, FILE *out)
     int diff = 0;
     char *ca = contract_config(a.config, ign, nign), *cb = contract_config(b.config, ign, nign);
     if (strcmp(ca, cb)) {
-        fprintf(out, "/config differs (beyond aggregation.topology%s)\n", nign ? " and --ignore-key" : "");
+        fprintf(out, "/config differs (beyond aggregation.topology%s):\n", nign ? " and --ignore-key" : "");
+        config_diff(out, ca, cb);
         diff = 1;
     }
     free(ca);

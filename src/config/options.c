@@ -504,18 +504,48 @@ static const char *type_name(hf_opt_type_t t)
     return "?";
 }
 
+/* A range bound: integers as integers (2147483647, not 2.14748e+09). */
+static void num_text(char *buf, size_t n, double v, int integral)
+{
+    if ((integral || v == floor(v)) && fabs(v) < 9.1e18) snprintf(buf, n, "%lld", (long long)v);
+    else snprintf(buf, n, "%g", v);
+}
+
+/* A Markdown table cell: '|' escaped so choice lists do not split the row. */
+static void md_cell(char *buf, size_t n, const char *s)
+{
+    size_t j = 0;
+    for (; *s && j + 3 < n; s++) {
+        if (*s == '|') buf[j++] = '\\';
+        buf[j++] = *s;
+    }
+    buf[j] = 0;
+}
+
 void hf_options_print(FILE *out, int markdown)
 {
     if (markdown) {
         fprintf(out, "| key | type | default | range / choices | meaning |\n|---|---|---|---|---|\n");
     }
     for (const hf_opt_t *o = hf_options; o->key; o++) {
-        char range[128] = "";
+        char range[512] = "";
         if (o->type == HF_OPT_CHOICE) snprintf(range, sizeof range, "%s", o->choices);
-        else if (o->min <= o->max) snprintf(range, sizeof range, "[%g, %g]", o->min, o->max);
-        if (markdown)
-            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", o->key, type_name(o->type), o->def,
-                    range, o->doc);
+        else if (o->min <= o->max) {
+            char lo[40], hi[40];
+            int integral = o->type == HF_OPT_INT || o->type == HF_OPT_INTLIST;
+            num_text(lo, sizeof lo, o->min, integral);
+            num_text(hi, sizeof hi, o->max, integral);
+            snprintf(range, sizeof range, "[%s, %s]", lo, hi);
+        }
+        if (markdown) {
+            char k[256], ty[32], def[512], r[1024], doc[4096];
+            md_cell(k, sizeof k, o->key);
+            md_cell(ty, sizeof ty, type_name(o->type));
+            md_cell(def, sizeof def, o->def);
+            md_cell(r, sizeof r, range);
+            md_cell(doc, sizeof doc, o->doc);
+            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", k, ty, def, r, doc);
+        }
         else
             fprintf(out, "%-30s %-8s default '%s'%s%s\n    %s\n", o->key, type_name(o->type), o->def,
                     range[0] ? "  " : "", range, o->doc);
