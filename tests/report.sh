@@ -2,7 +2,8 @@
 # hetfl report: the text table, --csv, rounds/time/energy/bytes to a target on
 # the best-so-far curve with linear interpolation (checked against the run's own
 # progress lines), grouping of runs that differ only by seed into mean ± sd,
-# and bad input (exit 2).
+# labels from the differing keys, a killed run left out of the means, duplicate
+# seeds flagged, --rounds and --json, and bad input (exit 2).
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 tiny=$HETFL_SRCDIR/tests/data/tiny.conf
@@ -92,6 +93,57 @@ check "group sd = sample sd of the seeds ($(col final_accuracy_sd 1 < "$TMP/g.cs
   near "$(col final_accuracy_sd 1 < "$TMP/g.csv")" "$sd" 1e-9
 check "group row has runs = 2" test "$(col runs 1 < "$TMP/g.csv")" = 2
 check "lr run stands alone" test "$(col runs 2 < "$TMP/g.csv")" = 1
+
+# --- labels from the differing keys; counts in the CSV; duplicates; killed runs ---
+check "columns labelled by the differing key" grep -Eq "^ +federation.lr=0.05 +federation.lr=0.1" "$TMP/g.txt"
+check "csv: a column per differing key" test "$(col federation.lr 2 < "$TMP/g.csv")" = 0.1
+check "csv: reached_target_runs counted (2 of 2)" test "$(col reached_target_runs 1 < "$TMP/g.csv")" = 2
+"$HETFL" report "$TMP/s4.h5" --target 0.99 --csv > "$TMP/nr.csv"
+check "csv: reached_target_runs 0 when not reached" test "$(col reached_target_runs < "$TMP/nr.csv")" = 0
+cp "$TMP/s3.h5" "$TMP/s3-copy.h5"
+"$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" "$TMP/s4.h5" > "$TMP/dup.txt" 2>&1
+check "duplicate seeds flagged" grep -q "s3.h5 and .*s3-copy.h5: same configuration and seed 3" "$TMP/dup.txt"
+"$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" --csv 2> "$TMP/dup.err" > "$TMP/dup.csv"
+check "duplicate seeds: warning on stderr with --csv" grep -q "same configuration and seed 3" "$TMP/dup.err"
+check "duplicate seeds: duplicate_seeds column = 1" test "$(col duplicate_seeds < "$TMP/dup.csv")" = 1
+# a run of the same configuration (another seed) stopped by SIGTERM after a few of
+# its 60 rounds must not be averaged with the complete ones
+K=(--set federation.rounds=60 --set federation.eval_every=5)
+"$HETFL" run "$tiny" "${K[@]}" --quiet --seed 3 -o "$TMP/k3.h5" > /dev/null 2>&1
+"$HETFL" run "$tiny" "${K[@]}" --quiet --seed 4 -o "$TMP/k4.h5" > /dev/null 2>&1
+"$HETFL" run "$tiny" "${K[@]}" --seed 7 -o "$TMP/k7.h5" > "$TMP/k7.log" 2>&1 & pid=$!
+for i in $(seq 1000); do grep -Eq "^round +2/" "$TMP/k7.log" && break; sleep 0.01; done
+kill -TERM $pid; wait $pid; rc=$?
+check "a run of 60 rounds stopped early (exit $rc)" test $rc = 3
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" --target 0.6 --csv > "$TMP/k34.csv"
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" "$TMP/k7.h5" --target 0.6 --csv > "$TMP/k.csv" 2> "$TMP/k.err"
+cat "$TMP/k.err"
+check "killed file reported as incomplete and excluded" \
+  grep -q "^excluded: .*k7.h5: incomplete run: status stopped, [0-9]* of 60 rounds, exit code 3" "$TMP/k.err"
+check "killed file: the mean is over the 2 complete runs" test "$(col runs < "$TMP/k.csv")" = 2
+check "killed file: mean unchanged by it" test "$(col final_accuracy < "$TMP/k.csv")" = \
+  "$(col final_accuracy < "$TMP/k34.csv")"
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" "$TMP/k7.h5" --target 0.6 --csv --include-incomplete > "$TMP/ki.csv" 2>/dev/null
+check "--include-incomplete: 3 runs" test "$(col runs < "$TMP/ki.csv")" = 3
+check "--include-incomplete: incomplete_runs = 1" test "$(col incomplete_runs < "$TMP/ki.csv")" = 1
+"$HETFL" report "$TMP/s3.h5" "$TMP/k7.h5" > "$TMP/kt.txt" 2>&1
+check "text report lists the excluded run" grep -q "incomplete run left out of the means" "$TMP/kt.txt"
+# --rounds: long format, every round of every run
+"$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" --rounds > "$TMP/rounds.csv"
+check "--rounds: header + 16 rows" test "$(wc -l < "$TMP/rounds.csv")" = 17
+check "--rounds: labelled by the swept key" test "$(col label 9 < "$TMP/rounds.csv")" = federation.lr=0.1
+check "--rounds: test_accuracy column" test -n "$(col test_accuracy 8 < "$TMP/rounds.csv")"
+# --json: a JSON document with the same figures
+"$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" "$TMP/s4.h5" --target 0.6 --json > "$TMP/r.json"
+jpy=$(command -v python3 || true)
+if [ -n "$jpy" ]; then
+  check "--json parses; group mean = the CSV's" "$jpy" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["groups"][0]
+assert g["runs"] == 2 and g["keys"] == {"federation.lr": "0.05"}, g
+assert abs(g["metrics"]["final_accuracy"]["mean"] - float(sys.argv[2])) < 1e-9
+assert g["reached_target_runs"] == 2' "$TMP/r.json" "$(col final_accuracy 1 < "$TMP/g.csv")"
+fi
 
 # --- hetfl-plot (optional: a python3 with h5py and matplotlib) ---
 py=""
