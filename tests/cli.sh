@@ -67,6 +67,18 @@ check "compare names federation.momentum" grep -q "federation.momentum: 0.5 vs 0
 check "compare names no equal key" bash -c '! grep -q "federation.rounds" "$0"' "$TMP/cmp"
 run_mpi 3 run "$HETFL_SRCDIR/tests/data/tiny.conf" "${syn[@]}" -o "$TMP/c3.h5" > /dev/null 2> "$TMP/e"
 check "3 ranks for 2 clients: warning names the idle rank" grep -q "warning: 3 ranks for 2 clients: 1 rank hosts no client" "$TMP/e"
+# slurm/scaling.sh (dry run, no Slurm needed): weak scaling keeps the work per rank
+# constant — clients, clients per round and data all grow with the ranks
+sc=$(HETFL=$HETFL bash "$HETFL_SRCDIR/slurm/scaling.sh" --dry-run --ranks "1 2" --series weak \
+  "$HETFL_SRCDIR/tests/data/tiny.conf" 2>&1)
+check "scaling.sh weak, 2 ranks: clients, per round and train_samples doubled" grep -q \
+  "federation.clients=40 --set federation.clients_per_round=14 --set data.train_samples=6000" <<<"$sc"
+sc=$(HETFL=$HETFL bash "$HETFL_SRCDIR/slurm/scaling.sh" --dry-run --ranks "1 2" --series strong \
+  "$HETFL_SRCDIR/tests/data/tiny.conf" 2>&1)
+check "scaling.sh strong: the suite unchanged" bash -c '! grep -q -- "--set" <<<"$0"' "$sc"
+HETFL=$HETFL bash "$HETFL_SRCDIR/slurm/scaling.sh" --dry-run --ranks "1 2" --series weak \
+  "$HETFL_SRCDIR/suites/quickstart.conf" > /dev/null 2> "$TMP/e"; rc=$?
+check "scaling.sh weak on the whole data set: exit 2 with a hint" bash -c '[ $0 = 2 ] && grep -q "data.train_samples=30000" "$1"' "$rc" "$TMP/e"
 for s in "$HETFL_SRCDIR"/suites/*.conf; do
   check "every shipped suite expands: $(basename "$s")" bash -c '"$0" expand "$1" > /dev/null' "$HETFL" "$s"
 done
