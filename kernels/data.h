@@ -52,7 +52,7 @@ int hf_fmnist_load(const char *dir, hf_dataset_t *train, hf_dataset_t *test);
 #define HF_FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
 /* FedProx Synthetic(alpha, beta) (Li et al. 2020, generate_synthetic.py): see
- * ALGORITHMS.md.  ndev devices, dim features (60), n_classes (10).
+ * (Li et al., FedProx, 2020).  ndev devices, dim features (60), n_classes (10).
  * iid != 0: the iid variant.  Each device's samples are split 90/10 into train
  * and test; ptrain/ptest give the natural per-device partition. Seeded by seed. */
 int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim, int n_classes,

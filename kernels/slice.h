@@ -1,5 +1,5 @@
 /*
- * slice.h — width slicing of models (HeteroFL, FjORD; ALGORITHMS.md).
+ * slice.h — width slicing of models (HeteroFL, FjORD).
  *
  * A width-β sub-model keeps the first ⌈β·units⌉ output units (MLP) or channels
  * (CNN: conv1, conv2, fc) of every hidden layer; the first layer keeps all its

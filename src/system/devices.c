@@ -20,7 +20,7 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ library --- *
- * Figures and where they come from (../shared/data, see its README):
+ * Figures and where they come from (public benchmark and measurement data):
  *  - Speed.  Phones: relative speeds are the AI-Benchmark CPU float scores
  *    (CPU_F_AI_Score, devices/raw_ai_benchmark_list.json, 333 phones): 10th
  *    percentile 274 (MediaTek MT6582, 2015), median 1548 (Helio P60, 2019),

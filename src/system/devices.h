@@ -1,8 +1,7 @@
 /*
  * devices.h — device classes, the class mix of a suite, the simulated clock and
  * the round policies (deadline, partial work, over-commitment, static and
- * dynamic backup workers).  DESIGN.md "One round", step 3; ALGORITHMS.md
- * "Backup workers".
+ * dynamic backup workers); the recorded columns are in docs/results.md.
  *
  * Everything here is a pure function of the suite and the seed: every rank
  * computes the same class of every client, the same simulated times and the

@@ -1,7 +1,6 @@
 /*
  * energy.h — the energy model, client regions and carbon, energy budgets with
- * adaptive strategies, and carbon-aware scheduling (DESIGN.md "Energy";
- * ALGORITHMS.md "Energy, carbon, compression").
+ * adaptive strategies, and carbon-aware scheduling (columns: docs/results.md).
  *
  * Model, per participation:  compute_j = P_active · compute_s,
  *   radio_j = (bytes_down + bytes_up) · J/byte,  idle_j = P_idle · idle_s (optional),
