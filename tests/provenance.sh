@@ -10,7 +10,7 @@ H5DUMP=${H5DUMP:-h5dump}
 tiny=$HETFL_SRCDIR/tests/data/tiny.conf
 # attr FILE NAME: a scalar attribute's value (quotes removed); attrs FILE NAME: one per line
 attr() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *(0): "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | head -1; }
-attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *([0-9]*): "\([^"]*\)",\{0,1\}$/\1/p'; }
+attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,$p' | grep -o '"[^"]*"' | tr -d '"'; }
 atype() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *DATATYPE *\([A-Z0-9_]*\).*/\1/p' | head -1; }
 
 # --- a completed run, with a carbon trace and an availability trace as inputs ---
@@ -53,6 +53,23 @@ for i in "${!files[@]}"; do
 done
 check "/system/model_params is an integer" test "$(atype "$TMP/ok.h5" /system/model_params)" = H5T_STD_I64LE
 check "/system/model_params = 25450 (784*32+32 + 32*10+10)" test "$(attr "$TMP/ok.h5" /system/model_params)" = 25450
+
+# units and descriptions: one per column, in column order; outcome names as strings
+for t in /rounds /participation /clients; do
+  names=$(attrs "$TMP/ok.h5" "$t/column_names" | tr '\n' ' ')
+  fields=$("$H5DUMP" -H -d "$t" "$TMP/ok.h5" | sed -n 's/.*"\([a-z_0-9]*\)";$/\1/p' | tr '\n' ' ')
+  check "$t: column_names = the columns ($(wc -w <<<"$names"))" test "$names" = "$fields"
+  check "$t: one unit per column" test "$(attrs "$TMP/ok.h5" "$t/column_units" | wc -l)" = "$(wc -w <<<"$names")"
+  check "$t: one description per column" \
+    test "$(attrs "$TMP/ok.h5" "$t/column_descriptions" | wc -l)" = "$(wc -w <<<"$names")"
+done
+units=$(paste -d: <(attrs "$TMP/ok.h5" /rounds/column_names) <(attrs "$TMP/ok.h5" /rounds/column_units))
+check "/rounds: sim_time_s in s, energy_j in J, carbon_g in gCO2e" \
+  bash -c 'grep -qx sim_time_s:s <<<"$0" && grep -qx energy_j:J <<<"$0" && grep -qx carbon_g:gCO2e <<<"$0"' "$units"
+check "/outcome_names: 8 names, completed first" \
+  test "$(attrs "$TMP/ok.h5" /participation/outcome_names | head -1)/$(attrs "$TMP/ok.h5" /participation/outcome_names | wc -l)" = completed/8
+check "/outcome_names dataset: completed first" bash -c '"$0" -d /outcome_names "$1" | grep -q "(0): \"completed\""' \
+  "$H5DUMP" "$TMP/ok.h5"
 
 # availability trace as an input
 "$HETFL" run "$tiny" --quiet -o "$TMP/av.h5" --set federation.rounds=1 --set federation.clients=3 \
