@@ -84,7 +84,7 @@ ST=(--set federation.strategy=scaffold --set federation.momentum=0 --set server.
     --set server.lr=0.02 --set energy.budget_j=3 --set federation.rounds=60)
 "$HETFL" run "$S" --quiet -o "$TMP/ref-st.h5" "${ARGS[@]}" "${ST[@]}" > "$TMP/ref.log" 2>&1
 check "stateful reference run (scaffold, adam, budgets)" test $? = 0
-"$MPIEXEC" -n 2 --oversubscribe "$HETFL" run "$S" -o "$TMP/usr1.h5" "${ARGS[@]}" "${ST[@]}" \
+"$MPIEXEC" -n 2 $OVERSUB "$HETFL" run "$S" -o "$TMP/usr1.h5" "${ARGS[@]}" "${ST[@]}" \
   --set run.checkpoint_every=0 > "$TMP/usr1.log" 2> "$TMP/usr1.err" & pid=$!
 wait_round 2 "$TMP/usr1.log"; kill -USR1 $pid; wait $pid; rc=$?
 check "SIGUSR1 via mpirun -n 2: exit 3 (got $rc)" test $rc = 3
