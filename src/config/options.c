@@ -522,6 +522,17 @@ static void md_cell(char *buf, size_t n, const char *s)
     buf[j] = 0;
 }
 
+/* troff text: backslashes escaped, '-' as \- (a real minus/hyphen in man pages) */
+static void man_text(FILE *out, const char *s)
+{
+    if (*s == '.' || *s == '\'') fputs("\\&", out);
+    for (; *s; s++) {
+        if (*s == '\\') fputs("\\e", out);
+        else if (*s == '-') fputs("\\-", out);
+        else fputc(*s, out);
+    }
+}
+
 void hf_options_print(FILE *out, int markdown)
 {
     if (markdown) {
@@ -537,7 +548,22 @@ void hf_options_print(FILE *out, int markdown)
             num_text(hi, sizeof hi, o->max, integral);
             snprintf(range, sizeof range, "[%s, %s]", lo, hi);
         }
-        if (markdown) {
+        if (markdown == 2) {  /* man page: one .TP entry per key */
+            fputs(".TP\n.B ", out);
+            man_text(out, o->key);
+            fputs("\n(", out);
+            man_text(out, type_name(o->type));
+            fputs("; default \\(lq", out);
+            man_text(out, o->def);
+            fputs("\\(rq", out);
+            if (range[0]) {
+                fputs("; ", out);
+                man_text(out, range);
+            }
+            fputs(")\n", out);
+            man_text(out, o->doc);
+            fputc('\n', out);
+        } else if (markdown) {
             char k[256], ty[32], def[512], r[1024], doc[4096];
             md_cell(k, sizeof k, o->key);
             md_cell(ty, sizeof ty, type_name(o->type));
