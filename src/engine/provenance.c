@@ -179,6 +179,7 @@ void hf_lib_versions(char *mpi, size_t nmpi, char *hdf5, size_t nhdf5, char *bla
     }
     char *nl = strchr(lib, '\n');  /* MPICH: several lines; the first names it */
     if (nl) *nl = 0;
+    for (char *t = lib; *t; t++) if (*t == '\t') *t = ' ';  /* "MPICH Version:\t4.0.2" */
     for (char *e = lib + strlen(lib); e > lib && (e[-1] == ' ' || e[-1] == ','); ) *--e = 0;
     if (init) snprintf(mpi, nmpi, "MPI %d.%d: %s", v, sv, lib);
     else snprintf(mpi, nmpi, "unknown (MPI not initialised)");
