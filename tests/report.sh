@@ -163,6 +163,31 @@ if [ -n "$py" ]; then
   done
   "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/missing.h5" > /dev/null 2>&1
   check "hetfl-plot on a missing file: exit 2" test $? = 2
+  # PDF and SVG, a dpi option, no baked title (--title adds one), killed runs marked
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/vec" --format pdf,svg,png --dpi 50 "$TMP/s3.h5" \
+    "$TMP/k7.h5" > "$TMP/vec.out" 2>&1
+  check "hetfl-plot --format pdf,svg,png: exit 0" test $? = 0
+  check "accuracy.pdf is a PDF" bash -c '[ "$(head -c 4 "$0")" = "%PDF" ]' "$TMP/vec/accuracy.pdf"
+  check "accuracy.svg is an SVG" grep -q "<svg" "$TMP/vec/accuracy.svg"
+  check "no title baked in" bash -c '! grep -q "hetfl: test accuracy" "$0"' "$TMP/vec/accuracy.svg"
+  check "incomplete run marked in the legend" grep -q "incomplete" "$TMP/vec/accuracy.svg"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/t" --format svg --title "Figure-X-title" --no-heatmap \
+    "$TMP/s3.h5" > /dev/null 2>&1
+  check "--title puts the title on the figure" grep -q "Figure-X-title" "$TMP/t/accuracy.svg"
+  pngw() { "$py" -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print(struct.unpack(">I", d[16:20])[0])' "$1"; }
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/d100" --dpi 100 --no-heatmap "$TMP/s3.h5" > /dev/null 2>&1
+  w50=$(pngw "$TMP/vec/accuracy.png"); w100=$(pngw "$TMP/d100/accuracy.png")
+  check "--dpi: 100 dpi is twice as wide as 50 dpi ($w100 vs $w50)" \
+    bash -c 'd=$(( $0 - 2 * $1 )); [ ${d#-} -le 4 ]' "$w100" "$w50"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/d" --format png,jpg "$TMP/s3.h5" > /dev/null 2>&1
+  check "--format jpg refused (exit 2)" test $? = 2
+  # heatmap rows grouped by device class: two classes, their names on the figure
+  "$HETFL" run "$tiny" --set federation.rounds=2 --set "devices.classes=phone-high:1,laptop:1" --quiet \
+    -o "$TMP/cls.h5" > /dev/null 2>&1
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/cls" --format svg "$TMP/cls.h5" > /dev/null 2>&1
+  f=$(ls "$TMP"/cls/participation-*.svg 2>/dev/null | head -1)
+  check "heatmap grouped by device class (both class names drawn)" \
+    bash -c 'grep -q "phone-high" "$0" && grep -q "laptop" "$0" && grep -q "grouped by device class" "$0"' "${f:-none}"
 else
   echo "NOTE: no python3 with h5py and matplotlib (python3-h5py python3-matplotlib): hetfl-plot not tested"
 fi
