@@ -8,8 +8,8 @@
 need_fmnist
 S=$HETFL_SRCDIR/tests/data/tiny.conf
 H5DUMP=${H5DUMP:-h5dump}
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
-prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
+prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 
 for victim in 1 0; do
   f=$TMP/dying-$victim.h5 log=$TMP/dying-$victim.log

@@ -49,6 +49,7 @@ H5DUMP=${H5DUMP:-h5dump}
 rounds_col() {  # NAME FILE: the /rounds column NAME, one value per row
   "$H5DUMP" -d /rounds -y -w 0 -m %.17g "$2" | awk -v c="$1" '
     /^   DATA \{/ { data = 1; next }
+    data && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
     !data && match($0, /"[a-z0-9_]+";$/) { n++; if (substr($0, RSTART + 1, RLENGTH - 3) == c) k = n; next }
     data && /^ *\{ *$/ { i = 0; next }
     data && /^ *\} *,? *$/ { next }

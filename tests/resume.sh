@@ -16,7 +16,7 @@ ARGS=(--set federation.rounds=$R --set federation.local_epochs=3 --set model.hid
       --set run.checkpoint_every=3)
 H5DUMP=${H5DUMP:-h5dump}
 
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 attr() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *(0): \(.*\)$/\1/p'; }
 ckpt_round() { local c; c=$(attr "$1" /checkpoint/current); attr "$1" "/checkpoint/slot$c/round"; }
 # start a run in the background (stdout to $2.log), wait until round $1 is printed

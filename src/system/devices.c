@@ -83,7 +83,7 @@ static void print_class(FILE *out, const hf_devclass_t *c)
 
 void hf_devclass_print_library(FILE *out)
 {
-    fprintf(out, "device classes (devices.classes = name:share,...; sources in src/devices.c):\n"
+    fprintf(out, "device classes (devices.classes = name:share,...; figures and their sources: src/system/devices.c):\n"
                  "  %-12s %5s %8s %5s %8s %8s %7s %7s %6s %6s  %s\n",
             "name", "cores", "GFLOP/s", "width", "up Mb/s", "down", "lat s", "act W", "idle W", "J/MB",
             "battery");
