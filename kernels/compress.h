@@ -5,7 +5,7 @@
  *
  * Each codec really encodes into a byte buffer and decodes from it, so
  * `bytes_up` in the results is the exact encoded size, not an estimate:
- *   QSGD   bits = Σ_buckets 32 + d_b (1 + ⌈log2(s+1)⌉)   (Elias-free fixed-width levels), bytes = ⌈bits/8⌉
+ *   QSGD   bits = Σ_buckets 32 + d_b (1 + ⌈log2(s+1)⌉)   (Alistarh et al. 2017), bytes = ⌈bits/8⌉
  *   top-k  4 (count) + 8 k (uint32 index + float32 value) bytes
  *   fp16   2 n bytes
  * Randomness (QSGD's stochastic rounding) comes from an hf_rng_t the caller keys

@@ -18,6 +18,7 @@
  */
 #include "data.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ int hf_file_read_regular(const char *path, unsigned char **buf, size_t *len)
         return hf_seterr(HF_EINPUT, "%s: not a regular file", path);
     int fd = open(path, O_RDONLY);
     if (fd < 0) return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     size_t n = (size_t)st.st_size, got = 0;
     unsigned char *b = hf_malloc(n ? n : 1);
     while (got < n) {

@@ -17,6 +17,7 @@
  * dataset at fault; HDF5's own error stack printing is switched off meanwhile.
  */
 #include "data.h"
+#include "provenance.h"
 #include "hf_util.h"
 #include <errno.h>
 #include <hdf5.h>
@@ -42,6 +43,7 @@ static int open_file(const char *path, hid_t *f)
     if (!S_ISREG(st.st_mode)) return hf_seterr(HF_EINPUT, "%s: not a regular file", path);
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*f < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 file (truncated or another format)", path);
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     return HF_OK;
 }
 

@@ -11,6 +11,7 @@
  */
 #include "data.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ int hf_file_slurp(const char *path, unsigned char **buf, size_t *len)
     if (!f)
         return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path,
                          errno ? strerror(errno) : "out of memory");
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     size_t cap = 1 << 16, n = 0;
     unsigned char *b = hf_malloc(cap);
     for (;;) {

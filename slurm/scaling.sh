@@ -7,9 +7,14 @@
 #                    SUITE [hetfl run options...]
 #   slurm/scaling.sh --collect DIR          (re)build DIR/summary.tsv from DIR/*.h5
 #
-# strong: the suite's clients and clients_per_round on every rank count.
-# weak:   the suite describes the work of ONE rank; with R ranks, federation.clients
-#         and federation.clients_per_round are multiplied by R.
+# strong: the same total work on every rank count: the suite's clients,
+#         clients_per_round and data, spread over more ranks.
+# weak:   the same work PER RANK: the suite describes the work of ONE rank; with R
+#         ranks, federation.clients, federation.clients_per_round AND the data are
+#         multiplied by R, so every client keeps its shard size and every rank its
+#         share of samples per round.  Data: data.train_samples x R (Fashion-MNIST,
+#         LEAF; the suite must set it, to at most 60000 / max(R) for Fashion-MNIST),
+#         or data.synthetic_devices x R (synthetic data, generated per device).
 # Each point is one job of slurm/hetfl.sbatch with `-n R` writing
 # DIR/<series>-n<R>.h5; a final job (afterany dependency) runs --collect and
 # writes DIR/summary.tsv (and prints it into its log):
@@ -101,6 +106,24 @@ extra=("$@")
 cfg=$("$HETFL" validate "$suite" "${extra[@]}")
 c1=$(printf '%s\n' "$cfg" | conf_get federation clients)
 k1=$(printf '%s\n' "$cfg" | conf_get federation clients_per_round)
+ds=$(printf '%s\n' "$cfg" | conf_get data dataset)
+n1=$(printf '%s\n' "$cfg" | conf_get data train_samples)
+d1=$(printf '%s\n' "$cfg" | conf_get data synthetic_devices)
+rmax=$(printf '%s\n' $ranks | sort -n | tail -1)
+if [[ " $list " == *" weak "* ]] && [ "$ds" != synthetic ]; then
+  if [ "${n1:-0}" = 0 ]; then
+    echo "scaling.sh: weak scaling grows the data with the ranks, but the suite uses the whole" >&2
+    echo "  training set (data.train_samples = 0), which cannot grow." >&2
+    echo "HINT: give the samples of ONE rank, e.g. --set data.train_samples=$(( 60000 / rmax ))" \
+         "(Fashion-MNIST: 60000 / $rmax ranks), or run --series strong" >&2
+    exit 2
+  fi
+  if [ "$ds" = fashion-mnist ] && [ $(( n1 * rmax )) -gt 60000 ]; then
+    echo "scaling.sh: weak scaling to $rmax ranks needs $n1 x $rmax = $(( n1 * rmax )) training samples;" \
+         "Fashion-MNIST has 60000. HINT: --set data.train_samples=$(( 60000 / rmax ))" >&2
+    exit 2
+  fi
+fi
 name=$(basename "$suite" .conf)
 outdir=${outdir:-${HETFL_RESULTS:-results}/scaling-$name-$(date +%Y%m%d-%H%M%S)}
 outdir=$(realpath -m "$outdir")
@@ -112,6 +135,8 @@ for s in $list; do
     set_args=()
     if [ "$s" = weak ]; then
       set_args=(--set "federation.clients=$((c1 * r))" --set "federation.clients_per_round=$((k1 * r))")
+      if [ "$ds" = synthetic ]; then set_args+=(--set "data.synthetic_devices=$((d1 * r))")
+      else set_args+=(--set "data.train_samples=$((n1 * r))"); fi
     fi
     # shellcheck disable=SC2206  # --sbatch options are deliberately word-split
     cmd=(sbatch --parsable --job-name="hetfl-$s-n$r" -n "$r" --output="$outdir/$s-n$r.log"

@@ -29,7 +29,7 @@ one_case() {  # CASE RESULTFILE
         { echo "FAIL - $name: validate message '$want'; got:"; head -c 600 "$w/verr"; echo; }
     fi
     if [ "$mode" = run ] || [ "$mode" = both ]; then
-      (cd "$w" && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 --oversubscribe sh "$TMP/rankwrap.sh" \
+      (cd "$w" && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
          run "$s" -o "$w/out.h5") > "$w/out" 2> "$w/err"; rc=$?
       [ $rc = 0 ] && echo "ok - $name: mpirun -n 2: no rank crashed or hung" ||
         echo "FAIL - $name: mpirun -n 2 status $rc (crash, hang or signal)"
@@ -56,7 +56,7 @@ fi
 
 cat > "$TMP/rankwrap.sh" <<'EOF'
 "$HETFL" "$@"
-echo $? > "$RANKDIR/rank-${OMPI_COMM_WORLD_RANK:-x}"
+echo $? > "$RANKDIR/rank-${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-x}}"  # Open MPI, MPICH
 exit 0
 EOF
 

@@ -22,7 +22,7 @@ for part in iid dirichlet; do
   # the allreduce topology's three reductions: one shared-memory window (above),
   # windows on two "nodes" + MPI_Allreduce between them, plain MPI_Allreduce
   for how in HETFL_AGG_NODE_SIZE=2 HETFL_AGG_SHM=0; do
-    env "$how" "$MPIEXEC" -n 3 --oversubscribe -x "${how%%=*}" "$HETFL" run "$S" --quiet \
+    env "$how" "$MPIEXEC" -n 3 $OVERSUB $(mpi_env "${how%%=*}") "$HETFL" run "$S" --quiet \
       -o "$TMP/$part-3-$how.h5" --set aggregation.topology=allreduce --set data.partition=$part \
       > "$TMP/log" 2>&1 || { cat "$TMP/log"; bad "run $part n=3 allreduce $how"; continue; }
     check "$part: 3 ranks, allreduce with $how == 1 rank, rank0" "$HETFL" compare "$ref" "$TMP/$part-3-$how.h5"
@@ -37,7 +37,7 @@ done
 # rounds of more than 127 updates sum 64-bit integers (the shared window widens)
 W=(--set federation.clients=300 --set federation.clients_per_round=150 --set federation.rounds=2)
 "$HETFL" run "$S" --quiet -o "$TMP/wide-1.h5" "${W[@]}" > /dev/null 2>&1
-HETFL_AGG_NODE_SIZE=2 "$MPIEXEC" -n 3 --oversubscribe -x HETFL_AGG_NODE_SIZE "$HETFL" run "$S" --quiet \
+HETFL_AGG_NODE_SIZE=2 "$MPIEXEC" -n 3 $OVERSUB $(mpi_env HETFL_AGG_NODE_SIZE) "$HETFL" run "$S" --quiet \
   -o "$TMP/wide-3.h5" "${W[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
 check "150 updates per round: 3 ranks (2 node groups) allreduce == 1 rank" \
   "$HETFL" compare "$TMP/wide-1.h5" "$TMP/wide-3.h5"
@@ -50,8 +50,8 @@ else ok "a different seed gives different results"; fi
 # MPI_Allreduce, stays within float rounding of the exact result
 check "float aggregation runs" run_mpi 2 run "$S" --quiet -o "$TMP/float.h5" --set aggregation.exact=no \
   --set aggregation.topology=allreduce
-HETFL_AGG_SHM=0 check "float aggregation runs without shared memory" "$MPIEXEC" -n 2 --oversubscribe \
-  -x HETFL_AGG_SHM "$HETFL" run "$S" --quiet -o "$TMP/float-mpi.h5" --set aggregation.exact=no \
+HETFL_AGG_SHM=0 check "float aggregation runs without shared memory" "$MPIEXEC" -n 2 $OVERSUB \
+  $(mpi_env HETFL_AGG_SHM) "$HETFL" run "$S" --quiet -o "$TMP/float-mpi.h5" --set aggregation.exact=no \
   --set aggregation.topology=allreduce
 if [ -n "${H5DIFF:-}" ] && [ "$H5DIFF" != no ]; then
   check "float: shared memory and MPI_Allreduce models within 1e-4" \

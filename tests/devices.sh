@@ -27,8 +27,8 @@ for pol in drop partial over dbw; do
 done
 # the policies leave their marks in /participation.outcome and /rounds
 if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
-  # rows of the enum names in /participation (minus the one in the type header)
-  outc() { echo $(( $("$H5DUMP" -d /participation "$1" | grep -o -w "$2" | wc -l) - 1 )); }
+  # rows of the enum names in /participation's data block (not the type header, not the attributes)
+  outc() { "$H5DUMP" -d /participation "$1" | sed -n '/^   DATA {/,/^   }$/p' | grep -o -w "$2" | wc -l; }
   # every /rounds row: selected (field 5) = 10 and completed (field 6) <= 7
   over_ok() { "$H5DUMP" -d /rounds "$1" | awk '/^ *\([0-9]+\): \{/ {i = 0; n++; next}
       n > 0 {i++; if (i == 5 && $1 != "10,") bad = 1; if (i == 6 && $1 + 0 > 7) bad = 1}

@@ -8,21 +8,25 @@
 need_fmnist
 S=$HETFL_SRCDIR/tests/data/tiny.conf
 H5DUMP=${H5DUMP:-h5dump}
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
-prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
+prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 
 for victim in 1 0; do
   f=$TMP/dying-$victim.h5 log=$TMP/dying-$victim.log
-  "$MPIEXEC" -n 3 --oversubscribe "$HETFL" run "$S" -o "$f" --set federation.rounds=40 \
+  "$MPIEXEC" -n 3 $OVERSUB "$HETFL" run "$S" -o "$f" --set federation.rounds=40 \
     --set federation.local_epochs=3 --set model.hidden=100 --set run.checkpoint_every=0 \
     > "$log" 2>&1 & mp=$!
   K=$((2 + RANDOM % 4))
   for i in $(seq 600); do grep -Eq "^round +$K/" "$log" && break; sleep 0.05; done
-  # the rank's pid: a child of mpirun whose environment says OMPI_COMM_WORLD_RANK=victim
-  pid=
-  ranks=$(child_pids $mp)
-  for c in $ranks; do
-    if tr '\0' '\n' < /proc/$c/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then pid=$c; fi
+  # the rank's pid: a process below mpirun whose environment says OMPI_COMM_WORLD_RANK=victim
+  # (Open MPI) or PMI_RANK=victim (MPICH's Hydra, which puts a proxy in between)
+  pid= ranks=
+  for c in $(descendants $mp); do
+    [ "$(cat /proc/$c/comm 2>/dev/null)" = hetfl ] || continue
+    ranks="$ranks $c"
+    if tr '\0' '\n' < /proc/$c/environ 2>/dev/null | grep -Eqx "(OMPI_COMM_WORLD_RANK|PMI_RANK)=$victim"; then
+      pid=$c
+    fi
   done
   check "rank $victim found (pid ${pid:-none}) after round $K" test -n "$pid"
   [ -n "$pid" ] && kill -9 "$pid"
@@ -43,8 +47,9 @@ for victim in 1 0; do
   check "rank $victim killed: every rank process has exited" test -z "$alive"
   echo "# rank $victim killed after round $K: mpirun exited $rc in $(( $(date +%s) - t0 )) s"
   check "rank $victim killed: job fails (status $rc != 0)" test $rc != 0
+  # Open MPI names the rank; MPICH's Hydra names its pid ("BAD TERMINATION ... PID N ... EXIT CODE: 9")
   check "rank $victim killed: clear message naming the rank" \
-    grep -Eq "process rank $victim .*(exited on signal 9|Killed)" "$log"
+    grep -Eq "process rank $victim .*(exited on signal 9|Killed)|PID ${pid:-none} RUNNING AT" "$log"
   check "rank $victim killed: results file readable by h5dump" "$H5DUMP" "$f" > /dev/null
   done_rounds=$(grep -Ec "^round +[0-9]+/" "$log")
   n=$(rows "$f")

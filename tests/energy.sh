@@ -26,7 +26,7 @@ check "regions: 3 ranks == 1 rank (hetfl compare ignores the measured columns)" 
   "$HETFL" compare --ignore-key energy.rapl_root "$TMP/r1.h5" "$TMP/r3.h5"
 check "absent RAPL: exactly one warning" [ "$(grep -c 'measured energy unavailable' "$TMP/log3")" = 1 ]
 # table DSET of FILE as CSV rows, and the 1-based column of a field
-rows() { "$H5DUMP" -y -w 0 -m %.17g -d "$2" "$1" | sed -n '/^   DATA {/,$p' | tr -d ' \n' | sed 's/^DATA{//' |
+rows() { "$H5DUMP" -y -w 0 -m %.17g -d "$2" "$1" | sed -n '/^   DATA {/,/^   }$/p' | tr -d ' \n' | sed 's/^DATA{//' |
          tr '}' '\n' | sed 's/^,*{//' | grep ,; }
 col() { "$H5DUMP" -H -d "$2" "$1" | grep -E '^      (H5T_[A-Z0-9_]+|}) "[a-z_0-9]+";' |
         sed 's/.*"\(.*\)";/\1/' | grep -nx "$3" | cut -d: -f1; }

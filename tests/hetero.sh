@@ -52,6 +52,7 @@ col() {
     t && /";$/ { n = split($0, a, "\""); names[c++] = a[n - 1]; next }
     t { next }
     /DATA \{/ { d = 1; next }
+    d && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
     d && /\{ *$/ { f = 0; next }
     d && /^ *\}/ { next }
     d { v = $0; gsub(/[ ,]/, "", v); if (names[f] == want) print v; f++ }'

@@ -9,8 +9,19 @@ TESTS_RUN=0 TESTS_FAILED=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hetfl-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
+# Which launcher: Open MPI's mpirun takes --oversubscribe and -x VAR; MPICH's
+# (Hydra) runs any number of ranks and passes the whole environment.
+if "$MPIEXEC" --version 2>&1 | grep -qi "open mpi\|openrte"; then
+  MPI_FLAVOUR=openmpi OVERSUB=--oversubscribe
+else
+  MPI_FLAVOUR=other OVERSUB=
+fi
+# mpi_env VAR...: the launcher options that pass these environment variables to the ranks
+mpi_env() { [ "$MPI_FLAVOUR" = openmpi ] || return 0; local v; for v; do printf -- '-x\n%s\n' "$v"; done; }
+# descendants PID: every process below PID (Hydra puts a proxy between mpiexec and the ranks)
+descendants() { local c; for c in $(child_pids "$1"); do echo "$c"; descendants "$c"; done; }
 # mpirun with N ranks (oversubscribed when N > cores)
-run_mpi() { local n=$1; shift; "$MPIEXEC" -n "$n" --oversubscribe "$HETFL" "$@"; }
+run_mpi() { local n=$1; shift; "$MPIEXEC" -n "$n" $OVERSUB "$HETFL" "$@"; }
 
 ok()   { TESTS_RUN=$((TESTS_RUN + 1)); echo "ok - $*"; }
 bad()  { TESTS_RUN=$((TESTS_RUN + 1)); TESTS_FAILED=$((TESTS_FAILED + 1)); echo "FAIL - $*"; }

@@ -2,7 +2,8 @@
 # hetfl report: the text table, --csv, rounds/time/energy/bytes to a target on
 # the best-so-far curve with linear interpolation (checked against the run's own
 # progress lines), grouping of runs that differ only by seed into mean ± sd,
-# and bad input (exit 2).
+# labels from the differing keys, a killed run left out of the means, duplicate
+# seeds flagged, --rounds and --json, and bad input (exit 2).
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 tiny=$HETFL_SRCDIR/tests/data/tiny.conf
@@ -48,6 +49,7 @@ H5DUMP=${H5DUMP:-h5dump}
 rounds_col() {  # NAME FILE: the /rounds column NAME, one value per row
   "$H5DUMP" -d /rounds -y -w 0 -m %.17g "$2" | awk -v c="$1" '
     /^   DATA \{/ { data = 1; next }
+    data && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
     !data && match($0, /"[a-z0-9_]+";$/) { n++; if (substr($0, RSTART + 1, RLENGTH - 3) == c) k = n; next }
     data && /^ *\{ *$/ { i = 0; next }
     data && /^ *\} *,? *$/ { next }
@@ -93,6 +95,57 @@ check "group sd = sample sd of the seeds ($(col final_accuracy_sd 1 < "$TMP/g.cs
 check "group row has runs = 2" test "$(col runs 1 < "$TMP/g.csv")" = 2
 check "lr run stands alone" test "$(col runs 2 < "$TMP/g.csv")" = 1
 
+# --- labels from the differing keys; counts in the CSV; duplicates; killed runs ---
+check "columns labelled by the differing key" grep -Eq "^ +federation.lr=0.05 +federation.lr=0.1" "$TMP/g.txt"
+check "csv: a column per differing key" test "$(col federation.lr 2 < "$TMP/g.csv")" = 0.1
+check "csv: reached_target_runs counted (2 of 2)" test "$(col reached_target_runs 1 < "$TMP/g.csv")" = 2
+"$HETFL" report "$TMP/s4.h5" --target 0.99 --csv > "$TMP/nr.csv"
+check "csv: reached_target_runs 0 when not reached" test "$(col reached_target_runs < "$TMP/nr.csv")" = 0
+cp "$TMP/s3.h5" "$TMP/s3-copy.h5"
+"$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" "$TMP/s4.h5" > "$TMP/dup.txt" 2>&1
+check "duplicate seeds flagged" grep -q "s3.h5 and .*s3-copy.h5: same configuration and seed 3" "$TMP/dup.txt"
+"$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" --csv 2> "$TMP/dup.err" > "$TMP/dup.csv"
+check "duplicate seeds: warning on stderr with --csv" grep -q "same configuration and seed 3" "$TMP/dup.err"
+check "duplicate seeds: duplicate_seeds column = 1" test "$(col duplicate_seeds < "$TMP/dup.csv")" = 1
+# a run of the same configuration (another seed) stopped by SIGTERM after a few of
+# its 60 rounds must not be averaged with the complete ones
+K=(--set federation.rounds=60 --set federation.eval_every=5)
+"$HETFL" run "$tiny" "${K[@]}" --quiet --seed 3 -o "$TMP/k3.h5" > /dev/null 2>&1
+"$HETFL" run "$tiny" "${K[@]}" --quiet --seed 4 -o "$TMP/k4.h5" > /dev/null 2>&1
+"$HETFL" run "$tiny" "${K[@]}" --seed 7 -o "$TMP/k7.h5" > "$TMP/k7.log" 2>&1 & pid=$!
+for i in $(seq 1000); do grep -Eq "^round +2/" "$TMP/k7.log" && break; sleep 0.01; done
+kill -TERM $pid; wait $pid; rc=$?
+check "a run of 60 rounds stopped early (exit $rc)" test $rc = 3
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" --target 0.6 --csv > "$TMP/k34.csv"
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" "$TMP/k7.h5" --target 0.6 --csv > "$TMP/k.csv" 2> "$TMP/k.err"
+cat "$TMP/k.err"
+check "killed file reported as incomplete and excluded" \
+  grep -q "^excluded: .*k7.h5: incomplete run: status stopped, [0-9]* of 60 rounds, exit code 3" "$TMP/k.err"
+check "killed file: the mean is over the 2 complete runs" test "$(col runs < "$TMP/k.csv")" = 2
+check "killed file: mean unchanged by it" test "$(col final_accuracy < "$TMP/k.csv")" = \
+  "$(col final_accuracy < "$TMP/k34.csv")"
+"$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" "$TMP/k7.h5" --target 0.6 --csv --include-incomplete > "$TMP/ki.csv" 2>/dev/null
+check "--include-incomplete: 3 runs" test "$(col runs < "$TMP/ki.csv")" = 3
+check "--include-incomplete: incomplete_runs = 1" test "$(col incomplete_runs < "$TMP/ki.csv")" = 1
+"$HETFL" report "$TMP/s3.h5" "$TMP/k7.h5" > "$TMP/kt.txt" 2>&1
+check "text report lists the excluded run" grep -q "incomplete run left out of the means" "$TMP/kt.txt"
+# --rounds: long format, every round of every run
+"$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" --rounds > "$TMP/rounds.csv"
+check "--rounds: header + 16 rows" test "$(wc -l < "$TMP/rounds.csv")" = 17
+check "--rounds: labelled by the swept key" test "$(col label 9 < "$TMP/rounds.csv")" = federation.lr=0.1
+check "--rounds: test_accuracy column" test -n "$(col test_accuracy 8 < "$TMP/rounds.csv")"
+# --json: a JSON document with the same figures
+"$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" "$TMP/s4.h5" --target 0.6 --json > "$TMP/r.json"
+jpy=$(command -v python3 || true)
+if [ -n "$jpy" ]; then
+  check "--json parses; group mean = the CSV's" "$jpy" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["groups"][0]
+assert g["runs"] == 2 and g["keys"] == {"federation.lr": "0.05"}, g
+assert abs(g["metrics"]["final_accuracy"]["mean"] - float(sys.argv[2])) < 1e-9
+assert g["reached_target_runs"] == 2' "$TMP/r.json" "$(col final_accuracy 1 < "$TMP/g.csv")"
+fi
+
 # --- hetfl-plot (optional: a python3 with h5py and matplotlib) ---
 py=""
 for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
@@ -111,6 +164,31 @@ if [ -n "$py" ]; then
   done
   "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/missing.h5" > /dev/null 2>&1
   check "hetfl-plot on a missing file: exit 2" test $? = 2
+  # PDF and SVG, a dpi option, no baked title (--title adds one), killed runs marked
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/vec" --format pdf,svg,png --dpi 50 "$TMP/s3.h5" \
+    "$TMP/k7.h5" > "$TMP/vec.out" 2>&1
+  check "hetfl-plot --format pdf,svg,png: exit 0" test $? = 0
+  check "accuracy.pdf is a PDF" bash -c '[ "$(head -c 4 "$0")" = "%PDF" ]' "$TMP/vec/accuracy.pdf"
+  check "accuracy.svg is an SVG" grep -q "<svg" "$TMP/vec/accuracy.svg"
+  check "no title baked in" bash -c '! grep -q "hetfl: test accuracy" "$0"' "$TMP/vec/accuracy.svg"
+  check "incomplete run marked in the legend" grep -q "incomplete" "$TMP/vec/accuracy.svg"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/t" --format svg --title "Figure-X-title" --no-heatmap \
+    "$TMP/s3.h5" > /dev/null 2>&1
+  check "--title puts the title on the figure" grep -q "Figure-X-title" "$TMP/t/accuracy.svg"
+  pngw() { "$py" -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); print(struct.unpack(">I", d[16:20])[0])' "$1"; }
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/d100" --dpi 100 --no-heatmap "$TMP/s3.h5" > /dev/null 2>&1
+  w50=$(pngw "$TMP/vec/accuracy.png"); w100=$(pngw "$TMP/d100/accuracy.png")
+  check "--dpi: 100 dpi is twice as wide as 50 dpi ($w100 vs $w50)" \
+    bash -c 'd=$(( $0 - 2 * $1 )); [ ${d#-} -le 4 ]' "$w100" "$w50"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/d" --format png,jpg "$TMP/s3.h5" > /dev/null 2>&1
+  check "--format jpg refused (exit 2)" test $? = 2
+  # heatmap rows grouped by device class: two classes, their names on the figure
+  "$HETFL" run "$tiny" --set federation.rounds=2 --set "devices.classes=phone-high:1,laptop:1" --quiet \
+    -o "$TMP/cls.h5" > /dev/null 2>&1
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/cls" --format svg "$TMP/cls.h5" > /dev/null 2>&1
+  f=$(ls "$TMP"/cls/participation-*.svg 2>/dev/null | head -1)
+  check "heatmap grouped by device class (both class names drawn)" \
+    bash -c 'grep -q "phone-high" "$0" && grep -q "laptop" "$0" && grep -q "grouped by device class" "$0"' "${f:-none}"
 else
   echo "NOTE: no python3 with h5py and matplotlib (python3-h5py python3-matplotlib): hetfl-plot not tested"
 fi

@@ -16,7 +16,7 @@ ARGS=(--set federation.rounds=$R --set federation.local_epochs=3 --set model.hid
       --set run.checkpoint_every=3)
 H5DUMP=${H5DUMP:-h5dump}
 
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 attr() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *(0): \(.*\)$/\1/p'; }
 ckpt_round() { local c; c=$(attr "$1" /checkpoint/current); attr "$1" "/checkpoint/slot$c/round"; }
 # start a run in the background (stdout to $2.log), wait until round $1 is printed
@@ -84,7 +84,7 @@ ST=(--set federation.strategy=scaffold --set federation.momentum=0 --set server.
     --set server.lr=0.02 --set energy.budget_j=3 --set federation.rounds=60)
 "$HETFL" run "$S" --quiet -o "$TMP/ref-st.h5" "${ARGS[@]}" "${ST[@]}" > "$TMP/ref.log" 2>&1
 check "stateful reference run (scaffold, adam, budgets)" test $? = 0
-"$MPIEXEC" -n 2 --oversubscribe "$HETFL" run "$S" -o "$TMP/usr1.h5" "${ARGS[@]}" "${ST[@]}" \
+"$MPIEXEC" -n 2 $OVERSUB "$HETFL" run "$S" -o "$TMP/usr1.h5" "${ARGS[@]}" "${ST[@]}" \
   --set run.checkpoint_every=0 > "$TMP/usr1.log" 2> "$TMP/usr1.err" & pid=$!
 wait_round 2 "$TMP/usr1.log"; kill -USR1 $pid; wait $pid; rc=$?
 check "SIGUSR1 via mpirun -n 2: exit 3 (got $rc)" test $rc = 3

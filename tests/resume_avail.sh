@@ -14,7 +14,7 @@ R=12
 ARGS=(--set federation.rounds=$R --set federation.local_epochs=40 --set availability.slot_s=2
       --set run.checkpoint_every=3)
 H5DUMP=${H5DUMP:-h5dump}
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 wait_round() {
   local k=$1 log=$2 i
   for i in $(seq 600); do

@@ -215,6 +215,9 @@ id_one=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' "$W/one.sub")
 echo "--- hetfl.sbatch (srun) log:"; cat "$W"/one_*.out
 check "hetfl.sbatch: sbatch --wait exit 0" test $rc_one = 0
 check "hetfl.sbatch: log prints hosts and the command" grep -q "command: srun --mpi=pmix" "$W"/one_*.out
+check "hetfl.sbatch: job log shows one progress line per round (no --quiet)" \
+  bash -c '[ "$(grep -c "^round " "$@")" -ge 2 ] && ! grep -q -- " --quiet" "$@"' _ "$W"/one_*.out
+check "hetfl.sbatch: progress lines carry no bar" bash -c '! grep "^round " "$@" | grep -q "\[#"' _ "$W"/one_*.out
 check "hetfl.sbatch: results file names the job id" test -f "$W/res/tiny-$id_one.h5"
 check "hetfl.sbatch: ran on 2 ranks" bash -c 'h5dump -a /ranks "$0" | grep -q "(0): 2"' "$W/res/tiny-$id_one.h5"
 check "hetfl.sbatch: results = direct run (hetfl compare)" "$HETFL" compare "$W/ref.h5" "$W/res/tiny-$id_one.h5"

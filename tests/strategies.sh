@@ -43,6 +43,7 @@ col() {
     t && /";$/ { n = split($0, a, "\""); names[c++] = a[n - 1]; next }
     t { next }
     /DATA \{/ { d = 1; next }
+    d && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
     d && /\{ *$/ { f = 0; next }
     d && /^ *\}/ { next }
     d { v = $0; gsub(/[ ,]/, "", v); if (names[f] == want) print v; f++ }'
@@ -89,8 +90,8 @@ run scaf 1 --set federation.strategy=scaffold
 up_avg=$(col "$TMP/avg.h5" /rounds bytes_up | head -1)
 up_sc=$(col "$TMP/scaf.h5" /rounds bytes_up | head -1)
 check "scaffold uploads twice fedavg's bytes ($up_sc vs $up_avg)" test "$up_sc" = $((2 * up_avg))
-params=$(h5dump -a /system/model_params "$TMP/scaf.h5" | awk -F'"' '/\(0\)/ {print $2}')
-state=$(h5dump -a /system/strategy_state_bytes "$TMP/scaf.h5" | awk -F'"' '/\(0\)/ {print $2}')
+params=$(h5dump -a /system/model_params "$TMP/scaf.h5" | awk '/\(0\)/ {print $2}')
+state=$(h5dump -a /system/strategy_state_bytes "$TMP/scaf.h5" | awk '/\(0\)/ {print $2}')
 check "scaffold state (N+1) x P floats in /system ($state bytes)" test "$state" = $(((12 + 1) * params * 4))
 check "scaffold state printed at start" grep -q "strategy state" "$TMP/scaf.log"
 

@@ -47,7 +47,7 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
      --set aggregation.correction=none --set availability.model=trace
      --set availability.file=$HETFL_SRCDIR/tests/data/avail-dropout.csv --set async.buffer=2 --set async.concurrency=3"
   # participation rows as lines "round,client,outcome,steps,compute_s_model,compute_s_measured,comm_s,..."
-  rows() { "$H5DUMP" -m %.17g -d /participation "$1" | sed -n '/DATA {/,$p' | tr -d ' \n' |
+  rows() { "$H5DUMP" -m %.17g -d /participation "$1" | sed -n '/^   DATA {/,/^   }$/p' | tr -d ' \n' |
            sed 's/([0-9]*):{/\n/g'; }
   for mode in centralized async; do
     "$HETFL" run "$S" $D --set federation.mode=$mode -o "$TMP/drop-$mode.h5" > "$TMP/log" 2>&1 || cat "$TMP/log"
@@ -83,7 +83,7 @@ check "transfer changes the results (not only /config)" sh -c "! '$HETFL' compar
   '$TMP/uniform-none-1.h5' --ignore-key availability.transfer --ignore-key availability.transfer_bw_mbps \
   > '$TMP/cmp' 2>&1 && ! grep -q '/config differs' '$TMP/cmp'"
 if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
-  xrows() { "$H5DUMP" -m %.17g -d /participation "$1" | sed -n '/DATA {/,$p' | tr -d ' \n' |
+  xrows() { "$H5DUMP" -m %.17g -d /participation "$1" | sed -n '/^   DATA {/,/^   }$/p' | tr -d ' \n' |
             sed 's/([0-9]*):{/\n/g'; }
   xrows "$TMP/xfer-1.h5" > "$TMP/rows-xfer"
   xrows "$TMP/uniform-none-1.h5" > "$TMP/rows-plain"

@@ -1,18 +1,28 @@
 #!/usr/bin/python3
-"""hetfl-plot — PNG figures from hetfl results files, for people who would rather look.
+"""hetfl-plot — figures (PNG, PDF, SVG) from hetfl results files.
 
-  hetfl-plot [-o DIR] [--target ACC] [--no-heatmap] FILE.h5...
+  hetfl-plot [-o DIR] [--format png,pdf,svg] [--dpi N] [--title TEXT] [--target ACC]
+             [--no-heatmap] FILE.h5...
   hetfl-plot [-o DIR] --scaling SUMMARY.tsv [FILE.h5...]
 
-Writes into DIR (default .):
-  accuracy.png              test accuracy vs rounds, simulated time, cumulative energy
+Writes into DIR (default .), one file per format (default png):
+  accuracy.*                test accuracy vs rounds, simulated time, cumulative energy
                             and cumulative carbon, one line per run; runs that differ
                             only by seed (same /config but run.seed/run.output, as in
-                            `hetfl report`) are drawn as their mean with a ±sd band
-  participation-<run>.png   per run: clients x rounds, each cell coloured by the
-                            client's outcome in that round (blank: not selected)
-  scaling.png               from slurm/scaling.sh's summary.tsv: wall time per round
+                            `hetfl report`) are drawn as their mean with a ±sd band;
+                            one legend under the four panels
+  participation-<run>.*     per run: clients x rounds, each cell coloured by the
+                            client's outcome in that round (blank: not selected),
+                            rows grouped by device class
+  width-accuracy.*          HeteroFL / FjORD / FedDF runs: accuracy per width vs round
+                            (/rounds_by_width), one panel per run
+  consensus.*               decentralized runs: consensus distance vs round (log scale)
+  scaling.*                 from slurm/scaling.sh's summary.tsv: wall time per round
                             and parallel efficiency vs ranks, weak and strong series
+
+Figures carry no title (papers set captions); --title adds one.  Incomplete runs
+(status other than completed) are drawn like the others, their label marked
+"(incomplete)".
 
 Needs h5py and matplotlib (Debian: python3-h5py python3-matplotlib); the shebang
 names Debian's /usr/bin/python3 because a pyenv/conda python3 on PATH usually
@@ -31,7 +41,7 @@ try:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap, BoundaryNorm
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 except ImportError as e:  # pragma: no cover - depends on the machine
     sys.stderr.write("hetfl-plot: %s\nHINT: apt-get install python3-h5py python3-matplotlib "
                      "(and run it with /usr/bin/python3)\n" % e)
@@ -64,6 +74,15 @@ class Run:
             enum = h5py.check_enum_dtype(f["participation"].dtype["outcome"]) if self.part is not None else None
             # code -> name, from the file's own HDF5 enum type
             self.outcomes = {v: k for k, v in enum.items()} if enum else {0: "completed"}
+            # client -> device class (heatmap rows are grouped by class)
+            self.client_class = {}
+            if "clients" in f:
+                c = f["clients"][:]
+                for i, dc in zip(c["id"], c["device_class"]):
+                    self.client_class[int(i)] = dc.decode() if isinstance(dc, bytes) else str(dc)
+            self.by_width = f["rounds_by_width"][:] if "rounds_by_width" in f else None
+            st = f.attrs.get("status", "")
+            self.status = st.decode() if isinstance(st, bytes) else str(st)
             cfg = f["config"][()]
             self.config = cfg.decode() if isinstance(cfg, bytes) else str(cfg)
             self.seed = int(f.attrs.get("seed", -1))
@@ -76,7 +95,11 @@ class Run:
 
     def label(self, with_seed=True):
         s = self.name + ("-v%d" % self.variant if self.variant >= 0 else "")
-        return s + ("-s%d" % self.seed if with_seed else "") + self.uniq
+        s += ("-s%d" % self.seed if with_seed else "") + self.uniq
+        return s + (" (incomplete)" if self.status and self.status != "completed" else "")
+
+    def file_label(self):
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", self.label().replace(" (incomplete)", ""))
 
     def curves(self):
         """x axes and accuracy at the evaluated rounds."""
@@ -110,7 +133,29 @@ def groups_of(runs):
     return list(groups.values())
 
 
-def plot_accuracy(runs, outdir, target):
+def save(fig, outdir, name, opts, bottom=0.0):
+    """Write the figure in every requested format; return the paths.  `bottom`:
+    the fraction of the height kept free under the axes (a figure legend)."""
+    if opts.title:
+        fig.suptitle(opts.title)
+    fig.tight_layout(rect=(0, bottom, 1, 0.96 if opts.title else 1))
+    paths = []
+    for fmt in opts.formats:
+        path = os.path.join(outdir, "%s.%s" % (name, fmt))
+        fig.savefig(path, dpi=opts.dpi, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def log_ticks(axis):
+    """Readable log-axis ticks: 1, 2, 5 x 10^k, labelled as plain numbers."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def plot_accuracy(runs, outdir, target, opts):
     panels = [("round", "round"), ("sim", "simulated time (s)"),
               ("energy", "cumulative energy (J)"), ("carbon", "cumulative carbon (gCO2e)")]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharey=True)
@@ -136,22 +181,60 @@ def plot_accuracy(runs, outdir, target):
             ax.axhline(target, color="grey", lw=0.8, ls="--")
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy")
-    axes[0, 0].legend(fontsize=8, loc="lower right")
-    fig.suptitle("hetfl: test accuracy" + (" (dashed: target %g)" % target if target else ""))
-    fig.tight_layout()
-    path = os.path.join(outdir, "accuracy.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    # one legend for all four panels (same lines in each), under them
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if target:
+        handles.append(plt.Line2D([], [], color="grey", lw=0.8, ls="--"))
+        labels.append("target %g" % target)
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+    return save(fig, outdir, "accuracy", opts, bottom=0.02 + 0.03 * ((len(labels) + 2) // 3))
+
+
+def plot_width(runs, outdir, opts):
+    """Accuracy of every width vs round (/rounds_by_width), one panel per run."""
+    rs = [r for r in runs if r.by_width is not None and len(r.by_width)]
+    if not rs:
+        return []
+    fig, axes = plt.subplots(1, len(rs), figsize=(5 * len(rs), 3.8), sharey=True, squeeze=False)
+    for ax, r in zip(axes[0], rs):
+        w = r.by_width
+        for width in sorted(set(w["width"]), reverse=True):
+            m = (w["width"] == width) & ~np.isnan(w["test_accuracy"])
+            ax.plot(w["round"][m], w["test_accuracy"][m], label="width %g" % width)
+        ax.set_xlabel("round")
+        ax.set_title(r.label(), fontsize=9)  # tells the panels apart
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")  # each panel has its own widths
+    axes[0, 0].set_ylabel("test accuracy")
+    return save(fig, outdir, "width-accuracy", opts)
+
+
+def plot_consensus(runs, outdir, opts):
+    rs = [r for r in runs if "consensus_distance" in r.rounds.dtype.names
+          and np.any(~np.isnan(r.rounds["consensus_distance"]))]
+    if not rs:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rs:
+        m = ~np.isnan(r.rounds["consensus_distance"]) & (r.rounds["consensus_distance"] > 0)
+        ax.plot(r.rounds["round"][m], r.rounds["consensus_distance"][m], label=r.label())
+    ax.set_yscale("log")
+    log_ticks(ax.yaxis)
+    ax.set_xlabel("round")
+    ax.set_ylabel("consensus distance (1/N) Σ‖x_i − x̄‖²")
+    ax.grid(alpha=0.3, which="both")
+    if len(rs) > 1:
+        ax.legend(fontsize=8)
+    return save(fig, outdir, "consensus", opts)
 
 
 MAX_ROWS = 400  # clients shown in a heatmap (the first ones ever selected)
 
 
-def plot_participation(run, outdir):
+def plot_participation(run, outdir, opts):
     p = run.part
     if p is None or len(p) == 0:
-        return None
+        return []
     nround = int(run.rounds["round"].max()) if len(run.rounds) else int(p["round"].max())
     clients = np.unique(p["client"])
     note = ""
@@ -159,6 +242,12 @@ def plot_participation(run, outdir):
         note = " (first %d of %d clients ever selected)" % (MAX_ROWS, len(clients))
         clients = clients[:MAX_ROWS]
         p = p[np.isin(p["client"], clients)]
+    # rows grouped by device class (class order: first appearance by client id), then id
+    cls = [run.client_class.get(int(c), "") for c in clients]
+    order_cls = list(dict.fromkeys(cls))
+    perm = sorted(range(len(clients)), key=lambda i: (order_cls.index(cls[i]), clients[i]))
+    clients = clients[perm]
+    cls = [cls[i] for i in perm]
     row = {c: i for i, c in enumerate(clients)}
     codes = sorted(run.outcomes)
     grid = np.full((len(clients), nround), -1, dtype=int)
@@ -177,24 +266,34 @@ def plot_participation(run, outdir):
               norm=BoundaryNorm(np.arange(-0.5, len(codes) + 1.5), cmap.N),
               extent=(0.5, nround + 0.5, len(clients) - 0.5, -0.5))
     ax.set_xlabel("round")
-    ax.set_ylabel("client id" if len(clients) <= 30 else "client (%d ever selected, by id)" % len(clients))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    grouped = len(order_cls) > 1 or (order_cls and order_cls[0])
+    ax.set_ylabel(("client id" if len(clients) <= 30 else "client (%d ever selected)" % len(clients)) +
+                  (", grouped by device class" if grouped else ""))
     if len(clients) <= 30:
         ax.set_yticks(range(len(clients)))
         ax.set_yticklabels([str(c) for c in clients], fontsize=7)
+    if grouped:  # a line between classes, the class name at the right of its block
+        start = 0
+        for k in range(1, len(cls) + 1):
+            if k == len(cls) or cls[k] != cls[start]:
+                if start > 0:
+                    ax.axhline(start - 0.5, color="black", lw=0.8)
+                ax.text(1.005, 1 - (start + k) / 2 / len(cls), cls[start], transform=ax.transAxes,
+                        fontsize=7, va="center", ha="left")
+                start = k
     counts = {c: int(np.sum(run.part["outcome"] == c)) for c in codes}
     handles = [Patch(color=colours[i + 1], label="%s (%d)" % (run.outcomes[c], counts[c]))
                for i, c in enumerate(codes) if counts[c] > 0]
     handles.append(Patch(color=colours[0], label="not selected"))
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("participation: %s%s" % (run.label(), note))
-    fig.tight_layout()
-    path = os.path.join(outdir, "participation-%s.png" % re.sub(r"[^A-Za-z0-9_.-]", "_", run.label()))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    ax.legend(handles=handles, fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.08 if grouped else 1.0, 1.0))
+    if note:
+        ax.text(0, 1.01, note.strip(), transform=ax.transAxes, fontsize=7)
+    return save(fig, outdir, "participation-%s" % run.file_label(), opts)
 
 
-def plot_scaling(summary, outdir):
+def plot_scaling(summary, outdir, opts):
     rows = []
     with open(summary) as f:
         head = f.readline().rstrip("\n").split("\t")
@@ -214,6 +313,8 @@ def plot_scaling(summary, outdir):
         a2.plot(n, e, "o-", label=s)
         if s == "strong" and len(n) > 1:  # ideal: T(R0) * R0 / R
             a1.plot(n, [t[0] * n[0] / k for k in n], ":", color="grey", label="ideal strong")
+        if s == "weak" and len(n) > 1:  # ideal: T(R0) on every rank count
+            a1.plot(n, [t[0]] * len(n), "--", color="grey", lw=0.8, label="ideal weak")
     a1.set_xscale("log", base=2)
     a1.set_yscale("log")
     a1.set_xlabel("MPI ranks")
@@ -230,15 +331,9 @@ def plot_scaling(summary, outdir):
         a.set_xticks(ranks)
         a.xaxis.set_major_formatter(FormatStrFormatter("%d"))
         a.xaxis.set_minor_formatter(NullFormatter())
-    a1.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    a1.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    log_ticks(a1.yaxis)
     a2.set_ylim(0, max(1.1, max(float(r["efficiency"]) for r in rows) * 1.05))
-    fig.suptitle("hetfl scaling (%s)" % os.path.basename(os.path.dirname(os.path.abspath(summary))))
-    fig.tight_layout()
-    path = os.path.join(outdir, "scaling.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save(fig, outdir, "scaling", opts)
 
 
 def main(argv):
@@ -246,11 +341,21 @@ def main(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.split("\n")[1:]))
     ap.add_argument("files", nargs="*", metavar="FILE.h5")
-    ap.add_argument("-o", "--outdir", default=".", help="directory for the PNGs (default .)")
+    ap.add_argument("-o", "--outdir", default=".", help="directory for the figures (default .)")
+    ap.add_argument("--format", default="png",
+                    help="comma-separated file formats: png, pdf, svg (default png)")
+    ap.add_argument("--dpi", type=int, default=150, help="resolution of PNGs (default 150)")
+    ap.add_argument("--title", default="", help="a title on every figure (default: none)")
     ap.add_argument("--target", type=float, default=0.8, help="target accuracy line (0: none)")
     ap.add_argument("--no-heatmap", action="store_true", help="skip the participation heatmaps")
     ap.add_argument("--scaling", metavar="SUMMARY.tsv", help="plot slurm/scaling.sh's summary")
     a = ap.parse_args(argv)
+    a.formats = [x.strip().lower() for x in a.format.split(",") if x.strip()]
+    bad = [x for x in a.formats if x not in ("png", "pdf", "svg")]
+    if bad or not a.formats or a.dpi <= 0:
+        sys.stderr.write("hetfl-plot: --format takes png, pdf, svg (comma-separated), --dpi a positive "
+                         "number; got --format %s --dpi %d\n" % (a.format, a.dpi))
+        return 2
     if not a.files and not a.scaling:
         ap.print_usage(sys.stderr)
         sys.stderr.write("hetfl-plot: give results files and/or --scaling SUMMARY.tsv\n")
@@ -262,18 +367,21 @@ def main(argv):
         return 2
     seen = {}
     for r in runs:  # same name/variant/seed in several files (e.g. --set differs): number them
-        n = seen[r.label()] = seen.get(r.label(), 0) + 1
+        n = seen[r.file_label()] = seen.get(r.file_label(), 0) + 1
         if n > 1:
             r.uniq = "#%d" % n
     os.makedirs(a.outdir, exist_ok=True)
     written = []
     if runs:
-        written.append(plot_accuracy(runs, a.outdir, a.target))
+        written += plot_accuracy(runs, a.outdir, a.target, a)
+        written += plot_width(runs, a.outdir, a)
+        written += plot_consensus(runs, a.outdir, a)
         if not a.no_heatmap:
-            written += [p for p in (plot_participation(r, a.outdir) for r in runs) if p]
+            for r in runs:
+                written += plot_participation(r, a.outdir, a)
     if a.scaling:
         try:
-            written.append(plot_scaling(a.scaling, a.outdir))
+            written += plot_scaling(a.scaling, a.outdir, a)
         except (OSError, ValueError, KeyError) as e:
             sys.stderr.write("hetfl-plot: %s\n" % e)
             return 2

@@ -92,16 +92,27 @@ static int contract_config(const char *cfg, char **ign, int nign, char ***out)
     return n;
 }
 
-/* Print the entries in one list and not the other (at most 8); 1 when any. */
+/* Name every key whose value differs ("key: a vs b"), or that only one file
+ * has; a and b are sorted "section.key=value" entries.  1 when any. */
 static int config_diff(FILE *out, char **a, int na, char **b, int nb)
 {
-    int i = 0, j = 0, shown = 0, diff = 0;
+    int i = 0, j = 0, diff = 0;
     while (i < na || j < nb) {
-        int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i], b[j]);
-        if (c == 0) { i++; j++; continue; }
-        diff = 1;
-        if (shown++ < 8) fprintf(out, "/config: %s only in the %s file\n", c < 0 ? a[i] : b[j], c < 0 ? "first" : "second");
-        if (c < 0) i++; else j++;
+        size_t ka = i < na ? strcspn(a[i], "=") : 0, kb = j < nb ? strcspn(b[j], "=") : 0;
+        int c = i >= na ? 1 : j >= nb ? -1 : strncmp(a[i], b[j], HF_MIN(ka, kb) + 1);
+        if (c == 0 && ka == kb) {  /* the same key */
+            if (strcmp(a[i], b[j])) {
+                fprintf(out, "  %.*s: %s vs %s\n", (int)ka, a[i], a[i] + ka + 1, b[j] + kb + 1);
+                diff = 1;
+            }
+            i++, j++;
+        } else if (c < 0 || (c == 0 && ka < kb)) {
+            fprintf(out, "  %.*s = %s (only in the first file)\n", (int)ka, a[i], a[i] + ka + 1);
+            diff = 1, i++;
+        } else {
+            fprintf(out, "  %.*s = %s (only in the second file)\n", (int)kb, b[j], b[j] + kb + 1);
+            diff = 1, j++;
+        }
     }
     return diff;
 }
@@ -165,7 +176,7 @@ int hf_compare_main(int argc, char **argv, FILE *out)
     char **ca, **cb;
     int na = contract_config(a.config, ign, nign, &ca), nb = contract_config(b.config, ign, nign, &cb);
     if (config_diff(out, ca, na, cb, nb)) {
-        fprintf(out, "/config differs (beyond aggregation.topology%s)\n", nign ? " and --ignore-key" : "");
+        fprintf(out, "/config differs (beyond aggregation.topology%s): the keys above\n", nign ? " and --ignore-key" : "");
         diff = 1;
     }
     for (int i = 0; i < na; i++) free(ca[i]);

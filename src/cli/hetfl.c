@@ -16,6 +16,8 @@
 #include "options.h"
 #include "select.h"
 #include "placement.h"
+#include "provenance.h"
+#include <mpi.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +39,15 @@ static const char *usage_text =
     "  expand SUITE            list the sweep variants of a suite\n"
     "  list                    registries: strategies, models, data sets, partitions, ...\n"
     "  help keys [--markdown]  reference of every suite key (type, default, range, meaning)\n"
+    "  help man                the man page (troff), as installed as hetfl.1\n"
     "  bench [SECTION] [--quick]  performance benchmarks: kernels, round, agg, all\n"
     "  compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
     "                          compare the deterministic content of two results files;\n"
     "                          --ignore-key leaves a suite key out of the /config comparison\n"
-    "  report FILE.h5... [--target ACC] [--csv] [--each]\n"
+    "  report FILE.h5... [--target ACC] [--each] [--include-incomplete] [--csv|--json|--rounds]\n"
     "                          summary table: accuracy; rounds, time, bytes, energy, carbon\n"
     "                          to the target accuracy (default 0.8); participation; mean ± sd\n"
-    "                          over runs that differ only by seed\n"
+    "                          over complete runs that differ only by seed\n"
     "  carbon import|profile IN OUT [--region R]\n"
     "                          convert an EIA-style hourly file (timestamp,...,avg_CI) into a\n"
     "                          carbon trace, or into a month x hour profile (traces/carbon/)\n"
@@ -52,7 +55,7 @@ static const char *usage_text =
     "                          availability traces: generate (markov, diurnal, cyclic,\n"
     "                          sessions; withdraw), import (steps CSV, spot-traces JSON),\n"
     "                          statistics; `hetfl trace` lists the options\n"
-    "  version                 print the version\n"
+    "  version                 version, source commit, build configuration, libraries\n"
     "\n"
     "run / validate options:\n"
     "  -o, --output FILE       results file (default results/<name>[-v<variant>]-s<seed>.h5)\n"
@@ -64,10 +67,181 @@ static const char *usage_text =
     "                          the rank count may differ); results go to FILE\n"
     "  --quiet                 no per-round progress lines (batch logs)\n"
     "\n"
+    "SUITE is a path, or a name looked up in the current directory, the directories\n"
+    "of HETFL_SUITE_PATH (colon-separated) and the installed suites, e.g. `hetfl run\n"
+    "quickstart`.  `hetfl COMMAND --help` describes one command.\n"
+    "\n"
     "exit status: 0 success, 1 runtime failure, 2 bad input, 3 stopped by a signal\n";
+
+/* `hetfl COMMAND --help` */
+static const struct {
+    const char *cmd, *text;
+} cmd_help[] = {
+    {"run",
+     "usage: hetfl run SUITE [options]\n"
+     "\n"
+     "Run one experiment (one seed, one sweep variant) and write one HDF5 results file.\n"
+     "Launch with `mpirun -n N hetfl run ...` or `srun hetfl run ...`.\n"
+     "\n"
+     "  -o, --output FILE       results file (default results/<name>[-v<variant>]-s<seed>.h5)\n"
+     "  --set SECTION.KEY=VALUE override a suite key (repeatable; `hetfl help keys` lists them)\n"
+     "  --variant N             run sweep variant N (0-based; see `hetfl expand SUITE`)\n"
+     "  --seed S                same as --set run.seed=S\n"
+     "  --force                 replace an existing results file\n"
+     "  --resume FILE           continue FILE from its last checkpoint (same suite, seed and\n"
+     "                          variant; the rank count may differ); results go to FILE\n"
+     "  -q, --quiet             no per-round progress lines\n"
+     "\n"
+     "Progress: on a terminal a bar with an ETA; otherwise (a batch log) one plain line\n"
+     "per round.  SIGTERM/SIGUSR1: checkpoint, exit 3 (resume with --resume).\n"
+     "The results file records its status (running, completed, stopped, failed) and\n"
+     "exit code; see docs/results.md.\n"},
+    {"validate",
+     "usage: hetfl validate SUITE [--set SECTION.KEY=VALUE]... [--variant N] [--seed S]\n"
+     "\n"
+     "Parse and check a suite (keys, ranges, data and trace files), print the resolved\n"
+     "configuration with where each value came from, and the client placement.\n"},
+    {"expand",
+     "usage: hetfl expand SUITE [--set SECTION.KEY=VALUE]...\n"
+     "\n"
+     "List the sweep variants of a suite, one per line: N<TAB>key=value ...\n"
+     "(`hetfl run SUITE --variant N` runs one; slurm/sweep.sh submits them all).\n"},
+    {"list", "usage: hetfl list\n\nPrint the registries: strategies, server optimizers, "
+             "topologies, models,\ndata sets, partitions, selection policies, availability "
+             "models, device classes.\n"},
+    {"help", "usage: hetfl help keys [--markdown]\n\nThe reference of every suite key: type, "
+             "default, range or choices, meaning.\n"},
+    {"bench",
+     "usage: hetfl bench [SECTION] [--quick] [--suite FILE]\n"
+     "\n"
+     "Performance benchmarks (not part of make check).  SECTION: kernels, round, agg,\n"
+     "scale, hdf5, peer, or all (default).  The MPI sections want 2 ranks:\n"
+     "  mpirun -n 2 hetfl bench all\n"
+     "  --quick                 fewer repetitions (a smoke test)\n"
+     "  --suite FILE            the suite of the round/hdf5/peer sections\n"},
+    {"compare",
+     "usage: hetfl compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
+     "\n"
+     "Compare the deterministic content of two results files (/config, /rounds without\n"
+     "wall-clock and measured columns, /participation, /model/final); names every\n"
+     "differing suite key.  Exit 0 when equal, 1 when they differ.\n"},
+    {"report",
+     "usage: hetfl report FILE.h5... [options]\n"
+     "\n"
+     "Summary table: accuracy; rounds, time, bytes, energy, carbon to the target\n"
+     "accuracy; participation.  Runs that differ only by seed are one group (mean ± sd).\n"
+     "Runs that did not complete (status not completed, or fewer rounds than\n"
+     "federation.rounds) are listed and left out of the means; files with the same\n"
+     "configuration and seed are flagged as duplicates.\n"
+     "\n"
+     "  --target ACC            target accuracy in (0, 1] (default 0.8)\n"
+     "  --each                  one column per run (no grouping)\n"
+     "  --include-incomplete    include incomplete runs in the means\n"
+     "  --csv                   one CSV row per group (with the sweep keys, _sd columns,\n"
+     "                          runs, reached_target_runs)\n"
+     "  --json                  the same as a JSON document\n"
+     "  --rounds                long-format CSV of every round of every run\n"
+     "                          (file, label, seed, then the /rounds columns)\n"},
+    {"carbon",
+     "usage: hetfl carbon import IN OUT [--region R]\n"
+     "       hetfl carbon profile IN OUT [--region R]\n"
+     "\n"
+     "Convert an EIA-style hourly file (timestamp,...,avg_CI) into a carbon trace\n"
+     "(timestamp,region,gco2_per_kwh), or into a month x hour profile.  OUT - is stdout.\n"},
+    {"version", "usage: hetfl version\n\nVersion, source commit and dirty flag, compiler and flags,\n"
+                "configure arguments, MPI, HDF5, OpenBLAS and hwloc versions.\n"},
+    {NULL, NULL}
+};
+
+/* hetfl.1, generated by `make` from this file's help texts and the options
+ * table (`hetfl help man`), so it cannot drift from `hetfl help keys`. */
+static void man_lines(FILE *out, const char *text)
+{
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0) fputs(".sp\n", out);
+        else {
+            if (*p == '.' || *p == '\'') fputs("\\&", out);
+            for (size_t i = 0; i < n; i++) {
+                if (p[i] == '\\') fputs("\\e", out);
+                else if (p[i] == '-') fputs("\\-", out);
+                else fputc(p[i], out);
+            }
+            fputc('\n', out);
+        }
+        p += n + (e ? 1 : 0);
+    }
+}
+
+static void man_print(FILE *out)
+{
+    fprintf(out, ".TH HETFL 1 \"\" \"hetfl %s\" \"User Commands\"\n", PACKAGE_VERSION);
+    fputs(".SH NAME\nhetfl \\- heterogeneous, volatile, energy\\-constrained federated training on MPI\n"
+          ".SH SYNOPSIS\n.B mpirun \\-n\n.I N\n.B hetfl run\n.I SUITE\n[options]\n.br\n"
+          ".B hetfl\n.I COMMAND\n[options]\n.SH DESCRIPTION\n.nf\n", out);
+    man_lines(out, usage_text);
+    fputs(".fi\n.SH COMMANDS\n", out);
+    for (int i = 0; cmd_help[i].cmd; i++) {
+        fputs(".SS ", out);
+        man_lines(out, cmd_help[i].cmd);
+        fputs(".nf\n", out);
+        man_lines(out, cmd_help[i].text);
+        fputs(".fi\n", out);
+    }
+    fputs(".SH SUITE KEYS\nEvery key of a suite file, `section.key`; override any with\n"
+          ".B \\-\\-set section.key=value.\n", out);
+    hf_options_print(out, 2);
+    fprintf(out, ".SH ENVIRONMENT\n.TP\n.B HETFL_SUITE_PATH\nColon\\-separated directories searched "
+            "for a suite named without a path (after the current directory, before the installed "
+            "suites).\n.SH FILES\n.TP\n.I %s/suites\nThe installed suites (`hetfl run quickstart`).\n"
+            ".TP\n.I %s/traces\nCarbon and availability traces the suites use.\n.TP\n.I %s/slurm\n"
+            "Slurm templates: one run, a job\\-array sweep, a scaling study, checkpoint/requeue.\n"
+            ".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input, 3 stopped by a signal after "
+            "writing a checkpoint.\n.SH SEE ALSO\nThe results file layout: results.md; every key: "
+            "keys.md (both in the installed documentation directory).\n",
+            HETFL_DATADIR, HETFL_DATADIR, HETFL_DATADIR);
+}
+
+/* SUITE as given when it names a file; otherwise NAME or NAME.conf in the
+ * current directory, each directory of HETFL_SUITE_PATH, then the installed
+ * suites.  The result goes into buf (the argument itself when nothing matches,
+ * so the error names what the user typed). */
+static const char *suite_find(const char *name, char *buf, size_t n)
+{
+    struct stat st;
+    if (stat(name, &st) == 0 || strchr(name, '/')) return name;
+    char dirs[8192];
+    const char *env = getenv("HETFL_SUITE_PATH");
+    snprintf(dirs, sizeof dirs, ".:%s:%s/suites", env ? env : "", HETFL_DATADIR);
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        for (int ext = 0; ext < 2; ext++) {
+            snprintf(buf, n, "%s/%s%s", d, name, ext ? ".conf" : "");
+            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) return buf;
+        }
+    }
+    return name;
+}
+
+/* An HDF5 file given where a suite is expected: say so (the parser would
+ * otherwise complain about invalid UTF-8). */
+static int not_a_results_file(const char *path, const char *cmd)
+{
+    unsigned char sig[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t r = fread(sig, 1, sizeof sig, f);
+    fclose(f);
+    if (r == 8 && !memcmp(sig, "\211HDF\r\n\032\n", 8))
+        return hf_seterr(HF_EINPUT, "hetfl %s: %s is an HDF5 file (a results file?), not a suite\n"
+                         "HINT: hetfl report %s summarises a results file; hetfl run --resume %s "
+                         "continues a stopped one", cmd, path, path, path);
+    return 0;
+}
 
 typedef struct {
     const char *suite;
+    char suite_buf[4200];       /* suite found on the search path */
     const char *output;
     char *sets[MAX_SETS];
     int nsets;
@@ -131,9 +305,10 @@ static int parse_run_args(int argc, char **argv, hf_cli_t *a, const char *cmd)
 #undef NEED_ARG
     }
     if (!a->suite)
-        return hf_seterr(HF_EINPUT, "hetfl %s: missing SUITE\nHINT: e.g. hetfl %s suites/quickstart.conf",
+        return hf_seterr(HF_EINPUT, "hetfl %s: missing SUITE\nHINT: e.g. hetfl %s quickstart",
                          cmd, cmd);
-    return 0;
+    a->suite = suite_find(a->suite, a->suite_buf, sizeof a->suite_buf);
+    return not_a_results_file(a->suite, cmd);
 }
 
 static char *join_argv(int argc, char **argv)
@@ -202,7 +377,21 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
     o.resume = a.resume;
     o.quiet = a.quiet;
     o.out = out;
+    int nranks;
+    MPI_Comm_size(comm, &nranks);
+    if (rank == 0 && nranks > o.p.clients)  /* ranks beyond the client count only join collectives */
+        fprintf(stderr, "hetfl: warning: %d ranks for %d clients: %d rank%s host%s no client and only "
+                "take%s part in collectives\nHINT: run with at most %d ranks, or raise federation.clients\n",
+                nranks, o.p.clients, nranks - o.p.clients, nranks - o.p.clients == 1 ? "" : "s",
+                nranks - o.p.clients == 1 ? "s" : "", nranks - o.p.clients == 1 ? "s" : "", o.p.clients);
     rc = hf_fed_run(&o, comm, NULL);
+    if (rank == 0) {  /* status, exit_code and end_time in the results file (provenance.c) */
+        char *msg = rc ? hf_strdup(hf_errmsg()) : NULL;
+        int frc = hf_prov_finish(output, rc, msg);
+        if (rc) hf_seterr(rc, "%s", msg);
+        else rc = frc;
+        free(msg);
+    }
     free(cl);
     hf_conf_free(&conf);
     return rc;
@@ -232,6 +421,16 @@ static int cmd_validate(int argc, char **argv, MPI_Comm comm, FILE *out)
         rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", hf_conf_origin(&conf, "data.path"),
                        p.data_path, strerror(errno));
         hf_data_hint(p.dataset);
+    }
+    /* every other file the suite names must exist (traces, devices, carbon, topology) */
+    for (const hf_opt_t *op = hf_options_table(); !rc && op->key; op++) {
+        if (op->type != HF_OPT_PATH || !strcmp(op->key, "data.path") ||
+            !strcmp(op->key, "energy.rapl_root"))  /* optional: measured energy is NaN without it */
+            continue;
+        const char *v = hf_conf_get(&conf, op->key);
+        if (v && v[0] && access(v, R_OK) != 0)
+            rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %s", hf_conf_origin(&conf, op->key), op->key, v,
+                           strerror(errno));
     }
     if (!rc && rank == 0) {
         char *d = hf_conf_dump(&conf, 1);
@@ -309,6 +508,10 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
     int rc = 0;
     const char *cmd = argc > 1 ? argv[1] : NULL;
     if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (cmd && !strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "man")) {
+            if (rank == 0) man_print(out);
+            return 0;
+        }
         if (cmd && !strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "keys")) {
             if (rank == 0) hf_options_print(out, argc > 3 && !strcmp(argv[3], "--markdown"));
             return 0;
@@ -319,8 +522,16 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
     int sub_help = 0;
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) sub_help = 1;
-    if (sub_help) {
-        if (rank == 0) fputs(usage_text, out);
+    if (sub_help) {  /* help on one command; the global usage for an unknown one */
+        if (rank == 0) {
+            if (!strcmp(cmd, "trace")) hf_trace_help(out, argc > 2 ? argv[2] : NULL);
+            else {
+                const char *t = usage_text;
+                for (int i = 0; cmd_help[i].cmd; i++)
+                    if (!strcmp(cmd_help[i].cmd, cmd)) t = cmd_help[i].text;
+                fputs(t, out);
+            }
+        }
         return 0;
     }
     if (!strcmp(cmd, "run")) rc = cmd_run(argc - 2, argv + 2, comm, out, argc, argv);
@@ -328,7 +539,7 @@ int hetfl_run(int argc, char **argv, MPI_Comm comm, FILE *out)
     else if (!strcmp(cmd, "expand")) rc = cmd_expand(argc - 2, argv + 2, comm, out);
     else if (!strcmp(cmd, "list")) { if (rank == 0) cmd_list(out); }
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        if (rank == 0) fprintf(out, "hetfl %s\n", PACKAGE_VERSION);
+        if (rank == 0) hf_version_print(out);  /* provenance.c */
     } else if (!strcmp(cmd, "bench")) rc = hf_bench_main(argc - 2, argv + 2, comm, out);
     else if (!strcmp(cmd, "report")) {
         rc = rank == 0 ? hf_report_main(argc - 2, argv + 2, out) : 0;

@@ -20,5 +20,7 @@ int hf_compare_main(int argc, char **argv, FILE *out);
 int hf_report_main(int argc, char **argv, FILE *out);
 /* `hetfl trace gen|convert|stats ...` (src/trace_cli.c): 0 done, 2 bad input */
 int hf_trace_main(int argc, char **argv, FILE *out);
+/* `hetfl trace [SUB] --help` (SUB NULL or unknown: every subcommand). */
+void hf_trace_help(FILE *out, const char *sub);
 
 #endif

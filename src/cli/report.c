@@ -16,11 +16,21 @@
  * a group of several runs is shown as mean ± sd (sample sd, n-1) over its runs
  * (`--each` shows every run on its own).  Text output puts the runs side by
  * side, one column each; --csv prints one row per group with a `<metric>_sd`
- * column beside every metric.
+ * column beside every metric; --json the same as one JSON document; --rounds
+ * every /rounds row of every run in long format.
+ *
+ * Columns are labelled by the suite keys that differ between them (a sweep's
+ * key=value), else by run name.  Runs that did not complete (status other than
+ * completed, or — files without a status — fewer rounds than federation.rounds)
+ * are listed and left out of the means unless --include-incomplete; two files
+ * with the same configuration and seed are flagged.  The headline tables of the
+ * strategies are summarised too: /rounds_by_width (final accuracy per width),
+ * /feddf (distillation gain, server compute), consensus distance (decentralized).
  */
 #include "h5out.h"
 #include "hetfl.h"
 #include "hf_util.h"
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +82,22 @@ typedef struct {
     double m[M_NMETRICS];      /* figures (NaN = not available / not reached) */
     long outcomes[HF_OUT_NCODES];
     long nparticipation;
+    char status[32];           /* root attribute status; "" in files older than it */
+    long exit_code;            /* root attribute exit_code (-1 when absent or running) */
+    long rounds_planned;       /* federation.rounds */
+    int complete;              /* status completed (or, without one, every round there) */
+    int duplicate_of;          /* index of an earlier run with the same config and seed, or -1 */
+    char *cfg;                 /* /config text */
+    /* strategy headline figures: name, value (rounds_by_width, feddf, consensus) */
+    int nextra;
+    struct { char name[64]; char text[64]; double v; } extra[24];
 } run_t;
 
 typedef struct {
     int first;                 /* index of the first run */
     int n;                     /* runs in the group */
     int *members;
-    char label[192];
+    char label[512];
 } group_t;
 
 /* Value of `key` in [section] of a resolved-config text, into buf ("" if absent). */
@@ -136,6 +155,105 @@ static long root_attr_long(hid_t f, const char *name)
         }
     }
     return v;
+}
+
+static void root_attr_str(hid_t f, const char *name, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (H5Aexists(f, name) <= 0) return;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    if (H5Tget_class(t) == H5T_STRING) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        char *s = NULL;
+        if (H5Tis_variable_str(t) > 0 && H5Aread(a, mt, &s) >= 0 && s) {
+            snprintf(buf, n, "%s", s);
+            H5free_memory(s);
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+}
+
+static void add_extra(run_t *r, const char *name, const char *text, double v)
+{
+    if (r->nextra == (int)(sizeof r->extra / sizeof r->extra[0])) return;
+    snprintf(r->extra[r->nextra].name, sizeof r->extra[0].name, "%s", name);
+    snprintf(r->extra[r->nextra].text, sizeof r->extra[0].text, "%s", text);
+    r->extra[r->nextra].v = v;
+    r->nextra++;
+}
+
+/* Read a 1-D compound table's double/int columns: rows x ncols doubles (NULL when absent). */
+static double *read_cols(hid_t f, const char *table, const char *const *cols, int ncols, long *rows)
+{
+    *rows = 0;
+    if (H5Lexists(f, table, H5P_DEFAULT) <= 0) return NULL;
+    hid_t d = H5Dopen2(f, table, H5P_DEFAULT);
+    if (d < 0) return NULL;
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    hid_t mt = H5Tcreate(H5T_COMPOUND, (size_t)ncols * sizeof(double));
+    for (int c = 0; c < ncols; c++) {
+        if (H5Tget_member_index(ft, cols[c]) < 0) { n = 0; break; }
+        H5Tinsert(mt, cols[c], (size_t)c * sizeof(double), H5T_NATIVE_DOUBLE);
+    }
+    double *v = n ? hf_calloc((size_t)n * (size_t)ncols, sizeof(double)) : NULL;
+    if (v && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) { free(v); v = NULL; n = 0; }
+    H5Tclose(mt); H5Tclose(ft); H5Sclose(sp); H5Dclose(d);
+    *rows = (long)n;
+    return v;
+}
+
+/* The strategies' headline tables: final accuracy per width (/rounds_by_width),
+ * distillation gain and server cost (/feddf), final consensus distance. */
+static void run_extras(run_t *r, const hf_h5in_t *in)
+{
+    long n;
+    static const char *const wcols[] = {"round", "width", "test_accuracy"};
+    double *w = read_cols(in->file, "rounds_by_width", wcols, 3, &n);
+    if (w) {
+        double widths[16];
+        int nw = 0;
+        for (long i = 0; i < n; i++) {
+            int k = 0;
+            while (k < nw && widths[k] != w[3 * i + 1]) k++;
+            if (k == nw && nw < 16) widths[nw++] = w[3 * i + 1];
+        }
+        for (int k = 0; k < nw; k++) {
+            double last = NAN;
+            for (long i = 0; i < n; i++)
+                if (w[3 * i + 1] == widths[k] && !isnan(w[3 * i + 2])) last = w[3 * i + 2];
+            char name[64], text[64];
+            snprintf(name, sizeof name, "final_accuracy_width_%g", widths[k]);
+            snprintf(text, sizeof text, "final accuracy, width %g", widths[k]);
+            add_extra(r, name, text, last);
+        }
+        free(w);
+    }
+    static const char *const fcols[] = {"round", "width", "val_accuracy_init", "val_accuracy_best",
+                                        "server_compute_s", "distill_steps"};
+    double *fd = read_cols(in->file, "feddf", fcols, 6, &n);
+    if (fd) {
+        double gain = 0, comp = 0, steps = 0;
+        for (long i = 0; i < n; i++) {
+            gain += fd[6 * i + 3] - fd[6 * i + 2];
+            comp += fd[6 * i + 4];
+            steps += fd[6 * i + 5];
+        }
+        add_extra(r, "feddf_val_gain", "FedDF val. acc. gain / round", n ? gain / (double)n : NAN);
+        add_extra(r, "feddf_distill_steps", "FedDF distill steps / round", n ? steps / (double)n : NAN);
+        add_extra(r, "feddf_server_compute_s", "FedDF server compute (s)", comp);
+        free(fd);
+    }
+    double cd = NAN;
+    for (long i = 0; i < in->nrounds; i++)
+        if (!isnan(in->rounds[i].consensus_distance)) cd = in->rounds[i].consensus_distance;
+    if (!isnan(cd)) add_extra(r, "final_consensus_distance", "final consensus distance", cd);
 }
 
 /* Fill the figures of one run from its /rounds and /participation. */
@@ -280,6 +398,9 @@ static void pad(FILE *out, const char *s, int w)
     for (int i = width(s); i < w; i++) fputc(' ', out);
 }
 
+static void print_extras_text(FILE *out, const run_t *runs, const group_t *g, int ng, const int *colw,
+                              int labelw);
+
 static void print_text(FILE *out, const run_t *runs, const group_t *g, int ng, int nruns, const char *tgt)
 {
     enum { LABELW = 30, MAXCELL = 96 };
@@ -323,6 +444,7 @@ static void print_text(FILE *out, const run_t *runs, const group_t *g, int ng, i
         }
         fputc('\n', out);
     }
+    print_extras_text(out, runs, g, ng, colw, LABELW);  /* strategies' headline tables */
     /* outcome counts: every outcome that occurs in some run */
     for (int o = 0; o < HF_OUT_NCODES; o++) {
         int any = o == HF_OUT_COMPLETED;
@@ -344,48 +466,138 @@ static void csv_num(FILE *out, double v)
     else fprintf(out, ",%.10g", v);
 }
 
-static void print_csv(FILE *out, const run_t *runs, const group_t *g, int ng, double target)
+/* a CSV field, quoted when it holds a comma, a quote or a space ("" escapes a quote) */
+static void csv_str(FILE *out, const char *s)
 {
-    fputs("label,runs,seeds,ranks,clients,clients_per_round,target", out);
-    for (int i = 0; i < M_NMETRICS; i++) fprintf(out, ",%s,%s_sd", metrics[i].csv, metrics[i].csv);
-    for (int o = 0; o < HF_OUT_NCODES; o++) fprintf(out, ",outcome_%s", hf_outcome_names[o]);
-    fputs(",files\n", out);
-    for (int j = 0; j < ng; j++) {
-        char s[4096];
-        seeds_list(runs, &g[j], s, sizeof s, " ");
-        const run_t *r = &runs[g[j].first];
-        fprintf(out, "%s,%d,%s,%ld,%ld,%ld,%g", g[j].label, g[j].n, s, r->ranks, r->clients, r->per_round,
-                target);
-        for (int i = 0; i < M_NMETRICS; i++) {
-            double mean, sd;
-            int k;
-            group_stat(runs, &g[j], i, &mean, &sd, &k);
-            csv_num(out, mean);
-            csv_num(out, sd);
-        }
-        for (int o = 0; o < HF_OUT_NCODES; o++) csv_num(out, group_outcome_mean(runs, &g[j], o));
-        fputs(",\"", out);  /* quoted: paths may hold commas; "" escapes a quote */
-        for (int m = 0; m < g[j].n; m++) {
-            if (m) fputc(' ', out);
-            for (const char *p = runs[g[j].members[m]].path; *p; p++) {
-                if (*p == '"') fputc('"', out);
-                fputc(*p, out);
-            }
-        }
-        fputs("\"\n", out);
+    int q = strpbrk(s, ",\" \n") != NULL;
+    if (q) fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
     }
+    if (q) fputc('"', out);
 }
 
-/* A label unique among the groups: name[-vV][-sS | (n seeds)], then #k if needed. */
-static void make_labels(const run_t *runs, group_t *g, int ng)
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_num(FILE *out, double v)
+{
+    if (isnan(v) || isinf(v)) fputs("null", out);
+    else fprintf(out, "%.10g", v);
+}
+
+/* ---- suite keys that tell the groups apart ---- */
+
+typedef struct { char key[96]; char val[160]; } kv_t;
+
+static kv_t *cfg_kv(const char *cfg, int *n)
+{
+    int cap = 256;
+    kv_t *v = hf_calloc((size_t)cap, sizeof *v);
+    char sec[64] = "";
+    *n = 0;
+    for (const char *p = cfg; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (p[0] == '[') {
+            const char *c = memchr(p, ']', len);
+            snprintf(sec, sizeof sec, "%.*s", c ? (int)(c - p - 1) : 0, p + 1);
+        } else if (eq && p[0] != '#') {
+            const char *ke = eq, *vs = eq + 1, *ve = p + len;
+            while (ke > p && ke[-1] == ' ') ke--;
+            while (vs < ve && *vs == ' ') vs++;
+            while (ve > vs && ve[-1] == ' ') ve--;
+            if (*n == cap) v = hf_realloc(v, (size_t)(cap *= 2) * sizeof *v);
+            snprintf(v[*n].key, sizeof v[*n].key, "%s.%.*s", sec, (int)(ke - p), p);
+            snprintf(v[*n].val, sizeof v[*n].val, "%.*s", (int)(ve - vs), vs);
+            (*n)++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return v;
+}
+
+static const char *kv_get(const kv_t *v, int n, const char *key)
+{
+    for (int i = 0; i < n; i++) if (!strcmp(v[i].key, key)) return v[i].val;
+    return "";
+}
+
+/* Keys (other than run.seed and run.output) whose value differs between groups. */
+typedef struct { int n; char key[32][96]; } diffkeys_t;
+
+static void find_diff_keys(const run_t *runs, const group_t *g, int ng, diffkeys_t *dk)
+{
+    dk->n = 0;
+    if (ng < 2) return;
+    int n0;
+    kv_t *v0 = cfg_kv(runs[g[0].first].cfg, &n0);
+    kv_t **vs = hf_calloc((size_t)ng, sizeof *vs);
+    int *ns = hf_calloc((size_t)ng, sizeof *ns);
+    for (int j = 0; j < ng; j++) vs[j] = cfg_kv(runs[g[j].first].cfg, &ns[j]);
+    /* every key of any group, in the first group's order, then the others' */
+    for (int j = 0; j < ng; j++)
+        for (int i = 0; i < ns[j] && dk->n < 32; i++) {
+            const char *k = vs[j][i].key;
+            if (!strcmp(k, "run.seed") || !strcmp(k, "run.output")) continue;
+            int seen = 0;
+            for (int d = 0; d < dk->n; d++) seen |= !strcmp(dk->key[d], k);
+            if (seen) continue;
+            int differs = 0;
+            for (int m = 1; m < ng && !differs; m++)
+                differs = strcmp(kv_get(vs[0], ns[0], k), kv_get(vs[m], ns[m], k)) != 0;
+            if (differs) snprintf(dk->key[dk->n++], sizeof dk->key[0], "%s", k);
+        }
+    for (int j = 0; j < ng; j++) free(vs[j]);
+    free(vs);
+    free(ns);
+    free(v0);
+}
+
+/* Label: the differing keys as key=value (a sweep's variant), else
+ * name[-vV][-sS]; #k appended if two are still equal. */
+static void make_labels(const run_t *runs, group_t *g, int ng, const diffkeys_t *dk)
 {
     for (int j = 0; j < ng; j++) {
         const run_t *r = &runs[g[j].first];
-        char v[32] = "";
-        if (r->variant >= 0) snprintf(v, sizeof v, "-v%ld", r->variant);
-        if (g[j].n == 1) snprintf(g[j].label, sizeof g[j].label, "%s%s-s%ld", r->name, v, r->seed);
-        else snprintf(g[j].label, sizeof g[j].label, "%s%s", r->name, v);
-        for (char *p = g[j].label; *p; p++) if (*p == ',' || *p == ' ') *p = '_';
+        g[j].label[0] = 0;
+        if (dk->n) {
+            int nv;
+            kv_t *v = cfg_kv(r->cfg, &nv);
+            for (int d = 0; d < dk->n; d++) {
+                size_t l = strlen(g[j].label);
+                snprintf(g[j].label + l, sizeof g[j].label - l, "%s%s=%s", d ? " " : "", dk->key[d],
+                         kv_get(v, nv, dk->key[d]));
+            }
+            free(v);
+        }
+        if (!g[j].label[0]) {
+            char v[32] = "";
+            if (r->variant >= 0) snprintf(v, sizeof v, "-v%ld", r->variant);
+            if (g[j].n == 1) snprintf(g[j].label, sizeof g[j].label, "%s%s-s%ld", r->name, v, r->seed);
+            else snprintf(g[j].label, sizeof g[j].label, "%s%s", r->name, v);
+        } else if (g[j].n == 1 && ng > 1) {
+            int same_cfg = 0;  /* --each: runs of one configuration told apart by seed */
+            for (int k = 0; k < ng; k++)
+                same_cfg |= k != j && !strcmp(runs[g[k].first].key, r->key);
+            if (same_cfg) {
+                size_t l = strlen(g[j].label);
+                snprintf(g[j].label + l, sizeof g[j].label - l, " seed=%ld", r->seed);
+            }
+        }
     }
     for (int j = 0; j < ng; j++) {
         int dup = 0;
@@ -397,16 +609,250 @@ static void make_labels(const run_t *runs, group_t *g, int ng)
     }
 }
 
+/* Names of the strategy figures that some group has, in first-seen order. */
+typedef struct { int n; char name[48][64]; char text[48][64]; } extras_t;
+
+static void collect_extras(const run_t *runs, const group_t *g, int ng, extras_t *ex)
+{
+    ex->n = 0;
+    for (int j = 0; j < ng; j++)
+        for (int m = 0; m < g[j].n; m++) {
+            const run_t *r = &runs[g[j].members[m]];
+            for (int e = 0; e < r->nextra && ex->n < 48; e++) {
+                int seen = 0;
+                for (int k = 0; k < ex->n; k++) seen |= !strcmp(ex->name[k], r->extra[e].name);
+                if (!seen) {
+                    snprintf(ex->name[ex->n], 64, "%s", r->extra[e].name);
+                    snprintf(ex->text[ex->n], 64, "%s", r->extra[e].text);
+                    ex->n++;
+                }
+            }
+        }
+}
+
+static void extra_stat(const run_t *runs, const group_t *g, const char *name, double *mean, double *sd, int *k)
+{
+    double s = 0, s2 = 0;
+    int c = 0;
+    double vals[4096];
+    for (int j = 0; j < g->n && c < 4096; j++) {
+        const run_t *r = &runs[g->members[j]];
+        for (int e = 0; e < r->nextra; e++)
+            if (!strcmp(r->extra[e].name, name) && !isnan(r->extra[e].v)) {
+                vals[c++] = r->extra[e].v;
+                s += r->extra[e].v;
+            }
+    }
+    *k = c;
+    *mean = c ? s / c : NAN;
+    for (int i = 0; i < c; i++) s2 += (vals[i] - *mean) * (vals[i] - *mean);
+    *sd = c > 1 ? sqrt(s2 / (c - 1)) : NAN;
+}
+
+static void print_extras_text(FILE *out, const run_t *runs, const group_t *g, int ng, const int *colw,
+                              int labelw)
+{
+    extras_t ex;
+    collect_extras(runs, g, ng, &ex);
+    for (int e = 0; e < ex.n; e++) {
+        pad(out, ex.text[e], labelw);
+        for (int j = 0; j < ng; j++) {
+            double mean, sd;
+            int k;
+            char buf[96];
+            extra_stat(runs, &g[j], ex.name[e], &mean, &sd, &k);
+            if (!k) snprintf(buf, sizeof buf, "-");
+            else if (k > 1) snprintf(buf, sizeof buf, "%.4g ± %.2g", mean, sd);
+            else snprintf(buf, sizeof buf, "%.4g", mean);
+            pad(out, buf, j + 1 < ng ? colw[j] : 0);
+        }
+        fputc('\n', out);
+    }
+}
+
+static void print_csv(FILE *out, const run_t *runs, const group_t *g, int ng, double target,
+                      const diffkeys_t *dk)
+{
+    extras_t ex;
+    collect_extras(runs, g, ng, &ex);
+    fputs("label", out);
+    for (int d = 0; d < dk->n; d++) fprintf(out, ",%s", dk->key[d]);
+    fputs(",runs,seeds,ranks,clients,clients_per_round,target,reached_target_runs", out);
+    for (int i = 0; i < M_NMETRICS; i++) fprintf(out, ",%s,%s_sd", metrics[i].csv, metrics[i].csv);
+    for (int o = 0; o < HF_OUT_NCODES; o++) fprintf(out, ",outcome_%s", hf_outcome_names[o]);
+    for (int e = 0; e < ex.n; e++) fprintf(out, ",%s,%s_sd", ex.name[e], ex.name[e]);
+    fputs(",incomplete_runs,duplicate_seeds,files\n", out);
+    for (int j = 0; j < ng; j++) {
+        char s[4096];
+        seeds_list(runs, &g[j], s, sizeof s, " ");
+        const run_t *r = &runs[g[j].first];
+        csv_str(out, g[j].label);
+        if (dk->n) {
+            int nv;
+            kv_t *v = cfg_kv(r->cfg, &nv);
+            for (int d = 0; d < dk->n; d++) {
+                fputc(',', out);
+                csv_str(out, kv_get(v, nv, dk->key[d]));
+            }
+            free(v);
+        }
+        double mean, sd;
+        int k, inc = 0, dups = 0;
+        group_stat(runs, &g[j], M_T_ROUNDS, &mean, &sd, &k);
+        for (int m = 0; m < g[j].n; m++) {
+            inc += !runs[g[j].members[m]].complete;
+            dups += runs[g[j].members[m]].duplicate_of >= 0;
+        }
+        fprintf(out, ",%d,%s,%ld,%ld,%ld,%g,%d", g[j].n, s, r->ranks, r->clients, r->per_round, target, k);
+        for (int i = 0; i < M_NMETRICS; i++) {
+            group_stat(runs, &g[j], i, &mean, &sd, &k);
+            csv_num(out, mean);
+            csv_num(out, sd);
+        }
+        for (int o = 0; o < HF_OUT_NCODES; o++) csv_num(out, group_outcome_mean(runs, &g[j], o));
+        for (int e = 0; e < ex.n; e++) {
+            extra_stat(runs, &g[j], ex.name[e], &mean, &sd, &k);
+            csv_num(out, mean);
+            csv_num(out, sd);
+        }
+        fprintf(out, ",%d,%d,\"", inc, dups);  /* files quoted: paths may hold commas */
+        for (int m = 0; m < g[j].n; m++) {
+            if (m) fputc(' ', out);
+            for (const char *p = runs[g[j].members[m]].path; *p; p++) {
+                if (*p == '"') fputc('"', out);
+                fputc(*p, out);
+            }
+        }
+        fputs("\"\n", out);
+    }
+}
+
+static void print_json(FILE *out, const run_t *runs, int nruns, const group_t *g, int ng, double target,
+                       const diffkeys_t *dk, int include_incomplete)
+{
+    extras_t ex;
+    collect_extras(runs, g, ng, &ex);
+    fprintf(out, "{\n  \"target\": %g,\n  \"include_incomplete\": %s,\n  \"groups\": [", target,
+            include_incomplete ? "true" : "false");
+    for (int j = 0; j < ng; j++) {
+        const run_t *r = &runs[g[j].first];
+        fprintf(out, "%s\n    {\"label\": ", j ? "," : "");
+        json_str(out, g[j].label);
+        fputs(", \"keys\": {", out);
+        int nv;
+        kv_t *v = cfg_kv(r->cfg, &nv);
+        for (int d = 0; d < dk->n; d++) {
+            fprintf(out, "%s", d ? ", " : "");
+            json_str(out, dk->key[d]);
+            fputs(": ", out);
+            json_str(out, kv_get(v, nv, dk->key[d]));
+        }
+        free(v);
+        fprintf(out, "}, \"name\": ");
+        json_str(out, r->name);
+        fprintf(out, ", \"runs\": %d, \"ranks\": %ld, \"clients\": %ld, \"clients_per_round\": %ld,\n"
+                "     \"seeds\": [", g[j].n, r->ranks, r->clients, r->per_round);
+        for (int m = 0; m < g[j].n; m++) fprintf(out, "%s%ld", m ? ", " : "", runs[g[j].members[m]].seed);
+        fputs("], \"files\": [", out);
+        for (int m = 0; m < g[j].n; m++) {
+            fputs(m ? ", " : "", out);
+            json_str(out, runs[g[j].members[m]].path);
+        }
+        double mean, sd;
+        int k;
+        group_stat(runs, &g[j], M_T_ROUNDS, &mean, &sd, &k);
+        fprintf(out, "], \"reached_target_runs\": %d,\n     \"metrics\": {", k);
+        for (int i = 0; i < M_NMETRICS; i++) {
+            group_stat(runs, &g[j], i, &mean, &sd, &k);
+            fprintf(out, "%s\"%s\": {\"mean\": ", i ? ", " : "", metrics[i].csv);
+            json_num(out, mean);
+            fputs(", \"sd\": ", out);
+            json_num(out, sd);
+            fprintf(out, ", \"n\": %d}", k);
+        }
+        for (int e = 0; e < ex.n; e++) {
+            extra_stat(runs, &g[j], ex.name[e], &mean, &sd, &k);
+            if (!k) continue;
+            fprintf(out, ", \"%s\": {\"mean\": ", ex.name[e]);
+            json_num(out, mean);
+            fputs(", \"sd\": ", out);
+            json_num(out, sd);
+            fprintf(out, ", \"n\": %d}", k);
+        }
+        fputs("},\n     \"outcomes\": {", out);
+        for (int o = 0; o < HF_OUT_NCODES; o++) {
+            fprintf(out, "%s\"%s\": ", o ? ", " : "", hf_outcome_names[o]);
+            json_num(out, group_outcome_mean(runs, &g[j], o));
+        }
+        fputs("}}", out);
+    }
+    fputs("\n  ],\n  \"runs\": [", out);
+    for (int i = 0; i < nruns; i++) {
+        const run_t *r = &runs[i];
+        fprintf(out, "%s\n    {\"file\": ", i ? "," : "");
+        json_str(out, r->path);
+        fputs(", \"status\": ", out);
+        json_str(out, r->status[0] ? r->status : "unknown");
+        fprintf(out, ", \"exit_code\": %ld, \"rounds\": %.0f, \"rounds_planned\": %ld, \"complete\": %s, "
+                "\"seed\": %ld, \"duplicate_of\": ", r->exit_code, r->m[M_ROUNDS], r->rounds_planned,
+                r->complete ? "true" : "false", r->seed);
+        if (r->duplicate_of >= 0) json_str(out, runs[r->duplicate_of].path);
+        else fputs("null", out);
+        fputs("}", out);
+    }
+    fputs("\n  ]\n}\n", out);
+}
+
+/* --rounds: every /rounds row of every run, one CSV line each (long format). */
+static int print_rounds(FILE *out, const char **files, const run_t *runs, int nfiles, const group_t *g, int ng)
+{
+    fputs("file,label,seed,status,round,sim_time_s,wall_time_s,available,selected,completed,dropped,late,"
+          "train_loss,test_loss,test_accuracy,bytes_up,bytes_down,energy_j,carbon_g,consensus_distance,"
+          "energy_j_measured\n", out);
+    for (int i = 0; i < nfiles; i++) {
+        const char *label = "";
+        for (int j = 0; j < ng; j++)
+            for (int m = 0; m < g[j].n; m++) if (g[j].members[m] == i) label = g[j].label;
+        hf_h5in_t in;
+        int rc = hf_h5in_open(&in, files[i]);
+        if (rc) return rc;
+        for (long k = 0; k < in.nrounds; k++) {
+            const hf_round_rec_t *x = &in.rounds[k];
+            csv_str(out, files[i]);
+            fputc(',', out);
+            csv_str(out, label);
+            fprintf(out, ",%ld,%s,%d", runs[i].seed, runs[i].status[0] ? runs[i].status : "unknown", x->round);
+            double v[] = {x->sim_time_s, x->wall_time_s, x->available, x->selected, x->completed, x->dropped,
+                          x->late, x->train_loss, x->test_loss, x->test_accuracy};
+            for (size_t c = 0; c < sizeof v / sizeof *v; c++) csv_num(out, v[c]);
+            fprintf(out, ",%llu,%llu", (unsigned long long)x->bytes_up, (unsigned long long)x->bytes_down);
+            csv_num(out, x->energy_j);
+            csv_num(out, x->carbon_g);
+            csv_num(out, x->consensus_distance);
+            csv_num(out, x->energy_j_measured);
+            fputc('\n', out);
+        }
+        hf_h5in_close(&in);
+    }
+    return 0;
+}
+
+static const char *report_usage =
+    "usage: hetfl report FILE.h5... [--target ACC] [--each] [--include-incomplete] [--csv | --json | --rounds]";
+
 int hf_report_main(int argc, char **argv, FILE *out)
 {
     double target = 0.8;
     char tgt[32] = "0.8";
-    int csv = 0, each = 0, nfiles = 0;
+    int csv = 0, json = 0, rounds = 0, each = 0, incl = 0, nfiles = 0;
     const char **files = hf_calloc((size_t)(argc ? argc : 1), sizeof *files);
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--csv")) csv = 1;
+        else if (!strcmp(s, "--json")) json = 1;
+        else if (!strcmp(s, "--rounds")) rounds = 1;
         else if (!strcmp(s, "--each")) each = 1;
+        else if (!strcmp(s, "--include-incomplete")) incl = 1;
         else if (!strcmp(s, "--target") || !strncmp(s, "--target=", 9)) {
             const char *v = s[8] == '=' ? s + 9 : (i + 1 < argc ? argv[++i] : NULL);
             char *end = NULL;
@@ -419,13 +865,16 @@ int hf_report_main(int argc, char **argv, FILE *out)
             snprintf(tgt, sizeof tgt, "%s", v);
         } else if (s[0] == '-' && s[1]) {
             free(files);
-            return hf_seterr(HF_EINPUT, "hetfl report: unknown option '%s'\n"
-                             "HINT: hetfl report FILE.h5... [--target ACC] [--csv] [--each]", s);
+            return hf_seterr(HF_EINPUT, "hetfl report: unknown option '%s'\nHINT: %s", s, report_usage);
         } else files[nfiles++] = s;
+    }
+    if (csv + json + rounds > 1) {
+        free(files);
+        return hf_seterr(HF_EINPUT, "hetfl report: --csv, --json and --rounds exclude each other");
     }
     if (!nfiles) {
         free(files);
-        return hf_seterr(HF_EINPUT, "usage: hetfl report FILE.h5... [--target ACC] [--csv] [--each]");
+        return hf_seterr(HF_EINPUT, "%s", report_usage);
     }
     run_t *runs = hf_calloc((size_t)nfiles, sizeof *runs);
     int rc = 0;
@@ -440,19 +889,34 @@ int hf_report_main(int argc, char **argv, FILE *out)
         r->variant = root_attr_long(in.file, "variant");
         r->seed = root_attr_long(in.file, "seed");
         r->ranks = root_attr_long(in.file, "ranks");
+        r->exit_code = root_attr_long(in.file, "exit_code");
+        root_attr_str(in.file, "status", r->status, sizeof r->status);
         r->key = group_key(in.config);
+        r->cfg = hf_strdup(in.config);
         char v[64];
         config_get(in.config, "federation", "clients", v, sizeof v);
         r->clients = v[0] ? atol(v) : -1;
         config_get(in.config, "federation", "clients_per_round", v, sizeof v);
         r->per_round = v[0] ? atol(v) : -1;
+        config_get(in.config, "federation", "rounds", v, sizeof v);
+        r->rounds_planned = v[0] ? atol(v) : -1;
         run_figures(r, &in, target);
+        run_extras(r, &in);
+        /* complete: the status says so; files older than the status attribute: every round there */
+        if (r->status[0]) r->complete = !strcmp(r->status, "completed");
+        else r->complete = r->rounds_planned < 0 || in.nrounds >= r->rounds_planned;
+        r->duplicate_of = -1;
+        for (int k = 0; k < i; k++)
+            if (runs[k].seed == r->seed && !strcmp(runs[k].key, r->key)) { r->duplicate_of = k; break; }
         hf_h5in_close(&in);
     }
     if (!rc) {
         group_t *g = hf_calloc((size_t)nfiles, sizeof *g);
-        int ng = 0;
+        int ng = 0, nused = 0, nincomplete = 0;
         for (int i = 0; i < nfiles; i++) {
+            nincomplete += !runs[i].complete;
+            if (!runs[i].complete && !incl && !rounds) continue;  /* listed, not averaged */
+            nused++;
             int j = 0;
             if (!each)
                 for (j = 0; j < ng; j++) if (!strcmp(runs[g[j].first].key, runs[i].key)) break;
@@ -463,15 +927,40 @@ int hf_report_main(int argc, char **argv, FILE *out)
             }
             g[j].members[g[j].n++] = i;
         }
-        make_labels(runs, g, ng);
-        if (csv) print_csv(out, runs, g, ng, target);
-        else {
-            print_text(out, runs, g, ng, nfiles, tgt);
+        diffkeys_t dk;
+        find_diff_keys(runs, g, ng, &dk);
+        make_labels(runs, g, ng, &dk);
+        /* notes: incomplete runs and duplicate seeds (stderr for the machine formats) */
+        FILE *note = csv || json || rounds ? stderr : out;
+        for (int i = 0; i < nfiles; i++) {
+            const run_t *r = &runs[i];
+            if (!r->complete && !rounds) {
+                char ec[32] = "";
+                if (r->exit_code >= 0) snprintf(ec, sizeof ec, ", exit code %ld", r->exit_code);
+                fprintf(note, "%s: %s: incomplete run: status %s, %.0f of %ld rounds%s\n",
+                        incl ? "note" : "excluded", r->path, r->status[0] ? r->status : "(none)",
+                        r->m[M_ROUNDS], r->rounds_planned, ec);
+            }
+            if (r->duplicate_of >= 0)
+                fprintf(note, "warning: %s and %s: same configuration and seed %ld (duplicate runs; each "
+                        "counts in the mean)\n", runs[r->duplicate_of].path, r->path, r->seed);
         }
+        if (nincomplete && !incl && !rounds)
+            fprintf(note, "%d incomplete run%s left out of the means (--include-incomplete to include %s)\n",
+                    nincomplete, nincomplete == 1 ? "" : "s", nincomplete == 1 ? "it" : "them");
+        if (nincomplete && note == out && !rounds) fputc('\n', out);
+        if (rounds) rc = print_rounds(out, files, runs, nfiles, g, ng);
+        else if (nused == 0) fprintf(note, "no complete run to summarise\n");
+        else if (csv) print_csv(out, runs, g, ng, target, &dk);
+        else if (json) print_json(out, runs, nfiles, g, ng, target, &dk, incl);
+        else print_text(out, runs, g, ng, nused, tgt);
         for (int j = 0; j < ng; j++) free(g[j].members);
         free(g);
     }
-    for (int i = 0; i < nfiles; i++) free(runs[i].key);
+    for (int i = 0; i < nfiles; i++) {
+        free(runs[i].key);
+        free(runs[i].cfg);
+    }
     free(runs);
     free(files);
     return rc;

@@ -247,6 +247,30 @@ static const hf_trace_cmd_t trace_cmds[] = {
     {NULL, NULL, NULL}
 };
 
+void hf_trace_help(FILE *out, const char *sub)
+{
+    const hf_trace_cmd_t *one = NULL;
+    for (const hf_trace_cmd_t *c = trace_cmds; sub && c->name; c++)
+        if (!strcmp(c->name, sub)) one = c;
+    if (!one) {
+        fprintf(out, "usage: hetfl trace SUBCOMMAND ...  (availability traces: CSV client,start_s,end_s)\n");
+        for (const hf_trace_cmd_t *c = trace_cmds; c->name; c++) fprintf(out, "  hetfl trace %s\n", c->usage);
+        fprintf(out, "`hetfl trace SUBCOMMAND --help` describes one.\n");
+        return;
+    }
+    fprintf(out, "usage: hetfl trace %s\n", one->usage);
+    if (!strcmp(one->name, "gen")) {
+        fprintf(out, "\nmodel parameters (--KEY V; '_' or '-' alike):\n");
+        for (const gen_opt_t *g = gen_opts; g->name; g++)
+            fprintf(out, "  --%-20s %s%s\n", g->name, g->doc, g->is_int ? " (integer)" : "");
+    } else if (!strcmp(one->name, "convert")) {
+        fprintf(out, "\nImport a real availability record: steps (CSV of online counts or 0/1 per\n"
+                     "time step), spot-json (spot-instance traces), or trace (re-map a hetfl trace).\n");
+    } else {
+        fprintf(out, "\nPrint statistics of a trace: online fraction, session lengths, churn.\n");
+    }
+}
+
 int hf_trace_main(int argc, char **argv, FILE *out)
 {
     const char *sub = argc > 0 ? argv[0] : NULL;

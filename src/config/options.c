@@ -480,18 +480,74 @@ static const char *type_name(hf_opt_type_t t)
     return "?";
 }
 
+/* A range bound: integers as integers (2147483647, not 2.14748e+09). */
+static void num_text(char *buf, size_t n, double v, int integral)
+{
+    if ((integral || v == floor(v)) && fabs(v) < 9.1e18) snprintf(buf, n, "%lld", (long long)v);
+    else snprintf(buf, n, "%g", v);
+}
+
+/* A Markdown table cell: '|' escaped so choice lists do not split the row. */
+static void md_cell(char *buf, size_t n, const char *s)
+{
+    size_t j = 0;
+    for (; *s && j + 3 < n; s++) {
+        if (*s == '|') buf[j++] = '\\';
+        buf[j++] = *s;
+    }
+    buf[j] = 0;
+}
+
+/* troff text: backslashes escaped, '-' as \- (a real minus/hyphen in man pages) */
+static void man_text(FILE *out, const char *s)
+{
+    if (*s == '.' || *s == '\'') fputs("\\&", out);
+    for (; *s; s++) {
+        if (*s == '\\') fputs("\\e", out);
+        else if (*s == '-') fputs("\\-", out);
+        else fputc(*s, out);
+    }
+}
+
 void hf_options_print(FILE *out, int markdown)
 {
     if (markdown) {
         fprintf(out, "| key | type | default | range / choices | meaning |\n|---|---|---|---|---|\n");
     }
     for (const hf_opt_t *o = hf_options_table(); o->key; o++) {
-        char range[128] = "";
+        char range[512] = "";
         if (o->type == HF_OPT_CHOICE) snprintf(range, sizeof range, "%s", o->choices);
-        else if (o->min <= o->max) snprintf(range, sizeof range, "[%g, %g]", o->min, o->max);
-        if (markdown)
-            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", o->key, type_name(o->type), o->def,
-                    range, o->doc);
+        else if (o->min <= o->max) {
+            char lo[40], hi[40];
+            int integral = o->type == HF_OPT_INT || o->type == HF_OPT_INTLIST;
+            num_text(lo, sizeof lo, o->min, integral);
+            num_text(hi, sizeof hi, o->max, integral);
+            snprintf(range, sizeof range, "[%s, %s]", lo, hi);
+        }
+        if (markdown == 2) {  /* man page: one .TP entry per key */
+            fputs(".TP\n.B ", out);
+            man_text(out, o->key);
+            fputs("\n(", out);
+            man_text(out, type_name(o->type));
+            fputs("; default \\(lq", out);
+            man_text(out, o->def);
+            fputs("\\(rq", out);
+            if (range[0]) {
+                fputs("; ", out);
+                man_text(out, range);
+            }
+            fputs(")\n", out);
+            man_text(out, o->doc);
+            fputc('\n', out);
+        } else if (markdown) {
+            char k[256], ty[32], def[512], r[1024], doc[4096];
+            md_cell(k, sizeof k, o->key);
+            md_cell(ty, sizeof ty, type_name(o->type));
+            md_cell(def, sizeof def, o->def);
+            md_cell(r, sizeof r, range);
+            md_cell(doc, sizeof doc, o->doc);
+            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", k, ty, def, r, doc);
+        }
         else
             fprintf(out, "%-30s %-8s default '%s'%s%s\n    %s\n", o->key, type_name(o->type), o->def,
                     range[0] ? "  " : "", range, o->doc);

@@ -71,7 +71,8 @@ typedef struct {
  * (clients_per_round <= clients, ...) → HF_EINPUT "FILE:LINE: key 'x': ...". */
 int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c);
 
-/* Print every key with type, default and documentation (hetfl help keys). */
-void hf_options_print(FILE *out, int markdown);
+/* Print every key with type, default and documentation (hetfl help keys):
+ * format 0 text, 1 a Markdown table (docs/keys.md), 2 troff .TP entries (hetfl.1). */
+void hf_options_print(FILE *out, int format);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "h5out.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -95,9 +96,11 @@ static hid_t make_client_type(void)
     hid_t s32 = H5Tcopy(H5T_C_S1);
     H5Tset_size(s32, 32);
     H5Tset_strpad(s32, H5T_STR_NULLTERM);
+    H5Tset_cset(s32, H5T_CSET_UTF8);
     hid_t s16 = H5Tcopy(H5T_C_S1);
     H5Tset_size(s16, 16);
     H5Tset_strpad(s16, H5T_STR_NULLTERM);
+    H5Tset_cset(s16, H5T_CSET_UTF8);
 #define F(name, type) H5Tinsert(t, #name, offsetof(hf_client_rec_t, name), type)
     F(id, H5T_NATIVE_INT32);
     F(device_class, s32);
@@ -109,6 +112,101 @@ static hid_t make_client_type(void)
     H5Tclose(s32);
     H5Tclose(s16);
     return t;
+}
+
+/* Column units and one-line descriptions, stored on each table as three aligned
+ * string arrays (column_names, column_units, column_descriptions) plus a
+ * description of the table: readable without the docs, e.g.
+ *   pd.DataFrame({"units": d.attrs["column_units"], "meaning": d.attrs["column_descriptions"]},
+ *                index=d.attrs["column_names"]).
+ * "1" marks a dimensionless number, "" a label or identifier.  Full meanings:
+ * docs/results.md. */
+typedef struct { const char *name, *units, *doc; } col_doc_t;
+
+static const col_doc_t round_cols[] = {
+    {"round", "", "round number, from 1"},
+    {"sim_time_s", "s", "simulated time at the end of the round"},
+    {"wall_time_s", "s", "measured wall time of the round on rank 0 (not deterministic)"},
+    {"available", "clients", "clients online at the round start"},
+    {"selected", "clients", "clients selected"},
+    {"completed", "clients", "selected clients whose update was kept"},
+    {"dropped", "clients", "selected clients discarded for another reason than lateness"},
+    {"late", "clients", "selected clients that missed the deadline"},
+    {"train_loss", "nats", "sample-weighted mean local training loss of the kept clients"},
+    {"test_loss", "nats", "test cross-entropy of the global model (NaN when not evaluated)"},
+    {"test_accuracy", "1", "test accuracy of the global model, fraction (NaN when not evaluated)"},
+    {"bytes_up", "bytes", "bytes uploaded by the round's clients"},
+    {"bytes_down", "bytes", "bytes downloaded by the round's clients"},
+    {"energy_j", "J", "modelled energy of the round's clients"},
+    {"carbon_g", "gCO2e", "carbon of the round's energy"},
+    {"consensus_distance", "1", "decentralized: mean squared distance of the client models to their mean (NaN otherwise)"},
+    {"wall_compute_s", "s", "measured: local training on rank 0"},
+    {"wall_agg_s", "s", "measured: aggregation on rank 0"},
+    {"wall_eval_s", "s", "measured: evaluation"},
+    {"wall_io_s", "s", "measured: writing the round's rows"},
+    {"energy_j_measured", "J", "measured: RAPL energy of the ranks' training (NaN where unreadable)"},
+    {NULL, NULL, NULL}};
+
+static const col_doc_t part_cols[] = {
+    {"round", "", "round number"},
+    {"client", "", "client id"},
+    {"outcome", "", "what happened to the client's update (enum outcome_t; names in /outcome_names)"},
+    {"steps", "steps", "local SGD steps done"},
+    {"compute_s_model", "s", "simulated compute time"},
+    {"compute_s_measured", "s", "measured wall time of the local training (not deterministic)"},
+    {"comm_s", "s", "simulated download + upload time"},
+    {"energy_j", "J", "modelled energy: compute + radio"},
+    {"local_loss", "nats", "mean training loss over the local steps"},
+    {"width", "1", "model width trained (1 = full model)"},
+    {"bytes_up", "bytes", "bytes uploaded"},
+    {"carbon_g", "gCO2e", "carbon of energy_j at the client's region and time"},
+    {"energy_j_measured", "J", "measured: RAPL share of the hosting rank's training energy"},
+    {"staleness", "versions", "async: server versions between the job's start and its arrival"},
+    {"samples_data", "samples", "availability.transfer: samples received from an offline client"},
+    {"bytes_data", "bytes", "their bytes"},
+    {NULL, NULL, NULL}};
+
+static const col_doc_t client_cols[] = {
+    {"id", "", "client id"},
+    {"device_class", "", "device class name"},
+    {"samples", "samples", "training samples of the client"},
+    {"region", "", "carbon region"},
+    {"energy_budget_j", "J", "energy budget (inf: unlimited)"},
+    {"rank", "", "MPI rank hosting the client"},
+    {NULL, NULL, NULL}};
+
+static void str_array_attr(hid_t loc, const char *name, const char *const *v, int n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dims = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &dims, NULL);
+    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
+    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        H5Awrite(a, t, v);
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+
+static int str_attr(hid_t loc, const char *name, const char *value);
+
+static void describe_table(hid_t d, const char *what, const col_doc_t *cols)
+{
+    const char *names[32], *units[32], *docs[32];
+    int n = 0;
+    for (; cols[n].name && n < 32; n++) {
+        names[n] = cols[n].name;
+        units[n] = cols[n].units;
+        docs[n] = cols[n].doc;
+    }
+    str_attr(d, "description", what);
+    str_array_attr(d, "column_names", names, n);
+    str_array_attr(d, "column_units", units, n);
+    str_array_attr(d, "column_descriptions", docs, n);
 }
 
 static hid_t make_table(hid_t loc, const char *name, hid_t type, hsize_t chunk)
@@ -207,12 +305,32 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
     H5Tcommit2(h->file, "outcome_t", h->t_outcome, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     h->d_rounds = make_table(h->file, "rounds", h->t_round, 64);
     h->d_part = make_table(h->file, "participation", h->t_part, 1024);
+    describe_table(h->d_rounds, "one row per round (docs/results.md)", round_cols);
+    describe_table(h->d_part, "one row per (round, selected client) (docs/results.md)", part_cols);
+    /* the outcome codes as plain strings too (index = code), for readers without enum support */
+    {
+        hsize_t no = HF_OUT_NCODES;
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        hid_t sp = H5Screate_simple(1, &no, NULL);
+        hid_t d = H5Dcreate2(h->file, "outcome_names", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d >= 0) {
+            H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, hf_outcome_names);
+            str_attr(d, "description", "name of each outcome code of /participation.outcome (index = code)");
+            H5Dclose(d);
+        }
+        H5Sclose(sp);
+        H5Tclose(t);
+        str_array_attr(h->d_part, "outcome_names", (const char *const *)hf_outcome_names, HF_OUT_NCODES);
+    }
     hid_t g = H5Gcreate2(h->file, "system", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(g);
     g = H5Gcreate2(h->file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(g);
     *out = h;
-    return 0;
+    /* build, libraries, input checksums, status = running (provenance.c) */
+    return hf_prov_write(h->file, 0);
 }
 
 static int str_attr(hid_t loc, const char *name, const char *value)
@@ -246,10 +364,42 @@ int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value)
     return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
 }
 
+/* /system attributes that hold a number are stored as numbers (integer or
+ * double), whatever text the caller formatted them into. */
+static int num_attr(hid_t loc, const char *name, const char *value)
+{
+    static const char *const numeric[] = {"model_params", "strategy_state_bytes", "spectral_gap",
+                                          "cycle_time_s", NULL};
+    int known = 0;
+    for (int i = 0; numeric[i]; i++) known |= !strcmp(name, numeric[i]);
+    if (!known || !value[0]) return 1;
+    char *end;
+    errno = 0;
+    long long iv = strtoll(value, &end, 10);
+    hid_t type, mem;
+    const void *buf;
+    double dv;
+    if (!*end && !errno) {
+        type = H5T_STD_I64LE; mem = H5T_NATIVE_LLONG; buf = &iv;
+    } else {
+        dv = strtod(value, &end);
+        if (*end) return 1;
+        type = H5T_IEEE_F64LE; mem = H5T_NATIVE_DOUBLE; buf = &dv;
+    }
+    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, mem, buf);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
+}
+
 int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value)
 {
     hid_t g = H5Gopen2(h->file, "system", H5P_DEFAULT);
-    int rc = str_attr(g, name, value);
+    int rc = num_attr(g, name, value);
+    if (rc == 1) rc = str_attr(g, name, value);
     H5Gclose(g);
     return rc;
 }
@@ -279,6 +429,7 @@ int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n)
     }
     hid_t d = H5Dcreate2(h->file, "clients", h->t_client, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     herr_t e = n > 0 ? H5Dwrite(d, h->t_client, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) : 0;
+    if (d >= 0) describe_table(d, "one row per client (docs/results.md)", client_cols);
     H5Pclose(pl);
     H5Dclose(d);
     H5Sclose(sp);
@@ -409,7 +560,7 @@ int hf_h5out_reopen(hf_h5out_t **out, const char *path)
     h->n_rounds = table_rows(h->d_rounds);
     h->n_part = table_rows(h->d_part);
     *out = h;
-    return 0;
+    return hf_prov_write(h->file, 1);  /* status back to running (provenance.c) */
 }
 
 int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)

@@ -15,6 +15,7 @@
  * clients no suite can have — the fuzzer found 13-byte traces asking for 7e7.) */
 #define HF_AVAIL_MAX_CLIENTS 100000
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <ctype.h>
 #include <errno.h>
@@ -391,6 +392,7 @@ int hf_avail_load(hf_avail_t *av, const char *path, int nclients)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return hf_seterr(HF_EINPUT, "%s: cannot open availability trace: %s", path, strerror(errno));
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     size_t cap = 1 << 16, n = 0;
     char *text = hf_malloc(cap);
     size_t r;
@@ -681,6 +683,7 @@ static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
+    hf_inputs_note(path);
     size_t cap = 1 << 16, n = 0, r;
     char *text = hf_malloc(cap + 1);
     while ((r = fread(text + n, 1, cap - n, f)) > 0) {

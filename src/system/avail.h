@@ -2,7 +2,7 @@
  * avail.h — client availability: the trace format, its loader and writer, the
  * generators (markov, diurnal, cyclic, sessions, withdraw), importers for real
  * traces, and the queries the federation loop asks (online at t? next change
- * after t?).  The trace formats: traces/README.md.
+ * after t?).  Trace formats: traces/ and `hetfl trace --help`.
  *
  * Trace format (plain text, one online interval per line):
  *     # hetfl availability trace          (comments start with '#')
@@ -155,7 +155,7 @@ int hf_avail_import_spot_json(hf_avail_t *av, const char *path, int counts, int 
                               int shuffle, uint64_t seed);
 
 /* ------------------------------------------- data transfer to participants --- */
-/* Data transfer to participants: before round `round`'s session
+/* Data transfer to participants (availability.transfer): before round `round`'s session
  * each of the m selected clients i (in selection order; want[i] nonzero, want NULL: all)
  * receives part of the data of one client offline at the round start
  * (online[k] == 0) that has samples (off: the partition's N + 1 offsets).

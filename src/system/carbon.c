@@ -4,6 +4,7 @@
  */
 #include "carbon.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -433,6 +434,7 @@ static FILE *open_hdr(const char *path, char *line, size_t cap, long *ln)
 {
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     *ln = 0;
     while (fgets(line, (int)cap, f)) {
         (*ln)++;

@@ -11,6 +11,7 @@
 #include "devices.h"
 #include "h5out.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <ctype.h>
 #include <errno.h>
@@ -82,7 +83,7 @@ static void print_class(FILE *out, const hf_devclass_t *c)
 
 void hf_devclass_print_library(FILE *out)
 {
-    fprintf(out, "device classes (devices.classes = name:share,...; sources in src/devices.c):\n"
+    fprintf(out, "device classes (devices.classes = name:share,...; figures and their sources: src/system/devices.c):\n"
                  "  %-12s %5s %8s %5s %8s %8s %7s %7s %6s %6s  %s\n",
             "name", "cores", "GFLOP/s", "width", "up Mb/s", "down", "lat s", "act W", "idle W", "J/MB",
             "battery");
@@ -119,6 +120,7 @@ int hf_devices_load_csv(hf_devices_t *d, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) return hf_seterr(HF_EINPUT, "%s: %s", path, strerror(errno));
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     static const char *cols[] = {"name", "cores", "gflops", "mem_width", "up_mbps", "down_mbps",
                                  "latency_s", "active_w", "idle_w", "radio_j_per_mb", "battery_j",
                                  "share"};

@@ -33,6 +33,7 @@
 #include "checkpoint.h"
 #include "h5out.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <math.h>
 #include <stdlib.h>
@@ -150,6 +151,7 @@ static int assign_regions_file(hf_energy_t *e, const hf_conf_t *c, const char *p
 {
     FILE *f = fopen(path, "r");
     if (!f) return hf_key_err(c, "energy.regions_file", "cannot open the file");
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     char line[512];
     long ln = 0;
     int rc = 0;

@@ -6,6 +6,7 @@
  */
 #include "topology.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include <ctype.h>
 #include <errno.h>
@@ -78,6 +79,7 @@ static int read_edges(const char *path, int n, unsigned char *A)
 {
     FILE *f = fopen(path, "r");
     if (!f) return hf_seterr(HF_EINPUT, "%s: cannot open topology file: %s", path, strerror(errno));
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     char line[512];
     int ln = 0;
     while (fgets(line, sizeof line, f)) {
