@@ -159,7 +159,7 @@ static int setup_energy(hf_run_t *x)
             if (!isfinite(hf_energy_budget(x->en, k)) && isfinite(dc->battery_j) && dc->battery_j > 0)
                 hf_energy_set_budget(x->en, k, dc->battery_j);
         }
-    hf_energy_ckpt_register(x->en);
+    hf_energy_ckpt_register(x->en, x->first_client, (long)x->strat.st->upload_factor * x->model.nparams);
     if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
     if (x->sel)
         return hf_key_err(c, "energy.scheduler", "carbon-aware selects the clients itself: it needs "

@@ -266,11 +266,14 @@ void hf_energy_set_budget(hf_energy_t *e, int k, double joules)
     e->budget[k] = e->remaining[k] = joules;
 }
 
-void hf_energy_ckpt_register(hf_energy_t *e)
+void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats)
 {
     hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
     hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
     hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
+    if (e->comp.kind == HF_COMP_TOPK)  /* top-k's error-feedback memory of the hosted clients */
+        hf_ckpt_register_client_ptrs("energy_topk_memory", (void **)(e->topk_mem + first_client),
+                                     (size_t)upload_floats * sizeof(float));
 }
 
 const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[e->region[k]].name; }

@@ -88,8 +88,10 @@ void hf_energy_free(hf_energy_t *e);
  * energy.battery_budget = yes.  Call on every rank before the first round. */
 void hf_energy_set_budget(hf_energy_t *e, int client, double joules);
 /* Register the persistent budget state (remaining J, refill periods, carbon
- * spent) with the checkpoint registry (checkpoint.h); every rank. */
-void hf_energy_ckpt_register(hf_energy_t *e);
+ * spent) and, with energy.compress = topk, the hosted clients' error-feedback
+ * memory (upload_floats each; first_client: this rank's first) with the
+ * checkpoint registry (checkpoint.h); every rank. */
+void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats);
 
 /* Accessors for the results file and the header. */
 const char *hf_energy_region_name(const hf_energy_t *e, int client);
