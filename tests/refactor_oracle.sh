@@ -115,9 +115,11 @@ cmd_run() {
 # $3 (a regex of member names, e.g. wall-clock columns) left out.
 table_values() {
   h5dump -m '%.17g' -d "/$2" "$1" 2>/dev/null | awk -v skip="${3:-^$}" '
+    /ATTRIBUTE/ { exit }  # the descriptive attributes that follow the data
     /H5T_COMPOUND/ { intype = 1; next }
-    intype && /}/ { intype = 0; next }
-    intype { n++; gsub(/[";]/, "", $NF); drop[n] = ($NF ~ skip); next }
+    intype && /^ *}$/ { intype = 0; next }
+    intype && /"[^"]*"; *$/ { n++; gsub(/[";]/, "", $NF); drop[n] = ($NF ~ skip); next }
+    intype { next }
     /^ *\([0-9]+\): *\{/ { f = 0; next }
     /^ *}/ { next }
     n && /^ +[^ ]/ && !/DATA|DATASPACE|DATASET|HDF5/ { f++; if (!drop[f]) print f": "$0 }'
