@@ -3,7 +3,7 @@
 #include "agg.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,22 +265,22 @@ static void test_empty_and_single(void)
     hf_agg_free(a);
 }
 
+static const hf_cu_test_t tests_agg[] = {
+    {"fixed-point scale exponents", test_scale_exp, NULL},
+    {"exact sums are order independent", test_order_independent, NULL},
+    {"exact sums are accurate", test_accuracy, NULL},
+    {"empty round and single client", test_empty_and_single, NULL},
+    {"32/64-bit choice, topologies agree", test_width_choice, NULL},
+    {"add_diff and apply", test_add_diff_and_apply, NULL},
+    {"shared-memory and MPI_Allreduce paths agree", test_shm_and_mpi_agree, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"agg", tests_agg, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("agg", NULL, NULL);
-    CU_add_test(s, "fixed-point scale exponents", test_scale_exp);
-    CU_add_test(s, "exact sums are order independent", test_order_independent);
-    CU_add_test(s, "exact sums are accurate", test_accuracy);
-    CU_add_test(s, "empty round and single client", test_empty_and_single);
-    CU_add_test(s, "32/64-bit choice, topologies agree", test_width_choice);
-    CU_add_test(s, "add_diff and apply", test_add_diff_and_apply);
-    CU_add_test(s, "shared-memory and MPI_Allreduce paths agree", test_shm_and_mpi_agree);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }

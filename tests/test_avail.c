@@ -6,7 +6,7 @@
 #include "select.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,24 +472,29 @@ static void test_policy_specifics(void)
     CU_ASSERT_PTR_NULL(hf_select_new("nope", HF_CORR_NONE, N, samples, NULL, NULL));
 }
 
-int main(void)
+static const hf_cu_test_t tests_avail[] = {
+    {"trace write/load round trip", test_roundtrip, NULL},
+    {"loader rejects bad traces with FILE:LINE", test_loader_errors, NULL},
+    {"online / next change queries, periods, withdrawals", test_queries, NULL},
+    {"markov long-run availability and lag-1 correlation", test_markov, NULL},
+    {"CA-Fed client type mix", test_cafed_mix, NULL},
+    {"cyclic, diurnal, sessions, withdraw generators", test_other_generators, NULL},
+    {"step-function importer on shared AWS spot traces", test_import_shared, NULL},
+    {"spot-traces JSON importer", test_import_json, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_select[] = {
+    {"policies x corrections: invariants, never offline", test_policies_invariants, NULL},
+    {"poc, f3ast, forecast, estimator, CA-Fed specifics", test_policy_specifics, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"avail", tests_avail, NULL, NULL},
+    {"select", tests_select, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("avail", NULL, NULL);
-    CU_add_test(s, "trace write/load round trip", test_roundtrip);
-    CU_add_test(s, "loader rejects bad traces with FILE:LINE", test_loader_errors);
-    CU_add_test(s, "online / next change queries, periods, withdrawals", test_queries);
-    CU_add_test(s, "markov long-run availability and lag-1 correlation", test_markov);
-    CU_add_test(s, "CA-Fed client type mix", test_cafed_mix);
-    CU_add_test(s, "cyclic, diurnal, sessions, withdraw generators", test_other_generators);
-    CU_add_test(s, "step-function importer on shared AWS spot traces", test_import_shared);
-    CU_add_test(s, "spot-traces JSON importer", test_import_json);
-    CU_pSuite t = CU_add_suite("select", NULL, NULL);
-    CU_add_test(t, "policies x corrections: invariants, never offline", test_policies_invariants);
-    CU_add_test(t, "poc, f3ast, forecast, estimator, CA-Fed specifics", test_policy_specifics);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -2,7 +2,7 @@
  * statistical test), top-k error-feedback invariant, fp16 conversions. */
 #include "compress.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,17 +169,19 @@ static void test_fp16(void)
     CU_ASSERT_DOUBLE_EQUAL(v[1], -3.140625, 1e-9);
 }
 
-int main(void)
+static const hf_cu_test_t tests_compress[] = {
+    {"qsgd encoded size and levels", test_qsgd_size, NULL},
+    {"qsgd unbiased, variance bound", test_qsgd_unbiased, NULL},
+    {"top-k error feedback invariant", test_topk_ef, NULL},
+    {"fp16 conversions", test_fp16, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"compress", tests_compress, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("compress", NULL, NULL);
-    CU_add_test(s, "qsgd encoded size and levels", test_qsgd_size);
-    CU_add_test(s, "qsgd unbiased, variance bound", test_qsgd_unbiased);
-    CU_add_test(s, "top-k error feedback invariant", test_topk_ef);
-    CU_add_test(s, "fp16 conversions", test_fp16);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int fails = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

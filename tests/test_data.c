@@ -10,7 +10,7 @@
 #include "data.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -981,46 +981,50 @@ static void rm_tmpdir(void)
     rmdir(tmpdir);
 }
 
-int main(void)
+static const char *fmnist_skip(void)
+{
+    return fmnist_present() ? NULL : HF_FMNIST_DEFAULT_DIR " absent";
+}
+
+static const char *leaf_real_skip(void)
+{
+    return find_shared_leaf() ? NULL : "leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)";
+}
+
+static const hf_cu_test_t tests_idx[] = {
+    {"fashion-mnist", test_fmnist, fmnist_skip},
+    {"fashion-mnist missing dir", test_fmnist_missing, NULL},
+    {"idx files and errors", test_idx_files, NULL},
+    {"idx truncations in memory", test_idx_parse_truncations, NULL},
+    /* the shards test reuses Fashion-MNIST labels when loaded: same suite */
+    {"partition iid", test_partition_iid, NULL},
+    {"partition shards", test_partition_shards, NULL},
+    {"partition dirichlet", test_partition_dirichlet, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_synthetic[] = {
+    {"synthetic(1,1) and iid", test_synthetic, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_leaf[] = {
+    {"small documents", test_leaf_small, NULL},
+    {"malformed documents", test_leaf_malformed, NULL},
+    {"prefixes and mutations", test_leaf_mutations, NULL},
+    {"fedprox synthetic_1_1 test split", test_leaf_real, leaf_real_skip},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"idx", tests_idx, suite_idx_init, suite_idx_clean},
+    {"synthetic", tests_synthetic, NULL, NULL},
+    {"leaf", tests_leaf, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hf_test_data_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
-    CU_set_fail_on_inactive(CU_FALSE);
-
-    CU_pSuite s = CU_add_suite("idx", suite_idx_init, suite_idx_clean);
-    CU_pTest t = CU_add_test(s, "fashion-mnist", test_fmnist);
-    if (!fmnist_present()) {
-        printf("SKIP: fashion-mnist: %s absent\n", HF_FMNIST_DEFAULT_DIR);
-        CU_set_test_active(t, CU_FALSE);
-    }
-    CU_add_test(s, "fashion-mnist missing dir", test_fmnist_missing);
-    CU_add_test(s, "idx files and errors", test_idx_files);
-    CU_add_test(s, "idx truncations in memory", test_idx_parse_truncations);
-    /* The shards test reuses Fashion-MNIST labels when loaded: same suite. */
-    CU_add_test(s, "partition iid", test_partition_iid);
-    CU_add_test(s, "partition shards", test_partition_shards);
-    CU_add_test(s, "partition dirichlet", test_partition_dirichlet);
-
-    s = CU_add_suite("synthetic", NULL, NULL);
-    CU_add_test(s, "synthetic(1,1) and iid", test_synthetic);
-
-    s = CU_add_suite("leaf", NULL, NULL);
-    CU_add_test(s, "small documents", test_leaf_small);
-    CU_add_test(s, "malformed documents", test_leaf_malformed);
-    CU_add_test(s, "prefixes and mutations", test_leaf_mutations);
-    t = CU_add_test(s, "fedprox synthetic_1_1 test split", test_leaf_real);
-    if (!find_shared_leaf()) {
-        printf("SKIP: leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)\n");
-        CU_set_test_active(t, CU_FALSE);
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    printf("\nasserts %u, passed %u, failed %u, tests inactive %u\n", CU_get_number_of_asserts(),
-           CU_get_number_of_successes(), fails, CU_get_number_of_tests_inactive());
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     rm_tmpdir();
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -8,7 +8,7 @@
 #include "options.h"
 #include "placement.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,24 +562,31 @@ static void test_library_sources(void)
     CU_ASSERT(fabs(L[4].active_w - mx) < 0.05);
 }
 
-int main(void)
+static const char *shared_skip(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("devices", NULL, NULL);
-    CU_add_test(s, "clock arithmetic", test_clock_arithmetic);
-    CU_add_test(s, "over-commitment keeps exactly the K fastest", test_overcommit_keeps_k_fastest);
-    CU_add_test(s, "deadline drops exactly the late; partial work", test_deadline_drops_exactly_late);
-    CU_add_test(s, "static and dynamic backup workers", test_backup_workers);
-    CU_add_test(s, "DBW chooses k by loss decrease per second", test_dbw_choice);
-    CU_add_test(s, "class assignment: exact seeded quotas", test_assign_quotas);
-    CU_add_test(s, "suite keys and the library", test_conf_and_library);
-    CU_add_test(s, "class CSV files", test_csv);
-    CU_add_test(s, "placement on synthetic topologies", test_placement_synthetic);
-    CU_add_test(s, "placement on an XML topology", test_placement_xml);
-    if (shared()) CU_add_test(s, "library figures match ../shared/data", test_library_sources);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return shared() ? NULL : "SHARED_DATA/devices absent";
+}
+
+static const hf_cu_test_t tests_devices[] = {
+    {"clock arithmetic", test_clock_arithmetic, NULL},
+    {"over-commitment keeps exactly the K fastest", test_overcommit_keeps_k_fastest, NULL},
+    {"deadline drops exactly the late; partial work", test_deadline_drops_exactly_late, NULL},
+    {"static and dynamic backup workers", test_backup_workers, NULL},
+    {"DBW chooses k by loss decrease per second", test_dbw_choice, NULL},
+    {"class assignment: exact seeded quotas", test_assign_quotas, NULL},
+    {"suite keys and the library", test_conf_and_library, NULL},
+    {"class CSV files", test_csv, NULL},
+    {"placement on synthetic topologies", test_placement_synthetic, NULL},
+    {"placement on an XML topology", test_placement_xml, NULL},
+    {"library figures match ../shared/data", test_library_sources, shared_skip},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"devices", tests_devices, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -8,7 +8,7 @@
 #include "hf_util.h"
 #include "options.h"
 #include "rapl.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,27 +403,30 @@ static void test_regions_errors(void)
     hf_energy_free(e);
 }
 
-int main(void)
+static const hf_cu_test_t tests_energy[] = {
+    {"model identities", test_model_identities, NULL},
+    {"budgets and adaptive strategies", test_plan_budget, NULL},
+    {"RAPL fake tree, wrap-around", test_rapl_fake_tree, NULL},
+    {"ISO 8601 times", test_time, NULL},
+    {"carbon trace, country table, errors", test_trace_and_errors, NULL},
+    {"shipped carbon profiles", test_shipped_profiles, NULL},
+    {"EIA importer (shared data)", test_eia_import, NULL},
+    {"carbon-aware sampler", test_aware_sampler, NULL},
+    {"regions", test_regions_errors, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"energy", tests_energy, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/hetfl-energy-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) return 1;
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("energy", NULL, NULL);
-    CU_add_test(s, "model identities", test_model_identities);
-    CU_add_test(s, "budgets and adaptive strategies", test_plan_budget);
-    CU_add_test(s, "RAPL fake tree, wrap-around", test_rapl_fake_tree);
-    CU_add_test(s, "ISO 8601 times", test_time);
-    CU_add_test(s, "carbon trace, country table, errors", test_trace_and_errors);
-    CU_add_test(s, "shipped carbon profiles", test_shipped_profiles);
-    CU_add_test(s, "EIA importer (shared data)", test_eia_import);
-    CU_add_test(s, "carbon-aware sampler", test_aware_sampler);
-    CU_add_test(s, "regions", test_regions_errors);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int fails = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {}
-    return fails ? 1 : 0;
+    return rc;
 }

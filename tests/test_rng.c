@@ -1,6 +1,6 @@
 /* test_rng.c — Philox known answers, reproducibility, distribution sanity. */
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,18 +166,20 @@ static void test_permutation_sample(void)
     for (int i = 0; i < 3; i++) CU_ASSERT(abs(hist[i] - 10000) < 400);
 }
 
-int main(void)
+static const hf_cu_test_t tests_rng[] = {
+    {"philox known answers", test_philox_kat, NULL},
+    {"reproducible streams", test_reproducible, NULL},
+    {"uniform, normal, lognormal", test_uniform_normal, NULL},
+    {"gamma, dirichlet, exponential, weibull", test_gamma_dirichlet, NULL},
+    {"permutation, sampling", test_permutation_sample, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"rng", tests_rng, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("rng", NULL, NULL);
-    CU_add_test(s, "philox known answers", test_philox_kat);
-    CU_add_test(s, "reproducible streams", test_reproducible);
-    CU_add_test(s, "uniform, normal, lognormal", test_uniform_normal);
-    CU_add_test(s, "gamma, dirichlet, exponential, weibull", test_gamma_dirichlet);
-    CU_add_test(s, "permutation, sampling", test_permutation_sample);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -8,7 +8,7 @@
 #include "agg.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,21 +235,21 @@ static void test_full_width_is_fedavg(void)
     free(xa); free(xb); free(d);
 }
 
+static const hf_cu_test_t tests_slice[] = {
+    {"units and narrow configurations", test_units, NULL},
+    {"mlp extract/scatter round trip, coverage, sub-model forward", test_roundtrip_mlp, NULL},
+    {"cnn extract/scatter round trip, coverage, sub-model forward", test_roundtrip_cnn, NULL},
+    {"per-width parameter and FLOP counts", test_flops_bytes, NULL},
+    {"masked mean per coordinate, label split, uncovered kept", test_masked_mean, NULL},
+    {"full width: masked aggregation == FedAvg bitwise", test_full_width_is_fedavg, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"slice", tests_slice, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("slice", NULL, NULL);
-    CU_add_test(s, "units and narrow configurations", test_units);
-    CU_add_test(s, "mlp extract/scatter round trip, coverage, sub-model forward", test_roundtrip_mlp);
-    CU_add_test(s, "cnn extract/scatter round trip, coverage, sub-model forward", test_roundtrip_cnn);
-    CU_add_test(s, "per-width parameter and FLOP counts", test_flops_bytes);
-    CU_add_test(s, "masked mean per coordinate, label split, uncovered kept", test_masked_mean);
-    CU_add_test(s, "full width: masked aggregation == FedAvg bitwise", test_full_width_is_fedavg);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }

@@ -5,7 +5,7 @@
  * quadratic problem with heterogeneous clients, where FedAvg's client drift
  * leaves it at a biased fixed point and SCAFFOLD's control variates remove it.
  */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -293,25 +293,25 @@ static void test_gossip_complete_is_average(void)
     hf_graph_free(&g);
 }
 
+static const hf_cu_test_t tests_strategy[] = {
+    {"registry", test_registry, NULL},
+    {"SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg, NULL},
+    {"FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg, NULL},
+    {"FedNova a_k", test_fednova_a, NULL},
+    {"FedNova weights, stragglers", test_fednova_weights, NULL},
+    {"server optimizers", test_server_opt, NULL},
+    {"mixing matrices symmetric, doubly stochastic", test_mixing_doubly_stochastic, NULL},
+    {"known weights and spectral gaps", test_known_weights_and_gaps, NULL},
+    {"max-plus cycle time", test_cycle_time, NULL},
+    {"gossip on the complete graph averages", test_gossip_complete_is_average, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"strategy", tests_strategy, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("strategy", NULL, NULL);
-    CU_add_test(s, "registry", test_registry);
-    CU_add_test(s, "SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg);
-    CU_add_test(s, "FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg);
-    CU_add_test(s, "FedNova a_k", test_fednova_a);
-    CU_add_test(s, "FedNova weights, stragglers", test_fednova_weights);
-    CU_add_test(s, "server optimizers", test_server_opt);
-    CU_add_test(s, "mixing matrices symmetric, doubly stochastic", test_mixing_doubly_stochastic);
-    CU_add_test(s, "known weights and spectral gaps", test_known_weights_and_gaps);
-    CU_add_test(s, "max-plus cycle time", test_cycle_time);
-    CU_add_test(s, "gossip on the complete graph averages", test_gossip_complete_is_average);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }
