@@ -35,18 +35,6 @@ run() { local out=$1 n=$2; shift 2; run_mpi "$n" run "$S" --quiet -o "$TMP/$out.
           || { cat "$TMP/$out.log"; return 1; }; }
 same() { "$HETFL" compare "$@" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; return 1; }; }
 differ() { ! "$HETFL" compare "$@" > /dev/null 2>&1; }
-# col FILE DATASET COLUMN: one value per row of a compound dataset
-col() {
-  h5dump -d "$2" -y -w 0 "$1" | awk -v want="$3" '
-    /H5T_COMPOUND/ { t = 1; next }
-    t && /^ *} *$/ { t = 0; next }
-    t && /";$/ { n = split($0, a, "\""); names[c++] = a[n - 1]; next }
-    t { next }
-    /DATA \{/ { d = 1; next }
-    d && /\{ *$/ { f = 0; next }
-    d && /^ *\}/ { next }
-    d { v = $0; gsub(/[ ,]/, "", v); if (names[f] == want) print v; f++ }'
-}
 # all /model/final values, one per line
 model_values() {
   h5dump -g /model/final -y -w 0 "$1" | awk '/^ *DATA \{/ { d = 1; next } d && /^ *\}/ { d = 0; next }
