@@ -80,17 +80,29 @@ static void test_plan_budget(void)
                  "regions = default\n", strategies[s]);
         hf_energy_t *e = mk_energy(text, 4, 10);
         CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        double round_sum = 0, parts[3];
         hf_eplan_t pl[3];
         for (int i = 0; i < 3; i++) {
             hf_energy_plan(e, 0, 0.0, i == 2 ? 1 : 0, &cl, down, P, &pl[i]);
-            parts[i] = pl[i].e.total_j;
-            round_sum += parts[i];
             CU_ASSERT(pl[i].e.total_j == pl[i].e.compute_j + pl[i].e.radio_j + pl[i].e.idle_j);
             CU_ASSERT(pl[i].remaining_j >= -1e-9);
             CU_ASSERT_DOUBLE_EQUAL(pl[i].carbon_g, pl[i].e.total_j / 3.6e6 * 475, 1e-12);
         }
-        CU_ASSERT_DOUBLE_EQUAL(round_sum, parts[0] + parts[1] + parts[2], 0);
+        /* the second participation of client 0, by hand (9.92 J left; 1/3 J a step).
+         * steps, sample: radio 0.1 J/MB x 0.8 MB = 0.08 J, floor((9.92 - 0.08) x 3) = 29
+         * steps of 60: 29/60 x 20 J + 0.08 J; sample: ceil(600 x 29/60) = 290 samples.
+         * auto: QSGD first (15 levels: 5 bits a value + 32 a bucket of 512 -> 63284 bytes,
+         * radio 0.1 x 0.463284 J), still over 9.92 J, then floor((9.92 - 0.0463284) x 3)
+         * = 29 steps. exclude, compress: over budget, nothing spent. */
+        static const double want_j[5] = {0.0, 29.0 / 60 * 20 + 0.08, 29.0 / 60 * 20 + 0.08, 0.0,
+                                         29.0 / 60 * 20 + 0.0463284};
+        static const int want_steps[5] = {0, 29, 29, 0, 29};
+        CU_ASSERT_DOUBLE_EQUAL(pl[1].e.total_j, want_j[s], 1e-9);
+        CU_ASSERT_EQUAL(pl[1].steps, want_steps[s]);
+        CU_ASSERT_DOUBLE_EQUAL(pl[1].remaining_j, 30 - 20.08 - want_j[s], 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(pl[0].remaining_j, 30 - 20.08, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(pl[2].remaining_j, 30 - 20.08, 1e-9);
+        if (s == 2) CU_ASSERT_EQUAL(pl[1].sample, 290);
+        if (s == 4) CU_ASSERT_EQUAL(pl[1].bytes_up, 63284u);
         CU_ASSERT_EQUAL(pl[0].outcome, HF_OUT_COMPLETED);
         CU_ASSERT_EQUAL(pl[0].steps, 60);
         CU_ASSERT_DOUBLE_EQUAL(pl[0].e.total_j, 20.08, 1e-9);

@@ -126,7 +126,9 @@ static void test_fednova_weights(void)
     /* stragglers 2/3 with E = 4: partial epochs, weights n_k τ_eff / a_k */
     p.stragglers = 0.67;
     hf_strat_plan(&s, 3, sel, 3, &pl);
-    int nstr = 0;
+    /* expected values from the plan's inputs (each client's epochs: 3 steps each), not
+     * from the a_k the code computed: plain SGD a_k = tau_k, tau_eff = sum (n_k/n) tau_k */
+    int nstr = 0, distinct = 0;
     double teff = 0;
     for (int i = 0; i < 3; i++) {
         nstr += c[i].straggler;
@@ -134,10 +136,28 @@ static void test_fednova_weights(void)
         CU_ASSERT(c[i].epochs >= 1 && c[i].epochs <= 4);
         if (c[i].straggler) CU_ASSERT(c[i].epochs <= 3);
         CU_ASSERT_EQUAL(c[i].steps, c[i].epochs * 3);
-        teff += c[i].a / 3.0;
+        CU_ASSERT_EQUAL(c[i].a, 3.0 * c[i].epochs);
+        teff += 30.0 / 90.0 * (3.0 * c[i].epochs);
+        distinct += i > 0 && c[i].epochs != c[0].epochs;
     }
     CU_ASSERT_EQUAL(nstr, 2);
-    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / c[i].a, 1e-9);
+    CU_ASSERT(distinct > 0);  /* unequal steps: the weights below differ from n_k */
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / (3.0 * c[i].epochs), 1e-9);
+    hf_strat_free(&s);
+    /* momentum rho: a_k = sum_{j=1..tau} (1 - rho^j)/(1 - rho) = (tau - rho (1 - rho^tau)/(1 - rho))/(1 - rho) */
+    p.momentum = 0.5f;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    hf_strat_plan(&s, 3, sel, 3, &pl);
+    teff = 0;
+    double ak[3];
+    for (int i = 0; i < 3; i++) {
+        double tau = 3.0 * c[i].epochs, rho = 0.5;
+        ak[i] = (tau - rho * (1 - pow(rho, tau)) / (1 - rho)) / (1 - rho);
+        CU_ASSERT_DOUBLE_EQUAL(c[i].a, ak[i], 1e-9);
+        teff += 30.0 / 90.0 * ak[i];
+    }
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / ak[i], 1e-9);
+    p.momentum = 0.0f;
     hf_strat_free(&s);
     /* fedavg drops the same stragglers */
     snprintf(p.strategy, sizeof p.strategy, "fedavg");
