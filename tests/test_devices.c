@@ -261,8 +261,18 @@ static void test_dbw_choice(void)
     float mean[4] = {1, 1, 1, 1};  /* ‖Δ̄‖² = 4 */
     for (int i = 0; i < 9; i++) { w[i] = 1.0 / 9; n2[i] = 4.5; }  /* small spread */
     hf_dbw_observe_updates(s, 9, w, n2, mean);
+    /* by hand (Xu et al.): M = |mean|^2 = 4, S = sum w |d|^2 = 4.5, W2 = sum w^2 = 1/9:
+     * sigma2 = (S - M)/(1 - W2) = 0.5625, G = M - sigma2 W2 = 3.9375; L stays 1 */
+    CU_ASSERT_DOUBLE_EQUAL(s->sigma2, 0.5625, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->G, 3.9375, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->L, 1.0, 0);
     float mean2[4] = {1, 1, 1, 1.1f};
     hf_dbw_observe_updates(s, 9, w, n2, mean2);
+    /* M = 3 + 1.1^2, sigma2 = (4.5 - M) 9/8, G = M - sigma2/9, L = |mean2 - mean|/|mean| = 0.05 */
+    double M2 = 3 + (double)1.1f * 1.1f;
+    CU_ASSERT_DOUBLE_EQUAL(s->sigma2, (4.5 - M2) * 9 / 8, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->G, M2 - (4.5 - M2) / 8, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->L, sqrt(((double)1.1f - 1) * ((double)1.1f - 1) / 4), 1e-9);
     CU_ASSERT(s->sigma2 > 0);
     CU_ASSERT(s->G > 0);
     /* signal dominates noise: the straggler is not worth 100 s */
@@ -281,6 +291,20 @@ static void test_dbw_choice(void)
     CU_ASSERT_EQUAL(hf_dbw_choose(s), m);
     hf_dbw_free(s);
     hf_dbw_free(e);
+    /* an interior optimum: the k-th arrival at k seconds, G = 1, sigma2 = 4, L = 0.5;
+     * expected decrease per second v(k) = ((1 - L/2) G - (L/2) sigma2 / k) / k
+     * = 0.75/k - 1/k^2, largest at k = 3 (v = 0.1389 vs 0.125 at k = 2 and 4) */
+    hf_dbw_t *q = hf_dbw_new(m, 4);
+    for (int i = 0; i < m; i++) p[i].t_compute_full = i + 1;
+    hf_dbw_observe_times(q, p, m);
+    hf_dbw_observe_times(q, p, m);
+    for (int k = 0; k < m; k++) CU_ASSERT_DOUBLE_EQUAL(q->tsum[k], 2.0 * (k + 1), 0);
+    q->nobs_grad = 2;
+    q->G = 1;
+    q->sigma2 = 4;
+    q->L = 0.5;
+    CU_ASSERT_EQUAL(hf_dbw_choose(q), 3);
+    hf_dbw_free(q);
 }
 
 static void test_assign_quotas(void)
