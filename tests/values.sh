@@ -14,7 +14,8 @@
 #   - every /participation and /rounds column of a run recomputed from the inputs
 #     (device class, model size, data) or from other columns: steps, compute,
 #     communication, energy (with and without energy.count_idle), carbon, bytes,
-#     counts, simulated time, test loss and accuracy of the final model.
+#     counts, simulated time, test loss and accuracy of the final model;
+#   - carbon from an hourly trace, per region, at the hour in progress.
 . "$(dirname "$0")/lib.sh"
 REF=$HETFL_SRCDIR/tests/fl_reference.awk
 # client n_k x_1 x_2 y (n_k copies of one sample); the test set: x_1 x_2 y
@@ -173,6 +174,27 @@ run idle --set energy.count_idle=yes --set federation.rounds=2 --set devices.gfl
 check "energy.count_idle: energy_j = active + radio + idle_w x comm_s" cols_ok "$TMP/idle.h5" 1 0.001
 run idle-off --set federation.rounds=2 --set devices.gflops=0.001 || bad "count_idle off: run"
 check "energy.count_idle = no: no idle energy" cols_ok "$TMP/idle-off.h5" 0 0.001
+
+# carbon from an hourly trace: client 0 in region XA, client 1 in XB; at 1e-6 GFLOP/s
+# and 1e5 local epochs a sample costs 3600 s of compute, so round 1 (from 00:30) lasts 3 h
+# and round 2
+# starts in hour 3; each participation's carbon_g = energy_j x the intensity of its
+# region in the hour in progress at the round's start (not the nearest hour)
+{ echo timestamp,region,gco2_per_kwh
+  for h in 0 1 2 3 4 5 6 7 8 9; do
+    printf '2022-03-01T%02d:00Z,XA,%d\n2022-03-01T%02d:00Z,XB,%d\n' $h $((100 * (h + 1))) $h $((1000 * (h + 1)))
+  done; } > "$TMP/ci.csv"
+printf 'client,region\n0,XA\n1,XB\n' > "$TMP/regions.csv"
+run carbon --set federation.rounds=2 --set devices.gflops=1e-6 --set federation.local_epochs=100000 --set "energy.carbon_file=$TMP/ci.csv" \
+  --set "energy.regions_file=$TMP/regions.csv" --set energy.start=2022-03-01T00:30Z || bad "carbon: run"
+check "carbon: carbon_g = energy_j x the trace's intensity (region, hour of the round start)" awk '
+  FNR == NR { start[$1 + 1] = $2; next }   # round r starts when round r - 1 ends
+  { h = int((1800 + start[$1]) / 3600); ci = ($2 == 0 ? 100 : 1000) * (h + 1)
+    d = $4 - $3 * ci / 3.6e6; if (d < 0) d = -d; if (d > 1e-12 * $4) bad = 1; n++
+    if ($1 == 2 && h != 3) bad = 1 }
+  END { exit bad || n != 4 }' <(cols -x "$TMP/carbon.h5" /rounds round sim_time_s) \
+  <(cols -x "$TMP/carbon.h5" /participation round client energy_j carbon_g)
+check "carbon: /rounds columns recomputed" tables_consistent "$TMP/carbon.h5"
 
 # test loss and accuracy: the final model evaluated on the test set by hand
 eval_ok() {  # FILE: /rounds test_loss, test_accuracy of its last row
