@@ -33,8 +33,18 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
     NR == FNR { e[$1] += $2; c[$1] += $3; next }
     { if ((e[$1] - $2)^2 > 1e-24 * $2^2 || (c[$1] - $3)^2 > 1e-24 * $3^2) bad = 1; n++ }
     END { exit bad || n == 0 }' "$TMP/p1" "$TMP/r"
-  check "carbon_g = energy_j x a profile intensity (BPAT..PJM: 20-900 g/kWh)" awk '
-    { ci = $3 / $2 * 3.6e6; if (ci < 20 || ci > 900) bad = 1 } END { exit bad || NR == 0 }' "$TMP/p1"
+  # the intensity of the client's region (/clients) in the profile's July row, at the hour
+  # in progress when its round starts (18:00 UTC + the previous round's end)
+  cols "$F" /clients id region > "$TMP/cl"
+  cols -x "$F" /rounds round sim_time_s > "$TMP/ro"
+  cols -x "$F" /participation round client outcome energy_j carbon_g > "$TMP/pc"
+  check "carbon_g = energy_j x its region's profile intensity at the round's start hour" awk -F'[ ,]' '
+    FILENAME ~ /csv$/ { if ($2 == 7) for (h = 0; h < 24; h++) ci[$1, h] = $(3 + h); next }
+    FILENAME ~ /cl$/ { reg[$1] = $2; next }
+    FILENAME ~ /ro$/ { start[$1 + 1] = $2; next }
+    { h = (18 + int(start[$1] / 3600)) % 24; want = $4 * ci[reg[$2], h] / 3.6e6; d = $5 - want
+      if (d < 0) d = -d; if (!(ci[reg[$2], h] > 0) || d > 1e-12 * want) bad = 1; n++ }
+    END { exit bad || n == 0 }' "$HETFL_SRCDIR"/traces/carbon/*.csv "$TMP/cl" "$TMP/ro" "$TMP/pc"
   check "fake RAPL tree: measured energy read (0 J from static counters, not NaN)" awk '
     { if ($4 != "0") bad = 1 } END { exit bad || NR == 0 }' "$TMP/p1"
   F=$TMP/r3.h5
