@@ -9,7 +9,7 @@
 # ceil(n_k / B) steps per epoch, each on the gradient at its one sample.
 #
 #   awk -f fl_reference.awk -v D=2 -v C=3 -v lr=0.5 -v E=1 -v B=2 -v rounds=1 \
-#       -v strategy=fedavg [-v mu= -v rho= -v wd= -v sopt=none -v slr=1 -v b1= -v b2= -v tau= -v N=]
+#       -v strategy=fedavg [-v mu= -v rho= -v wd= -v clip= -v sopt=none -v slr=1 -v b1= -v b2= -v tau= -v N=]
 #       X0 CLIENTS
 #   X0: the initial model, one value a line (W row by row, then b)
 #   CLIENTS: one line a client, every round all of them take part:
@@ -74,6 +74,10 @@ END {
         bs = (s % spe) < spe - 1 ? B : n[k] - (spe - 1) * B   # this step's batch size
         l = softmax_grad(y, k, g)
         lsum += l * bs; seen += bs
+        if (clip > 0) {                       # clip the gradient's global norm (before the other terms)
+          nn = 0; for (j = 0; j < P; j++) nn += g[j] * g[j]
+          cf = clip / (sqrt(nn) + 1e-6); if (cf < 1) for (j = 0; j < P; j++) g[j] *= cf
+        }
         for (j = 0; j < P; j++) {
           if (strategy == "fedprox" || (strategy == "fednova" && mu > 0)) g[j] += mu * (y[j] - x[j])
           if (strategy == "scaffold") g[j] += cs[j] - ck[k, j]

@@ -83,6 +83,8 @@ case_ fedavg "-v strategy=fedavg"
 case_ fedavg-mom-wd "-v strategy=fedavg -v rho=0.5 -v wd=0.1 -v E=2 -v rounds=2" \
   --set federation.momentum=0.5 --set federation.weight_decay=0.1 --set federation.local_epochs=2 \
   --set federation.rounds=2
+case_ fedavg-clip "-v strategy=fedavg -v clip=0.3 -v rho=0.5 -v E=2" --set federation.clip=0.3 \
+  --set federation.momentum=0.5 --set federation.local_epochs=2
 case_ fedprox "-v strategy=fedprox -v mu=0.5 -v E=2 -v rounds=2" --set federation.strategy=fedprox \
   --set fedprox.mu=0.5 --set federation.local_epochs=2 --set federation.rounds=2
 # FedNova: client 0 takes 2 steps a round (batches of 2 and 1), client 1 one step
@@ -122,14 +124,14 @@ check "overcommit: client 0 overcommitted, client 1 completed" \
 # class 'default' from the devices.* keys: 10 GFLOP/s, up 10 / down 50 Mbit/s, latency
 # 0.05 s, 5 W active, 0.5 W idle, 0.1 J/MB; carbon intensity 475 g/kWh; training costs
 # 6 D C = 36 FLOP a sample; every transfer is the model, 4 P = 36 bytes.
-cols_ok() {  # FILE IDLE(0/1) GFLOPS
-  local f=$1 idle=$2 gf=$3
+cols_ok() {  # FILE IDLE(0/1) GFLOPS [CARBON_INTENSITY]
+  local f=$1 idle=$2 gf=$3 ci=${4:-475}
   cols -x "$f" /clients id samples > "$TMP/cl"
   cols -x "$f" /participation round client outcome steps compute_s_model comm_s energy_j local_loss width \
     bytes_up carbon_g staleness samples_data bytes_data > "$TMP/pa"
   cols -x "$f" /rounds round sim_time_s available selected completed dropped late train_loss bytes_up bytes_down \
     energy_j carbon_g > "$TMP/ro"
-  awk -v idle="$idle" -v gf="$gf" -v P=$P -v D=$D -v C=$C -v B=2 -v E=1 '
+  awk -v idle="$idle" -v gf="$gf" -v ci="$ci" -v P=$P -v D=$D -v C=$C -v B=2 -v E=1 '
     function near(a, b) { d = a - b; if (d < 0) d = -d; return d <= 1e-12 + 1e-9 * (b < 0 ? -b : b) }
     function no(what) { bad = 1; print "  " what }
     FILENAME ~ /cl$/ { n[$1] = $2; next }
@@ -146,7 +148,7 @@ cols_ok() {  # FILE IDLE(0/1) GFLOPS
       if (!near($7, en)) no("client " k ": energy_j " $7 ", want " en)
       if ($9 != 1) no("client " k ": width " $9)
       if ($10 != 4 * P) no("client " k ": bytes_up " $10)
-      if (!near($11, $7 * 475 / 3.6e6)) no("client " k ": carbon_g " $11 " != energy_j x 475 g/kWh")
+      if (!near($11, $7 * ci / 3.6e6)) no("client " k ": carbon_g " $11 " != energy_j x " ci " g/kWh")
       if ($12 != 0 || $13 != 0 || $14 != 0) no("client " k ": staleness/samples_data/bytes_data not 0")
       e[r] += $7; cg[r] += $11; up[r] += $10; done[r] += $3 == "completed"; late[r] += $3 == "late"
       wl[r] += n[k] * $8; ns[r] += n[k]; if (comm + comp > dur[r]) dur[r] = comm + comp
@@ -170,8 +172,9 @@ for f in fedavg-mom-wd fedprox fednova scaffold fedadam partial overcommit; do
   check "$f: /rounds columns recomputed from /participation and /clients" \
     tables_consistent "$TMP/$f.h5" 1 "$([ $f = scaffold ] && echo 2 || echo 1)"
 done
-run idle --set energy.count_idle=yes --set federation.rounds=2 --set devices.gflops=0.001 || bad "count_idle: run"
-check "energy.count_idle: energy_j = active + radio + idle_w x comm_s" cols_ok "$TMP/idle.h5" 1 0.001
+run idle --set energy.count_idle=yes --set federation.rounds=2 --set devices.gflops=0.001 \
+  --set energy.carbon_intensity=300 || bad "count_idle: run"
+check "energy.count_idle: energy_j = active + radio + idle_w x comm_s (300 g/kWh)" cols_ok "$TMP/idle.h5" 1 0.001 300
 run idle-off --set federation.rounds=2 --set devices.gflops=0.001 || bad "count_idle off: run"
 check "energy.count_idle = no: no idle energy" cols_ok "$TMP/idle-off.h5" 0 0.001
 
