@@ -18,20 +18,22 @@
 # while code moves inside a file.  The script copies the working tree (tracked and
 # untracked, not ignored, files) to the scratch directory, configures it once,
 # checks that the mutants' tests pass there unmutated, then for each mutant: applies
-# the edit, rebuilds incrementally (the library, hetfl, and the test programs it runs),
-# runs the mutant's tests with `make check-TESTS TESTS=...` and restores the file.  A mutant is killed when
-# a test fails (or runs past the time limit), survives when all pass.
+# the edit, rebuilds incrementally (the library, hetfl, and the test programs it
+# runs), runs the mutant's tests with `make check-TESTS TESTS=...` and restores the
+# file.  A mutant is killed when a test fails (or runs past the time limit),
+# survives when all pass.
 #
 # Exit status: 0 when the score reaches --min; 1 below it; 2 when a mutant no longer
 # applies (its function or text is gone: update tests/mutants.txt), does not compile,
 # or the tests fail without any mutant.  Not part of `make check`: `make mutants` runs it.
-# Cost: about a minute per mutant on 2 cores (run it at low priority: nice -n 19).
+# Cost: one to two minutes a mutant on 2 cores, mostly the rebuild (make mutants runs
+# it at nice 19; docs/testing.md has more).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 list=$here/tests/mutants.txt
 mode=run diff=0 pending=0 work= keep=0 jobs=2 tlimit=1200 min=90
 ids=()
-usage() { sed -n '2,28p' "$0" >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
   -l|--list) mode=list ;;
