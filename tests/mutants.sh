@@ -29,6 +29,9 @@
 # Cost: one to two minutes a mutant on 2 cores, mostly the rebuild (make mutants runs
 # it at nice 19; docs/testing.md has more).
 set -u
+# The whole script is one function, read before it runs: editing this file while a
+# run is going on does not disturb that run.
+main() {
 here=$(cd "$(dirname "$0")/.." && pwd)
 list=$here/tests/mutants.txt
 mode=run diff=0 pending=0 work= keep=0 jobs=2 tlimit=1200 min=90
@@ -316,3 +319,6 @@ if [ $nb -gt 0 ]; then
   exit 2
 fi
 awk -v k=$nk -v t=$total -v m="$min" 'BEGIN { exit !(t > 0 && 100 * k >= m * t) }'
+}
+main "$@"
+exit $?
