@@ -35,8 +35,14 @@ check "async rejects another selection policy: exit 2, key named" \
 if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   "$H5DUMP" -d /participation "$TMP/uniform-none-1.h5" > "$TMP/part.txt" 2>&1
   check "some selected clients are dropped_offline" grep -qi dropped_offline "$TMP/part.txt"
-  "$H5DUMP" -d /rounds "$TMP/uniform-none-1.h5" > "$TMP/rounds.txt" 2>&1
-  check "/rounds.available is below the client count" test -s "$TMP/rounds.txt"
+  N=$(nrows "$TMP/uniform-none-1.h5" /clients)
+  check "/rounds.available: at most the $N clients, below it in some round, never below selected" awk -v N="$N" '
+    { if ($1 > N || $2 > $1) bad = 1; if ($1 < N) some = 1 } END { exit bad || !some || NR == 0 }' \
+    <(cols "$TMP/uniform-none-1.h5" /rounds available selected)
+  for tag in uniform-none poc-unbiased uniform-cafed f3ast-none forecast-none; do
+    check "$tag: /rounds columns recomputed from /participation and /clients" \
+      tables_consistent "$TMP/$tag-1.h5" "$(sed -n 's/^eval_every *= *//p' "$S" | head -1)"
+  done
 fi
 # drop-out timing (tests/data/avail-dropout.csv): client 0 goes offline at T = 2.5 s while
 # training (slow class: its planned finish is ~3.9 s); it is recorded as dropped_offline, with
