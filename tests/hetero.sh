@@ -79,7 +79,9 @@ flops_ok() {  # compute_s_model ∝ training FLOPs per sample: 6 (784u + u^2 + 1
 check "compute_s_model proportional to each width's training FLOPs" flops_ok
 down=$(col "$TMP/hetall.h5" /rounds bytes_down | head -1)
 up=$(col "$TMP/hetall.h5" /rounds bytes_up | head -1)
-check "round bytes_down = bytes_up = sum of sub-model bytes" test "$down" = "$up"
+sum=$(cols "$TMP/hetall.h5" /participation round bytes_up | awk '$1 == 1 { s += $2 } END { print s }')
+check "round bytes_down = bytes_up = sum of sub-model bytes ($down, $up, $sum)" \
+  test "$down" = "$sum" -a "$up" = "$sum"
 nrows=$(col "$TMP/hetall.h5" /rounds_by_width width | wc -l)
 check "/rounds_by_width: 5 widths x 3 evaluations" test "$nrows" = 15
 run capped 1 --set federation.strategy=heterofl --set heterofl.levels=a-b-c-d-e --set heterofl.mode=dynamic \
