@@ -192,6 +192,16 @@ static void test_masked_mean(void)
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT(unc > 0);          /* class 2's row of width-1 units: only client 0, who lacks it */
     CU_ASSERT(ndist >= 3);       /* coverage values 6, 3, 1, ... */
+    /* result mode (the update itself, for a server optimizer): the masked mean where
+     * covered, 0 where nobody covered (whatever the buffer held) */
+    float *upd = hf_calloc((size_t)P, sizeof(float));
+    for (long j = 0; j < P; j++) upd[j] = 7.0f;
+    hf_masked_emit(ma, agg, upd, 0);
+    long bad2 = 0;
+    for (long j = 0; j < P; j++)
+        if (fabs(upd[j] - (den[j] > 0 ? num[j] / den[j] : 0.0)) > 1e-6) bad2++;
+    CU_ASSERT_EQUAL(bad2, 0);
+    free(upd);
     hf_agg_free(agg);
     hf_masked_free(ma);
     for (int k = 0; k < 3; k++) free(ds[k]);
