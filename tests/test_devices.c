@@ -122,6 +122,16 @@ static void test_overcommit_keeps_k_fastest(void)
     int K = 30, m = hf_devices_nselect(&d, K, 1000);
     CU_ASSERT_EQUAL(m, 39);  /* ⌈1.3·30⌉ */
     CU_ASSERT_EQUAL(hf_devices_nselect(&d, K, 35), 35);
+    /* ceil(f K): 1.3 x 7 = 9.1 -> 10, 1.5 x 5 -> 8; 1.1 x 10 is 11.000000000000002 in
+     * doubles: still 11; f = 1 selects K */
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 7, 1000), 10);
+    d.overcommit = 1.5;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 5, 1000), 8);
+    d.overcommit = 1.1;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 10, 1000), 11);
+    d.overcommit = 1.0;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 10, 1000), 10);
+    d.overcommit = 1.3;
     hf_round_in_t in = round_in(m, K);
     hf_dplan_t p[MM];
     double dur;
@@ -328,6 +338,18 @@ static void test_assign_quotas(void)
     CU_ASSERT_EQUAL(cnt[2], 200);
     CU_ASSERT(same);
     CU_ASSERT(differ > 100);
+    /* remainders: floor(share n) each, the rest one by one to the largest fractional
+     * parts, ties to the lower class: 3 equal shares of 10 -> 4, 3, 3; shares 0.45, 0.35,
+     * 0.2 of 7 -> 3.15, 2.45, 1.4 -> 3, 3, 1 */
+    double sh[2][3] = {{1.0 / 3, 1.0 / 3, 1.0 / 3}, {0.45, 0.35, 0.2}};
+    int n2[2] = {10, 7}, want[2][3] = {{4, 3, 3}, {3, 3, 1}};
+    for (int v = 0; v < 2; v++) {
+        for (int i = 0; i < 3; i++) d.share[i] = sh[v][i];
+        int q[10], cq[3] = {0};
+        hf_devices_assign(&d, 7, n2[v], q);
+        for (int k = 0; k < n2[v]; k++) cq[q[k]]++;
+        CU_ASSERT(cq[0] == want[v][0] && cq[1] == want[v][1] && cq[2] == want[v][2]);
+    }
     /* largest remainder: 7 clients at 1/3 each → 3,2,2 */
     d.share[0] = d.share[1] = d.share[2] = 1.0 / 3;
     hf_devices_assign(&d, 7, 7, a);

@@ -370,6 +370,21 @@ static void test_aware_sampler(void)
         if (fabs(inv[k] - 1 / pi) > 1e-9) ok = 0;
     }
     CU_ASSERT(ok);
+    /* m = 14: water-filling caps the LO clients (14 x 4/50 > 1) at pi = 1 and spreads the
+     * remaining 4 over the 10 HI clients: pi_HI = 0.4 (1/pi = 2.5), exactly 4 of them */
+    {
+        int ns = hf_energy_select(e, 3, 0.0, 14, cl, 1000, 1000, sel, ipi, &start);
+        CU_ASSERT_EQUAL(ns, 14);
+        int nlo = 0, nhi = 0, vals = 1;
+        for (int i = 0; i < ns; i++) {
+            int lo = !strcmp(hf_energy_region_name(e, sel[i]), "LO");
+            nlo += lo;
+            nhi += !lo;
+            vals &= fabs(ipi[i] - (lo ? 1.0 : 2.5)) < 1e-12;
+        }
+        CU_ASSERT(nlo == 10 && nhi == 4);
+        CU_ASSERT(vals);
+    }
     int s1[20], s2[20];
     hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s1, ipi, &start);
     hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s2, ipi, &start);
@@ -391,6 +406,20 @@ static void test_aware_sampler(void)
     e = mk_energy(text, N, 10);
     int ns = hf_energy_select(e, 0, 0.0, m, cl, 1000, 1000, sel, ipi, &start);
     CU_ASSERT(ns >= 1 && ns < m);
+    hf_energy_free(e);
+    /* by hand: every client costs c = (5 W x 10 s + 0.1 J/MB x 2000 B) x 300 g/kWh, equal
+     * shares pi = m/N, expected round carbon m c.  Budget 12.5 c over 10 rounds, at round
+     * t = 5: what is left, spread over the 5 rounds left, allows 2.5 c: floor(5 x 2.5/5) = 2
+     * clients; after 5 c spent, 1.5 c: 1 client */
+    double c = (5.0 * 10 + 0.1 * 2000 / 1e6) * 300 / 3.6e6;
+    snprintf(text, sizeof text, "[energy]\ncarbon_file = %s/slot.csv\nregions = X\n"
+             "scheduler = carbon-aware\ncarbon_budget_g = %.17g\n", tmpdir, 12.5 * c);
+    e = mk_energy(text, N, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(hf_energy_select(e, 5, 0.0, m, cl, 1000, 1000, sel, ipi, &start), 2);
+    CU_ASSERT_DOUBLE_EQUAL(ipi[0], 10.0, 1e-12);   /* pi = 2/20 */
+    hf_energy_round_done(e, 5 * c);
+    CU_ASSERT_EQUAL(hf_energy_select(e, 5, 0.0, m, cl, 1000, 1000, sel, ipi, &start), 1);
     hf_energy_free(e);
 }
 

@@ -174,10 +174,20 @@ static void test_masked_mean(void)
         hf_slice_zero_classes(&m, cls[k], d);
         hf_agg_add(agg, w[k], d);
         hf_masked_cover(ma, &m, &s[k], w[k], cls[k]);
-        double *c1 = hf_calloc((size_t)P, sizeof(double));
-        hf_slice_cover(&m, &s[k], 1.0, cls[k], c1);
+        /* coverage, not from hf_slice_cover: the sub-model's coordinates (a vector of ones
+         * scattered into the full layout), minus the classifier rows (the last two tensors,
+         * one row per class) of classes the client does not hold */
+        float *ones = hf_calloc((size_t)s[k].nparams, sizeof(float)), *c1 = hf_calloc((size_t)P, sizeof(float));
+        for (long j = 0; j < s[k].nparams; j++) ones[j] = 1.0f;
+        hf_slice_scatter(&m, c1, &s[k], ones);
+        for (int t = m.ntensors - 2; t < m.ntensors; t++) {
+            long rows = m.tensors[t].shape[0], cols = m.tensors[t].n / rows;
+            for (long row = 0; row < rows; row++)
+                if (!cls[k][row]) for (long j = 0; j < cols; j++) c1[m.tensors[t].off + row * cols + j] = 0;
+        }
         for (long j = 0; j < P; j++) { num[j] += w[k] * d[j] * c1[j]; den[j] += w[k] * c1[j]; }
         free(c1);
+        free(ones);
     }
     hf_agg_reduce(agg);
     hf_masked_emit(ma, agg, x, 1);
