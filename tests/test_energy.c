@@ -239,6 +239,21 @@ static void test_trace_and_errors(void)
     CU_ASSERT_DOUBLE_EQUAL(hf_carbon_country("WORLD"), 475, 0);
     CU_ASSERT_EQUAL(hf_carbon_resolve(&c, "XX-NOPE"), -1);
     hf_carbon_free(&c);
+    /* an EIA-style file with empty cells: leading ones take the first value, inner gaps
+     * are interpolated linearly, trailing ones take the last value */
+    snprintf(p, sizeof p, "%s/ZZ_NG_gaps.csv", tmpdir);
+    put(tmpdir, "ZZ_NG_gaps.csv", "timestamp,WND,avg_CI\n2022-01-01 00:00:00+00:00,1,\n"
+        "2022-01-01 01:00:00+00:00,1,100\n2022-01-01 02:00:00+00:00,1,\n"
+        "2022-01-01 03:00:00+00:00,1,\n2022-01-01 04:00:00+00:00,1,400\n"
+        "2022-01-01 05:00:00+00:00,1,\n");
+    CU_ASSERT_EQUAL_FATAL(hf_carbon_load(&c, p), 0);
+    int z = hf_carbon_resolve(&c, "ZZ");
+    CU_ASSERT_FATAL(z >= 0);
+    double want[6] = {100, 100, 200, 300, 400, 400};
+    for (int h = 0; h < 6; h++) CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, z, 1640995200 + 3600 * h), want[h], 1e-9);
+    hf_carbon_free(&c);
+    memset(&c, 0, sizeof c);
+    snprintf(p, sizeof p, "%s/tr.csv", tmpdir);
     /* errors carry FILE:LINE */
     struct { const char *text, *want; } bad[] = {
         {"timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,A,100\n2022-01-01T02:00Z,A,1\n",

@@ -7,6 +7,7 @@
  */
 #include "cunit_main.h"
 #include <math.h>
+#include <unistd.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,19 @@ static void test_known_weights_and_gaps(void)
     hf_topology_build(&g, "star", 6, 0, "", 1);
     CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 1.0 / 6, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(g.wself[1], 5.0 / 6, 1e-15);
+    hf_graph_free(&g);
+    /* the path 0 - 1 - 2 (an edge file): W = [2/3 1/3 0; 1/3 1/3 1/3; 0 1/3 2/3] has the
+     * simple eigenvalues 1, 2/3 (vector (1, 0, -1)) and 0 (vector (1, -2, 1)): gap 1/3 */
+    char path[] = "/tmp/hetfl-path-edges-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, "0 1\n1 2\n", 8) == 8);
+    close(fd);
+    CU_ASSERT_EQUAL_FATAL(hf_topology_build(&g, "file", 3, 0, path, 1), 0);
+    unlink(path);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 2.0 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[1], 1.0 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(hf_graph_spectral_gap(&g), 1.0 / 3, 1e-10);
     hf_graph_free(&g);
     CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "file", 4, 0, "/nonexistent/edges", 1), 0);
     CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "erdos-renyi", 30, 0.0, "", 1), 0);
