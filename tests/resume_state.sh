@@ -45,7 +45,8 @@ resume_case() {
   run_mpi "$n1" run "$S" --quiet -o "$TMP/$name.h5" "$@" > "$TMP/$name.log" 2>&1 ||
     { cat "$TMP/$name.log"; bad "$name: reference run"; return; }
   cp "$TMP/$name.h5" "$TMP/$name-res.h5"
-  run_mpi "$n2" run "$S" --quiet "$@" --resume "$TMP/$name-res.h5" > "$TMP/$name-res.log" 2>&1 ||
+  # shellcheck disable=SC2086
+  run_mpi "$n2" run "$S" --quiet "$@" ${RESUME_EXTRA:-} --resume "$TMP/$name-res.h5" > "$TMP/$name-res.log" 2>&1 ||
     { cat "$TMP/$name-res.log"; bad "$name: --resume"; return; }
   check "$name: checkpoint at round 6 resumed on $n2 ranks (from $n1) = uninterrupted" \
     "$HETFL" compare "$TMP/$name.h5" "$TMP/$name-res.h5"
@@ -53,7 +54,21 @@ resume_case() {
 }
 # the redone round must depend on the state: a run without it differs (the check can fail)
 resume_case plain 1 2
-resume_case adam 2 1 --set server.optimizer=adam --set server.lr=0.03
+# the resume may change the rank count and the aggregation topology, nothing else
+RESUME_EXTRA="--set aggregation.topology=allreduce" resume_case adam 2 1 --set server.optimizer=adam --set server.lr=0.03
+refused() {  # NAME [--set K=V]...: resuming plain's file with another setting: exit 2, file untouched
+  local name=$1; shift
+  cp "$TMP/plain.h5" "$TMP/refused.h5"
+  run_mpi 1 run "$S" --quiet "$@" --resume "$TMP/refused.h5" > "$TMP/refused.log" 2>&1
+  local rc=$?
+  check "plain: resume with $name refused (exit $rc = 2), file untouched" \
+    sh -c "[ $rc = 2 ] && grep -q 'cannot resume' '$TMP/refused.log' && cmp -s '$TMP/plain.h5' '$TMP/refused.h5'"
+}
+case " ${RESUME_STATE_CASES:-plain} " in *" plain "*)
+  refused "another seed" --seed 6
+  refused "another lr of the same length" --set federation.lr=0.07
+  refused "another strategy" --set federation.strategy=fedprox ;;
+esac
 resume_case scaffold 2 3 --set federation.strategy=scaffold
 resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \
   --set federation.clients_per_round=8

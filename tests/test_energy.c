@@ -457,6 +457,15 @@ static void test_regions_errors(void)
     CU_ASSERT_EQUAL(fr, 6);
     CU_ASSERT_DOUBLE_EQUAL(hf_energy_ci(e, 0, 0), !strcmp(hf_energy_region_name(e, 0), "FR") ? 51.28 : 338.66, 1e-9);
     hf_energy_free(e);
+    /* largest remainder, ties to the first listed: 3 equal shares of 10 -> 4, 3, 3 */
+    e = mk_energy("[energy]\nregions = PL:1,FR:1,DE:1\n", 10, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int cnt[3] = {0};
+    const char *names[3] = {"PL", "FR", "DE"};
+    for (int k = 0; k < 10; k++)
+        for (int i = 0; i < 3; i++) cnt[i] += !strcmp(hf_energy_region_name(e, k), names[i]);
+    CU_ASSERT(cnt[0] == 4 && cnt[1] == 3 && cnt[2] == 3);
+    hf_energy_free(e);
 }
 
 static const hf_cu_test_t tests_energy[] = {
