@@ -48,6 +48,25 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
     sh -c "'$H5DUMP' -a /system/placement '$TMP/drop-2.h5' | grep -q 'rank host class'"
   # the deadline: a round with a late client lasts exactly the deadline
   check "drop: round 1 ends at the deadline" sh -c "'$H5DUMP' -d /rounds '$TMP/drop-1.h5' | grep -q '^ *1.65,'"
+  # every kept client (completed, partial) finishes within the deadline; a round lasts
+  # until its slowest kept client, or the whole deadline when it waited for a late one
+  deadline_ok() {
+    awk 'function no(w) { bad = 1; print "  round " r ": " w }
+      FNR == NR { r = $1; if ($3 == "completed" || $3 == "partial") {
+                    f = $4 + $5; if (f > 1.65 + 1e-9) no("client " $2 " finishes at " f)
+                    if (f > slow[r]) slow[r] = f }
+                  if ($3 == "late") late[r] = 1; next }
+      { r = $1; d = $2 - prev; prev = $2; want = late[r] ? 1.65 : slow[r]
+        if ((d - want) ^ 2 > 1e-18) no("lasts " d ", want " want); n++ }
+      END { exit bad || n != 4 }' <(cols -x "$1" /participation round client outcome comm_s compute_s_model) \
+      <(cols -x "$1" /rounds round sim_time_s)
+  }
+  for pol in drop partial over dbw; do
+    check "$pol: /rounds columns recomputed from /participation and /clients" tables_consistent "$TMP/$pol-1.h5" 2
+  done
+  check "drop: kept clients finish within the deadline; round = slowest kept or the deadline" \
+    deadline_ok "$TMP/drop-1.h5"
+  check "partial: the same with partial work" deadline_ok "$TMP/partial-1.h5"
 fi
 # placement printed at start (one row per rank), with the class of each rank
 run_mpi 3 run "$S" -o "$TMP/p.h5" "${CL[@]}" > "$TMP/plog" 2>&1

@@ -7,9 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 S=$HETFL_SRCDIR/tests/data/tiny.conf
-H5DUMP=${H5DUMP:-h5dump}
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
-prows() { "$H5DUMP" -H -d /participation "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 
 for victim in 1 0; do
   f=$TMP/dying-$victim.h5 log=$TMP/dying-$victim.log
@@ -52,12 +49,12 @@ for victim in 1 0; do
     grep -Eq "process rank $victim .*(exited on signal 9|Killed)|PID ${pid:-none} RUNNING AT" "$log"
   check "rank $victim killed: results file readable by h5dump" "$H5DUMP" "$f" > /dev/null
   done_rounds=$(grep -Ec "^round +[0-9]+/" "$log")
-  n=$(rows "$f")
-  echo "# $done_rounds rounds printed, /rounds has ${n:-?} rows, /participation $(prows "$f")"
+  n=$(nrows "$f" /rounds)
+  echo "# $done_rounds rounds printed, /rounds has ${n:-?} rows, /participation $(nrows "$f" /participation)"
   # rank 0 flushes a round before printing it: killed in between, one more row is on disk
   [ "$victim" = 0 ] && [ "${n:-0}" = $((done_rounds + 1)) ] && done_rounds=$n
   check "rank $victim killed: /rounds rows = completed rounds ($n = $done_rounds)" test "${n:-x}" = "$done_rounds"
-  check "rank $victim killed: /participation = 7 rows per round" test "$(prows "$f")" = $((7 * ${n:-0}))
+  check "rank $victim killed: /participation = 7 rows per round" test "$(nrows "$f" /participation)" = $((7 * ${n:-0}))
   check "rank $victim killed: no temporary file left" test -z "$(ls "$TMP" | grep '\.tmp-' || true)"
 done
 finish

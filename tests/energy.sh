@@ -25,29 +25,30 @@ run_mpi 3 run "$S" --quiet -o "$TMP/r3.h5" "${REG[@]}" --set energy.rapl_root=$T
 check "regions: 3 ranks == 1 rank (hetfl compare ignores the measured columns)" \
   "$HETFL" compare --ignore-key energy.rapl_root "$TMP/r1.h5" "$TMP/r3.h5"
 check "absent RAPL: exactly one warning" [ "$(grep -c 'measured energy unavailable' "$TMP/log3")" = 1 ]
-# table DSET of FILE as CSV rows, and the 1-based column of a field
-rows() { "$H5DUMP" -y -w 0 -m %.17g -d "$2" "$1" | sed -n '/^   DATA {/,/^   }$/p' | tr -d ' \n' | sed 's/^DATA{//' |
-         tr '}' '\n' | sed 's/^,*{//' | grep ,; }
-col() { "$H5DUMP" -H -d "$2" "$1" | grep -E '^      (H5T_[A-Z0-9_]+|}) "[a-z_0-9]+";' |
-        sed 's/.*"\(.*\)";/\1/' | grep -nx "$3" | cut -d: -f1; }
 if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   F=$TMP/r1.h5
-  rows "$F" /participation | awk -F, -v r="$(col "$F" /participation round)" \
-    -v e="$(col "$F" /participation energy_j)" -v c="$(col "$F" /participation carbon_g)" \
-    -v m="$(col "$F" /participation energy_j_measured)" '{ print $r, $e, $c, $m }' > "$TMP/p1"
-  rows "$F" /rounds | awk -F, -v r="$(col "$F" /rounds round)" -v e="$(col "$F" /rounds energy_j)" \
-    -v c="$(col "$F" /rounds carbon_g)" -v m="$(col "$F" /rounds energy_j_measured)" \
-    '{ print $r, $e, $c, $m }' > "$TMP/r"
+  cols -x "$F" /participation round energy_j carbon_g energy_j_measured > "$TMP/p1"
+  cols -x "$F" /rounds round energy_j carbon_g energy_j_measured > "$TMP/r"
   check "rounds: energy_j and carbon_g are the sums of their participants" awk '
     NR == FNR { e[$1] += $2; c[$1] += $3; next }
     { if ((e[$1] - $2)^2 > 1e-24 * $2^2 || (c[$1] - $3)^2 > 1e-24 * $3^2) bad = 1; n++ }
     END { exit bad || n == 0 }' "$TMP/p1" "$TMP/r"
-  check "carbon_g = energy_j x a profile intensity (BPAT..PJM: 20-900 g/kWh)" awk '
-    { ci = $3 / $2 * 3.6e6; if (ci < 20 || ci > 900) bad = 1 } END { exit bad || NR == 0 }' "$TMP/p1"
+  # the intensity of the client's region (/clients) in the profile's July row, at the hour
+  # in progress when its round starts (18:00 UTC + the previous round's end)
+  cols "$F" /clients id region > "$TMP/cl"
+  cols -x "$F" /rounds round sim_time_s > "$TMP/ro"
+  cols -x "$F" /participation round client outcome energy_j carbon_g > "$TMP/pc"
+  check "carbon_g = energy_j x its region's profile intensity at the round's start hour" awk -F'[ ,]' '
+    FILENAME ~ /csv$/ { if ($2 == 7) for (h = 0; h < 24; h++) ci[$1, h] = $(3 + h); next }
+    FILENAME ~ /cl$/ { reg[$1] = $2; next }
+    FILENAME ~ /ro$/ { start[$1 + 1] = $2; next }
+    { h = (18 + int(start[$1] / 3600)) % 24; want = $4 * ci[reg[$2], h] / 3.6e6; d = $5 - want
+      if (d < 0) d = -d; if (!(ci[reg[$2], h] > 0) || d > 1e-12 * want) bad = 1; n++ }
+    END { exit bad || n == 0 }' "$HETFL_SRCDIR"/traces/carbon/*.csv "$TMP/cl" "$TMP/ro" "$TMP/pc"
   check "fake RAPL tree: measured energy read (0 J from static counters, not NaN)" awk '
     { if ($4 != "0") bad = 1 } END { exit bad || NR == 0 }' "$TMP/p1"
   F=$TMP/r3.h5
-  rows "$F" /participation | awk -F, -v m="$(col "$F" /participation energy_j_measured)" '{ print $m }' > "$TMP/m3"
+  col -x "$F" /participation energy_j_measured > "$TMP/m3"
   check "absent RAPL: measured energy is NaN" awk '$1 != "nan" { bad = 1 } END { exit bad || NR == 0 }' "$TMP/m3"
 fi
 # --- wired into the round loop (fed.c): budgets, carbon-aware sampler, codecs ---
@@ -59,10 +60,7 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
     --set energy.budget_j=$B --set energy.compress=fp16 --set energy.measure=no > "$TMP/logb1" 2>&1 ||
     { cat "$TMP/logb1"; bad "run with budgets"; }
   F=$TMP/b.h5
-  rows "$F" /participation | awk -F, -v r="$(col "$F" /participation round)" \
-    -v k="$(col "$F" /participation client)" -v o="$(col "$F" /participation outcome)" \
-    -v e="$(col "$F" /participation energy_j)" -v b="$(col "$F" /participation bytes_up)" \
-    '{ print $r, $k, $o, $e, $b }' | sort -n -k1,1 -k2,2 > "$TMP/pb"
+  cols -x "$F" /participation round client outcome energy_j bytes_up | sort -n -k1,1 -k2,2 > "$TMP/pb"
   check "budgets: over_budget exactly when the remaining budget cannot pay a full round" awk -v B=$B '
     $3 == "completed" { if (E == "") E = $4; if (($4 - E)^2 > 1e-20 || over[$2]) bad = 1
                         spent[$2] += $4; if (spent[$2] > B * (1 + 1e-12)) bad = 1; nc++; next }
@@ -70,8 +68,7 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
     { bad = 1 }
     END { exit bad || nc == 0 || no == 0 }' "$TMP/pb"
   # the uncompressed upload is 4 P bytes: P from a plain run's bytes_up
-  P=$(rows "$TMP/r1.h5" /participation | awk -F, -v b="$(col "$TMP/r1.h5" /participation bytes_up)" \
-      'NR == 1 { print $b / 4 }')
+  P=$(col "$TMP/r1.h5" /participation bytes_up | awk 'NR == 1 { print $1 / 4 }')
   check "fp16: bytes_up = 2 P (the encoded size)" awk -v P="$P" '
     $3 == "completed" { n++; if ($5 != 2 * P) bad = 1 } END { exit bad || n == 0 }' "$TMP/pb"
   # (b) carbon-aware sampler with a slack window and top-k uploads: bitwise identical on 1/2/3 ranks
@@ -87,11 +84,11 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   check "top-k: bytes_up = 4 + 8 ceil(0.05 P) (the encoded size)" awk -v P="$P" '
     BEGIN { k = 0.05 * P; k = (k == int(k)) ? k : int(k) + 1 }
     { n++; if ($1 != 4 + 8 * k) bad = 1 } END { exit bad || n == 0 }' \
-    <(rows "$F" /participation | awk -F, -v b="$(col "$F" /participation bytes_up)" '{ print $b }')
+    <(col "$F" /participation bytes_up)
   # at 13:00 UTC in July CISO and ERCO fall for the next three hours (profiles): the round waits
   check "carbon-aware: rounds deferred into the slack window (simulated time > 1 h)" awk '
     { if ($1 > 3600) ok = 1 } END { exit !ok }' \
-    <(rows "$F" /rounds | awk -F, -v s="$(col "$F" /rounds sim_time_s)" '{ print $s }')
+    <(col -x "$F" /rounds sim_time_s)
   # (c) adaptive strategy auto (QSGD, then fewer steps) under budgets: 3 ranks == 1 rank,
   #     bytes_up = the QSGD encoding's size  Σ_buckets 32 + d_b (1 + ⌈log2(s+1)⌉) bits
   AU=(--set federation.rounds=6 --set energy.budget_j=0.05 --set energy.budget_spread=0.5
@@ -101,9 +98,7 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   run_mpi 3 run "$S" --quiet -o "$TMP/au3.h5" "${AU[@]}" > "$TMP/logau3" 2>&1 || { cat "$TMP/logau3"; bad "auto, 3 ranks"; }
   check "auto budgets: 3 ranks == 1 rank" "$HETFL" compare "$TMP/au1.h5" "$TMP/au3.h5"
   F=$TMP/au1.h5
-  rows "$F" /participation | awk -F, -v o="$(col "$F" /participation outcome)" \
-    -v s="$(col "$F" /participation steps)" -v b="$(col "$F" /participation bytes_up)" \
-    '{ print $o, $s, $b }' > "$TMP/pau"
+  cols "$F" /participation outcome steps bytes_up > "$TMP/pau"
   check "qsgd: bytes_up = the encoded size" awk -v P="$P" '
     BEGIN { for (i = 0; i < P; i += 100) { d = P - i < 100 ? P - i : 100; bits += 32 + d * 4 }
             want = int((bits + 7) / 8) }

@@ -44,19 +44,6 @@ run() { local out=$1 n=$2; shift 2; run_mpi "$n" run "$S" --quiet -o "$TMP/$out.
           || { cat "$TMP/$out.log"; return 1; }; }
 same() { "$HETFL" compare "$@" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; return 1; }; }
 differ() { ! "$HETFL" compare "$@" > /dev/null 2>&1; }
-# col FILE DATASET COLUMN: one value per row of a compound dataset
-col() {
-  h5dump -d "$2" -y -w 0 "$1" | awk -v want="$3" '
-    /H5T_COMPOUND/ { t = 1; next }
-    t && /^ *} *$/ { t = 0; next }
-    t && /";$/ { n = split($0, a, "\""); names[c++] = a[n - 1]; next }
-    t { next }
-    /DATA \{/ { d = 1; next }
-    d && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
-    d && /\{ *$/ { f = 0; next }
-    d && /^ *\}/ { next }
-    d { v = $0; gsub(/[ ,]/, "", v); if (names[f] == want) print v; f++ }'
-}
 same_table() { cmp -s <(h5dump -d "$3" -y "$1" | tail -n +2) <(h5dump -d "$3" -y "$2" | tail -n +2); }
 
 # --- equivalences with FedAvg -------------------------------------------------------
@@ -92,7 +79,9 @@ flops_ok() {  # compute_s_model ∝ training FLOPs per sample: 6 (784u + u^2 + 1
 check "compute_s_model proportional to each width's training FLOPs" flops_ok
 down=$(col "$TMP/hetall.h5" /rounds bytes_down | head -1)
 up=$(col "$TMP/hetall.h5" /rounds bytes_up | head -1)
-check "round bytes_down = bytes_up = sum of sub-model bytes" test "$down" = "$up"
+sum=$(cols "$TMP/hetall.h5" /participation round bytes_up | awk '$1 == 1 { s += $2 } END { print s }')
+check "round bytes_down = bytes_up = sum of sub-model bytes ($down, $up, $sum)" \
+  test "$down" = "$sum" -a "$up" = "$sum"
 nrows=$(col "$TMP/hetall.h5" /rounds_by_width width | wc -l)
 check "/rounds_by_width: 5 widths x 3 evaluations" test "$nrows" = 15
 run capped 1 --set federation.strategy=heterofl --set heterofl.levels=a-b-c-d-e --set heterofl.mode=dynamic \

@@ -48,3 +48,120 @@ need_fmnist() {
     echo "SKIP: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)"; exit 77
   fi
 }
+
+# --- results files (h5dump; $H5DUMP from make check, else h5dump on the PATH) ---
+: "${H5DUMP:=h5dump}"
+# cols [-x] FILE DATASET NAME...: the named columns of a compound dataset, one row
+# per line, fields separated by single spaces.  Enums print by name, strings without
+# quotes.  h5dump prints floating-point values with 6 significant digits; -x prints
+# 17, enough to compare doubles exactly (what value checks need).
+cols() {
+  local fmt=()
+  if [ "$1" = -x ]; then fmt=(-m %.17g); shift; fi
+  local f=$1 d=$2; shift 2
+  "$H5DUMP" "${fmt[@]}" -d "$d" -y -w 0 "$f" | awk -v want="$*" '
+    BEGIN { nw = split(want, w, " ") }
+    !data && /^ *DATA \{/ { data = 1; next }
+    data && /^ *ATTRIBUTE / { exit }  # the descriptive attributes that follow the data
+    !data && /^      (H5T_[A-Z0-9_]+|}) "[^"]+";$/ { n = split($0, a, "\""); names[nf++] = a[n - 1]; next }
+    !data { next }
+    /^ *\{ *$/ { i = 0; next }
+    /^ *\}/ { if (i) { line = ""; for (j = 1; j <= nw; j++) line = line (j > 1 ? " " : "") v[w[j]]
+                       print line }
+              i = 0; next }
+    { s = $0; gsub(/[ ,"]/, "", s); v[names[i++]] = s }'
+}
+# col [-x] FILE DATASET NAME: one column, one value per line
+col() { cols "$@"; }
+# nrows FILE DATASET: the number of rows (current extent) of a dataset
+nrows() { "$H5DUMP" -H -d "$2" "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+# wait_round K LOG: wait until the run in the background ($pid) prints round K
+wait_round() {
+  local k=$1 log=$2 i
+  for i in $(seq 1200); do
+    grep -Eq "^round +$k/" "$log" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.025
+  done
+  return 1
+}
+# model_values FILE: every value of /model/final (tensors in order, row-major), one a
+# line, with 17 significant digits
+model_values() {
+  "$H5DUMP" -m %.17g -g /model/final -y -w 0 "$1" | awk '/^ *DATA \{/ { d = 1; next } d && /^ *\}/ { d = 0; next }
+    d && !/"/ { n = split($0, a, ","); for (i = 1; i <= n; i++) { gsub(/ /, "", a[i]); if (a[i] != "") print a[i] } }'
+}
+# leaf_json D < CLIENTS: a LEAF JSON document from lines "k n_k x_1 .. x_D y", client
+# k holding n_k copies of its one sample (the layout tests/fl_reference.awk reads)
+leaf_json() {
+  awk -v D="$1" '{ u[NR] = "c" $1; n[NR] = $2; row = "[" $3; for (d = 2; d <= D; d++) row = row ", " $(2 + d)
+    row = row "]"; xs = ""; ys = ""
+    for (i = 0; i < $2; i++) { xs = xs (i ? ", " : "") row; ys = ys (i ? ", " : "") $(3 + D) }
+    data[NR] = "\"c" $1 "\": {\"x\": [" xs "], \"y\": [" ys "]}" }
+    END { printf "{\"users\": ["; for (i = 1; i <= NR; i++) printf "%s\"%s\"", (i > 1 ? ", " : ""), u[i]
+          printf "], \"num_samples\": ["; for (i = 1; i <= NR; i++) printf "%s%d", (i > 1 ? ", " : ""), n[i]
+          printf "],\n \"user_data\": {"; for (i = 1; i <= NR; i++) printf "%s%s", (i > 1 ? ",\n  " : ""), data[i]
+          print "}}" }'
+}
+# model_matches FILE REF [TOL]: /model/final of FILE equals the "param J VALUE" lines of
+# REF (tests/fl_reference.awk's output) within TOL (default 2e-6) + 1e-5 relative
+model_matches() {
+  paste <(model_values "$1") <(awk '$1 == "param" { print $3 }' "$2") | awk -v tol="${3:-2e-6}" '
+    NF != 2 { bad = 1; next }
+    { d = $1 - $2; if (d < 0) d = -d; t = tol + 1e-5 * ($2 < 0 ? -$2 : $2)
+      if (d > t) { bad = 1; printf "  param %d: hetfl %s, reference %s\n", NR - 1, $1, $2 } n++ }
+    END { exit bad || n == 0 }'
+}
+# tables_consistent FILE [EVAL_EVERY] [K]: the /rounds columns recomputed from /participation
+# and /clients (any centralized synchronous run without sub-models): rounds numbered
+# 1..R; selected = its participation rows; completed, late = the rows with those
+# outcomes (partial counts as completed); dropped = the rest; bytes_up, energy_j,
+# carbon_g, energy_j_measured = sums over the rows; bytes_down = selected x 4 P x K
+# (K = 2 for SCAFFOLD, which also sends c);
+# train_loss = sum n_k local_loss / sum n_k over completed rows; simulated time grows
+# by at least the slowest kept client (comm_s + compute_s_model); the wall-clock parts
+# fit in wall_time_s; test_accuracy and test_loss are NaN exactly on the rounds not
+# evaluated (every EVAL_EVERY-th and the last are).  Prints what differs.
+tables_consistent() {
+  local f=$1 every=${2:-1} k=${3:-1} params
+  params=$("$H5DUMP" -a /system/model_params "$f" | sed -n 's/^ *(0): *"*\([0-9]*\)"*$/\1/p')
+  { cols -x "$f" /clients id samples | sed 's/^/c /'
+    cols -x "$f" /participation round client outcome energy_j carbon_g energy_j_measured bytes_up local_loss \
+      comm_s compute_s_model | sed 's/^/p /'
+    cols -x "$f" /rounds round sim_time_s selected completed dropped late bytes_up bytes_down energy_j carbon_g \
+      energy_j_measured train_loss test_loss test_accuracy wall_time_s wall_compute_s wall_agg_s wall_eval_s \
+      wall_io_s | sed 's/^/r /'; } | awk -v every="$every" -v P="$params" -v K="$k" '
+    function near(a, b) { if (a == "nan" || b == "nan") return a == b
+                          d = a - b; if (d < 0) d = -d; return d <= 1e-12 + 1e-9 * (b < 0 ? -b : b) }
+    function no(what) { bad = 1; print "  round " $2 ": " what }
+    $1 == "c" { n[$2] = $3; next }
+    $1 == "p" { r = $2; sel[r]++
+      kept = $4 == "completed" || $4 == "partial"
+      done[r] += kept; late[r] += $4 == "late"
+      e[r] += $5; cg[r] += $6; em[r] = em[r] == "nan" || $7 == "nan" ? "nan" : em[r] + $7; up[r] += $8
+      if (kept) { wl[r] += n[$3] * $9; ns[r] += n[$3]; if ($10 + $11 > slow[r]) slow[r] = $10 + $11 }
+      next }
+    $1 == "r" { R++
+      if ($2 != R) no("round column " $2 ", want " R)
+      if ($4 != sel[$2]) no("selected " $4 ", participation rows " sel[$2])
+      if ($5 != done[$2]) no("completed " $5 ", want " done[$2])
+      if ($7 != late[$2]) no("late " $7 ", want " late[$2])
+      if ($6 != sel[$2] - done[$2] - late[$2]) no("dropped " $6 ", want " sel[$2] - done[$2] - late[$2])
+      if ($8 != up[$2]) no("bytes_up " $8 ", sum " up[$2])
+      if (P != "" && $9 != sel[$2] * 4 * P * K) no("bytes_down " $9 ", want " sel[$2] * 4 * P * K)
+      if (!near($10, e[$2])) no("energy_j " $10 ", sum " e[$2])
+      if (!near($11, cg[$2])) no("carbon_g " $11 ", sum " cg[$2])
+      if (!near($12, em[$2] == "" ? 0 : em[$2])) no("energy_j_measured " $12 ", sum " em[$2])
+      if (ns[$2] > 0 && !near($13, wl[$2] / ns[$2])) no("train_loss " $13 ", want " wl[$2] / ns[$2])
+      if ($3 < prev + slow[$2] * (1 - 1e-12)) no("sim_time_s " $3 " < " prev " + slowest kept " slow[$2])
+      prev = $3
+      if (($14 == "nan") != ($15 == "nan")) no("test_loss and test_accuracy: one NaN, one not")
+      if ($15 != "nan" && ($15 < 0 || $15 > 1)) no("test_accuracy " $15)
+      if ($17 + $18 + $19 + $20 > $16 * (1 + 1e-9) || $17 < 0 || $18 < 0 || $19 < 0 || $20 < 0)
+        no("wall-clock parts do not fit in wall_time_s")
+      isnan[$2] = $14 == "nan"
+      next }
+    END { for (r = 1; r <= R; r++) if (isnan[r] != (r % every != 0 && r != R)) {
+            bad = 1; print "  round " r ": test_loss " (isnan[r] ? "NaN" : "evaluated") " (eval_every " every ")" }
+          exit bad || R == 0 }'
+}

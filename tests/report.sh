@@ -16,8 +16,8 @@ check "tiny seed 4 runs" test $? = 0
 "$HETFL" run "$tiny" "${opts[@]}" --seed 3 --set federation.lr=0.1 -o "$TMP/lr.h5" > /dev/null 2>&1
 check "tiny lr=0.1 runs" test $? = 0
 
-# col NAME: the value of CSV column NAME in row ROW (default 1) of stdin
-col() { awk -F, -v c="$1" -v row="${2:-1}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+# field NAME [ROW]: the value of CSV column NAME in row ROW (default 1) of stdin
+field() { awk -F, -v c="$1" -v row="${2:-1}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
   NR == row + 1 { print $k; exit }'; }
 near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'; }
 
@@ -37,31 +37,21 @@ exp=$(awk -v T=0.6 '/^round / { split($2, a, "/"); r = a[1]; acc = $6 + 0;
   if (acc > best) best = acc;
   if (best >= T && !done) { if (pr) print pr + (T - pb) / (best - pb) * (r - pr); else print r; done = 1 }
   pr = r; pb = best }' "$TMP/s4.log")
-got=$(col rounds_to_target < "$TMP/r.csv")
+got=$(field rounds_to_target < "$TMP/r.csv")
 echo "rounds to 0.6: report $got, from the progress lines $exp"
 check "rounds to target = interpolated best-so-far curve ($got vs $exp)" near "$got" "$exp" 0.02
 fin=$(sed -n 's/^done: .*final accuracy \([0-9.]*\).*/\1/p' "$TMP/s4.log")
-check "final accuracy matches the run ($(col final_accuracy < "$TMP/r.csv") vs $fin)" \
-  near "$(col final_accuracy < "$TMP/r.csv")" "$fin" 0.00006
+check "final accuracy matches the run ($(field final_accuracy < "$TMP/r.csv") vs $fin)" \
+  near "$(field final_accuracy < "$TMP/r.csv")" "$fin" 0.00006
 # energy, carbon and bytes to target: the cumulative sums of the /rounds columns
 # (read with h5dump) interpolated at the fractional round (every round is evaluated)
-H5DUMP=${H5DUMP:-h5dump}
-rounds_col() {  # NAME FILE: the /rounds column NAME, one value per row
-  "$H5DUMP" -d /rounds -y -w 0 -m %.17g "$2" | awk -v c="$1" '
-    /^   DATA \{/ { data = 1; next }
-    data && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
-    !data && match($0, /"[a-z0-9_]+";$/) { n++; if (substr($0, RSTART + 1, RLENGTH - 3) == c) k = n; next }
-    data && /^ *\{ *$/ { i = 0; next }
-    data && /^ *\} *,? *$/ { next }
-    data { i++; v = $0; gsub(/[ ,]/, "", v); if (i == k) print v }'
-}
 at_target() {  # cumulative sum of column $1 at fractional round $got
-  rounds_col "$1" "$TMP/s4.h5" | awk -v rt="$got" '{ c += $1; cum[NR] = c }
+  col -x "$TMP/s4.h5" /rounds "$1" | awk -v rt="$got" '{ c += $1; cum[NR] = c }
     END { fl = int(rt); ce = (fl == rt) ? fl : fl + 1; printf "%.10g\n", cum[fl] + (rt - fl) * (cum[ce] - cum[fl]) }'
 }
-check "h5dump reads /rounds energy_j (8 rows)" test "$(rounds_col energy_j "$TMP/s4.h5" | wc -l)" = 8
+check "h5dump reads /rounds energy_j (8 rows)" test "$(col -x "$TMP/s4.h5" /rounds energy_j | wc -l)" = 8
 for m in energy_j:energy_to_target_j carbon_g:carbon_to_target_g bytes:bytes_to_target; do
-  tt=$(col "${m#*:}" < "$TMP/r.csv")
+  tt=$(field "${m#*:}" < "$TMP/r.csv")
   if [ "${m%%:*}" = bytes ]; then
     e=$(awk -v a="$(at_target bytes_up)" -v b="$(at_target bytes_down)" 'BEGIN { printf "%.10g", a + b }')
   else
@@ -69,8 +59,8 @@ for m in energy_j:energy_to_target_j carbon_g:carbon_to_target_g bytes:bytes_to_
   fi
   check "${m#*:} = cumulative ${m%%:*} at round $got ($tt vs $e)" near "$tt" "$e" "$(awk -v e="$e" 'BEGIN { print e * 1e-6 }')"
 done
-check "selected/round = 7" test "$(col selected_per_round < "$TMP/r.csv")" = 7
-check "outcome_completed = 8 x 7" test "$(col outcome_completed < "$TMP/r.csv")" = 56
+check "selected/round = 7" test "$(field selected_per_round < "$TMP/r.csv")" = 7
+check "outcome_completed = 8 x 7" test "$(field outcome_completed < "$TMP/r.csv")" = 56
 "$HETFL" report "$TMP/s4.h5" --target 0.99 > "$TMP/nr.txt"
 check "unreached target says so" grep -q "^rounds to 0.99 *not reached" "$TMP/nr.txt"
 
@@ -85,15 +75,15 @@ check "seed group lists its seeds" grep -q "^runs (seeds) *2 (3,4)" "$TMP/g.txt"
 "$HETFL" report "$TMP/s3.h5" "$TMP/s4.h5" --target 0.6 --csv --each > "$TMP/e.csv"
 check "csv: 2 groups" test "$(wc -l < "$TMP/g.csv")" = 3
 check "--each: one row per run" test "$(wc -l < "$TMP/e.csv")" = 3
-a3=$(col final_accuracy 1 < "$TMP/e.csv"); a4=$(col final_accuracy 2 < "$TMP/e.csv")
+a3=$(field final_accuracy 1 < "$TMP/e.csv"); a4=$(field final_accuracy 2 < "$TMP/e.csv")
 m=$(awk -v a="$a3" -v b="$a4" 'BEGIN { printf "%.10g", (a + b) / 2 }')
 sd=$(awk -v a="$a3" -v b="$a4" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%.10g", d / sqrt(2) }')
-check "group mean = mean of the seeds ($(col final_accuracy 1 < "$TMP/g.csv") vs $m)" \
-  near "$(col final_accuracy 1 < "$TMP/g.csv")" "$m" 1e-9
-check "group sd = sample sd of the seeds ($(col final_accuracy_sd 1 < "$TMP/g.csv") vs $sd)" \
-  near "$(col final_accuracy_sd 1 < "$TMP/g.csv")" "$sd" 1e-9
-check "group row has runs = 2" test "$(col runs 1 < "$TMP/g.csv")" = 2
-check "lr run stands alone" test "$(col runs 2 < "$TMP/g.csv")" = 1
+check "group mean = mean of the seeds ($(field final_accuracy 1 < "$TMP/g.csv") vs $m)" \
+  near "$(field final_accuracy 1 < "$TMP/g.csv")" "$m" 1e-9
+check "group sd = sample sd of the seeds ($(field final_accuracy_sd 1 < "$TMP/g.csv") vs $sd)" \
+  near "$(field final_accuracy_sd 1 < "$TMP/g.csv")" "$sd" 1e-9
+check "group row has runs = 2" test "$(field runs 1 < "$TMP/g.csv")" = 2
+check "lr run stands alone" test "$(field runs 2 < "$TMP/g.csv")" = 1
 
 # --- labels from the differing keys; counts in the CSV; duplicates; killed runs ---
 check "columns labelled by the differing key" grep -Eq "^ +federation.lr=0.05 +federation.lr=0.1" "$TMP/g.txt"

@@ -14,21 +14,9 @@ S=$HETFL_SRCDIR/tests/data/tiny.conf
 R=12
 ARGS=(--set federation.rounds=$R --set federation.local_epochs=3 --set model.hidden=100
       --set run.checkpoint_every=3)
-H5DUMP=${H5DUMP:-h5dump}
 
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 attr() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n 's/^ *(0): \(.*\)$/\1/p'; }
 ckpt_round() { local c; c=$(attr "$1" /checkpoint/current); attr "$1" "/checkpoint/slot$c/round"; }
-# start a run in the background (stdout to $2.log), wait until round $1 is printed
-wait_round() {
-  local k=$1 log=$2 i
-  for i in $(seq 600); do
-    grep -Eq "^round +$k/" "$log" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 same() { "$HETFL" compare "$TMP/ref.h5" "$1" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; return 1; }; }
 
 # reference: uninterrupted, one rank
@@ -42,7 +30,7 @@ echo "# SIGKILL after round $K is printed"
 wait_round $K "$TMP/kill.log"; kill -9 $pid; wait $pid; rc=$?
 check "SIGKILL: killed (status $rc)" test $rc = 137
 check "SIGKILL: file readable by h5dump" "$H5DUMP" -H "$TMP/kill.h5" > /dev/null
-n=$(rows "$TMP/kill.h5"); c=$(ckpt_round "$TMP/kill.h5")
+n=$(nrows "$TMP/kill.h5" /rounds); c=$(ckpt_round "$TMP/kill.h5")
 echo "# killed file: $n rows, checkpoint at round ${c:-none}"
 check "SIGKILL: every completed round is in /rounds ($n >= $K)" test "${n:-0}" -ge $K
 if [ -n "$c" ]; then
@@ -58,7 +46,7 @@ if [ -n "${H5DIFF:-}" ] && [ "$H5DIFF" != no ]; then
   check "SIGKILL + --resume: h5diff /model/final" "$H5DIFF" "$TMP/ref.h5" "$TMP/kill.h5" /model/final
   check "SIGKILL + --resume: h5diff /config" "$H5DIFF" "$TMP/ref.h5" "$TMP/kill.h5" /config
 fi
-check "resumed file has no leftover rows ($(rows "$TMP/kill.h5") = $R)" test "$(rows "$TMP/kill.h5")" = $R
+check "resumed file has no leftover rows ($(nrows "$TMP/kill.h5" /rounds) = $R)" test "$(nrows "$TMP/kill.h5" /rounds)" = $R
 
 # 2. SIGTERM → exit 3, resumable (on 2 ranks, allreduce topology: allowed to differ)
 K=$((1 + RANDOM % (R - 3)))
@@ -67,7 +55,7 @@ echo "# SIGTERM after round $K is printed"
 wait_round $K "$TMP/term.log"; kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM: exit 3 (got $rc)" test $rc = 3
 check "SIGTERM: message" grep -Eq "stopped by SIGTERM after round [0-9]+ of $R; checkpoint written" "$TMP/term.err"
-n=$(rows "$TMP/term.h5"); c=$(ckpt_round "$TMP/term.h5")
+n=$(nrows "$TMP/term.h5" /rounds); c=$(ckpt_round "$TMP/term.h5")
 check "SIGTERM: checkpoint at the last recorded round ($c = $n)" test "${c:-x}" = "${n:-y}"
 check "SIGTERM: stopped at a round boundary after the signal ($n >= $K)" test "${n:-0}" -ge $K
 run_mpi 2 run "$S" --quiet "${ARGS[@]}" --set aggregation.topology=allreduce --resume "$TMP/term.h5" \
@@ -89,7 +77,7 @@ check "stateful reference run (scaffold, adam, budgets)" test $? = 0
 wait_round 2 "$TMP/usr1.log"; kill -USR1 $pid; wait $pid; rc=$?
 check "SIGUSR1 via mpirun -n 2: exit 3 (got $rc)" test $rc = 3
 check "SIGUSR1: message" grep -q "stopped by SIGUSR1" "$TMP/usr1.err"
-check "SIGUSR1: checkpoint = rows" test "$(ckpt_round "$TMP/usr1.h5")" = "$(rows "$TMP/usr1.h5")"
+check "SIGUSR1: checkpoint = rows" test "$(ckpt_round "$TMP/usr1.h5")" = "$(nrows "$TMP/usr1.h5" /rounds)"
 run_mpi 3 run "$S" --quiet "${ARGS[@]}" "${ST[@]}" --resume "$TMP/usr1.h5" > "$TMP/res.log" 2>&1
 check "SIGUSR1 + --resume on 3 ranks (scaffold, adam, budgets) ≡ uninterrupted" \
   "$HETFL" compare "$TMP/ref-st.h5" "$TMP/usr1.h5"
@@ -103,7 +91,7 @@ check "second SIGTERM: immediate exit, killed by the signal (status $rc = 143)" 
 check "second SIGTERM: the file stays readable" "$H5DUMP" -H "$TMP/twice.h5" > /dev/null
 # the committed checkpoint is round 3 (or a later one, when the machine was slow enough for
 # the first signal's round to finish before the second signal) and never beyond the rows
-c=$(ckpt_round "$TMP/twice.h5"); n=$(rows "$TMP/twice.h5")
+c=$(ckpt_round "$TMP/twice.h5"); n=$(nrows "$TMP/twice.h5" /rounds)
 check "second SIGTERM: a committed checkpoint intact (round ${c:-none} of $n recorded)" \
   test -n "$c" -a "${c:-0}" -ge 3 -a "${c:-0}" -le "${n:-0}"
 
@@ -141,6 +129,6 @@ check "existing results file without --force: exit 2 (got $rc)" test $rc = 2
 check "existing results file: message with --force hint" grep -q "refusing to overwrite.*" "$TMP/e"
 check "existing results file: untouched" cmp -s "$TMP/ref.h5" "$TMP/keep.h5"
 "$HETFL" run "$S" --quiet "${ARGS[@]}" --set federation.rounds=2 -o "$TMP/ref.h5" --force > /dev/null 2>&1
-check "--force replaces it" test "$(rows "$TMP/ref.h5")" = 2
+check "--force replaces it" test "$(nrows "$TMP/ref.h5" /rounds)" = 2
 check "no temporary files left behind" test -z "$(ls "$TMP" | grep '\.tmp-' || true)"
 finish

@@ -13,17 +13,6 @@ S=$HETFL_SRCDIR/suites/availability-bias.conf
 R=12
 ARGS=(--set federation.rounds=$R --set federation.local_epochs=40 --set availability.slot_s=2
       --set run.checkpoint_every=3)
-H5DUMP=${H5DUMP:-h5dump}
-rows() { "$H5DUMP" -H -d /rounds "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
-wait_round() {
-  local k=$1 log=$2 i
-  for i in $(seq 600); do
-    grep -Eq "^round +$k/" "$log" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.02
-  done
-  return 1
-}
 same() { "$HETFL" compare "$1" "$2" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; return 1; }; }
 
 # 1. SIGKILL at a random round; power-of-choice (last losses), unbiased (estimator), transfer
@@ -36,7 +25,7 @@ echo "# SIGKILL after round $K is printed"
 "$HETFL" run "$S" -o "$TMP/kill.h5" "${A1[@]}" > "$TMP/kill.log" 2>&1 & pid=$!
 wait_round $K "$TMP/kill.log"; kill -9 $pid; wait $pid; rc=$?
 check "SIGKILL: killed (status $rc)" test $rc = 137
-echo "# killed file: $(rows "$TMP/kill.h5") rows"
+echo "# killed file: $(nrows "$TMP/kill.h5" /rounds) rows"
 run_mpi 3 run "$S" --quiet "${A1[@]}" --resume "$TMP/kill.h5" > "$TMP/res.log" 2>&1; rc=$?
 check "SIGKILL + --resume on 3 ranks: exit 0 (got $rc)" test $rc = 0
 check "SIGKILL + --resume ≡ uninterrupted (poc, unbiased, transfer)" same "$TMP/ref1.h5" "$TMP/kill.h5"
@@ -65,5 +54,5 @@ run_mpi 2 run "$S" --quiet "${A3[@]}" --resume "$TMP/fin.h5" > "$TMP/res.log" 2>
 check "finished file + --resume on 2 ranks: exit 0 (got $rc)" test $rc = 0
 check "rounds 11-12 redone from the round-10 checkpoint ≡ uninterrupted (cafed)" \
   same "$TMP/ref3.h5" "$TMP/fin.h5"
-check "resumed file has $R rows" test "$(rows "$TMP/fin.h5")" = $R
+check "resumed file has $R rows" test "$(nrows "$TMP/fin.h5" /rounds)" = $R
 finish

@@ -2,7 +2,7 @@
 # Strategies and decentralized training (issue 8), end to end on small
 # Synthetic(1,1) runs (no data files needed):
 #   - FedProx mu=0 without stragglers is FedAvg, bit for bit (hetfl compare);
-#   - FedNova with equal local steps is FedAvg, bit for bit; with unequal steps it differs;
+#   - FedNova with equal local steps is FedAvg, bit for bit (values: tests/values.sh);
 #   - the straggler protocol: FedAvg drops round(x*m) clients, FedProx keeps them;
 #   - SCAFFOLD doubles the upload bytes and records its state in /system;
 #   - D-PSGD on the complete graph equals centralized averaging of all clients;
@@ -35,19 +35,6 @@ run() { local out=$1 n=$2; shift 2; run_mpi "$n" run "$S" --quiet -o "$TMP/$out.
           || { cat "$TMP/$out.log"; return 1; }; }
 same() { "$HETFL" compare "$@" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; return 1; }; }
 differ() { ! "$HETFL" compare "$@" > /dev/null 2>&1; }
-# col FILE DATASET COLUMN: one value per row of a compound dataset
-col() {
-  h5dump -d "$2" -y -w 0 "$1" | awk -v want="$3" '
-    /H5T_COMPOUND/ { t = 1; next }
-    t && /^ *} *$/ { t = 0; next }
-    t && /";$/ { n = split($0, a, "\""); names[c++] = a[n - 1]; next }
-    t { next }
-    /DATA \{/ { d = 1; next }
-    d && /^   \}$/ { exit }  # end of the data (the attributes of the table follow)
-    d && /\{ *$/ { f = 0; next }
-    d && /^ *\}/ { next }
-    d { v = $0; gsub(/[ ,]/, "", v); if (names[f] == want) print v; f++ }'
-}
 # all /model/final values, one per line
 model_values() {
   h5dump -g /model/final -y -w 0 "$1" | awk '/^ *DATA \{/ { d = 1; next } d && /^ *\}/ { d = 0; next }
@@ -60,22 +47,22 @@ run prox0 1 --set federation.strategy=fedprox --set fedprox.mu=0
 check "fedprox mu=0, no stragglers == fedavg (bitwise)" \
   same "$TMP/avg.h5" "$TMP/prox0.h5" --ignore-key federation.strategy --ignore-key fedprox.mu
 check "compare without --ignore-key sees the strategy" differ "$TMP/avg.h5" "$TMP/prox0.h5"
-run prox1 1 --set federation.strategy=fedprox --set fedprox.mu=1
-check "fedprox mu=1 differs from fedavg" \
-  differ "$TMP/avg.h5" "$TMP/prox1.h5" --ignore-key federation.strategy --ignore-key fedprox.mu
+# (the values FedProx mu > 0, FedNova with unequal steps, SCAFFOLD and the server
+# optimizers produce are pinned against a reference in tests/values.sh)
 run nova 1 --set federation.strategy=fednova
 check "fednova, equal local steps (150 samples each) == fedavg (bitwise)" \
   same "$TMP/avg.h5" "$TMP/nova.h5" --ignore-key federation.strategy
-run avgnat 1 --set data.partition=natural
 run novanat 1 --set data.partition=natural --set federation.strategy=fednova
-check "fednova, unequal local steps (natural partition) differs from fedavg" \
-  differ "$TMP/avgnat.h5" "$TMP/novanat.h5" --ignore-key federation.strategy
+check "fednova, natural partition: clients take unequal local steps" \
+  test "$(col "$TMP/novanat.h5" /participation steps | sort -u | wc -l)" -gt 1
 
 # --- stragglers: fedavg drops round(0.5*6) = 3 per round, fedprox keeps all 6 ----------
 run avgstr 1 --set federation.stragglers=0.5
 run proxstr 1 --set federation.stragglers=0.5 --set federation.strategy=fedprox --set fedprox.mu=0
 check "fedavg drops 3 stragglers per round" test "$(col "$TMP/avgstr.h5" /rounds dropped | sort -u)" = 3
 check "fedavg keeps 3 of 6" test "$(col "$TMP/avgstr.h5" /rounds completed | sort -u)" = 3
+check "stragglers, fedavg: /rounds columns recomputed from /participation" tables_consistent "$TMP/avgstr.h5" 2
+check "stragglers, fedprox: /rounds columns recomputed from /participation" tables_consistent "$TMP/proxstr.h5" 2
 check "fedprox keeps all 6 (partial work)" test "$(col "$TMP/proxstr.h5" /rounds completed | sort -u)" = 6
 check "fedavg straggler rows: outcome straggler, 0 steps" \
   test "$(paste <(col "$TMP/avgstr.h5" /participation outcome) <(col "$TMP/avgstr.h5" /participation steps) \

@@ -3,7 +3,7 @@
 #include "agg.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,8 +151,9 @@ static void test_width_choice(void)
         hf_agg_begin(a);
         hf_agg_begin(b);
         for (int k = 0; k < counts[c]; k++) {
+            int kr = counts[c] - 1 - k;  /* b takes the same updates in reverse order */
             hf_agg_add(a, 1.0 + k % 3, d[k]);
-            hf_agg_add(b, 1.0 + k % 3, d[counts[c] - 1 - k] == d[k] ? d[k] : d[k]);
+            hf_agg_add(b, 1.0 + kr % 3, d[kr]);
         }
         hf_agg_finish(a, 2.0, o1);
         hf_agg_finish(b, 2.0, o2);
@@ -160,6 +161,74 @@ static void test_width_choice(void)
         CU_ASSERT(memcmp(o1, o2, sizeof o1) == 0);
         hf_agg_free(a);
         hf_agg_free(b);
+    }
+}
+
+/* the integer width switches exactly after HF_AGG_INT32_MAX_M = 127 updates */
+static void test_width_boundary(void)
+{
+    long n = 70, toff[2] = {0, 70};
+    static float d[130][70], o[2][70];
+    hf_rng_t r;
+    hf_rng_init(&r, 12, HF_RNG_TEST, 0, 0);
+    for (int k = 0; k < 130; k++)
+        for (long j = 0; j < n; j++) d[k][j] = (float)hf_rng_normal(&r);
+    CU_ASSERT_EQUAL(HF_AGG_INT32_MAX_M, 127);
+    int counts[4] = {126, 127, 128, 129};
+    for (int c = 0; c < 4; c++)
+        for (int topo = 0; topo < 2; topo++) {
+            hf_agg_t *a = hf_agg_new(n, 1, toff, 1, topo ? HF_TOPO_ALLREDUCE : HF_TOPO_RANK0, MPI_COMM_SELF);
+            hf_agg_begin(a);
+            for (int k = 0; k < counts[c]; k++) hf_agg_add(a, 1.0, d[k]);
+            CU_ASSERT_EQUAL(hf_agg_finish(a, counts[c], o[topo]), counts[c]);
+            CU_ASSERT_EQUAL(hf_agg_stats(a)->int_bits, counts[c] <= 127 ? 32 : 64);
+            hf_agg_free(a);
+            double maxerr = 0;
+            for (long j = 0; j < n; j++) {
+                double ref = 0;
+                for (int k = 0; k < counts[c]; k++) ref += d[k][j];
+                maxerr = fmax(maxerr, fabs(o[topo][j] - ref / counts[c]));
+            }
+            CU_ASSERT(maxerr < 1e-6);
+        }
+}
+
+/* Each weighted update becomes round(v · 2^s) with s from the block maximum and the
+ * headroom (agg.h): rounding to nearest, ties to even, in both integer widths.  With
+ * the block maximum 1.0, one update and weight 1: s = 31 - 1 - 1 = 29 for 32-bit
+ * integers; among 128 updates (64-bit): s = 63 - 1 - 8 = 54.  Values at fractions of
+ * u = 2^-s come out exactly as hand-rounded multiples of u. */
+static void test_rounding(void)
+{
+    long toff[2] = {0, 8};
+    for (int wide = 0; wide < 2; wide++) {
+        float u = wide ? 0x1p-54f : 0x1p-29f;
+        float v[8] = {1.0f, 0.75f * u, -0.75f * u, 1.5f * u, 2.5f * u, -2.5f * u, 0.25f * u, 3.5f * u};
+        float want[8] = {1.0f, u, -u, 2 * u, 2 * u, -2 * u, 0.0f, 4 * u};
+        static float zero[8], out[8];
+        for (int topo = 0; topo < 2; topo++) {
+            hf_agg_t *a = hf_agg_new(8, 1, toff, 1, topo ? HF_TOPO_ALLREDUCE : HF_TOPO_RANK0, MPI_COMM_SELF);
+            hf_agg_begin(a);
+            hf_agg_add(a, 1.0, v);                                 /* the first update (assigns) */
+            for (int k = 0; k < (wide ? 127 : 0); k++) hf_agg_add(a, 1.0, zero);
+            hf_agg_finish(a, 1.0, out);
+            CU_ASSERT_EQUAL(hf_agg_stats(a)->int_bits, wide ? 64 : 32);
+            for (int j = 0; j < 8; j++) CU_ASSERT_EQUAL(out[j], want[j]);
+            /* and as a later update (accumulates): the same, after an all-zero first one */
+            hf_agg_begin(a);
+            hf_agg_add(a, 1.0, zero);
+            hf_agg_add(a, 1.0, v);
+            for (int k = 0; k < (wide ? 126 : 0); k++) hf_agg_add(a, 1.0, zero);
+            hf_agg_finish(a, 1.0, out);
+            /* two updates in a 32-bit round: headroom 2, s = 28, u' = 2u; hand-rounded */
+            if (!wide) {
+                float w2[8] = {1.0f, 0.0f, 0.0f, 2 * u, 2 * u, -2 * u, 0.0f, 4 * u};
+                for (int j = 0; j < 8; j++) CU_ASSERT_EQUAL(out[j], w2[j]);
+            } else {
+                for (int j = 0; j < 8; j++) CU_ASSERT_EQUAL(out[j], want[j]);
+            }
+            hf_agg_free(a);
+        }
     }
 }
 
@@ -265,22 +334,24 @@ static void test_empty_and_single(void)
     hf_agg_free(a);
 }
 
+static const hf_cu_test_t tests_agg[] = {
+    {"fixed-point scale exponents", test_scale_exp, NULL},
+    {"exact sums are order independent", test_order_independent, NULL},
+    {"exact sums are accurate", test_accuracy, NULL},
+    {"empty round and single client", test_empty_and_single, NULL},
+    {"32/64-bit choice, topologies agree", test_width_choice, NULL},
+    {"32/64-bit boundary at 127 updates", test_width_boundary, NULL},
+    {"conversion rounds to nearest, ties to even", test_rounding, NULL},
+    {"add_diff and apply", test_add_diff_and_apply, NULL},
+    {"shared-memory and MPI_Allreduce paths agree", test_shm_and_mpi_agree, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"agg", tests_agg, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("agg", NULL, NULL);
-    CU_add_test(s, "fixed-point scale exponents", test_scale_exp);
-    CU_add_test(s, "exact sums are order independent", test_order_independent);
-    CU_add_test(s, "exact sums are accurate", test_accuracy);
-    CU_add_test(s, "empty round and single client", test_empty_and_single);
-    CU_add_test(s, "32/64-bit choice, topologies agree", test_width_choice);
-    CU_add_test(s, "add_diff and apply", test_add_diff_and_apply);
-    CU_add_test(s, "shared-memory and MPI_Allreduce paths agree", test_shm_and_mpi_agree);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }

@@ -6,7 +6,7 @@
 #include "select.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,24 +472,122 @@ static void test_policy_specifics(void)
     CU_ASSERT_PTR_NULL(hf_select_new("nope", HF_CORR_NONE, N, samples, NULL, NULL));
 }
 
-int main(void)
+/* Values by hand: the lag-1 estimate, F3AST's rates, CA-Fed's starting allocation,
+ * power-of-choice's default d = 2m. */
+static void test_policy_values(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("avail", NULL, NULL);
-    CU_add_test(s, "trace write/load round trip", test_roundtrip);
-    CU_add_test(s, "loader rejects bad traces with FILE:LINE", test_loader_errors);
-    CU_add_test(s, "online / next change queries, periods, withdrawals", test_queries);
-    CU_add_test(s, "markov long-run availability and lag-1 correlation", test_markov);
-    CU_add_test(s, "CA-Fed client type mix", test_cafed_mix);
-    CU_add_test(s, "cyclic, diurnal, sessions, withdraw generators", test_other_generators);
-    CU_add_test(s, "step-function importer on shared AWS spot traces", test_import_shared);
-    CU_add_test(s, "spot-traces JSON importer", test_import_json);
-    CU_pSuite t = CU_add_suite("select", NULL, NULL);
-    CU_add_test(t, "policies x corrections: invariants, never offline", test_policies_invariants);
-    CU_add_test(t, "poc, f3ast, forecast, estimator, CA-Fed specifics", test_policy_specifics);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    enum { N = 10 };
+    long samples[N] = {10, 10, 10, 10, 10, 10, 10, 10, 10, 10};
+    unsigned char all[N];
+    memset(all, 1, N);
+    int out[N], na, ne;
+    /* lambda_hat = (#on-on + 100 (p + l - l p))/(t + 100) + (#off-off + 100 (1 - p + l p))/(t + 100) - 1,
+     * prior p = 0.5, l = 0, starting from "off": client 0 on, on, off, on (1 on-on, 0 off-off),
+     * client 1 off, off, on, on (1 on-on, 2 off-off) */
+    hf_select_t *s = hf_select_new("uniform", HF_CORR_UNBIASED, N, samples, NULL, NULL);
+    unsigned char seq[4][N] = {{1, 0}, {1, 0}, {0, 1}, {1, 1}};
+    for (int t = 0; t < 4; t++) hf_select_observe(s, seq[t]);
+    CU_ASSERT_DOUBLE_EQUAL(s->lambda_hat[0], (1 + 50.0) / 104 + (0 + 50.0) / 104 - 1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s->lambda_hat[1], (1 + 50.0) / 104 + (2 + 50.0) / 104 - 1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s->pi_hat[0], (3 + 50.0) / 104, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s->pi_hat[1], (2 + 50.0) / 104, 1e-12);
+    hf_select_free(s);
+    /* F3AST: r_k = m/N at the first round, then r <- (1 - beta) r + beta [selected], beta = 0.01 */
+    s = hf_select_new("f3ast", HF_CORR_NONE, N, samples, NULL, NULL);
+    hf_select_observe(s, all);
+    int n = hf_select_round(s, 0, 1, 2, all, NULL, 0, NULL, out, &na, &ne);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    hf_select_after(s, out, n);
+    for (int k = 0; k < N; k++) {
+        int sel = k == out[0] || k == out[1];
+        CU_ASSERT_DOUBLE_EQUAL(s->r[k], 0.99 * 0.2 + (sel ? 0.01 : 0.0), 1e-15);
+    }
+    double w[N];
+    CU_ASSERT(hf_select_weights(s, out, n, ne, w));
+    CU_ASSERT_DOUBLE_EQUAL(w[0], 0.1 / (0.99 * 0.2 + 0.01), 1e-12);   /* q_k / r_k */
+    hf_select_free(s);
+    /* CA-Fed starts from the unbiased allocation q_k / pi_hat_k (equal losses: nobody dropped) */
+    s = hf_select_new("uniform", HF_CORR_CAFED, N, samples, NULL, NULL);
+    int cl[N];
+    double lo[N];
+    for (int k = 0; k < N; k++) { cl[k] = k; lo[k] = 1.0; }
+    hf_select_losses(s, cl, lo, N);
+    hf_select_observe(s, all);
+    n = hf_select_round(s, 0, 1, N, all, NULL, 0, NULL, out, &na, &ne);
+    CU_ASSERT_EQUAL(n, N);
+    for (int k = 0; k < N; k++) CU_ASSERT_DOUBLE_EQUAL(s->alloc[k], 0.1 / (51.0 / 101), 1e-12);
+    CU_ASSERT(hf_select_weights(s, out, n, ne, w));
+    CU_ASSERT_DOUBLE_EQUAL(w[0], 0.1 / (51.0 / 101), 1e-12);
+    hf_select_free(s);
+    /* power-of-choice, default d = 2m = 6 candidates: the m = 3 highest losses among
+     * them, so the 3 lowest-loss clients can never be chosen (at least 3 candidates
+     * beat each); every other client sometimes is */
+    s = hf_select_new("poc", HF_CORR_NONE, N, samples, NULL, NULL);
+    for (int k = 0; k < N; k++) lo[k] = (k * 3) % N;  /* losses 0..9; lowest: clients 0, 7, 4 */
+    hf_select_losses(s, cl, lo, N);
+    int times[N] = {0};
+    for (int t = 0; t < 200; t++) {
+        n = hf_select_round(s, t, 1, 3, all, NULL, 0, NULL, out, &na, &ne);
+        CU_ASSERT_EQUAL(n, 3);
+        for (int i = 0; i < n; i++) times[out[i]]++;
+    }
+    CU_ASSERT(times[0] == 0 && times[7] == 0 && times[4] == 0);
+    int others = 1;
+    for (int k = 0; k < N; k++) if (k != 0 && k != 7 && k != 4) others &= times[k] > 0;
+    CU_ASSERT(others);
+    hf_select_free(s);
+}
+
+/* A client that goes offline mid-round: nothing done when offline at the start;
+ * otherwise it works until it leaves, download first, then compute, then upload. */
+static void test_dropout_split(void)
+{
+    const char *txt = "0,0,10\n1,5,20\n";   /* client 0 online [0,10), client 1 [5,20) */
+    hf_avail_t av;
+    CU_ASSERT_EQUAL_FATAL(hf_avail_load_mem(&av, txt, strlen(txt), "d", 2), 0);
+    double at = -1, comm = -1, comp = -1;
+    /* start 2: download 3 s, compute 10 s: leaves at 10, 5 s into its compute */
+    CU_ASSERT_EQUAL(hf_avail_dropout(&av, 0, 2.0, 3.0, 10.0, 1.0, &at, &comm, &comp), 1);
+    CU_ASSERT(at == 10.0 && comm == 3.0 && comp == 5.0);
+    /* leaves during the download (start 8): 2 s of download, no compute */
+    CU_ASSERT_EQUAL(hf_avail_dropout(&av, 0, 8.0, 3.0, 10.0, 1.0, &at, &comm, &comp), 1);
+    CU_ASSERT(at == 10.0 && comm == 2.0 && comp == 0.0);
+    /* leaves during the upload: all compute, download + half the upload */
+    CU_ASSERT_EQUAL(hf_avail_dropout(&av, 0, 2.0, 3.0, 4.5, 1.0, &at, &comm, &comp), 1);
+    CU_ASSERT(at == 10.0 && comm == 3.5 && comp == 4.5);
+    /* finishes exactly when it leaves: completed */
+    CU_ASSERT_EQUAL(hf_avail_dropout(&av, 0, 2.0, 3.0, 4.0, 1.0, &at, &comm, &comp), 0);
+    /* offline at the start: dropped at once, nothing spent */
+    CU_ASSERT_EQUAL(hf_avail_dropout(&av, 1, 2.0, 1.0, 1.0, 1.0, &at, &comm, &comp), 1);
+    CU_ASSERT(at == 2.0 && comm == 0.0 && comp == 0.0);
+    hf_avail_free(&av);
+}
+
+static const hf_cu_test_t tests_avail[] = {
+    {"trace write/load round trip", test_roundtrip, NULL},
+    {"loader rejects bad traces with FILE:LINE", test_loader_errors, NULL},
+    {"online / next change queries, periods, withdrawals", test_queries, NULL},
+    {"markov long-run availability and lag-1 correlation", test_markov, NULL},
+    {"CA-Fed client type mix", test_cafed_mix, NULL},
+    {"cyclic, diurnal, sessions, withdraw generators", test_other_generators, NULL},
+    {"step-function importer on shared AWS spot traces", test_import_shared, NULL},
+    {"spot-traces JSON importer", test_import_json, NULL},
+    {"mid-round drop-out: time split", test_dropout_split, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_select[] = {
+    {"policies x corrections: invariants, never offline", test_policies_invariants, NULL},
+    {"poc, f3ast, forecast, estimator, CA-Fed specifics", test_policy_specifics, NULL},
+    {"estimator, F3AST rates, CA-Fed allocation, poc's d: values", test_policy_values, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"avail", tests_avail, NULL, NULL},
+    {"select", tests_select, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -2,7 +2,7 @@
  * statistical test), top-k error-feedback invariant, fp16 conversions. */
 #include "compress.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,17 +169,39 @@ static void test_fp16(void)
     CU_ASSERT_DOUBLE_EQUAL(v[1], -3.140625, 1e-9);
 }
 
-int main(void)
+/* hf_compress_update, the entry the engine uses: top-k keeps k = ceil(ratio n) values
+ * (4 + 8 k bytes), fp16 2 bytes a value, none 4 */
+static void test_compress_update(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("compress", NULL, NULL);
-    CU_add_test(s, "qsgd encoded size and levels", test_qsgd_size);
-    CU_add_test(s, "qsgd unbiased, variance bound", test_qsgd_unbiased);
-    CU_add_test(s, "top-k error feedback invariant", test_topk_ef);
-    CU_add_test(s, "fp16 conversions", test_fp16);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int fails = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    float v[10] = {0.1f, -5, 0.2f, 4, -0.3f, 0.05f, 3, 0.0f, -0.01f, 2.5f}, mem[10] = {0};
+    hf_comp_cfg_t c = {HF_COMP_TOPK, 0, 0, 0.25};
+    hf_rng_t r;
+    hf_rng_init(&r, 1, HF_RNG_COMPRESS, 0, 0);
+    CU_ASSERT_EQUAL(hf_compress_update(&c, v, mem, 10, &r), 4 + 8 * 3u);   /* ceil(2.5) = 3 */
+    float want[10] = {0, -5, 0, 4, 0, 0, 3, 0, 0, 0};
+    CU_ASSERT(memcmp(v, want, sizeof v) == 0);
+    CU_ASSERT_EQUAL(mem[9], 2.5f);   /* the largest value not sent waits in the memory */
+    c.topk_ratio = 1e-6;             /* at least one value */
+    CU_ASSERT_EQUAL(hf_compress_update(&c, v, NULL, 10, &r), 4 + 8u);
+    hf_comp_cfg_t h = {HF_COMP_FP16, 0, 0, 0}, n = {HF_COMP_NONE, 0, 0, 0};
+    CU_ASSERT_EQUAL(hf_compress_update(&h, v, NULL, 10, &r), 20u);
+    CU_ASSERT_EQUAL(hf_compress_update(&n, v, NULL, 10, &r), 40u);
+}
+
+static const hf_cu_test_t tests_compress[] = {
+    {"compress_update: top-k count, sizes", test_compress_update, NULL},
+    {"qsgd encoded size and levels", test_qsgd_size, NULL},
+    {"qsgd unbiased, variance bound", test_qsgd_unbiased, NULL},
+    {"top-k error feedback invariant", test_topk_ef, NULL},
+    {"fp16 conversions", test_fp16, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"compress", tests_compress, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

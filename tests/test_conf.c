@@ -15,7 +15,7 @@
 #define _XOPEN_SOURCE 700  /* setenv, mkdtemp, realpath */
 #include "conf.h"
 #include "hf_util.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -951,7 +951,35 @@ static void test_garbage(void)
 
 /* ------------------------------------------------------------------------- */
 
-int main(void)
+static const hf_cu_test_t tests_conf[] = {
+    {"edit distance", test_edit_distance, NULL},
+    {"defaults", test_defaults, NULL},
+    {"type int", test_type_int, NULL},
+    {"type float", test_type_float, NULL},
+    {"type bool", test_type_bool, NULL},
+    {"type choice", test_type_choice, NULL},
+    {"type intlist", test_type_intlist, NULL},
+    {"type string and path", test_type_string_path, NULL},
+    {"messy file", test_messy, NULL},
+    {"CRLF and whitespace", test_crlf_and_whitespace, NULL},
+    {"sections and keys", test_sections_and_keys, NULL},
+    {"includes", test_includes, NULL},
+    {"include errors", test_include_errors, NULL},
+    {"environment", test_env, NULL},
+    {"sweep", test_sweep, NULL},
+    {"overrides", test_overrides, NULL},
+    {"bad bytes and limits", test_bad_bytes, NULL},
+    {"dump round trip", test_dump, NULL},
+    {"table errors and odd calls", test_table_errors, NULL},
+    {"garbage", test_garbage, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"conf", tests_conf, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     const char *src = getenv("HETFL_SRCDIR");
     snprintf(g_data, sizeof g_data, "%s/tests/data/conf", src && *src ? src : ".");
@@ -963,41 +991,9 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("conf", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
-        {"edit distance", test_edit_distance},
-        {"defaults", test_defaults},
-        {"type int", test_type_int},
-        {"type float", test_type_float},
-        {"type bool", test_type_bool},
-        {"type choice", test_type_choice},
-        {"type intlist", test_type_intlist},
-        {"type string and path", test_type_string_path},
-        {"messy file", test_messy},
-        {"CRLF and whitespace", test_crlf_and_whitespace},
-        {"sections and keys", test_sections_and_keys},
-        {"includes", test_includes},
-        {"include errors", test_include_errors},
-        {"environment", test_env},
-        {"sweep", test_sweep},
-        {"overrides", test_overrides},
-        {"bad bytes and limits", test_bad_bytes},
-        {"dump round trip", test_dump},
-        {"table errors and odd calls", test_table_errors},
-        {"garbage", test_garbage},
-    };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -10,7 +10,7 @@
 #include "data.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,6 +492,93 @@ static void test_partition_shards(void)
     free(y);
 }
 
+/* NIID-Bench's label-Dirichlet partition (Li et al. 2022, partition.py "noniid-labeldir",
+ * ALGORITHMS.md), written again for the test from that description: attempt t draws
+ * from stream (seed, PARTITION, t, 3); per class c in label order, shuffle its indices
+ * (ascending first; Fisher-Yates), p ~ Dir(alpha), p_j = 0 for clients already holding
+ * >= n/N samples, renormalise, client j takes the shuffled class from floor(cumsum_{<j}
+ * p len) to floor(cumsum_{<=j} p len); repeat until every client has >= min_size.
+ * Returns the partition in CSR form (client j: its classes in order) or -1. */
+static int ref_dirichlet(const int *y, long n, int C, int N, double alpha, int min_size, uint64_t seed,
+                         long *off, long *idx)
+{
+    long **cls = calloc((size_t)C, sizeof(long *)), *len = calloc((size_t)C, sizeof(long));
+    for (long i = 0; i < n; i++) len[y[i]]++;
+    for (int c = 0; c < C; c++) cls[c] = malloc((size_t)(len[c] ? len[c] : 1) * sizeof(long));
+    long *cut = malloc((size_t)C * (N + 1) * sizeof(long)), *size = malloc((size_t)N * sizeof(long));
+    double *p = malloc((size_t)N * sizeof(double));
+    int ok = 0;
+    for (int t = 0; t < 1000 && !ok; t++) {
+        hf_rng_t r;
+        hf_rng_init(&r, seed, HF_RNG_PARTITION, (uint64_t)t, 3);
+        long fill[1024] = {0};
+        for (long i = 0; i < n; i++) cls[y[i]][fill[y[i]]++] = i;
+        for (int j = 0; j < N; j++) size[j] = 0;
+        for (int c = 0; c < C; c++) {
+            for (long i = len[c] - 1; i > 0; i--) {
+                long k = (long)hf_rng_below(&r, (uint64_t)i + 1), tmp = cls[c][i];
+                cls[c][i] = cls[c][k];
+                cls[c][k] = tmp;
+            }
+            hf_rng_dirichlet(&r, alpha, N, p);
+            double sum = 0, cum = 0;
+            for (int j = 0; j < N; j++) {
+                if ((double)size[j] >= (double)n / N) p[j] = 0;
+                sum += p[j];
+            }
+            long *ct = cut + (long)c * (N + 1);
+            ct[0] = 0;
+            for (int j = 0; j < N; j++) {
+                cum += p[j] / sum;
+                ct[j + 1] = j == N - 1 ? len[c] : (long)floor(cum * (double)len[c]);
+                if (ct[j + 1] > len[c]) ct[j + 1] = len[c];
+                if (ct[j + 1] < ct[j]) ct[j + 1] = ct[j];
+                size[j] += ct[j + 1] - ct[j];
+            }
+        }
+        ok = 1;
+        for (int j = 0; j < N; j++) ok &= size[j] >= min_size;
+    }
+    if (ok) {
+        long w = 0;
+        off[0] = 0;
+        for (int j = 0; j < N; j++) {
+            for (int c = 0; c < C; c++)
+                for (long q = cut[(long)c * (N + 1) + j]; q < cut[(long)c * (N + 1) + j + 1]; q++)
+                    idx[w++] = cls[c][q];
+            off[j + 1] = w;
+        }
+    }
+    for (int c = 0; c < C; c++) free(cls[c]);
+    free(cls); free(len); free(cut); free(size); free(p);
+    return ok ? 0 : -1;
+}
+
+/* The balance cap, from the partition alone: walking a client's classes in label
+ * order, once it holds >= n/N samples it receives nothing from later classes — except
+ * the last client, which takes what the floor of the last cut point leaves (at most one
+ * sample when the others' shares sum to 1 - ulp; NIID-Bench's np.split does the same). */
+static int dirichlet_cap_holds(const hf_partition_t *p, const int *y, int C, long n, int *binding)
+{
+    int N = p->nclients, ok = 1;
+    *binding = 0;
+    long *cnt = calloc((size_t)C, sizeof(long));
+    for (int j = 0; j < N; j++) {
+        memset(cnt, 0, (size_t)C * sizeof(long));
+        for (long i = p->off[j]; i < p->off[j + 1]; i++) cnt[y[p->idx[i]]]++;
+        long held = 0;
+        for (int c = 0; c < C; c++) {
+            if ((double)held >= (double)n / N) {
+                *binding += 1;
+                if (cnt[c] > (j == N - 1)) ok = 0;
+            }
+            held += cnt[c];
+        }
+    }
+    free(cnt);
+    return ok;
+}
+
 static void test_partition_dirichlet(void)
 {
     int *y = make_labels(10, 1000, 2);
@@ -507,6 +594,37 @@ static void test_partition_dirichlet(void)
     CU_ASSERT(partition_equal(&a, &b));
     CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 0.1, 10, 6, &c), HF_OK);
     CU_ASSERT(!partition_equal(&a, &c));
+    /* the cap binds (some client reaches n/N before its last class) and holds */
+    int binding = 0;
+    CU_ASSERT(dirichlet_cap_holds(&a, y, 10, n, &binding));
+    CU_ASSERT(binding > 0);
+    CU_ASSERT(dirichlet_cap_holds(&c, y, 10, n, &binding));
+    /* the same partitions as the reference, sample for sample; min_size: s0 (the smallest
+     * client of the first attempt) accepts that attempt, s0 + 1 and s0 + 5 need more */
+    {
+        static long roff[41], ridx[10000];
+        hf_partition_t q = {.nclients = 20, .off = roff, .idx = ridx};
+        CU_ASSERT_EQUAL_FATAL(ref_dirichlet(y, n, 10, 20, 0.1, 10, 5, roff, ridx), 0);
+        CU_ASSERT(partition_equal(&a, &q));
+        CU_ASSERT_EQUAL_FATAL(ref_dirichlet(y, n, 10, 20, 0.1, 10, 6, roff, ridx), 0);
+        CU_ASSERT(partition_equal(&c, &q));
+        CU_ASSERT_EQUAL_FATAL(ref_dirichlet(y, n, 10, 40, 0.3, 0, 9, roff, ridx), 0);
+        long s0 = n;
+        for (int k = 0; k < 40; k++) s0 = HF_MIN(s0, roff[k + 1] - roff[k]);
+        int sizes[3] = {(int)s0, (int)s0 + 1, (int)s0 + 5};
+        for (int t = 0; t < 3; t++) {
+            hf_partition_t d;
+            CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 40, 0.3, sizes[t], 9, &d), HF_OK);
+            CU_ASSERT_EQUAL_FATAL(ref_dirichlet(y, n, 10, 40, 0.3, sizes[t], 9, roff, ridx), 0);
+            q.nclients = 40;
+            CU_ASSERT(partition_equal(&d, &q));
+            long mn = n;
+            for (int k = 0; k < 40; k++) mn = HF_MIN(mn, d.off[k + 1] - d.off[k]);
+            printf("(min_size %d: smallest client %ld) ", sizes[t], mn);
+            CU_ASSERT(mn >= sizes[t]);
+            hf_partition_free(&d);
+        }
+    }
     CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 20, 100.0, 10, 5, &big), HF_OK);
     CU_ASSERT(partition_is_exact(&big, n));
     double s_small = label_skew(&a, y, 10), s_big = label_skew(&big, y, 10);
@@ -981,46 +1099,50 @@ static void rm_tmpdir(void)
     rmdir(tmpdir);
 }
 
-int main(void)
+static const char *fmnist_skip(void)
+{
+    return fmnist_present() ? NULL : HF_FMNIST_DEFAULT_DIR " absent";
+}
+
+static const char *leaf_real_skip(void)
+{
+    return find_shared_leaf() ? NULL : "leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)";
+}
+
+static const hf_cu_test_t tests_idx[] = {
+    {"fashion-mnist", test_fmnist, fmnist_skip},
+    {"fashion-mnist missing dir", test_fmnist_missing, NULL},
+    {"idx files and errors", test_idx_files, NULL},
+    {"idx truncations in memory", test_idx_parse_truncations, NULL},
+    /* the shards test reuses Fashion-MNIST labels when loaded: same suite */
+    {"partition iid", test_partition_iid, NULL},
+    {"partition shards", test_partition_shards, NULL},
+    {"partition dirichlet", test_partition_dirichlet, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_synthetic[] = {
+    {"synthetic(1,1) and iid", test_synthetic, NULL},
+    {0},
+};
+static const hf_cu_test_t tests_leaf[] = {
+    {"small documents", test_leaf_small, NULL},
+    {"malformed documents", test_leaf_malformed, NULL},
+    {"prefixes and mutations", test_leaf_mutations, NULL},
+    {"fedprox synthetic_1_1 test split", test_leaf_real, leaf_real_skip},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"idx", tests_idx, suite_idx_init, suite_idx_clean},
+    {"synthetic", tests_synthetic, NULL, NULL},
+    {"leaf", tests_leaf, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hf_test_data_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
-    CU_set_fail_on_inactive(CU_FALSE);
-
-    CU_pSuite s = CU_add_suite("idx", suite_idx_init, suite_idx_clean);
-    CU_pTest t = CU_add_test(s, "fashion-mnist", test_fmnist);
-    if (!fmnist_present()) {
-        printf("SKIP: fashion-mnist: %s absent\n", HF_FMNIST_DEFAULT_DIR);
-        CU_set_test_active(t, CU_FALSE);
-    }
-    CU_add_test(s, "fashion-mnist missing dir", test_fmnist_missing);
-    CU_add_test(s, "idx files and errors", test_idx_files);
-    CU_add_test(s, "idx truncations in memory", test_idx_parse_truncations);
-    /* The shards test reuses Fashion-MNIST labels when loaded: same suite. */
-    CU_add_test(s, "partition iid", test_partition_iid);
-    CU_add_test(s, "partition shards", test_partition_shards);
-    CU_add_test(s, "partition dirichlet", test_partition_dirichlet);
-
-    s = CU_add_suite("synthetic", NULL, NULL);
-    CU_add_test(s, "synthetic(1,1) and iid", test_synthetic);
-
-    s = CU_add_suite("leaf", NULL, NULL);
-    CU_add_test(s, "small documents", test_leaf_small);
-    CU_add_test(s, "malformed documents", test_leaf_malformed);
-    CU_add_test(s, "prefixes and mutations", test_leaf_mutations);
-    t = CU_add_test(s, "fedprox synthetic_1_1 test split", test_leaf_real);
-    if (!find_shared_leaf()) {
-        printf("SKIP: leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)\n");
-        CU_set_test_active(t, CU_FALSE);
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    printf("\nasserts %u, passed %u, failed %u, tests inactive %u\n", CU_get_number_of_asserts(),
-           CU_get_number_of_successes(), fails, CU_get_number_of_tests_inactive());
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     rm_tmpdir();
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -17,7 +17,7 @@
  */
 #include "data.h"
 #include "hf_util.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -760,32 +760,36 @@ static int write_samples(const char *dir)
     return 0;
 }
 
+static const hf_cu_test_t cifar_tests[] = {
+    {"cifar-10 binary, byte for byte", test_cifar10, NULL},
+    {"cifar-100 binary, fine and coarse", test_cifar100, NULL},
+    {"bad cifar files", test_cifar_bad, NULL},
+    {"crop + flip augmentation", test_augment, NULL},
+    {0},
+};
+static const hf_cu_test_t leaf_tests[] = {
+    {"femnist json", test_femnist, NULL},
+    {"shakespeare json", test_shakespeare, NULL},
+    {0},
+};
+static const hf_cu_test_t hdf5_tests[] = {
+    {"tff fed_emnist", test_tff_emnist, NULL},
+    {"tff fed_cifar100", test_tff_cifar100, NULL},
+    {"tff shakespeare", test_tff_shakespeare, NULL},
+    {"generic layout", test_h5_generic, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"cifar", cifar_tests, NULL, NULL}, {"leaf", leaf_tests, NULL, NULL}, {"hdf5", hdf5_tests, NULL, NULL}, {0}};
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write")) return write_samples(argv[2]);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hf_test_datasets_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
-    CU_pSuite s = CU_add_suite("cifar", NULL, NULL);
-    CU_add_test(s, "cifar-10 binary, byte for byte", test_cifar10);
-    CU_add_test(s, "cifar-100 binary, fine and coarse", test_cifar100);
-    CU_add_test(s, "bad cifar files", test_cifar_bad);
-    CU_add_test(s, "crop + flip augmentation", test_augment);
-    s = CU_add_suite("leaf", NULL, NULL);
-    CU_add_test(s, "femnist json", test_femnist);
-    CU_add_test(s, "shakespeare json", test_shakespeare);
-    s = CU_add_suite("hdf5", NULL, NULL);
-    CU_add_test(s, "tff fed_emnist", test_tff_emnist);
-    CU_add_test(s, "tff fed_cifar100", test_tff_cifar100);
-    CU_add_test(s, "tff shakespeare", test_tff_shakespeare);
-    CU_add_test(s, "generic layout", test_h5_generic);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    printf("\nasserts %u, passed %u, failed %u\n", CU_get_number_of_asserts(), CU_get_number_of_successes(), fails);
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -8,7 +8,7 @@
 #include "options.h"
 #include "placement.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +122,16 @@ static void test_overcommit_keeps_k_fastest(void)
     int K = 30, m = hf_devices_nselect(&d, K, 1000);
     CU_ASSERT_EQUAL(m, 39);  /* ⌈1.3·30⌉ */
     CU_ASSERT_EQUAL(hf_devices_nselect(&d, K, 35), 35);
+    /* ceil(f K): 1.3 x 7 = 9.1 -> 10, 1.5 x 5 -> 8; 1.1 x 10 is 11.000000000000002 in
+     * doubles: still 11; f = 1 selects K */
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 7, 1000), 10);
+    d.overcommit = 1.5;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 5, 1000), 8);
+    d.overcommit = 1.1;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 10, 1000), 11);
+    d.overcommit = 1.0;
+    CU_ASSERT_EQUAL(hf_devices_nselect(&d, 10, 1000), 10);
+    d.overcommit = 1.3;
     hf_round_in_t in = round_in(m, K);
     hf_dplan_t p[MM];
     double dur;
@@ -261,8 +271,18 @@ static void test_dbw_choice(void)
     float mean[4] = {1, 1, 1, 1};  /* ‖Δ̄‖² = 4 */
     for (int i = 0; i < 9; i++) { w[i] = 1.0 / 9; n2[i] = 4.5; }  /* small spread */
     hf_dbw_observe_updates(s, 9, w, n2, mean);
+    /* by hand (Xu et al.): M = |mean|^2 = 4, S = sum w |d|^2 = 4.5, W2 = sum w^2 = 1/9:
+     * sigma2 = (S - M)/(1 - W2) = 0.5625, G = M - sigma2 W2 = 3.9375; L stays 1 */
+    CU_ASSERT_DOUBLE_EQUAL(s->sigma2, 0.5625, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->G, 3.9375, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->L, 1.0, 0);
     float mean2[4] = {1, 1, 1, 1.1f};
     hf_dbw_observe_updates(s, 9, w, n2, mean2);
+    /* M = 3 + 1.1^2, sigma2 = (4.5 - M) 9/8, G = M - sigma2/9, L = |mean2 - mean|/|mean| = 0.05 */
+    double M2 = 3 + (double)1.1f * 1.1f;
+    CU_ASSERT_DOUBLE_EQUAL(s->sigma2, (4.5 - M2) * 9 / 8, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->G, M2 - (4.5 - M2) / 8, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->L, sqrt(((double)1.1f - 1) * ((double)1.1f - 1) / 4), 1e-9);
     CU_ASSERT(s->sigma2 > 0);
     CU_ASSERT(s->G > 0);
     /* signal dominates noise: the straggler is not worth 100 s */
@@ -281,6 +301,20 @@ static void test_dbw_choice(void)
     CU_ASSERT_EQUAL(hf_dbw_choose(s), m);
     hf_dbw_free(s);
     hf_dbw_free(e);
+    /* an interior optimum: the k-th arrival at k seconds, G = 1, sigma2 = 4, L = 0.5;
+     * expected decrease per second v(k) = ((1 - L/2) G - (L/2) sigma2 / k) / k
+     * = 0.75/k - 1/k^2, largest at k = 3 (v = 0.1389 vs 0.125 at k = 2 and 4) */
+    hf_dbw_t *q = hf_dbw_new(m, 4);
+    for (int i = 0; i < m; i++) p[i].t_compute_full = i + 1;
+    hf_dbw_observe_times(q, p, m);
+    hf_dbw_observe_times(q, p, m);
+    for (int k = 0; k < m; k++) CU_ASSERT_DOUBLE_EQUAL(q->tsum[k], 2.0 * (k + 1), 0);
+    q->nobs_grad = 2;
+    q->G = 1;
+    q->sigma2 = 4;
+    q->L = 0.5;
+    CU_ASSERT_EQUAL(hf_dbw_choose(q), 3);
+    hf_dbw_free(q);
 }
 
 static void test_assign_quotas(void)
@@ -304,6 +338,18 @@ static void test_assign_quotas(void)
     CU_ASSERT_EQUAL(cnt[2], 200);
     CU_ASSERT(same);
     CU_ASSERT(differ > 100);
+    /* remainders: floor(share n) each, the rest one by one to the largest fractional
+     * parts, ties to the lower class: 3 equal shares of 10 -> 4, 3, 3; shares 0.45, 0.35,
+     * 0.2 of 7 -> 3.15, 2.45, 1.4 -> 3, 3, 1 */
+    double sh[2][3] = {{1.0 / 3, 1.0 / 3, 1.0 / 3}, {0.45, 0.35, 0.2}};
+    int n2[2] = {10, 7}, want[2][3] = {{4, 3, 3}, {3, 3, 1}};
+    for (int v = 0; v < 2; v++) {
+        for (int i = 0; i < 3; i++) d.share[i] = sh[v][i];
+        int q[10], cq[3] = {0};
+        hf_devices_assign(&d, 7, n2[v], q);
+        for (int k = 0; k < n2[v]; k++) cq[q[k]]++;
+        CU_ASSERT(cq[0] == want[v][0] && cq[1] == want[v][1] && cq[2] == want[v][2]);
+    }
     /* largest remainder: 7 clients at 1/3 each → 3,2,2 */
     d.share[0] = d.share[1] = d.share[2] = 1.0 / 3;
     hf_devices_assign(&d, 7, 7, a);
@@ -562,24 +608,31 @@ static void test_library_sources(void)
     CU_ASSERT(fabs(L[4].active_w - mx) < 0.05);
 }
 
-int main(void)
+static const char *shared_skip(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("devices", NULL, NULL);
-    CU_add_test(s, "clock arithmetic", test_clock_arithmetic);
-    CU_add_test(s, "over-commitment keeps exactly the K fastest", test_overcommit_keeps_k_fastest);
-    CU_add_test(s, "deadline drops exactly the late; partial work", test_deadline_drops_exactly_late);
-    CU_add_test(s, "static and dynamic backup workers", test_backup_workers);
-    CU_add_test(s, "DBW chooses k by loss decrease per second", test_dbw_choice);
-    CU_add_test(s, "class assignment: exact seeded quotas", test_assign_quotas);
-    CU_add_test(s, "suite keys and the library", test_conf_and_library);
-    CU_add_test(s, "class CSV files", test_csv);
-    CU_add_test(s, "placement on synthetic topologies", test_placement_synthetic);
-    CU_add_test(s, "placement on an XML topology", test_placement_xml);
-    if (shared()) CU_add_test(s, "library figures match ../shared/data", test_library_sources);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return shared() ? NULL : "SHARED_DATA/devices absent";
+}
+
+static const hf_cu_test_t tests_devices[] = {
+    {"clock arithmetic", test_clock_arithmetic, NULL},
+    {"over-commitment keeps exactly the K fastest", test_overcommit_keeps_k_fastest, NULL},
+    {"deadline drops exactly the late; partial work", test_deadline_drops_exactly_late, NULL},
+    {"static and dynamic backup workers", test_backup_workers, NULL},
+    {"DBW chooses k by loss decrease per second", test_dbw_choice, NULL},
+    {"class assignment: exact seeded quotas", test_assign_quotas, NULL},
+    {"suite keys and the library", test_conf_and_library, NULL},
+    {"class CSV files", test_csv, NULL},
+    {"placement on synthetic topologies", test_placement_synthetic, NULL},
+    {"placement on an XML topology", test_placement_xml, NULL},
+    {"library figures match ../shared/data", test_library_sources, shared_skip},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"devices", tests_devices, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -8,7 +8,7 @@
 #include "hf_util.h"
 #include "options.h"
 #include "rapl.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,17 +80,29 @@ static void test_plan_budget(void)
                  "regions = default\n", strategies[s]);
         hf_energy_t *e = mk_energy(text, 4, 10);
         CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-        double round_sum = 0, parts[3];
         hf_eplan_t pl[3];
         for (int i = 0; i < 3; i++) {
             hf_energy_plan(e, 0, 0.0, i == 2 ? 1 : 0, &cl, down, P, &pl[i]);
-            parts[i] = pl[i].e.total_j;
-            round_sum += parts[i];
             CU_ASSERT(pl[i].e.total_j == pl[i].e.compute_j + pl[i].e.radio_j + pl[i].e.idle_j);
             CU_ASSERT(pl[i].remaining_j >= -1e-9);
             CU_ASSERT_DOUBLE_EQUAL(pl[i].carbon_g, pl[i].e.total_j / 3.6e6 * 475, 1e-12);
         }
-        CU_ASSERT_DOUBLE_EQUAL(round_sum, parts[0] + parts[1] + parts[2], 0);
+        /* the second participation of client 0, by hand (9.92 J left; 1/3 J a step).
+         * steps, sample: radio 0.1 J/MB x 0.8 MB = 0.08 J, floor((9.92 - 0.08) x 3) = 29
+         * steps of 60: 29/60 x 20 J + 0.08 J; sample: ceil(600 x 29/60) = 290 samples.
+         * auto: QSGD first (15 levels: 5 bits a value + 32 a bucket of 512 -> 63284 bytes,
+         * radio 0.1 x 0.463284 J), still over 9.92 J, then floor((9.92 - 0.0463284) x 3)
+         * = 29 steps. exclude, compress: over budget, nothing spent. */
+        static const double want_j[5] = {0.0, 29.0 / 60 * 20 + 0.08, 29.0 / 60 * 20 + 0.08, 0.0,
+                                         29.0 / 60 * 20 + 0.0463284};
+        static const int want_steps[5] = {0, 29, 29, 0, 29};
+        CU_ASSERT_DOUBLE_EQUAL(pl[1].e.total_j, want_j[s], 1e-9);
+        CU_ASSERT_EQUAL(pl[1].steps, want_steps[s]);
+        CU_ASSERT_DOUBLE_EQUAL(pl[1].remaining_j, 30 - 20.08 - want_j[s], 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(pl[0].remaining_j, 30 - 20.08, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(pl[2].remaining_j, 30 - 20.08, 1e-9);
+        if (s == 2) CU_ASSERT_EQUAL(pl[1].sample, 290);
+        if (s == 4) CU_ASSERT_EQUAL(pl[1].bytes_up, 63284u);
         CU_ASSERT_EQUAL(pl[0].outcome, HF_OUT_COMPLETED);
         CU_ASSERT_EQUAL(pl[0].steps, 60);
         CU_ASSERT_DOUBLE_EQUAL(pl[0].e.total_j, 20.08, 1e-9);
@@ -227,6 +239,21 @@ static void test_trace_and_errors(void)
     CU_ASSERT_DOUBLE_EQUAL(hf_carbon_country("WORLD"), 475, 0);
     CU_ASSERT_EQUAL(hf_carbon_resolve(&c, "XX-NOPE"), -1);
     hf_carbon_free(&c);
+    /* an EIA-style file with empty cells: leading ones take the first value, inner gaps
+     * are interpolated linearly, trailing ones take the last value */
+    snprintf(p, sizeof p, "%s/ZZ_NG_gaps.csv", tmpdir);
+    put(tmpdir, "ZZ_NG_gaps.csv", "timestamp,WND,avg_CI\n2022-01-01 00:00:00+00:00,1,\n"
+        "2022-01-01 01:00:00+00:00,1,100\n2022-01-01 02:00:00+00:00,1,\n"
+        "2022-01-01 03:00:00+00:00,1,\n2022-01-01 04:00:00+00:00,1,400\n"
+        "2022-01-01 05:00:00+00:00,1,\n");
+    CU_ASSERT_EQUAL_FATAL(hf_carbon_load(&c, p), 0);
+    int z = hf_carbon_resolve(&c, "ZZ");
+    CU_ASSERT_FATAL(z >= 0);
+    double want[6] = {100, 100, 200, 300, 400, 400};
+    for (int h = 0; h < 6; h++) CU_ASSERT_DOUBLE_EQUAL(hf_carbon_at(&c, z, 1640995200 + 3600 * h), want[h], 1e-9);
+    hf_carbon_free(&c);
+    memset(&c, 0, sizeof c);
+    snprintf(p, sizeof p, "%s/tr.csv", tmpdir);
     /* errors carry FILE:LINE */
     struct { const char *text, *want; } bad[] = {
         {"timestamp,region,gco2_per_kwh\n2022-01-01T00:00Z,A,100\n2022-01-01T02:00Z,A,1\n",
@@ -358,6 +385,21 @@ static void test_aware_sampler(void)
         if (fabs(inv[k] - 1 / pi) > 1e-9) ok = 0;
     }
     CU_ASSERT(ok);
+    /* m = 14: water-filling caps the LO clients (14 x 4/50 > 1) at pi = 1 and spreads the
+     * remaining 4 over the 10 HI clients: pi_HI = 0.4 (1/pi = 2.5), exactly 4 of them */
+    {
+        int ns = hf_energy_select(e, 3, 0.0, 14, cl, 1000, 1000, sel, ipi, &start);
+        CU_ASSERT_EQUAL(ns, 14);
+        int nlo = 0, nhi = 0, vals = 1;
+        for (int i = 0; i < ns; i++) {
+            int lo = !strcmp(hf_energy_region_name(e, sel[i]), "LO");
+            nlo += lo;
+            nhi += !lo;
+            vals &= fabs(ipi[i] - (lo ? 1.0 : 2.5)) < 1e-12;
+        }
+        CU_ASSERT(nlo == 10 && nhi == 4);
+        CU_ASSERT(vals);
+    }
     int s1[20], s2[20];
     hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s1, ipi, &start);
     hf_energy_select(e, 17, 0.0, m, cl, 1000, 1000, s2, ipi, &start);
@@ -380,6 +422,20 @@ static void test_aware_sampler(void)
     int ns = hf_energy_select(e, 0, 0.0, m, cl, 1000, 1000, sel, ipi, &start);
     CU_ASSERT(ns >= 1 && ns < m);
     hf_energy_free(e);
+    /* by hand: every client costs c = (5 W x 10 s + 0.1 J/MB x 2000 B) x 300 g/kWh, equal
+     * shares pi = m/N, expected round carbon m c.  Budget 12.5 c over 10 rounds, at round
+     * t = 5: what is left, spread over the 5 rounds left, allows 2.5 c: floor(5 x 2.5/5) = 2
+     * clients; after 5 c spent, 1.5 c: 1 client */
+    double c = (5.0 * 10 + 0.1 * 2000 / 1e6) * 300 / 3.6e6;
+    snprintf(text, sizeof text, "[energy]\ncarbon_file = %s/slot.csv\nregions = X\n"
+             "scheduler = carbon-aware\ncarbon_budget_g = %.17g\n", tmpdir, 12.5 * c);
+    e = mk_energy(text, N, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(hf_energy_select(e, 5, 0.0, m, cl, 1000, 1000, sel, ipi, &start), 2);
+    CU_ASSERT_DOUBLE_EQUAL(ipi[0], 10.0, 1e-12);   /* pi = 2/20 */
+    hf_energy_round_done(e, 5 * c);
+    CU_ASSERT_EQUAL(hf_energy_select(e, 5, 0.0, m, cl, 1000, 1000, sel, ipi, &start), 1);
+    hf_energy_free(e);
 }
 
 static void test_regions_errors(void)
@@ -401,29 +457,41 @@ static void test_regions_errors(void)
     CU_ASSERT_EQUAL(fr, 6);
     CU_ASSERT_DOUBLE_EQUAL(hf_energy_ci(e, 0, 0), !strcmp(hf_energy_region_name(e, 0), "FR") ? 51.28 : 338.66, 1e-9);
     hf_energy_free(e);
+    /* largest remainder, ties to the first listed: 3 equal shares of 10 -> 4, 3, 3 */
+    e = mk_energy("[energy]\nregions = PL:1,FR:1,DE:1\n", 10, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int cnt[3] = {0};
+    const char *names[3] = {"PL", "FR", "DE"};
+    for (int k = 0; k < 10; k++)
+        for (int i = 0; i < 3; i++) cnt[i] += !strcmp(hf_energy_region_name(e, k), names[i]);
+    CU_ASSERT(cnt[0] == 4 && cnt[1] == 3 && cnt[2] == 3);
+    hf_energy_free(e);
 }
 
-int main(void)
+static const hf_cu_test_t tests_energy[] = {
+    {"model identities", test_model_identities, NULL},
+    {"budgets and adaptive strategies", test_plan_budget, NULL},
+    {"RAPL fake tree, wrap-around", test_rapl_fake_tree, NULL},
+    {"ISO 8601 times", test_time, NULL},
+    {"carbon trace, country table, errors", test_trace_and_errors, NULL},
+    {"shipped carbon profiles", test_shipped_profiles, NULL},
+    {"EIA importer (shared data)", test_eia_import, NULL},
+    {"carbon-aware sampler", test_aware_sampler, NULL},
+    {"regions", test_regions_errors, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"energy", tests_energy, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/hetfl-energy-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) return 1;
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("energy", NULL, NULL);
-    CU_add_test(s, "model identities", test_model_identities);
-    CU_add_test(s, "budgets and adaptive strategies", test_plan_budget);
-    CU_add_test(s, "RAPL fake tree, wrap-around", test_rapl_fake_tree);
-    CU_add_test(s, "ISO 8601 times", test_time);
-    CU_add_test(s, "carbon trace, country table, errors", test_trace_and_errors);
-    CU_add_test(s, "shipped carbon profiles", test_shipped_profiles);
-    CU_add_test(s, "EIA importer (shared data)", test_eia_import);
-    CU_add_test(s, "carbon-aware sampler", test_aware_sampler);
-    CU_add_test(s, "regions", test_regions_errors);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int fails = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
+    int rc = hf_cu_main(&argc, &argv, 0, suites);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {}
-    return fails ? 1 : 0;
+    return rc;
 }

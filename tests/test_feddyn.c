@@ -4,8 +4,7 @@
  * alpha = 0.5, so client 0 regularises with alpha_0 = 0.5·4/2 = 1 and
  * client 1 with alpha_1 = 0.5·4/6 = 1/3.
  */
-#include <CUnit/Basic.h>
-#include <mpi.h>
+#include "cunit_main.h"
 #include <string.h>
 #include "conf.h"
 #include "options.h"
@@ -90,17 +89,11 @@ static void test_server(void)
     hf_conf_free(&conf);
 }
 
-int main(int argc, char **argv)
-{
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("feddyn", NULL, NULL);
-    CU_add_test(s, "gradient hook and client history, unequal sizes", test_hooks);
-    CU_add_test(s, "server: count weights, running mean of all updates", test_server);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
-}
+static const hf_cu_test_t feddyn_tests[] = {
+    {"gradient hook and client history, unequal sizes", test_hooks, NULL},
+    {"server: count weights, running mean of all updates", test_server, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {{"feddyn", feddyn_tests, NULL, NULL}, {0}};
+
+int main(int argc, char **argv) { return hf_cu_main(&argc, &argv, HF_CU_MPI, suites); }

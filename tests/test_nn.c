@@ -11,7 +11,7 @@
 #include "hf_util.h"
 #include "nn.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -971,39 +971,34 @@ static void test_blas_init(void)
     CU_ASSERT_STRING_EQUAL(core, hf_blas_init());   /* idempotent */
 }
 
-int main(void)
+static const hf_cu_test_t tests_nn[] = {
+    {"blas init", test_blas_init, NULL},
+    {"parameter counts and layout", test_param_counts, NULL},
+    {"bad cfg -> HF_EINPUT", test_bad_cfg, NULL},
+    {"deterministic init", test_init_determinism, NULL},
+    {"softmax cross-entropy", test_softmax_xent, NULL},
+    {"conv5 vs naive", test_conv_naive, NULL},
+    {"max-pool vs naive", test_pool_naive, NULL},
+    {"gradcheck logreg", test_grad_logreg, NULL},
+    {"gradcheck mlp", test_grad_mlp, NULL},
+    {"gradcheck cnn", test_grad_cnn, NULL},
+    {"gradcheck soft targets (KL)", test_grad_soft, NULL},
+    {"sgd semantics", test_sgd_semantics, NULL},
+    {"fused train step", test_train_step_fused, NULL},
+    {"forward batch independence", test_forward, NULL},
+    {"train determinism", test_train_determinism, NULL},
+    {"sgemm splitting on/off", test_gemm_split, NULL},
+    {"training sanity", test_training_sanity, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"nn", tests_nn, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
     printf("OpenBLAS core: %s\n", hf_blas_init());
     openblas_set_num_threads(1);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
-    CU_pSuite s = CU_add_suite("nn", NULL, NULL);
-    if (!s) return 2;
-    struct { const char *name; void (*fn)(void); } tests[] = {
-        {"blas init", test_blas_init},
-        {"parameter counts and layout", test_param_counts},
-        {"bad cfg -> HF_EINPUT", test_bad_cfg},
-        {"deterministic init", test_init_determinism},
-        {"softmax cross-entropy", test_softmax_xent},
-        {"conv5 vs naive", test_conv_naive},
-        {"max-pool vs naive", test_pool_naive},
-        {"gradcheck logreg", test_grad_logreg},
-        {"gradcheck mlp", test_grad_mlp},
-        {"gradcheck cnn", test_grad_cnn},
-        {"gradcheck soft targets (KL)", test_grad_soft},
-        {"sgd semantics", test_sgd_semantics},
-        {"fused train step", test_train_step_fused},
-        {"forward batch independence", test_forward},
-        {"train determinism", test_train_determinism},
-        {"sgemm splitting on/off", test_gemm_split},
-        {"training sanity", test_training_sanity},
-    };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn)) return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures();
-    unsigned asserts = CU_get_number_of_asserts();
-    CU_cleanup_registry();
-    printf("test_nn: %u assertions, %u failed\n", asserts, fails);
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -1,6 +1,6 @@
 /* test_rng.c — Philox known answers, reproducibility, distribution sanity. */
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +84,27 @@ static void test_uniform_normal(void)
     s = 0;
     for (int i = 0; i < n; i++) s += hf_rng_lognormal(&r, 0.0, 0.5);
     CU_ASSERT(fabs(s / n - exp(0.125)) < 0.01);
+    /* the documented construction: 53 bits of one u64, plus half a step, times 2^-53
+     * (so never 0 or 1); and Box-Muller's two values of a pair are independent
+     * (lag-1 correlation of consecutive normals ~ 0: the pair (r cos, r sin)) */
+    hf_rng_t a, b;
+    hf_rng_init(&a, 8, HF_RNG_TEST, 1, 2);
+    hf_rng_init(&b, 8, HF_RNG_TEST, 1, 2);
+    int exact = 1;
+    for (int i = 0; i < 1000; i++) {
+        double u = hf_rng_uniform(&a);
+        uint64_t x = hf_rng_u64(&b);
+        exact &= u == ((double)(x >> 11) + 0.5) * 0x1p-53;
+    }
+    CU_ASSERT(exact);
+    double prev = hf_rng_normal(&r), sxy = 0, sxx = 0;
+    for (int i = 0; i < n; i++) {
+        double z = hf_rng_normal(&r);
+        sxy += prev * z;
+        sxx += z * z;
+        prev = z;
+    }
+    CU_ASSERT(fabs(sxy / sxx) < 0.02);
 }
 
 static void test_gamma_dirichlet(void)
@@ -137,6 +158,21 @@ static void test_permutation_sample(void)
     }
     CU_ASSERT(ok);
     CU_ASSERT(fixed < 10);
+    /* uniform over all n! orders: a permutation of 6 leaves some element in place with
+     * probability 1 - D_6/6! = 1 - 265/720 = 0.632 (never, for a cyclic-only shuffle),
+     * and each element lands at each position 1/6 of the time */
+    int with_fixed = 0, at[6][6] = {{0}};
+    for (int t = 0; t < 6000; t++) {
+        int q[6], fx = 0;
+        hf_rng_permutation(&r, 6, q);
+        for (int i = 0; i < 6; i++) { fx |= q[i] == i; at[q[i]][i]++; }
+        with_fixed += fx;
+    }
+    CU_ASSERT(fabs(with_fixed / 6000.0 - 1 + 265.0 / 720) < 0.03);
+    int pos_ok = 1;
+    for (int e = 0; e < 6; e++)
+        for (int i = 0; i < 6; i++) pos_ok &= abs(at[e][i] - 1000) < 150;
+    CU_ASSERT(pos_ok);
     /* sampling without replacement: distinct, sorted, in range; uniform coverage */
     int counts[100] = {0}, out[10];
     for (int t = 0; t < 20000; t++) {
@@ -166,18 +202,20 @@ static void test_permutation_sample(void)
     for (int i = 0; i < 3; i++) CU_ASSERT(abs(hist[i] - 10000) < 400);
 }
 
-int main(void)
+static const hf_cu_test_t tests_rng[] = {
+    {"philox known answers", test_philox_kat, NULL},
+    {"reproducible streams", test_reproducible, NULL},
+    {"uniform, normal, lognormal", test_uniform_normal, NULL},
+    {"gamma, dirichlet, exponential, weibull", test_gamma_dirichlet, NULL},
+    {"permutation, sampling", test_permutation_sample, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"rng", tests_rng, NULL, NULL},
+    {0},
+};
+
+int main(int argc, char **argv)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("rng", NULL, NULL);
-    CU_add_test(s, "philox known answers", test_philox_kat);
-    CU_add_test(s, "reproducible streams", test_reproducible);
-    CU_add_test(s, "uniform, normal, lognormal", test_uniform_normal);
-    CU_add_test(s, "gamma, dirichlet, exponential, weibull", test_gamma_dirichlet);
-    CU_add_test(s, "permutation, sampling", test_permutation_sample);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, 0, suites);
 }

@@ -8,7 +8,7 @@
 #include "agg.h"
 #include "hf_util.h"
 #include "rng.h"
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +174,20 @@ static void test_masked_mean(void)
         hf_slice_zero_classes(&m, cls[k], d);
         hf_agg_add(agg, w[k], d);
         hf_masked_cover(ma, &m, &s[k], w[k], cls[k]);
-        double *c1 = hf_calloc((size_t)P, sizeof(double));
-        hf_slice_cover(&m, &s[k], 1.0, cls[k], c1);
+        /* coverage, not from hf_slice_cover: the sub-model's coordinates (a vector of ones
+         * scattered into the full layout), minus the classifier rows (the last two tensors,
+         * one row per class) of classes the client does not hold */
+        float *ones = hf_calloc((size_t)s[k].nparams, sizeof(float)), *c1 = hf_calloc((size_t)P, sizeof(float));
+        for (long j = 0; j < s[k].nparams; j++) ones[j] = 1.0f;
+        hf_slice_scatter(&m, c1, &s[k], ones);
+        for (int t = m.ntensors - 2; t < m.ntensors; t++) {
+            long rows = m.tensors[t].shape[0], cols = m.tensors[t].n / rows;
+            for (long row = 0; row < rows; row++)
+                if (!cls[k][row]) for (long j = 0; j < cols; j++) c1[m.tensors[t].off + row * cols + j] = 0;
+        }
         for (long j = 0; j < P; j++) { num[j] += w[k] * d[j] * c1[j]; den[j] += w[k] * c1[j]; }
         free(c1);
+        free(ones);
     }
     hf_agg_reduce(agg);
     hf_masked_emit(ma, agg, x, 1);
@@ -192,6 +202,16 @@ static void test_masked_mean(void)
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT(unc > 0);          /* class 2's row of width-1 units: only client 0, who lacks it */
     CU_ASSERT(ndist >= 3);       /* coverage values 6, 3, 1, ... */
+    /* result mode (the update itself, for a server optimizer): the masked mean where
+     * covered, 0 where nobody covered (whatever the buffer held) */
+    float *upd = hf_calloc((size_t)P, sizeof(float));
+    for (long j = 0; j < P; j++) upd[j] = 7.0f;
+    hf_masked_emit(ma, agg, upd, 0);
+    long bad2 = 0;
+    for (long j = 0; j < P; j++)
+        if (fabs(upd[j] - (den[j] > 0 ? num[j] / den[j] : 0.0)) > 1e-6) bad2++;
+    CU_ASSERT_EQUAL(bad2, 0);
+    free(upd);
     hf_agg_free(agg);
     hf_masked_free(ma);
     for (int k = 0; k < 3; k++) free(ds[k]);
@@ -235,21 +255,21 @@ static void test_full_width_is_fedavg(void)
     free(xa); free(xb); free(d);
 }
 
+static const hf_cu_test_t tests_slice[] = {
+    {"units and narrow configurations", test_units, NULL},
+    {"mlp extract/scatter round trip, coverage, sub-model forward", test_roundtrip_mlp, NULL},
+    {"cnn extract/scatter round trip, coverage, sub-model forward", test_roundtrip_cnn, NULL},
+    {"per-width parameter and FLOP counts", test_flops_bytes, NULL},
+    {"masked mean per coordinate, label split, uncovered kept", test_masked_mean, NULL},
+    {"full width: masked aggregation == FedAvg bitwise", test_full_width_is_fedavg, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"slice", tests_slice, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("slice", NULL, NULL);
-    CU_add_test(s, "units and narrow configurations", test_units);
-    CU_add_test(s, "mlp extract/scatter round trip, coverage, sub-model forward", test_roundtrip_mlp);
-    CU_add_test(s, "cnn extract/scatter round trip, coverage, sub-model forward", test_roundtrip_cnn);
-    CU_add_test(s, "per-width parameter and FLOP counts", test_flops_bytes);
-    CU_add_test(s, "masked mean per coordinate, label split, uncovered kept", test_masked_mean);
-    CU_add_test(s, "full width: masked aggregation == FedAvg bitwise", test_full_width_is_fedavg);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }

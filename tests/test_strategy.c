@@ -5,8 +5,9 @@
  * quadratic problem with heterogeneous clients, where FedAvg's client drift
  * leaves it at a biased fixed point and SCAFFOLD's control variates remove it.
  */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
+#include <unistd.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,9 @@ static void test_fednova_weights(void)
     /* stragglers 2/3 with E = 4: partial epochs, weights n_k τ_eff / a_k */
     p.stragglers = 0.67;
     hf_strat_plan(&s, 3, sel, 3, &pl);
-    int nstr = 0;
+    /* expected values from the plan's inputs (each client's epochs: 3 steps each), not
+     * from the a_k the code computed: plain SGD a_k = tau_k, tau_eff = sum (n_k/n) tau_k */
+    int nstr = 0, distinct = 0;
     double teff = 0;
     for (int i = 0; i < 3; i++) {
         nstr += c[i].straggler;
@@ -134,10 +137,28 @@ static void test_fednova_weights(void)
         CU_ASSERT(c[i].epochs >= 1 && c[i].epochs <= 4);
         if (c[i].straggler) CU_ASSERT(c[i].epochs <= 3);
         CU_ASSERT_EQUAL(c[i].steps, c[i].epochs * 3);
-        teff += c[i].a / 3.0;
+        CU_ASSERT_EQUAL(c[i].a, 3.0 * c[i].epochs);
+        teff += 30.0 / 90.0 * (3.0 * c[i].epochs);
+        distinct += i > 0 && c[i].epochs != c[0].epochs;
     }
     CU_ASSERT_EQUAL(nstr, 2);
-    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / c[i].a, 1e-9);
+    CU_ASSERT(distinct > 0);  /* unequal steps: the weights below differ from n_k */
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / (3.0 * c[i].epochs), 1e-9);
+    hf_strat_free(&s);
+    /* momentum rho: a_k = sum_{j=1..tau} (1 - rho^j)/(1 - rho) = (tau - rho (1 - rho^tau)/(1 - rho))/(1 - rho) */
+    p.momentum = 0.5f;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    hf_strat_plan(&s, 3, sel, 3, &pl);
+    teff = 0;
+    double ak[3];
+    for (int i = 0; i < 3; i++) {
+        double tau = 3.0 * c[i].epochs, rho = 0.5;
+        ak[i] = (tau - rho * (1 - pow(rho, tau)) / (1 - rho)) / (1 - rho);
+        CU_ASSERT_DOUBLE_EQUAL(c[i].a, ak[i], 1e-9);
+        teff += 30.0 / 90.0 * ak[i];
+    }
+    for (int i = 0; i < 3; i++) CU_ASSERT_DOUBLE_EQUAL(c[i].weight, 30.0 * teff / ak[i], 1e-9);
+    p.momentum = 0.0f;
     hf_strat_free(&s);
     /* fedavg drops the same stragglers */
     snprintf(p.strategy, sizeof p.strategy, "fedavg");
@@ -247,6 +268,19 @@ static void test_known_weights_and_gaps(void)
     CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 1.0 / 6, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(g.wself[1], 5.0 / 6, 1e-15);
     hf_graph_free(&g);
+    /* the path 0 - 1 - 2 (an edge file): W = [2/3 1/3 0; 1/3 1/3 1/3; 0 1/3 2/3] has the
+     * simple eigenvalues 1, 2/3 (vector (1, 0, -1)) and 0 (vector (1, -2, 1)): gap 1/3 */
+    char path[] = "/tmp/hetfl-path-edges-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, "0 1\n1 2\n", 8) == 8);
+    close(fd);
+    CU_ASSERT_EQUAL_FATAL(hf_topology_build(&g, "file", 3, 0, path, 1), 0);
+    unlink(path);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[0], 2.0 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(g.wself[1], 1.0 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(hf_graph_spectral_gap(&g), 1.0 / 3, 1e-10);
+    hf_graph_free(&g);
     CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "file", 4, 0, "/nonexistent/edges", 1), 0);
     CU_ASSERT_NOT_EQUAL(hf_topology_build(&g, "erdos-renyi", 30, 0.0, "", 1), 0);
 }
@@ -293,25 +327,25 @@ static void test_gossip_complete_is_average(void)
     hf_graph_free(&g);
 }
 
+static const hf_cu_test_t tests_strategy[] = {
+    {"registry", test_registry, NULL},
+    {"SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg, NULL},
+    {"FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg, NULL},
+    {"FedNova a_k", test_fednova_a, NULL},
+    {"FedNova weights, stragglers", test_fednova_weights, NULL},
+    {"server optimizers", test_server_opt, NULL},
+    {"mixing matrices symmetric, doubly stochastic", test_mixing_doubly_stochastic, NULL},
+    {"known weights and spectral gaps", test_known_weights_and_gaps, NULL},
+    {"max-plus cycle time", test_cycle_time, NULL},
+    {"gossip on the complete graph averages", test_gossip_complete_is_average, NULL},
+    {0},
+};
+static const hf_cu_suite_t suites[] = {
+    {"strategy", tests_strategy, NULL, NULL},
+    {0},
+};
+
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite s = CU_add_suite("strategy", NULL, NULL);
-    CU_add_test(s, "registry", test_registry);
-    CU_add_test(s, "SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg);
-    CU_add_test(s, "FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg);
-    CU_add_test(s, "FedNova a_k", test_fednova_a);
-    CU_add_test(s, "FedNova weights, stragglers", test_fednova_weights);
-    CU_add_test(s, "server optimizers", test_server_opt);
-    CU_add_test(s, "mixing matrices symmetric, doubly stochastic", test_mixing_doubly_stochastic);
-    CU_add_test(s, "known weights and spectral gaps", test_known_weights_and_gaps);
-    CU_add_test(s, "max-plus cycle time", test_cycle_time);
-    CU_add_test(s, "gossip on the complete graph averages", test_gossip_complete_is_average);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return fails ? 1 : 0;
+    return hf_cu_main(&argc, &argv, HF_CU_MPI, suites);
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Every piece of state registered for the checkpoint survives a resume, checked
+# without timing: a finished run (checkpoints every 3 rounds of 7, the last at
+# round 6) is resumed with --resume on another rank count, which rolls the file
+# back to round 6 and redoes round 7 from the restored state; the file must be
+# identical to the uninterrupted run (hetfl compare: /rounds, /participation,
+# /model/final, /config).  One case per family of state, each using it in the
+# rounds it redoes, so leaving any buffer out of the checkpoint (or restoring it
+# wrongly) changes the result:
+#   global model and simulated time (every case); server optimizer moments (adam);
+#   SCAFFOLD c and the per-client c_k, created lazily on the hosting rank (11
+#   clients over 2, then 3 ranks: blocks of different sizes); dynamic backup
+#   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
+#   and their refill periods; the carbon-aware sampler's carbon spent; selection
+#   estimators and losses (power-of-choice, F3AST rates, unbiased correction).
+#   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
+. "$(dirname "$0")/lib.sh"
+cat > "$TMP/s.conf" <<'EOF'
+[run]
+name = resume-state
+seed = 5
+checkpoint_every = 3
+[data]
+dataset = synthetic
+partition = iid
+train_samples = 1100
+[model]
+arch = mlp
+hidden = 12
+[federation]
+clients = 11
+clients_per_round = 5
+rounds = 7
+local_epochs = 1
+batch_size = 10
+lr = 0.05
+eval_every = 1
+EOF
+S=$TMP/s.conf
+# resume_case NAME RANKS_FIRST RANKS_RESUME [--set K=V]...
+# RESUME_STATE_CASES="name ...": only those cases (tests/mutants.txt uses it)
+resume_case() {
+  local name=$1 n1=$2 n2=$3; shift 3
+  case " ${RESUME_STATE_CASES:-$name} " in *" $name "*) ;; *) return ;; esac
+  run_mpi "$n1" run "$S" --quiet -o "$TMP/$name.h5" "$@" > "$TMP/$name.log" 2>&1 ||
+    { cat "$TMP/$name.log"; bad "$name: reference run"; return; }
+  cp "$TMP/$name.h5" "$TMP/$name-res.h5"
+  # shellcheck disable=SC2086
+  run_mpi "$n2" run "$S" --quiet "$@" ${RESUME_EXTRA:-} --resume "$TMP/$name-res.h5" > "$TMP/$name-res.log" 2>&1 ||
+    { cat "$TMP/$name-res.log"; bad "$name: --resume"; return; }
+  check "$name: checkpoint at round 6 resumed on $n2 ranks (from $n1) = uninterrupted" \
+    "$HETFL" compare "$TMP/$name.h5" "$TMP/$name-res.h5"
+  check "$name: 7 rounds, no leftover rows" test "$(nrows "$TMP/$name-res.h5" /rounds)" = 7
+}
+# the redone round must depend on the state: a run without it differs (the check can fail)
+resume_case plain 1 2
+# the resume may change the rank count and the aggregation topology, nothing else
+RESUME_EXTRA="--set aggregation.topology=allreduce" resume_case adam 2 1 --set server.optimizer=adam --set server.lr=0.03
+refused() {  # NAME [--set K=V]...: resuming plain's file with another setting: exit 2, file untouched
+  local name=$1; shift
+  cp "$TMP/plain.h5" "$TMP/refused.h5"
+  run_mpi 1 run "$S" --quiet "$@" --resume "$TMP/refused.h5" > "$TMP/refused.log" 2>&1
+  local rc=$?
+  check "plain: resume with $name refused (exit $rc = 2), file untouched" \
+    sh -c "[ $rc = 2 ] && grep -q 'cannot resume' '$TMP/refused.log' && cmp -s '$TMP/plain.h5' '$TMP/refused.h5'"
+}
+case " ${RESUME_STATE_CASES:-plain} " in *" plain "*)
+  refused "another seed" --seed 6
+  refused "another lr of the same length" --set federation.lr=0.07
+  refused "another strategy" --set federation.strategy=fedprox ;;
+esac
+resume_case scaffold 2 3 --set federation.strategy=scaffold
+resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \
+  --set federation.clients_per_round=8
+resume_case dpsgd 3 2 --set federation.mode=decentralized --set topology.kind=ring
+resume_case feddf 1 2 --set federation.strategy=feddf --set feddf.groups=a1-c1 --set feddf.steps=20 \
+  --set feddf.val_every=10 --set feddf.patience=20
+# budgets that bind (0.6-1.8 mJ; a full round costs about 0.93 mJ: fewer steps, or
+# over_budget) and are refilled every 0.25 simulated seconds (2.5 rounds)
+resume_case budgets 2 3 --set energy.budget_j=0.0012 --set energy.budget_spread=0.5 \
+  --set energy.budget_period_h=7e-5 --set energy.budget_strategy=steps --set energy.measure=no
+resume_case carbon 1 2 --set energy.scheduler=carbon-aware --set energy.carbon_budget_g=1e-6 \
+  --set "energy.regions=FR:1,PL:1" --set energy.measure=no
+resume_case poc 1 3 --set selection.policy=poc --set aggregation.correction=unbiased \
+  --set availability.model=markov --set availability.pi=0.6 --set availability.lambda=0.5 --set availability.slot_s=1
+resume_case f3ast 2 1 --set selection.policy=f3ast --set availability.model=markov --set availability.pi=0.6 \
+  --set availability.lambda=0.5 --set availability.slot_s=1
+# top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
+case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac
+T=(--set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no)
+run_mpi 1 run "$S" --quiet -o "$TMP/topk.h5" "${T[@]}" > "$TMP/topk.log" 2>&1 || bad "topk: reference run"
+cp "$TMP/topk.h5" "$TMP/topk-res.h5"
+run_mpi 2 run "$S" --quiet "${T[@]}" --resume "$TMP/topk-res.h5" > "$TMP/topk-res.log" 2>&1 || bad "topk: --resume"
+check "topk: error-feedback memory survives a resume" "$HETFL" compare "$TMP/topk.h5" "$TMP/topk-res.h5"
+finish
