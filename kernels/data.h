@@ -31,6 +31,10 @@ typedef struct {
 
 void hf_dataset_free(hf_dataset_t *d);
 void hf_partition_free(hf_partition_t *p);
+/* Minibatch gather: rows idx[perm[0..B)] of x (row length dim) and their labels
+ * y into xb (B × dim) and yb — the one copy every local trainer uses. */
+void hf_gather_rows(const float *x, const int *y, int dim, const long *idx, const int *perm, int B, float *xb,
+                    int *yb);
 /* Allocate an empty data set of n samples (x 64-byte aligned, zeroed). */
 void hf_dataset_alloc(hf_dataset_t *d, long n, int c, int h, int w, int n_classes);
 

@@ -260,3 +260,13 @@ int hf_partition_dirichlet(const int *y, long n, int n_classes, int nclients, do
     free(elig);
     return rc;
 }
+
+void hf_gather_rows(const float *x, const int *y, int dim, const long *idx, const int *perm, int B, float *xb,
+                    int *yb)
+{
+    for (int i = 0; i < B; i++) {
+        long s = idx[perm[i]];
+        memcpy(xb + (size_t)i * dim, x + (size_t)s * dim, (size_t)dim * sizeof(float));
+        yb[i] = y[s];
+    }
+}

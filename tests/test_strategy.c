@@ -147,7 +147,7 @@ static void test_fednova_weights(void)
     hf_strat_free(&s);
     /* momentum rho: a_k = sum_{j=1..tau} (1 - rho^j)/(1 - rho) = (tau - rho (1 - rho^tau)/(1 - rho))/(1 - rho) */
     p.momentum = 0.5f;
-    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, NULL, NULL, 5, 3, off, 0, 3, MPI_COMM_WORLD), 0);
     hf_strat_plan(&s, 3, sel, 3, &pl);
     teff = 0;
     double ak[3];

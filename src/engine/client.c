@@ -69,16 +69,6 @@ HF_CLONES static void gather_client_rows(const hf_run_t *x, int k, const int *pe
     }
 }
 
-/* Minibatch rows idx[perm[0..B)] of d into xb, yb. */
-static void gather_rows(const hf_dataset_t *d, const long *idx, const int *perm, int B, float *xb, int *yb)
-{
-    for (int i = 0; i < B; i++) {
-        long s = idx[perm[i]];
-        memcpy(xb + (size_t)i * d->dim, d->x + (size_t)s * d->dim, (size_t)d->dim * sizeof(float));
-        yb[i] = d->y[s];
-    }
-}
-
 /* Ask for rows idx[perm[0..B)] of d: memory fetches them while the kernels run on
  * the current batch. */
 static void prefetch_rows(const hf_dataset_t *d, const long *idx, const int *perm, int B)
@@ -135,7 +125,7 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
                 gather_client_rows(x, k, x->iperm + b0, B, x->xb, x->yb);
                 prefetch_client_rows(x, k, x->iperm + b0 + B, Bn);
             } else {
-                gather_rows(&x->train, idx, x->iperm + b0, B, x->xb, x->yb);
+                hf_gather_rows(x->train.x, x->train.y, x->train.dim, idx, x->iperm + b0, B, x->xb, x->yb);
                 prefetch_rows(&x->train, idx, x->iperm + b0 + B, Bn);
             }
             double tk = hf_wtime();

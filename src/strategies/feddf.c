@@ -236,11 +236,7 @@ hf_het_local_t hf_feddf_train(hf_feddf_t *f, int i, int k, int t, const hf_cplan
         hf_rng_permutation(&r, (int)nk, iperm);
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
-            for (int j = 0; j < B; j++) {
-                long s = idx[iperm[b0 + j]];
-                memcpy(xb + (size_t)j * dim, d->x + s * dim, (size_t)dim * sizeof(float));
-                yb[j] = d->y[s];
-            }
+            hf_gather_rows(d->x, d->y, dim, idx, iperm + b0, B, xb, yb);
             double tk = hf_wtime();
             float l = hf_model_train_step(mg, f->work[g], &opt, f->ws, f->dx, f->ws0, xb, yb, B);
             *t_kernel += hf_wtime() - tk;

@@ -402,11 +402,7 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
         hf_rng_permutation(&r, (int)nk, iperm);
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
-            for (int j = 0; j < B; j++) {
-                long s = idx[iperm[b0 + j]];
-                memcpy(xb + (size_t)j * dim, d->x + s * dim, (size_t)dim * sizeof(float));
-                yb[j] = d->y[s];
-            }
+            hf_gather_rows(d->x, d->y, dim, idx, iperm + b0, B, xb, yb);
             double tk = hf_wtime();
             float l;
             int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
