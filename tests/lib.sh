@@ -74,7 +74,7 @@ cols() {
 # col [-x] FILE DATASET NAME: one column, one value per line
 col() { cols "$@"; }
 # nrows FILE DATASET: the number of rows (current extent) of a dataset
-nrows() { "$H5DUMP" -H -d "$2" "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p'; }
+nrows() { "$H5DUMP" -H -d "$2" "$1" 2>/dev/null | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9]*\) ).*/\1/p' | head -1; }
 # wait_round K LOG: wait until the run in the background ($pid) prints round K
 wait_round() {
   local k=$1 log=$2 i

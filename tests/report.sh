@@ -5,6 +5,9 @@
 # labels from the differing keys, a killed run left out of the means, duplicate
 # seeds flagged, --rounds and --json, and bad input (exit 2).
 . "$(dirname "$0")/lib.sh"
+# csvcol NAME [ROW] < CSV: the field NAME of data row ROW (default 1)
+csvcol() { awk -F, -v c="$1" -v row="${2:-1}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+  NR == row + 1 { print $k; exit }'; }
 need_fmnist
 tiny=$HETFL_SRCDIR/tests/data/tiny.conf
 opts=(--set federation.rounds=8 --set federation.eval_every=1 --quiet)
@@ -87,16 +90,16 @@ check "lr run stands alone" test "$(field runs 2 < "$TMP/g.csv")" = 1
 
 # --- labels from the differing keys; counts in the CSV; duplicates; killed runs ---
 check "columns labelled by the differing key" grep -Eq "^ +federation.lr=0.05 +federation.lr=0.1" "$TMP/g.txt"
-check "csv: a column per differing key" test "$(col federation.lr 2 < "$TMP/g.csv")" = 0.1
-check "csv: reached_target_runs counted (2 of 2)" test "$(col reached_target_runs 1 < "$TMP/g.csv")" = 2
+check "csv: a column per differing key" test "$(csvcol federation.lr 2 < "$TMP/g.csv")" = 0.1
+check "csv: reached_target_runs counted (2 of 2)" test "$(csvcol reached_target_runs 1 < "$TMP/g.csv")" = 2
 "$HETFL" report "$TMP/s4.h5" --target 0.99 --csv > "$TMP/nr.csv"
-check "csv: reached_target_runs 0 when not reached" test "$(col reached_target_runs < "$TMP/nr.csv")" = 0
+check "csv: reached_target_runs 0 when not reached" test "$(csvcol reached_target_runs < "$TMP/nr.csv")" = 0
 cp "$TMP/s3.h5" "$TMP/s3-copy.h5"
 "$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" "$TMP/s4.h5" > "$TMP/dup.txt" 2>&1
 check "duplicate seeds flagged" grep -q "s3.h5 and .*s3-copy.h5: same configuration and seed 3" "$TMP/dup.txt"
 "$HETFL" report "$TMP/s3.h5" "$TMP/s3-copy.h5" --csv 2> "$TMP/dup.err" > "$TMP/dup.csv"
 check "duplicate seeds: warning on stderr with --csv" grep -q "same configuration and seed 3" "$TMP/dup.err"
-check "duplicate seeds: duplicate_seeds column = 1" test "$(col duplicate_seeds < "$TMP/dup.csv")" = 1
+check "duplicate seeds: duplicate_seeds column = 1" test "$(csvcol duplicate_seeds < "$TMP/dup.csv")" = 1
 # a run of the same configuration (another seed) stopped by SIGTERM after a few of
 # its 60 rounds must not be averaged with the complete ones
 K=(--set federation.rounds=60 --set federation.eval_every=5)
@@ -111,19 +114,19 @@ check "a run of 60 rounds stopped early (exit $rc)" test $rc = 3
 cat "$TMP/k.err"
 check "killed file reported as incomplete and excluded" \
   grep -q "^excluded: .*k7.h5: incomplete run: status stopped, [0-9]* of 60 rounds, exit code 3" "$TMP/k.err"
-check "killed file: the mean is over the 2 complete runs" test "$(col runs < "$TMP/k.csv")" = 2
-check "killed file: mean unchanged by it" test "$(col final_accuracy < "$TMP/k.csv")" = \
-  "$(col final_accuracy < "$TMP/k34.csv")"
+check "killed file: the mean is over the 2 complete runs" test "$(csvcol runs < "$TMP/k.csv")" = 2
+check "killed file: mean unchanged by it" test "$(csvcol final_accuracy < "$TMP/k.csv")" = \
+  "$(csvcol final_accuracy < "$TMP/k34.csv")"
 "$HETFL" report "$TMP/k3.h5" "$TMP/k4.h5" "$TMP/k7.h5" --target 0.6 --csv --include-incomplete > "$TMP/ki.csv" 2>/dev/null
-check "--include-incomplete: 3 runs" test "$(col runs < "$TMP/ki.csv")" = 3
-check "--include-incomplete: incomplete_runs = 1" test "$(col incomplete_runs < "$TMP/ki.csv")" = 1
+check "--include-incomplete: 3 runs" test "$(csvcol runs < "$TMP/ki.csv")" = 3
+check "--include-incomplete: incomplete_runs = 1" test "$(csvcol incomplete_runs < "$TMP/ki.csv")" = 1
 "$HETFL" report "$TMP/s3.h5" "$TMP/k7.h5" > "$TMP/kt.txt" 2>&1
 check "text report lists the excluded run" grep -q "incomplete run left out of the means" "$TMP/kt.txt"
 # --rounds: long format, every round of every run
 "$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" --rounds > "$TMP/rounds.csv"
 check "--rounds: header + 16 rows" test "$(wc -l < "$TMP/rounds.csv")" = 17
-check "--rounds: labelled by the swept key" test "$(col label 9 < "$TMP/rounds.csv")" = federation.lr=0.1
-check "--rounds: test_accuracy column" test -n "$(col test_accuracy 8 < "$TMP/rounds.csv")"
+check "--rounds: labelled by the swept key" test "$(csvcol label 9 < "$TMP/rounds.csv")" = federation.lr=0.1
+check "--rounds: test_accuracy column" test -n "$(csvcol test_accuracy 8 < "$TMP/rounds.csv")"
 # --json: a JSON document with the same figures
 "$HETFL" report "$TMP/s3.h5" "$TMP/lr.h5" "$TMP/s4.h5" --target 0.6 --json > "$TMP/r.json"
 jpy=$(command -v python3 || true)
@@ -133,7 +136,7 @@ d = json.load(open(sys.argv[1]))
 g = d["groups"][0]
 assert g["runs"] == 2 and g["keys"] == {"federation.lr": "0.05"}, g
 assert abs(g["metrics"]["final_accuracy"]["mean"] - float(sys.argv[2])) < 1e-9
-assert g["reached_target_runs"] == 2' "$TMP/r.json" "$(col final_accuracy 1 < "$TMP/g.csv")"
+assert g["reached_target_runs"] == 2' "$TMP/r.json" "$(csvcol final_accuracy 1 < "$TMP/g.csv")"
 fi
 
 # --- hetfl-plot (optional: a python3 with h5py and matplotlib) ---

@@ -7,6 +7,7 @@
 #include "hetfl.h"
 #include "carbon.h"
 #include "strategy.h"
+#include "server_opt.h"
 #include "bench.h"
 #include "conf.h"
 #include "data.h"
@@ -480,7 +481,7 @@ static void cmd_list(FILE *out)
 {
     fprintf(out, "strategies:\n");
     hf_strategy_list(out);  /* the registry, strategies/registry.c */
-    fprintf(out, "server optimizers ([server] optimizer):\n  none  avgm  adagrad  adam  yogi\n");
+    fprintf(out, "server optimizers ([server] optimizer):\n  %s\n", hf_server_opt_names("  "));
     fprintf(out, "decentralized topologies ([topology] kind, federation.mode = decentralized):\n"
                  "  ring  torus  erdos-renyi  complete  star  file\n");
     fprintf(out, "models:\n  logreg      multinomial logistic regression\n"

@@ -6,6 +6,7 @@
 #include "options.h"
 #include "strategy.h"
 #include "select.h"
+#include "server_opt.h"
 #include "hf_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ static const hf_opt_t core_options[] = {
      "evaluate the global model on the test set every N rounds (and after the last)"},
     /* here: each strategy's own keys ([fedprox], [heterofl], ...: hf_strategy_t.keys) */
     /* [server], [topology]: server_opt.c, topology.c */
-    {"server.optimizer", HF_OPT_CHOICE, "none", NONE, "none|avgm|adagrad|adam|yogi",
+    {"server.optimizer", HF_OPT_CHOICE, "none", NONE, NULL /* the registry's names */,
      "server optimizer on the aggregated update D (Reddi et al. 2021): none x += lr D; avgm m = beta1 m "
      "+ D, x += lr m; adagrad/adam/yogi m = beta1 m + (1-beta1) D, v per rule, x += lr m/(sqrt v + tau)"},
     {"server.lr", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
@@ -457,6 +458,7 @@ const hf_opt_t *hf_options_table(void)
         table[n] = *o;
         if (!strcmp(o->key, "federation.strategy")) table[n].choices = hf_strategy_names();
         if (!strcmp(o->key, "selection.policy")) table[n].choices = hf_select_policy_names();
+        if (!strcmp(o->key, "server.optimizer")) table[n].choices = hf_server_opt_names("|");
         n++;
         if (!strcmp(o->key, PLUGIN_KEYS_AFTER))
             for (int i = 0; hf_strategies[i]; i++)

@@ -7,16 +7,28 @@
 #include "server_opt.h"
 #include "hf_util.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The registry, in hf_sopt_kind_t order. */
+static const char *const names[] = {"none", "avgm", "adagrad", "adam", "yogi", NULL};
+
+const char *hf_server_opt_names(const char *sep)
+{
+    static char buf[2][64];
+    char *b = buf[sep[0] == '|' ? 0 : 1];
+    if (!b[0])
+        for (int i = 0; names[i]; i++) snprintf(b + strlen(b), 64 - strlen(b), "%s%s", i ? sep : "", names[i]);
+    return b;
+}
 
 int hf_server_opt_init(hf_server_opt_t *o, const char *name, long n, double lr, double beta1,
                        double beta2, double tau)
 {
     memset(o, 0, sizeof *o);
-    static const char *names[] = {"none", "avgm", "adagrad", "adam", "yogi"};
     int k = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; names[i]; i++)
         if (!strcmp(name, names[i])) k = i;
     if (k < 0) return hf_seterr(HF_EINPUT, "unknown server optimizer '%s'", name);
     o->kind = (hf_sopt_kind_t)k;

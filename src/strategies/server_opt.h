@@ -28,6 +28,8 @@ typedef struct {
 } hf_server_opt_t;
 
 /* name: none|avgm|adagrad|adam|yogi.  Returns 0, or HF_EINPUT for an unknown name. */
+/* The optimizers' names separated by sep ("|" or "  "; static buffers). */
+const char *hf_server_opt_names(const char *sep);
 int hf_server_opt_init(hf_server_opt_t *o, const char *name, long n, double lr, double beta1,
                        double beta2, double tau);
 void hf_server_opt_free(hf_server_opt_t *o);
