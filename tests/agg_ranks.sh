@@ -44,8 +44,8 @@ measure = no
 EOF
 run() {  # NAME RANKS [ENV=VALUE] [--set K=V]...
   local name=$1 n=$2 env=(); shift 2
-  case ${1:-} in *=*) [ "${1#--}" = "$1" ] && { env=(-x "${1%%=*}"); export "${1?}"; shift; } ;; esac
-  "$MPIEXEC" -n "$n" --oversubscribe "${env[@]}" "$HETFL" run "$TMP/s.conf" --quiet -o "$TMP/$name.h5" "$@" \
+  case ${1:-} in *=*) [ "${1#--}" = "$1" ] && { mapfile -t env < <(mpi_env "${1%%=*}"); export "${1?}"; shift; } ;; esac
+  "$MPIEXEC" -n "$n" $OVERSUB "${env[@]}" "$HETFL" run "$TMP/s.conf" --quiet -o "$TMP/$name.h5" "$@" \
     > "$TMP/$name.log" 2>&1 || { cat "$TMP/$name.log"; bad "$name: run"; }
   unset HETFL_AGG_NODE_SIZE HETFL_AGG_SHM
 }
