@@ -534,33 +534,39 @@ static int parse_long(const char *s, long *out)
 
 /* Check and normalise the (expanded, trimmed) value v of option o.  dir is the
  * absolute directory relative PATH values are resolved against. */
+/* An INT option's value: parsed, range-checked, normalised to its decimal text. */
+static int norm_int(const hf_opt_t *o, const char *v, char **out, char *why, size_t nwhy)
+{
+    char eb[ECHO_BUF], rng[96];
+    long x = 0;
+    int r = parse_long(v, &x);
+    if (r == -1) {
+        snprintf(why, nwhy, "expected an integer, got '%s'", echo(eb, v));
+        return -1;
+    }
+    if (r == -2 || (has_range(o) && ((double)x < o->min || (double)x > o->max))) {
+        if (has_range(o)) {
+            range_text(rng, sizeof rng, o);
+            snprintf(why, nwhy, "value %s is out of range %s", echo(eb, v), rng);
+        } else {
+            snprintf(why, nwhy, "value %s does not fit in a %d-bit integer", echo(eb, v),
+                     (int)(sizeof(long) * CHAR_BIT));
+        }
+        return -1;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", x);
+    *out = hf_strdup(buf);
+    return 0;
+}
+
 static int opt_norm(const hf_opt_t *o, const char *v, const char *dir, char **out,
                     char *why, size_t nwhy)
 {
     char eb[ECHO_BUF], rng[96];
     switch (o->type) {
-    case HF_OPT_INT: {
-        long x = 0;
-        int r = parse_long(v, &x);
-        if (r == -1) {
-            snprintf(why, nwhy, "expected an integer, got '%s'", echo(eb, v));
-            return -1;
-        }
-        if (r == -2 || (has_range(o) && ((double)x < o->min || (double)x > o->max))) {
-            if (has_range(o)) {
-                range_text(rng, sizeof rng, o);
-                snprintf(why, nwhy, "value %s is out of range %s", echo(eb, v), rng);
-            } else {
-                snprintf(why, nwhy, "value %s does not fit in a %d-bit integer", echo(eb, v),
-                         (int)(sizeof(long) * CHAR_BIT));
-            }
-            return -1;
-        }
-        char buf[32];
-        snprintf(buf, sizeof buf, "%ld", x);
-        *out = hf_strdup(buf);
-        return 0;
-    }
+    case HF_OPT_INT:
+        return norm_int(o, v, out, why, nwhy);
     case HF_OPT_FLOAT: {
         int ok = *v != 0;
         for (const char *q = v; *q; q++)
