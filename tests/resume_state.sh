@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every piece of state registered for the checkpoint survives a resume, checked
-# without timing: a finished run (checkpoints every 3 rounds of 7, the last at
+# without timing: a finished run (checkpoints every 3 rounds of 9, the last at
 # round 6) is resumed with --resume on another rank count, which rolls the file
-# back to round 6 and redoes round 7 from the restored state; the file must be
+# back to round 6 and redoes rounds 7-9 from the restored state; the file must be
 # identical to the uninterrupted run (hetfl compare: /rounds, /participation,
 # /model/final, /config).  One case per family of state, each using it in the
 # rounds it redoes, so leaving any buffer out of the checkpoint (or restoring it
@@ -30,7 +30,7 @@ hidden = 12
 [federation]
 clients = 11
 clients_per_round = 5
-rounds = 7
+rounds = 9
 local_epochs = 1
 batch_size = 10
 lr = 0.05
@@ -50,7 +50,7 @@ resume_case() {
     { cat "$TMP/$name-res.log"; bad "$name: --resume"; return; }
   check "$name: checkpoint at round 6 resumed on $n2 ranks (from $n1) = uninterrupted" \
     "$HETFL" compare "$TMP/$name.h5" "$TMP/$name-res.h5"
-  check "$name: 7 rounds, no leftover rows" test "$(nrows "$TMP/$name-res.h5" /rounds)" = 7
+  check "$name: 9 rounds, no leftover rows" test "$(nrows "$TMP/$name-res.h5" /rounds)" = 9
 }
 # the redone round must depend on the state: a run without it differs (the check can fail)
 resume_case plain 1 2
