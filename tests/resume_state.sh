@@ -38,7 +38,10 @@ eval_every = 1
 EOF
 S=$TMP/s.conf
 # resume_case NAME RANKS_FIRST RANKS_RESUME [--set K=V]...
-# RESUME_STATE_CASES="name ...": only those cases (tests/mutants.txt uses it)
+# RESUME_STATE_CASES="name ...": only those cases (tests/mutants.txt uses it).  Each run
+# gets 300 s: a rank stuck in a collective (per-client state laid out differently on
+# different ranks) fails the case instead of holding the whole test until its limit.
+run_mpi() { local n=$1; shift; timeout -k 10 300 "$MPIEXEC" -n "$n" --oversubscribe "$HETFL" "$@"; }
 resume_case() {
   local name=$1 n1=$2 n2=$3; shift 3
   case " ${RESUME_STATE_CASES:-$name} " in *" $name "*) ;; *) return ;; esac
