@@ -57,6 +57,20 @@ check "fjord, single tier 1.0, no kd == fedavg (bitwise)" \
 run hetae 1 --set federation.strategy=heterofl --set heterofl.levels=a-e
 check "heterofl a-e differs from fedavg" \
   differ "$TMP/avg.h5" "$TMP/hetae.h5" --ignore-key federation.strategy --ignore-key heterofl.levels
+# masked aggregation, by value: one round of widths 1/2 and 1/4 (levels b-c) from the
+# initial model (the same run with lr = 0): the first hidden layer's units 32-63 are in
+# no client's slice and keep their initial weights bit for bit; units 0-15, trained by
+# every client, all change
+HB=(--set federation.strategy=heterofl --set heterofl.levels=b-c --set federation.rounds=1)
+run hetbc 1 "${HB[@]}"
+run hetbc0 1 "${HB[@]}" --set federation.lr=0
+hidden_rows_ok() {  # fc1.weight is 64 rows of 784; the values in row order
+  paste <(model_values "$TMP/hetbc0.h5" | head -n $((64 * 784))) <(model_values "$TMP/hetbc.h5" | head -n $((64 * 784))) |
+    awk '{ r = int((NR - 1) / 784); if (r >= 32 && $1 != $2) kept_bad++; if (r < 16) { n++; moved += $1 != $2 } }
+         END { printf "  kept rows: %d changed; trained rows: %d of %d changed\n", kept_bad, moved, n
+               exit !(NR == 64 * 784 && kept_bad == 0 && moved > 0.9 * n) }'
+}
+check "heterofl b-c: units no client holds keep their values, units all hold change" hidden_rows_ok
 
 # --- per-width bytes and FLOPs in /participation --------------------------------------
 run hetall 1 --set federation.strategy=heterofl --set heterofl.levels=a-b-c-d-e --set federation.clients_per_round=10 \

@@ -6,10 +6,10 @@
 # tests/fl_reference.awk (double precision, written from the papers' formulas)
 # gives the exact expected model.  Checked against it:
 #   - the final model of FedAvg (n_k weights), FedAvg with momentum and weight
-#     decay, FedProx (proximal term), FedNova (a_k for plain SGD, momentum and a
-#     proximal solver), SCAFFOLD (unweighted server step, control variates over two
-#     rounds), FedAvgM and FedAdam server optimizers, partial work under a deadline
-#     and over-commitment;
+#     decay, with gradient clipping, FedProx (proximal term), FedNova (a_k for plain
+#     SGD, momentum and a proximal solver), SCAFFOLD (unweighted server step, control
+#     variates over two rounds), FedAvgM and FedAdam server optimizers, partial work
+#     under a deadline and over-commitment;
 #   - /participation.local_loss and /rounds.train_loss;
 #   - every /participation and /rounds column of a run recomputed from the inputs
 #     (device class, model size, data) or from other columns: steps, compute,
