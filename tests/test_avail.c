@@ -401,6 +401,47 @@ static void test_policies_invariants(void)
     hf_avail_free(&av);
 }
 
+/* One selection path: the population draw, async fills and the registry's flags. */
+static void test_one_path(void)
+{
+    enum { N = 10 };
+    long samples[N] = {5, 1, 9, 2, 7, 3, 8, 4, 6, 10};
+    hf_select_t *s = hf_select_new("uniform", HF_CORR_NONE, N, samples, NULL, NULL);
+    /* no availability model: every client, stream 0 keyed (seed, round), the draw's order kept */
+    int out[N], ref[N], na = -1, ne = -1;
+    hf_select_in_t in = {.round = 3, .seed = 5, .m = 4};
+    CU_ASSERT_EQUAL(hf_select_pick(s, &in, NULL, out, &na, &ne), 4);
+    hf_rng_t r;
+    hf_rng_init(&r, 5, HF_RNG_SELECT, 3, 0);
+    hf_rng_sample(&r, N, 4, ref);
+    CU_ASSERT(!memcmp(out, ref, 4 * sizeof(int)));
+    CU_ASSERT(na == N && ne == N);
+    /* async fill: stream "ASYC" keyed by the fill count, among the candidates, sorted */
+    int cand[5] = {1, 2, 4, 7, 9};
+    CU_ASSERT_EQUAL(hf_select_fill(s, 5, 11, cand, 5, 3, out), 3);
+    hf_rng_init(&r, 5, HF_RNG_SELECT, 11, 0x41535943u);
+    hf_rng_sample(&r, 5, 3, ref);
+    int want[3] = {cand[ref[0]], cand[ref[1]], cand[ref[2]]};
+    for (int i = 0; i < 3; i++)  /* sort the three */
+        for (int j = i + 1; j < 3; j++)
+            if (want[j] < want[i]) { int t = want[i]; want[i] = want[j]; want[j] = t; }
+    CU_ASSERT(out[0] == want[0] && out[1] == want[1] && out[2] == want[2]);
+    CU_ASSERT(out[0] < out[1] && out[1] < out[2]);
+    /* weights come from hooks: uniform has none; carbon-aware scales by 1/pi_k */
+    double f[N];
+    CU_ASSERT_EQUAL(hf_select_scales(s, out, 3, f), 0);
+    CU_ASSERT_EQUAL(hf_select_use(s, "carbon-aware"), 0);
+    s->inv_pi[0] = 2.5; s->inv_pi[1] = 4.0;
+    CU_ASSERT(hf_select_scales(s, out, 2, f) == 1 && f[0] == 2.5 && f[1] == 4.0);
+    CU_ASSERT_NOT_EQUAL(hf_select_use(s, "nope"), 0);
+    hf_select_free(s);
+    /* the registry: the policies' flags and the names a suite may give */
+    CU_ASSERT_STRING_EQUAL(hf_select_policies_with(HF_SEL_ASYNC), "uniform");
+    CU_ASSERT_STRING_EQUAL(hf_select_policies_with(HF_SEL_NEEDS_ROUND_TIME), "forecast");
+    CU_ASSERT_STRING_EQUAL(hf_select_policy_names(), "uniform|poc|f3ast|forecast|cyclic");
+    CU_ASSERT_PTR_NOT_NULL(hf_select_policy_find("carbon-aware"));
+}
+
 static void test_policy_specifics(void)
 {
     enum { N = 10 };
@@ -578,6 +619,7 @@ static const hf_cu_test_t tests_avail[] = {
 static const hf_cu_test_t tests_select[] = {
     {"policies x corrections: invariants, never offline", test_policies_invariants, NULL},
     {"poc, f3ast, forecast, estimator, CA-Fed specifics", test_policy_specifics, NULL},
+    {"one path: population draw, async fill, weight hooks, flags", test_one_path, NULL},
     {"estimator, F3AST rates, CA-Fed allocation, poc's d: values", test_policy_values, NULL},
     {0},
 };

@@ -264,11 +264,6 @@ static const hf_opt_t core_options[] = {
      "q_k/r_k, r_k smoothed participation rate, weights q_k/r_k); forecast (clients the "
      "availability trace keeps online for their round time first); cyclic (Cho et al. 2023: group "
      "round mod G)"},
-    {"selection.d", HF_OPT_INT, "0", 0, 100000000, NULL, "poc: number of candidates d (0: 2 x clients_per_round)"},
-    {"selection.groups", HF_OPT_INT, "0", 0, 100000000, NULL,
-     "cyclic: number of groups G, client k in group k mod G (0: ceil(clients / clients_per_round))"},
-    {"selection.f3ast_beta", HF_OPT_FLOAT, "0.01", 1e-6, 1, NULL,
-     "f3ast: smoothing of the participation rates r <- (1-beta) r + beta 1[selected]"},
     {"aggregation.correction", HF_OPT_CHOICE, "none", NONE, "none|unbiased|cafed",
      "availability correction: none (strategy weights n_k); unbiased (x += sum (q_k/pi_k) (A/|S|) D_k, "
      "pi_k Bayesian estimate (#on + 100 pi_prior)/(t + 100)); cafed (CA-Fed, Rodio et al.: "
@@ -463,6 +458,9 @@ const hf_opt_t *hf_options_table(void)
         if (!strcmp(o->key, PLUGIN_KEYS_AFTER))
             for (int i = 0; hf_strategies[i]; i++)
                 for (const hf_opt_t *k = hf_strategies[i]->keys; k && k->key; k++) table[n++] = *k;
+        if (!strcmp(o->key, "selection.policy"))  /* the policies' rows follow it */
+            for (int i = 0; hf_select_policies[i]; i++)
+                for (const hf_opt_t *k = hf_select_policies[i]->keys; k && k->key; k++) table[n++] = *k;
         if (n >= MAX_OPTIONS - 1) abort();  /* raise MAX_OPTIONS */
     }
     return table;

@@ -73,12 +73,6 @@ typedef struct {
 
 static int online(const sim_t *s, int k, double t) { return !s->in->av || hf_avail_online(s->in->av, k, t); }
 
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 static void start_job(sim_t *s, int k, double now)
 {
     const hf_async_in_t *in = s->in;
@@ -115,8 +109,8 @@ static void start_job(sim_t *s, int k, double now)
     heap_push(&s->heap, (ev_t){J->t_end, k, j});
 }
 
-/* Free slots at `now`: start clients drawn uniformly among the idle online ones
- * (keyed by (seed, select, fill count)); if a slot stays free, wake at the next
+/* Free slots at `now`: start clients drawn by the selection policy (uniform)
+ * among the idle online ones (keyed by (seed, select, fill count)); if a slot stays free, wake at the next
  * instant an idle client comes online. */
 static void fill(sim_t *s, double now)
 {
@@ -127,12 +121,8 @@ static void fill(sim_t *s, double now)
     for (int k = 0; k < N; k++)
         if (!s->busy[k] && online(s, k, now)) s->cand[nc++] = k;
     int n = HF_MIN(free_slots, nc);
-    if (n > 0) {
-        hf_rng_t r;
-        hf_rng_init(&r, in->seed, HF_RNG_SELECT, s->fills++, 0x41535943u /* "ASYC" */);
-        hf_rng_sample(&r, nc, n, s->pick);
-        for (int i = 0; i < n; i++) s->pick[i] = s->cand[s->pick[i]];
-        qsort(s->pick, (size_t)n, sizeof(int), cmp_int);
+    if (n > 0) {  /* the selection policy (select.c), keyed by the fill count */
+        n = hf_select_fill(in->sel, in->seed, s->fills++, s->cand, nc, n, s->pick);
         for (int i = 0; i < n; i++) start_job(s, s->pick[i], now);
     }
     if (s->running < in->concurrency && !s->wake_pending && in->av) {
@@ -215,9 +205,11 @@ static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
 {
     const hf_conf_t *c = o->conf;
     const hf_params_t *p = &o->p;
-    if (strcmp(hf_conf_get(c, "selection.policy"), "uniform"))
-        return hf_key_err(c, "selection.policy", "federation.mode = async starts clients uniformly among "
-                       "the idle online ones: selection.policy must be uniform");
+    const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(c, "selection.policy"));
+    if (!pol || !(pol->needs & HF_SEL_ASYNC))
+        return hf_key_err(c, "selection.policy", "federation.mode = async fills each free slot among the "
+                       "idle online clients with a policy that keeps no state between draws: one of %s",
+                       hf_select_policies_with(HF_SEL_ASYNC));
     if (strcmp(hf_conf_get(c, "aggregation.correction"), "none"))
         return hf_key_err(c, "aggregation.correction", "not supported with federation.mode = async");
     if (p->stragglers > 0)
@@ -247,6 +239,7 @@ typedef struct {
     double a;                     /* async.staleness_exp */
     int by_samples;               /* async.weights = samples */
     hf_avail_t av;
+    hf_select_t *sel;             /* the selection policy */
     long *nk;                     /* n_k of every client */
     hf_async_plan_t pl;           /* the whole schedule (hf_async_plan) */
     float **dstore;               /* this rank's trained updates by job, until applied */
@@ -276,10 +269,13 @@ static int async_setup(async_run_t *A)
     if (rc) return rc;
     A->nk = hf_calloc((size_t)N, sizeof(long));
     for (int k = 0; k < N; k++) A->nk[k] = e->part_off[k + 1] - e->part_off[k];
+    A->sel = hf_select_new(hf_conf_get(c, "selection.policy"), HF_CORR_NONE, N, A->nk, NULL, NULL);
+    if (!A->sel) return HF_EINPUT;
+    if (A->sel->pol->configure) A->sel->pol->configure(A->sel, c);
     hf_async_in_t in = {.N = N, .concurrency = C, .buffer = A->B, .updates = p->rounds, .seed = p->seed,
                         .av = A->av.always ? NULL : &A->av, .devs = &p->devs, .cls = e->dcls, .samples = A->nk,
                         .epochs = p->local_epochs, .flops_per_sample = e->flops_per_sample,
-                        .bytes_down = e->model_bytes, .bytes_up = e->model_bytes};
+                        .bytes_down = e->model_bytes, .bytes_up = e->model_bytes, .sel = A->sel};
     hf_async_plan(&in, &A->pl);
     if (e->rank == 0 && !A->o->quiet)
         fprintf(A->o->out, "async (FedBuff): concurrency %d, buffer %d, staleness scale (1+s)^-%g, %s "
@@ -306,6 +302,7 @@ static void async_free(async_run_t *A)
     free(A->gl); free(A->gs); free(A->rows); free(A->nk);
     hf_async_plan_free(&A->pl);
     hf_avail_free(&A->av);
+    hf_select_free(A->sel);
 }
 
 /* Train the jobs that start from version u−1 (this rank's clients). */
@@ -418,6 +415,7 @@ static int async_record(async_run_t *A, int u, long r0, long nrows, hf_round_rec
     rr->train_loss = ws > 0 ? wl / ws : NAN;
     rr->consensus_distance = NAN;
     rr->energy_j_measured = NAN;
+    rr->dp_epsilon = NAN;  /* no DP strategy runs asynchronously */
     int rc = hf_h5out_participation(A->e->h5, A->rows, nrows);
     rr->wall_io_s = hf_wtime() - tw3;
     rr->wall_time_s = hf_wtime() - tw0;

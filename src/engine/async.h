@@ -32,6 +32,7 @@
 #include "energy.h"
 #include "fed.h"
 #include "h5out.h"
+#include "select.h"
 #include "server_opt.h"
 #include <mpi.h>
 #include <stdint.h>
@@ -63,6 +64,7 @@ typedef struct {
     int epochs;               /* local epochs */
     double flops_per_sample;
     uint64_t bytes_down, bytes_up;
+    hf_select_t *sel;         /* the policy filling free slots (an HF_SEL_ASYNC one, select.h) */
 } hf_async_in_t;
 
 typedef struct {

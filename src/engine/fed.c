@@ -100,20 +100,13 @@ static void progress(hf_run_t *x, const hf_round_rec_t *r, double elapsed)
 static void round_select(hf_run_t *x, loop_t *L, round_t *R)
 {
     const hf_params_t *p = x->p;
-    int N = p->clients, m = x->m;
-    uint64_t up = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
+    int m = x->m;
     R->mt = m;
-    R->navail = N;
+    R->navail = p->clients;
     if (p->decentralized) {
         for (int i = 0; i < m; i++) L->sel[i] = i;
-    } else if (x->sel) {  /* a policy among the online clients (avail.c, select.c) */
+    } else {  /* the selection policy (plan.c, select.c) */
         R->mt = hf_vol_select(x, R->t, &L->sim_time, m, L->sel, &R->navail);
-    } else if (x->inv_pi) {  /* carbon-aware: clients and start slot (energy.c), 1/π_k */
-        R->mt = hf_energy_select(x->en, R->t, L->sim_time, m, x->ecl, up, up, L->sel, x->inv_pi, &L->sim_time);
-    } else {  /* uniform without replacement, keyed (seed, round) */
-        hf_rng_t rs;
-        hf_rng_init(&rs, p->seed, HF_RNG_SELECT, (uint64_t)R->t, 0);
-        hf_rng_sample(&rs, N, m, L->sel);
     }
     if (x->tr_donor) hf_vol_transfer_plan(x, R->t, L->sel, R->mt);  /* data to participants (avail.c) */
     R->start = L->sim_time;
@@ -134,7 +127,7 @@ static void round_plan(hf_run_t *x, loop_t *L, round_t *R)
     if (st->plan) st->plan(&x->strat, t, L->sel, mt);  /* widths, groups */
     R->round_dur = hf_plan_devices(x, t, L->sel, mt, p->clients_per_round, hf_model_train_flops(&x->model));
     hf_plan_energy(x, t, L->sel, mt, L->sim_time);  /* budgets, adaptation, 1/π weights (energy.c) */
-    if (x->sel) hf_vol_dropouts(x, L->sel, mt, L->sim_time);  /* offline before finish; weights */
+    if (x->vol) hf_vol_dropouts(x, L->sel, mt, L->sim_time);  /* offline before finish; weights */
 }
 
 /* -------------------------------------------------------------- 3. train --- */
@@ -273,7 +266,7 @@ static void round_collect(hf_run_t *x, loop_t *L, round_t *R)
         for (int r = 0, d = 0; r < x->size; r++) { L->rdispl[r] = d; d += L->rcounts[r]; }
     MPI_Gatherv(L->recs, nb, MPI_BYTE, L->allrecs, L->rcounts, L->rdispl, MPI_BYTE, 0, x->comm);
     if (x->dbw) hf_plan_dbw_round(x, x->m, R->nloc, L->rcounts, L->rdispl);
-    if (x->sel) hf_vol_after(x, L->sel, R->mt, L->allrecs);  /* local losses to every rank's estimators */
+    if (x->vol) hf_vol_after(x, L->sel, R->mt, L->allrecs);  /* local losses to every rank's estimators */
 }
 
 static int round_record(hf_run_t *x, loop_t *L, round_t *R, int rc)
@@ -296,7 +289,7 @@ static int round_record(hf_run_t *x, loop_t *L, round_t *R, int rc)
     L->tm.io += hf_wtime() - tf;
     MPI_Bcast(&rc, 1, MPI_INT, 0, x->comm);
     MPI_Bcast(&L->sim_time, 1, MPI_DOUBLE, 0, x->comm);  /* availability, carbon look-ups on every rank */
-    if (x->inv_pi) {  /* carbon-aware: the round's carbon counts against energy.carbon_budget_g */
+    if (x->sel && (x->sel->pol->needs & HF_SEL_NEEDS_CARBON)) {  /* its carbon counts against the budget */
         double cg = R->rr.carbon_g;
         MPI_Bcast(&cg, 1, MPI_DOUBLE, 0, x->comm);
         hf_energy_round_done(x->en, cg);
@@ -400,7 +393,7 @@ static void register_state(hf_run_t *x, loop_t *L)
     hf_ckpt_register("server_steps", &x->sopt.state_steps, sizeof x->sopt.state_steps);
     if (x->strat.st->ckpt_register) x->strat.st->ckpt_register(&x->strat);
     if (x->p->decentralized) hf_ckpt_register_clients_ref("dec_models", (void **)&x->dec.state_models, pb);
-    if (x->sel) hf_select_ckpt_register(x->sel);  /* estimators, losses, rates (select.c) */
+    if (x->vol) hf_select_ckpt_register(x->sel);  /* estimators, losses, rates (select.c) */
 }
 
 /* After the last round: the final model, the closing line. */
@@ -409,6 +402,8 @@ static int run_finish(hf_run_t *x, loop_t *L, int rc)
     const hf_fed_opts_t *o = x->o;
     if (!rc && x->rank == 0) {
         rc = hf_h5out_model(x->h5, "model/final", &x->model, x->global);
+        if (!rc && x->strat.st->privacy_epsilon)  /* the guarantee of the whole run */
+            rc = hf_h5out_root_attr_double(x->h5, "dp_epsilon", x->strat.st->privacy_epsilon(&x->strat, x->p->rounds));
         if (!rc) rc = hf_h5out_flush(x->h5);
     }
     if (x->rank == 0) {

@@ -62,6 +62,7 @@ static hid_t make_round_type(void)
     F(wall_eval_s, H5T_NATIVE_DOUBLE);
     F(wall_io_s, H5T_NATIVE_DOUBLE);
     F(energy_j_measured, H5T_NATIVE_DOUBLE);
+    F(dp_epsilon, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -145,6 +146,7 @@ static const col_doc_t round_cols[] = {
     {"wall_eval_s", "s", "measured: evaluation"},
     {"wall_io_s", "s", "measured: writing the round's rows"},
     {"energy_j_measured", "J", "measured: RAPL energy of the ranks' training (NaN where unreadable)"},
+    {"dp_epsilon", "1", "differential privacy: epsilon spent so far at dp.delta (NaN without a DP strategy)"},
     {NULL, NULL, NULL}};
 
 static const col_doc_t part_cols[] = {
@@ -351,6 +353,17 @@ static int str_attr(hid_t loc, const char *name, const char *value)
 int hf_h5out_root_attr(hf_h5out_t *h, const char *name, const char *value)
 {
     return str_attr(h->file, name, value);
+}
+
+int hf_h5out_root_attr_double(hf_h5out_t *h, const char *name, double value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(h->file, name) > 0) H5Adelete(h->file, name);
+    hid_t a = H5Acreate2(h->file, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
+    H5Aclose(a);
+    H5Sclose(sp);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write attribute %s", name) : 0;
 }
 
 int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value)

@@ -43,6 +43,7 @@ typedef struct {
     double wall_compute_s, wall_agg_s, wall_eval_s, wall_io_s;
     double energy_j_measured; /* RAPL (energy.c): Σ of the participations' figures; NaN where
                                * unreadable; not deterministic */
+    double dp_epsilon;        /* differential privacy: ε spent so far at the strategy's δ; NaN without */
 } hf_round_rec_t;
 
 typedef struct {
@@ -77,6 +78,7 @@ typedef struct hf_h5out hf_h5out_t;
 int hf_h5out_open(hf_h5out_t **out, const char *path, int force);
 int hf_h5out_root_attr(hf_h5out_t *h, const char *name, const char *value);
 int hf_h5out_root_attr_int(hf_h5out_t *h, const char *name, long value);
+int hf_h5out_root_attr_double(hf_h5out_t *h, const char *name, double value);
 int hf_h5out_config(hf_h5out_t *h, const char *text);
 int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value);
 int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n);

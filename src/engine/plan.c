@@ -101,13 +101,13 @@ void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
             if (x->plan.c[i].kept) { x->plan.kept++; x->plan.nsum += (double)x->d_nk[i]; }
         x->strat.st->weights(&x->strat, &x->plan);
     }
-    if (x->inv_pi) {
+    if (hf_select_scales(x->sel, sel, m, x->vol_w)) {  /* carbon-aware: 1/π_k */
         double sw = 0.0, swp = 0.0;
         for (int i = 0; i < m; i++) {
             hf_cplan_t *c = &x->plan.c[i];
             if (!c->kept) continue;
             sw += c->weight;
-            c->weight *= x->inv_pi[i];
+            c->weight *= x->vol_w[i];
             swp += c->weight;
         }
         if (sw > 0) x->plan.divisor *= swp / sw;
@@ -144,8 +144,9 @@ void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl)
 /* ---------------------------------------------------------- availability --- */
 
 /* Availability model, selection policy and correction from the suite (avail.c,
- * select.c).  With model always, policy uniform and no correction x->sel stays
- * NULL and rounds select exactly as before (bitwise-identical results). */
+ * select.c).  With model always, a policy that draws from the whole population
+ * (uniform) and no correction, no availability is modelled (x->vol = 0): every
+ * client is a candidate every round. */
 int hf_vol_init(hf_run_t *x, int N, int m)
 {
     const hf_conf_t *c = x->o->conf;
@@ -153,14 +154,9 @@ int hf_vol_init(hf_run_t *x, int N, int m)
     hf_avail_spec_t spec;
     int rc = hf_avail_spec_from_conf(&spec, c, N, p->seed);
     if (rc) return rc;
-    const char *pol = hf_conf_get(c, "selection.policy"), *cor = hf_conf_get(c, "aggregation.correction");
+    const char *cor = hf_conf_get(c, "aggregation.correction");
     hf_correction_t corr = !strcmp(cor, "unbiased") ? HF_CORR_UNBIASED
                            : !strcmp(cor, "cafed") ? HF_CORR_CAFED : HF_CORR_NONE;
-    if (spec.model == HF_AV_ALWAYS && spec.withdraw_fraction <= 0 && !strcmp(pol, "uniform") &&
-        corr == HF_CORR_NONE)
-        return 0;
-    rc = hf_key_wrap(c, "availability.file", hf_avail_generate(&x->av, &spec));
-    if (rc) return rc;
     double *ppi = hf_calloc((size_t)N, sizeof(double)), *plam = hf_calloc((size_t)N, sizeof(double));
     double prior = hf_conf_float(c, "aggregation.pi_prior");
     for (int k = 0; k < N; k++) {
@@ -168,17 +164,20 @@ int hf_vol_init(hf_run_t *x, int N, int m)
         if (prior < 0 && spec.model == HF_AV_MARKOV) hf_avail_markov_params(&spec, k, &ppi[k], &plam[k]);
     }
     long *nk = hf_calloc((size_t)N, sizeof(long));
-    for (int k = 0; k < N; k++) nk[k] = x->part.off[k + 1] - x->part.off[k];
-    x->sel = hf_select_new(pol, corr, N, nk, ppi, plam);
+    for (int k = 0; k < N; k++) nk[k] = hf_run_nk(x, k);
+    x->sel = hf_select_new(hf_conf_get(c, "selection.policy"), corr, N, nk, ppi, plam);
     free(ppi); free(plam); free(nk);
     if (!x->sel) return HF_EINPUT;
-    x->sel->d = (int)hf_conf_int(c, "selection.d");
-    x->sel->groups = (int)hf_conf_int(c, "selection.groups");
-    x->sel->beta = hf_conf_float(c, "selection.f3ast_beta");
+    if (x->sel->pol->configure) x->sel->pol->configure(x->sel, c);  /* the policy's keys */
     x->sel->cafed_c = hf_conf_float(c, "aggregation.cafed_c");
+    x->vol_w = hf_calloc((size_t)m, sizeof(double));
+    x->vol = !(spec.model == HF_AV_ALWAYS && spec.withdraw_fraction <= 0 &&
+               (x->sel->pol->needs & HF_SEL_POPULATION) && corr == HF_CORR_NONE);
+    if (!x->vol) return 0;
+    rc = hf_key_wrap(c, "availability.file", hf_avail_generate(&x->av, &spec));
+    if (rc) return rc;
     x->online = hf_calloc((size_t)N, 1);
     x->vol_loss = hf_calloc((size_t)m, sizeof(double));
-    x->vol_w = hf_calloc((size_t)m, sizeof(double));
     x->off_comm = hf_calloc((size_t)m, sizeof(double));
     x->off_comp = hf_calloc((size_t)m, sizeof(double));
     if (hf_conf_bool(c, "availability.transfer")) {  /* data transfer to participants */
@@ -226,11 +225,16 @@ void hf_vol_transfer_data(hf_run_t *x, int t, int i, int k)
     x->tr_client = k;
 }
 
-/* Select among the clients online at the round start; with nobody online the
+/* The round's clients, by the policy (select.c): among the whole population
+ * without an availability model (carbon-aware may move the start, *sim_time);
+ * else among the clients online at the round start; with nobody online the
  * server waits for the first to come back (sim_time advances, on every rank). */
 int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *navail)
 {
     int N = x->p->clients;
+    hf_select_in_t in = {.round = t, .seed = x->p->seed, .m = m, .now = *sim_time, .en = x->en, .ecl = x->ecl,
+                         .bytes = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float)};
+    if (!x->vol) return hf_select_pick(x->sel, &in, sim_time, sel, navail, NULL);
     if (hf_avail_count(&x->av, *sim_time, x->online) == 0) {
         double next = INFINITY;
         for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
@@ -241,7 +245,7 @@ int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *na
     }
     hf_select_observe(x->sel, x->online);
     double *need = NULL;
-    if (x->sel->pol->needs_round_time) {  /* expected round time: download+compute+upload */
+    if (x->sel->pol->needs & HF_SEL_NEEDS_ROUND_TIME) {  /* expected round time: download+compute+upload */
         const hf_params_t *p = x->p;
         need = hf_calloc((size_t)N, sizeof(double));
         uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
@@ -254,15 +258,19 @@ int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *na
         }
     }
     int ne = 0;
-    int n = hf_select_round(x->sel, t, x->p->seed, m, x->online, &x->av, *sim_time, need, sel, navail, &ne);
+    in.online = x->online;
+    in.av = &x->av;
+    in.need_s = need;
+    in.now = *sim_time;
+    int n = hf_select_pick(x->sel, &in, NULL, sel, navail, &ne);
     /* nobody eligible (cyclic group empty, CA-Fed excluded the online ones): wait for the next change */
     for (int tries = 0; n == 0 && tries < 100000; tries++) {
         double next = INFINITY;
         for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
         if (!isfinite(next)) break;
-        *sim_time = next;
+        *sim_time = in.now = next;
         hf_avail_count(&x->av, *sim_time, x->online);
-        n = hf_select_round(x->sel, t, x->p->seed, m, x->online, &x->av, *sim_time, need, sel, navail, &ne);
+        n = hf_select_pick(x->sel, &in, NULL, sel, navail, &ne);
     }
     free(need);
     x->sel->t_eligible = ne;
@@ -311,10 +319,15 @@ void hf_vol_dropouts(hf_run_t *x, const int *sel, int mt, double start)
 }
 
 /* After a round: rank 0's local losses (records in selection order) to every
- * rank, for power-of-choice and CA-Fed; F3AST's participation rates. */
+ * rank, when the policy or the correction reads them (power-of-choice, CA-Fed);
+ * the policy's own update (F3AST's participation rates). */
 void hf_vol_after(hf_run_t *x, const int *sel, int mt, const hf_part_rec_t *allrecs)
 {
     if (mt <= 0) return;
+    if (!(x->sel->pol->needs & HF_SEL_NEEDS_LOSSES) && x->sel->corr != HF_CORR_CAFED) {
+        hf_select_after(x->sel, sel, mt);  /* nobody reads the losses */
+        return;
+    }
     if (x->rank == 0)
         for (int i = 0; i < mt; i++)
             x->vol_loss[i] = allrecs[i].outcome == HF_OUT_COMPLETED || allrecs[i].outcome == HF_OUT_PARTIAL

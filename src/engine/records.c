@@ -80,7 +80,7 @@ void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *
         pr->comm_s += x->tr_s[i];
         pr->energy_j += dc->radio_j_per_mb * (double)pr->bytes_data / 1e6;
     }
-    if (x->sel && dp && dp->outcome == HF_OUT_DROPPED_OFFLINE) {  /* work until it left */
+    if (x->vol && dp && dp->outcome == HF_OUT_DROPPED_OFFLINE) {  /* work until it left */
         uint64_t xfer = (uint64_t)st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
         pr->compute_s_model = x->off_comp[i];
         pr->comm_s = x->off_comm[i];
@@ -148,5 +148,6 @@ double hf_record_round(const hf_run_t *x, const hf_part_rec_t *allrecs, int mt, 
         for (int i = 0; i < mt; i++) rr->bytes_down += st->model_bytes(&x->strat, i);
     }
     rr->train_loss = wsum > 0 ? wl / wsum : NAN;
+    rr->dp_epsilon = st->privacy_epsilon ? st->privacy_epsilon(&x->strat, rr->round) : NAN;
     return end;
 }

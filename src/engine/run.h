@@ -77,13 +77,13 @@ typedef struct hf_run {
     hf_rapl_t rapl;               /* measured energy counters */
     hf_eplan_t *eplan;            /* this round: energy plan per selected client (client −1: none) */
     hf_energy_client_t *ecl;      /* carbon-aware: every client's full-round figures (N), else NULL */
-    double *inv_pi;               /* carbon-aware: 1/π_k of the selected clients (m), else NULL */
     /* availability and selection (avail.c, select.c): the same on every rank */
     hf_avail_t av;                /* online intervals of every client */
-    hf_select_t *sel;             /* policy, estimators, corrections (NULL: plain uniform) */
+    hf_select_t *sel;             /* the selection policy and its state (NULL: decentralized) */
+    int vol;                      /* availability modelled (online mask, drop-outs, estimators) */
     unsigned char *online;        /* online mask at the round start (N) */
     double *vol_loss;             /* this round's local losses, broadcast by rank 0 (m) */
-    double *vol_w;                /* correction weights (m) */
+    double *vol_w;                /* correction weights, or the policy's weight factors (m) */
     double *off_comm, *off_comp;  /* dropped_offline: seconds of transfer / compute done (m) */
     /* data transfer to participants (availability.transfer, avail.c); NULL when off */
     int *tr_donor;                /* this round: offline client whose data selected client i gets (m) */

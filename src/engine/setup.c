@@ -126,7 +126,6 @@ static void setup_carbon_aware(hf_run_t *x)
     const hf_params_t *p = x->p;
     int N = p->clients;
     x->ecl = hf_calloc((size_t)N, sizeof *x->ecl);
-    x->inv_pi = hf_calloc((size_t)x->m, sizeof(double));
     uint64_t xb = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
     for (int k = 0; k < N; k++) {
         const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
@@ -161,11 +160,11 @@ static int setup_energy(hf_run_t *x)
         }
     hf_energy_ckpt_register(x->en, x->first_client, (long)x->strat.st->upload_factor * x->model.nparams);
     if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
-    if (x->sel)
+    if (x->vol || !(x->sel->pol->needs & HF_SEL_POPULATION))
         return hf_key_err(c, "energy.scheduler", "carbon-aware selects the clients itself: it needs "
                           "selection.policy = uniform, availability.model = always and no aggregation.correction");
     setup_carbon_aware(x);
-    return 0;
+    return hf_select_use(x->sel, "carbon-aware");
 }
 
 int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
@@ -411,7 +410,7 @@ void hf_run_free(hf_run_t *x)
     free(x->cx8); free(x->cy); free(x->coff);
     if (x->strat.st) hf_strat_free(&x->strat);
     hf_energy_free(x->en);
-    free(x->eplan); free(x->ecl); free(x->inv_pi);
+    free(x->eplan); free(x->ecl);
     hf_server_opt_free(&x->sopt);
     if (x->p && x->p->decentralized) hf_dec_free(&x->dec);
     hf_graph_free(&x->graph);

@@ -16,7 +16,11 @@
 
 #define EST_HORIZON 100.0   /* CA-Fed's prior horizon (activity_estimator.py) */
 
-enum { SEL_UNIFORM = 1, SEL_POC, SEL_FORECAST, SEL_CYCLIC };  /* rng sub-streams */
+/* rng sub-streams: SEL_POPULATION for the draw without an availability model
+ * (the first wave's sampler, kept so its results stay bit for bit), SEL_ASYNC
+ * for async's slot fills ("ASYC") */
+enum { SEL_POPULATION = 0, SEL_UNIFORM = 1, SEL_POC, SEL_FORECAST, SEL_CYCLIC };
+#define SEL_ASYNC 0x41535943u
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -26,14 +30,17 @@ static int cmp_int(const void *a, const void *b)
 
 /* ------------------------------------------------------------ policies --- */
 
+/* the i-th candidate (without an availability model: client i) */
+static inline int cand_at(const hf_select_ctx_t *c, int i) { return c->cand ? c->cand[i] : i; }
+
 static int pick_uniform(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 {
-    int k = HF_MIN(c->m, c->ncand);
+    int k = HF_MIN(c->in->m, c->ncand);
     if (k <= 0) return 0;
     hf_rng_t r;
-    hf_rng_init(&r, c->seed, HF_RNG_SELECT, (uint64_t)c->round, SEL_UNIFORM);
+    hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, c->stream);
     hf_rng_sample(&r, c->ncand, k, s->tmp);
-    for (int i = 0; i < k; i++) out[i] = c->cand[s->tmp[i]];
+    for (int i = 0; i < k; i++) out[i] = c->cand ? c->cand[s->tmp[i]] : s->tmp[i];
     return k;
 }
 
@@ -49,16 +56,16 @@ static int cmp_kid_desc(const void *a, const void *b)
 
 static int pick_poc(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 {
-    int m = HF_MIN(c->m, c->ncand);
+    int m = HF_MIN(c->in->m, c->ncand);
     if (m <= 0) return 0;
-    int d = s->d > 0 ? s->d : 2 * c->m;
+    int d = s->d > 0 ? s->d : 2 * c->in->m;
     d = HF_MAX(m, HF_MIN(d, c->ncand));
     /* d candidates without replacement, P ∝ q_k: Efraimidis–Spirakis keys u^(1/q) */
     kid_t *kv = hf_malloc((size_t)c->ncand * sizeof *kv);
     hf_rng_t r;
-    hf_rng_init(&r, c->seed, HF_RNG_SELECT, (uint64_t)c->round, SEL_POC);
+    hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, SEL_POC);
     for (int i = 0; i < c->ncand; i++) {
-        int k = c->cand[i];
+        int k = cand_at(c, i);
         double u = hf_rng_uniform(&r), q = s->q[k] > 0 ? s->q[k] : 1e-300;
         kv[i].key = log(u) / q;   /* monotone in u^(1/q) */
         kv[i].id = k;
@@ -77,11 +84,11 @@ static int pick_poc(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 
 static int pick_f3ast(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 {
-    int m = HF_MIN(c->m, c->ncand);
+    int m = HF_MIN(c->in->m, c->ncand);
     if (m <= 0) return 0;
     kid_t *kv = hf_malloc((size_t)c->ncand * sizeof *kv);
     for (int i = 0; i < c->ncand; i++) {
-        int k = c->cand[i];
+        int k = cand_at(c, i);
         kv[i].key = s->q[k] / s->r[k];
         kv[i].id = k;
     }
@@ -93,18 +100,18 @@ static int pick_f3ast(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 
 static int pick_forecast(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 {
-    int m = HF_MIN(c->m, c->ncand);
+    int m = HF_MIN(c->in->m, c->ncand);
     if (m <= 0) return 0;
-    if (!c->av) return pick_uniform(s, c, out);
+    if (!c->in->av) return pick_uniform(s, c, out);
     /* stay_k = seconds k remains online from now; fits when stay ≥ need */
     int nfit = 0;
     int *fit = s->tmp;   /* first: fitting candidates' indices */
     kid_t *rest = hf_malloc((size_t)c->ncand * sizeof *rest);
     int nrest = 0;
     for (int i = 0; i < c->ncand; i++) {
-        int k = c->cand[i];
-        double stay = hf_avail_next_change(c->av, k, c->now) - c->now;
-        double need = c->need_s ? c->need_s[k] : 0.0;
+        int k = cand_at(c, i);
+        double stay = hf_avail_next_change(c->in->av, k, c->in->now) - c->in->now;
+        double need = c->in->need_s ? c->in->need_s[k] : 0.0;
         if (stay >= need) fit[nfit++] = k;
         else { rest[nrest].key = stay; rest[nrest].id = k; nrest++; }
     }
@@ -116,7 +123,7 @@ static int pick_forecast(hf_select_t *s, const hf_select_ctx_t *c, int *out)
     } else {
         int *idx = hf_malloc((size_t)m * sizeof(int));
         hf_rng_t r;
-        hf_rng_init(&r, c->seed, HF_RNG_SELECT, (uint64_t)c->round, SEL_FORECAST);
+        hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, SEL_FORECAST);
         hf_rng_sample(&r, nfit, m, idx);
         for (int i = 0; i < m; i++) out[n++] = fit[idx[i]];
         free(idx);
@@ -127,23 +134,34 @@ static int pick_forecast(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 
 static int pick_cyclic(hf_select_t *s, const hf_select_ctx_t *c, int *out)
 {
-    int G = s->groups > 0 ? s->groups : HF_MAX(1, (s->N + c->m - 1) / HF_MAX(1, c->m));
-    int g = c->round % G, n = 0;
+    int G = s->groups > 0 ? s->groups : HF_MAX(1, (s->N + c->in->m - 1) / HF_MAX(1, c->in->m));
+    int g = c->in->round % G, n = 0;
     int *grp = hf_malloc((size_t)(c->ncand ? c->ncand : 1) * sizeof(int));
     for (int i = 0; i < c->ncand; i++)
-        if (c->cand[i] % G == g) grp[n++] = c->cand[i];
+        if (cand_at(c, i) % G == g) grp[n++] = cand_at(c, i);
     hf_rng_t r;
-    hf_rng_init(&r, c->seed, HF_RNG_SELECT, (uint64_t)c->round, SEL_CYCLIC);
-    int k = HF_MIN(c->m, n);
+    hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, SEL_CYCLIC);
+    int k = HF_MIN(c->in->m, n);
     hf_rng_sample(&r, n, k, s->tmp);
     for (int i = 0; i < k; i++) out[i] = grp[s->tmp[i]];
     free(grp);
     return k;
 }
 
-static const hf_select_policy_t pol_uniform = {
-    .name = "uniform", .doc = "m of the online clients uniformly without replacement",
-    .pick = pick_uniform};
+/* carbon-aware (energy.c): a start slot and the clients, their 1/π_k kept for the weights */
+static int pick_carbon(hf_select_t *s, const hf_select_ctx_t *c, int *out)
+{
+    const hf_select_in_t *in = c->in;
+    return hf_energy_select(in->en, in->round, in->now, in->m, in->ecl, in->bytes, in->bytes, out,
+                            s->inv_pi, c->start);
+}
+
+static void scales_inv_pi(const hf_select_t *s, const int *sel, int nsel, double *f)
+{
+    (void)sel;
+    for (int i = 0; i < nsel; i++) f[i] = s->inv_pi[i];
+}
+
 /* power-of-choice: a simple average of the selected updates */
 static void weights_mean(const hf_select_t *s, const int *sel, int nsel, double *w)
 {
@@ -164,25 +182,50 @@ static void after_f3ast(hf_select_t *s, const int *sel, int nsel)
     for (int i = 0; i < nsel; i++) s->r[sel[i]] += s->beta;
 }
 
+static void configure_poc(hf_select_t *s, const hf_conf_t *c) { s->d = (int)hf_conf_int(c, "selection.d"); }
+static void configure_f3ast(hf_select_t *s, const hf_conf_t *c) { s->beta = hf_conf_float(c, "selection.f3ast_beta"); }
+static void configure_cyclic(hf_select_t *s, const hf_conf_t *c) { s->groups = (int)hf_conf_int(c, "selection.groups"); }
+
+static const hf_opt_t poc_keys[] = {
+    {"selection.d", HF_OPT_INT, "0", 0, 100000000, NULL, "poc: number of candidates d (0: 2 x clients_per_round)"},
+    {NULL}};
+static const hf_opt_t f3ast_keys[] = {
+    {"selection.f3ast_beta", HF_OPT_FLOAT, "0.01", 1e-6, 1, NULL,
+     "f3ast: smoothing of the participation rates r <- (1-beta) r + beta 1[selected]"},
+    {NULL}};
+static const hf_opt_t cyclic_keys[] = {
+    {"selection.groups", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "cyclic: number of groups G, client k in group k mod G (0: ceil(clients / clients_per_round))"},
+    {NULL}};
+
+static const hf_select_policy_t pol_uniform = {
+    .name = "uniform", .doc = "m of the online clients uniformly without replacement",
+    .needs = HF_SEL_ASYNC | HF_SEL_POPULATION, .pick = pick_uniform};
 static const hf_select_policy_t pol_poc = {
     .name = "poc", .doc = "power-of-choice (Cho et al. 2022): d candidates by q_k, the m with "
                           "the highest last local loss; simple average",
-    .pick = pick_poc, .weights = weights_mean};
+    .keys = poc_keys, .needs = HF_SEL_NEEDS_LOSSES, .configure = configure_poc, .pick = pick_poc,
+    .weights = weights_mean};
 static const hf_select_policy_t pol_f3ast = {
     .name = "f3ast", .doc = "F3AST (Ribero et al. 2023): the m online clients with the largest "
                             "q_k/r_k, weights q_k/r_k",
-    .pick = pick_f3ast, .weights = weights_f3ast, .after = after_f3ast};
+    .keys = f3ast_keys, .configure = configure_f3ast, .pick = pick_f3ast, .weights = weights_f3ast,
+    .after = after_f3ast};
 static const hf_select_policy_t pol_forecast = {
     .name = "forecast", .doc = "availability-forecast-aware: clients the trace keeps online for "
                                "their expected round time first",
-    .pick = pick_forecast, .needs_round_time = 1};
+    .needs = HF_SEL_NEEDS_ROUND_TIME | HF_SEL_NEEDS_FORECAST, .pick = pick_forecast};
 static const hf_select_policy_t pol_cyclic = {
     .name = "cyclic", .doc = "cyclic participation (Cho et al. 2023): group round mod G of "
                              "k mod G, uniform among its online members",
-    .pick = pick_cyclic};
+    .keys = cyclic_keys, .configure = configure_cyclic, .pick = pick_cyclic};
+static const hf_select_policy_t pol_carbon = {
+    .name = "carbon-aware", .doc = "set by energy.scheduler = carbon-aware: a start slot and clients "
+                                   "by alpha-fair shares of carbon cost, weights x 1/pi_k (Hajek)",
+    .needs = HF_SEL_NEEDS_CARBON | HF_SEL_POPULATION, .pick = pick_carbon, .scales = scales_inv_pi};
 
 const hf_select_policy_t *const hf_select_policies[] = {
-    &pol_uniform, &pol_poc, &pol_f3ast, &pol_forecast, &pol_cyclic, NULL};
+    &pol_uniform, &pol_poc, &pol_f3ast, &pol_forecast, &pol_cyclic, &pol_carbon, NULL};
 
 const hf_select_policy_t *hf_select_policy_find(const char *name)
 {
@@ -196,14 +239,27 @@ const char *hf_select_policy_names(void)
     static char buf[256];
     if (!buf[0])
         for (int i = 0; hf_select_policies[i]; i++)
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "|" : "", hf_select_policies[i]->name);
+            if (!(hf_select_policies[i]->needs & HF_SEL_NEEDS_CARBON))  /* energy.scheduler's */
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "",
+                         hf_select_policies[i]->name);
+    return buf;
+}
+
+const char *hf_select_policies_with(int needs)
+{
+    static char buf[256];
+    buf[0] = 0;
+    for (int i = 0; hf_select_policies[i]; i++)
+        if ((hf_select_policies[i]->needs & needs) == needs)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                     hf_select_policies[i]->name);
     return buf;
 }
 
 void hf_select_list(FILE *out)
 {
     for (int i = 0; hf_select_policies[i]; i++)
-        fprintf(out, "  %-10s  %s\n", hf_select_policies[i]->name, hf_select_policies[i]->doc);
+        fprintf(out, "  %-12s  %s\n", hf_select_policies[i]->name, hf_select_policies[i]->doc);
 }
 
 /* --------------------------------------------------------------- state --- */
@@ -238,6 +294,7 @@ hf_select_t *hf_select_new(const char *policy, hf_correction_t corr, int N, cons
     s->loss = hf_calloc((size_t)N, sizeof(double));
     s->alloc = hf_calloc((size_t)N, sizeof(double));
     s->tmp = hf_calloc((size_t)N + 1, sizeof(int));
+    s->inv_pi = hf_calloc((size_t)N + 1, sizeof(double));
     s->dtmp = hf_calloc((size_t)N + 1, sizeof(double));
     for (int k = 0; k < N; k++) {
         s->prior_pi[k] = prior_pi ? prior_pi[k] : 0.5;
@@ -251,12 +308,20 @@ hf_select_t *hf_select_new(const char *policy, hf_correction_t corr, int N, cons
     return s;
 }
 
+int hf_select_use(hf_select_t *s, const char *policy)
+{
+    const hf_select_policy_t *pol = hf_select_policy_find(policy);
+    if (!pol) return hf_seterr(HF_EINPUT, "unknown selection policy '%s'", policy);
+    s->pol = pol;
+    return 0;
+}
+
 void hf_select_free(hf_select_t *s)
 {
     if (!s) return;
     free(s->q); free(s->n_on); free(s->n_onon); free(s->n_offoff); free(s->prev);
     free(s->prior_pi); free(s->prior_lambda); free(s->pi_hat); free(s->lambda_hat);
-    free(s->r); free(s->loss); free(s->alloc); free(s->tmp); free(s->dtmp);
+    free(s->r); free(s->loss); free(s->alloc); free(s->tmp); free(s->dtmp); free(s->inv_pi);
     free(s);
 }
 
@@ -358,28 +423,60 @@ static void cafed_allocate(hf_select_t *s)
 
 /* ----------------------------------------------------------------- round --- */
 
+int hf_select_pick(hf_select_t *s, const hf_select_in_t *in, double *start, int *out, int *navail,
+                   int *neligible)
+{
+    if (in->round == 0 || s->t == 0)
+        for (int k = 0; k < s->N; k++) s->r[k] = (double)in->m / s->N;
+    hf_select_ctx_t c = {.in = in, .stream = SEL_UNIFORM, .start = start};
+    int n, na = s->N;
+    if (!in->online) {  /* no availability model: the population, in the draw's order */
+        c.stream = SEL_POPULATION;
+        c.ncand = s->N;
+        n = s->pol->pick(s, &c, out);
+    } else {
+        if (s->corr == HF_CORR_CAFED) cafed_allocate(s);
+        int *cand = hf_malloc((size_t)(s->N ? s->N : 1) * sizeof(int));
+        na = 0;
+        for (int k = 0; k < s->N; k++) {
+            if (!in->online[k]) continue;
+            na++;
+            if (s->corr == HF_CORR_CAFED && !(s->alloc[k] > 1e-8)) continue;
+            cand[c.ncand++] = k;
+        }
+        c.cand = cand;
+        n = s->pol->pick(s, &c, out);
+        qsort(out, (size_t)n, sizeof(int), cmp_int);
+        free(cand);
+    }
+    if (navail) *navail = na;
+    if (neligible) *neligible = c.ncand;
+    return n;
+}
+
 int hf_select_round(hf_select_t *s, int round, uint64_t seed, int m, const unsigned char *online,
                     const hf_avail_t *av, double now, const double *need_s, int *out,
                     int *navail, int *neligible)
 {
-    if (round == 0 || s->t == 0)
-        for (int k = 0; k < s->N; k++) s->r[k] = (double)m / s->N;
-    if (s->corr == HF_CORR_CAFED) cafed_allocate(s);
-    int *cand = hf_malloc((size_t)(s->N ? s->N : 1) * sizeof(int));
-    int nc = 0, na = 0;
-    for (int k = 0; k < s->N; k++) {
-        if (!online[k]) continue;
-        na++;
-        if (s->corr == HF_CORR_CAFED && !(s->alloc[k] > 1e-8)) continue;
-        cand[nc++] = k;
-    }
-    hf_select_ctx_t c = {round, seed, m, cand, nc, av, now, need_s};
-    int n = s->pol->pick(s, &c, out);
-    qsort(out, (size_t)n, sizeof(int), cmp_int);
-    free(cand);
-    if (navail) *navail = na;
-    if (neligible) *neligible = nc;
-    return n;
+    hf_select_in_t in = {.round = round, .seed = seed, .m = m, .online = online, .av = av, .now = now,
+                         .need_s = need_s};
+    return hf_select_pick(s, &in, NULL, out, navail, neligible);
+}
+
+int hf_select_fill(hf_select_t *s, uint64_t seed, long fill, const int *cand, int nc, int n, int *out)
+{
+    hf_select_in_t in = {.round = (int)fill, .seed = seed, .m = n};
+    hf_select_ctx_t c = {.in = &in, .stream = SEL_ASYNC, .cand = cand, .ncand = nc};
+    int k = s->pol->pick(s, &c, out);
+    qsort(out, (size_t)k, sizeof(int), cmp_int);
+    return k;
+}
+
+int hf_select_scales(const hf_select_t *s, const int *sel, int nsel, double *f)
+{
+    if (!s->pol->scales || nsel <= 0) return 0;
+    s->pol->scales(s, sel, nsel, f);
+    return 1;
 }
 
 int hf_select_weights(const hf_select_t *s, const int *sel, int nsel, int neligible, double *w)

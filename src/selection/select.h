@@ -3,8 +3,14 @@
  * aggregation corrections that undo (or trade off) the bias availability
  * causes.
  *
- * Selection policies form an IOR-style plugin table (hf_select_policies[]):
- *   uniform   m of the online clients uniformly without replacement
+ * Every way hetfl picks clients is an entry of one plugin table
+ * (hf_select_policies[], IOR-style), called through one function
+ * (hf_select_pick): the synchronous round, the carbon-aware scheduler and the
+ * asynchronous (FedBuff) slot filler all draw through it.
+ *   uniform   m of the candidates uniformly without replacement; with no
+ *             availability model every client is a candidate and the draw's
+ *             order is kept (keyed (seed, round)); async fills its free slots
+ *             with it among the idle online clients (keyed by the fill count)
  *   poc       power-of-choice (Cho et al. 2022): d online candidates drawn
  *             without replacement with probability ∝ q_k, the m with the
  *             highest last known local loss (unknown first) are kept
@@ -17,6 +23,13 @@
  *   cyclic    cyclic participation (Cho et al. 2023): client k in group
  *             k mod G, group t mod G eligible in round t, uniform among its
  *             online members
+ *   carbon-aware  chosen by energy.scheduler = carbon-aware: a start slot and
+ *             m clients by α-fair shares of their carbon cost (energy.c),
+ *             weights scaled by 1/π_k (Hájek)
+ * A policy declares what it reads (HF_SEL_* flags: expected round times, the
+ * availability forecast, local losses, carbon figures) so the engine computes
+ * only that, owns its keys (rows of the options table) and reads them in its
+ * configure hook.
  * Corrections (aggregation.correction):
  *   none      the strategy's weights (n_k), normalised
  *   unbiased  w_k = q_k/π̂_k · A_t/|S_t| (A_t online, S_t selected), applied
@@ -34,6 +47,8 @@
 #ifndef HF_SELECT_H
 #define HF_SELECT_H
 #include "avail.h"
+#include "conf.h"
+#include "energy.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -41,29 +56,56 @@ typedef enum { HF_CORR_NONE = 0, HF_CORR_UNBIASED, HF_CORR_CAFED } hf_correction
 
 typedef struct hf_select hf_select_t;
 
-/* What a policy sees in one round. */
+/* What a policy reads (hf_select_policy_t.needs). */
+enum {
+    HF_SEL_NEEDS_ROUND_TIME = 1,  /* need_s: every client's expected seconds to finish a round */
+    HF_SEL_NEEDS_FORECAST = 2,    /* av: the availability trace's future */
+    HF_SEL_NEEDS_LOSSES = 4,      /* clients' last local losses (hf_select_losses) */
+    HF_SEL_NEEDS_CARBON = 8,      /* en, ecl, bytes: carbon figures; no availability model */
+    HF_SEL_ASYNC = 16,            /* keeps no state between draws: can fill async slots */
+    HF_SEL_POPULATION = 32,       /* can draw without an availability model (every client) */
+};
+
+/* What the engine knows when it picks (fields a policy does not declare may be 0). */
 typedef struct {
-    int round;                  /* 0-based */
+    int round;                  /* 0-based (async: the fill count) */
     uint64_t seed;
     int m;                      /* clients wanted */
-    const int *cand;            /* eligible online clients, increasing ids */
+    const unsigned char *online;/* N, or NULL: no availability model, every client a candidate */
+    const hf_avail_t *av;       /* availability (HF_SEL_NEEDS_FORECAST), may be NULL */
+    double now;                 /* simulated time of the pick */
+    const double *need_s;       /* HF_SEL_NEEDS_ROUND_TIME: per client (N), else NULL */
+    hf_energy_t *en;            /* HF_SEL_NEEDS_CARBON: regions and carbon sources, */
+    const hf_energy_client_t *ecl;  /* every client's full-round figures (N), */
+    uint64_t bytes;             /* and the model's transfer size each way */
+} hf_select_in_t;
+
+/* What a policy sees in one pick: the input and the eligible candidates. */
+typedef struct {
+    const hf_select_in_t *in;
+    uint64_t stream;            /* rng sub-stream of a plain uniform draw */
+    const int *cand;            /* eligible clients, increasing ids; NULL: 0..ncand-1 */
     int ncand;
-    const hf_avail_t *av;       /* availability (forecast policy), may be NULL */
-    double now;                 /* simulated round start */
-    const double *need_s;       /* per client (N) expected seconds to finish a round, or NULL */
+    double *start;              /* the round's start: a policy may move it later */
 } hf_select_ctx_t;
 
 typedef struct {
     const char *name;
     const char *doc;
-    /* write at most c->m distinct clients from c->cand into out; return the count */
+    const hf_opt_t *keys;       /* its option rows (NULL-key terminated), or NULL */
+    int needs;                  /* HF_SEL_* */
+    /* read its keys into the state (may be NULL) */
+    void (*configure)(hf_select_t *s, const hf_conf_t *c);
+    /* write at most in->m distinct candidates into out, return the count */
     int (*pick)(hf_select_t *s, const hf_select_ctx_t *c, int *out);
-    /* the policy's own aggregation weights of the nsel selected clients into w
-     * (NULL: the strategy's weights stand) */
+    /* the policy's own aggregation weights of the nsel selected clients into w,
+     * applied unnormalised (NULL: the strategy's weights stand) */
     void (*weights)(const hf_select_t *s, const int *sel, int nsel, double *w);
+    /* factors the strategy's weights are multiplied by, the divisor rescaled so
+     * that the weights' sum is kept (Hájek); NULL: none */
+    void (*scales)(const hf_select_t *s, const int *sel, int nsel, double *f);
     /* after the round: update per-client state from the selection (may be NULL) */
     void (*after)(hf_select_t *s, const int *sel, int nsel);
-    int needs_round_time;       /* 1: pick reads need_s, every client's expected round time */
 } hf_select_policy_t;
 
 extern const hf_select_policy_t *const hf_select_policies[];   /* NULL-terminated */
@@ -79,6 +121,7 @@ struct hf_select {
     int groups;                 /* cyclic: G (0: ⌈N/m⌉) */
     double beta;                /* f3ast: smoothing of r_k */
     double cafed_c;             /* cafed: bias constant C */
+    double *inv_pi;             /* carbon-aware: 1/π_k of the last pick's clients (N) */
     /* Bayesian activity estimator (CA-Fed), horizon 100 */
     int t;                      /* observations so far */
     long *n_on, *n_onon, *n_offoff;
@@ -104,12 +147,29 @@ void hf_select_observe(hf_select_t *s, const unsigned char *online);
 /* Record local losses of clients (NaN values are ignored). */
 void hf_select_losses(hf_select_t *s, const int *client, const double *loss, int n);
 
-/* One round: eligible = online (and, with cafed, not excluded); pick with the
- * policy; sort the picked ids.  Returns the count (≤ m); *navail = online
- * count A_t, *neligible = eligible count. */
+/* Pick the clients of one round (or async fill): eligible = online (and, with
+ * cafed, not excluded), or every client without an availability model; the
+ * policy picks; with an availability model the ids are sorted, without it the
+ * draw's order is kept.  *start: the round's start (a policy may move it; may be
+ * NULL when the policy does not).  Returns the count (≤ m); *navail = online count
+ * A_t, *neligible = eligible count (either may be NULL). */
+int hf_select_pick(hf_select_t *s, const hf_select_in_t *in, double *start, int *out, int *navail,
+                   int *neligible);
+/* The same for callers that have only a mask (tests): hf_select_pick with those inputs. */
 int hf_select_round(hf_select_t *s, int round, uint64_t seed, int m, const unsigned char *online,
                     const hf_avail_t *av, double now, const double *need_s, int *out,
                     int *navail, int *neligible);
+/* Async: fill n free slots among the candidates cand (nc, increasing ids), keyed by
+ * the fill count; the picked ids sorted into out.  Only HF_SEL_ASYNC policies. */
+int hf_select_fill(hf_select_t *s, uint64_t seed, long fill, const int *cand, int nc, int n, int *out);
+
+/* Replace the policy (energy.scheduler = carbon-aware replaces the population's
+ * uniform draw); returns HF_EINPUT for unknown names. */
+int hf_select_use(hf_select_t *s, const char *policy);
+
+/* Multiplicative factors of the nsel selected clients' weights into f (Hájek):
+ * 1 when the policy sets them, 0 when it has none. */
+int hf_select_scales(const hf_select_t *s, const int *sel, int nsel, double *f);
 
 /* Aggregation weights of the nsel selected clients: 1 when the correction or
  * the policy sets them (w[i] filled, applied unnormalised), 0 when the
@@ -127,6 +187,8 @@ void hf_select_ckpt_register(hf_select_t *s);
 
 /* "a|b|c": the registered policies' names (static buffer). */
 const char *hf_select_policy_names(void);
+/* "a, b": the policies having every flag of `needs` (static buffer; error messages). */
+const char *hf_select_policies_with(int needs);
 /* Print the registry (hetfl list). */
 void hf_select_list(FILE *out);
 

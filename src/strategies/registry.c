@@ -29,6 +29,7 @@
     X(scaffold)       \
     X(fednova)        \
     X(feddyn)         \
+    X(dpfedavg)       \
     X(heterofl)       \
     X(fjord)          \
     X(feddf)          \

@@ -117,6 +117,9 @@ typedef struct hf_strategy {
     /* --- evaluation (collective) ------------------------------------------- */
     /* tables beyond /rounds, e.g. /rounds_by_width (rank 0 writes) */
     int (*evaluate)(hf_strat_t *s, int round);
+    /* differential privacy: ε spent after `rounds` rounds (/rounds.dp_epsilon,
+     * root attribute dp_epsilon); NULL: no privacy guarantee (NaN) */
+    double (*privacy_epsilon)(const hf_strat_t *s, int rounds);
 } hf_strategy_t;
 
 extern const hf_strategy_t *const hf_strategies[];   /* NULL-terminated registry */
@@ -177,6 +180,9 @@ void hf_weights_count(hf_strat_t *s, hf_plan_t *plan);
  * with momentum rho and proximal eta·mu (fednova.c, authors' recurrence). */
 void hf_grad_prox(hf_strat_t *s, int k, const float *w, const float *x0, float *grad);
 double hf_fednova_a(int tau, double rho, double eta_mu);
+/* DP-FedAvg's clipping (dpfedavg.c): u ← u · min(1, clip / ‖u‖₂), the norm
+ * summed in double in index order. */
+void hf_dp_clip(float *u, long n, double clip);
 /* n_k of client k */
 static inline long hf_strat_nk(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
 

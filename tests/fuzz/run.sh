@@ -6,7 +6,8 @@
 #            "all" (each in turn); SECONDS defaults to 60 (what CI runs).
 #
 # Builds with clang -fsanitize=fuzzer,address,undefined into $FUZZ_BUILD
-# (default /tmp/hetfl-fuzz-build), seeds a scratch corpus from the committed
+# (default /tmp/hetfl-fuzz-build; scratch, emptied when it was configured for
+# another source tree), seeds a scratch corpus from the committed
 # tests/fuzz/corpus/TARGET/ (new inputs go to the scratch copy, never into the
 # tree), runs for SECONDS and prints libFuzzer's final stats (exec counts).
 # Exit status: 0 no crash, 1 crash/leak/timeout found (the reproducer is kept in
@@ -42,6 +43,12 @@ fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 mkdir -p "$build/artifacts" "$build/corpus-$target"
 srcdir=$src
+[ -f "$src/config.status" ] && srcdir=$build/tree
+# a scratch build configured for another source tree (another clone) starts over
+if [ -f "$build/Makefile" ] && [ "$(sed -n 's/^VPATH = //p' "$build/Makefile")" != "$srcdir" ]; then
+  rm -rf "${build:?}"/*
+  mkdir -p "$build/artifacts" "$build/corpus-$target"
+fi
 if [ -f "$src/config.status" ]; then
   # configured in-tree: configure refuses a second, out-of-tree build, so build
   # from a copy of the sources (refreshed each time; timestamps kept for make)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# DP-FedAvg (src/strategies/dpfedavg.c), values against formulas:
+#  - no noise and no effective clipping is FedAvg on equal client sizes
+#    (tiny.conf: 3000 samples over 20 IID clients, K = 7: weights 1/K both ways),
+#    within 1e-6;
+#  - server noise: with lr = 0 every update is 0, so one round moves the model by
+#    the noise alone, N(0, (z C / K)^2) per parameter: its standard deviation over
+#    every parameter is z C / K within 2 %; per-client noise (dp.where = client)
+#    averages K draws of N(0, z^2 C^2): z C / sqrt(K);
+#  - clipping: one noiseless round moves the model by the mean of K updates each
+#    of norm <= C: norm <= C, while FedAvg's moves by far more;
+#  - /rounds.dp_epsilon grows each round, the root attribute equals the last row,
+#    no noise gives inf;
+#  - bitwise identical on 1, 2 and 3 ranks with noise on, either placement;
+#  - bad keys exit 2 naming the key.
+. "$(dirname "$0")/lib.sh"
+need_fmnist
+S=$HETFL_SRCDIR/tests/data/tiny.conf
+DP=(--set federation.strategy=dpfedavg)
+run1() { local o=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/$o.h5" "$@" > "$TMP/$o.log" 2>&1; }
+model_close() { h5diff -d "$3" "$1" "$2" /model/final /model/final > /dev/null 2>&1; }
+# std_of_diff A B: standard deviation of /model/final(B) − /model/final(A) over every parameter
+std_of_diff() { paste <(model_values "$1") <(model_values "$2") | awk '{ d = $2 - $1; s += d; s2 += d * d; n++ }
+  END { m = s / n; printf "%.6f\n", sqrt(s2 / n - m * m) }'; }
+within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { printf "  %s vs %s\n", a, b; exit !(a >= b * (1 - t) && a <= b * (1 + t)) }'; }
+
+run1 avg --set federation.rounds=1
+run1 dp-plain "${DP[@]}" --set dp.noise_multiplier=0 --set dp.clip=1e12 --set federation.rounds=1
+check "dpfedavg, no noise, clip 1e12 = fedavg on equal sizes (1e-6)" model_close "$TMP/avg.h5" "$TMP/dp-plain.h5" 1e-6
+
+Z=(--set federation.rounds=1 --set federation.lr=0 --set federation.momentum=0)
+run1 x0 "${DP[@]}" "${Z[@]}" --set dp.noise_multiplier=0
+run1 srv "${DP[@]}" "${Z[@]}" --set dp.noise_multiplier=1.5 --set dp.clip=2
+run1 loc "${DP[@]}" "${Z[@]}" --set dp.noise_multiplier=1.5 --set dp.clip=2 --set dp.where=client
+check "server noise: std of the model's move = z C / K = 3/7 (2 %)" \
+  within "$(std_of_diff "$TMP/x0.h5" "$TMP/srv.h5")" "$(awk 'BEGIN { print 3 / 7 }')" 0.02
+check "client noise: std of the model's move = z C / sqrt(K) = 3/sqrt(7) (2 %)" \
+  within "$(std_of_diff "$TMP/x0.h5" "$TMP/loc.h5")" "$(awk 'BEGIN { print 3 / sqrt(7) }')" 0.02
+
+# clipping: the move of one noiseless round; FedAvg's from the same start for scale
+run1 init "${DP[@]}" --set federation.rounds=1 --set federation.lr=0 --set dp.noise_multiplier=0
+run1 clip "${DP[@]}" --set federation.rounds=1 --set dp.noise_multiplier=0 --set dp.clip=0.05
+norm_of_diff() { paste <(model_values "$1") <(model_values "$2") | awk '{ d = $2 - $1; s2 += d * d } END { printf "%.6f\n", sqrt(s2) }'; }
+nc=$(norm_of_diff "$TMP/init.h5" "$TMP/clip.h5"); na=$(norm_of_diff "$TMP/init.h5" "$TMP/avg.h5")
+check "clip 0.05: the round moves the model by <= 0.05 ($nc), more than half of it; fedavg by > 0.2 ($na)" \
+  awk -v c="$nc" -v a="$na" 'BEGIN { exit !(c <= 0.05 * (1 + 1e-5) && c > 0.025 && a > 0.2) }'
+
+E=("${DP[@]}" --set dp.noise_multiplier=1 --set federation.rounds=4 --set federation.eval_every=1)
+run1 eps "${E[@]}"
+eps=$(col "$TMP/eps.h5" /rounds dp_epsilon | tr '\n' ' ')
+attr=$(h5dump -a dp_epsilon "$TMP/eps.h5" | sed -n 's/.*(0): //p')
+echo "  dp_epsilon by round: $eps; attribute $attr"
+check "dp_epsilon grows each round; the root attribute is the last row's" \
+  awk -v e="$eps" -v a="$attr" 'BEGIN { n = split(e, v, " "); ok = n == 4
+    for (i = 2; i <= n; i++) ok = ok && v[i] > v[i - 1]
+    exit !(ok && v[1] > 0 && (a - v[n]) ^ 2 < 1e-8 * v[n] ^ 2) }'
+check "no noise: epsilon is inf" bash -c "h5dump -a dp_epsilon '$TMP/x0.h5' | grep -q '(0): inf'"
+check "fedavg: dp_epsilon column NaN" bash -c "[ \"\$(echo '$(col "$TMP/avg.h5" /rounds dp_epsilon)' | tr A-Z a-z)\" = nan ]"
+check "fedavg: no dp_epsilon root attribute" bash -c "! h5dump -a dp_epsilon '$TMP/avg.h5' > /dev/null 2>&1"
+
+R=("${DP[@]}" --set dp.noise_multiplier=0.8 --set dp.clip=0.5 --set federation.rounds=3)
+run1 r1 "${R[@]}"
+for n in 2 3; do
+  run_mpi $n run "$S" --quiet -o "$TMP/r$n.h5" "${R[@]}" > /dev/null 2>&1
+  check "server noise: $n ranks = 1 rank" "$HETFL" compare "$TMP/r1.h5" "$TMP/r$n.h5"
+done
+run_mpi 3 run "$S" --quiet -o "$TMP/r3a.h5" "${R[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
+check "server noise: 3 ranks allreduce = 1 rank" "$HETFL" compare "$TMP/r1.h5" "$TMP/r3a.h5" --ignore-key aggregation.topology
+run1 l1 "${R[@]}" --set dp.where=client
+run_mpi 3 run "$S" --quiet -o "$TMP/l3.h5" "${R[@]}" --set dp.where=client > /dev/null 2>&1
+check "client noise: 3 ranks = 1 rank" "$HETFL" compare "$TMP/l1.h5" "$TMP/l3.h5"
+
+# bad keys: exit 2, the key named
+bad_key() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "${DP[@]}" "$@" > "$TMP/bad.log" 2>&1; local rc=$?
+  grep -q "$key" "$TMP/bad.log" && [ $rc = 2 ] && [ ! -e "$TMP/bad.h5" ] || { cat "$TMP/bad.log"; echo "  rc $rc"; return 1; }; }
+check "dp.clip = 0: exit 2" bad_key "dp.clip" --set dp.clip=0
+check "dp.delta = 1: exit 2" bad_key "dp.delta" --set dp.delta=1
+check "dp.where = both: exit 2" bad_key "dp.where" --set dp.where=both
+check "noise with power-of-choice sampling: exit 2" bad_key "selection.policy" --set selection.policy=poc
+check "noise with intermittent availability: exit 2" bad_key "availability.model" --set availability.model=markov
+finish
