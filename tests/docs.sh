@@ -3,7 +3,8 @@
 #  - docs/keys.md is exactly `hetfl help keys --markdown` (the options table in
 #    src/config/options.c) under its header: whoever adds or changes a key runs `make docs`;
 #  - every path, attribute and column a results file actually contains is
-#    documented in docs/results.md.
+#    documented in docs/results.md; each table's section lists exactly its
+#    columns, in order, as does its column_names attribute.
 . "$(dirname "$0")/lib.sh"
 KEYS=$HETFL_SRCDIR/docs/keys.md
 RES=$HETFL_SRCDIR/docs/results.md
@@ -32,12 +33,39 @@ done
 for a in $("$H5DUMP" -H "$F" | sed -n 's/^   ATTRIBUTE "\(.*\)".*/\1/p'); do
   check "root attribute $a is documented" documented "$a"
 done
-for a in $("$H5DUMP" -A -g /system "$F" | sed -n 's/^ *ATTRIBUTE "\(.*\)".*/\1/p'); do
+# (the group's own: /system/placement's table attributes are checked below)
+for a in $("$H5DUMP" -A -g /system "$F" | sed -n 's/^   ATTRIBUTE "\(.*\)".*/\1/p'); do
   check "/system attribute $a is documented" documented "$a"
 done
-for d in rounds participation clients; do
-  for c in $("$H5DUMP" -H -d "/$d" "$F" | sed -n 's/.*[A-Z0-9_]* "\([a-z0-9_]*\)";$/\1/p'); do
-    check "/$d column $c is documented" documented "$c"
-  done
+# every table: its section of docs/results.md lists exactly its columns, in
+# order, and so does its column_names attribute (units and descriptions,
+# tests/provenance.sh); the strategies' tables from a 1-round FedDF run
+G=$TMP/df.h5
+"$HETFL" run "$HETFL_SRCDIR/tests/data/tiny.conf" --set federation.rounds=1 --set federation.strategy=feddf \
+  --set feddf.groups=a1-c1 --set feddf.steps=5 -o "$G" --quiet > "$TMP/dflog" 2>&1
+check "tiny FedDF run" test $? = 0
+for d in $("$H5DUMP" -H "$G" | sed -n 's/^   \(DATASET\|GROUP\) "\(.*\)".*/\2/p'); do
+  check "FedDF: path /$d is documented in docs/results.md" grep -qF -- "\`/$d" "$RES"
+done
+# doc_cols TABLE: the column names of the table under the heading "## `TABLE`"
+# (first cell of each row; a cell may name several columns)
+doc_cols() {
+  awk -v h="## \`$1\`" 'index($0, h) == 1 { on = 1; next } on && /^## / { exit }
+    on && /^\| `/ { split($0, c, "|"); cell = c[2]
+      while (match(cell, /`[^`]*`/)) { print substr(cell, RSTART + 1, RLENGTH - 2); cell = substr(cell, RSTART + RLENGTH) } }' "$RES" |
+    tr '\n' ' '
+}
+attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,$p' | grep -o '"[^"]*"' | tr -d '"' | tr '\n' ' '; }
+for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf; do
+  v=${ft%%:*} t=${ft#*:}; f=${!v}
+  fields=$("$H5DUMP" -H -d "$t" "$f" | sed -n 's/.*[A-Z0-9_]* "\([a-z0-9_]*\)";$/\1/p' | tr '\n' ' ')
+  docs=$(doc_cols "$t")
+  if [ -n "$fields" ] && [ "$docs" = "$fields" ]; then
+    ok "$t: docs/results.md lists its $(wc -w <<<"$fields") columns, in order"
+  else
+    echo "# file: $fields"; echo "# docs: $docs"
+    bad "$t: the columns in docs/results.md differ from the file's (above)"
+  fi
+  check "$t: column_names attribute = the documented columns" test "$(attrs "$f" "$t/column_names")" = "$docs"
 done
 finish

@@ -3,7 +3,7 @@
 # (commit, dirty flag, compiler, flags), library versions, a SHA-256 of every
 # input file read (checked against sha256sum), start/end time, and the status
 # (completed / stopped / failed with the exit code; "running" in a killed file);
-# numbers in /system stored as numbers.
+# numbers in /system stored as numbers; units and descriptions on every table.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 H5DUMP=${H5DUMP:-h5dump}
@@ -56,18 +56,35 @@ done
 check "/system/model_params is an integer" test "$(atype "$TMP/ok.h5" /system/model_params)" = H5T_STD_I64LE
 check "/system/model_params = 25450 (784*32+32 + 32*10+10)" test "$(attr "$TMP/ok.h5" /system/model_params)" = 25450
 
-# units and descriptions: one per column, in column order; outcome names as strings
-for t in /rounds /participation /clients; do
-  names=$(attrs "$TMP/ok.h5" "$t/column_names" | tr '\n' ' ')
-  fields=$("$H5DUMP" -H -d "$t" "$TMP/ok.h5" | sed -n 's/.*"\([a-z_0-9]*\)";$/\1/p' | tr '\n' ' ')
-  check "$t: column_names = the columns ($(wc -w <<<"$names"))" test "$names" = "$fields"
-  check "$t: one unit per column" test "$(attrs "$TMP/ok.h5" "$t/column_units" | wc -l)" = "$(wc -w <<<"$names")"
+# units and descriptions: one per column, in column order, on every table (the
+# strategies' tables from a 2-round FedDF run); outcome names as strings
+"$HETFL" run "$tiny" --quiet -o "$TMP/df.h5" --set federation.rounds=2 --set federation.strategy=feddf \
+  --set feddf.groups=a1-c1 --set feddf.steps=10 --set feddf.val_every=5 > "$TMP/df.log" 2>&1
+check "FedDF run completes" test $? = 0
+for ft in ok:/rounds ok:/participation ok:/clients ok:/system/placement df:/rounds_by_width df:/feddf; do
+  f=$TMP/${ft%%:*}.h5 t=${ft#*:}
+  names=$(attrs "$f" "$t/column_names" | tr '\n' ' ')
+  fields=$("$H5DUMP" -H -d "$t" "$f" | sed -n 's/.*"\([a-z_0-9]*\)";$/\1/p' | tr '\n' ' ')
+  check "$t: column_names = the columns ($(wc -w <<<"$names"))" test -n "$fields" -a "$names" = "$fields"
+  check "$t: one unit per column" test "$(attrs "$f" "$t/column_units" | wc -l)" = "$(wc -w <<<"$names")"
   check "$t: one description per column" \
-    test "$(attrs "$TMP/ok.h5" "$t/column_descriptions" | wc -l)" = "$(wc -w <<<"$names")"
+    test "$(attrs "$f" "$t/column_descriptions" | wc -l)" = "$(wc -w <<<"$names")"
+  check "$t: a description of the table" grep -q "docs/results.md" <<<"$(attr "$f" "$t/description")"
 done
-units=$(paste -d: <(attrs "$TMP/ok.h5" /rounds/column_names) <(attrs "$TMP/ok.h5" /rounds/column_units))
+# units FILE TABLE: NAME:UNIT per column; has_units FILE TABLE NAME:UNIT...: all of them present
+units() { paste -d: <(attrs "$1" "$2/column_names") <(attrs "$1" "$2/column_units"); }
+has_units() { local u; u=$(units "$1" "$2"); shift 2; for p; do grep -qx -- "$p" <<<"$u" || return 1; done; }
 check "/rounds: sim_time_s in s, energy_j in J, carbon_g in gCO2e" \
-  bash -c 'grep -qx sim_time_s:s <<<"$0" && grep -qx energy_j:J <<<"$0" && grep -qx carbon_g:gCO2e <<<"$0"' "$units"
+  has_units "$TMP/ok.h5" /rounds sim_time_s:s energy_j:J carbon_g:gCO2e round:
+check "/system/placement: cores and cores_bound in cores, oversubscribed a flag (1), host a label" \
+  has_units "$TMP/ok.h5" /system/placement cores:cores cores_bound:cores oversubscribed:1 host:
+check "/rounds_by_width: width and test_accuracy dimensionless (1), test_loss in nats" \
+  has_units "$TMP/df.h5" /rounds_by_width width:1 test_accuracy:1 test_loss:nats round:
+check "/feddf: server_compute_s in s, server_mem_bytes in bytes, steps, clients, accuracies (1)" \
+  has_units "$TMP/df.h5" /feddf server_compute_s:s server_mem_bytes:bytes distill_steps:steps best_step:steps \
+  clients:clients val_accuracy_init:1 val_accuracy_best:1
+check "/feddf: server_compute_s described as measured" \
+  grep -q "^measured: server wall time" <<<"$(attrs "$TMP/df.h5" /feddf/column_descriptions | sed -n 8p)"
 check "/outcome_names: 8 names, completed first" \
   test "$(attrs "$TMP/ok.h5" /participation/outcome_names | head -1)/$(attrs "$TMP/ok.h5" /participation/outcome_names | wc -l)" = completed/8
 check "/outcome_names dataset: completed first" bash -c '"$0" -d /outcome_names "$1" | grep -q "(0): \"completed\""' \

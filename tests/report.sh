@@ -3,7 +3,8 @@
 # the best-so-far curve with linear interpolation (checked against the run's own
 # progress lines), grouping of runs that differ only by seed into mean ± sd,
 # labels from the differing keys, a killed run left out of the means, duplicate
-# seeds flagged, --rounds and --json, and bad input (exit 2).
+# seeds flagged, --rounds and --json, and bad input (exit 2); hetfl-plot's
+# figures (FedDF's only for a FedDF run).
 . "$(dirname "$0")/lib.sh"
 # csvcol NAME [ROW] < CSV: the field NAME of data row ROW (default 1)
 csvcol() { awk -F, -v c="$1" -v row="${2:-1}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
@@ -155,6 +156,21 @@ if [ -n "$py" ]; then
   for f in accuracy participation-tiny-s3 participation-tiny-s4 participation-tiny-s3_2 scaling; do
     check "hetfl-plot wrote $f.png (a PNG)" ispng "$TMP/png/$f.png"
   done
+  check "no FedDF run: no feddf figure" test ! -e "$TMP/png/feddf.png"
+  # FedDF (/feddf): a row of panels, one line per architecture group (a: width 1, c: 0.25)
+  "$HETFL" run "$tiny" --set federation.rounds=2 --set federation.eval_every=1 --set federation.strategy=feddf \
+    --set feddf.groups=a1-c1 --set feddf.steps=10 --set feddf.val_every=5 --quiet -o "$TMP/df.h5" > /dev/null 2>&1
+  check "tiny FedDF run" test $? = 0
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/df" --format png,svg --no-heatmap "$TMP/df.h5" \
+    > "$TMP/df.out" 2>&1
+  check "hetfl-plot on a FedDF run: exit 0" test $? = 0
+  check "hetfl-plot wrote feddf.png (a PNG)" ispng "$TMP/df/feddf.png"
+  check "feddf figure: both groups, before/after distillation, steps, server compute" \
+    bash -c 'for s in "width 1 (" "width 0.25 (" "FedAvg of the group" "distilled (kept)" "steps run" \
+      "server compute"; do grep -qF "$s" "$0" || { echo "missing: $s"; exit 1; }; done' "$TMP/df/feddf.svg"
+  check "feddf figure listed in the output" grep -q "feddf.png$" "$TMP/df.out"
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/df2" --no-heatmap "$TMP/s3.h5" > /dev/null 2>&1
+  check "non-FedDF run alone: no feddf figure" test ! -e "$TMP/df2/feddf.png" -a -e "$TMP/df2/accuracy.png"
   "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/missing.h5" > /dev/null 2>&1
   check "hetfl-plot on a missing file: exit 2" test $? = 2
   # PDF and SVG, a dpi option, no baked title (--title adds one), killed runs marked

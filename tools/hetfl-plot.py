@@ -16,6 +16,11 @@ Writes into DIR (default .), one file per format (default png):
                             rows grouped by device class
   width-accuracy.*          HeteroFL / FjORD / FedDF runs: accuracy per width vs round
                             (/rounds_by_width), one panel per run
+  feddf.*                   FedDF runs (/feddf), one row of panels per run, one line per
+                            architecture group: validation accuracy of the group's
+                            FedAvg model (dashed) and of the distilled student kept
+                            (solid); distillation steps run and step kept; measured
+                            server compute per round (legend: the group's server memory)
   consensus.*               decentralized runs: consensus distance vs round (log scale)
   scaling.*                 from slurm/scaling.sh's summary.tsv: wall time per round
                             and parallel efficiency vs ranks, weak and strong series
@@ -81,6 +86,7 @@ class Run:
                 for i, dc in zip(c["id"], c["device_class"]):
                     self.client_class[int(i)] = dc.decode() if isinstance(dc, bytes) else str(dc)
             self.by_width = f["rounds_by_width"][:] if "rounds_by_width" in f else None
+            self.feddf = f["feddf"][:] if "feddf" in f else None
             st = f.attrs.get("status", "")
             self.status = st.decode() if isinstance(st, bytes) else str(st)
             cfg = f["config"][()]
@@ -207,6 +213,49 @@ def plot_width(runs, outdir, opts):
         ax.legend(fontsize=8, loc="lower right")  # each panel has its own widths
     axes[0, 0].set_ylabel("test accuracy")
     return save(fig, outdir, "width-accuracy", opts)
+
+
+def plot_feddf(runs, outdir, opts):
+    """FedDF per round and group (/feddf): validation accuracy before and after
+    distillation, distillation steps, server compute; one row of panels per run."""
+    rs = [r for r in runs if r.feddf is not None and len(r.feddf)]
+    if not rs:
+        return []
+    fig, axes = plt.subplots(len(rs), 3, figsize=(13, 3.6 * len(rs)), squeeze=False)
+    for row, r in zip(axes, rs):
+        d = r.feddf
+        a_acc, a_steps, a_comp = row
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for i, width in enumerate(sorted(set(d["width"]), reverse=True)):  # widest first
+            c = colours[i % len(colours)]
+            g = d[d["width"] == width]
+            x = g["round"]
+            mem = float(np.max(g["server_mem_bytes"])) if len(g) else 0.0
+            ok = ~np.isnan(g["val_accuracy_best"])
+            a_acc.plot(x[ok], g["val_accuracy_init"][ok], "--", color=c)
+            a_acc.plot(x[ok], g["val_accuracy_best"][ok], "-", color=c, label="width %g" % width)
+            a_steps.plot(x, g["distill_steps"], "o-", color=c, ms=3)
+            a_steps.plot(x, g["best_step"], "x:", color=c, ms=4)
+            a_comp.plot(x, g["server_compute_s"], "o-", color=c, ms=3,
+                        label="width %g (%.3g MB)" % (width, mem / 1e6))
+        a_acc.set_ylabel("validation accuracy")
+        a_steps.set_ylabel("distillation steps")
+        a_comp.set_ylabel("server compute (s, measured)")
+        a_steps.set_title(r.label(), fontsize=9)  # tells the rows apart
+        for ax in row:
+            ax.set_xlabel("round")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        # line styles explained once per panel, next to the groups' colours
+        h, l = a_acc.get_legend_handles_labels()
+        h += [plt.Line2D([], [], color="grey", ls="--"), plt.Line2D([], [], color="grey", ls="-")]
+        l += ["FedAvg of the group", "distilled (kept)"]
+        a_acc.legend(h, l, fontsize=7, loc="lower right")
+        a_steps.legend([plt.Line2D([], [], color="grey", marker="o", ms=3),
+                        plt.Line2D([], [], color="grey", ls=":", marker="x")],
+                       ["steps run", "step kept (0: FedAvg model)"], fontsize=7)
+        a_comp.legend(title="group (server memory)", fontsize=7, title_fontsize=7)
+    return save(fig, outdir, "feddf", opts)
 
 
 def plot_consensus(runs, outdir, opts):
@@ -375,6 +424,7 @@ def main(argv):
     if runs:
         written += plot_accuracy(runs, a.outdir, a.target, a)
         written += plot_width(runs, a.outdir, a)
+        written += plot_feddf(runs, a.outdir, a)
         written += plot_consensus(runs, a.outdir, a)
         if not a.no_heatmap:
             for r in runs:

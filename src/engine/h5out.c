@@ -122,9 +122,7 @@ static hid_t make_client_type(void)
  *                index=d.attrs["column_names"]).
  * "1" marks a dimensionless number, "" a label or identifier.  Full meanings:
  * docs/results.md. */
-typedef struct { const char *name, *units, *doc; } col_doc_t;
-
-static const col_doc_t round_cols[] = {
+static const hf_col_doc_t round_cols[] = {
     {"round", "", "round number, from 1"},
     {"sim_time_s", "s", "simulated time at the end of the round"},
     {"wall_time_s", "s", "measured wall time of the round on rank 0 (not deterministic)"},
@@ -149,7 +147,7 @@ static const col_doc_t round_cols[] = {
     {"dp_epsilon", "1", "differential privacy: epsilon spent so far at dp.delta (NaN without a DP strategy)"},
     {NULL, NULL, NULL}};
 
-static const col_doc_t part_cols[] = {
+static const hf_col_doc_t part_cols[] = {
     {"round", "", "round number"},
     {"client", "", "client id"},
     {"outcome", "", "what happened to the client's update (enum outcome_t; names in /outcome_names)"},
@@ -168,7 +166,7 @@ static const col_doc_t part_cols[] = {
     {"bytes_data", "bytes", "their bytes"},
     {NULL, NULL, NULL}};
 
-static const col_doc_t client_cols[] = {
+static const hf_col_doc_t client_cols[] = {
     {"id", "", "client id"},
     {"device_class", "", "device class name"},
     {"samples", "samples", "training samples of the client"},
@@ -196,7 +194,7 @@ static void str_array_attr(hid_t loc, const char *name, const char *const *v, in
 
 static int str_attr(hid_t loc, const char *name, const char *value);
 
-static void describe_table(hid_t d, const char *what, const col_doc_t *cols)
+void hf_h5out_describe(hid_t d, const char *what, const hf_col_doc_t *cols)
 {
     const char *names[32], *units[32], *docs[32];
     int n = 0;
@@ -239,7 +237,8 @@ static int append(hid_t d, hid_t type, hsize_t *count, const void *rows, hsize_t
     return 0;
 }
 
-int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n)
+int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n,
+                          const char *what, const hf_col_doc_t *cols)
 {
     hid_t d;
     hsize_t cur = 0;
@@ -249,6 +248,8 @@ int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *row
         H5Sget_simple_extent_dims(sp, &cur, NULL);
         H5Sclose(sp);
     } else d = make_table(f, name, type, 64);
+    /* described once: when created (or resumed from a file written before the attributes) */
+    if (d >= 0 && cols && H5Aexists(d, "column_names") <= 0) hf_h5out_describe(d, what, cols);
     int rc = d < 0 || append(d, type, &cur, rows, (hsize_t)n) < 0;
     if (d >= 0) H5Dclose(d);
     return rc ? hf_seterr(HF_ERUNTIME, "writing /%s failed", name) : 0;
@@ -258,6 +259,15 @@ typedef struct {
     int32_t round;
     double width, test_accuracy, test_loss;
 } width_rec_t;
+
+static const hf_col_doc_t width_cols[] = {
+    {"round", "", "round number"},
+    {"width", "1", "model width: fraction of every hidden layer's units (1 = full model)"},
+    {"test_accuracy", "1", "test accuracy of the model of that width, fraction (HeteroFL, FjORD: "
+                           "a sub-model of the global one; FedDF: the group's model; dkt: the mean "
+                           "model of the clients of that width)"},
+    {"test_loss", "nats", "its mean test cross-entropy"},
+    {NULL, NULL, NULL}};
 
 int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss)
 {
@@ -269,7 +279,10 @@ int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const do
     H5Tinsert(t, "width", HOFFSET(width_rec_t, width), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "test_accuracy", HOFFSET(width_rec_t, test_accuracy), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "test_loss", HOFFSET(width_rec_t, test_loss), H5T_NATIVE_DOUBLE);
-    int rc = hf_h5out_append_table(f, "rounds_by_width", t, rows, n);
+    int rc = hf_h5out_append_table(f, "rounds_by_width", t, rows, n,
+                                   "test accuracy and loss at every model width, one row per "
+                                   "(evaluated round, width), widest first (docs/results.md)",
+                                   width_cols);
     H5Tclose(t);
     free(rows);
     return rc;
@@ -307,8 +320,8 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
     H5Tcommit2(h->file, "outcome_t", h->t_outcome, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     h->d_rounds = make_table(h->file, "rounds", h->t_round, 64);
     h->d_part = make_table(h->file, "participation", h->t_part, 1024);
-    describe_table(h->d_rounds, "one row per round (docs/results.md)", round_cols);
-    describe_table(h->d_part, "one row per (round, selected client) (docs/results.md)", part_cols);
+    hf_h5out_describe(h->d_rounds, "one row per round (docs/results.md)", round_cols);
+    hf_h5out_describe(h->d_part, "one row per (round, selected client) (docs/results.md)", part_cols);
     /* the outcome codes as plain strings too (index = code), for readers without enum support */
     {
         hsize_t no = HF_OUT_NCODES;
@@ -442,7 +455,7 @@ int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n)
     }
     hid_t d = H5Dcreate2(h->file, "clients", h->t_client, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
     herr_t e = n > 0 ? H5Dwrite(d, h->t_client, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) : 0;
-    if (d >= 0) describe_table(d, "one row per client (docs/results.md)", client_cols);
+    if (d >= 0) hf_h5out_describe(d, "one row per client (docs/results.md)", client_cols);
     H5Pclose(pl);
     H5Dclose(d);
     H5Sclose(sp);

@@ -92,9 +92,20 @@ const char *hf_h5out_path(const hf_h5out_t *h);
 /* For checkpoint.c: the HDF5 file, the rows written so far, reopening an
  * existing results file for appending (resume), and rolling the tables back. */
 hid_t hf_h5out_file(const hf_h5out_t *h);
+/* Units and a one-line description of each column of a table, in column order,
+ * ended by {NULL}: units "1" for a dimensionless number (fraction, flag), "" for
+ * a label or identifier.  Full meanings: docs/results.md (tests/docs.sh checks
+ * that the docs list exactly these columns). */
+typedef struct { const char *name, *units, *doc; } hf_col_doc_t;
+/* On dataset d: attribute `description` (= what) and three aligned string-array
+ * attributes column_names, column_units, column_descriptions. */
+void hf_h5out_describe(hid_t d, const char *what, const hf_col_doc_t *cols);
 /* Append n rows of the compound `type` to the table /name of file f, creating
- * it (extendible, 64-row chunks) on first use; a resumed file's rows are kept. */
-int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n);
+ * it (extendible, 64-row chunks) on first use; a resumed file's rows are kept.
+ * `what` and `cols` (may be NULL) describe it (hf_h5out_describe) when it is
+ * created, or when an older file's table has no description. */
+int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *rows, int n,
+                          const char *what, const hf_col_doc_t *cols);
 /* /rounds_by_width of file f: one row (round, width, test_accuracy, test_loss)
  * for each of n widths (strategies that evaluate several model widths). */
 int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss);

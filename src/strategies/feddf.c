@@ -62,6 +62,21 @@ typedef struct {
     double server_mem_bytes;      /* student, best copy, Adam m and v, gradient, teacher logits, activations */
 } feddf_rec_t;
 
+/* /feddf's units and descriptions (docs/results.md) */
+static const hf_col_doc_t feddf_cols[] = {
+    {"round", "", "round number"},
+    {"width", "1", "the group's model width: fraction of every hidden layer's units"},
+    {"clients", "clients", "kept clients of the group this round (their FedAvg starts the student)"},
+    {"distill_steps", "steps", "Adam distillation steps run (fewer than feddf.steps after early stopping)"},
+    {"best_step", "steps", "step of the student kept (0 = the group's FedAvg model)"},
+    {"val_accuracy_init", "1", "validation accuracy of the group's FedAvg model, fraction"},
+    {"val_accuracy_best", "1", "validation accuracy of the student kept, fraction"},
+    {"server_compute_s", "s", "measured: server wall time of the group's distillation and its "
+                              "clients' logits (not deterministic)"},
+    {"server_mem_bytes", "bytes", "server memory of the group's distillation (model copies, Adam "
+                                  "state, teacher logits, activations)"},
+    {NULL, NULL, NULL}};
+
 /* "a1-c1" → widths 1, 1/4 with proportions .5, .5 (widest first); must hold a. */
 static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
 {
@@ -398,7 +413,10 @@ int hf_feddf_server(hf_feddf_t *f, const hf_plan_t *plan, int t, float *global, 
             H5Tinsert(ty, "val_accuracy_best", HOFFSET(feddf_rec_t, val_acc_best), H5T_NATIVE_DOUBLE);
             H5Tinsert(ty, "server_compute_s", HOFFSET(feddf_rec_t, server_compute_s), H5T_NATIVE_DOUBLE);
             H5Tinsert(ty, "server_mem_bytes", HOFFSET(feddf_rec_t, server_mem_bytes), H5T_NATIVE_DOUBLE);
-            rc = hf_h5out_append_table(h5, "feddf", ty, rec, f->ng);
+            rc = hf_h5out_append_table(h5, "feddf", ty, rec, f->ng,
+                                       "FedDF distillation and server cost, one row per (round, "
+                                       "architecture group), widest first (docs/results.md)",
+                                       feddf_cols);
             H5Tclose(ty);
         }
     }

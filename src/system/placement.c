@@ -10,6 +10,7 @@
  */
 #include "placement.h"
 #include "hf_util.h"
+#include "h5out.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,21 @@ void hf_placement_text(const hf_place_rec_t *r, int n, char *buf, size_t len)
     }
 }
 
+/* /system/placement's units and descriptions (docs/results.md) */
+static const hf_col_doc_t place_cols[] = {
+    {"rank", "", "MPI rank"},
+    {"host", "", "host name (MPI_Get_processor_name)"},
+    {"device_class", "", "the rank's device class, the one with the most cores among its clients "
+                         "(- when it hosts no client)"},
+    {"cores", "cores", "cores the class asks for"},
+    {"cores_bound", "cores", "distinct cores in the binding (fewer when the cpuset is smaller)"},
+    {"cpuset", "", "PUs bound, hwloc list syntax (empty when not bound)"},
+    {"first_client", "", "first client it hosts"},
+    {"last_client", "", "last client it hosts (less than first_client: none)"},
+    {"oversubscribed", "1", "1 when it shares cores with another rank or got fewer cores than its "
+                            "class asks, else 0"},
+    {NULL, NULL, NULL}};
+
 int hf_placement_write(hid_t file, const hf_place_rec_t *r, int n)
 {
     hid_t s64 = H5Tcopy(H5T_C_S1), s32 = H5Tcopy(H5T_C_S1);
@@ -190,6 +206,8 @@ int hf_placement_write(hid_t file, const hf_place_rec_t *r, int n)
     H5Tset_size(s32, 32);
     H5Tset_strpad(s64, H5T_STR_NULLTERM);
     H5Tset_strpad(s32, H5T_STR_NULLTERM);
+    H5Tset_cset(s64, H5T_CSET_UTF8);
+    H5Tset_cset(s32, H5T_CSET_UTF8);
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(hf_place_rec_t));
 #define F(name, type) H5Tinsert(t, #name, offsetof(hf_place_rec_t, name), type)
     F(rank, H5T_NATIVE_INT32);
@@ -206,7 +224,11 @@ int hf_placement_write(hid_t file, const hf_place_rec_t *r, int n)
     hid_t sp = H5Screate_simple(1, &dim, NULL);
     hid_t d = H5Dcreate2(file, "/system/placement", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, r);
-    if (d >= 0) H5Dclose(d);
+    if (d >= 0) {
+        hf_h5out_describe(d, "one row per MPI rank: its host, device class and core binding "
+                          "(docs/results.md)", place_cols);
+        H5Dclose(d);
+    }
     H5Sclose(sp);
     H5Tclose(t);
     H5Tclose(s64);
