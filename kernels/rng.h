@@ -27,6 +27,7 @@ enum {
     HF_RNG_ENERGY = 40,   /* energy budgets, regions, carbon-aware sampling (energy.c) */
     HF_RNG_AUGMENT = 50,  /* data augmentation: (seed, round<<32|client, sample) (data_cifar.c) */
     HF_RNG_DP = 60,       /* differential-privacy noise: (seed, round, 0 server | 1 + client) */
+    HF_RNG_PRIVACY = 61,  /* attacks: the non-member sample draw (mia.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

@@ -39,10 +39,11 @@ for a in $("$H5DUMP" -A -g /system "$F" | sed -n 's/^   ATTRIBUTE "\(.*\)".*/\1/
 done
 # every table: its section of docs/results.md lists exactly its columns, in
 # order, and so does its column_names attribute (units and descriptions,
-# tests/provenance.sh); the strategies' tables from a 1-round FedDF run
+# tests/provenance.sh); the strategies' tables from a 1-round FedDF run, /privacy
+# from the attack observing it
 G=$TMP/df.h5
 "$HETFL" run "$HETFL_SRCDIR/tests/data/tiny.conf" --set federation.rounds=1 --set federation.strategy=feddf \
-  --set feddf.groups=a1-c1 --set feddf.steps=5 -o "$G" --quiet > "$TMP/dflog" 2>&1
+  --set feddf.groups=a1-c1 --set feddf.steps=5 --set privacy.attack=loss -o "$G" --quiet > "$TMP/dflog" 2>&1
 check "tiny FedDF run" test $? = 0
 for d in $("$H5DUMP" -H "$G" | sed -n 's/^   \(DATASET\|GROUP\) "\(.*\)".*/\2/p'); do
   check "FedDF: path /$d is documented in docs/results.md" grep -qF -- "\`/$d" "$RES"
@@ -56,7 +57,7 @@ doc_cols() {
     tr '\n' ' '
 }
 attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,$p' | grep -o '"[^"]*"' | tr -d '"' | tr '\n' ' '; }
-for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf; do
+for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf G:/privacy; do
   v=${ft%%:*} t=${ft#*:}; f=${!v}
   fields=$("$H5DUMP" -H -d "$t" "$f" | sed -n 's/.*[A-Z0-9_]* "\([a-z0-9_]*\)";$/\1/p' | tr '\n' ' ')
   docs=$(doc_cols "$t")

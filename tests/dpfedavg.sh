@@ -12,6 +12,7 @@
 #  - /rounds.dp_epsilon grows each round, the root attribute equals the last row,
 #    no noise gives inf;
 #  - bitwise identical on 1, 2 and 3 ranks with noise on, either placement;
+#  - the membership attack's rows (which rounds, which model, rank-count independent);
 #  - bad keys exit 2 naming the key.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
@@ -70,12 +71,42 @@ run1 l1 "${R[@]}" --set dp.where=client
 run_mpi 3 run "$S" --quiet -o "$TMP/l3.h5" "${R[@]}" --set dp.where=client > /dev/null 2>&1
 check "client noise: 3 ranks = 1 rank" "$HETFL" compare "$TMP/l1.h5" "$TMP/l3.h5"
 
-# bad keys: exit 2, the key named
-bad_key() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "${DP[@]}" "$@" > "$TMP/bad.log" 2>&1; local rc=$?
+# the membership attack (src/privacy/mia.c) on an overfitting configuration (20 samples a
+# client, 30 local epochs): an eavesdropper on client 0's uplink gets one /privacy row for
+# each round client 0 uploaded, and only those; on the overfitted uploads it beats chance
+# clearly (mean AUC > 0.75, members' loss below the non-members'), and local DP noise
+# (dpfedavg, dp.where = client, z = 3) brings it back near chance (mean AUC < 0.65);
+# the global-model attack writes a row each evaluation; the rows are the same on 1 and 3
+# ranks (attack_s aside)
+M=(--set privacy.attack=update --set federation.rounds=6 --set federation.local_epochs=30 --set data.train_samples=400
+   --set federation.lr=0.1 --set privacy.samples=20)
+run1 mia1 "${M[@]}"
+want=$(cols "$TMP/mia1.h5" /participation round client | awk '$2 == 0 { print $1 }' | sort -nu | tr '\n' ' ')
+got=$(cols "$TMP/mia1.h5" /privacy round | tr '\n' ' ')
+check "update attack: a /privacy row for each round client 0 uploaded ('$want' = '$got')" test -n "$want" -a "$want" = "$got"
+mean_auc() { cols "$1" /privacy observed loss_members loss_nonmembers auc |
+  awk '{ n++; a += $4; ok += $1 == 1 && $2 < $3 } END { printf "%.4f %d\n", n ? a / n : 0, ok == n }'; }
+read -r auc1 ok1 < <(mean_auc "$TMP/mia1.h5")
+check "update attack beats chance on the overfitted uploads: mean AUC $auc1 > 0.75, members' loss lower" \
+  awk -v a="$auc1" -v o="$ok1" 'BEGIN { exit !(a > 0.75 && o == 1) }'
+run1 mia-ldp "${M[@]}" "${DP[@]}" --set dp.where=client --set dp.noise_multiplier=3 --set dp.clip=1
+read -r auc2 ok2 < <(mean_auc "$TMP/mia-ldp.h5")
+check "local DP (z = 3) brings it near chance: mean AUC $auc2 < 0.65" awk -v a="$auc2" 'BEGIN { exit !(a < 0.65) }'
+run_mpi 3 run "$S" --quiet -o "$TMP/mia3.h5" "${M[@]}" > /dev/null 2>&1
+check "update attack: /privacy rows the same on 3 ranks" test \
+  "$(cols -x "$TMP/mia1.h5" /privacy round target observed samples auc balanced_accuracy tpr_at_1pct_fpr loss_members loss_nonmembers)" = \
+  "$(cols -x "$TMP/mia3.h5" /privacy round target observed samples auc balanced_accuracy tpr_at_1pct_fpr loss_members loss_nonmembers)"
+run1 mia-g --set privacy.attack=loss --set federation.rounds=5
+check "loss attack: a row each evaluation (rounds 2, 4 and the last, 5)" test "$(cols "$TMP/mia-g.h5" /privacy round observed | tr '\n' ' ')" = "2 0 4 0 5 0 "
+bad_key() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "$@" > "$TMP/bad.log" 2>&1; local rc=$?
   grep -q "$key" "$TMP/bad.log" && [ $rc = 2 ] && [ ! -e "$TMP/bad.h5" ] || { cat "$TMP/bad.log"; echo "  rc $rc"; return 1; }; }
-check "dp.clip = 0: exit 2" bad_key "dp.clip" --set dp.clip=0
-check "dp.delta = 1: exit 2" bad_key "dp.delta" --set dp.delta=1
-check "dp.where = both: exit 2" bad_key "dp.where" --set dp.where=both
-check "noise with power-of-choice sampling: exit 2" bad_key "selection.policy" --set selection.policy=poc
-check "noise with intermittent availability: exit 2" bad_key "availability.model" --set availability.model=markov
+check "attack target that is not a client: exit 2" bad_key "privacy.target" --set privacy.attack=loss --set privacy.target=20
+check "update attack on a strategy that trains itself: exit 2" bad_key "privacy.attack" --set privacy.attack=update --set federation.strategy=heterofl
+
+# bad keys of dpfedavg: exit 2, the key named
+check "dp.clip = 0: exit 2" bad_key "dp.clip" "${DP[@]}" --set dp.clip=0
+check "dp.delta = 1: exit 2" bad_key "dp.delta" "${DP[@]}" --set dp.delta=1
+check "dp.where = both: exit 2" bad_key "dp.where" "${DP[@]}" --set dp.where=both
+check "noise with power-of-choice sampling: exit 2" bad_key "selection.policy" "${DP[@]}" --set selection.policy=poc
+check "noise with intermittent availability: exit 2" bad_key "availability.model" "${DP[@]}" --set availability.model=markov
 finish

@@ -3,6 +3,7 @@
  * published values and closed forms, and DP-FedAvg's clipping.
  */
 #include "accountant.h"
+#include "mia.h"
 #include "strategy.h"
 #include "cunit_main.h"
 #include <math.h>
@@ -62,7 +63,29 @@ static void test_clip(void)
     CU_ASSERT(z[0] == 0 && z[1] == 0 && z[2] == 0);
 }
 
+/* the attack's figures, by hand: members {0.1, 0.2, 0.3}, non-members {0.25, 0.5, 0.6, 0.05}:
+ * member/non-member pairs with the member's loss lower: 3 + 3 + 2 of 12; thresholds
+ * τ = 0.3 give TPR 1, FPR 2/4 → balanced accuracy 0.75 (the best); no threshold with
+ * FPR <= 1 % catches a member (0.05 is a non-member) → TPR 0 */
+static void test_mia_figures(void)
+{
+    const float in[3] = {0.3f, 0.1f, 0.2f}, out[4] = {0.25f, 0.5f, 0.6f, 0.05f};
+    double auc, bacc, tpr;
+    hf_mia_figures(in, 3, out, 4, &auc, &bacc, &tpr);
+    CU_ASSERT_DOUBLE_EQUAL(auc, 8.0 / 12.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(bacc, 0.75, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(tpr, 0.0, 1e-12);
+    const float sep_in[2] = {0.1f, 0.2f}, sep_out[3] = {0.3f, 0.4f, 0.9f};
+    hf_mia_figures(sep_in, 2, sep_out, 3, &auc, &bacc, &tpr);
+    CU_ASSERT(auc == 1.0 && bacc == 1.0 && tpr == 1.0);
+    const float tie_in[2] = {1.0f, 1.0f}, tie_out[1] = {1.0f};  /* ties count half */
+    hf_mia_figures(tie_in, 2, tie_out, 1, &auc, &bacc, &tpr);
+    CU_ASSERT_DOUBLE_EQUAL(auc, 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(bacc, 0.5, 1e-12);
+}
+
 static const hf_cu_test_t privacy_tests[] = {
+    {"membership attack: AUC, balanced accuracy, TPR at 1% FPR by hand", test_mia_figures, NULL},
     {"accountant: TensorFlow Privacy's published epsilons within 1%", test_published, NULL},
     {"accountant: closed forms, integer and fractional orders", test_closed_forms, NULL},
     {"dpfedavg: clipping to the L2 norm", test_clip, NULL},

@@ -29,6 +29,7 @@
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "hf_util.h"
+#include "mia.h"
 #include "placement.h"
 #include "rng.h"
 #include "run.h"
@@ -160,6 +161,7 @@ static uint64_t train_client(hf_run_t *x, int t, int i, int k, int nloc, hf_loca
     int fuse = !st->client_upload && !x->dbw && (ep->client != k || hf_energy_apply_noop(ep));
     *lr = hf_client_train(x, k, t, x->global, cp, !fuse);
     x->tr_client = -1;
+    if (x->mia) hf_mia_update(x->mia, x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view */
     if (ep->client == k)  /* bias-correction scale, codec (fused: Δ untouched) */
         ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)st->upload_factor * P);
     if (fuse) {
@@ -245,12 +247,18 @@ static int round_evaluate(hf_run_t *x, loop_t *L, round_t *R, int rc)
 {
     const hf_params_t *p = x->p;
     R->rr.test_accuracy = R->rr.test_loss = NAN;
-    if ((R->t + 1) % p->eval_every != 0 && R->t + 1 != p->rounds) return rc;
-    if (!L->synced) MPI_Bcast(x->global, (int)x->model.nparams, MPI_FLOAT, 0, x->comm);
-    L->synced = 1;  /* this broadcast also serves the next round */
-    openblas_set_num_threads(x->eval_threads);
-    hf_eval_global(x, &R->rr.test_accuracy, &R->rr.test_loss);
-    if (!rc && x->strat.st->evaluate) rc = x->strat.st->evaluate(&x->strat, R->t + 1);
+    int eval = (R->t + 1) % p->eval_every == 0 || R->t + 1 == p->rounds;
+    if (eval) {
+        if (!L->synced) MPI_Bcast(x->global, (int)x->model.nparams, MPI_FLOAT, 0, x->comm);
+        L->synced = 1;  /* this broadcast also serves the next round */
+        openblas_set_num_threads(x->eval_threads);
+        hf_eval_global(x, &R->rr.test_accuracy, &R->rr.test_loss);
+        if (!rc && x->strat.st->evaluate) rc = x->strat.st->evaluate(&x->strat, R->t + 1);
+    }
+    if (x->mia) {  /* privacy.attack's row of the round (mia.c; collective) */
+        int r2 = hf_mia_round(x->mia, x, R->t + 1, eval);
+        if (!rc) rc = r2;
+    }
     return rc;
 }
 

@@ -63,6 +63,7 @@ typedef struct hf_run {
     double cycle_time;            /* decentralized: simulated seconds per gossip iteration */
     /* results */
     hf_h5out_t *h5;
+    struct hf_mia *mia;           /* privacy.attack's observer (mia.c), NULL: none */
     /* simulated system: devices (devices.c) */
     int m;                        /* clients selected per round (upper bound) */
     int *dcls;                    /* device class of every client (index into p->devs.cls) */

@@ -1,0 +1,46 @@
+/*
+ * mia.h — membership inference against the federation's models: the passive
+ * observer `privacy.attack` adds to a run.  It never changes training.
+ *
+ The loss-threshold attack (Yeom, Giacomelli, Fredrikson, Jha 2018, "Privacy
+ * Risk in Machine Learning: Analyzing the Connection to Overfitting"): a
+ * sample is guessed a member of the target client's training data when the
+ * observed model's loss on it is low.  Members: the first privacy.samples of
+ * the target's samples; non-members as many held-out test samples, drawn keyed
+ * (seed, HF_RNG_PRIVACY).  What is observed:
+ *   loss    the global model, every evaluation round (the baseline);
+ *   update  an eavesdropper on the target's uplink (as in Zari, Xu, Neglia
+ *           2021): every round the target uploads, the model x + Δ it rebuilds
+ *           from the broadcast global model x and the upload Δ (before the
+ *           energy codec; with dpfedavg, clipped, and noised with dp.where =
+ *           client — server-side noise does not protect the uplink).
+ * The rank hosting the target scores both sets; rank 0 appends a /privacy row
+ * (docs/results.md): AUC, the best balanced accuracy over thresholds, the TPR
+ * at 1 % FPR, and the attack's cost.
+ */
+#ifndef HF_MIA_H
+#define HF_MIA_H
+#include <stdint.h>
+
+/* Figures of a loss-threshold attack: members' and non-members' losses.
+ * auc = P(loss_member < loss_nonmember) + P(tie)/2 (Mann–Whitney); bacc = the
+ * best (TPR + TNR) / 2 over thresholds "member when loss <= τ"; tpr1 = the
+ * best TPR whose FPR <= 1 %. */
+void hf_mia_figures(const float *loss_in, int nin, const float *loss_out, int nout, double *auc,
+                    double *bacc, double *tpr1);
+
+typedef struct hf_mia hf_mia_t;
+struct hf_run;
+/* From privacy.* keys; *out = NULL when privacy.attack = none.  HF_EINPUT on a
+ * target that is not a client or holds no samples. */
+int hf_mia_new(struct hf_run *x, hf_mia_t **out);
+/* update attack, on the rank hosting client k after its training: delta = its
+ * upload (NULL: the upload is x->local − x->global, not materialised). */
+void hf_mia_update(hf_mia_t *a, struct hf_run *x, int round, int k, const float *delta);
+/* Every rank, every round after evaluation (collective): the round's row, if
+ * any (loss: evaluated rounds; update: rounds the target uploaded), to rank 0,
+ * which appends it to /privacy. */
+int hf_mia_round(hf_mia_t *a, struct hf_run *x, int round, int evaluated);
+void hf_mia_free(hf_mia_t *a);
+
+#endif
