@@ -382,9 +382,14 @@ static char *get_cwd(void)
  * reason ("cannot open: ...") in why. */
 static int file_read(const char *path, char **out, size_t *outlen, char *why, size_t nwhy)
 {
-    FILE *f = fopen(path, "rb");
+    /* regular files only, never a FIFO or a device (hf_util.h) */
+    int fd = hf_input_open_why(path, (uint64_t)CONF_MAX_FILE, why, nwhy);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        snprintf(why, nwhy, "cannot open: %s", strerror(errno));
+        if (fd >= 0) {
+            snprintf(why, nwhy, "cannot open: %s", strerror(errno));
+            close(fd);
+        }
         return -1;
     }
     size_t cap = 4096, len = 0;

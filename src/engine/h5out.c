@@ -536,8 +536,10 @@ int hf_h5out_reopen(hf_h5out_t **out, const char *path)
 {
     *out = NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (access(path, F_OK) != 0)
-        return hf_seterr(HF_EINPUT, "%s: cannot resume: %s", path, strerror(errno));
+    char why[256];
+    int fd = hf_input_open_why(path, 0, why, sizeof why);  /* regular files only: never a FIFO (hf_util.h) */
+    if (fd < 0) return hf_seterr(HF_EINPUT, "%s: cannot resume: %s", path, why);
+    close(fd);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0)
         return hf_seterr(HF_EINPUT, "%s: cannot resume: not a writable HDF5 file", path);
@@ -599,6 +601,7 @@ int hf_h5in_open(hf_h5in_t *in, const char *path)
 {
     memset(in, 0, sizeof *in);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (hf_input_check(path, 0)) return HF_EINPUT;  /* regular files only (hf_util.h) */
     in->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (in->file < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 results file", path);
     hid_t to = make_outcome_type(), tr = make_round_type(), tp = make_part_type(to);

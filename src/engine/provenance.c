@@ -113,8 +113,13 @@ void hf_sha256(const void *data, size_t n, unsigned char out[32])
 int hf_sha256_file(const char *path, char hex[65])
 {
     hex[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    char why[256];
+    int fd = hf_input_open_why(path, 0, why, sizeof why);  /* never a FIFO or a device (hf_util.h) */
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     sha256_t s;
     sha256_init(&s);
     unsigned char buf[1 << 16], d[32];
