@@ -548,6 +548,14 @@ static void test_env(void)
     ASSERT_FAILS("[run]\nname = ${HF_T_HASH}\n", "value contains '#' after whitespace");
     ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-#x}\n", "value contains '#' at its start");
     ASSERT_FAILS("[run]\nname = ${HF_T_NL}\n", "value contains a control character (0x0a)");
+    /* a default is expanded itself (issue #21): never the literal "${B}" */
+    ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2}}\n",
+                 "t.conf:2: key 'run.name': environment variable 'HF_T_UNSET2' is not set");
+    ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2:-x}\n", "unterminated '${'");
+    CU_ASSERT_EQUAL(hf_conf_load_string(&c, "[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2:-in}n}er\n", "t.conf",
+                                        T, NULL, 0, -1), 0);
+    ASSERT_VAL(&c, "run.name", "inner");
+    hf_conf_free(&c);
     CU_ASSERT_EQUAL(hf_conf_load_string(&c, "include = ${HF_T_INC}\n", dpath("v.conf"), T, NULL, 0, -1), 0);
     ASSERT_VAL(&c, "federation.clients", "50");
     hf_conf_free(&c);

@@ -471,10 +471,17 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
         if (a.resume) {
             char why[256];
             int fd = hf_input_open_why(a.resume, 0, why, sizeof why);  /* a regular file: never a FIFO */
-            if (fd < 0)
+            unsigned char sig[8] = {0};
+            if (fd < 0) {
                 rc = hf_seterr(HF_EINPUT, "hetfl run: --resume %s: cannot resume: %s", a.resume,
                                strncmp(why, "cannot open: ", 13) ? why : why + 13);
-            else close(fd);
+            } else {
+                ssize_t got = read(fd, sig, sizeof sig);
+                close(fd);
+                if (got != 8 || memcmp(sig, "\211HDF\r\n\032\n", 8))  /* before the data load */
+                    rc = hf_seterr(HF_EINPUT, "hetfl run: --resume %s: cannot resume: not an HDF5 results file",
+                                   a.resume);
+            }
             snprintf(output, sizeof output, "%s", a.resume);
         } else if (a.output) {
             snprintf(what, sizeof what, "hetfl run: -o");

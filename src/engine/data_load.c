@@ -199,11 +199,11 @@ int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf
                              "/clients dataset", o ? o : suite, p->data_path);
         }
         if (p->clients > natural.nclients) {
+            int users = natural.nclients;  /* read before the free, which zeroes it */
             hf_partition_free(&natural);
             const char *o = hf_conf_origin(c, "federation.clients");
             return hf_seterr(HF_EINPUT, "%s: key 'federation.clients': %d clients requested but the "
-                             "natural partition has only %d users", o ? o : "default", p->clients,
-                             natural.nclients);
+                             "natural partition has only %d users", o ? o : "default", p->clients, users);
         }
         partition_keep(&natural, p->clients);
         *part = natural;
