@@ -10,6 +10,7 @@
 #include "hf_util.h"
 #include "provenance.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct hf_h5out {
     hid_t file;
     char path[4096], tmp[4200];
     int renamed;
+    int force;          /* --force: the final name may replace a file; else never */
     hid_t t_round, t_part, t_client, t_outcome;
     hid_t d_rounds, d_part;
     hsize_t n_rounds, n_part;
@@ -290,6 +292,7 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
         return hf_seterr(HF_EINPUT, "%s: cannot write results: directory '%s': %s", path, dir,
                          strerror(errno));
     hf_h5out_t *h = hf_calloc(1, sizeof *h);
+    h->force = force;
     snprintf(h->path, sizeof h->path, "%s", path);
     snprintf(h->tmp, sizeof h->tmp, "%s.tmp-%ld", path, (long)getpid());
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -477,14 +480,40 @@ int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const 
     return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write %s", group) : 0;
 }
 
+/* The temporary file under its final name.  Without --force the name is
+ * never taken from a file that appeared since the run started (another run
+ * with the same -o, say): renameat2(RENAME_NOREPLACE), or link()+unlink()
+ * where the file system lacks it; either fails with EEXIST, atomically. */
+static int publish(hf_h5out_t *h)
+{
+    if (h->force) {
+        if (rename(h->tmp, h->path) == 0) return 0;
+    } else {
+#ifdef RENAME_NOREPLACE
+        if (renameat2(AT_FDCWD, h->tmp, AT_FDCWD, h->path, RENAME_NOREPLACE) == 0) return 0;
+        if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
+#endif
+        {
+            if (link(h->tmp, h->path) == 0) {
+                unlink(h->tmp);
+                return 0;
+            }
+        }
+    }
+    if (errno == EEXIST)
+        return hf_seterr(HF_EINPUT, "%s: results file appeared while this run was writing it (another run "
+                         "with the same output?); refusing to overwrite it\n"
+                         "HINT: give each run its own -o, or pass --force to replace the file", h->path);
+    return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path, strerror(errno));
+}
+
 int hf_h5out_flush(hf_h5out_t *h)
 {
     if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
         return hf_seterr(HF_ERUNTIME, "%s: HDF5 flush failed", h->tmp);
     if (!h->renamed) {
-        if (rename(h->tmp, h->path) != 0)
-            return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path,
-                             strerror(errno));
+        int rc = publish(h);
+        if (rc) return rc;
         h->renamed = 1;
     }
     return 0;
@@ -501,13 +530,8 @@ int hf_h5out_close(hf_h5out_t *h, int keep)
     H5Tclose(h->t_outcome);
     herr_t e = H5Fclose(h->file);
     int rc = 0;
-    if (!h->renamed) {
-        if (keep && e >= 0) {
-            if (rename(h->tmp, h->path) != 0)
-                rc = hf_seterr(HF_ERUNTIME, "cannot rename %s: %s", h->tmp, strerror(errno));
-        } else {
-            unlink(h->tmp);
-        }
+    if (!h->renamed) {  /* no temporary file is ever left behind */
+        if (!(keep && e >= 0 && (rc = publish(h)) == 0)) unlink(h->tmp);
     }
     free(h);
     return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5 close failed") : 0);
