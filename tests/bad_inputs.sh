@@ -127,6 +127,10 @@ if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
   rm "$G/g-fmnist-trailing-bytes/t10k-images-idx3-ubyte.gz"
   { gzip -dc "$FM/t10k-images-idx3-ubyte.gz"; printf 'abc'; } | gzip -1 \
     > "$G/g-fmnist-trailing-bytes/t10k-images-idx3-ubyte.gz"
+  # degenerate populations (issue #21, class 7): 100000 clients for 60000 samples
+  printf '# expect: %s\n# mode: run\n[data]\ndataset = fashion-mnist\n[model]\narch = logreg\n[federation]\nclients = 100000\nclients_per_round = 10\nrounds = 1\n' \
+    "g-fmnist-100000-clients.conf:8: key 'federation.clients': 40000 of the 100000 clients have no training samples \\(client 60000 is the first; 60000 samples, iid partition" \
+    > "$G/g-fmnist-100000-clients.conf"
 else
   echo "# Fashion-MNIST absent: the corrupt-IDX cases are skipped"
 fi
