@@ -1,6 +1,7 @@
 /* hf_util.c — error buffer, checked allocation, timers. */
 #define _POSIX_C_SOURCE 200809L
 #include "hf_util.h"
+#include <mpi.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,40 @@ const char *hf_errmsg(void) { return hf_errbuf; }
 int hf_errcode(void) { return hf_errval; }
 void hf_clearerr(void) { hf_errbuf[0] = 0; hf_errval = 0; }
 
+/* Out of memory is a runtime failure: exit status 1 with a message, never a
+ * core dump.  Under MPI the job is aborted with status 1 (the other ranks may
+ * be inside a collective, waiting for this one); otherwise the process exits
+ * at once (_exit: no atexit handler of a library in an unknown state runs). */
+static char hf_fail_path[4300];
+
+void hf_fail_unlink(const char *path)
+{
+    hf_fail_path[0] = 0;
+    if (path) snprintf(hf_fail_path, sizeof hf_fail_path, "%s", path);
+}
+
+void hf_fail_cleanup(void)
+{
+    if (hf_fail_path[0]) unlink(hf_fail_path);
+}
+
 static void hf_oom(size_t size)
 {
-    fprintf(stderr, "hetfl: out of memory allocating %zu bytes\n", size);
-    abort();
+    char host[64] = "";
+    int rank = -1, init = 0, fin = 0;
+    MPI_Initialized(&init);
+    if (init) MPI_Finalized(&fin);
+    if (init && !fin) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    gethostname(host, sizeof host - 1);
+    char where[128] = "";
+    if (rank >= 0) snprintf(where, sizeof where, " on rank %d of host %s", rank, host);
+    fprintf(stderr, "hetfl: out of memory allocating %zu bytes (%.1f MB)%s\n"
+            "HINT: a smaller model (model.hidden), fewer clients per rank, or more memory per rank\n",
+            size, (double)size / 1e6, where);
+    fflush(stderr);
+    hf_fail_cleanup();  /* no temporary results file left behind */
+    if (init && !fin) MPI_Abort(MPI_COMM_WORLD, HF_ERUNTIME);
+    _exit(HF_ERUNTIME);
 }
 
 void *hf_calloc(size_t n, size_t size)

@@ -33,14 +33,19 @@ const char *hf_errmsg(void);
 int hf_errcode(void);
 void hf_clearerr(void);
 
-/* Allocation that aborts with a clear message on failure (out of memory is a
- * runtime failure, not bad input).  Zero-initialised. */
+/* Allocation that ends the run with a clear message on failure: out of memory
+ * is a runtime failure (exit status 1, MPI_Abort under MPI), never a core
+ * dump.  Zero-initialised. */
 void *hf_calloc(size_t n, size_t size);
 void *hf_malloc(size_t size);
 void *hf_realloc(void *p, size_t size);
 /* 64-byte aligned, zeroed; free with free(). */
 void *hf_alloc_aligned(size_t size);
 char *hf_strdup(const char *s);
+/* A temporary file to remove should the process end on a fatal error (out of
+ * memory, a second signal): the results writer's PATH.tmp-PID.  NULL clears. */
+void hf_fail_unlink(const char *path);
+void hf_fail_cleanup(void);  /* remove it now (async-signal-safe) */
 
 /* Input files.  Every file a user names as input (suite, include, trace,
  * device table, carbon or region file, topology, data file, resume file) is

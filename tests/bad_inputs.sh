@@ -7,7 +7,10 @@
 #   # args: ARGS         (optional) what follows `hetfl run`; default
 #                        "@S@ -o @W@/out.h5 --force"
 #   # suite: PATH        (optional) the suite validate reads; default the case
-#   # status: N          (optional) every rank's exit status; default 2
+#   # status: N          (optional) every rank's exit status; default 2.  1 (out
+#                        of memory: MPI_Abort ends the job) is mpirun's status
+#                        instead, the message printed at least once
+#   # ulimit: ARGS       (optional) run under `ulimit ARGS` (e.g. -v 3000000)
 # In ARGS and PATH, @S@ is the case file, @W@ the case's scratch directory,
 # @G@ the directory of generated inputs (a FIFO, big files), @D@ tests/bad-inputs.
 # validate: `hetfl validate SUITE` exits 2 with the message (pure parse errors);
@@ -25,7 +28,7 @@ hdr() { sed -n "1,8s/^# $1: //p" "$2" | head -n 1; }  # KEY CASE: a header line'
 subst() { local v=$1; v=${v//@S@/$2}; v=${v//@W@/$3}; v=${v//@G@/$G}; v=${v//@D@/$D}; printf '%s' "$v"; }
 
 one_case() {  # CASE RESULTFILE
-  local s=$1 res=$2 name want mode rc w args suite status
+  local s=$1 res=$2 name want mode rc w args suite status lim
   name=$(basename "$s" .conf)
   want=$(hdr expect "$s")
   mode=$(hdr mode "$s")
@@ -33,6 +36,7 @@ one_case() {  # CASE RESULTFILE
   w=$TMP/$name
   args=$(hdr args "$s"); args=$(subst "${args:-@S@ -o @W@/out.h5 --force}" "$s" "$w")
   suite=$(hdr suite "$s"); suite=$(subst "${suite:-@S@}" "$s" "$w")
+  lim=$(hdr ulimit "$s"); lim=${lim:--c 0}   # no core file may appear; the check below looks anyway
   mkdir -p "$w"
   {
     [ -n "$want" ] || echo "FAIL - $name: no '# expect:' line"
@@ -46,16 +50,23 @@ one_case() {  # CASE RESULTFILE
     if [ "$mode" = run ] || [ "$mode" = both ]; then
       cp "$TMP/previous.h5" "$w/out.h5"  # a results file from before: never touched by a failing run
       eval "set -- $args"
-      (cd "$w" && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
+      (cd "$w" && ulimit $lim && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
          run "$@") > "$w/out" 2> "$w/err"; rc=$?
-      [ $rc = 0 ] && echo "ok - $name: mpirun -n 2: no rank crashed or hung" ||
-        echo "FAIL - $name: mpirun -n 2 status $rc (crash, hang or signal)"
-      local r0 r1
-      r0=$(cat "$w/rank-0" 2>/dev/null); r1=$(cat "$w/rank-1" 2>/dev/null)
-      [ "$r0" = "$status" ] && [ "$r1" = "$status" ] && echo "ok - $name: both ranks exit $status" ||
-        echo "FAIL - $name: both ranks exit $status (rank 0: ${r0:-?}, rank 1: ${r1:-?})"
-      [ "$(grep -Ec -- "$want" "$w/err")" = 1 ] && echo "ok - $name: message, printed once" ||
-        { echo "FAIL - $name: message '$want' once; got:"; head -c 600 "$w/err"; echo; }
+      if [ "$status" = 1 ]; then  # MPI_Abort: the job ends with status 1
+        [ $rc = 1 ] && echo "ok - $name: mpirun -n 2 exits 1" ||
+          echo "FAIL - $name: mpirun -n 2 exits 1 (got $rc)"
+        [ "$(grep -Ec -- "$want" "$w/err")" -ge 1 ] && echo "ok - $name: message" ||
+          { echo "FAIL - $name: message '$want'; got:"; head -c 600 "$w/err"; echo; }
+      else
+        [ $rc = 0 ] && echo "ok - $name: mpirun -n 2: no rank crashed or hung" ||
+          echo "FAIL - $name: mpirun -n 2 status $rc (crash, hang or signal)"
+        local r0 r1
+        r0=$(cat "$w/rank-0" 2>/dev/null); r1=$(cat "$w/rank-1" 2>/dev/null)
+        [ "$r0" = "$status" ] && [ "$r1" = "$status" ] && echo "ok - $name: both ranks exit $status" ||
+          echo "FAIL - $name: both ranks exit $status (rank 0: ${r0:-?}, rank 1: ${r1:-?})"
+        [ "$(grep -Ec -- "$want" "$w/err")" = 1 ] && echo "ok - $name: message, printed once" ||
+          { echo "FAIL - $name: message '$want' once; got:"; head -c 600 "$w/err"; echo; }
+      fi
       cmp -s "$TMP/previous.h5" "$w/out.h5" && echo "ok - $name: the existing results file is untouched" ||
         echo "FAIL - $name: the existing results file $w/out.h5 was replaced, changed or removed"
       local left

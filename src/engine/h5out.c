@@ -297,6 +297,7 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
     snprintf(h->tmp, sizeof h->tmp, "%s.tmp-%ld", path, (long)getpid());
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hf_fail_unlink(h->tmp);  /* removed on a fatal error too (hf_util.h) */
     if (h->file < 0) {
         free(h);
         return hf_seterr(HF_ERUNTIME, "%s: cannot create the HDF5 file", path);
@@ -515,6 +516,7 @@ int hf_h5out_flush(hf_h5out_t *h)
         int rc = publish(h);
         if (rc) return rc;
         h->renamed = 1;
+        hf_fail_unlink(NULL);
     }
     return 0;
 }
@@ -532,6 +534,7 @@ int hf_h5out_close(hf_h5out_t *h, int keep)
     int rc = 0;
     if (!h->renamed) {  /* no temporary file is ever left behind */
         if (!(keep && e >= 0 && (rc = publish(h)) == 0)) unlink(h->tmp);
+        hf_fail_unlink(NULL);
     }
     free(h);
     return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5 close failed") : 0);
