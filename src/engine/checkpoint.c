@@ -436,8 +436,7 @@ int hf_ckpt_round_end(hf_h5out_t *h, int round, int every, int rounds, MPI_Comm 
     if (any && round >= rounds) return 0;   /* finished anyway: let the run complete */
     int rc = hf_ckpt_save(h, round, comm);
     if (rc || !any) return rc;
-    const char *name = any == SIGTERM ? "SIGTERM" : any == SIGUSR1 ? "SIGUSR1" : any == SIGINT ? "SIGINT"
-                                                                                             : "a signal";
+    const char *name = hf_signals_name(any);
     return hf_seterr(HF_ESIGNAL, "stopped by %s after round %d of %d; checkpoint written to %s\n"
                      "HINT: continue with: hetfl run SUITE [same options] --resume %s", name, round, rounds,
                      reg.rank == 0 ? hf_h5out_path(h) : "the results file",

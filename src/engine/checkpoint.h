@@ -85,4 +85,10 @@ void hf_signals_install(void);
 void hf_signals_restore(void);
 /* The signal number received (0 when none). */
 int hf_signals_pending(void);
+/* "SIGTERM", "SIGUSR1", "SIGINT". */
+const char *hf_signals_name(int sig);
+/* Collective: a signal received on any rank before the first round (what:
+ * "while the run was starting") -> HF_ESIGNAL (exit 3) with the message on
+ * every rank; 0 otherwise. */
+int hf_signals_stop_early(MPI_Comm comm, const char *what, int resume);
 #endif

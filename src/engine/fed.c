@@ -426,6 +426,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     hf_run_t X, *x = &X;
     loop_t L = {.t_start = hf_wtime(), .synced = 1};
     int rc = hf_run_setup(x, o, comm);
+    if (!rc) rc = hf_signals_stop_early(comm, "while the run was starting (data, model, setup)", o->resume != NULL);
     if (!rc) rc = hf_run_open_results(x);
     if (rc) {
         if (x->h5) hf_h5out_close(x->h5, 0);
