@@ -353,11 +353,17 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round)
             long cur = -1;
             g = H5Gopen2(f, "checkpoint", H5P_DEFAULT);
             char slot[32];
-            if (attr_get_long(g, "current", &cur) == 0 && (cur == 0 || cur == 1)) {
+            int committed = attr_get_long(g, "current", &cur) == 0;
+            if (committed && (cur == 0 || cur == 1)) {
                 snprintf(slot, sizeof slot, "slot%ld", cur);
                 s = H5Lexists(g, slot, H5P_DEFAULT) > 0 ? H5Gopen2(g, slot, H5P_DEFAULT) : -1;
             }
-            if (s < 0 || attr_get_long(s, "round", &hdr[1]) < 0 ||
+            if (!committed) {
+                /* stopped (killed, disk full) during the first checkpoint: nothing was
+                 * committed, so, as without a checkpoint, start again from round 0 */
+                fprintf(stderr, "hetfl: note: %s: no checkpoint was committed (the run stopped during its "
+                        "first one): starting again from round 0\n", hf_h5out_path(h));
+            } else if (s < 0 || attr_get_long(s, "round", &hdr[1]) < 0 ||
                 attr_get_long(s, "rows_rounds", &hdr[2]) < 0 ||
                 attr_get_long(s, "rows_participation", &hdr[3]) < 0) {
                 hdr[0] = -1;

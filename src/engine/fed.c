@@ -412,8 +412,11 @@ static int run_finish(hf_run_t *x, loop_t *L, int rc)
         if (!rc) rc = hf_h5out_flush(x->h5);
     }
     if (x->rank == 0) {
+        char *msg = rc ? hf_strdup(hf_errmsg()) : NULL;  /* the first error is the one to report */
         int rc2 = hf_h5out_close(x->h5, 1);
         if (!rc) rc = rc2;
+        else hf_seterr(rc, "%s", msg);
+        free(msg);
         if (!rc)
             fprintf(o->out, "done: %d rounds, final accuracy %.4f, simulated %.1f s, wall %.2f s\nresults: %s\n",
                     x->p->rounds, L->tm.final_accuracy, L->sim_time, hf_wtime() - L->t_start, o->output);

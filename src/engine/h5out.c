@@ -508,10 +508,28 @@ static int publish(hf_h5out_t *h)
     return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path, strerror(errno));
 }
 
+/* Set once HDF5 failed to write a file out (disk full, quota, I/O error):
+ * the HDF5 1.10 library is then left holding a half-closed file that makes
+ * its own shutdown (at MPI_Finalize or exit) crash, so main() ends the process
+ * without it (hf_h5out_wedged). */
+static int wedged;
+int hf_h5out_wedged(void) { return wedged; }
+
+/* "No space left on device" and the like, for a failed HDF5 write. */
+static const char *io_reason(int e)
+{
+    return e ? strerror(e) : "I/O error";
+}
+
 int hf_h5out_flush(hf_h5out_t *h)
 {
-    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
-        return hf_seterr(HF_ERUNTIME, "%s: HDF5 flush failed", h->tmp);
+    errno = 0;
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+        int e = errno;
+        wedged = 1;
+        return hf_seterr(HF_ERUNTIME, "%s: cannot write the results file: %s%s", h->renamed ? h->path : h->tmp,
+                         io_reason(e), h->renamed ? "; it holds the rounds up to its last checkpoint" : "");
+    }
     if (!h->renamed) {
         int rc = publish(h);
         if (rc) return rc;
@@ -530,14 +548,19 @@ int hf_h5out_close(hf_h5out_t *h, int keep)
     H5Tclose(h->t_part);
     H5Tclose(h->t_client);
     H5Tclose(h->t_outcome);
+    errno = 0;
     herr_t e = H5Fclose(h->file);
-    int rc = 0;
+    int rc = 0, err = errno;
+    if (e < 0) wedged = 1;
+    char path_of[4200];
+    snprintf(path_of, sizeof path_of, "%s", h->renamed ? h->path : h->tmp);
     if (!h->renamed) {  /* no temporary file is ever left behind */
         if (!(keep && e >= 0 && (rc = publish(h)) == 0)) unlink(h->tmp);
         hf_fail_unlink(NULL);
     }
     free(h);
-    return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5 close failed") : 0);
+    return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "%s: cannot close the results file: %s", path_of,
+                                        io_reason(err)) : 0);
 }
 
 const char *hf_h5out_path(const hf_h5out_t *h) { return h->path; }
