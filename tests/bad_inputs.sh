@@ -154,6 +154,7 @@ fi
 mkfifo "$G/fifo"
 ln -s "$G/fifo" "$G/fifo-link"
 mkdir -p "$G/adir"
+ln -s "$G/no-such-target" "$G/dangling"
 BASE='[data]
 dataset = synthetic
 synthetic_devices = 10

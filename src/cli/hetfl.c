@@ -20,6 +20,7 @@
 #include "provenance.h"
 #include <mpi.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -427,6 +428,8 @@ static int check_output(const char *path, const char *what, int force)
                              what, eb, hf_file_kind((unsigned)st.st_mode));
     } else if (errno != ENOENT && errno != ENOTDIR) {
         return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': %s", what, eb, strerror(errno));
+    } else if (lstat(path, &st) == 0) {  /* the name is taken, by a link to nothing */
+        return hf_seterr(HF_EINPUT, "%s: '%s' is a dangling symbolic link, not a results file", what, eb);
     }
     char dir[4096];
     if (base == path) snprintf(dir, sizeof dir, ".");
@@ -442,6 +445,16 @@ static int check_output(const char *path, const char *what, int force)
     if (access(dir, W_OK | X_OK) != 0)
         return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': directory '%s': %s", what, eb, dir,
                          strerror(errno));
+    /* a file can really be made there (a read-only file system, /proc, a full
+     * disk): the temporary name the results writer will use, made and removed */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s.tmp-%ld", path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': cannot create a file in directory "
+                         "'%s': %s", what, eb, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     return 0;
 }
 
