@@ -454,9 +454,42 @@ int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n)
     return 0;
 }
 
+/* Overwrite the tensors of an existing model group in place (same names and
+ * shapes, contiguous, allocated at creation): raw data writes only, no HDF5
+ * metadata changes, so a kill at any write leaves a readable file.  1 when
+ * the group is not there (or does not match), 0 done, -1 write error. */
+static int model_overwrite(hid_t file, const char *group, const hf_model_t *m, const float *params)
+{
+    if (H5Lexists(file, group, H5P_DEFAULT) <= 0) return 1;
+    hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
+    if (g < 0) return 1;
+    int rc = 0;
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const hf_tensor_t *t = &m->tensors[i];
+        char name[48];
+        snprintf(name, sizeof name, "%02d_%s", i, t->name);
+        hid_t d = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+        if (d < 0) { rc = 1; break; }
+        hsize_t dims[4] = {0};
+        hid_t sp = H5Dget_space(d);
+        int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+        int same = nd == t->ndim;
+        for (int k = 0; same && k < t->ndim; k++) same = dims[k] == (hsize_t)t->shape[k];
+        if (!same) rc = 1;
+        else if (H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + t->off) < 0) rc = -1;
+        H5Dclose(d);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
 int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int ow = model_overwrite(h->file, group, m, params);  /* made at the file's creation: in place */
+    if (ow == 0) return 0;
+    if (ow < 0) return hf_seterr(HF_ERUNTIME, "HDF5: cannot write %s", group);
     if (H5Lexists(h->file, group, H5P_DEFAULT) > 0) H5Ldelete(h->file, group, H5P_DEFAULT);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -471,7 +504,10 @@ int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const 
         hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
         char name[48];
         snprintf(name, sizeof name, "%02d_%s", i, t->name);
-        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t pl = H5Pcreate(H5P_DATASET_CREATE);  /* storage now: later writes are in place */
+        H5Pset_alloc_time(pl, H5D_ALLOC_TIME_EARLY);
+        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+        H5Pclose(pl);
         e |= H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + t->off);
         str_attr(d, "layer", t->name);
         H5Dclose(d);

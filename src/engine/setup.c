@@ -469,6 +469,10 @@ int hf_run_open_results(hf_run_t *x)
             write_run_attributes(x, hosts, placement);
             rc = write_clients(x);
             if (!rc) rc = hf_placement_write(hf_h5out_file(x->h5), prec, x->size);  /* /system/placement */
+            /* /model/final made now, holding x_0 until the last round overwrites it in
+             * place: no HDF5 object is created after the file is published, so a kill
+             * at any write leaves it readable (h5out.c, checkpoint.c) */
+            if (!rc) rc = hf_h5out_model(x->h5, "model/final", &x->model, x->global);
         }
         print_header(x, placement);
         if (pnote[0]) fprintf(o->out, "%s\n", pnote);  /* scarce cores: said once */
