@@ -149,12 +149,13 @@ fi
 # special files as inputs (issue #21, class 1): every path-taking input --
 # the suite, an include, the data, every trace and table, the resume file --
 # accepts regular files only: a FIFO (no writer: an open would block), a
-# character device (/dev/zero: endless), a directory, a link to a FIFO, each
-# refused at once, naming the key and the file.
+# character device (/dev/zero: endless; /dev/null: empty), a directory, a link
+# to a FIFO or to a directory, each refused at once, naming the key and the file.
 mkfifo "$G/fifo"
 ln -s "$G/fifo" "$G/fifo-link"
 mkdir -p "$G/adir"
 ln -s "$G/no-such-target" "$G/dangling"
+ln -s "$G/adir" "$G/dir-link"
 BASE='[data]
 dataset = synthetic
 synthetic_devices = 10
@@ -169,11 +170,13 @@ gcase() {  # NAME EXPECT HEADER... (each "key: value"); the suite's lines on std
   local n=$1 e=$2; shift 2
   { printf '# expect: %s\n' "$e"; for h; do printf '# %s\n' "$h"; done; cat; } > "$G/$n.conf"
 }
-for kind in fifo devzero dir fifolink; do
+for kind in fifo devzero devnull dir dirlink fifolink; do
   case $kind in
     fifo) f=$G/fifo it='a FIFO' ;;
     devzero) f=/dev/zero it='a character device' ;;
+    devnull) f=/dev/null it='a character device' ;;
     dir) f=$G/adir it='a directory' ;;
+    dirlink) f=$G/dir-link it='a directory' ;;
     fifolink) f=$G/fifo-link it='a FIFO' ;;
   esac
   what="not a regular file \\(it is $it\\)"
@@ -184,7 +187,7 @@ for kind in fifo devzero dir fifolink; do
     n=g-special-$kind-${key//./-}
     wantk="$n.conf:[0-9]+: key '$key': $fre: $what"
     case "$key/$kind" in   # these may be directories: what is inside is checked then
-      data.path/dir|data.test_path/dir|energy.carbon_file/dir) continue ;;
+      data.path/dir*|data.test_path/dir*|energy.carbon_file/dir*) continue ;;
       data.path/*|data.test_path/*|energy.carbon_file/*)
         wantk="$n.conf:[0-9]+: key '$key': $fre: not a regular file or a directory \\(it is $it\\)" ;;
     esac
@@ -210,6 +213,14 @@ done
 # the availability model with its own file key, dataset files read by their loaders
 { echo "$BASE" | sed 's/^dataset = synthetic/dataset = hdf5\npath = '"${G//\//\\/}"'\/adir/'; } |
   gcase g-special-dir-hdf5-data "key 'data.path': $G/adir: not a regular file \(it is a directory\)" "mode: run"
+# a file with HDF5's signature and nothing else given to --resume: refused
+# (exit 2) when reopened, after the data load
+{ printf '\211HDF\r\n\032\n'; head -c 4096 /dev/zero; } > "$G/fake.h5"
+echo "$BASE" | gcase g-resume-fake-hdf5 "cannot resume: .*fake\.h5: not a readable HDF5 results file" "mode: run" \
+  "args: @S@ --resume $G/fake.h5"
+: > "$G/empty.h5"
+echo "$BASE" | gcase g-resume-empty-file "^hetfl run: --resume .*empty\.h5: cannot resume: not an HDF5 results file$" \
+  "mode: run" "args: @S@ --resume $G/empty.h5"
 # size caps: a suite over 16 MiB, a device table over 1 MiB (sparse files: nothing is read)
 printf '# expect: g-suite-too-big.conf: file is larger than 16 MiB \\(17825792 bytes\\)\n# mode: both\n' > "$G/g-suite-too-big.conf"
 truncate -s 17M "$G/g-suite-too-big.conf"
@@ -237,5 +248,5 @@ for s in "${cases[@]}"; do
   fi
 done
 [ -n "${BAD_INPUTS_ONLY:-}" ] ||
-  check "the catalogue has at least 150 cases (${#cases[@]})" test ${#cases[@]} -ge 150
+  check "the catalogue has at least 160 cases (${#cases[@]})" test ${#cases[@]} -ge 160
 finish
