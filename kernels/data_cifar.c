@@ -32,12 +32,13 @@ int hf_file_read_regular(const char *path, unsigned char **buf, size_t *len)
     *buf = NULL;
     *len = 0;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return hf_seterr(HF_EINPUT, "%s: not a regular file", path);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    int fd = hf_input_open(path, 0);  /* regular files only, never a FIFO or device (hf_util.h) */
+    if (fd < 0) return HF_EINPUT;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return hf_seterr(HF_EINPUT, "%s: cannot stat: %s", path, strerror(e));
+    }
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     size_t n = (size_t)st.st_size, got = 0;
     unsigned char *b = hf_malloc(n ? n : 1);

@@ -38,9 +38,7 @@ static void quiet_off(h5quiet_t *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 
 static int open_file(const char *path, hid_t *f)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return hf_seterr(HF_EINPUT, "%s: not a regular file", path);
+    if (hf_input_check(path, 0)) return HF_EINPUT;  /* regular files only (hf_util.h) */
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*f < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 file (truncated or another format)", path);
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */

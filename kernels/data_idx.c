@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -58,11 +60,14 @@ int hf_file_slurp(const char *path, unsigned char **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
+    int fd = hf_input_open(path, 0);  /* regular files only, never a FIFO or device (hf_util.h) */
+    if (fd < 0) return HF_EINPUT;
     errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path,
-                         errno ? strerror(errno) : "out of memory");
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    }
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     size_t cap = 1 << 16, n = 0;
     unsigned char *b = hf_malloc(cap);
@@ -230,12 +235,11 @@ static char *fmnist_path(const char *dir, const char *base)
 {
     size_t n = strlen(dir) + strlen(base) + 8;
     char *p = hf_malloc(n);
+    struct stat st;  /* exists (whatever it is: hf_file_slurp refuses all but regular files) */
     snprintf(p, n, "%s/%s.gz", dir, base);
-    FILE *f = fopen(p, "rb");
-    if (f) { fclose(f); return p; }
+    if (stat(p, &st) == 0) return p;
     snprintf(p, n, "%s/%s", dir, base);
-    f = fopen(p, "rb");
-    if (f) { fclose(f); return p; }
+    if (stat(p, &st) == 0) return p;
     snprintf(p, n, "%s/%s.gz", dir, base);  /* report the canonical name */
     return p;
 }

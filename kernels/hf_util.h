@@ -33,14 +33,43 @@ const char *hf_errmsg(void);
 int hf_errcode(void);
 void hf_clearerr(void);
 
-/* Allocation that aborts with a clear message on failure (out of memory is a
- * runtime failure, not bad input).  Zero-initialised. */
+/* Allocation that ends the run with a clear message on failure: out of memory
+ * is a runtime failure (exit status 1, MPI_Abort under MPI), never a core
+ * dump.  Zero-initialised. */
 void *hf_calloc(size_t n, size_t size);
 void *hf_malloc(size_t size);
 void *hf_realloc(void *p, size_t size);
 /* 64-byte aligned, zeroed; free with free(). */
 void *hf_alloc_aligned(size_t size);
 char *hf_strdup(const char *s);
+/* A temporary file to remove should the process end on a fatal error (out of
+ * memory, a second signal): the results writer's PATH.tmp-PID.  NULL clears. */
+void hf_fail_unlink(const char *path);
+void hf_fail_cleanup(void);  /* remove it now (async-signal-safe) */
+
+/* Input files.  Every file a user names as input (suite, include, trace,
+ * device table, carbon or region file, topology, data file, resume file) is
+ * opened through these: regular files only -- a directory, FIFO, socket or
+ * device (/dev/zero, a terminal) is refused without being read -- and at most
+ * max_bytes (0: no limit).  The open is non-blocking (then switched back), so
+ * a FIFO with no writer never stalls it.  On error: HF_EINPUT and the message
+ * "PATH: reason" (hf_errmsg); the caller adds the key ("FILE:LINE: key 'x': ").
+ *   hf_input_open   a read-only descriptor, or -1
+ *   hf_input_fopen  the same as a FILE *, or NULL
+ *   hf_input_check  0 or HF_EINPUT (for files another library opens by name:
+ *                   HDF5), the same checks, nothing left open
+ *   hf_input_slurp  the whole file, NUL-terminated (free() it), or HF_EINPUT;
+ *                   a file that grows past max_bytes while read is refused too
+ *   hf_input_open_why  the core: descriptor, or -1 with the reason (no path)
+ *                   in why[nwhy]; sets no error message. */
+#define HF_INPUT_TEXT_MAX ((uint64_t)1 << 30)  /* plain-text traces and tables: 1 GiB */
+int hf_input_open_why(const char *path, uint64_t max_bytes, char *why, size_t nwhy);
+int hf_input_open(const char *path, uint64_t max_bytes);
+FILE *hf_input_fopen(const char *path, uint64_t max_bytes);
+int hf_input_check(const char *path, uint64_t max_bytes);
+int hf_input_slurp(const char *path, uint64_t max_bytes, char **buf, size_t *len);
+/* "a directory", "a FIFO", ...: what a st_mode is, for messages. */
+const char *hf_file_kind(unsigned mode);
 
 /* Monotonic wall clock in seconds. */
 double hf_wtime(void);

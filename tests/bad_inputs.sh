@@ -1,46 +1,78 @@
 #!/usr/bin/env bash
 # The bad-input catalogue (tests/bad-inputs/): malformed suites, traces and
-# data files.  Each case is a suite whose first two lines say what must happen:
+# data files, special files, output paths.  Each case is a suite whose first
+# lines say what must happen:
 #   # expect: REGEX      the message (grep -E) on stderr, printed once
 #   # mode: validate|run|both
-# validate: `hetfl validate CASE` exits 2 with the message (pure parse errors);
-# run: `mpirun -n 2 hetfl run CASE` — EVERY rank exits 2 (each rank's status is
-# recorded by a wrapper), the message is printed once, no results file (nor a
-# temporary one) is left behind, no core dump.  Cases that need big or binary
-# inputs (a 1 MB line, corrupt Fashion-MNIST files) are generated here into
-# $TMP.  Cases run 3 at a time to keep the test fast.
+#   # args: ARGS         (optional) what follows `hetfl run`; default
+#                        "@S@ -o @W@/out.h5 --force"
+#   # suite: PATH        (optional) the suite validate reads; default the case
+#   # status: N          (optional) every rank's exit status; default 2.  1 (out
+#                        of memory: MPI_Abort ends the job) is mpirun's status
+#                        instead, the message printed at least once
+#   # ulimit: ARGS       (optional) run under `ulimit ARGS` (e.g. -v 3000000)
+# In ARGS and PATH, @S@ is the case file, @W@ the case's scratch directory,
+# @G@ the directory of generated inputs (a FIFO, big files), @D@ tests/bad-inputs.
+# validate: `hetfl validate SUITE` exits 2 with the message (pure parse errors);
+# run: `mpirun -n 2 hetfl run ARGS` -- EVERY rank exits 2 (each rank's status is
+# recorded by a wrapper), the message is printed once, a results file that
+# existed before (@W@/out.h5, random bytes: what --force would replace) is
+# untouched, no temporary file (*.tmp-*) is left behind, no core dump.  Cases
+# that need big, binary or special inputs (a 1 MB line, corrupt Fashion-MNIST
+# files, a FIFO, /dev/zero) are generated here into $TMP.  Cases run 3 at a
+# time to keep the test fast.
 . "$(dirname "$0")/lib.sh"
 D=$HETFL_SRCDIR/tests/bad-inputs
 
+hdr() { sed -n "1,8s/^# $1: //p" "$2" | head -n 1; }  # KEY CASE: a header line's value
+subst() { local v=$1; v=${v//@S@/$2}; v=${v//@W@/$3}; v=${v//@G@/$G}; v=${v//@D@/$D}; printf '%s' "$v"; }
+
 one_case() {  # CASE RESULTFILE
-  local s=$1 res=$2 name want mode rc w
+  local s=$1 res=$2 name want mode rc w args suite status lim
   name=$(basename "$s" .conf)
-  want=$(sed -n '1s/^# expect: //p' "$s")
-  mode=$(sed -n '2s/^# mode: //p' "$s")
+  want=$(hdr expect "$s")
+  mode=$(hdr mode "$s")
+  status=$(hdr status "$s"); status=${status:-2}
   w=$TMP/$name
+  args=$(hdr args "$s"); args=$(subst "${args:-@S@ -o @W@/out.h5 --force}" "$s" "$w")
+  suite=$(hdr suite "$s"); suite=$(subst "${suite:-@S@}" "$s" "$w")
+  lim=$(hdr ulimit "$s"); lim=${lim:--c 0}   # no core file may appear; the check below looks anyway
   mkdir -p "$w"
   {
     [ -n "$want" ] || echo "FAIL - $name: no '# expect:' line"
     case "$mode" in validate|run|both) ;; *) echo "FAIL - $name: bad '# mode: $mode'" ;; esac
     if [ "$mode" = validate ] || [ "$mode" = both ]; then
-      (cd "$w" && "$HETFL" validate "$s") > /dev/null 2> "$w/verr"; rc=$?
+      (cd "$w" && timeout 60 "$HETFL" validate "$suite") > /dev/null 2> "$w/verr"; rc=$?
       [ $rc = 2 ] && echo "ok - $name: validate exits 2" || echo "FAIL - $name: validate exits 2 (got $rc)"
       grep -Eq -- "$want" "$w/verr" && echo "ok - $name: validate message" ||
         { echo "FAIL - $name: validate message '$want'; got:"; head -c 600 "$w/verr"; echo; }
     fi
     if [ "$mode" = run ] || [ "$mode" = both ]; then
-      (cd "$w" && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
-         run "$s" -o "$w/out.h5") > "$w/out" 2> "$w/err"; rc=$?
-      [ $rc = 0 ] && echo "ok - $name: mpirun -n 2: no rank crashed or hung" ||
-        echo "FAIL - $name: mpirun -n 2 status $rc (crash, hang or signal)"
-      local r0 r1
-      r0=$(cat "$w/rank-0" 2>/dev/null); r1=$(cat "$w/rank-1" 2>/dev/null)
-      [ "$r0" = 2 ] && [ "$r1" = 2 ] && echo "ok - $name: both ranks exit 2" ||
-        echo "FAIL - $name: both ranks exit 2 (rank 0: ${r0:-?}, rank 1: ${r1:-?})"
-      [ "$(grep -Ec -- "$want" "$w/err")" = 1 ] && echo "ok - $name: message, printed once" ||
-        { echo "FAIL - $name: message '$want' once; got:"; head -c 600 "$w/err"; echo; }
-      [ -z "$(ls "$w" | grep -E '^out\.h5' || true)" ] && echo "ok - $name: no results file left" ||
-        echo "FAIL - $name: results file left behind: $(ls "$w" | grep -E '^out\.h5')"
+      cp "$TMP/previous.h5" "$w/out.h5"  # a results file from before: never touched by a failing run
+      eval "set -- $args"
+      (cd "$w" && ulimit $lim && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
+         run "$@") > "$w/out" 2> "$w/err"; rc=$?
+      if [ "$status" = 1 ]; then  # MPI_Abort: the job ends with status 1
+        [ $rc = 1 ] && echo "ok - $name: mpirun -n 2 exits 1" ||
+          echo "FAIL - $name: mpirun -n 2 exits 1 (got $rc)"
+        [ "$(grep -Ec -- "$want" "$w/err")" -ge 1 ] && echo "ok - $name: message" ||
+          { echo "FAIL - $name: message '$want'; got:"; head -c 600 "$w/err"; echo; }
+      else
+        [ $rc = 0 ] && echo "ok - $name: mpirun -n 2: no rank crashed or hung" ||
+          echo "FAIL - $name: mpirun -n 2 status $rc (crash, hang or signal)"
+        local r0 r1
+        r0=$(cat "$w/rank-0" 2>/dev/null); r1=$(cat "$w/rank-1" 2>/dev/null)
+        [ "$r0" = "$status" ] && [ "$r1" = "$status" ] && echo "ok - $name: both ranks exit $status" ||
+          echo "FAIL - $name: both ranks exit $status (rank 0: ${r0:-?}, rank 1: ${r1:-?})"
+        [ "$(grep -Ec -- "$want" "$w/err")" = 1 ] && echo "ok - $name: message, printed once" ||
+          { echo "FAIL - $name: message '$want' once; got:"; head -c 600 "$w/err"; echo; }
+      fi
+      cmp -s "$TMP/previous.h5" "$w/out.h5" && echo "ok - $name: the existing results file is untouched" ||
+        echo "FAIL - $name: the existing results file $w/out.h5 was replaced, changed or removed"
+      local left
+      left=$(cd "$w" && find . -name '*.tmp-*' -o -name 'out.h5?*' | head -n 3)
+      [ -z "$left" ] && echo "ok - $name: no temporary or extra results file left" ||
+        echo "FAIL - $name: left behind: $left"
       [ -z "$(ls "$w" | grep -E '^core' || true)" ] && echo "ok - $name: no core dump" ||
         echo "FAIL - $name: core dump"
     fi
@@ -49,7 +81,7 @@ one_case() {  # CASE RESULTFILE
 
 if [ "${1:-}" = --one ]; then  # worker mode (xargs): TMP is the parent's
   rm -rf "$TMP"; trap - EXIT       # lib.sh's own scratch dir: not ours to keep
-  TMP=$BAD_INPUTS_TMP
+  TMP=$BAD_INPUTS_TMP G=$BAD_INPUTS_TMP/generated
   one_case "$2" "$TMP/res/$(basename "$2").txt"
   exit 0
 fi
@@ -63,6 +95,7 @@ EOF
 # ---- generated cases ----
 G=$TMP/generated
 mkdir -p "$G"
+head -c 4096 /dev/urandom > "$TMP/previous.h5"
 { printf '# expect: g-1mb-line.conf:4: line is longer than 65536 bytes\n# mode: both\n[run]\nname = '
   head -c 1048576 /dev/zero | tr '\0' a; echo; } > "$G/g-1mb-line.conf"
 { printf '# expect: g-1mb-comment.conf:4: line is longer than 65536 bytes\n# mode: validate\n[run]\n# '
@@ -105,11 +138,101 @@ if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
   rm "$G/g-fmnist-trailing-bytes/t10k-images-idx3-ubyte.gz"
   { gzip -dc "$FM/t10k-images-idx3-ubyte.gz"; printf 'abc'; } | gzip -1 \
     > "$G/g-fmnist-trailing-bytes/t10k-images-idx3-ubyte.gz"
+  # degenerate populations (issue #21, class 7): 100000 clients for 60000 samples
+  printf '# expect: %s\n# mode: run\n[data]\ndataset = fashion-mnist\n[model]\narch = logreg\n[federation]\nclients = 100000\nclients_per_round = 10\nrounds = 1\n' \
+    "g-fmnist-100000-clients.conf:8: key 'federation.clients': 40000 of the 100000 clients have no training samples \\(client 60000 is the first; 60000 samples, iid partition" \
+    > "$G/g-fmnist-100000-clients.conf"
 else
   echo "# Fashion-MNIST absent: the corrupt-IDX cases are skipped"
 fi
 
+# special files as inputs (issue #21, class 1): every path-taking input --
+# the suite, an include, the data, every trace and table, the resume file --
+# accepts regular files only: a FIFO (no writer: an open would block), a
+# character device (/dev/zero: endless; /dev/null: empty), a directory, a link
+# to a FIFO or to a directory, each refused at once, naming the key and the file.
+mkfifo "$G/fifo"
+ln -s "$G/fifo" "$G/fifo-link"
+mkdir -p "$G/adir"
+ln -s "$G/no-such-target" "$G/dangling"
+ln -s "$G/adir" "$G/dir-link"
+BASE='[data]
+dataset = synthetic
+synthetic_devices = 10
+partition = natural
+[model]
+arch = logreg
+[federation]
+clients = 10
+clients_per_round = 3
+rounds = 2'
+gcase() {  # NAME EXPECT HEADER... (each "key: value"); the suite's lines on stdin
+  local n=$1 e=$2; shift 2
+  { printf '# expect: %s\n' "$e"; for h; do printf '# %s\n' "$h"; done; cat; } > "$G/$n.conf"
+}
+for kind in fifo devzero devnull dir dirlink fifolink; do
+  case $kind in
+    fifo) f=$G/fifo it='a FIFO' ;;
+    devzero) f=/dev/zero it='a character device' ;;
+    devnull) f=/dev/null it='a character device' ;;
+    dir) f=$G/adir it='a directory' ;;
+    dirlink) f=$G/dir-link it='a directory' ;;
+    fifolink) f=$G/fifo-link it='a FIFO' ;;
+  esac
+  what="not a regular file \\(it is $it\\)"
+  fre=${f//./\\.}
+  # keys of the suite (checked by validate and, before any work, by run);
+  # the suite's lines separated by ';'
+  while IFS='|' read -r key lines; do
+    n=g-special-$kind-${key//./-}
+    wantk="$n.conf:[0-9]+: key '$key': $fre: $what"
+    case "$key/$kind" in   # these may be directories: what is inside is checked then
+      data.path/dir*|data.test_path/dir*|energy.carbon_file/dir*) continue ;;
+      data.path/*|data.test_path/*|energy.carbon_file/*)
+        wantk="$n.conf:[0-9]+: key '$key': $fre: not a regular file or a directory \\(it is $it\\)" ;;
+    esac
+    lines=${lines//@F@/$f}
+    { echo "$BASE"; printf '%s\n' "${lines//;/$'\n'}"; } | gcase "$n" "$wantk" "mode: both"
+  done <<'KEYS'
+availability.file|[availability];model = trace;file = @F@
+devices.file|[devices];file = @F@
+energy.carbon_file|[energy];carbon_file = @F@
+energy.regions_file|[energy];regions_file = @F@
+topology.path|[topology];kind = file;path = @F@
+data.path|[data];path = @F@
+data.test_path|[data];test_path = @F@
+KEYS
+  # an include, the suite itself, the resume file
+  n=g-special-$kind-include
+  { echo "include = $f"; echo "$BASE"; } | gcase "$n" "$n.conf:[0-9]+: include '$fre': $what" "mode: both"
+  n=g-special-$kind-suite
+  echo "$BASE" | gcase "$n" "^hetfl: $fre: $what" "mode: both" "suite: $f" "args: $f -o @W@/out.h5 --force"
+  n=g-special-$kind-resume
+  echo "$BASE" | gcase "$n" "^hetfl run: --resume $fre: cannot resume: $what" "mode: run" "args: @S@ --resume $f"
+done
+# the availability model with its own file key, dataset files read by their loaders
+{ echo "$BASE" | sed 's/^dataset = synthetic/dataset = hdf5\npath = '"${G//\//\\/}"'\/adir/'; } |
+  gcase g-special-dir-hdf5-data "key 'data.path': $G/adir: not a regular file \(it is a directory\)" "mode: run"
+# a file with HDF5's signature and nothing else given to --resume: refused
+# (exit 2) when reopened, after the data load
+{ printf '\211HDF\r\n\032\n'; head -c 4096 /dev/zero; } > "$G/fake.h5"
+echo "$BASE" | gcase g-resume-fake-hdf5 "cannot resume: .*fake\.h5: not a readable HDF5 results file" "mode: run" \
+  "args: @S@ --resume $G/fake.h5"
+: > "$G/empty.h5"
+echo "$BASE" | gcase g-resume-empty-file "^hetfl run: --resume .*empty\.h5: cannot resume: not an HDF5 results file$" \
+  "mode: run" "args: @S@ --resume $G/empty.h5"
+# size caps: a suite over 16 MiB, a device table over 1 MiB (sparse files: nothing is read)
+printf '# expect: g-suite-too-big.conf: file is larger than 16 MiB \\(17825792 bytes\\)\n# mode: both\n' > "$G/g-suite-too-big.conf"
+truncate -s 17M "$G/g-suite-too-big.conf"
+truncate -s 2M "$G/big-devices.csv"
+{ echo "$BASE"; printf '[devices]\nfile = %s\n' "$G/big-devices.csv"; } |
+  gcase g-devices-too-big "key 'devices.file': .*big-devices.csv: file is larger than 1 MiB \(2097152 bytes\)" "mode: both"
+
 cases=("$D"/*.conf "$G"/*.conf)
+if [ -n "${BAD_INPUTS_ONLY:-}" ]; then  # a subset while working on it: BAD_INPUTS_ONLY='g-special-*'
+  sel=(); for s in "${cases[@]}"; do case $(basename "$s") in $BAD_INPUTS_ONLY) sel+=("$s") ;; esac; done
+  cases=("${sel[@]}")
+fi
 echo "# ${#cases[@]} cases"
 mkdir -p "$TMP/res"
 for s in "${cases[@]}"; do printf '%s\0' "$s"; done |
@@ -124,5 +247,6 @@ for s in "${cases[@]}"; do
     bad "$(basename "$s"): no result"
   fi
 done
-check "the catalogue has at least 40 cases (${#cases[@]})" test ${#cases[@]} -ge 40
+[ -n "${BAD_INPUTS_ONLY:-}" ] ||
+  check "the catalogue has at least 160 cases (${#cases[@]})" test ${#cases[@]} -ge 160
 finish

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #define NR 1, 0  /* no numeric range */
 
@@ -473,7 +474,7 @@ static void test_include_errors(void)
     ASSERT_MSG("missing_include.conf:3: include 'does_not_exist.conf': cannot open: No such file or directory");
     CU_ASSERT_EQUAL(hf_conf_load_string(&c, "[run]\ninclude = .\n", dpath("v.conf"), T, NULL, 0, -1),
                     HF_EINPUT);
-    ASSERT_MSG("v.conf:2: include '.': cannot read: Is a directory");
+    ASSERT_MSG("v.conf:2: include '.': not a regular file (it is a directory)");
     ASSERT_FAILS("[run]\ninclude =   # nothing\n", "t.conf:2: include: empty path");
     ASSERT_FAILS("include = ${HF_T_NEVER_SET_1}\n", "t.conf:1: include: environment variable 'HF_T_NEVER_SET_1' is not set");
     CU_ASSERT_EQUAL(hf_conf_load(&c, dpath("bad_range.conf"), T, NULL, 0, -1), HF_EINPUT);
@@ -547,6 +548,14 @@ static void test_env(void)
     ASSERT_FAILS("[run]\nname = ${HF_T_HASH}\n", "value contains '#' after whitespace");
     ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-#x}\n", "value contains '#' at its start");
     ASSERT_FAILS("[run]\nname = ${HF_T_NL}\n", "value contains a control character (0x0a)");
+    /* a default is expanded itself (issue #21): never the literal "${B}" */
+    ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2}}\n",
+                 "t.conf:2: key 'run.name': environment variable 'HF_T_UNSET2' is not set");
+    ASSERT_FAILS("[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2:-x}\n", "unterminated '${'");
+    CU_ASSERT_EQUAL(hf_conf_load_string(&c, "[run]\nname = ${HF_T_UNSET:-${HF_T_UNSET2:-in}n}er\n", "t.conf",
+                                        T, NULL, 0, -1), 0);
+    ASSERT_VAL(&c, "run.name", "inner");
+    hf_conf_free(&c);
     CU_ASSERT_EQUAL(hf_conf_load_string(&c, "include = ${HF_T_INC}\n", dpath("v.conf"), T, NULL, 0, -1), 0);
     ASSERT_VAL(&c, "federation.clients", "50");
     hf_conf_free(&c);
@@ -739,7 +748,20 @@ static void test_bad_bytes(void)
     CU_ASSERT_EQUAL(hf_conf_load(&c, "no/such/suite.conf", T, NULL, 0, -1), HF_EINPUT);
     ASSERT_MSG("no/such/suite.conf: cannot open: No such file or directory");
     CU_ASSERT_EQUAL(hf_conf_load(&c, g_data, T, NULL, 0, -1), HF_EINPUT);
-    ASSERT_MSG("cannot read: Is a directory");
+    ASSERT_MSG("conf: not a regular file (it is a directory)");
+    /* special files are refused without being read: a FIFO with no writer
+     * would block the open, /dev/zero would never end (hf_input_open) */
+    CU_ASSERT_EQUAL_FATAL(mkfifo(tpath("fifo.conf"), 0600), 0);
+    CU_ASSERT_EQUAL(hf_conf_load(&c, tpath("fifo.conf"), T, NULL, 0, -1), HF_EINPUT);
+    ASSERT_MSG("fifo.conf: not a regular file (it is a FIFO)");
+    CU_ASSERT_EQUAL(hf_conf_load(&c, "/dev/zero", T, NULL, 0, -1), HF_EINPUT);
+    ASSERT_MSG("/dev/zero: not a regular file (it is a character device)");
+    CU_ASSERT_EQUAL(hf_input_check(tpath("fifo.conf"), 0), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_input_check("/dev/null", 0), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_input_check(tpath("huge.conf"), 1u << 20), HF_EINPUT);
+    ASSERT_MSG("huge.conf: file is larger than 1 MiB");
+    CU_ASSERT_EQUAL(hf_input_check(tpath("huge.conf"), 0), 0);
+    unlink(tpath("fifo.conf"));
     CU_ASSERT_EQUAL(hf_conf_load(&c, NULL, T, NULL, 0, -1), HF_EINPUT);
     ASSERT_MSG("no suite file given");
     CU_ASSERT_EQUAL(hf_conf_load_string(&c, NULL, NULL, T, NULL, 0, -1), 0);  /* no text = empty */

@@ -20,6 +20,7 @@
 #include "provenance.h"
 #include <mpi.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,10 +230,11 @@ static const char *suite_find(const char *name, char *buf, size_t n)
 static int not_a_results_file(const char *path, const char *cmd)
 {
     unsigned char sig[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t r = fread(sig, 1, sizeof sig, f);
-    fclose(f);
+    char why[256];
+    int fd = hf_input_open_why(path, 0, why, sizeof why);  /* a FIFO: the suite loader says why */
+    if (fd < 0) return 0;
+    ssize_t r = read(fd, sig, sizeof sig);
+    close(fd);
     if (r == 8 && !memcmp(sig, "\211HDF\r\n\032\n", 8))
         return hf_seterr(HF_EINPUT, "hetfl %s: %s is an HDF5 file (a results file?), not a suite\n"
                          "HINT: hetfl report %s summarises a results file; hetfl run --resume %s "
@@ -335,6 +337,127 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
+/* Every file the suite names, checked before any work (hetfl validate and
+ * hetfl run alike): it exists and is a regular file (hf_util.h: never a FIFO,
+ * a device or a directory, which would hang, loop or read as empty).
+ * data.path and data.test_path may be directories (Fashion-MNIST, CIFAR), and so
+ * may energy.carbon_file (one CSV per region): the loaders check the files in
+ * them the same way.  energy.rapl_root is optional (measured energy is NaN
+ * without it).  Errors: "ORIGIN: key 'K': PATH: reason", exit 2. */
+static int check_inputs(const hf_conf_t *conf, const hf_params_t *p)
+{
+    if (p->dataset == HF_DS_FMNIST) {  /* the data files exist, without loading them */
+        const char *dir = p->data_path[0] ? p->data_path : HF_FMNIST_DEFAULT_DIR;
+        char f[4200];
+        struct stat st;
+        snprintf(f, sizeof f, "%s/train-images-idx3-ubyte.gz", dir);
+        if (stat(f, &st) != 0) {
+            snprintf(f, sizeof f, "%s/train-images-idx3-ubyte", dir);
+            if (stat(f, &st) != 0) snprintf(f, sizeof f, "%s/train-images-idx3-ubyte.gz", dir);
+        }
+        if (hf_input_check(f, 0)) {
+            const char *org = hf_conf_origin(conf, "data.path");
+            char m[4096];
+            snprintf(m, sizeof m, "%s", hf_errmsg());
+            int rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s", org ? org : "default", m);
+            hf_addhint("install the Debian package dataset-fashion-mnist or set data.path");
+            return rc;
+        }
+    }
+    for (const hf_opt_t *op = hf_options_table(); op->key; op++) {
+        if (op->type != HF_OPT_PATH || !strcmp(op->key, "energy.rapl_root")) continue;
+        if (!strcmp(op->key, "data.path") && p->dataset == HF_DS_FMNIST) continue;  /* above */
+        const char *v = hf_conf_get(conf, op->key);
+        if (!v || !v[0]) continue;
+        int dir_ok = !strcmp(op->key, "data.path") || !strcmp(op->key, "data.test_path") ||
+                     !strcmp(op->key, "energy.carbon_file");
+        struct stat st;
+        char m[4096] = "";
+        if (dir_ok && stat(v, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (access(v, R_OK | X_OK) != 0) snprintf(m, sizeof m, "%s: cannot read directory: %s", v, strerror(errno));
+        } else if (hf_input_check(v, 0)) {
+            if (dir_ok && stat(v, &st) == 0)
+                snprintf(m, sizeof m, "%s: not a regular file or a directory (it is %s)", v,
+                         hf_file_kind((unsigned)st.st_mode));
+            else
+                snprintf(m, sizeof m, "%s", hf_errmsg());
+        }
+        if (m[0]) {
+            const char *org = hf_conf_origin(conf, op->key);
+            int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s", org ? org : "default", op->key, m);
+            if (!strncmp(op->key, "data.", 5)) hf_data_hint(p->dataset);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The results path, checked before any work, so a run that could never save
+ * its results does not start: not empty, not a directory, not too long for
+ * itself and its temporary name (PATH.tmp-PID), not an existing file without
+ * --force (nor anything but a regular file with it), in an existing, writable
+ * directory.  `what` names where the path came from ("-o", "FILE:LINE: key
+ * 'run.output'").  Exit 2 with the reason.  hf_h5out_open checks again (the
+ * file may appear meanwhile) and the final rename never replaces a file that
+ * appeared without --force (h5out.c). */
+static int check_output(const char *path, const char *what, int force)
+{
+    char eb[160];
+    snprintf(eb, sizeof eb, "%.120s%s", path, strlen(path) > 120 ? "..." : "");
+    if (!path[0]) return hf_seterr(HF_EINPUT, "%s: empty results path\nHINT: give a file name, e.g. -o results/run.h5", what);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(path), blen = strlen(base);
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return hf_seterr(HF_EINPUT, "%s: '%s' names a directory, not a results file", what, eb);
+    if (len + 32 >= 4096)
+        return hf_seterr(HF_EINPUT, "%s: results path is too long (%zu bytes; at most %d)", what, len, 4096 - 32);
+    if (blen + 24 > 255)  /* NAME_MAX, less room for ".tmp-PID" */
+        return hf_seterr(HF_EINPUT, "%s: results file name '%s' is too long (%zu bytes; at most %d, room being "
+                         "kept for the temporary name PATH.tmp-PID)", what, eb, blen, 255 - 24);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return hf_seterr(HF_EINPUT, "%s: '%s' is a directory, not a results file%s", what, eb,
+                             force ? " (--force replaces only files)" : "");
+        if (!force)
+            return hf_seterr(HF_EINPUT, "%s: results file exists; refusing to overwrite it\n"
+                             "HINT: pass --force to replace it, or choose another path with -o", path);
+        if (!S_ISREG(st.st_mode))
+            return hf_seterr(HF_EINPUT, "%s: '%s' is %s, not a results file (--force replaces only regular files)",
+                             what, eb, hf_file_kind((unsigned)st.st_mode));
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': %s", what, eb, strerror(errno));
+    } else if (lstat(path, &st) == 0) {  /* the name is taken, by a link to nothing */
+        return hf_seterr(HF_EINPUT, "%s: '%s' is a dangling symbolic link, not a results file", what, eb);
+    }
+    char dir[4096];
+    if (base == path) snprintf(dir, sizeof dir, ".");
+    else if (base == path + 1) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(base - path - 1), path);
+    if (stat(dir, &st) != 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': directory '%s': %s%s", what, eb, dir,
+                         errno == ENOTDIR ? "a component of it is not a directory" : strerror(errno),
+                         errno == ENOENT ? "\nHINT: create it first (mkdir -p)" : "");
+    if (!S_ISDIR(st.st_mode))
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': '%s' is %s, not a directory", what, eb, dir,
+                         hf_file_kind((unsigned)st.st_mode));
+    if (access(dir, W_OK | X_OK) != 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': directory '%s': %s", what, eb, dir,
+                         strerror(errno));
+    /* a file can really be made there (a read-only file system, /proc, a full
+     * disk): the temporary name the results writer will use, made and removed */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s.tmp-%ld", path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': cannot create a file in directory "
+                         "'%s': %s", what, eb, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
 /* Load suite + overrides + variant and derive the typed parameters. */
 static int load_suite(const hf_cli_t *a, hf_conf_t *conf, hf_params_t *p)
 {
@@ -353,18 +476,45 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
     memset(&o, 0, sizeof o);
     int rc = parse_run_args(argc, argv, &a, "run");
     if (!rc) rc = load_suite(&a, &conf, &o.p);
+    if (!rc) rc = check_inputs(&conf, &o.p);  /* before any work: data, traces, devices, ... */
     char output[4096] = "";
     if (!rc) {
-        if (a.resume) snprintf(output, sizeof output, "%s", a.resume);
-        else if (a.output) snprintf(output, sizeof output, "%s", a.output);
-        else if (o.p.output[0]) snprintf(output, sizeof output, "%s", o.p.output);
-        else {
+        char what[4200];
+        const char *org = hf_conf_origin(&conf, "run.output");
+        if (a.resume) {
+            char why[256];
+            int fd = hf_input_open_why(a.resume, 0, why, sizeof why);  /* a regular file: never a FIFO */
+            unsigned char sig[8] = {0};
+            if (fd < 0) {
+                rc = hf_seterr(HF_EINPUT, "hetfl run: --resume %s: cannot resume: %s", a.resume,
+                               strncmp(why, "cannot open: ", 13) ? why : why + 13);
+            } else {
+                ssize_t got = read(fd, sig, sizeof sig);
+                close(fd);
+                if (got != 8 || memcmp(sig, "\211HDF\r\n\032\n", 8))  /* before the data load */
+                    rc = hf_seterr(HF_EINPUT, "hetfl run: --resume %s: cannot resume: not an HDF5 results file",
+                                   a.resume);
+            }
+            snprintf(output, sizeof output, "%s", a.resume);
+        } else if (a.output) {
+            snprintf(what, sizeof what, "hetfl run: -o");
+            rc = check_output(a.output, what, a.force);
+            snprintf(output, sizeof output, "%s", a.output);
+        } else if (o.p.output[0]) {
+            snprintf(what, sizeof what, "%s: key 'run.output'", org ? org : "default");
+            rc = check_output(o.p.output, what, a.force);
+            snprintf(output, sizeof output, "%s", o.p.output);
+        } else {
             char v[32] = "";
             if (a.variant >= 0) snprintf(v, sizeof v, "-v%d", a.variant);
             snprintf(output, sizeof output, "results/%s%s-s%llu.h5", o.p.name, v,
                      (unsigned long long)o.p.seed);
             if (rank == 0 && mkdir_p("results") != 0)
                 rc = hf_seterr(HF_ERUNTIME, "cannot create directory 'results': %s", strerror(errno));
+            int all = rc;  /* rank 0 made the directory: every rank sees it from here */
+            MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, comm);
+            rc = all;
+            if (!rc) rc = check_output(output, "hetfl run: results path", a.force);
         }
     }
     if (rc) { hf_conf_free(&conf); return rc; }
@@ -407,32 +557,7 @@ static int cmd_validate(int argc, char **argv, MPI_Comm comm, FILE *out)
     hf_params_t p;
     int rc = parse_run_args(argc, argv, &a, "validate");
     if (!rc) rc = load_suite(&a, &conf, &p);
-    if (!rc && p.dataset == HF_DS_FMNIST) {
-        /* check the data files exist without loading them */
-        const char *dir = p.data_path[0] ? p.data_path : HF_FMNIST_DEFAULT_DIR;
-        char f[4200];
-        snprintf(f, sizeof f, "%s/train-images-idx3-ubyte.gz", dir);
-        if (access(f, R_OK) != 0) {
-            const char *org = hf_conf_origin(&conf, "data.path");
-            rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", org ? org : "default", f,
-                           strerror(errno));
-            hf_addhint("install the Debian package dataset-fashion-mnist or set data.path");
-        }
-    } else if (!rc && p.data_path[0] && access(p.data_path, R_OK) != 0) {
-        rc = hf_seterr(HF_EINPUT, "%s: key 'data.path': %s: %s", hf_conf_origin(&conf, "data.path"),
-                       p.data_path, strerror(errno));
-        hf_data_hint(p.dataset);
-    }
-    /* every other file the suite names must exist (traces, devices, carbon, topology) */
-    for (const hf_opt_t *op = hf_options_table(); !rc && op->key; op++) {
-        if (op->type != HF_OPT_PATH || !strcmp(op->key, "data.path") ||
-            !strcmp(op->key, "energy.rapl_root"))  /* optional: measured energy is NaN without it */
-            continue;
-        const char *v = hf_conf_get(&conf, op->key);
-        if (v && v[0] && access(v, R_OK) != 0)
-            rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %s", hf_conf_origin(&conf, op->key), op->key, v,
-                           strerror(errno));
-    }
+    if (!rc) rc = check_inputs(&conf, &p);  /* data, traces, devices, carbon, topology */
     if (!rc && rank == 0) {
         char *d = hf_conf_dump(&conf, 1);
         fprintf(out, "# %s: valid (%d variant%s)\n", a.suite, hf_conf_nvariants(&conf),

@@ -382,9 +382,14 @@ static char *get_cwd(void)
  * reason ("cannot open: ...") in why. */
 static int file_read(const char *path, char **out, size_t *outlen, char *why, size_t nwhy)
 {
-    FILE *f = fopen(path, "rb");
+    /* regular files only, never a FIFO or a device (hf_util.h) */
+    int fd = hf_input_open_why(path, (uint64_t)CONF_MAX_FILE, why, nwhy);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        snprintf(why, nwhy, "cannot open: %s", strerror(errno));
+        if (fd >= 0) {
+            snprintf(why, nwhy, "cannot open: %s", strerror(errno));
+            close(fd);
+        }
         return -1;
     }
     size_t cap = 4096, len = 0;
@@ -420,10 +425,28 @@ static int file_read(const char *path, char **out, size_t *outlen, char *why, si
 /* Values: expansion, checks, normalisation by type                          */
 /* ------------------------------------------------------------------------- */
 
+/* The '}' that closes the "${" before q (nesting counted: a default may hold
+ * references itself), or NULL. */
+static const char *matching_brace(const char *q)
+{
+    int depth = 1;
+    for (; *q; q++) {
+        if (q[0] == '$' && q[1] == '$') { q++; continue; }
+        if (q[0] == '$' && q[1] == '{') { depth++; q++; continue; }
+        if (*q == '}' && --depth == 0) return q;
+    }
+    return NULL;
+}
+
 /* Expand ${NAME}, ${NAME:-default} (default when NAME is unset or empty) and
- * $$ (a literal '$'); a lone '$' is literal.  Environment values and defaults
- * are inserted as they are (not expanded again).  NULL + why on error. */
-static char *expand(const char *s, char *why, size_t nwhy)
+ * $$ (a literal '$'); a lone '$' is literal.  Environment values are inserted
+ * as they are (not expanded again); a default is expanded itself, as a shell
+ * does, so ${A:-${B}} needs B when A is unset (never the literal "${B}").
+ * NULL + why on error. */
+static char *expand_depth(const char *s, char *why, size_t nwhy, int depth);
+static char *expand(const char *s, char *why, size_t nwhy) { return expand_depth(s, why, nwhy, 0); }
+
+static char *expand_depth(const char *s, char *why, size_t nwhy, int depth)
 {
     sb_t b = {0};
     sb_addn(&b, "", 0);
@@ -440,7 +463,7 @@ static char *expand(const char *s, char *why, size_t nwhy)
         }
         const char *name = q + 2, *e = name;
         while (is_alpha((unsigned char)*e) || is_digit((unsigned char)*e) || *e == '_') e++;
-        const char *close = strchr(e, '}');
+        const char *close = matching_brace(e);
         char eb[ECHO_BUF];
         if (!close) {
             snprintf(why, nwhy, "unterminated '${' in '%s' (missing '}')", echo(eb, q));
@@ -465,8 +488,24 @@ static char *expand(const char *s, char *why, size_t nwhy)
         char *nm = str_ndup(name, (size_t)(e - name));
         const char *v = getenv(nm);
         if (def) {
-            if (v && *v) sb_add(&b, v);
-            else sb_addn(&b, def, deflen);
+            if (v && *v) {
+                sb_add(&b, v);
+            } else if (depth >= 8) {
+                snprintf(why, nwhy, "variable defaults nested more than 8 deep in '%s'", echo(eb, s));
+                free(nm);
+                free(b.s);
+                return NULL;
+            } else {
+                char *d = str_ndup(def, deflen), *dv = expand_depth(d, why, nwhy, depth + 1);
+                free(d);
+                if (!dv) {
+                    free(nm);
+                    free(b.s);
+                    return NULL;
+                }
+                sb_add(&b, dv);
+                free(dv);
+            }
         } else if (v) {
             sb_add(&b, v);
         } else {

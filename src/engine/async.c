@@ -36,8 +36,7 @@ static void heap_push(heap_t *h, ev_t v)
 {
     if (h->n == h->cap) {
         h->cap = h->cap ? 2 * h->cap : 64;
-        h->e = realloc(h->e, (size_t)h->cap * sizeof *h->e);
-        if (!h->e) abort();
+        h->e = hf_realloc(h->e, (size_t)h->cap * sizeof *h->e);  /* exit 1 when out of memory */
     }
     long i = h->n++;
     while (i > 0 && ev_less(&v, &h->e[(i - 1) / 2])) { h->e[i] = h->e[(i - 1) / 2]; i = (i - 1) / 2; }
@@ -79,8 +78,7 @@ static void start_job(sim_t *s, int k, double now)
     hf_async_plan_t *pl = s->pl;
     if (pl->njobs == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 256;
-        pl->job = realloc(pl->job, (size_t)s->cap * sizeof *pl->job);
-        if (!pl->job) abort();
+        pl->job = hf_realloc(pl->job, (size_t)s->cap * sizeof *pl->job);
     }
     long j = pl->njobs++;
     hf_async_job_t *J = &pl->job[j];
@@ -163,8 +161,7 @@ int hf_async_plan(const hf_async_in_t *in, hf_async_plan_t *pl)
         s.running--;
         if (pl->norder == ocap) {
             ocap *= 2;
-            pl->order = realloc(pl->order, (size_t)ocap * sizeof(long));
-            if (!pl->order) abort();
+            pl->order = hf_realloc(pl->order, (size_t)ocap * sizeof(long));
         }
         pl->order[pl->norder++] = e.job;
         J->update = s.version + 1;

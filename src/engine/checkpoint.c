@@ -155,7 +155,8 @@ static hid_t open_or_create_group(hid_t loc, const char *name)
 }
 
 /* Write n bytes as a 1-D uint8 dataset, reusing an existing one of that size
- * (contiguous, allocated early: rewritten in place). */
+ * (contiguous, allocated early: rewritten in place).  buf NULL: only make it
+ * (zeros), with its attribute (hf_ckpt_prepare). */
 static int write_blob(hid_t g, const char *name, const void *buf, size_t n, long per_client)
 {
     hid_t d = -1;
@@ -181,7 +182,7 @@ static int write_blob(hid_t g, const char *name, const void *buf, size_t n, long
         H5Sclose(sp);
         if (d < 0) return -1;
     }
-    herr_t e = n ? H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+    herr_t e = n && buf ? H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
     if (e >= 0) e = attr_set_long(d, "per_client_bytes", per_client);
     H5Dclose(d);
     return e < 0 ? -1 : 0;
@@ -218,6 +219,34 @@ static int client_layout(size_t bpc, int *counts, int *displ)
 
 /* ------------------------------------------------------------------ save --- */
 
+int hf_ckpt_prepare(hf_h5out_t *h)
+{
+    if (reg.rank != 0) return 0;
+    hid_t f = hf_h5out_file(h);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5Lexists(f, "checkpoint", H5P_DEFAULT) > 0) return 0;  /* a resumed file has it */
+    int rc = 0;
+    hid_t g = H5Gcreate2(f, "checkpoint", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0 || attr_set_long(g, "format", CKPT_FORMAT) < 0 || attr_set_long(g, "current", -1) < 0) rc = -1;
+    for (int k = 0; k < 2 && !rc; k++) {
+        char slot[32];
+        snprintf(slot, sizeof slot, "slot%d", k);
+        hid_t s = H5Gcreate2(g, slot, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (s < 0) { rc = -1; break; }
+        for (int i = 0; i < reg.n && !rc; i++) {
+            const hf_ckpt_entry_t *e = &reg.e[i];
+            size_t total = e->per_client ? (size_t)reg.nclients * e->nbytes : e->nbytes;
+            if (write_blob(s, e->name, NULL, total, e->per_client ? (long)e->nbytes : 0) < 0) rc = -1;
+        }
+        if (!rc && (attr_set_long(s, "round", -1) < 0 || attr_set_long(s, "rows_rounds", -1) < 0 ||
+                    attr_set_long(s, "rows_participation", -1) < 0 || attr_set_long(s, "ranks", reg.size) < 0))
+            rc = -1;
+        H5Gclose(s);
+    }
+    if (g >= 0) H5Gclose(g);
+    return rc ? hf_seterr(HF_ERUNTIME, "%s: cannot make /checkpoint", hf_h5out_path(h)) : 0;
+}
+
 int hf_ckpt_save(hf_h5out_t *h, int round, MPI_Comm comm)
 {
     int rc = 0;
@@ -226,7 +255,8 @@ int hf_ckpt_save(hf_h5out_t *h, int round, MPI_Comm comm)
     if (reg.rank == 0) {
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         g = open_or_create_group(f, "checkpoint");
-        if (g >= 0 && attr_get_long(g, "current", &cur) < 0) cur = 1;
+        if (g >= 0 && (attr_get_long(g, "current", &cur) < 0 || (cur != 0 && cur != 1)))
+            cur = 1;  /* none committed yet (-1: made by hf_ckpt_prepare): slot0 first */
         char slot[32];
         snprintf(slot, sizeof slot, "slot%ld", 1 - cur);
         s = g >= 0 ? open_or_create_group(g, slot) : -1;
@@ -353,11 +383,18 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round)
             long cur = -1;
             g = H5Gopen2(f, "checkpoint", H5P_DEFAULT);
             char slot[32];
-            if (attr_get_long(g, "current", &cur) == 0 && (cur == 0 || cur == 1)) {
+            /* current = -1: made by hf_ckpt_prepare, none committed yet */
+            int committed = attr_get_long(g, "current", &cur) == 0 && cur != -1;
+            if (committed && (cur == 0 || cur == 1)) {
                 snprintf(slot, sizeof slot, "slot%ld", cur);
                 s = H5Lexists(g, slot, H5P_DEFAULT) > 0 ? H5Gopen2(g, slot, H5P_DEFAULT) : -1;
             }
-            if (s < 0 || attr_get_long(s, "round", &hdr[1]) < 0 ||
+            if (!committed) {
+                /* stopped (killed, disk full) during the first checkpoint: nothing was
+                 * committed, so, as without a checkpoint, start again from round 0 */
+                fprintf(stderr, "hetfl: note: %s: no checkpoint was committed (the run stopped before its "
+                        "first one was complete): starting again from round 0\n", hf_h5out_path(h));
+            } else if (s < 0 || attr_get_long(s, "round", &hdr[1]) < 0 ||
                 attr_get_long(s, "rows_rounds", &hdr[2]) < 0 ||
                 attr_get_long(s, "rows_participation", &hdr[3]) < 0) {
                 hdr[0] = -1;
@@ -407,8 +444,7 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round)
     if (!rc && reg.rank == 0) {
         /* roll back rows recorded after the checkpoint; drop a stale final model */
         rc = hf_h5out_truncate(h, hdr[2], hdr[3]) ? -3 : 0;
-        hid_t f = hf_h5out_file(h);
-        if (!rc && H5Lexists(f, "model/final", H5P_DEFAULT) > 0) H5Ldelete(f, "model/final", H5P_DEFAULT);
+        hid_t f = hf_h5out_file(h);  /* /model/final stays: the last round overwrites it in place */
         if (!rc && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) rc = -1;
     }
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
@@ -436,8 +472,7 @@ int hf_ckpt_round_end(hf_h5out_t *h, int round, int every, int rounds, MPI_Comm 
     if (any && round >= rounds) return 0;   /* finished anyway: let the run complete */
     int rc = hf_ckpt_save(h, round, comm);
     if (rc || !any) return rc;
-    const char *name = any == SIGTERM ? "SIGTERM" : any == SIGUSR1 ? "SIGUSR1" : any == SIGINT ? "SIGINT"
-                                                                                             : "a signal";
+    const char *name = hf_signals_name(any);
     return hf_seterr(HF_ESIGNAL, "stopped by %s after round %d of %d; checkpoint written to %s\n"
                      "HINT: continue with: hetfl run SUITE [same options] --resume %s", name, round, rounds,
                      reg.rank == 0 ? hf_h5out_path(h) : "the results file",

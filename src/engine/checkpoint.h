@@ -75,6 +75,13 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round);
  * round N; checkpoint in FILE ...") when the run must stop. */
 int hf_ckpt_round_end(hf_h5out_t *h, int round, int every, int rounds, MPI_Comm comm);
 
+/* Rank 0: make /checkpoint with both slots, every registered buffer (zeros)
+ * and every attribute, "current" = -1 (none committed), before the results
+ * file is first flushed and published: a checkpoint then only overwrites data
+ * in place, so a kill at any write leaves a readable, resumable file.  After
+ * the last hf_ckpt_register*; nothing when the file has /checkpoint. */
+int hf_ckpt_prepare(hf_h5out_t *h);
+
 /* Write a checkpoint now (collective).  Used by hf_ckpt_round_end. */
 int hf_ckpt_save(hf_h5out_t *h, int round, MPI_Comm comm);
 
@@ -85,4 +92,10 @@ void hf_signals_install(void);
 void hf_signals_restore(void);
 /* The signal number received (0 when none). */
 int hf_signals_pending(void);
+/* "SIGTERM", "SIGUSR1", "SIGINT". */
+const char *hf_signals_name(int sig);
+/* Collective: a signal received on any rank before the first round (what:
+ * "while the run was starting") -> HF_ESIGNAL (exit 3) with the message on
+ * every rank; 0 otherwise. */
+int hf_signals_stop_early(MPI_Comm comm, const char *what, int resume);
 #endif

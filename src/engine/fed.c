@@ -415,8 +415,11 @@ static int run_finish(hf_run_t *x, loop_t *L, int rc)
         if (!rc) rc = hf_h5out_flush(x->h5);
     }
     if (x->rank == 0) {
+        char *msg = rc ? hf_strdup(hf_errmsg()) : NULL;  /* the first error is the one to report */
         int rc2 = hf_h5out_close(x->h5, 1);
         if (!rc) rc = rc2;
+        else hf_seterr(rc, "%s", msg);
+        free(msg);
         if (!rc)
             fprintf(o->out, "done: %d rounds, final accuracy %.4f, simulated %.1f s, wall %.2f s\nresults: %s\n",
                     x->p->rounds, L->tm.final_accuracy, L->sim_time, hf_wtime() - L->t_start, o->output);
@@ -429,6 +432,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     hf_run_t X, *x = &X;
     loop_t L = {.t_start = hf_wtime(), .synced = 1};
     int rc = hf_run_setup(x, o, comm);
+    if (!rc) rc = hf_signals_stop_early(comm, "while the run was starting (data, model, setup)", o->resume != NULL);
     if (!rc) rc = hf_run_open_results(x);
     if (rc) {
         if (x->h5) hf_h5out_close(x->h5, 0);
@@ -447,12 +451,14 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     L.c_loop = cpu_seconds();  /* for hetfl bench peer */
     register_state(x, &L);
     int t0 = 0;
+    if (o->p.checkpoint_every > 0 && strcmp(hf_conf_get(o->conf, "federation.mode"), "async"))
+        rc = hf_run_agree(hf_ckpt_prepare(x->h5), comm);  /* before the first flush publishes the file */
     if (!strcmp(hf_conf_get(o->conf, "federation.mode"), "async")) {  /* FedBuff: async.c */
         hf_signals_restore();  /* no checkpoints in async mode yet: signals keep their default action */
         rc = o->resume ? hf_seterr(HF_EINPUT, "--resume: federation.mode = async has no checkpoints yet")
                        : run_async(x, &L);
         t0 = o->p.rounds;
-    } else if (o->resume) rc = hf_ckpt_restore(x->h5, comm, &t0);
+    } else if (o->resume && !rc) rc = hf_ckpt_restore(x->h5, comm, &t0);
     for (int t = t0; t < o->p.rounds && !rc; t++) rc = run_round(x, &L, t);
     rc = run_finish(x, &L, rc);
     L.tm.total = hf_wtime() - L.t_start;

@@ -10,6 +10,7 @@
 #include "hf_util.h"
 #include "provenance.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct hf_h5out {
     hid_t file;
     char path[4096], tmp[4200];
     int renamed;
+    int force;          /* --force: the final name may replace a file; else never */
     hid_t t_round, t_part, t_client, t_outcome;
     hid_t d_rounds, d_part;
     hsize_t n_rounds, n_part;
@@ -305,10 +307,12 @@ int hf_h5out_open(hf_h5out_t **out, const char *path, int force)
         return hf_seterr(HF_EINPUT, "%s: cannot write results: directory '%s': %s", path, dir,
                          strerror(errno));
     hf_h5out_t *h = hf_calloc(1, sizeof *h);
+    h->force = force;
     snprintf(h->path, sizeof h->path, "%s", path);
     snprintf(h->tmp, sizeof h->tmp, "%s.tmp-%ld", path, (long)getpid());
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hf_fail_unlink(h->tmp);  /* removed on a fatal error too (hf_util.h) */
     if (h->file < 0) {
         free(h);
         return hf_seterr(HF_ERUNTIME, "%s: cannot create the HDF5 file", path);
@@ -476,9 +480,42 @@ int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n)
     return 0;
 }
 
+/* Overwrite the tensors of an existing model group in place (same names and
+ * shapes, contiguous, allocated at creation): raw data writes only, no HDF5
+ * metadata changes, so a kill at any write leaves a readable file.  1 when
+ * the group is not there (or does not match), 0 done, -1 write error. */
+static int model_overwrite(hid_t file, const char *group, const hf_model_t *m, const float *params)
+{
+    if (H5Lexists(file, group, H5P_DEFAULT) <= 0) return 1;
+    hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
+    if (g < 0) return 1;
+    int rc = 0;
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const hf_tensor_t *t = &m->tensors[i];
+        char name[48];
+        snprintf(name, sizeof name, "%02d_%s", i, t->name);
+        hid_t d = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+        if (d < 0) { rc = 1; break; }
+        hsize_t dims[4] = {0};
+        hid_t sp = H5Dget_space(d);
+        int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+        int same = nd == t->ndim;
+        for (int k = 0; same && k < t->ndim; k++) same = dims[k] == (hsize_t)t->shape[k];
+        if (!same) rc = 1;
+        else if (H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + t->off) < 0) rc = -1;
+        H5Dclose(d);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
 int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int ow = model_overwrite(h->file, group, m, params);  /* made at the file's creation: in place */
+    if (ow == 0) return 0;
+    if (ow < 0) return hf_seterr(HF_ERUNTIME, "HDF5: cannot write %s", group);
     if (H5Lexists(h->file, group, H5P_DEFAULT) > 0) H5Ldelete(h->file, group, H5P_DEFAULT);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -493,7 +530,10 @@ int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const 
         hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
         char name[48];
         snprintf(name, sizeof name, "%02d_%s", i, t->name);
-        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t pl = H5Pcreate(H5P_DATASET_CREATE);  /* storage now: later writes are in place */
+        H5Pset_alloc_time(pl, H5D_ALLOC_TIME_EARLY);
+        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+        H5Pclose(pl);
         e |= H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + t->off);
         str_attr(d, "layer", t->name);
         H5Dclose(d);
@@ -503,15 +543,60 @@ int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const 
     return e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5: cannot write %s", group) : 0;
 }
 
+/* The temporary file under its final name.  Without --force the name is
+ * never taken from a file that appeared since the run started (another run
+ * with the same -o, say): renameat2(RENAME_NOREPLACE), or link()+unlink()
+ * where the file system lacks it; either fails with EEXIST, atomically. */
+static int publish(hf_h5out_t *h)
+{
+    if (h->force) {
+        if (rename(h->tmp, h->path) == 0) return 0;
+    } else {
+#ifdef RENAME_NOREPLACE
+        if (renameat2(AT_FDCWD, h->tmp, AT_FDCWD, h->path, RENAME_NOREPLACE) == 0) return 0;
+        if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
+#endif
+        {
+            if (link(h->tmp, h->path) == 0) {
+                unlink(h->tmp);
+                return 0;
+            }
+        }
+    }
+    if (errno == EEXIST)
+        return hf_seterr(HF_EINPUT, "%s: results file appeared while this run was writing it (another run "
+                         "with the same output?); refusing to overwrite it\n"
+                         "HINT: give each run its own -o, or pass --force to replace the file", h->path);
+    return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path, strerror(errno));
+}
+
+/* Set once HDF5 failed to write a file out (disk full, quota, I/O error):
+ * the HDF5 1.10 library is then left holding a half-closed file that makes
+ * its own shutdown (at MPI_Finalize or exit) crash, so main() ends the process
+ * without it (hf_h5out_wedged). */
+static int wedged;
+int hf_h5out_wedged(void) { return wedged; }
+
+/* "No space left on device" and the like, for a failed HDF5 write. */
+static const char *io_reason(int e)
+{
+    return e ? strerror(e) : "I/O error";
+}
+
 int hf_h5out_flush(hf_h5out_t *h)
 {
-    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
-        return hf_seterr(HF_ERUNTIME, "%s: HDF5 flush failed", h->tmp);
+    errno = 0;
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+        int e = errno;
+        wedged = 1;
+        return hf_seterr(HF_ERUNTIME, "%s: cannot write the results file: %s%s", h->renamed ? h->path : h->tmp,
+                         io_reason(e), h->renamed ? "; it holds the rounds up to its last checkpoint" : "");
+    }
     if (!h->renamed) {
-        if (rename(h->tmp, h->path) != 0)
-            return hf_seterr(HF_ERUNTIME, "%s: cannot rename to %s: %s", h->tmp, h->path,
-                             strerror(errno));
+        int rc = publish(h);
+        if (rc) return rc;
         h->renamed = 1;
+        hf_fail_unlink(NULL);
     }
     return 0;
 }
@@ -525,18 +610,19 @@ int hf_h5out_close(hf_h5out_t *h, int keep)
     H5Tclose(h->t_part);
     H5Tclose(h->t_client);
     H5Tclose(h->t_outcome);
+    errno = 0;
     herr_t e = H5Fclose(h->file);
-    int rc = 0;
-    if (!h->renamed) {
-        if (keep && e >= 0) {
-            if (rename(h->tmp, h->path) != 0)
-                rc = hf_seterr(HF_ERUNTIME, "cannot rename %s: %s", h->tmp, strerror(errno));
-        } else {
-            unlink(h->tmp);
-        }
+    int rc = 0, err = errno;
+    if (e < 0) wedged = 1;
+    char path_of[4200];
+    snprintf(path_of, sizeof path_of, "%s", h->renamed ? h->path : h->tmp);
+    if (!h->renamed) {  /* no temporary file is ever left behind */
+        if (!(keep && e >= 0 && (rc = publish(h)) == 0)) unlink(h->tmp);
+        hf_fail_unlink(NULL);
     }
     free(h);
-    return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "HDF5 close failed") : 0);
+    return rc ? rc : (e < 0 ? hf_seterr(HF_ERUNTIME, "%s: cannot close the results file: %s", path_of,
+                                        io_reason(err)) : 0);
 }
 
 const char *hf_h5out_path(const hf_h5out_t *h) { return h->path; }
@@ -562,8 +648,10 @@ int hf_h5out_reopen(hf_h5out_t **out, const char *path)
 {
     *out = NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (access(path, F_OK) != 0)
-        return hf_seterr(HF_EINPUT, "%s: cannot resume: %s", path, strerror(errno));
+    char why[256];
+    int fd = hf_input_open_why(path, 0, why, sizeof why);  /* regular files only: never a FIFO (hf_util.h) */
+    if (fd < 0) return hf_seterr(HF_EINPUT, "%s: cannot resume: %s", path, why);
+    close(fd);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0)
         return hf_seterr(HF_EINPUT, "%s: cannot resume: not a writable HDF5 file", path);
@@ -625,6 +713,7 @@ int hf_h5in_open(hf_h5in_t *in, const char *path)
 {
     memset(in, 0, sizeof *in);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (hf_input_check(path, 0)) return HF_EINPUT;  /* regular files only (hf_util.h) */
     in->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (in->file < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 results file", path);
     hid_t to = make_outcome_type(), tr = make_round_type(), tp = make_part_type(to);

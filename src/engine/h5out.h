@@ -86,6 +86,9 @@ int hf_h5out_round(hf_h5out_t *h, const hf_round_rec_t *r);
 int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n);
 int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params);
 int hf_h5out_flush(hf_h5out_t *h);
+/* Nonzero once HDF5 failed to write a results file out (disk full): the
+ * process must then end without shutting HDF5 down (main.c), which would crash. */
+int hf_h5out_wedged(void);
 /* Close; when `keep` is 0 (a failed run before any flush) the temp file is removed. */
 int hf_h5out_close(hf_h5out_t *h, int keep);
 const char *hf_h5out_path(const hf_h5out_t *h);

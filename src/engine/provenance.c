@@ -113,8 +113,13 @@ void hf_sha256(const void *data, size_t n, unsigned char out[32])
 int hf_sha256_file(const char *path, char hex[65])
 {
     hex[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    char why[256];
+    int fd = hf_input_open_why(path, 0, why, sizeof why);  /* never a FIFO or a device (hf_util.h) */
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     sha256_t s;
     sha256_init(&s);
     unsigned char buf[1 << 16], d[32];
@@ -332,13 +337,9 @@ int hf_prov_write(hid_t file, int resumed)
     return rc ? HF_ERUNTIME : 0;
 }
 
-int hf_prov_finish(const char *path, int rc, const char *detail)
+/* Does the open file carry this process's run_id? */
+static int file_is_mine(hid_t f)
 {
-    if (!run_id[0] || !path || access(path, F_OK) != 0) return 0;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0) return hf_seterr(HF_ERUNTIME, "%s: cannot reopen to record the run status", path);
-    /* only the file this process's run opened (not an existing file it refused to replace) */
     int mine = 0;
     if (H5Aexists(f, "run_id") > 0) {
         hid_t a = H5Aopen(f, "run_id", H5P_DEFAULT), t = vstr_type();
@@ -349,6 +350,24 @@ int hf_prov_finish(const char *path, int rc, const char *detail)
         }
         H5Tclose(t);
         H5Aclose(a);
+    }
+    return mine;
+}
+
+int hf_prov_finish(const char *path, int rc, const char *detail)
+{
+    if (!run_id[0] || !path || access(path, F_OK) != 0) return 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* only the file this process's run opened (not an existing file it refused to
+     * replace, nor another run's that took the name meanwhile): read-only until
+     * the run_id says so, so another run's file is never opened for writing */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return hf_seterr(HF_ERUNTIME, "%s: cannot reopen to record the run status", path);
+    int mine = file_is_mine(f);
+    if (mine) {
+        H5Fclose(f);
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) return hf_seterr(HF_ERUNTIME, "%s: cannot reopen to record the run status", path);
     }
     int e = 0;
     if (mine) {

@@ -27,6 +27,82 @@ int hf_run_agree(int rc, MPI_Comm comm)
     return all;
 }
 
+/* Bytes each rank may still allocate: the smaller of MemAvailable and the
+ * cgroup's limit less its usage, shared by the ranks of the node; the minimum
+ * over all ranks, so every rank decides alike.  HETFL_MEMORY_LIMIT (bytes,
+ * suffixes K M G) caps it: tests, and nodes whose memory is shared otherwise. */
+static double mem_per_rank(MPI_Comm comm)
+{
+    double avail = INFINITY;
+    char line[256];
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        double kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) avail = kb * 1024;
+        fclose(f);
+    }
+    double lim = NAN, cur = 0;
+    if ((f = fopen("/sys/fs/cgroup/memory.max", "r"))) {  /* cgroup v2; "max" = none */
+        if (fscanf(f, "%lf", &lim) != 1) lim = NAN;
+        fclose(f);
+    }
+    if ((f = fopen("/sys/fs/cgroup/memory.current", "r"))) {
+        if (fscanf(f, "%lf", &cur) != 1) cur = 0;
+        fclose(f);
+    }
+    if (isfinite(lim) && lim - cur < avail) avail = lim - cur;
+    MPI_Comm node;
+    int nlocal = 1;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &nlocal);
+        MPI_Comm_free(&node);
+    }
+    avail /= nlocal;
+    const char *env = getenv("HETFL_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (*end == 'K' || *end == 'k') v *= 1024;
+        else if (*end == 'M' || *end == 'm') v *= 1024.0 * 1024;
+        else if (*end == 'G' || *end == 'g') v *= 1024.0 * 1024 * 1024;
+        if (v > 0 && v < avail) avail = v;
+    }
+    double all = avail;
+    MPI_Allreduce(&avail, &all, 1, MPI_DOUBLE, MPI_MIN, comm);
+    return all;
+}
+
+/* Refuse a model whose buffers cannot fit, before allocating them: the global,
+ * local, gradient, momentum and twice-sized update copies, the server
+ * optimizer's two moments and the aggregation's 64-bit sums (10 copies of the
+ * parameters in all) and the activations of a batch.  Bad input (exit 2,
+ * naming model.hidden), not an abort with a core dump on every rank; the
+ * estimate is a floor (per-client state comes on top), so only obvious
+ * overruns are refused. */
+static int check_model_memory(hf_run_t *x, long P)
+{
+    const hf_params_t *p = x->p;
+    double copies = 10.0 * 4.0 * (double)P;
+    double widest = x->train.dim;
+    for (int i = 0; i < p->model.nhidden; i++) widest = HF_MAX(widest, (double)p->model.hidden[i]);
+    double act = 3.0 * 4.0 * (double)HF_MAX(p->batch_size, HF_EVAL_CHUNK) * widest * (p->model.nhidden + 2);
+    double need = copies + act, have = mem_per_rank(x->comm);
+    if (need <= have) return 0;
+    const hf_conf_t *c = x->o->conf;
+    const char *key = "model.hidden", *o = hf_conf_origin(c, key);
+    if (!o || !strcmp(o, "default")) {
+        key = "model.arch";
+        o = hf_conf_origin(c, key);
+    }
+    int rc = hf_seterr(HF_EINPUT, "%s: key '%s': a %s model of %ld parameters needs at least %.3g GB per rank "
+                       "(10 copies of its %.3g GB of parameters, and activations), more than the %.3g GB "
+                       "available to each rank", o ? o : "default", key, hf_arch_name(p->model.arch), P,
+                       need / 1e9, 4.0 * (double)P / 1e9, have / 1e9);
+    hf_addhint("narrow model.hidden, or run fewer ranks per node");
+    return rc;
+}
+
 /* The model of the run's data, its parameters x_0 and the training buffers. */
 static int setup_model(hf_run_t *x)
 {
@@ -39,9 +115,12 @@ static int setup_model(hf_run_t *x)
     if (p->model.arch == HF_ARCH_CNN && (x->train.h < 4 || x->train.w < 4))
         return hf_key_err(x->o->conf, "model.arch", "cnn needs image data (data set has %dx%d inputs)",
                           x->train.h, x->train.w);
-    int rc = hf_run_agree(hf_model_init(&x->model, &mc), x->comm);
+    const char *hk = hf_conf_origin(x->o->conf, "model.hidden");  /* the key in messages */
+    hk = hk && strcmp(hk, "default") ? "model.hidden" : "model.arch";
+    int rc = hf_run_agree(hf_key_wrap(x->o->conf, hk, hf_model_init(&x->model, &mc)), x->comm);
     if (rc) return rc;
     long P = x->model.nparams;
+    if ((rc = check_model_memory(x, P))) return rc;  /* before any allocation of P floats */
     x->global = hf_alloc_aligned((size_t)P * sizeof(float));
     x->local = hf_alloc_aligned((size_t)P * sizeof(float));
     x->grad = hf_alloc_aligned((size_t)P * sizeof(float));
@@ -391,6 +470,10 @@ int hf_run_open_results(hf_run_t *x)
             write_run_attributes(x, hosts, placement);
             rc = write_clients(x);
             if (!rc) rc = hf_placement_write(hf_h5out_file(x->h5), prec, x->size);  /* /system/placement */
+            /* /model/final made now, holding x_0 until the last round overwrites it in
+             * place: no HDF5 object is created after the file is published, so a kill
+             * at any write leaves it readable (h5out.c, checkpoint.c) */
+            if (!rc) rc = hf_h5out_model(x->h5, "model/final", &x->model, x->global);
         }
         print_header(x, placement);
         if (pnote[0]) fprintf(o->out, "%s\n", pnote);  /* scarce cores: said once */

@@ -390,17 +390,11 @@ int hf_avail_load_mem(hf_avail_t *av, const char *text, size_t len, const char *
 
 int hf_avail_load(hf_avail_t *av, const char *path, int nclients)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hf_seterr(HF_EINPUT, "%s: cannot open availability trace: %s", path, strerror(errno));
+    char *text;
+    size_t n;
+    if (hf_input_slurp(path, HF_INPUT_TEXT_MAX, &text, &n))  /* regular files only (hf_util.h) */
+        return HF_EINPUT;  /* "PATH: reason"; the caller names the key */
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
-    size_t cap = 1 << 16, n = 0;
-    char *text = hf_malloc(cap);
-    size_t r;
-    while ((r = fread(text + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) { cap *= 2; text = hf_realloc(text, cap); }
-    }
-    fclose(f);
     int rc = hf_avail_load_mem(av, text, n, path, nclients);
     free(text);
     return rc;
@@ -679,20 +673,12 @@ static void steps_to_avail(hf_avail_t *av, const double *t, const long *c, long 
     free(inv);
 }
 
+/* the whole file, or NULL with the reason in hf_errmsg() (regular files only) */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    char *text;
+    if (hf_input_slurp(path, HF_INPUT_TEXT_MAX, &text, len)) return NULL;
     hf_inputs_note(path);
-    size_t cap = 1 << 16, n = 0, r;
-    char *text = hf_malloc(cap + 1);
-    while ((r = fread(text + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) { cap *= 2; text = hf_realloc(text, cap + 1); }
-    }
-    fclose(f);
-    text[n] = 0;
-    *len = n;
     return text;
 }
 
@@ -701,7 +687,7 @@ int hf_avail_import_steps(hf_avail_t *av, const char *path, double time_unit, in
 {
     size_t len;
     char *text = slurp(path, &len);
-    if (!text) return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!text) return HF_EINPUT;
     long cap = 256, n = 0, lineno = 0, maxc = 0;
     double *t = hf_malloc((size_t)cap * sizeof(double));
     long *c = hf_malloc((size_t)cap * sizeof(long));
@@ -768,7 +754,7 @@ int hf_avail_import_spot_json(hf_avail_t *av, const char *path, int counts, int 
 {
     size_t len;
     char *text = slurp(path, &len);
-    if (!text) return hf_seterr(HF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!text) return HF_EINPUT;
     int rc = 0;
     const char *g = json_find_key(text, "gap_seconds"), *d = json_find_key(text, "data");
     char *end;

@@ -432,7 +432,7 @@ static int header_kind(char *hdr, int *ci_col)
 /* open a file and read its header (skipping leading # comments) */
 static FILE *open_hdr(const char *path, char *line, size_t cap, long *ln)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = hf_input_fopen(path, HF_INPUT_TEXT_MAX);  /* regular files only (hf_util.h) */
     if (!f) return NULL;
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     *ln = 0;
@@ -450,7 +450,7 @@ static int load_file(hf_carbon_t *c, const char *path, const char *region, int q
     char *line = hf_malloc(cap);
     long ln;
     FILE *f = open_hdr(path, line, cap, &ln);
-    if (!f) { free(line); return hf_seterr(HF_EINPUT, "%s: cannot open carbon file", path); }
+    if (!f) { free(line); return HF_EINPUT; }  /* "PATH: reason" (hf_input_fopen) */
     int ci = 0, rc = 0;
     int kind = header_kind(line, &ci);
     if (kind == 1) rc = load_trace(c, f, path, line, cap, ln);
@@ -474,7 +474,7 @@ int hf_carbon_load(hf_carbon_t *c, const char *path)
 {
     struct stat st;
     if (stat(path, &st)) return hf_seterr(HF_EINPUT, "%s: no such carbon file or directory", path);
-    if (!S_ISDIR(st.st_mode)) return load_file(c, path, NULL, 0);
+    if (!S_ISDIR(st.st_mode)) return load_file(c, path, NULL, 0);  /* a FIFO, a device: refused there */
     DIR *d = opendir(path);
     if (!d) return hf_seterr(HF_EINPUT, "%s: cannot read directory", path);
     char **names = NULL;

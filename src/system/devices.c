@@ -118,8 +118,8 @@ static int parse_double(const char *s, double *v)
 
 int hf_devices_load_csv(hf_devices_t *d, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return hf_seterr(HF_EINPUT, "%s: %s", path, strerror(errno));
+    FILE *f = hf_input_fopen(path, (uint64_t)1 << 20);  /* a table of classes: regular, <= 1 MiB */
+    if (!f) return HF_EINPUT;
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     static const char *cols[] = {"name", "cores", "gflops", "mem_width", "up_mbps", "down_mbps",
                                  "latency_s", "active_w", "idle_w", "radio_j_per_mb", "battery_j",

@@ -149,8 +149,12 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
 /* energy.regions_file: "client,region" rows (header optional, # comments) */
 static int assign_regions_file(hf_energy_t *e, const hf_conf_t *c, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return hf_key_err(c, "energy.regions_file", "cannot open the file");
+    FILE *f = hf_input_fopen(path, HF_INPUT_TEXT_MAX);  /* regular files only (hf_util.h) */
+    if (!f) {
+        char m[4096];
+        snprintf(m, sizeof m, "%s", hf_errmsg());
+        return hf_key_err(c, "energy.regions_file", "%s", m);
+    }
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     char line[512];
     long ln = 0;

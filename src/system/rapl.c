@@ -2,11 +2,13 @@
  * rapl.c — RAPL counters through /sys/class/powercap (see rapl.h).
  */
 #include "rapl.h"
+#include "hf_util.h"
 #include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int warned;
 
@@ -16,8 +18,13 @@ static int read_line(const char *dir, const char *file, char *buf, size_t n)
 {
     char p[640];
     snprintf(p, sizeof p, "%s/%s", dir, file);
-    FILE *f = fopen(p, "r");
-    if (!f) return -1;
+    char why[256];  /* energy.rapl_root is user input: a FIFO there must not block (hf_util.h) */
+    int fd = hf_input_open_why(p, 1 << 20, why, sizeof why);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     int ok = fgets(buf, (int)n, f) != NULL;
     fclose(f);
     if (!ok) return -1;

@@ -77,8 +77,8 @@ static void link(unsigned char *A, int n, int i, int j)
 
 static int read_edges(const char *path, int n, unsigned char *A)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return hf_seterr(HF_EINPUT, "%s: cannot open topology file: %s", path, strerror(errno));
+    FILE *f = hf_input_fopen(path, HF_INPUT_TEXT_MAX);  /* regular files only (hf_util.h) */
+    if (!f) return HF_EINPUT;
     hf_inputs_note(path);  /* its SHA-256 goes into the results file */
     char line[512];
     int ln = 0;
