@@ -1,5 +1,5 @@
 /*
- * test_strategy.c — unit tests of the strategy update rules (strategy.c),
+ * test_strategy.c — unit tests of the strategy update rules (src/strategies/),
  * server optimizers (server_opt.c), graphs and mixing weights (topology.c) and
  * gossip (decentral.c).  The SCAFFOLD test runs the real hooks on a small
  * quadratic problem with heterogeneous clients, where FedAvg's client drift
@@ -86,6 +86,51 @@ static void test_scaffold_beats_fedavg(void)
     CU_ASSERT(avg > 0.05);          /* client drift: FedAvg stalls at a biased point */
     CU_ASSERT(sc < 1e-3);           /* SCAFFOLD reaches the optimum */
     CU_ASSERT(sc < avg / 100);
+}
+
+/* SCAFFOLD under partial participation (values.sh and the quadratic above select
+ * every client, where |S|/N = 1): one of N = 4 clients (n_k = 10, batch 1, so
+ * K = 10 steps of lr 0.1, K·lr = 1) takes part.  By hand, from c = c_k = 0 and
+ * x = 0, y = (1, -2, 4): c_k⁺ = c_k − c + (x − y)/(K lr) = (−1, 2, −4) = Δc;
+ * the server sets c ← c + (|S|/N)·mean Δc = (−0.25, 0.5, −1).  Read back through
+ * the gradient hook (g += c − c_k, c_k = 0 for a client never selected). */
+static void test_scaffold_partial_participation(void)
+{
+    hf_params_t p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.strategy, sizeof p.strategy, "scaffold");
+    p.seed = 1;
+    p.local_epochs = 1;
+    p.batch_size = 1;
+    p.lr = 0.1f;
+    p.exact = 1;
+    long off[QN + 1];
+    for (int k = 0; k <= QN; k++) off[k] = 10L * k;
+    hf_strat_t s;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, NULL, NULL, QP, QN, off, 0, QN, MPI_COMM_WORLD), 0);
+    int sel[1] = {2};
+    hf_cplan_t cps[QN];
+    hf_plan_t plan = {.c = cps};
+    hf_strat_plan(&s, 0, sel, 1, &plan);
+    CU_ASSERT_EQUAL_FATAL(plan.c[0].steps, 10);
+    CU_ASSERT_EQUAL(plan.kept, 1);
+    float x[QP] = {0, 0, 0}, y[QP] = {1, -2, 4}, u[2 * QP], g[QP];
+    s.st->client_upload(&s, 2, &plan.c[0], y, x, u);
+    const float dc[QP] = {-1, 2, -4};
+    for (int j = 0; j < QP; j++) {
+        CU_ASSERT_DOUBLE_EQUAL(u[j], y[j], 1e-6);        /* Δy = y − x */
+        CU_ASSERT_DOUBLE_EQUAL(u[QP + j], dc[j], 1e-6);  /* Δc */
+    }
+    /* one kept client, unweighted mean: agg = u / 1 */
+    CU_ASSERT_DOUBLE_EQUAL(plan.divisor, 1.0, 0);
+    s.st->server_update(&s, &plan, u, 1);
+    memset(g, 0, sizeof g);
+    s.st->grad_hook(&s, 0, x, x, g);                     /* client 0: g = c */
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], 0.25 * dc[j], 1e-6);
+    memset(g, 0, sizeof g);
+    s.st->grad_hook(&s, 2, x, x, g);                     /* client 2: g = c − c_2 = −0.75 Δc */
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], -0.75 * dc[j], 1e-6);
+    hf_strat_free(&s);
 }
 
 static void test_fedprox_mu0_is_fedavg(void)
@@ -330,6 +375,7 @@ static void test_gossip_complete_is_average(void)
 static const hf_cu_test_t tests_strategy[] = {
     {"registry", test_registry, NULL},
     {"SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg, NULL},
+    {"SCAFFOLD partial participation: c moves by |S|/N of mean dc", test_scaffold_partial_participation, NULL},
     {"FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg, NULL},
     {"FedNova a_k", test_fednova_a, NULL},
     {"FedNova weights, stragglers", test_fednova_weights, NULL},
