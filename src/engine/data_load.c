@@ -238,13 +238,12 @@ static int check_population(const hf_params_t *p, const hf_conf_t *c, const hf_p
             empty++;
         }
     if (!empty) return 0;
-    static const char *pa[] = {"iid", "shards", "dirichlet", "natural"};
     long n = part->off[part->nclients];
     const char *o = hf_conf_origin(c, "federation.clients");
     int rc = hf_seterr(HF_EINPUT, "%s: key 'federation.clients': %d of the %d clients have no training "
                        "samples (client %d is the first; %ld sample%s, %s partition, data.train_samples = %ld): "
                        "every client needs at least one", o ? o : "default", empty, part->nclients, first, n,
-                       n == 1 ? "" : "s", pa[p->partition], (long)p->train_samples);
+                       n == 1 ? "" : "s", hf_conf_get(c, "data.partition"), (long)p->train_samples);
     if (p->partition == HF_PART_NATURAL)
         hf_addhint("some users of the data set have no samples: lower federation.clients");
     else

@@ -322,8 +322,6 @@ static void print_header(hf_run_t *x, const char *placement)
     MPI_Get_library_version(mpiver, &len);
     char *nl = strchr(mpiver, '\n');
     if (nl) *nl = 0;
-    static const char *ds[] = {"fashion-mnist", "synthetic", "leaf"};
-    static const char *pa[] = {"iid", "shards", "dirichlet", "natural"};
     fprintf(f, "+--------------------------------------------------------------------+\n");
     fprintf(f, "| hetfl %-12s %-47s |\n", PACKAGE_VERSION, "heterogeneous federated training benchmark");
     fprintf(f, "+-------------------------+------------------------------------------+\n");
@@ -334,7 +332,7 @@ static void print_header(hf_run_t *x, const char *placement)
     ROW("seed", "%llu", (unsigned long long)p->seed);
     ROW("ranks", "%d", x->size);
     ROW("MPI", "%.40s", mpiver);
-    ROW("data", "%s, %s partition", ds[p->dataset], pa[p->partition]);
+    ROW("data", "%s, %s partition", hf_conf_get(x->o->conf, "data.dataset"), hf_conf_get(x->o->conf, "data.partition"));
     ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
     ROW("model", "%s, %ld params", hf_arch_name(p->model.arch), x->model.nparams);
     if (p->decentralized)
