@@ -11,22 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct hf_mia {
-    int update;                 /* privacy.attack = update: the target's uploads; else the global model */
-    int target, host, n;        /* target client, the rank hosting it, samples per set */
-    float *view;                /* update: the model an eavesdropper rebuilds, x + Δ (P floats) */
-    int pending;                /* update: a row is waiting for hf_mia_round */
-    float *xin, *xout;          /* n rows each */
-    int *yin, *yout;
-    float *lin, *lout;          /* their losses this round */
-};
-
 typedef struct {
     int32_t round, target, observed, samples;
     double auc, balanced_accuracy, tpr_at_1pct_fpr;
     double loss_members, loss_nonmembers;
     double attack_s;
 } privacy_row_t;
+
+struct hf_mia {
+    int update;                 /* privacy.attack = update: the target's uploads; else the global model */
+    int target, host, n;        /* target client, the rank hosting it, samples per set */
+    float *view;                /* update: the model an eavesdropper rebuilds, x + Δ (P floats) */
+    int pending;                /* update: a row is waiting for hf_mia_round */
+    privacy_row_t row;          /* that row */
+    float *xin, *xout;          /* n rows each */
+    int *yin, *yout;
+    float *lin, *lout;          /* their losses this round */
+};
 
 static const hf_col_doc_t privacy_cols[] = {
     {"round", "", "round number"},
@@ -36,8 +37,8 @@ static const hf_col_doc_t privacy_cols[] = {
     {"auc", "1", "area under the ROC curve of the loss-threshold attack (0.5 = chance)"},
     {"balanced_accuracy", "1", "best (TPR + TNR) / 2 over loss thresholds"},
     {"tpr_at_1pct_fpr", "1", "best true-positive rate at a false-positive rate <= 1 %"},
-    {"loss_members", "nats", "mean loss of the global model on the members"},
-    {"loss_nonmembers", "nats", "mean loss of the global model on the non-members"},
+    {"loss_members", "nats", "mean loss of the observed model on the members"},
+    {"loss_nonmembers", "nats", "mean loss of the observed model on the non-members"},
     {"attack_s", "s", "measured: wall time of the attack on rank 0 (not deterministic)"},
     {NULL, NULL, NULL}};
 
@@ -153,8 +154,6 @@ static void attack(hf_mia_t *a, hf_run_t *x, const float *w, privacy_row_t *row)
     row->attack_s = hf_wtime() - t0;
 }
 
-static privacy_row_t pending_row;
-
 void hf_mia_update(hf_mia_t *a, hf_run_t *x, int round, int k, const float *delta)
 {
     if (!a || !a->update || k != a->target || x->rank != a->host) return;
@@ -163,10 +162,10 @@ void hf_mia_update(hf_mia_t *a, hf_run_t *x, int round, int k, const float *delt
         for (long j = 0; j < x->model.nparams; j++) a->view[j] = x->global[j] + delta[j];
         w = a->view;
     }
-    memset(&pending_row, 0, sizeof pending_row);
-    pending_row.round = round;
-    pending_row.observed = 1;
-    attack(a, x, w, &pending_row);
+    memset(&a->row, 0, sizeof a->row);
+    a->row.round = round;
+    a->row.observed = 1;
+    attack(a, x, w, &a->row);
     a->pending = 1;
 }
 
@@ -175,7 +174,7 @@ int hf_mia_round(hf_mia_t *a, hf_run_t *x, int round, int evaluated)
     if (!a) return 0;
     privacy_row_t row = {.round = -1};
     if (x->rank == a->host) {
-        if (a->update && a->pending) row = pending_row;
+        if (a->update && a->pending) row = a->row;
         else if (!a->update && evaluated) {
             row.round = round;
             attack(a, x, x->global, &row);
