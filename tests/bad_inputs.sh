@@ -156,16 +156,7 @@ ln -s "$G/fifo" "$G/fifo-link"
 mkdir -p "$G/adir"
 ln -s "$G/no-such-target" "$G/dangling"
 ln -s "$G/adir" "$G/dir-link"
-BASE='[data]
-dataset = synthetic
-synthetic_devices = 10
-partition = natural
-[model]
-arch = logreg
-[federation]
-clients = 10
-clients_per_round = 3
-rounds = 2'
+BASE=$(small_suite 2)
 gcase() {  # NAME EXPECT HEADER... (each "key: value"); the suite's lines on stdin
   local n=$1 e=$2; shift 2
   { printf '# expect: %s\n' "$e"; for h; do printf '# %s\n' "$h"; done; cat; } > "$G/$n.conf"

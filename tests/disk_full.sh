@@ -14,20 +14,7 @@ mount -t tmpfs -o size=120k tmpfs "$M1" 2>/dev/null &&
   { umount "$M1" 2>/dev/null; echo "SKIP: cannot mount a tmpfs here"; exit 77; }
 trap 'umount "$M1" "$M2" 2>/dev/null; rm -rf "$TMP"' EXIT
 S=$TMP/s.conf
-cat > "$S" <<'EOF'
-[data]
-dataset = synthetic
-synthetic_devices = 10
-partition = natural
-[model]
-arch = logreg
-[federation]
-clients = 10
-clients_per_round = 3
-rounds = 3000
-[run]
-checkpoint_every = 3
-EOF
+{ small_suite 3000; printf '[run]\ncheckpoint_every = 3\n'; } > "$S"
 
 # 1. full before the first flush: nothing committed, nothing left
 for n in 1 2; do

@@ -11,20 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v strace > /dev/null || { echo "SKIP: strace not installed"; exit 77; }
 S=$TMP/s.conf
-cat > "$S" <<'EOF'
-[data]
-dataset = synthetic
-synthetic_devices = 10
-partition = natural
-[model]
-arch = logreg
-[federation]
-clients = 10
-clients_per_round = 3
-rounds = 7
-[run]
-checkpoint_every = 3
-EOF
+{ small_suite 7; printf '[run]\ncheckpoint_every = 3\n'; } > "$S"
 "$HETFL" run "$S" -o "$TMP/ref.h5" > /dev/null 2>&1
 check "uninterrupted reference run" test -s "$TMP/ref.h5"
 # how many pwrite64 calls a whole run makes

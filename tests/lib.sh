@@ -85,6 +85,12 @@ wait_round() {
   done
   return 1
 }
+# small_suite ROUNDS: the small suite of the reliability tests (synthetic data,
+# 10 clients of one device each, logreg, 3 a round) on stdout; append sections to it
+small_suite() {
+  printf '[data]\ndataset = synthetic\nsynthetic_devices = 10\npartition = natural\n[model]\narch = logreg\n'
+  printf '[federation]\nclients = 10\nclients_per_round = 3\nrounds = %s\n' "$1"
+}
 # model_values FILE: every value of /model/final (tensors in order, row-major), one a
 # line, with 17 significant digits
 model_values() {
