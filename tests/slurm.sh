@@ -175,10 +175,12 @@ wait_job() {
     sleep 0.3
   done
 }
-for _ in $(seq 100); do grep -q started "$W/res/rq.h5.trace" 2> /dev/null && break; sleep 0.3; done
+# (the job queues behind the four above on a node of $ncpu CPUs: minutes under a
+# sanitizer build on a loaded machine, so every wait below is generous and ends early)
+for _ in $(seq 1000); do grep -q started "$W/res/rq.h5.trace" 2> /dev/null && break; sleep 0.3; done
 check "requeue job started hetfl" grep -q started "$W/res/rq.h5.trace"
 scancel --batch --signal=USR1 "$rq"
-wait_job "$rq" 150
+wait_job "$rq" 1500
 el "stand-in requeue done"
 echo "--- requeue job log:"; cat "$W/rq.out"; echo "--- trace:"; cat "$W/res/rq.h5.trace"
 check "requeue job completed after the restart (state $(jobstate "$rq"))" test "$(jobstate "$rq")" = COMPLETED
@@ -196,9 +198,9 @@ if "$HETFL" --help 2>&1 | grep -q -- "--resume"; then
     -e "$W/rq2.out" "$SRC/slurm/requeue.sbatch" "$TINY")
   # the file appears after round 1, when hetfl's signal handlers are installed
   # (a signal before that would just kill it); the job may queue behind others
-  for _ in $(seq 600); do [ -f "$W/res/rq2.h5" ] && break; sleep 0.1; done
+  for _ in $(seq 3000); do [ -f "$W/res/rq2.h5" ] && break; sleep 0.1; done
   scancel --batch --signal=USR1 "$rq2"
-  wait_job "$rq2" 200
+  wait_job "$rq2" 2000
   el "real requeue done"
   wait $j_ref
   echo "--- real requeue job log:"; cat "$W/rq2.out"
@@ -252,6 +254,31 @@ check "scaling: strong n=2 keeps the clients (20, 7 per round)" \
   awk -F'\t' '$1 == "strong" && $2 == 2 && $3 == 20 && $4 == 7 { ok = 1 } END { exit !ok }' "$W/scal/summary.tsv"
 check "scaling: efficiency 1 at the base point, positive elsewhere" \
   awk -F'\t' 'NR > 1 { if ($2 == 1 && $8 != 1) bad = 1; if (!($8 > 0) || !($6 > 0)) bad = 1 } END { exit bad }' "$W/scal/summary.tsv"
+
+# srun --kill-on-bad-exit: when one rank exits 3 and srun kills a rank still
+# finishing, srun reports 143; hetfl.sbatch must take the stop from the results
+# file (status stopped, exit code 3).  A stand-in whose `run` leaves a stopped
+# results file and then dies of SIGTERM; `report` is the real hetfl.
+"$HETFL" run "$TINY" --set federation.rounds=100000 -o "$W/stopped.h5" --quiet > /dev/null 2>&1 &
+j_st=$!
+for _ in $(seq 3000); do [ -f "$W/stopped.h5" ] && break; sleep 0.1; done
+kill -USR1 $j_st; wait $j_st
+check "a real run stopped by SIGUSR1 exits 3" test $? = 3
+cat > "$W/killed-hetfl" << EOF
+#!/usr/bin/env bash
+if [ "\$1" = run ]; then
+  while [ \$# -gt 0 ]; do case "\$1" in -o) cp "$W/stopped.h5" "\$2"; shift ;; esac; shift; done
+  kill -TERM \$\$
+fi
+exec "$HETFL" "\$@"
+EOF
+chmod +x "$W/killed-hetfl"
+HETFL=$W/killed-hetfl HETFL_OUTPUT=$W/res/killed.h5 sbatch --wait -n 1 -J kil -o "$W/kil.out" -e "$W/kil.out" \
+  "$SRC/slurm/hetfl.sbatch" "$TINY" > /dev/null 2>&1
+rc_kil=$?
+echo "--- hetfl.sbatch, rank killed after a stop:"; cat "$W/kil.out"
+check "hetfl.sbatch: a launcher status > 128 with a stopped results file is exit 3 (sbatch status $rc_kil)" \
+  grep -q "exit status 3; results $W/res/killed.h5" "$W/kil.out"
 
 # the guard: a template started outside Slurm says so and exits 2
 (unset SLURM_JOB_ID; bash "$SRC/slurm/hetfl.sbatch" "$TINY") > /dev/null 2> "$W/guard.err"

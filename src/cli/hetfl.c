@@ -543,6 +543,10 @@ static int cmd_run(int argc, char **argv, MPI_Comm comm, FILE *out, int full_arg
         else rc = frc;
         free(msg);
     }
+    /* no rank leaves before the results file says how the run ended: under srun
+     * --kill-on-bad-exit, the first rank to exit 3 gets the others killed, and rank 0
+     * must not be stopped before it has written the status (slurm/hetfl.sbatch reads it) */
+    MPI_Barrier(comm);
     free(cl);
     hf_conf_free(&conf);
     return rc;
