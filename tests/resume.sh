@@ -121,6 +121,20 @@ check "resume of a non-HDF5 file: exit 2" test $? = 2
 # resuming a finished run redoes the rounds after its last checkpoint: same file
 "$HETFL" run "$S" --quiet "${ARGS[@]}" --resume "$TMP/ref-copy.h5" > /dev/null 2>&1
 check "resume of a finished file: still ≡ uninterrupted" same "$TMP/ref-copy.h5"
+# ... and the other round tables roll back with /rounds: heterofl's /rounds_by_width
+# (one row per evaluated width: one width here, every round) keeps the rows of
+# rounds 1-4 (the last checkpoint) and gets 5-6 again, not twice; hetfl compare
+# covers the table
+HF=(--set federation.strategy=heterofl --set federation.rounds=6 --set run.checkpoint_every=2
+    --set federation.eval_every=1)
+"$HETFL" run "$S" --quiet "${HF[@]}" -o "$TMP/hf-ref.h5" > /dev/null 2>&1
+cp "$TMP/hf-ref.h5" "$TMP/hf.h5"
+run_mpi 2 run "$S" --quiet "${HF[@]}" --resume "$TMP/hf.h5" > /dev/null 2>&1
+check "heterofl: resume of a finished file: exit 0" test $? = 0
+check "heterofl: /rounds_by_width has 6 rows, one per round ($(nrows "$TMP/hf.h5" /rounds_by_width))" \
+  test "$(nrows "$TMP/hf.h5" /rounds_by_width)" = 6
+"$HETFL" compare "$TMP/hf-ref.h5" "$TMP/hf.h5" > "$TMP/cmp.log" 2>&1
+check "heterofl: resumed ≡ uninterrupted, /rounds_by_width compared" grep -q "1 other round table" "$TMP/cmp.log"
 
 # 7. overwrite protection and atomic creation
 cp "$TMP/ref.h5" "$TMP/keep.h5"

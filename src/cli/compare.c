@@ -2,7 +2,11 @@
  * compare.c — `hetfl compare A.h5 B.h5`: do two runs agree on everything the
  * determinism contract covers?  Compares /config, every /rounds and
  * /participation column except the measured ones (wall_*, compute_s_measured, energy_j_measured),
- * and every /model/final tensor, bit for bit.  Exit 0 identical, 1 different.
+ * every /model/final tensor, and every other round table (/rounds_by_width, /feddf,
+ * /privacy, ...: hf_h5_round_table) minus its measured columns (those whose
+ * description begins with "measured"), bit for bit; with --ignore-key (two
+ * configurations), a round table only one file has is named, not a difference.
+ * Exit 0 identical, 1 different.
  * aggregation.topology may differ: the contract makes results independent of it.
  * --ignore-key SECTION.KEY (repeatable) also leaves that key out of the /config
  * comparison: e.g. to check that two strategies give bitwise identical runs
@@ -152,6 +156,110 @@ static herr_t cmp_tensor(hid_t g, const char *name, const H5L_info_t *info, void
     return 0;
 }
 
+/* Is column `col` of table d measured (its description, hf_h5out_describe,
+ * begins with "measured"): wall times, outside the determinism contract. */
+static int measured_column(hid_t d, const char *col)
+{
+    if (H5Aexists(d, "column_names") <= 0 || H5Aexists(d, "column_descriptions") <= 0) return 0;
+    hid_t an = H5Aopen(d, "column_names", H5P_DEFAULT), ad = H5Aopen(d, "column_descriptions", H5P_DEFAULT);
+    hid_t sp = H5Aget_space(an), t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    char **names = hf_calloc((size_t)(n > 0 ? n : 1), sizeof *names);
+    char **docs = hf_calloc((size_t)(n > 0 ? n : 1), sizeof *docs);
+    int yes = 0;
+    if (n > 0 && H5Aread(an, t, names) >= 0 && H5Aread(ad, t, docs) >= 0)
+        for (hssize_t i = 0; i < n; i++)
+            if (names[i] && docs[i] && !strcmp(names[i], col)) yes = !strncmp(docs[i], "measured", 8);
+    for (hssize_t i = 0; i < n; i++) {
+        H5free_memory(names[i]);
+        H5free_memory(docs[i]);
+    }
+    free(names);
+    free(docs);
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Aclose(an);
+    H5Aclose(ad);
+    return yes;
+}
+
+/* The in-memory type of table d's columns the contract covers (packed, native). */
+static hid_t contract_type(hid_t d)
+{
+    hid_t ft = H5Dget_type(d), mt;
+    int nm = H5Tget_nmembers(ft);
+    size_t size = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t off = 0;
+        mt = pass ? H5Tcreate(H5T_COMPOUND, size ? size : 1) : -1;
+        for (int i = 0; i < nm; i++) {
+            char *name = H5Tget_member_name(ft, (unsigned)i);
+            hid_t m = H5Tget_member_type(ft, (unsigned)i), nt = H5Tget_native_type(m, H5T_DIR_ASCEND);
+            if (!measured_column(d, name)) {
+                if (pass) H5Tinsert(mt, name, off, nt);
+                off += H5Tget_size(nt);
+            }
+            H5Tclose(nt);
+            H5Tclose(m);
+            H5free_memory(name);
+        }
+        size = off;
+    }
+    H5Tclose(ft);
+    return mt;
+}
+
+typedef struct { hid_t other; FILE *out; int diff; long ntables; int check_only_presence, lenient; } tables_t;
+
+/* One round table of the first file against the second's (or, in the second
+ * pass, only that the first file has it too). */
+static herr_t cmp_round_table(hid_t f, const char *name, const H5L_info_t *info, void *op)
+{
+    (void)info;
+    tables_t *w = op;
+    if (!hf_h5_round_table(f, name)) return 0;
+    if (!hf_h5_round_table(w->other, name)) {  /* --ignore-key: another configuration may lack it */
+        fprintf(w->out, "/%s: only in the %s file%s\n", name, w->check_only_presence ? "second" : "first",
+                w->lenient ? " (not compared: --ignore-key)" : "");
+        if (!w->lenient) w->diff = 1;
+        return 0;
+    }
+    if (w->check_only_presence) return 0;
+    hid_t da = H5Dopen2(f, name, H5P_DEFAULT), db = H5Dopen2(w->other, name, H5P_DEFAULT);
+    hid_t t = contract_type(da);
+    hid_t sa = H5Dget_space(da), sb = H5Dget_space(db);
+    hssize_t na = H5Sget_simple_extent_npoints(sa), nb = H5Sget_simple_extent_npoints(sb);
+    H5Sclose(sa);
+    H5Sclose(sb);
+    size_t sz = H5Tget_size(t);
+    if (na != nb) {
+        fprintf(w->out, "/%s: %lld vs %lld rows\n", name, (long long)na, (long long)nb);
+        w->diff = 1;
+    } else if (na > 0) {
+        unsigned char *a = hf_calloc((size_t)na, sz), *b = hf_calloc((size_t)na, sz);
+        if (H5Dread(da, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0 ||
+            H5Dread(db, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0) {
+            fprintf(w->out, "/%s: unreadable, or its columns differ between the files\n", name);
+            w->diff = 1;
+        } else
+            for (hssize_t i = 0; i < na; i++)
+                if (!same(a + (size_t)i * sz, b + (size_t)i * sz, sz)) {
+                    fprintf(w->out, "/%s row %lld (round %d) differs\n", name, (long long)i,
+                            *(int32_t *)(a + (size_t)i * sz));
+                    w->diff = 1;
+                    break;
+                }
+        free(a);
+        free(b);
+    }
+    w->ntables++;
+    H5Tclose(t);
+    H5Dclose(da);
+    H5Dclose(db);
+    return 0;
+}
+
 int hf_compare_main(int argc, char **argv, FILE *out)
 {
     char *files[2], *ign[64];
@@ -204,9 +312,14 @@ int hf_compare_main(int argc, char **argv, FILE *out)
     }
     if (ga >= 0) H5Gclose(ga);
     if (w.other >= 0) H5Gclose(w.other);
+    tables_t t = {.other = b.file, .out = out, .lenient = nign > 0};  /* /rounds_by_width, /feddf, ... */
+    H5Literate(a.file, H5_INDEX_NAME, H5_ITER_INC, NULL, cmp_round_table, &t);
+    tables_t t2 = {.other = a.file, .out = out, .check_only_presence = 1, .lenient = nign > 0};
+    H5Literate(b.file, H5_INDEX_NAME, H5_ITER_INC, NULL, cmp_round_table, &t2);
+    diff |= t.diff | t2.diff;
     if (!diff)
-        fprintf(out, "identical: /config, %ld rounds, %ld participation rows, %ld model tensors\n",
-                a.nrounds, a.npart, w.ntensors);
+        fprintf(out, "identical: /config, %ld rounds, %ld participation rows, %ld model tensors, "
+                "%ld other round table%s\n", a.nrounds, a.npart, w.ntensors, t.ntables, t.ntables == 1 ? "" : "s");
     hf_h5in_close(&a);
     hf_h5in_close(&b);
     return diff;

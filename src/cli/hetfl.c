@@ -125,8 +125,13 @@ static const struct {
      "usage: hetfl compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
      "\n"
      "Compare the deterministic content of two results files (/config, /rounds without\n"
-     "wall-clock and measured columns, /participation, /model/final); names every\n"
-     "differing suite key.  Exit 0 when equal, 1 when they differ.\n"},
+     "wall-clock and measured columns, /participation, /model/final, and every other\n"
+     "table with a leading round column: /rounds_by_width, /feddf, /privacy, ...,\n"
+     "without the columns their descriptions call measured); names every differing\n"
+     "suite key.  Exit 0 when equal, 1 when they differ.\n"
+     "  --ignore-key K   leave suite key K out of the /config comparison (repeatable);\n"
+     "                   a round table only one of the two configurations writes is\n"
+     "                   then named but not counted as a difference\n"},
     {"report",
      "usage: hetfl report FILE.h5... [options]\n"
      "\n"

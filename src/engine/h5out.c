@@ -677,6 +677,50 @@ int hf_h5out_reopen(hf_h5out_t **out, const char *path)
     return hf_prov_write(h->file, 1);  /* status back to running (provenance.c) */
 }
 
+int hf_h5_round_table(hid_t f, const char *name)
+{
+    if (!strcmp(name, "rounds") || !strcmp(name, "participation")) return 0;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(f, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) return 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), t = d < 0 ? -1 : H5Dget_type(d);
+    int yes = 0;
+    if (t >= 0 && H5Tget_class(t) == H5T_COMPOUND && H5Tget_nmembers(t) > 0) {
+        char *m0 = H5Tget_member_name(t, 0);
+        hid_t sp = H5Dget_space(d);
+        yes = m0 && !strcmp(m0, "round") && H5Tget_member_class(t, 0) == H5T_INTEGER &&
+              H5Sget_simple_extent_ndims(sp) == 1;
+        H5Sclose(sp);
+        H5free_memory(m0);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    return yes;
+}
+
+/* Keep the rows of round table `name` up to round `last` (rows are appended in
+ * round order): the rows of rounds after a checkpoint are rolled back with it. */
+static herr_t truncate_round_table(hid_t f, const char *name, const H5L_info_t *li, void *arg)
+{
+    (void)li;
+    if (!hf_h5_round_table(f, name)) return 0;
+    int last = *(const int *)arg;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    H5Sclose(sp);
+    int32_t *r = hf_calloc(n ? n : 1, sizeof *r);
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(int32_t));
+    H5Tinsert(t, "round", 0, H5T_NATIVE_INT32);
+    herr_t e = n ? H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, r) : 0;
+    hsize_t keep = 0;
+    while (keep < n && r[keep] <= last) keep++;
+    if (e >= 0 && keep < n) e = H5Dset_extent(d, &keep);
+    H5Tclose(t);
+    free(r);
+    H5Dclose(d);
+    return e < 0 ? -1 : 0;
+}
+
 int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)
 {
     hsize_t a = (hsize_t)nrounds, b = (hsize_t)npart;
@@ -687,6 +731,23 @@ int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)
                          (long)h->n_rounds, (long)h->n_part);
     h->n_rounds = a;
     h->n_part = b;
+    /* the other round tables (/rounds_by_width, /feddf, /privacy, ...): up to the
+     * last round /rounds keeps */
+    int last = 0;
+    if (a > 0) {
+        hid_t fs = H5Dget_space(h->d_rounds), ms, t = H5Tcreate(H5T_COMPOUND, sizeof(int32_t));
+        hsize_t at = a - 1, one = 1;
+        H5Tinsert(t, "round", 0, H5T_NATIVE_INT32);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &one, NULL);
+        ms = H5Screate_simple(1, &one, NULL);
+        herr_t e = H5Dread(h->d_rounds, t, ms, fs, H5P_DEFAULT, &last);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        H5Tclose(t);
+        if (e < 0) return hf_seterr(HF_EINPUT, "%s: cannot read /rounds", h->path);
+    }
+    if (H5Literate(h->file, H5_INDEX_NAME, H5_ITER_INC, NULL, truncate_round_table, &last) < 0)
+        return hf_seterr(HF_EINPUT, "%s: cannot roll the round tables back to round %d", h->path, last);
     return 0;
 }
 

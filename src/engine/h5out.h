@@ -114,7 +114,13 @@ int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *row
 int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss);
 void hf_h5out_rows(const hf_h5out_t *h, long *nrounds, long *npart);
 int hf_h5out_reopen(hf_h5out_t **out, const char *path);
+/* Roll /rounds and /participation back to nrounds / npart rows, and every other
+ * round table to the rows of rounds up to /rounds' last kept round (resume). */
 int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart);
+/* Is /name of file f a round table: a 1-D compound dataset whose first column is
+ * an integer `round`, other than /rounds and /participation?  (/rounds_by_width,
+ * /feddf, /privacy, ...: rolled back on resume, compared by hetfl compare.) */
+int hf_h5_round_table(hid_t f, const char *name);
 
 
 
