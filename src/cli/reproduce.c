@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -175,6 +176,7 @@ static pid_t rp_spawn(char *const *args, const char *log, char *const *env)
     fflush(NULL);
     pid_t pid = fork();
     if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  /* reproduce killed: its runs stop too (checkpoint, exit 3) */
     if (log) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
