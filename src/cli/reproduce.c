@@ -535,11 +535,12 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
     fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
           "for final accuracy and every figure a claim names (`hetfl report`'s figures; `@T`: to target "
           "accuracy T, best-so-far curve, linear interpolation; a run that never reaches T has no value). "
-          "Claims (the suite's `[expect]` section; syntax in docs/keys.md): Δ is vB minus the right-hand "
+          "Claims (the suite's `[expect]` section; syntax in suites/README.md): Δ is vB minus the right-hand "
           "side, per seed; paired t-test over seeds when both variants have every seed, else Welch; PASS "
           "when the 95 % CI of Δ lies on the claimed side (one-sided p < 0.025), FAIL when it lies wholly "
           "on the other, INCONCLUSIVE otherwise; `~ within W`: PASS when the CI is inside (−W, W) (two "
-          "one-sided tests). Effect d: Cohen's d (paired: mean Δ / sd Δ).\n", md);
+          "one-sided tests). Effect d: Cohen's d (paired: mean Δ / sd Δ). A t interval assumes roughly normal "
+          "values: a figure that is skewed over seeds (a long simulated time in one seed) widens it.\n", md);
 }
 
 /* Aggregate every suite, check its claims, write the markdown report atomically.
