@@ -312,6 +312,9 @@ static int rp_run_slurm(rp_t *r, FILE *out)
     rp_sweep_path(r, sweep, sizeof sweep);
     for (int i = 1; i <= r->nseeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d",
                                                   i > 1 ? " " : "", i);
+    const char *sbatch = getenv("HETFL_SBATCH");
+    if (hf_mkdir_p("logs") != 0)  /* sweep.sbatch's default logs: logs/%x_%A_%a.out (Slurm does not create it) */
+        fprintf(out, "reproduce: warning: cannot create logs/: %s\n", strerror(errno));
     rp_job_t *jobs = hf_calloc((size_t)r->ns, sizeof *jobs);
     char **args = hf_calloc(2 * RP_MAX_SETS + 16, sizeof *args);
     static char envb[RP_MAX_SUITES][2][4500];
@@ -321,6 +324,10 @@ static int rp_run_slurm(rp_t *r, FILE *out)
         args[k++] = "--wait";
         args[k++] = "--seeds";
         args[k++] = seeds;
+        if (sbatch && *sbatch) {  /* site options: --account, --partition, -n 1, ... */
+            args[k++] = "--sbatch";
+            args[k++] = (char *)sbatch;
+        }
         args[k++] = r->s[i].path;
         for (int q = 0; q < r->nsets; q++) { args[k++] = "--set"; args[k++] = r->sets[q]; }
         args[k] = NULL;
