@@ -60,7 +60,7 @@ static const char *usage_text =
     "                          statistics; `hetfl trace` lists the options\n"
     "  reproduce SUITE... [--seeds N] [--jobs J] [--set K=V]... [--out DIR] [--report FILE]\n"
     "                          every variant x seed (a local job pool, or Slurm arrays),\n"
-    "                          mean, sd, 95 %% CI per variant; the suites' [expect] claims\n"
+    "                          mean, sd, 95 % CI per variant; the suites' [expect] claims\n"
     "                          checked with t-tests (PASS/FAIL/INCONCLUSIVE); a markdown report\n"
     "  version                 version, source commit, build configuration, libraries\n"
     "\n"
