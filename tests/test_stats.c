@@ -128,6 +128,11 @@ static void test_expect_verdicts(void)
     CU_ASSERT_EQUAL(check("final_accuracy: v1 >= v0 + 1.5", g2, g1, 10, NULL), HF_VERDICT_INCONCLUSIVE);
     CU_ASSERT_EQUAL(check("final_accuracy: v1 >= v0 + 0.7", g2, g1, 10, NULL), HF_VERDICT_PASS);   /* lo 0.7001 */
     CU_ASSERT_EQUAL(check("final_accuracy: v1 >= v0 + 0.71", g2, g1, 10, NULL), HF_VERDICT_INCONCLUSIVE);
+    /* '<': CI of d - 1.5 = [-0.80, 0.96] straddles 0; of d - 2.5: [-1.80, -0.04] below it */
+    CU_ASSERT_EQUAL(check("final_accuracy: v1 < v0 + 1.5", g2, g1, 10, NULL), HF_VERDICT_INCONCLUSIVE);
+    CU_ASSERT_EQUAL(check("final_accuracy: v1 < v0 + 2.5", g2, g1, 10, &p), HF_VERDICT_PASS);
+    CU_ASSERT_DOUBLE_EQUAL(p, hf_stats_t_cdf((1.58 - 2.5) / (1.229995483 / sqrt(10)), 9), 1e-6);
+    CU_ASSERT(p < 0.025);
     CU_ASSERT_EQUAL(check("final_accuracy: v1 ~ v0 within 3", g2, g1, 10, NULL), HF_VERDICT_PASS);
     CU_ASSERT_EQUAL(check("final_accuracy: v1 ~ v0 within 0.5", g2, g1, 10, NULL), HF_VERDICT_FAIL);
     CU_ASSERT_EQUAL(check("final_accuracy: v1 ~ v0 within 2", g2, g1, 10, NULL), HF_VERDICT_INCONCLUSIVE);
