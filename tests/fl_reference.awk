@@ -9,7 +9,7 @@
 # ceil(n_k / B) steps per epoch, each on the gradient at its one sample.
 #
 #   awk -f fl_reference.awk -v D=2 -v C=3 -v lr=0.5 -v E=1 -v B=2 -v rounds=1 \
-#       -v strategy=fedavg [-v mu= -v rho= -v wd= -v clip= -v sopt=none -v slr=1 -v b1= -v b2= -v tau= -v N=]
+#       -v strategy=fedavg [-v mu= -v rho= -v wd= -v clip= -v sopt=none -v slr=1 -v b1= -v b2= -v tau= -v vinit=zero -v N=]
 #       X0 CLIENTS
 #   X0: the initial model, one value a line (W row by row, then b)
 #   CLIENTS: one line a client, every round all of them take part:
@@ -58,7 +58,8 @@ FNR == NR { x[np++] = $1; next }
 END {
   if (N == "") N = nk
   if (np != P) { print "fl_reference: " np " values in X0, expected " P > "/dev/stderr"; exit 2 }
-  for (j = 0; j < P; j++) { cs[j] = 0; mo[j] = 0; ve[j] = 0 }
+  # Reddi et al. 2021, Algorithm 2: the second moment starts at v_{-1} = tau^2 (vinit=zero: at 0)
+  for (j = 0; j < P; j++) { cs[j] = 0; mo[j] = 0; ve[j] = vinit == "zero" ? 0 : tau * tau }
   for (i = 0; i < nk; i++) for (j = 0; j < P; j++) ck[K[i], j] = 0
   for (r = 1; r <= rounds; r++) {
     nsum = 0; for (i = 0; i < nk; i++) nsum += n[K[i]]

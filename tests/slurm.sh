@@ -5,6 +5,8 @@
 # Slurm.  Then `sbatch --wait` on each template with the tiny suite:
 #   hetfl.sbatch   srun --mpi=pmix, and the mpirun fallback (HETFL_LAUNCH=mpirun);
 #                  2 ranks, results bitwise equal to a direct run (hetfl compare)
+#   reproduce      hetfl reproduce inside an allocation: a job array through
+#                  sweep.sh, results where a local reproduce puts them, verdicts
 #   sweep.sh       job array of 2 variants x 2 seeds, one file per task, equal to
 #                  the direct run of the same variant and seed
 #   scaling.sh     weak + strong series on 1 and 2 ranks, summary.tsv
@@ -140,6 +142,12 @@ bash "$SRC/slurm/sweep.sh" --seeds "3 4" --wait --sbatch "-n 1 -o $W/sw_%A_%a.ou
 j_sw=$!
 bash "$SRC/slurm/scaling.sh" --wait --ranks "1 2" --rounds 2 --out "$W/scal" "$TINY" > /dev/null 2> "$W/scal.sub" &
 j_sc=$!
+# hetfl reproduce inside an allocation (SLURM_JOB_ID): one job array through sweep.sh
+printf 'include = %s\n[sweep]\nfederation.clients_per_round = 3 | 6\n[expect]\nb = bytes: v1 >= 1.5 * v0\n' \
+  "$TINY" > "$W/rp.conf"
+SLURM_JOB_ID=1 HETFL_SLURM_DIR=$SRC/slurm HETFL_SBATCH="-n 1 -o $W/rp_%A_%a.out -e $W/rp_%A_%a.out" \
+  "$HETFL" reproduce "$W/rp.conf" --seeds 2 "${R2[@]}" --out "$W/rp" > "$W/rp.log" 2>&1 &
+j_rp=$!
 
 # requeue flow with a stand-in hetfl that follows the checkpoint contract:
 # SIGUSR1 -> "checkpoint" and exit 3; `--resume FILE` -> finish.
@@ -254,6 +262,15 @@ check "scaling: strong n=2 keeps the clients (20, 7 per round)" \
   awk -F'\t' '$1 == "strong" && $2 == 2 && $3 == 20 && $4 == 7 { ok = 1 } END { exit !ok }' "$W/scal/summary.tsv"
 check "scaling: efficiency 1 at the base point, positive elsewhere" \
   awk -F'\t' 'NR > 1 { if ($2 == 1 && $8 != 1) bad = 1; if (!($8 > 0) || !($6 > 0)) bad = 1 } END { exit bad }' "$W/scal/summary.tsv"
+
+wait $j_rp; rc_rp=$?; el "reproduce done"
+cat "$W/rp.log"
+check "reproduce in Slurm: exit 0" test $rc_rp = 0
+check "reproduce in Slurm: one job array through sweep.sh" grep -q "submitted through .*sweep.sh" "$W/rp.log"
+for f in v0-s1 v0-s2 v1-s1 v1-s2; do check "reproduce in Slurm: results file rp/$f.h5" test -f "$W/rp/rp/$f.h5"; done
+check "reproduce in Slurm: the claim PASSes" grep -q "^PASS *rp b: bytes" "$W/rp.log"
+"$HETFL" run "$W/rp.conf" "${R2[@]}" --variant 1 --seed 2 -o "$W/ref-rp.h5" --quiet > /dev/null 2>&1
+check "reproduce in Slurm: task v1 seed 2 = direct run" "$HETFL" compare "$W/ref-rp.h5" "$W/rp/rp/v1-s2.h5"
 
 # srun --kill-on-bad-exit: when one rank exits 3 and srun kills a rank still
 # finishing, srun reports 143; hetfl.sbatch must take the stop from the results

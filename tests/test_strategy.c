@@ -231,23 +231,38 @@ static void test_server_opt(void)
 {
     hf_server_opt_t o;
     float x[2] = {1, 1}, d[2] = {0.5f, -2.0f};
-    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "adam", 2, 0.1, 0.9, 0.99, 1e-3), 0);
+    /* Reddi et al. 2021, Algorithm 2: v_{-1} = τ², so v_0 = β2 τ² + (1-β2) Δ² */
+    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "adam", 2, 0.1, 0.9, 0.99, 1e-3, 1), 0);
     hf_server_opt_apply(&o, x, d);
     for (int j = 0; j < 2; j++) {
-        double m = 0.1 * d[j], v = 0.01 * d[j] * d[j];
+        double m = 0.1 * d[j], v = 0.99 * 1e-6 + 0.01 * d[j] * d[j];
         CU_ASSERT_DOUBLE_EQUAL(x[j], 1 + 0.1 * m / (sqrt(v) + 1e-3), 1e-6);
     }
     hf_server_opt_free(&o);
+    /* server.v_init = zero: v_0 = (1-β2) Δ²; a tiny Δ tells the two starts apart */
+    float xz[2] = {0, 0}, xt[2] = {0, 0}, dz[2] = {1e-3f, -1e-3f};
+    hf_server_opt_t t;
+    hf_server_opt_init(&o, "adam", 2, 1.0, 0.9, 0.99, 1e-3, 0);
+    hf_server_opt_init(&t, "adam", 2, 1.0, 0.9, 0.99, 1e-3, 1);
+    hf_server_opt_apply(&o, xz, dz);
+    hf_server_opt_apply(&t, xt, dz);
+    /* zero: 1e-4 / (1e-4 + 1e-3) = 1/11; τ²: 1e-4 / (√(0.99e-6 + 1e-8) + 1e-3) = 1/20 */
+    CU_ASSERT_DOUBLE_EQUAL(xz[0], 1.0 / 11, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(xt[0], 1e-4 / (sqrt(0.99e-6 + 1e-8) + 1e-3), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(xt[0], 0.05, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(xz[1], -1.0 / 11, 1e-6);
+    hf_server_opt_free(&o);
+    hf_server_opt_free(&t);
     float xa[2] = {1, 1};
-    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "avgm", 2, 1.0, 0.9, 0.99, 1e-3), 0);
+    CU_ASSERT_EQUAL(hf_server_opt_init(&o, "avgm", 2, 1.0, 0.9, 0.99, 1e-3, 1), 0);
     hf_server_opt_apply(&o, xa, d);
     hf_server_opt_apply(&o, xa, d);  /* m = d, then 1.9 d: x = 1 + 2.9 d */
     CU_ASSERT_DOUBLE_EQUAL(xa[0], 1 + 2.9 * 0.5, 1e-6);
     hf_server_opt_free(&o);
     float xy[2] = {0, 0}, xd[2] = {0, 0};
     hf_server_opt_t a;
-    hf_server_opt_init(&o, "yogi", 2, 0.1, 0.9, 0.99, 1e-3);
-    hf_server_opt_init(&a, "adagrad", 2, 0.1, 0.9, 0.99, 1e-3);
+    hf_server_opt_init(&o, "yogi", 2, 0.1, 0.9, 0.99, 1e-3, 1);
+    hf_server_opt_init(&a, "adagrad", 2, 0.1, 0.9, 0.99, 1e-3, 1);
     hf_server_opt_apply(&o, xy, d);
     hf_server_opt_apply(&a, xd, d);
     CU_ASSERT(xy[0] > 0 && xy[1] < 0 && xd[0] > 0 && xd[1] < 0);
@@ -255,11 +270,11 @@ static void test_server_opt(void)
     hf_server_opt_free(&o);
     hf_server_opt_free(&a);
     float xn[1] = {1}, dn[1] = {0.25f};
-    hf_server_opt_init(&o, "none", 1, 1.0, 0.9, 0.99, 1e-3);
+    hf_server_opt_init(&o, "none", 1, 1.0, 0.9, 0.99, 1e-3, 1);
     hf_server_opt_apply(&o, xn, dn);
     CU_ASSERT_EQUAL(xn[0], 1.25f);
     hf_server_opt_free(&o);
-    CU_ASSERT_NOT_EQUAL(hf_server_opt_init(&o, "sgd", 1, 1, 0.9, 0.99, 1e-3), 0);
+    CU_ASSERT_NOT_EQUAL(hf_server_opt_init(&o, "sgd", 1, 1, 0.9, 0.99, 1e-3, 1), 0);
 }
 
 /* ------------------------------------------------------------ topologies -- */

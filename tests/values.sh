@@ -97,6 +97,8 @@ case_ fedavgm "-v strategy=fedavg -v sopt=avgm -v slr=0.7 -v b1=0.6 -v rounds=2"
   --set server.lr=0.7 --set server.beta1=0.6 --set federation.rounds=2
 case_ fedadam "-v strategy=fedavg -v sopt=adam -v slr=0.1 -v b1=0.9 -v b2=0.99 -v tau=0.001 -v rounds=2" \
   --set server.optimizer=adam --set server.lr=0.1 --set federation.rounds=2
+case_ fedadam-v0 "-v strategy=fedavg -v sopt=adam -v slr=0.1 -v b1=0.9 -v b2=0.99 -v tau=0.001 -v rounds=2 -v vinit=zero" \
+  --set server.optimizer=adam --set server.lr=0.1 --set federation.rounds=2 --set server.v_init=zero
 # a slow device (1e-6 GFLOP/s: 36 FLOP a sample take 0.036 s) and a 0.2 s deadline
 # with partial work: client 0 (3 samples) fits its first step (2 samples, 0.072 s
 # after the 0.1000346 s of transfers) but not the second; client 1 completes

@@ -23,4 +23,17 @@ int hf_trace_main(int argc, char **argv, FILE *out);
 /* `hetfl trace [SUB] --help` (SUB NULL or unknown: every subcommand). */
 void hf_trace_help(FILE *out, const char *sub);
 
+/* `hetfl reproduce SUITE...` (src/reproduce.c): 0 all runs completed and no claim
+ * FAILed, 1 otherwise, 2 bad input.  hf_reproduce_cli: the same from main(),
+ * before MPI_Init, printing --help and the error message. */
+int hf_reproduce_main(int argc, char **argv, FILE *out);
+int hf_reproduce_cli(int argc, char **argv, FILE *out);
+/* The help text of one command (`hetfl CMD --help`; the global usage for an unknown one). */
+const char *hf_command_help(const char *cmd);
+/* SUITE as given when it names a file, else NAME[.conf] in ., $HETFL_SUITE_PATH,
+ * the installed suites (the result may be buf, or name itself). */
+const char *hf_suite_find(const char *name, char *buf, size_t n);
+/* mkdir -p: 0, or -1 with errno. */
+int hf_mkdir_p(const char *dir);
+
 #endif

@@ -13,6 +13,9 @@ int main(int argc, char **argv)
      * commands keep the default actions (Ctrl-C ends hetfl report at once) */
     if (argc > 1 && !strcmp(argv[1], "run")) hf_signals_install();
     hf_blas_init();  /* before any BLAS call: pick the right OpenBLAS kernels (nn.h) */
+    /* hetfl reproduce only starts other hetfl processes and reads their files: no
+     * MPI, so that its children do not inherit an MPI singleton's environment */
+    if (argc > 1 && !strcmp(argv[1], "reproduce")) return hf_reproduce_cli(argc - 2, argv + 2, stdout);
     MPI_Init(&argc, &argv);
     int rc = hetfl_run(argc, argv, MPI_COMM_WORLD, stdout);
     if (hf_h5out_wedged()) {

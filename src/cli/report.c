@@ -30,6 +30,7 @@
 #include "h5out.h"
 #include "hetfl.h"
 #include "hf_util.h"
+#include "report.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -321,6 +322,94 @@ static void run_figures(run_t *r, const hf_h5in_t *in, double target)
     r->m[M_DONE] = done / (double)n;
     r->m[M_DROP] = drop / (double)n;
     r->m[M_LATE] = late / (double)n;
+}
+
+/* Read one results file into r: attributes, configuration, figures at `target`. */
+static int run_load(run_t *r, const char *path, double target)
+{
+    hf_h5in_t in;
+    int rc = hf_h5in_open(&in, path);
+    if (rc) return rc;
+    r->path = path;
+    config_get(in.config, "run", "name", r->name, sizeof r->name);
+    if (!r->name[0]) snprintf(r->name, sizeof r->name, "run");
+    r->variant = root_attr_long(in.file, "variant");
+    r->seed = root_attr_long(in.file, "seed");
+    r->ranks = root_attr_long(in.file, "ranks");
+    r->exit_code = root_attr_long(in.file, "exit_code");
+    root_attr_str(in.file, "status", r->status, sizeof r->status);
+    r->key = group_key(in.config);
+    r->cfg = hf_strdup(in.config);
+    char v[64];
+    config_get(in.config, "federation", "clients", v, sizeof v);
+    r->clients = v[0] ? atol(v) : -1;
+    config_get(in.config, "federation", "clients_per_round", v, sizeof v);
+    r->per_round = v[0] ? atol(v) : -1;
+    config_get(in.config, "federation", "rounds", v, sizeof v);
+    r->rounds_planned = v[0] ? atol(v) : -1;
+    run_figures(r, &in, target);
+    run_extras(r, &in);
+    /* complete: the status says so; files older than the status attribute: every round there */
+    if (r->status[0]) r->complete = !strcmp(r->status, "completed");
+    else r->complete = r->rounds_planned < 0 || in.nrounds >= r->rounds_planned;
+    hf_h5in_close(&in);
+    return 0;
+}
+
+/* ---- the figures of one run, by name, for `hetfl reproduce` (report.h) ---- */
+
+int hf_report_metric_valid(const char *name, int *to_target)
+{
+    *to_target = 0;
+    for (int i = 0; i < M_NMETRICS; i++)
+        if (!strcmp(name, metrics[i].csv)) {
+            *to_target = metrics[i].to;
+            return 1;
+        }
+    static const char *const extras[] = {"feddf_val_gain", "feddf_distill_steps", "feddf_server_compute_s",
+                                         "final_consensus_distance", NULL};
+    for (int i = 0; extras[i]; i++)
+        if (!strcmp(name, extras[i])) return 1;
+    const char *w = "final_accuracy_width_";
+    if (strncmp(name, w, strlen(w))) return 0;
+    char *end;
+    double x = strtod(name + strlen(w), &end);
+    return end != name + strlen(w) && !*end && x > 0 && x <= 1;
+}
+
+const char *hf_report_metric_names(void)
+{
+    static char buf[1024];
+    if (!buf[0]) {
+        for (int i = 0; i < M_NMETRICS; i++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "", metrics[i].csv);
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ", final_accuracy_width_W, feddf_val_gain, "
+                 "feddf_distill_steps, feddf_server_compute_s, final_consensus_distance");
+    }
+    return buf;
+}
+
+int hf_report_values(const char *path, double target, const char *const *names, int n, double *vals,
+                     hf_report_info_t *info)
+{
+    run_t r;
+    memset(&r, 0, sizeof r);
+    int rc = run_load(&r, path, target);
+    if (rc) return rc;
+    for (int k = 0; k < n; k++) {
+        vals[k] = NAN;
+        for (int i = 0; i < M_NMETRICS; i++)
+            if (!strcmp(names[k], metrics[i].csv)) vals[k] = r.m[i];
+        for (int e = 0; e < r.nextra; e++)
+            if (!strcmp(names[k], r.extra[e].name)) vals[k] = r.extra[e].v;
+    }
+    info->seed = r.seed;
+    info->variant = r.variant;
+    info->complete = r.complete;
+    snprintf(info->status, sizeof info->status, "%s", r.status[0] ? r.status : "unknown");
+    free(r.key);
+    free(r.cfg);
+    return 0;
 }
 
 /* Mean and sample sd of metric i over a group, ignoring NaN; *k = values used. */
@@ -879,36 +968,12 @@ int hf_report_main(int argc, char **argv, FILE *out)
     run_t *runs = hf_calloc((size_t)nfiles, sizeof *runs);
     int rc = 0;
     for (int i = 0; i < nfiles && !rc; i++) {
-        hf_h5in_t in;
-        rc = hf_h5in_open(&in, files[i]);
-        if (rc) break;
         run_t *r = &runs[i];
-        r->path = files[i];
-        config_get(in.config, "run", "name", r->name, sizeof r->name);
-        if (!r->name[0]) snprintf(r->name, sizeof r->name, "run");
-        r->variant = root_attr_long(in.file, "variant");
-        r->seed = root_attr_long(in.file, "seed");
-        r->ranks = root_attr_long(in.file, "ranks");
-        r->exit_code = root_attr_long(in.file, "exit_code");
-        root_attr_str(in.file, "status", r->status, sizeof r->status);
-        r->key = group_key(in.config);
-        r->cfg = hf_strdup(in.config);
-        char v[64];
-        config_get(in.config, "federation", "clients", v, sizeof v);
-        r->clients = v[0] ? atol(v) : -1;
-        config_get(in.config, "federation", "clients_per_round", v, sizeof v);
-        r->per_round = v[0] ? atol(v) : -1;
-        config_get(in.config, "federation", "rounds", v, sizeof v);
-        r->rounds_planned = v[0] ? atol(v) : -1;
-        run_figures(r, &in, target);
-        run_extras(r, &in);
-        /* complete: the status says so; files older than the status attribute: every round there */
-        if (r->status[0]) r->complete = !strcmp(r->status, "completed");
-        else r->complete = r->rounds_planned < 0 || in.nrounds >= r->rounds_planned;
+        rc = run_load(r, files[i], target);
+        if (rc) break;
         r->duplicate_of = -1;
         for (int k = 0; k < i; k++)
             if (runs[k].seed == r->seed && !strcmp(runs[k].key, r->key)) { r->duplicate_of = k; break; }
-        hf_h5in_close(&in);
     }
     if (!rc) {
         group_t *g = hf_calloc((size_t)nfiles, sizeof *g);

@@ -978,12 +978,32 @@ static int do_sweep(parser_t *p, const char *key, char *val, const char *where, 
     return 0;
 }
 
+/* One "name = claim" line in [expect]: kept as text (src/cli/expect.c reads
+ * it); a name given twice, in any of the files, is an error. */
+static int do_expect(parser_t *p, const char *key, const char *val, const char *where, const char *origin)
+{
+    hf_conf_t *c = p->c;
+    for (int i = 0; i < c->nexpect; i++)
+        if (strcmp(c->expect[i].key, key) == 0)
+            return hf_seterr(HF_EINPUT, "%s: key '%s': listed twice in [expect] (first at %s)", where, key,
+                             c->expect[i].origin);
+    if (!*val) return err_key(where, key, "empty expectation (expected METRIC: vB OP vA, see docs/keys.md)");
+    char why[512];
+    if (value_check(val, why, sizeof why)) return err_key(where, key, why);
+    c->expect = hf_realloc(c->expect, (size_t)(c->nexpect + 1) * sizeof *c->expect);
+    hf_conf_entry_t *e = &c->expect[c->nexpect++];
+    e->key = hf_strdup(key);
+    e->value = hf_strdup(val);
+    e->origin = hf_strdup(origin);
+    return 0;
+}
+
 /* Parse one file's text (already in memory) into p, as the top frame. */
 static int parse_text(parser_t *p, const char *buf, size_t len)
 {
     frame_t *f = &p->stack[p->depth - 1];
     int lineno = 0;
-    int sec = -1;          /* current section (index in p->secs), -2 = [sweep] */
+    int sec = -1;          /* current section (index in p->secs), -2 = [sweep], -3 = [expect] */
     char eb[ECHO_BUF], eb2[NAME_BUF], where[NAME_BUF + 24], sb[200];
     size_t pos = 0;
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;  /* UTF-8 byte-order mark */
@@ -1022,8 +1042,8 @@ static int parse_text(parser_t *p, const char *buf, size_t len)
             char *name = trim(s + 1);
             int valid = *name != 0;
             for (char *q = name; *q; q++) valid = valid && is_section_char((unsigned char)*q);
-            if (strcmp(name, "sweep") == 0) {
-                sec = -2;
+            if (strcmp(name, "sweep") == 0 || strcmp(name, "expect") == 0) {
+                sec = name[0] == 's' ? -2 : -3;
                 continue;
             }
             int si = valid ? section_find(p, name) : -1;
@@ -1037,7 +1057,7 @@ static int parse_text(parser_t *p, const char *buf, size_t len)
             size_t nl2 = strlen(name);
             if (nl2 < sizeof low) {  /* "[Data]" → did you mean '[data]'? */
                 for (size_t i = 0; i <= nl2; i++) low[i] = (char)to_lower((unsigned char)name[i]);
-                if (section_find(p, low) >= 0 || strcmp(low, "sweep") == 0) {
+                if (section_find(p, low) >= 0 || strcmp(low, "sweep") == 0 || strcmp(low, "expect") == 0) {
                     sg.score = -1;
                     snprintf(sg.best, sizeof sg.best, "[%.120s]", low);
                 }
@@ -1048,6 +1068,7 @@ static int parse_text(parser_t *p, const char *buf, size_t len)
                 sugg_try(&sg, p->secs[i], shown);
             }
             sugg_try(&sg, "sweep", "[sweep]");
+            sugg_try(&sg, "expect", "[expect]");
             if (!valid)
                 return hf_seterr(HF_EINPUT, "%s: invalid section name '[%s]' (use a-z, 0-9, '_', '-')%s",
                                  where, echo(eb, name), sugg_text(&sg, sb, sizeof sb));
@@ -1099,6 +1120,8 @@ static int parse_text(parser_t *p, const char *buf, size_t len)
             }
         } else if (sec == -2) {
             r = do_sweep(p, key, val, where, origin);
+        } else if (sec == -3) {
+            r = do_expect(p, key, val, where, origin);
         } else {
             const char *sname = p->secs[sec];
             sb_t fb = {0};
@@ -1144,6 +1167,7 @@ static int table_prepare(parser_t *p)
         for (const char *q = o->key + sl + (ok ? 1 : 0); ok && *q; q++)
             ok = is_key_char((unsigned char)*q);
         if (ok && sl == 5 && strncmp(o->key, "sweep", 5) == 0) ok = 0;
+        if (ok && sl == 6 && strncmp(o->key, "expect", 6) == 0) ok = 0;
         if (!ok)
             return hf_seterr(HF_ERUNTIME, "options table: invalid key '%s' (expected section.key)",
                              echo(eb, o->key));
@@ -1350,6 +1374,12 @@ void hf_conf_free(hf_conf_t *c)
         free(c->sweep[i].origin);
     }
     free(c->sweep);
+    for (int i = 0; i < c->nexpect; i++) {
+        free(c->expect[i].key);
+        free(c->expect[i].value);
+        free(c->expect[i].origin);
+    }
+    free(c->expect);
     free(c->path);
     memset(c, 0, sizeof *c);
     c->variant = -1;

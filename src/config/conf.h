@@ -9,6 +9,8 @@
  *     key = value          (${VAR} and ${VAR:-default} expand from the environment)
  *     [sweep]
  *     section.key = v1 | v2 | v3
+ *     [expect]
+ *     name = METRIC: v1 <= 0.8 * v0      (what the suite claims; src/cli/expect.h)
  * Later settings override earlier ones (an include's settings are overridden
  * by what follows it); a key set twice in the same file is an error.
  * Sweep: the variants are the cartesian product of the [sweep] lists, the
@@ -42,6 +44,9 @@
  *   - A [sweep] key is listed once in all files; its values are "|"-separated
  *     and validated like ordinary values.  A key may be both set normally and
  *     swept: the variant's value wins.  At most 1,000,000 variants.
+ *   - [expect] lines are kept as text (name, claim, FILE:LINE) for
+ *     src/cli/expect.c; they never change a run's configuration.  A name is
+ *     listed once in all files.
  *   - Variant -1 applies no sweep values: swept keys keep their ordinary
  *     (suite or default) value.  Without a [sweep], only -1 and 0 are valid.
  *   - Table bugs (bad key, invalid default) are reported as HF_ERUNTIME
@@ -93,6 +98,8 @@ typedef struct {
     int nsweep;
     hf_sweep_t *sweep;
     int variant;                /* applied variant, -1 when none */
+    int nexpect;
+    hf_conf_entry_t *expect;    /* [expect] lines: key = name, value = claim text, origin */
 } hf_conf_t;
 
 /* Parse `path` against `table` (terminated by an entry with key == NULL),

@@ -61,6 +61,7 @@ typedef struct {
     double fedprox_mu, fednova_mu;
     char server_opt[16];        /* server.optimizer */
     double server_lr, server_beta1, server_beta2, server_tau;
+    int server_v_tau2;          /* server.v_init = tau2 */
     char topo_kind[16];         /* topology.kind */
     double topo_p;
     char topo_path[4096];

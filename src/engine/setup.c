@@ -179,7 +179,8 @@ static int setup_algorithm(hf_run_t *x)
     int rc = hf_run_agree(hf_strat_init(&x->strat, p, x->o->conf, x, P, p->clients, x->part.off, x->first_client,
                                         x->last_client, x->comm), x->comm);
     if (!rc) rc = hf_run_agree(hf_server_opt_init(&x->sopt, p->server_opt, P, p->server_lr, p->server_beta1,
-                                                  p->server_beta2, p->server_tau), x->comm);
+                                                  p->server_beta2, p->server_tau,
+                                                  p->server_v_tau2), x->comm);
     if (rc) return rc;
     long toff[HF_MAX_TENSORS + 1];
     for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;

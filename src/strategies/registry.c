@@ -291,6 +291,7 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
     p->server_beta1 = hf_conf_float(c, "server.beta1");
     p->server_beta2 = hf_conf_float(c, "server.beta2");
     p->server_tau = hf_conf_float(c, "server.tau");
+    p->server_v_tau2 = !strcmp(sget(c, "server.v_init"), "tau2");
     snprintf(p->topo_kind, sizeof p->topo_kind, "%s", sget(c, "topology.kind"));
     p->topo_p = hf_conf_float(c, "topology.p");
     snprintf(p->topo_path, sizeof p->topo_path, "%s", sget(c, "topology.path"));

@@ -27,11 +27,12 @@ typedef struct {
     int64_t state_steps; /* updates applied so far */
 } hf_server_opt_t;
 
-/* name: none|avgm|adagrad|adam|yogi.  Returns 0, or HF_EINPUT for an unknown name. */
+/* name: none|avgm|adagrad|adam|yogi; v_tau2: the second moment starts at τ²
+ * (Reddi et al.), else at 0.  Returns 0, or HF_EINPUT for an unknown name. */
 /* The optimizers' names separated by sep ("|" or "  "; static buffers). */
 const char *hf_server_opt_names(const char *sep);
 int hf_server_opt_init(hf_server_opt_t *o, const char *name, long n, double lr, double beta1,
-                       double beta2, double tau);
+                       double beta2, double tau, int v_tau2);
 void hf_server_opt_free(hf_server_opt_t *o);
 /* x ← optimizer step with pseudo-gradient delta (delta is not modified). */
 void hf_server_opt_apply(hf_server_opt_t *o, float *x, const float *delta);

@@ -7,6 +7,7 @@
  * sweep code is exercised too.  Build and run: tests/fuzz/run.sh conf SECONDS.
  */
 #include "conf.h"
+#include "expect.h"
 #include "hf_util.h"
 #include "options.h"
 #include <stdint.h>
@@ -31,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(d);
         char desc[256];
         hf_conf_variant_desc(&c, 0, desc, sizeof desc);
+        hf_expect_t *ex = NULL;  /* the [expect] claims (src/cli/expect.c) */
+        int nex = 0;
+        if (rc == 0) rc = hf_expect_parse(&c, hf_conf_nvariants(&c), &ex, &nex);
+        free(ex);
     }
     if (rc != 0 && rc != HF_EINPUT) abort();      /* parse errors are input errors */
     if (rc != 0 && !hf_errmsg()[0]) abort();      /* ... and always say why */

@@ -1,0 +1,674 @@
+/*
+ * reproduce.c — `hetfl reproduce SUITE... [--seeds N] [--jobs J] [--set K=V]...
+ * [--out DIR] [--report FILE]`: every sweep variant × seed of each suite, run
+ * locally by a pool of J single-rank `hetfl run` processes (results do not
+ * depend on the rank count) or, inside a Slurm allocation, as one job array per
+ * suite through slurm/sweep.sh; then the figures of `hetfl report` per variant
+ * (mean, sd, 95 % CI over seeds), each [expect] claim checked with a t-test
+ * (expect.h), and a markdown report (the format of docs/reproduce.md).
+ *
+ * Results: DIR/<suite>/v<V>-s<S>.h5 (+ .log, the run's output).  A completed
+ * file already there is reused (--force runs it again), so an interrupted
+ * reproduce continues where it stopped.  Runs without MPI: main.c calls it
+ * before MPI_Init, so the child processes start clean (an MPI singleton's
+ * environment would make them join its job).
+ * Exit: 0 every run completed and no claim FAILed; 1 a run failed or a claim
+ * FAILed; 2 bad input (nothing run).
+ */
+#include "config.h"
+#include "conf.h"
+#include "expect.h"
+#include "hetfl.h"
+#include "hf_util.h"
+#include "options.h"
+#include "provenance.h"
+#include "report.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RP_MAX_SETS 256
+#define RP_MAX_SUITES 64
+#define RP_MAX_SEEDS 1000
+
+typedef struct {
+    const char *arg;            /* as given */
+    char path[4200];            /* as found on the search path */
+    char name[128];             /* file name without .conf */
+    char dir[4400];             /* OUT/name */
+    int nvariants, sweep;       /* sweep: the suite has a [sweep] (runs get --variant) */
+    char (*desc)[256];          /* per variant: "key=value ..." */
+    hf_expect_t *ex;
+    int nex;
+} rp_suite_t;
+
+typedef struct {
+    int nseeds, jobs, force, mode;  /* mode: 0 auto, 1 local, 2 slurm */
+    char *sets[RP_MAX_SETS];
+    int nsets;
+    const char *out, *report, *hetfl;
+    char report_buf[4400], hetfl_buf[4096];
+    rp_suite_t s[RP_MAX_SUITES];
+    int ns;
+} rp_t;
+
+typedef struct {
+    int suite, variant, seed;
+    char out[4600];
+    pid_t pid;
+    double t0;
+    int state;                      /* 0 waiting, 1 running, 2 done */
+    int rc;                         /* exit status (-1: killed by a signal) */
+} rp_job_t;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static const char *rp_usage =
+    "usage: hetfl reproduce SUITE... [--seeds N] [--jobs J] [--set SECTION.KEY=VALUE]... [--out DIR]\n"
+    "                       [--report FILE] [--local | --slurm] [--force]";
+
+static int parse_int_opt(const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || end == v || *end || n < lo || n > hi)
+        return hf_seterr(HF_EINPUT, "hetfl reproduce: %s expects an integer in [%ld, %ld], got '%s'", opt, lo, hi,
+                         v ? v : "");
+    *out = n;
+    return 0;
+}
+
+static int rp_parse_args(int argc, char **argv, rp_t *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    r->nseeds = 5;
+    r->jobs = cores > 0 ? (int)cores : 1;
+    r->out = "results/reproduce";
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(s, "--seeds")) {
+            if (parse_int_opt("--seeds", next, 1, RP_MAX_SEEDS, &n)) return HF_EINPUT;
+            r->nseeds = (int)n;
+            i++;
+        } else if (!strcmp(s, "--jobs") || !strcmp(s, "-j")) {
+            if (parse_int_opt("--jobs", next, 1, 4096, &n)) return HF_EINPUT;
+            r->jobs = (int)n;
+            i++;
+        } else if (!strcmp(s, "--set")) {
+            if (!next) return hf_seterr(HF_EINPUT, "hetfl reproduce: --set needs SECTION.KEY=VALUE");
+            if (r->nsets == RP_MAX_SETS) return hf_seterr(HF_EINPUT, "hetfl reproduce: too many --set options");
+            r->sets[r->nsets++] = argv[++i];
+        } else if (!strcmp(s, "--out") || !strcmp(s, "--report")) {
+            if (!next || !*next) return hf_seterr(HF_EINPUT, "hetfl reproduce: %s needs a path", s);
+            if (s[2] == 'o') r->out = next;
+            else r->report = next;
+            i++;
+        } else if (!strcmp(s, "--local")) r->mode = 1;
+        else if (!strcmp(s, "--slurm")) r->mode = 2;
+        else if (!strcmp(s, "--force")) r->force = 1;
+        else if (s[0] == '-' && s[1]) {
+            return hf_seterr(HF_EINPUT, "hetfl reproduce: unknown option '%s'\nHINT: %s", s, rp_usage);
+        } else {
+            if (r->ns == RP_MAX_SUITES) return hf_seterr(HF_EINPUT, "hetfl reproduce: more than %d suites",
+                                                         RP_MAX_SUITES);
+            r->s[r->ns++].arg = s;
+        }
+    }
+    if (!r->ns) return hf_seterr(HF_EINPUT, "%s", rp_usage);
+    if (!r->report) {
+        snprintf(r->report_buf, sizeof r->report_buf, "%s/reproduce.md", r->out);
+        r->report = r->report_buf;
+    }
+    return 0;
+}
+
+/* Load a suite, every variant (each must be valid), and its [expect] claims. */
+static int rp_load_suite(rp_t *r, rp_suite_t *s)
+{
+    snprintf(s->path, sizeof s->path, "%s", hf_suite_find(s->arg, s->path, sizeof s->path));
+    const char *b = strrchr(s->path, '/');
+    snprintf(s->name, sizeof s->name, "%.127s", b ? b + 1 : s->path);
+    size_t l = strlen(s->name);
+    if (l > 5 && !strcmp(s->name + l - 5, ".conf")) s->name[l - 5] = 0;
+    for (int i = 0; i < r->ns && &r->s[i] != s; i++)
+        if (!strcmp(r->s[i].name, s->name))
+            return hf_seterr(HF_EINPUT, "hetfl reproduce: two suites named '%s' (%s and %s): their results "
+                             "would share %s/%s", s->name, r->s[i].path, s->path, r->out, s->name);
+    snprintf(s->dir, sizeof s->dir, "%s/%s", r->out, s->name);
+    hf_conf_t c = {0};
+    int rc = hf_conf_load(&c, s->path, hf_options_table(), r->sets, r->nsets, -1);
+    if (rc) return rc;
+    s->nvariants = hf_conf_nvariants(&c);
+    s->sweep = c.nsweep > 0;
+    s->desc = hf_calloc((size_t)s->nvariants, sizeof *s->desc);
+    for (int v = 0; v < s->nvariants && !rc; v++) {
+        hf_conf_t cv = {0};
+        hf_params_t p;
+        rc = hf_conf_load(&cv, s->path, hf_options_table(), r->sets, r->nsets, s->sweep ? v : -1);
+        if (!rc) rc = hf_params_from_conf(&p, &cv);
+        hf_conf_variant_desc(&c, v, s->desc[v], sizeof s->desc[v]);
+        hf_conf_free(&cv);
+    }
+    if (!rc) rc = hf_expect_parse(&c, s->nvariants, &s->ex, &s->nex);
+    hf_conf_free(&c);
+    return rc;
+}
+
+/* Start one child: argv, stdout and stderr to `log` (NULL: inherited), extra
+ * environment "NAME=VALUE" (NULL-terminated). */
+static pid_t rp_spawn(char *const *args, const char *log, char *const *env)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  /* reproduce killed: its runs stop too (checkpoint, exit 3) */
+    if (log) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+    }
+    for (int i = 0; env && env[i]; i++) putenv(env[i]);
+    execv(args[0], args);
+    fprintf(stderr, "hetfl reproduce: cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+}
+
+/* Wait for any of the running jobs (polling their pids only: never reaps a
+ * child that is not ours).  Returns the index of the job that ended. */
+static int rp_wait_any(rp_job_t *j, int n)
+{
+    for (;;) {
+        for (int i = 0; i < n; i++) {
+            if (j[i].state != 1) continue;
+            int st;
+            pid_t p = waitpid(j[i].pid, &st, WNOHANG);
+            if (p == j[i].pid || (p < 0 && errno == ECHILD)) {
+                j[i].state = 2;
+                j[i].rc = p < 0 ? 1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+                return i;
+            }
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A results file there already, completed: reused (unless --force). */
+static int rp_completed(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    hf_report_info_t info;
+    double v;
+    const char *name = "rounds";
+    if (hf_report_values(path, 0.5, &name, 1, &v, &info)) { hf_clearerr(); return 0; }
+    return info.complete;
+}
+
+static void rp_job_args(const rp_t *r, const rp_job_t *j, char **a, char *vbuf, char *sbuf)
+{
+    const rp_suite_t *s = &r->s[j->suite];
+    int k = 0;
+    a[k++] = (char *)r->hetfl;
+    a[k++] = "run";
+    a[k++] = (char *)s->path;
+    if (s->sweep) {
+        sprintf(vbuf, "%d", j->variant);
+        a[k++] = "--variant";
+        a[k++] = vbuf;
+    }
+    sprintf(sbuf, "%d", j->seed);
+    a[k++] = "--seed";
+    a[k++] = sbuf;
+    for (int i = 0; i < r->nsets; i++) {
+        a[k++] = "--set";
+        a[k++] = r->sets[i];
+    }
+    a[k++] = "-o";
+    a[k++] = (char *)j->out;
+    a[k++] = "--quiet";
+    if (access(j->out, F_OK) == 0) a[k++] = "--force";  /* not completed (or --force): run again */
+    a[k] = NULL;
+}
+
+/* Every variant × seed, J at a time, one rank each.  Returns the number of failed runs. */
+static int rp_run_local(rp_t *r, rp_job_t *jobs, int njobs, FILE *out)
+{
+    int running = 0, done = 0, failed = 0, next = 0;
+    char **args = hf_calloc(2 * RP_MAX_SETS + 16, sizeof *args);
+    for (int i = 0; i < njobs; i++)
+        if (!r->force && rp_completed(jobs[i].out)) {
+            jobs[i].state = 2;
+            done++;
+            fprintf(out, "reproduce: %s v%d seed %d: completed results there, reused (%s)\n",
+                    r->s[jobs[i].suite].name, jobs[i].variant, jobs[i].seed, jobs[i].out);
+        }
+    while (done < njobs) {
+        while (running < r->jobs && next < njobs) {
+            rp_job_t *j = &jobs[next++];
+            if (j->state) continue;
+            char log[4700], vb[16], sb[16];
+            snprintf(log, sizeof log, "%.*s.log", (int)strlen(j->out) - 3, j->out);
+            rp_job_args(r, j, args, vb, sb);
+            j->t0 = now_s();
+            j->pid = rp_spawn(args, log, NULL);
+            if (j->pid < 0) {
+                free(args);
+                return hf_seterr(HF_ERUNTIME, "hetfl reproduce: fork: %s", strerror(errno)), njobs;
+            }
+            j->state = 1;
+            running++;
+        }
+        if (!running) break;
+        rp_job_t *j = &jobs[rp_wait_any(jobs, njobs)];
+        running--;
+        done++;
+        failed += j->rc != 0;
+        fprintf(out, "reproduce: [%d/%d] %s v%d seed %d: ", done, njobs, r->s[j->suite].name, j->variant, j->seed);
+        if (j->rc == 0) fprintf(out, "completed in %.1f s\n", now_s() - j->t0);
+        else fprintf(out, "FAILED (%s %d) after %.1f s; see %.*s.log\n", j->rc < 0 ? "signal" : "exit",
+                     j->rc, now_s() - j->t0, (int)strlen(j->out) - 3, j->out);
+        fflush(out);
+    }
+    free(args);
+    return failed;
+}
+
+/* slurm/sweep.sh: $HETFL_SLURM_DIR, beside the binary (source tree), or installed. */
+static void rp_sweep_path(const rp_t *r, char *buf, size_t n)
+{
+    const char *d = getenv("HETFL_SLURM_DIR");
+    if (d && *d) { snprintf(buf, n, "%s/sweep.sh", d); return; }
+    char bin[4096];
+    snprintf(bin, sizeof bin, "%s", r->hetfl);
+    char *sl = strrchr(bin, '/');
+    if (sl) {
+        *sl = 0;
+        snprintf(buf, n, "%s/slurm/sweep.sh", bin);
+        if (access(buf, X_OK) == 0) return;
+    }
+    snprintf(buf, n, "%s/slurm/sweep.sh", HETFL_DATADIR);
+}
+
+/* One job array per suite (slurm/sweep.sh --wait, all suites submitted at
+ * once); results in the same layout (HETFL_OUTPUT_DIR).  Returns failures. */
+static int rp_run_slurm(rp_t *r, FILE *out)
+{
+    char sweep[4200], seeds[8 * RP_MAX_SEEDS] = "";
+    rp_sweep_path(r, sweep, sizeof sweep);
+    for (int i = 1; i <= r->nseeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d",
+                                                  i > 1 ? " " : "", i);
+    const char *sbatch = getenv("HETFL_SBATCH");
+    if (hf_mkdir_p("logs") != 0)  /* sweep.sbatch's default logs: logs/%x_%A_%a.out (Slurm does not create it) */
+        fprintf(out, "reproduce: warning: cannot create logs/: %s\n", strerror(errno));
+    rp_job_t *jobs = hf_calloc((size_t)r->ns, sizeof *jobs);
+    char **args = hf_calloc(2 * RP_MAX_SETS + 16, sizeof *args);
+    static char envb[RP_MAX_SUITES][2][4500];
+    for (int i = 0; i < r->ns; i++) {
+        int k = 0;
+        args[k++] = sweep;
+        args[k++] = "--wait";
+        args[k++] = "--seeds";
+        args[k++] = seeds;
+        if (sbatch && *sbatch) {  /* site options: --account, --partition, -n 1, ... */
+            args[k++] = "--sbatch";
+            args[k++] = (char *)sbatch;
+        }
+        args[k++] = r->s[i].path;
+        for (int q = 0; q < r->nsets; q++) { args[k++] = "--set"; args[k++] = r->sets[q]; }
+        args[k] = NULL;
+        snprintf(envb[i][0], sizeof envb[i][0], "HETFL=%s", r->hetfl);
+        snprintf(envb[i][1], sizeof envb[i][1], "HETFL_OUTPUT_DIR=%s", r->s[i].dir);
+        char *env[] = {envb[i][0], envb[i][1], NULL};
+        char log[4500];
+        snprintf(log, sizeof log, "%s/sweep.log", r->s[i].dir);
+        jobs[i].suite = i;
+        jobs[i].t0 = now_s();
+        jobs[i].pid = rp_spawn(args, log, env);
+        jobs[i].state = 1;
+        fprintf(out, "reproduce: %s: %d variant(s) x %d seed(s) submitted through %s (log %s)\n", r->s[i].name,
+                r->s[i].nvariants, r->nseeds, sweep, log);
+    }
+    fflush(out);
+    int failed = 0;
+    for (int n = 0; n < r->ns; n++) {
+        rp_job_t *j = &jobs[rp_wait_any(jobs, r->ns)];
+        failed += j->rc != 0;
+        fprintf(out, "reproduce: %s: job array %s after %.0f s\n", r->s[j->suite].name,
+                j->rc ? "FAILED" : "done", now_s() - j->t0);
+    }
+    free(args);
+    free(jobs);
+    return failed;
+}
+
+/* ---- aggregation and the report ---- */
+
+typedef struct {
+    char metric[64];
+    double target;      /* NaN: not a "to target" figure */
+} rp_col_t;
+
+typedef struct {
+    int ncols;
+    rp_col_t col[32];
+    double *v;          /* [col][variant][seed], NaN missing */
+    int nv, nseeds, incomplete;
+} rp_data_t;
+
+#define RP_V(D, C, V, S) ((D)->v[((size_t)(C) * (size_t)(D)->nv + (size_t)(V)) * (size_t)(D)->nseeds + (size_t)(S)])
+
+static int rp_col_find(const rp_data_t *d, const char *metric, double target)
+{
+    for (int c = 0; c < d->ncols; c++)
+        if (!strcmp(d->col[c].metric, metric) &&
+            (isnan(target) ? isnan(d->col[c].target) : d->col[c].target == target)) return c;
+    return -1;
+}
+
+static void rp_col_add(rp_data_t *d, const char *metric, double target)
+{
+    if (rp_col_find(d, metric, target) >= 0 || d->ncols == 32) return;
+    snprintf(d->col[d->ncols].metric, sizeof d->col[0].metric, "%s", metric);
+    d->col[d->ncols++].target = target;
+}
+
+static void rp_col_name(const rp_col_t *c, char *buf, size_t n)
+{
+    if (isnan(c->target)) snprintf(buf, n, "%s", c->metric);
+    else snprintf(buf, n, "%s@%g", c->metric, c->target);
+}
+
+/* Read every results file of suite s: the figures its claims name, and final accuracy. */
+static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, FILE *out)
+{
+    memset(d, 0, sizeof *d);
+    rp_col_add(d, "final_accuracy", NAN);
+    for (int e = 0; e < s->nex; e++) rp_col_add(d, s->ex[e].metric, s->ex[e].target);
+    d->nv = s->nvariants;
+    d->nseeds = r->nseeds;
+    d->v = hf_calloc((size_t)d->ncols * (size_t)d->nv * (size_t)d->nseeds, sizeof *d->v);
+    for (int v = 0; v < d->nv; v++)
+        for (int k = 0; k < d->nseeds; k++) {
+            char path[4600];
+            snprintf(path, sizeof path, "%s/v%d-s%d.h5", s->dir, v, k + 1);
+            int ok = 1;
+            for (int c = 0; c < d->ncols; c++) {
+                hf_report_info_t info;
+                const char *name = d->col[c].metric;
+                double t = isnan(d->col[c].target) ? 0.8 : d->col[c].target;
+                RP_V(d, c, v, k) = NAN;
+                if (!ok) continue;
+                if (hf_report_values(path, t, &name, 1, &RP_V(d, c, v, k), &info)) {
+                    fprintf(out, "reproduce: %s v%d seed %d: no results: %s\n", s->name, v, k + 1, hf_errmsg());
+                    hf_clearerr();
+                    ok = 0;
+                } else if (!info.complete) {
+                    fprintf(out, "reproduce: %s v%d seed %d: run %s: left out\n", s->name, v, k + 1, info.status);
+                    RP_V(d, c, v, k) = NAN;
+                    ok = 0;
+                }
+            }
+            d->incomplete += !ok;
+        }
+    return 0;
+}
+
+static void rp_fmt(char *buf, size_t n, double x)
+{
+    if (isnan(x)) snprintf(buf, n, "–");
+    else if (isinf(x)) snprintf(buf, n, "%s∞", x < 0 ? "−" : "");
+    else snprintf(buf, n, "%.4g", x);
+}
+
+static void rp_fmt_p(char *buf, size_t n, double p)
+{
+    if (isnan(p)) snprintf(buf, n, "–");
+    else if (p < 1e-4) snprintf(buf, n, "< 0.0001");
+    else snprintf(buf, n, "%.4f", p);
+}
+
+static void rp_table(FILE *md, const rp_suite_t *s, const rp_data_t *d)
+{
+    char name[96], a[32], b[32], lo[32], hi[32];
+    fputs("| variant |", md);
+    for (int c = 0; c < d->ncols; c++) {
+        rp_col_name(&d->col[c], name, sizeof name);
+        fprintf(md, " %s |", name);
+    }
+    fputs("\n|---|", md);
+    for (int c = 0; c < d->ncols; c++) fputs("---|", md);
+    fputc('\n', md);
+    for (int v = 0; v < d->nv; v++) {
+        fprintf(md, "| v%d%s%s%s |", v, s->desc[v][0] ? " `" : "", s->desc[v], s->desc[v][0] ? "`" : "");
+        for (int c = 0; c < d->ncols; c++) {
+            hf_summary_t m;
+            hf_stats_summary(&RP_V(d, c, v, 0), d->nseeds, &m);
+            rp_fmt(a, sizeof a, m.mean);
+            rp_fmt(b, sizeof b, m.sd);
+            rp_fmt(lo, sizeof lo, m.lo);
+            rp_fmt(hi, sizeof hi, m.hi);
+            if (m.n == 0) fputs(" – |", md);
+            else if (m.n == 1) fprintf(md, " %s (1 run) |", a);
+            else if (m.n < d->nseeds) fprintf(md, " %s ± %s [%s, %s] (%d runs) |", a, b, lo, hi, m.n);
+            else fprintf(md, " %s ± %s [%s, %s] |", a, b, lo, hi);
+        }
+        fputc('\n', md);
+    }
+}
+
+/* Check every claim of s; one markdown row and one stdout line each.  counts[verdict]++. */
+static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t *d, int *counts)
+{
+    if (!s->nex) {
+        fputs("\nNo `[expect]` section: nothing to check.\n", md);
+        return;
+    }
+    fputs("\n| expectation | claim | test | Δ = vB − RHS [95 % CI] | effect d | p (claim false) | verdict |\n"
+          "|---|---|---|---|---|---|---|\n", md);
+    for (int e = 0; e < s->nex; e++) {
+        const hf_expect_t *x = &s->ex[e];
+        int c = rp_col_find(d, x->metric, x->target);
+        hf_expect_result_t res;
+        hf_expect_check(x, &RP_V(d, c, x->lhs, 0), x->rhs >= 0 ? &RP_V(d, c, x->rhs, 0) : NULL, d->nseeds, &res);
+        counts[res.verdict]++;
+        char desc[256], name[96], df[48] = "", dd[32], lo[32], hi[32], ef[32], p[32];
+        hf_expect_describe(x, desc, sizeof desc);
+        rp_col_name(&d->col[c], name, sizeof name);
+        rp_fmt(dd, sizeof dd, res.t.diff);
+        rp_fmt(lo, sizeof lo, res.t.lo);
+        rp_fmt(hi, sizeof hi, res.t.hi);
+        rp_fmt(ef, sizeof ef, res.t.effect);
+        rp_fmt_p(p, sizeof p, res.p);
+        if (res.t.n) {
+            if (res.t.paired) snprintf(df, sizeof df, ", n = %d, df = %.0f", res.t.n, res.t.df);
+            else snprintf(df, sizeof df, ", n = %d + %d, df = %.1f", res.t.nx, res.t.ny, res.t.df);
+        }
+        fprintf(md, "| `%s` | `%s: %s` | %s%s | %s [%s, %s] | %s | %s | **%s** |\n", x->name, name, desc, res.test, df,
+                dd, lo, hi, ef, p, hf_verdict_names[res.verdict]);
+        fprintf(out, "%-12s %s %s: %s: %s: %s%s; diff %s [%s, %s], d %s, p %s\n", hf_verdict_names[res.verdict],
+                s->name, x->name, name, desc, res.test, df, dd, lo, hi, ef, p);
+    }
+}
+
+static void rp_machine(char *buf, size_t n)
+{
+    char host[256] = "?", model[256] = "?", line[512];
+    gethostname(host, sizeof host - 1);
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            char *m = strchr(line, ':') + 1;
+            while (*m == ' ') m++;
+            m[strcspn(m, "\n")] = 0;
+            snprintf(model, sizeof model, "%s", m);
+            break;
+        }
+    if (f) fclose(f);
+    snprintf(buf, n, "%s, %s, %ld cores online", host, model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char *started, double secs,
+                      const double *load, const int *counts, int failed)
+{
+    char mach[600];
+    rp_machine(mach, sizeof mach);
+    const hf_build_info_t *bi = hf_build_info();
+    fputs("# Reproduce report\n\nGenerated by `hetfl reproduce` (src/cli/reproduce.c); do not edit by hand: "
+          "run the command again.\n\n- command: `hetfl reproduce", md);
+    for (int i = 0; i < argc; i++) fprintf(md, " %s", argv[i]);
+    fprintf(md, "`\n- date: %s (UTC, start); duration %.0f s wall, %d job%s at a time (%s)\n", started, secs,
+            r->jobs, r->jobs == 1 ? "" : "s", r->mode == 2 ? "Slurm job arrays" : "local, one rank a run");
+    fprintf(md, "- machine: %s; load average %.2f at the start, %.2f at the end\n", mach, load[0], load[1]);
+    fprintf(md, "- hetfl %s, commit %s%s\n", PACKAGE_VERSION, bi->git_commit,
+            strcmp(bi->git_dirty, "no") ? " (with uncommitted changes)" : "");
+    fprintf(md, "- seeds 1..%d for every variant; results under `%s/`\n", r->nseeds, r->out);
+    fprintf(md, "- verdicts: %d PASS, %d FAIL, %d INCONCLUSIVE%s\n\n", counts[0], counts[1], counts[2],
+            failed ? "; some runs failed or are missing (see below)" : "");
+    fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
+          "for final accuracy and every figure a claim names (`hetfl report`'s figures; `@T`: to target "
+          "accuracy T, best-so-far curve, linear interpolation; a run that never reaches T has no value). "
+          "Claims (the suite's `[expect]` section; syntax in suites/README.md): Δ is vB minus the right-hand "
+          "side, per seed; paired t-test over seeds when both variants have every seed, else Welch; PASS "
+          "when the 95 % CI of Δ lies on the claimed side (one-sided p < 0.025), FAIL when it lies wholly "
+          "on the other, INCONCLUSIVE otherwise; `~ within W`: PASS when the CI is inside (−W, W) (two "
+          "one-sided tests). Effect d: Cohen's d (paired: mean Δ / sd Δ). A t interval assumes roughly normal "
+          "values: a figure that is skewed over seeds (a long simulated time in one seed) widens it.\n", md);
+}
+
+/* Aggregate every suite, check its claims, write the markdown report atomically.
+ * counts[3]: verdict totals. */
+static int rp_write_report(const rp_t *r, int argc, char **argv, const char *started, double t0,
+                           const double *load0, int failed, int *counts, FILE *out)
+{
+    char tmp[4600];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", r->report, (long)getpid());
+    char *body = NULL;
+    size_t blen = 0;
+    FILE *md = open_memstream(&body, &blen);
+    for (int i = 0; i < r->ns; i++) {
+        const rp_suite_t *s = &r->s[i];
+        rp_data_t d;
+        rp_collect(r, s, &d, out);
+        fprintf(md, "\n## `%s` (%s)\n\n%d variant%s × %d seeds%s; results `%s/v<V>-s<S>.h5`.\n\n", s->name,
+                s->arg, s->nvariants, s->nvariants == 1 ? "" : "s", r->nseeds,
+                d.incomplete ? " — some runs missing or incomplete, left out" : "", s->dir);
+        rp_table(md, s, &d);
+        rp_claims(md, out, s, &d, counts);
+        free(d.v);
+    }
+    fclose(md);
+    double load[2] = {load0[0], -1};
+    if (getloadavg(load + 1, 1) != 1) load[1] = -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        free(body);
+        return hf_seterr(HF_ERUNTIME, "hetfl reproduce: cannot write %s: %s", tmp, strerror(errno));
+    }
+    rp_header(f, r, argc, argv, started, now_s() - t0, load, counts, failed);
+    fwrite(body, 1, blen, f);
+    free(body);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, r->report) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return hf_seterr(HF_ERUNTIME, "hetfl reproduce: cannot write %s: %s", r->report, strerror(e));
+    }
+    return 0;
+}
+
+int hf_reproduce_main(int argc, char **argv, FILE *out)
+{
+    rp_t *r = hf_calloc(1, sizeof *r);
+    int rc = rp_parse_args(argc, argv, r);
+    for (int i = 0; i < r->ns && !rc; i++) rc = rp_load_suite(r, &r->s[i]);
+    const char *h = getenv("HETFL");
+    if (!rc) {
+        ssize_t n = h && *h ? -1 : readlink("/proc/self/exe", r->hetfl_buf, sizeof r->hetfl_buf - 1);
+        if (n > 0) r->hetfl_buf[n] = 0;
+        else snprintf(r->hetfl_buf, sizeof r->hetfl_buf, "%s", h && *h ? h : "hetfl");
+        r->hetfl = r->hetfl_buf;
+        if (r->mode == 0) r->mode = getenv("SLURM_JOB_ID") ? 2 : 1;
+    }
+    if (!rc && r->report != r->report_buf) {  /* --report FILE can be written (before any run) */
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s", r->report);
+        char *sl = strrchr(dir, '/');
+        if (sl) *sl = 0;
+        struct stat st;
+        if (sl == dir) snprintf(dir, sizeof dir, "/");
+        if (!sl) snprintf(dir, sizeof dir, ".");
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0)
+            rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --report %s: directory '%s' %s", r->report, dir,
+                           stat(dir, &st) != 0 ? "does not exist" : !S_ISDIR(st.st_mode) ? "is not a directory"
+                                                                    : "is not writable");
+        else if (stat(r->report, &st) == 0 && !S_ISREG(st.st_mode))
+            rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --report %s: not a regular file", r->report);
+    }
+    for (int i = 0; i < r->ns && !rc; i++)
+        if (hf_mkdir_p(r->s[i].dir) != 0)
+            rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --out: cannot create directory '%s': %s", r->s[i].dir,
+                           strerror(errno));
+    int counts[3] = {0, 0, 0}, failed = 0;
+    if (!rc) {
+        char started[32];
+        time_t t = time(NULL);
+        strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        double t0 = now_s(), load0[1] = {-1};
+        if (getloadavg(load0, 1) != 1) load0[0] = -1;
+        int njobs = 0;
+        for (int i = 0; i < r->ns; i++) njobs += r->s[i].nvariants * r->nseeds;
+        rp_job_t *jobs = hf_calloc((size_t)njobs, sizeof *jobs);
+        for (int i = 0, k = 0; i < r->ns; i++)
+            for (int v = 0; v < r->s[i].nvariants; v++)
+                for (int s = 1; s <= r->nseeds; s++, k++) {
+                    jobs[k] = (rp_job_t){.suite = i, .variant = v, .seed = s};
+                    snprintf(jobs[k].out, sizeof jobs[k].out, "%s/v%d-s%d.h5", r->s[i].dir, v, s);
+                }
+        fprintf(out, "reproduce: %d suite%s, %d run%s (%d seeds each), %s\n", r->ns, r->ns == 1 ? "" : "s", njobs,
+                njobs == 1 ? "" : "s", r->nseeds, r->mode == 2 ? "Slurm job arrays (slurm/sweep.sh)" : "local");
+        failed = r->mode == 2 ? rp_run_slurm(r, out) : rp_run_local(r, jobs, njobs, out);
+        free(jobs);
+        rc = rp_write_report(r, argc, argv, started, t0, load0, failed, counts, out);
+        if (!rc)
+            fprintf(out, "reproduce: %d PASS, %d FAIL, %d INCONCLUSIVE; %d failed run%s; report %s\n", counts[0],
+                    counts[1], counts[2], failed, failed == 1 ? "" : "s", r->report);
+        if (!rc && (failed || counts[HF_VERDICT_FAIL])) rc = HF_ERUNTIME;
+    }
+    for (int i = 0; i < r->ns; i++) {
+        free(r->s[i].desc);
+        free(r->s[i].ex);
+    }
+    free(r);
+    return rc;
+}
+
+/* `hetfl reproduce ...` from main(), before MPI_Init: help, errors, exit status. */
+int hf_reproduce_cli(int argc, char **argv, FILE *out)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(hf_command_help("reproduce"), out);
+            return 0;
+        }
+    hf_clearerr();
+    int rc = hf_reproduce_main(argc, argv, out);
+    if (rc == HF_ERUNTIME && !hf_errmsg()[0]) return rc;  /* FAIL verdicts or failed runs: already said */
+    if (rc) fprintf(stderr, "%s%s\n", strncmp(hf_errmsg(), "hetfl", 5) ? "hetfl: " : "", hf_errmsg());
+    return rc;
+}
