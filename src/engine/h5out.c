@@ -65,6 +65,10 @@ static hid_t make_round_type(void)
     F(wall_io_s, H5T_NATIVE_DOUBLE);
     F(energy_j_measured, H5T_NATIVE_DOUBLE);
     F(dp_epsilon, H5T_NATIVE_DOUBLE);
+    F(client_acc_mean, H5T_NATIVE_DOUBLE);
+    F(client_acc_wmean, H5T_NATIVE_DOUBLE);
+    F(client_acc_p10, H5T_NATIVE_DOUBLE);
+    F(client_acc_min, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -147,6 +151,13 @@ static const hf_col_doc_t round_cols[] = {
     {"wall_io_s", "s", "measured: writing the round's rows"},
     {"energy_j_measured", "J", "measured: RAPL energy of the ranks' training (NaN where unreadable)"},
     {"dp_epsilon", "1", "differential privacy: epsilon spent so far at dp.delta (NaN without a DP strategy)"},
+    {"client_acc_mean", "1", "per-client evaluation: mean accuracy of the clients' own models on their "
+                             "test splits (NaN when not evaluated or data.client_test_fraction = 0)"},
+    {"client_acc_wmean", "1", "per-client evaluation: sample-weighted mean accuracy (correct / samples over "
+                              "all splits)"},
+    {"client_acc_p10", "1", "per-client evaluation: 10th percentile of the clients' accuracies (nearest rank: "
+                            "the ceil(0.1 n)-th smallest)"},
+    {"client_acc_min", "1", "per-client evaluation: the worst client's accuracy"},
     {NULL, NULL, NULL}};
 
 static const hf_col_doc_t part_cols[] = {

@@ -44,6 +44,10 @@ typedef struct {
     double energy_j_measured; /* RAPL (energy.c): Σ of the participations' figures; NaN where
                                * unreadable; not deterministic */
     double dp_epsilon;        /* differential privacy: ε spent so far at the strategy's δ; NaN without */
+    /* per-client evaluation (client_eval.c): accuracy of the clients' own models on
+     * their test splits, mean, sample-weighted mean, 10th percentile (nearest rank),
+     * worst; NaN when not evaluated or data.client_test_fraction = 0 */
+    double client_acc_mean, client_acc_wmean, client_acc_p10, client_acc_min;
 } hf_round_rec_t;
 
 typedef struct {
