@@ -188,6 +188,9 @@ void hf_weights_count(hf_strat_t *s, hf_plan_t *plan);
  * with momentum rho and proximal eta·mu (fednova.c, authors' recurrence). */
 void hf_grad_prox(hf_strat_t *s, int k, const float *w, const float *x0, float *grad);
 double hf_fednova_a(int tau, double rho, double eta_mu);
+/* Ditto's personal-model gradient (ditto.c): g ← (g + λ (v − x_t)) / (1 + η λ),
+ * x_t the run's global model (s->run->global). */
+void hf_ditto_grad(hf_strat_t *s, int k, const float *v, const float *x0, float *g);
 /* DP-FedAvg's clipping (dpfedavg.c): u ← u · min(1, clip / ‖u‖₂), the norm
  * summed in double in index order. */
 void hf_dp_clip(float *u, long n, double clip);
