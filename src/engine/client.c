@@ -93,7 +93,8 @@ static void prefetch_client_rows(const hf_run_t *x, int k, const int *perm, int 
 
 /* Local SGD (run.h): the shuffle of every epoch from r, minibatches of the
  * client's rows, the fused SGD step (or gradient, strategy hook, step). */
-hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r)
+hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r,
+                         const hf_sgd_t *sgd)
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
@@ -105,8 +106,8 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
     long P = x->model.nparams;
     memcpy(x->local, start, (size_t)P * sizeof(float));
     const hf_strategy_t *st = x->strat.st;
-    if (p->momentum > 0) memset(x->mom, 0, (size_t)P * sizeof(float));
-    hf_sgd_t opt = {p->lr, p->momentum, p->weight_decay, p->clip};
+    hf_sgd_t opt = sgd ? *sgd : (hf_sgd_t){p->lr, p->momentum, p->weight_decay, p->clip};
+    if (opt.momentum > 0) memset(x->mom, 0, (size_t)P * sizeof(float));
     double loss_sum = 0.0;
     long seen = 0;
     /* energy sample strategy: each epoch over the first ne of a fresh permutation */
@@ -153,7 +154,7 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
     long P = x->model.nparams;
     hf_rng_t r;
     hf_rng_init(&r, x->p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);
-    hf_local_t res = hf_client_sgd(x, k, start, cp, &r);
+    hf_local_t res = hf_client_sgd(x, k, start, cp, &r, NULL);
     const hf_strategy_t *st = x->strat.st;
     if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
     else if (want_delta) for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
@@ -173,7 +174,7 @@ const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *star
     long sample = x->train_sample;
     x->strat.grad_active = 0;
     x->train_sample = 0;
-    hf_client_sgd(x, k, start, &cp, &r);
+    hf_client_sgd(x, k, start, &cp, &r, NULL);
     x->strat.grad_active = hook;
     x->train_sample = sample;
     return x->local;

@@ -121,9 +121,11 @@ void hf_run_free(hf_run_t *x);
  * with want_delta = 0 and no client_upload hook, only the trained model in
  * x->local (the caller hands local − start to the aggregator itself). */
 hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const hf_cplan_t *cp, int want_delta);
-/* client.c: the SGD of hf_client_train, its shuffles drawn from r; the trained
- * model in x->local (used by strategies that train a second model: Ditto). */
-hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r);
+/* client.c: the SGD of hf_client_train, its shuffles drawn from r, with the
+ * optimizer sgd (NULL: the run's lr, momentum, weight decay, clip); the
+ * trained model in x->local (strategies that train a second model: Ditto). */
+hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r,
+                         const hf_sgd_t *sgd);
 /* client.c: `steps` plain SGD steps of client k from `start` (no strategy hook,
  * shuffles keyed (seed, HF_RNG_PERSONAL, round, k)): personal.finetune_steps;
  * returns x->local. */

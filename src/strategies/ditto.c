@@ -18,6 +18,9 @@
  *    (grad_hook).  For η λ ≪ 1 it equals the authors' explicit step
  *    v ← v − η (g + λ (v − w^t)) to first order; unlike it, it is stable for
  *    any λ, and as λ → ∞ v_k → w^t (tests/ditto.sh);
+ *  - v_k trains by plain SGD at federation.lr (no momentum, weight decay or
+ *    clipping, as the authors' optimizer; the proximal step needs it), the
+ *    global model with the run's optimizer;
  *  - v_k exists only for clients that have been kept in some round: it starts
  *    from the global model w^t of its first round (the authors start every
  *    client from w^0 and hold all N models); a client without one is
@@ -102,8 +105,9 @@ static void personal_ditto(hf_strat_t *s, int i, int k, int t, const hf_cplan_t 
     }
     hf_rng_t r;
     hf_rng_init(&r, s->p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* the global training's batches */
+    hf_sgd_t plain = {s->p->lr, 0.0f, 0.0f, 0.0f};  /* the authors' optimizer; the proximal step needs it */
     s->grad_active = 1;
-    hf_client_sgd(x, k, v, cp, &r);
+    hf_client_sgd(x, k, v, cp, &r, &plain);
     s->grad_active = 0;
     memcpy(v, x->local, pb);
 }
