@@ -12,6 +12,7 @@
 # then on Fashion-MNIST (tests/data/tiny.conf, Dirichlet(0.3)):
 #   - the /rounds summaries recomputed from the /client_eval rows (mean,
 #     weighted mean, nearest-rank 10th percentile, minimum: exact);
+#   - hetfl report prints them, hetfl-plot draws client-accuracy.png;
 #   - keys off: no /client_eval, summaries NaN;
 #   - degenerate cases: finetune_steps = 0 is the global model's evaluation;
 #     Ditto's global model is FedAvg's, bit for bit; with lambda = 1e9 and every
@@ -95,6 +96,17 @@ for r in 2 6; do
     "$(cols -x "$TMP/f1.h5" /rounds round client_acc_mean client_acc_wmean client_acc_p10 client_acc_min | awk -v r=$r '$1 == r { print $2, $3, $4, $5 }')" = \
     "$(summary "$TMP/f1.h5" $r)"
 done
+# hetfl report: the last evaluated round's summaries; hetfl-plot's client-accuracy figure
+"$HETFL" report "$TMP/f1.h5" > "$TMP/rep.txt" 2>&1
+check "hetfl report: the final client accuracies (mean, p10, worst)" test \
+  "$(awk '/^final client acc\. (mean|weighted|p10|worst)/ { print $NF }' "$TMP/rep.txt" | tr '\n' ' ')" = \
+  "$(summary "$TMP/f1.h5" 6 | awk '{ printf "%.4g %.4g %.4g %.4g ", $1, $2, $3, $4 }')"
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" --no-heatmap "$TMP/f1.h5" > /dev/null 2>&1
+  check "hetfl-plot wrote client-accuracy.png" test "$(head -c 4 "$TMP/png/client-accuracy.png" | tail -c 3)" = PNG
+fi
 check "not evaluated (round 1): summaries NaN" test \
   "$(cols "$TMP/f1.h5" /rounds client_acc_mean client_acc_min | head -1)" = "nan nan"
 "$HETFL" run "$S" --quiet -o "$TMP/off.h5" --set federation.rounds=2 > /dev/null 2>&1
