@@ -21,7 +21,8 @@
 #     exactly, loss within 1e-6); with lambda = 0.1 they differ, and their mean
 #     is above FedAvg's on this non-IID split;
 #   - 1, 2 and 3 ranks bitwise identical (hetfl compare + /client_eval), and
-#     SIGTERM + --resume of Ditto on another rank count = the uninterrupted run;
+#     SIGTERM + --resume of Ditto on another rank count = the uninterrupted run,
+#     and a resume from an earlier checkpoint drops the /client_eval rows after it;
 #   - bad input: exit 2 with FILE:LINE: key '...'.
 . "$(dirname "$0")/lib.sh"
 REF=$HETFL_SRCDIR/tests/personal_reference.awk
@@ -59,6 +60,9 @@ rows_match() {
       if (d > 1e-5 + 1e-5 * $7) { bad = 1; print "  client " NR - 1 ": loss " $3 ", reference " $7 } }
     END { exit bad || n != 4 }'
 }
+# same A B: hetfl compare, and /client_eval equal (h5diff passes tables of different lengths as "not comparable")
+same() { "$HETFL" compare "$1" "$2" > /dev/null && [ "$(nrows "$1" /client_eval)" = "$(nrows "$2" /client_eval)" ] &&
+         h5diff "$1" "$2" /client_eval /client_eval; }
 run x0 --set federation.lr=0 || bad "run with lr = 0"
 model_values "$TMP/x0.h5" > "$TMP/x0"
 run avg || bad "fedavg run"
@@ -114,7 +118,7 @@ check "keys off: no /client_eval" bash -c "! h5ls '$TMP/off.h5/client_eval' > /d
 check "keys off: summaries NaN" test "$(cols "$TMP/off.h5" /rounds client_acc_mean client_acc_p10 | sort -u)" = "nan nan"
 
 "$HETFL" run "$S" --quiet -o "$TMP/ft0.h5" "${B[@]}" --set personal.finetune_steps=0 > /dev/null 2>&1
-check "finetune_steps = 0 = the global model's per-client evaluation" h5diff "$TMP/f1.h5" "$TMP/ft0.h5" /client_eval /client_eval
+check "finetune_steps = 0 = the global model's per-client evaluation" same "$TMP/f1.h5" "$TMP/ft0.h5"
 "$HETFL" run "$S" --quiet -o "$TMP/dg.h5" "${B[@]}" --set federation.strategy=ditto > /dev/null 2>&1
 check "ditto: the global model is fedavg's, bit for bit" h5diff "$TMP/f1.h5" "$TMP/dg.h5" /model/final /model/final
 check "ditto: /rounds test accuracy = fedavg's" test "$(col -x "$TMP/f1.h5" /rounds test_accuracy)" = "$(col -x "$TMP/dg.h5" /rounds test_accuracy)"
@@ -138,7 +142,6 @@ check "ditto lambda = 0.1: per-client accuracies differ from fedavg's" test \
   "$(col -x "$TMP/f16.h5" /client_eval accuracy)" != "$(col -x "$TMP/d1.h5" /client_eval accuracy)"
 check "ditto lambda = 0.1: mean per-client accuracy above fedavg's (non-IID)" awk -v a="$(cols -x "$TMP/f16.h5" /rounds client_acc_mean | tail -1)" \
   -v b="$(cols -x "$TMP/d1.h5" /rounds client_acc_mean | tail -1)" 'BEGIN { exit !(b > a) }'
-same() { "$HETFL" compare "$1" "$2" > /dev/null && h5diff "$1" "$2" /client_eval /client_eval; }
 for n in 2 3; do
   run_mpi $n run "$S" --quiet -o "$TMP/d$n.h5" "${D[@]}" > /dev/null 2>&1
   check "ditto: $n ranks = 1 rank (hetfl compare, /client_eval)" same "$TMP/d1.h5" "$TMP/d$n.h5"
@@ -156,6 +159,16 @@ check "ditto: SIGTERM, exit 3 (got $rc)" test $rc = 3
 run_mpi 3 run "$S" --quiet --resume "$TMP/term.h5" "${D[@]}" > "$TMP/resume.log" 2>&1
 check "ditto: resume on 3 ranks, exit 0" test $? = 0
 check "ditto: resumed run = uninterrupted run (personal models checkpointed)" same "$TMP/d1.h5" "$TMP/term.h5"
+
+# a crash after the last checkpoint, made deterministic: a finished 7-round run keeps
+# its checkpoint of round 4 and /client_eval rows up to round 7; resuming a copy of
+# it (on 2 ranks) must drop the rows after round 4 and end as the run itself
+K=("${D[@]}" --set federation.eval_every=1 --set federation.rounds=7 --set run.checkpoint_every=4)
+"$HETFL" run "$S" --quiet -o "$TMP/k1.h5" "${K[@]}" > /dev/null 2>&1
+cp "$TMP/k1.h5" "$TMP/k2.h5"
+run_mpi 2 run "$S" --quiet --resume "$TMP/k2.h5" "${K[@]}" > "$TMP/resume2.log" 2>&1
+check "ditto: resume from the round-4 checkpoint of a finished run, exit 0" test $? = 0
+check "ditto: /client_eval rows after the checkpoint dropped: 7 x 20 rows, = the run" same "$TMP/k1.h5" "$TMP/k2.h5"
 
 # bad input: exit 2 on every rank, FILE:LINE: key '...'
 run_mpi 2 run "$S" --quiet -o "$TMP/bad.h5" --set personal.finetune_steps=3 > "$TMP/bad.log" 2>&1; rc=$?

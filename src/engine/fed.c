@@ -465,7 +465,12 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         rc = o->resume ? hf_seterr(HF_EINPUT, "--resume: federation.mode = async has no checkpoints yet")
                        : run_async(x, &L);
         t0 = o->p.rounds;
-    } else if (o->resume && !rc) rc = hf_ckpt_restore(x->h5, comm, &t0);
+    } else if (o->resume && !rc) {
+        rc = hf_ckpt_restore(x->h5, comm, &t0);
+        if (!rc && x->rank == 0)  /* rows written after the checkpoint (a crash) go, as /rounds' do */
+            rc = hf_h5out_table_keep_rounds(hf_h5out_file(x->h5), "client_eval", t0);
+        rc = hf_run_agree(rc, comm);
+    }
     for (int t = t0; t < o->p.rounds && !rc; t++) rc = run_round(x, &L, t);
     rc = run_finish(x, &L, rc);
     L.tm.total = hf_wtime() - L.t_start;
