@@ -725,7 +725,10 @@ int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)
 
 /* ---------------------------------------------------------------- reading --- */
 
-static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, void **buf, long *n)
+/* fill: a row copied into every row before the read (columns an older file lacks
+ * keep its values), NULL: zeros */
+static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, void **buf, long *n,
+                      const void *fill)
 {
     *buf = NULL;
     *n = 0;
@@ -735,6 +738,7 @@ static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, voi
     hsize_t dims = 0;
     H5Sget_simple_extent_dims(sp, &dims, NULL);
     *buf = hf_calloc(dims ? dims : 1, recsize);
+    for (hsize_t i = 0; fill && i < dims; i++) memcpy((char *)*buf + i * recsize, fill, recsize);
     herr_t e = dims ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) : 0;
     H5Sclose(sp);
     H5Dclose(d);
@@ -750,10 +754,14 @@ int hf_h5in_open(hf_h5in_t *in, const char *path)
     in->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (in->file < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 results file", path);
     hid_t to = make_outcome_type(), tr = make_round_type(), tp = make_part_type(to);
+    /* files written before the per-client evaluation columns existed: NaN, "not evaluated" */
+    hf_round_rec_t fill;
+    memset(&fill, 0, sizeof fill);
+    fill.client_acc_mean = fill.client_acc_wmean = fill.client_acc_p10 = fill.client_acc_min = NAN;
     int bad = read_table(in->file, "rounds", tr, sizeof(hf_round_rec_t), (void **)&in->rounds,
-                         &in->nrounds);
+                         &in->nrounds, &fill);
     bad |= read_table(in->file, "participation", tp, sizeof(hf_part_rec_t), (void **)&in->part,
-                      &in->npart);
+                      &in->npart, NULL);
     H5Tclose(tp); H5Tclose(tr); H5Tclose(to);
     hid_t d = H5Dopen2(in->file, "config", H5P_DEFAULT);
     if (d >= 0) {
