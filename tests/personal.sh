@@ -23,6 +23,7 @@
 #   - 1, 2 and 3 ranks bitwise identical (hetfl compare + /client_eval), and
 #     SIGTERM + --resume of Ditto on another rank count = the uninterrupted run,
 #     and a resume from an earlier checkpoint drops the /client_eval rows after it;
+#   - decentralized mode (each client's own model): 1 rank = 2 ranks;
 #   - bad input: exit 2 with FILE:LINE: key '...'.
 . "$(dirname "$0")/lib.sh"
 REF=$HETFL_SRCDIR/tests/personal_reference.awk
@@ -169,6 +170,13 @@ cp "$TMP/k1.h5" "$TMP/k2.h5"
 run_mpi 2 run "$S" --quiet --resume "$TMP/k2.h5" "${K[@]}" > "$TMP/resume2.log" 2>&1
 check "ditto: resume from the round-4 checkpoint of a finished run, exit 0" test $? = 0
 check "ditto: /client_eval rows after the checkpoint dropped: 7 x 20 rows, = the run" same "$TMP/k1.h5" "$TMP/k2.h5"
+
+# decentralized mode: each client's own (gossiped) model; 1 rank = 2 ranks
+T=(--variant 0 --set federation.rounds=6 --set data.client_test_fraction=0.2 --set federation.eval_every=3)
+"$HETFL" run "$HETFL_SRCDIR/suites/topology.conf" --quiet -o "$TMP/dec1.h5" "${T[@]}" > /dev/null 2>&1
+run_mpi 2 run "$HETFL_SRCDIR/suites/topology.conf" --quiet -o "$TMP/dec2.h5" "${T[@]}" > /dev/null 2>&1
+check "decentralized: per-client evaluation of the client models, 2 ranks = 1 rank" same "$TMP/dec1.h5" "$TMP/dec2.h5"
+check "decentralized: /client_eval has 30 clients x 2 evaluated rounds" test "$(nrows "$TMP/dec1.h5" /client_eval)" = 60
 
 # bad input: exit 2 on every rank, FILE:LINE: key '...'
 run_mpi 2 run "$S" --quiet -o "$TMP/bad.h5" --set personal.finetune_steps=3 > "$TMP/bad.log" 2>&1; rc=$?
