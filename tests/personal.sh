@@ -15,7 +15,8 @@
 #   - hetfl report prints them, hetfl-plot draws client-accuracy.png;
 #   - keys off: no /client_eval, summaries NaN;
 #   - degenerate cases: finetune_steps = 0 is the global model's evaluation;
-#     Ditto's global model is FedAvg's, bit for bit; with lambda = 1e9 and every
+#     Ditto's global model is FedAvg's, bit for bit, at twice the simulated
+#     compute time (two models trained); with lambda = 1e9 and every
 #     client in every round, its per-client figures of round r equal FedAvg's
 #     (the global model's) of round r - 1, the model v_k was pulled to (accuracy
 #     exactly, loss within 1e-6); with lambda = 0.1 they differ, and their mean
@@ -123,6 +124,9 @@ check "finetune_steps = 0 = the global model's per-client evaluation" same "$TMP
 "$HETFL" run "$S" --quiet -o "$TMP/dg.h5" "${B[@]}" --set federation.strategy=ditto > /dev/null 2>&1
 check "ditto: the global model is fedavg's, bit for bit" h5diff "$TMP/f1.h5" "$TMP/dg.h5" /model/final /model/final
 check "ditto: /rounds test accuracy = fedavg's" test "$(col -x "$TMP/f1.h5" /rounds test_accuracy)" = "$(col -x "$TMP/dg.h5" /rounds test_accuracy)"
+check "ditto: simulated compute time counts both trainings (2 x fedavg's, every participation)" test \
+  "$(col -x "$TMP/f1.h5" /participation compute_s_model | awk '{ printf "%.17g\n", 2 * $1 }')" = \
+  "$(col -x "$TMP/dg.h5" /participation compute_s_model)"
 # lambda -> infinity: v_k -> the global model of the round k last trained in.  With every
 # client in every round, Ditto's rows of round r are FedAvg's (the global model's) of round r - 1
 F=("${B[@]}" --set federation.clients_per_round=20 --set federation.rounds=3 --set federation.eval_every=1)

@@ -21,6 +21,8 @@
  *  - v_k trains by plain SGD at federation.lr (no momentum, weight decay or
  *    clipping, as the authors' optimizer; the proximal step needs it), the
  *    global model with the run's optimizer;
+ *  - a selected client's simulated compute time and energy count both
+ *    trainings (flops_scale 2); uploads are the global model's only;
  *  - v_k exists only for clients that have been kept in some round: it starts
  *    from the global model w^t of its first round (the authors start every
  *    client from w^0 and hold all N models); a client without one is
@@ -47,6 +49,7 @@ typedef struct {
     hf_client_vecs_t v;   /* hosted clients' personal models v_k (NULL: none yet) */
     float lambda;         /* ditto.lambda */
     float scale;          /* 1 / (1 + η λ) */
+    double *fscale;       /* 2 per plan entry: a client trains two models (device clock, energy) */
 } ditto_t;
 
 static int init_ditto(hf_strat_t *s, struct hf_run *x)
@@ -57,6 +60,8 @@ static int init_ditto(hf_strat_t *s, struct hf_run *x)
     d->lambda = (float)hf_conf_float(s->conf, "ditto.lambda");
     d->scale = (float)(1.0 / (1.0 + (double)s->p->lr * (double)d->lambda));
     s->state = d;
+    d->fscale = hf_calloc((size_t)s->nclients, sizeof(double));  /* m ≤ N plan entries */
+    for (int i = 0; i < s->nclients; i++) d->fscale[i] = 2.0;
     s->grad_active = 0;  /* on only while a personal model trains */
     s->state_bytes_max = (uint64_t)s->nclients * (uint64_t)s->P * sizeof(float);
     return 0;
@@ -67,6 +72,7 @@ static void free_ditto(hf_strat_t *s)
     ditto_t *d = s->state;
     if (!d) return;
     hf_client_vecs_free(&d->v);
+    free(d->fscale);
     free(d);
 }
 
@@ -112,6 +118,8 @@ static void personal_ditto(hf_strat_t *s, int i, int k, int t, const hf_cplan_t 
     memcpy(v, x->local, pb);
 }
 
+static const double *flops_ditto(const hf_strat_t *s) { return ((const ditto_t *)s->state)->fscale; }
+
 static const float *model_ditto(hf_strat_t *s, int k)
 {
     return hf_client_vecs_get(&((ditto_t *)s->state)->v, k, 0);
@@ -130,6 +138,7 @@ const hf_strategy_t hf_strategy_ditto = {
     .state_bytes = bytes_ditto,
     .ckpt_register = ckpt_ditto,
     .weights = hf_weights_samples,
+    .flops_scale = flops_ditto,
     .grad_hook = hf_ditto_grad,
     .personal_train = personal_ditto,
     .personal_model = model_ditto,
