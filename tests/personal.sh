@@ -9,6 +9,8 @@
 #     FedAvg (the global model), FedAvg + fine-tuning (k gradient steps), Ditto
 #     after one round (proximal steps towards w_0), within 1e-5;
 #   - a client with an empty split: NaN, left out of the summaries;
+#   - data.client_test_natural: the splits are the test file's users; refused
+#     with client_test_fraction, or when the test file has fewer users;
 # then on Fashion-MNIST (tests/data/tiny.conf, Dirichlet(0.3)):
 #   - the /rounds summaries recomputed from the /client_eval rows (mean,
 #     weighted mean, nearest-rank 10th percentile, minimum: exact);
@@ -78,6 +80,20 @@ check "fine-tuning changed the losses" test "$(col -x "$TMP/avg.h5" /client_eval
 run ditto --set federation.strategy=ditto --set ditto.lambda=0.7 || bad "ditto run"
 awk -f "$REF" -v D=2 -v C=3 -v f=0.25 -v mode=ditto -v lr=0.5 -v lam=0.7 -v B=2 -v E=1 "$TMP/x0" "$TMP/clients" > "$TMP/ref.ditto"
 check "ditto, 1 round: personal models by the proximal step from w_0" rows_match "$TMP/ditto.h5" "$TMP/ref.ditto"
+# data.client_test_natural: the test file's users (same names, same order) are the splits
+printf '0 3 0.0 1.0 2\n1 1 1.0 0.0 0\n2 2 -0.5 -0.5 1\n3 1 0.3 0.9 2\n' > "$TMP/tclients"
+leaf_json 2 < "$TMP/tclients" > "$TMP/test2.json"
+run nat --set data.client_test_fraction=0 --set data.client_test_natural=yes --set data.test_path="$TMP/test2.json" ||
+  bad "run with data.client_test_natural"
+model_values "$TMP/nat.h5" > "$TMP/wn"
+awk -f "$REF" -v D=2 -v C=3 -v natural=1 -v mode=eval "$TMP/wn" "$TMP/tclients" > "$TMP/ref.nat"
+check "client_test_natural: each client's split is its test-file user (3,1,2,1 samples), global model" \
+  rows_match "$TMP/nat.h5" "$TMP/ref.nat"
+run natbad --set data.client_test_natural=yes > /dev/null 2>&1; rc=$?
+check "client_test_natural with client_test_fraction: refused" grep -q "key 'data.client_test_natural': .*not both" "$TMP/natbad.log"
+run natbad2 --set data.client_test_fraction=0 --set data.client_test_natural=yes > /dev/null 2>&1
+check "client_test_natural with a 1-user test file (4 clients): refused" \
+  grep -q "key 'data.client_test_natural': the test file has 1 users, the run 4 clients" "$TMP/natbad2.log"
 check "a client with an empty split is left out: summaries over clients 0-2" test \
   "$(cols -x "$TMP/avg.h5" /rounds client_acc_mean)" = \
   "$(awk '$2 > 0 { s += $3; n++ } END { printf "%.17g", s / n }' "$TMP/ref.eval")"

@@ -12,6 +12,7 @@
 #   awk -f personal_reference.awk -v D=2 -v C=3 -v f=0.25 -v mode=eval|finetune|ditto \
 #       [-v lr= -v steps= -v lam= -v B= -v E=] MODEL CLIENTS
 #   MODEL: the model every client starts from, one value a line (W row by row, then b)
+#   -v natural=1: CLIENTS are the test file's users, all n_k copies the client's split
 #   CLIENTS: lines "k n_k x_1 .. x_D y"
 #   eval: the model as is; finetune: `steps` gradient steps w -= lr g(w);
 #   ditto: E ceil((n_k - h_k)/B) steps v = (v - lr g(v) + lr lam w)/(1 + lr lam) from v = w
@@ -39,6 +40,7 @@ FNR == NR { w0[NR - 1] = $1; P = NR; next }
   for (d = 0; d < D; d++) X[k, d] = $(3 + d)
   Y[k] = $(3 + D)
   h = int(f * n); if (h > n - 1) h = n - 1
+  if (natural) h = n  # data.client_test_natural: the line is the client's test user
   if (h <= 0) { print k, 0, "nan", "nan"; next }
   for (j = 0; j < P; j++) { w[j] = w0[j] }
   ns = mode == "finetune" ? steps : mode == "ditto" ? E * int((n - h + B - 1) / B) : 0

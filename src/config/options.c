@@ -62,6 +62,11 @@ static const hf_opt_t core_options[] = {
      "(floor(f n_k), at most n_k - 1, drawn per client from the seed; the client trains on the rest); "
      "every eval_every rounds each client's own model is evaluated on it (/client_eval, "
      "/rounds.client_acc_*); 0 = off"},
+    {"data.client_test_natural", HF_OPT_BOOL, "no", NONE, NULL,
+     "per-client evaluation on the data set's own per-user test split: leaf, femnist, shakespeare, tff "
+     "with data.test_path and partition = natural; client k's test split is the k-th user of the test "
+     "file (the two files list the same users in the same order, as LEAF and TFF write them); the "
+     "alternative to data.client_test_fraction"},
     {"data.synthetic_alpha", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
      "Synthetic(alpha,beta): std of the model means u_k (heterogeneity of models)"},
     {"data.synthetic_beta", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
@@ -427,12 +432,16 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->eval_every = (int)hf_conf_int(c, "federation.eval_every");
     p->client_test_fraction = hf_conf_float(c, "data.client_test_fraction");
     p->finetune_steps = (int)hf_conf_int(c, "personal.finetune_steps");
-    if (p->finetune_steps > 0 && p->client_test_fraction <= 0)
+    p->client_test_natural = hf_conf_bool(c, "data.client_test_natural");
+    if (p->client_test_natural && p->client_test_fraction > 0)
+        return cross_err(c, "data.client_test_natural", "the per-client test split is either the natural one",
+                         "or data.client_test_fraction > 0, not both");
+    if (p->finetune_steps > 0 && p->client_test_fraction <= 0 && !p->client_test_natural)
         return cross_err(c, "personal.finetune_steps", "fine-tunes before the per-client evaluation:",
-                         "set data.client_test_fraction > 0");
-    if (p->client_test_fraction > 0 && !strcmp(oget(c, "federation.mode"), "async"))
-        return cross_err(c, "data.client_test_fraction", "per-client evaluation is not available",
-                         "in federation.mode = async yet");
+                         "set data.client_test_fraction > 0 (or data.client_test_natural = yes)");
+    const char *ck = p->client_test_natural ? "data.client_test_natural" : "data.client_test_fraction";
+    if ((p->client_test_fraction > 0 || p->client_test_natural) && !strcmp(oget(c, "federation.mode"), "async"))
+        return cross_err(c, ck, "per-client evaluation is not available", "in federation.mode = async yet");
     if (p->clients_per_round > p->clients) {
         char d[96];
         snprintf(d, sizeof d, "%d > federation.clients = %d", p->clients_per_round, p->clients);

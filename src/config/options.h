@@ -40,6 +40,7 @@ typedef struct {
     long train_samples;         /* 0 = all */
     double test_fraction;
     double client_test_fraction; /* per-client test split (0: no per-client evaluation) */
+    int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
     int syn_iid, syn_devices;
     /* [model] */

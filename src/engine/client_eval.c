@@ -5,7 +5,9 @@
  * Setup takes a test split out of every client's samples (hf_partition_holdout,
  * kernels/partition.c: ⌊f·n_k⌋ of them, at most n_k − 1, drawn from the stream
  * (seed, HF_RNG_CLIENT_TEST, 0, k), so the split depends on neither the rank
- * count nor the other clients); the client trains on the rest.
+ * count nor the other clients); the client trains on the rest.  With
+ * data.client_test_natural the split is the client's user's samples in the
+ * data set's own test file instead (data_load.c).
  *
  * Every eval_every rounds (and after the last) each rank evaluates the clients
  * it hosts — all of them, selected this round or not — with the client's own
@@ -46,8 +48,10 @@ static const hf_col_doc_t ceval_cols[] = {
 void hf_ceval_setup(hf_run_t *x)
 {
     const hf_params_t *p = x->p;
-    if (p->client_test_fraction <= 0) return;
-    hf_partition_holdout(&x->part, p->client_test_fraction, p->seed, &x->ctest);
+    if (p->client_test_fraction <= 0 && x->ctest.nclients == 0) return;
+    x->ce_data = &x->train;
+    if (p->client_test_fraction > 0) hf_partition_holdout(&x->part, p->client_test_fraction, p->seed, &x->ctest);
+    else x->ce_data = &x->test;  /* data.client_test_natural: the test file's users (data_load.c) */
     x->ce_x = hf_alloc_aligned((size_t)HF_EVAL_CHUNK * (size_t)x->train.dim * sizeof(float));
     x->ce_y = hf_calloc(HF_EVAL_CHUNK, sizeof(int));
     x->ce_perm = hf_calloc(HF_EVAL_CHUNK, sizeof(int));
@@ -81,7 +85,7 @@ static ceval_rec_t eval_client(hf_run_t *x, int k, int round)
     int dim = x->train.dim;
     for (long s0 = 0; s0 < n; s0 += HF_EVAL_CHUNK) {
         int B = (int)HF_MIN((long)HF_EVAL_CHUNK, n - s0);
-        hf_gather_rows(x->train.x, x->train.y, dim, ct->idx + ct->off[k] + s0, x->ce_perm, B, x->ce_x, x->ce_y);
+        hf_gather_rows(x->ce_data->x, x->ce_data->y, dim, ct->idx + ct->off[k] + s0, x->ce_perm, B, x->ce_x, x->ce_y);
         hf_eval_share(&x->model, x->work, w, x->ce_x, x->ce_y, B, dim, 0, 1, sums, &x->t_kernel);
     }
     r.correct = sums[0];
@@ -141,7 +145,8 @@ static int ceval_write(hf_run_t *x, const ceval_rec_t *rows, int n, hf_round_rec
     H5Tinsert(t, "loss", HOFFSET(ceval_rec_t, loss), H5T_NATIVE_DOUBLE);
     int rc = hf_h5out_append_table(hf_h5out_file(x->h5), "client_eval", t, rows, n,
                                    "per-client evaluation: each client's own model on its test split "
-                                   "(data.client_test_fraction), one row per (evaluated round, client) "
+                                   "(data.client_test_fraction or data.client_test_natural), one row per "
+                                   "(evaluated round, client) "
                                    "(docs/results.md)", ceval_cols);
     H5Tclose(t);
     return rc;

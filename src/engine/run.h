@@ -95,8 +95,9 @@ typedef struct hf_run {
     long tr_n;                    /* entries of tr_idx */
     int tr_client;                /* client tr_idx belongs to, −1: none */
     /* per-client evaluation (data.client_test_fraction; client_eval.c) */
-    hf_partition_t ctest;         /* client k's test samples: rows ctest.idx[ctest.off[k] ..] of train
-                                   * (nclients = 0: off) */
+    hf_partition_t ctest;         /* client k's test samples: rows ctest.idx[ctest.off[k] ..] of
+                                   * ce_data (nclients = 0: off) */
+    const hf_dataset_t *ce_data;  /* train (data.client_test_fraction) or test (client_test_natural) */
     float *ce_x;                  /* HF_EVAL_CHUNK rows gathered for evaluation */
     int *ce_y, *ce_perm;
 } hf_run_t;
