@@ -375,6 +375,24 @@ static int cross_err(const hf_conf_t *c, const char *key, const char *fmt, const
     return hf_seterr(HF_EINPUT, "%s: key '%s': %s %s", o ? o : "?", key, fmt, detail);
 }
 
+/* Per-client evaluation and fine-tuning ([data] client_test_*, [personal]). */
+static int personal_params(hf_params_t *p, const hf_conf_t *c)
+{
+    p->client_test_fraction = hf_conf_float(c, "data.client_test_fraction");
+    p->finetune_steps = (int)hf_conf_int(c, "personal.finetune_steps");
+    p->client_test_natural = hf_conf_bool(c, "data.client_test_natural");
+    if (p->client_test_natural && p->client_test_fraction > 0)
+        return cross_err(c, "data.client_test_natural", "the per-client test split is either the natural one",
+                         "or data.client_test_fraction > 0, not both");
+    if (p->finetune_steps > 0 && p->client_test_fraction <= 0 && !p->client_test_natural)
+        return cross_err(c, "personal.finetune_steps", "fine-tunes before the per-client evaluation:",
+                         "set data.client_test_fraction > 0 (or data.client_test_natural = yes)");
+    const char *ck = p->client_test_natural ? "data.client_test_natural" : "data.client_test_fraction";
+    if ((p->client_test_fraction > 0 || p->client_test_natural) && !strcmp(oget(c, "federation.mode"), "async"))
+        return cross_err(c, ck, "per-client evaluation is not available", "in federation.mode = async yet");
+    return 0;
+}
+
 int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
 {
     memset(p, 0, sizeof *p);
@@ -430,18 +448,8 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->weight_decay = (float)hf_conf_float(c, "federation.weight_decay");
     p->clip = (float)hf_conf_float(c, "federation.clip");
     p->eval_every = (int)hf_conf_int(c, "federation.eval_every");
-    p->client_test_fraction = hf_conf_float(c, "data.client_test_fraction");
-    p->finetune_steps = (int)hf_conf_int(c, "personal.finetune_steps");
-    p->client_test_natural = hf_conf_bool(c, "data.client_test_natural");
-    if (p->client_test_natural && p->client_test_fraction > 0)
-        return cross_err(c, "data.client_test_natural", "the per-client test split is either the natural one",
-                         "or data.client_test_fraction > 0, not both");
-    if (p->finetune_steps > 0 && p->client_test_fraction <= 0 && !p->client_test_natural)
-        return cross_err(c, "personal.finetune_steps", "fine-tunes before the per-client evaluation:",
-                         "set data.client_test_fraction > 0 (or data.client_test_natural = yes)");
-    const char *ck = p->client_test_natural ? "data.client_test_natural" : "data.client_test_fraction";
-    if ((p->client_test_fraction > 0 || p->client_test_natural) && !strcmp(oget(c, "federation.mode"), "async"))
-        return cross_err(c, ck, "per-client evaluation is not available", "in federation.mode = async yet");
+    int prc = personal_params(p, c);  /* per-client evaluation */
+    if (prc) return prc;
     if (p->clients_per_round > p->clients) {
         char d[96];
         snprintf(d, sizeof d, "%d > federation.clients = %d", p->clients_per_round, p->clients);
