@@ -170,4 +170,17 @@ int hf_partition_shards(const int *y, long n, int nclients, uint64_t seed, hf_pa
 int hf_partition_dirichlet(const int *y, long n, int n_classes, int nclients, double alpha,
                            int min_size, uint64_t seed, hf_partition_t *p);
 
+/* Per-client test split (data.client_test_fraction): client k keeps its
+ * samples in their order except h_k = hf_partition_holdout_count(n_k, frac) of
+ * them, at positions drawn by hf_rng_sample from the stream (seed,
+ * HF_RNG_CLIENT_TEST, 0, k), which go to test (client k's test samples are
+ * test->idx[test->off[k] ..], in their order in p).  p is replaced. */
+void hf_partition_holdout(hf_partition_t *p, double frac, uint64_t seed, hf_partition_t *test);
+/* h = ⌊frac · n⌋, at most n − 1 (a client keeps one training sample). */
+static inline long hf_partition_holdout_count(long n, double frac)
+{
+    long h = (long)(frac * (double)n);
+    return h < n ? h : (n > 0 ? n - 1 : 0);
+}
+
 #endif

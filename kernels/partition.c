@@ -17,6 +17,9 @@
  *              client holds >= min_size samples, at most HF_DIRICHLET_MAX_TRIES
  *              attempts.  Attempt t draws from stream (seed, PARTITION, t, 3).
  *
+ *   holdout    hf_partition_holdout: a per-client test split taken out of an
+ *              existing partition (data.client_test_fraction).
+ *
  * Results are CSR (off[N+1], idx[n]).  Memory: O(n + N) for iid and shards,
  * O(n + N * classes) for dirichlet (the per-class cut points; at most 2^28 of
  * them, i.e. 2 GiB, else HF_EINPUT).
@@ -259,6 +262,39 @@ int hf_partition_dirichlet(const int *y, long n, int n_classes, int nclients, do
     free(pr);
     free(elig);
     return rc;
+}
+
+void hf_partition_holdout(hf_partition_t *p, double frac, uint64_t seed, hf_partition_t *test)
+{
+    int N = p->nclients;
+    long n = p->off[N], nt = 0;
+    for (int k = 0; k < N; k++) nt += hf_partition_holdout_count(p->off[k + 1] - p->off[k], frac);
+    part_alloc(test, N, nt);
+    long *keep = hf_malloc((size_t)HF_MAX(n - nt, 1) * sizeof(long));
+    long *noff = hf_calloc((size_t)N + 1, sizeof(long));
+    long ki = 0, ti = 0;
+    int *pos = NULL;
+    for (int k = 0; k < N; k++) {
+        long nk = p->off[k + 1] - p->off[k], h = hf_partition_holdout_count(nk, frac);
+        const long *ix = p->idx + p->off[k];
+        pos = hf_realloc(pos, (size_t)HF_MAX(h, 1) * sizeof(int));
+        hf_rng_t r;
+        hf_rng_init(&r, seed, HF_RNG_CLIENT_TEST, 0, (uint64_t)k);
+        hf_rng_sample(&r, (int)nk, (int)h, pos);  /* sorted positions within the client */
+        noff[k] = ki;
+        test->off[k] = ti;
+        for (long j = 0, q = 0; j < nk; j++) {
+            if (q < h && pos[q] == j) { test->idx[ti++] = ix[j]; q++; }
+            else keep[ki++] = ix[j];
+        }
+    }
+    noff[N] = ki;
+    test->off[N] = ti;
+    free(pos);
+    free(p->off);
+    free(p->idx);
+    p->off = noff;
+    p->idx = keep;
 }
 
 void hf_gather_rows(const float *x, const int *y, int dim, const long *idx, const int *perm, int B, float *xb,

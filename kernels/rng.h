@@ -28,6 +28,8 @@ enum {
     HF_RNG_AUGMENT = 50,  /* data augmentation: (seed, round<<32|client, sample) (data_cifar.c) */
     HF_RNG_DP = 60,       /* differential-privacy noise: (seed, round, 0 server | 1 + client) */
     HF_RNG_PRIVACY = 61,  /* attacks: the non-member sample draw (mia.c) */
+    HF_RNG_CLIENT_TEST = 62, /* per-client test split: (seed, 0, client) (partition.c) */
+    HF_RNG_PERSONAL = 63, /* personalization: fine-tuning shuffles (seed, round, client) (client.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

@@ -45,6 +45,11 @@ G=$TMP/df.h5
 "$HETFL" run "$HETFL_SRCDIR/tests/data/tiny.conf" --set federation.rounds=1 --set federation.strategy=feddf \
   --set feddf.groups=a1-c1 --set feddf.steps=5 --set privacy.attack=loss -o "$G" --quiet > "$TMP/dflog" 2>&1
 check "tiny FedDF run" test $? = 0
+C=$TMP/ce.h5  # per-client evaluation: /client_eval
+"$HETFL" run "$HETFL_SRCDIR/tests/data/tiny.conf" --set federation.rounds=1 --set data.client_test_fraction=0.2 \
+  -o "$C" --quiet > "$TMP/celog" 2>&1
+check "tiny run with per-client evaluation" test $? = 0
+check "path /client_eval is documented in docs/results.md" grep -qF -- '`/client_eval' "$RES"
 for d in $("$H5DUMP" -H "$G" | sed -n 's/^   \(DATASET\|GROUP\) "\(.*\)".*/\2/p'); do
   check "FedDF: path /$d is documented in docs/results.md" grep -qF -- "\`/$d" "$RES"
 done
@@ -57,7 +62,7 @@ doc_cols() {
     tr '\n' ' '
 }
 attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,$p' | grep -o '"[^"]*"' | tr -d '"' | tr '\n' ' '; }
-for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf G:/privacy; do
+for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf G:/privacy C:/client_eval; do
   v=${ft%%:*} t=${ft#*:}; f=${!v}
   fields=$("$H5DUMP" -H -d "$t" "$f" | sed -n 's/.*[A-Z0-9_]* "\([a-z0-9_]*\)";$/\1/p' | tr '\n' ' ')
   docs=$(doc_cols "$t")

@@ -9,7 +9,8 @@
 # wrongly) changes the result:
 #   global model and simulated time (every case); server optimizer moments (adam);
 #   SCAFFOLD c and the per-client c_k, created lazily on the hosting rank (11
-#   clients over 2, then 3 ranks: blocks of different sizes); dynamic backup
+#   clients over 2, then 3 ranks: blocks of different sizes); Ditto's personal
+#   models (the same layout; per-client evaluation on); dynamic backup
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction).
@@ -73,6 +74,8 @@ case " ${RESUME_STATE_CASES:-plain} " in *" plain "*)
   refused "another strategy" --set federation.strategy=fedprox ;;
 esac
 resume_case scaffold 2 3 --set federation.strategy=scaffold
+# Ditto's personal models (per-client, lazily created; they enter /rounds.client_acc_*)
+resume_case ditto 2 3 --set federation.strategy=ditto --set data.client_test_fraction=0.2
 resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \
   --set federation.clients_per_round=8
 resume_case dpsgd 3 2 --set federation.mode=decentralized --set topology.kind=ring

@@ -21,6 +21,12 @@ Writes into DIR (default .), one file per format (default png):
                             FedAvg model (dashed) and of the distilled student kept
                             (solid); distillation steps run and step kept; measured
                             server compute per round (legend: the group's server memory)
+  client-accuracy.*         runs with per-client evaluation (/client_eval,
+                            data.client_test_fraction): left, the mean (solid) and
+                            10th-percentile (dashed) accuracy of the clients' own models
+                            and the global model's test accuracy (dotted) vs round;
+                            right, the distribution (ECDF) of the clients' accuracies at
+                            the last evaluated round, one line per run
   consensus.*               decentralized runs: consensus distance vs round (log scale)
   scaling.*                 from slurm/scaling.sh's summary.tsv: wall time per round
                             and parallel efficiency vs ranks, weak and strong series
@@ -87,6 +93,7 @@ class Run:
                     self.client_class[int(i)] = dc.decode() if isinstance(dc, bytes) else str(dc)
             self.by_width = f["rounds_by_width"][:] if "rounds_by_width" in f else None
             self.feddf = f["feddf"][:] if "feddf" in f else None
+            self.client_eval = f["client_eval"][:] if "client_eval" in f else None
             st = f.attrs.get("status", "")
             self.status = st.decode() if isinstance(st, bytes) else str(st)
             cfg = f["config"][()]
@@ -258,6 +265,37 @@ def plot_feddf(runs, outdir, opts):
     return save(fig, outdir, "feddf", opts)
 
 
+def plot_client_eval(runs, outdir, opts):
+    rs = [r for r in runs if r.client_eval is not None and len(r.client_eval)]
+    if not rs:
+        return []
+    fig, (a_t, a_d) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, r in enumerate(rs):
+        c = "C%d" % (i % 10)
+        rd = r.rounds
+        m = ~np.isnan(rd["client_acc_mean"])
+        a_t.plot(rd["round"][m], rd["client_acc_mean"][m], color=c, label=r.label())
+        a_t.plot(rd["round"][m], rd["client_acc_p10"][m], color=c, ls="--")
+        g = ~np.isnan(rd["test_accuracy"])
+        a_t.plot(rd["round"][g], rd["test_accuracy"][g], color=c, ls=":")
+        ce = r.client_eval
+        last = ce[(ce["round"] == ce["round"].max()) & (ce["samples"] > 0)]
+        acc = np.sort(last["accuracy"])
+        a_d.step(acc, np.arange(1, len(acc) + 1) / len(acc), where="post", color=c)
+    a_t.set_xlabel("round")
+    a_t.set_ylabel("accuracy")
+    a_t.grid(alpha=0.3)
+    a_t.legend(handles=a_t.get_legend_handles_labels()[0] +
+               [plt.Line2D([], [], color="grey"), plt.Line2D([], [], color="grey", ls="--"),
+                plt.Line2D([], [], color="grey", ls=":")],
+               labels=a_t.get_legend_handles_labels()[1] +
+               ["clients' mean", "clients' 10th percentile", "global model, test set"], fontsize=7)
+    a_d.set_xlabel("client accuracy on its own split (last evaluated round)")
+    a_d.set_ylabel("fraction of clients at or below")
+    a_d.grid(alpha=0.3)
+    return save(fig, outdir, "client-accuracy", opts)
+
+
 def plot_consensus(runs, outdir, opts):
     rs = [r for r in runs if "consensus_distance" in r.rounds.dtype.names
           and np.any(~np.isnan(r.rounds["consensus_distance"]))]
@@ -425,6 +463,7 @@ def main(argv):
         written += plot_accuracy(runs, a.outdir, a.target, a)
         written += plot_width(runs, a.outdir, a)
         written += plot_feddf(runs, a.outdir, a)
+        written += plot_client_eval(runs, a.outdir, a)
         written += plot_consensus(runs, a.outdir, a)
         if not a.no_heatmap:
             for r in runs:

@@ -210,6 +210,20 @@ static double *read_cols(hid_t f, const char *table, const char *const *cols, in
     return v;
 }
 
+/* Per-client evaluation (/client_eval): the last evaluated round's summaries. */
+static void run_client_eval(run_t *r, const hf_h5in_t *in)
+{
+    if (H5Lexists(in->file, "client_eval", H5P_DEFAULT) <= 0) return;
+    const hf_round_rec_t *last = NULL;
+    for (long i = 0; i < in->nrounds; i++)
+        if (!isnan(in->rounds[i].client_acc_mean)) last = &in->rounds[i];
+    if (!last) return;
+    add_extra(r, "final_client_acc_mean", "final client acc. mean", last->client_acc_mean);
+    add_extra(r, "final_client_acc_wmean", "final client acc. weighted", last->client_acc_wmean);
+    add_extra(r, "final_client_acc_p10", "final client acc. p10", last->client_acc_p10);
+    add_extra(r, "final_client_acc_min", "final client acc. worst", last->client_acc_min);
+}
+
 /* The strategies' headline tables: final accuracy per width (/rounds_by_width),
  * distillation gain and server cost (/feddf), final consensus distance. */
 static void run_extras(run_t *r, const hf_h5in_t *in)
@@ -255,6 +269,7 @@ static void run_extras(run_t *r, const hf_h5in_t *in)
     for (long i = 0; i < in->nrounds; i++)
         if (!isnan(in->rounds[i].consensus_distance)) cd = in->rounds[i].consensus_distance;
     if (!isnan(cd)) add_extra(r, "final_consensus_distance", "final consensus distance", cd);
+    run_client_eval(r, in);
 }
 
 /* Fill the figures of one run from its /rounds and /participation. */

@@ -57,6 +57,16 @@ static const hf_opt_t core_options[] = {
     {"data.test_fraction", HF_OPT_FLOAT, "1.0", 1e-6, 1.0, NULL,
      "fashion-mnist: fraction of the 10,000 test images evaluated; leaf without test_path: "
      "fraction of each user's samples held out"},
+    {"data.client_test_fraction", HF_OPT_FLOAT, "0", 0, 0.9, NULL,
+     "per-client evaluation: fraction of each client's samples held out as its own test split "
+     "(floor(f n_k), at most n_k - 1, drawn per client from the seed; the client trains on the rest); "
+     "every eval_every rounds each client's own model is evaluated on it (/client_eval, "
+     "/rounds.client_acc_*); 0 = off"},
+    {"data.client_test_natural", HF_OPT_BOOL, "no", NONE, NULL,
+     "per-client evaluation on the data set's own per-user test split: leaf, femnist, shakespeare, tff "
+     "with data.test_path and partition = natural; client k's test split is the k-th user of the test "
+     "file (the two files list the same users in the same order, as LEAF and TFF write them); the "
+     "alternative to data.client_test_fraction"},
     {"data.synthetic_alpha", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
      "Synthetic(alpha,beta): std of the model means u_k (heterogeneity of models)"},
     {"data.synthetic_beta", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
@@ -114,6 +124,10 @@ static const hf_opt_t core_options[] = {
      "clip each local gradient to this global L2 norm (0 = off)"},
     {"federation.eval_every", HF_OPT_INT, "1", 1, 10000000, NULL,
      "evaluate the global model on the test set every N rounds (and after the last)"},
+    {"personal.finetune_steps", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "per-client evaluation: local SGD steps (federation.lr, batch_size, momentum, weight_decay) "
+     "each client runs from its own model on its training samples before being evaluated, "
+     "nothing kept (FedAvg+FT); needs data.client_test_fraction > 0"},
     /* here: each strategy's own keys ([fedprox], [heterofl], ...: hf_strategy_t.keys) */
     /* [server], [topology]: server_opt.c, topology.c */
     {"server.optimizer", HF_OPT_CHOICE, "none", NONE, NULL /* the registry's names */,
@@ -365,6 +379,24 @@ static int cross_err(const hf_conf_t *c, const char *key, const char *fmt, const
     return hf_seterr(HF_EINPUT, "%s: key '%s': %s %s", o ? o : "?", key, fmt, detail);
 }
 
+/* Per-client evaluation and fine-tuning ([data] client_test_*, [personal]). */
+static int personal_params(hf_params_t *p, const hf_conf_t *c)
+{
+    p->client_test_fraction = hf_conf_float(c, "data.client_test_fraction");
+    p->finetune_steps = (int)hf_conf_int(c, "personal.finetune_steps");
+    p->client_test_natural = hf_conf_bool(c, "data.client_test_natural");
+    if (p->client_test_natural && p->client_test_fraction > 0)
+        return cross_err(c, "data.client_test_natural", "the per-client test split is either the natural one",
+                         "or data.client_test_fraction > 0, not both");
+    if (p->finetune_steps > 0 && p->client_test_fraction <= 0 && !p->client_test_natural)
+        return cross_err(c, "personal.finetune_steps", "fine-tunes before the per-client evaluation:",
+                         "set data.client_test_fraction > 0 (or data.client_test_natural = yes)");
+    const char *ck = p->client_test_natural ? "data.client_test_natural" : "data.client_test_fraction";
+    if ((p->client_test_fraction > 0 || p->client_test_natural) && !strcmp(oget(c, "federation.mode"), "async"))
+        return cross_err(c, ck, "per-client evaluation is not available", "in federation.mode = async yet");
+    return 0;
+}
+
 int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
 {
     memset(p, 0, sizeof *p);
@@ -420,6 +452,8 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->weight_decay = (float)hf_conf_float(c, "federation.weight_decay");
     p->clip = (float)hf_conf_float(c, "federation.clip");
     p->eval_every = (int)hf_conf_int(c, "federation.eval_every");
+    int prc = personal_params(p, c);  /* per-client evaluation */
+    if (prc) return prc;
     if (p->clients_per_round > p->clients) {
         char d[96];
         snprintf(d, sizeof d, "%d > federation.clients = %d", p->clients_per_round, p->clients);

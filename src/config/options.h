@@ -39,6 +39,8 @@ typedef struct {
     int min_samples;
     long train_samples;         /* 0 = all */
     double test_fraction;
+    double client_test_fraction; /* per-client test split (0: no per-client evaluation) */
+    int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
     int syn_iid, syn_devices;
     /* [model] */
@@ -46,6 +48,7 @@ typedef struct {
     /* [federation] */
     int clients, clients_per_round, rounds, local_epochs, batch_size, eval_every;
     float lr, momentum, weight_decay, clip;
+    int finetune_steps;         /* personal.finetune_steps */
     /* [aggregation] */
     hf_topo_t topology;
     int exact;

@@ -413,6 +413,7 @@ static int async_record(async_run_t *A, int u, long r0, long nrows, hf_round_rec
     rr->consensus_distance = NAN;
     rr->energy_j_measured = NAN;
     rr->dp_epsilon = NAN;  /* no DP strategy runs asynchronously */
+    rr->client_acc_mean = rr->client_acc_wmean = rr->client_acc_p10 = rr->client_acc_min = NAN;
     int rc = hf_h5out_participation(A->e->h5, A->rows, nrows);
     rr->wall_io_s = hf_wtime() - tw3;
     rr->wall_time_s = hf_wtime() - tw0;

@@ -91,10 +91,10 @@ static void prefetch_client_rows(const hf_run_t *x, int k, const int *perm, int 
         for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(x->cx8 + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
 }
 
-/* Local training (run.h): the keyed shuffle of every epoch, minibatches of the
- * client's rows, the fused SGD step (or gradient, strategy hook, step), then
- * the upload. */
-hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const hf_cplan_t *cp, int want_delta)
+/* Local SGD (run.h): the shuffle of every epoch from r, minibatches of the
+ * client's rows, the fused SGD step (or gradient, strategy hook, step). */
+hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r,
+                         const hf_sgd_t *sgd)
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
@@ -106,16 +106,14 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
     long P = x->model.nparams;
     memcpy(x->local, start, (size_t)P * sizeof(float));
     const hf_strategy_t *st = x->strat.st;
-    if (p->momentum > 0) memset(x->mom, 0, (size_t)P * sizeof(float));
-    hf_sgd_t opt = {p->lr, p->momentum, p->weight_decay, p->clip};
-    hf_rng_t r;
-    hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);
+    hf_sgd_t opt = sgd ? *sgd : (hf_sgd_t){p->lr, p->momentum, p->weight_decay, p->clip};
+    if (opt.momentum > 0) memset(x->mom, 0, (size_t)P * sizeof(float));
     double loss_sum = 0.0;
     long seen = 0;
     /* energy sample strategy: each epoch over the first ne of a fresh permutation */
     long ne = x->train_sample > 0 && x->train_sample < nk ? x->train_sample : nk;
     for (int e = 0; e < cp->epochs && nk > 0; e++) {
-        hf_rng_permutation(&r, (int)nk, x->iperm);
+        hf_rng_permutation(r, (int)nk, x->iperm);
         for (long b0 = 0; b0 < ne && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, ne - b0);
             /* this batch's rows, then ask for the next batch's (measured: half the
@@ -144,9 +142,41 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
         }
     }
     res.loss = seen ? loss_sum / (double)seen : NAN;
+    res.measured = hf_wtime() - t0;
+    return res;
+}
+
+/* Local training (run.h): SGD with the shuffles of (seed, round t, client k),
+ * then the upload. */
+hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const hf_cplan_t *cp, int want_delta)
+{
+    double t0 = hf_wtime();
+    long P = x->model.nparams;
+    hf_rng_t r;
+    hf_rng_init(&r, x->p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);
+    hf_local_t res = hf_client_sgd(x, k, start, cp, &r, NULL);
+    const hf_strategy_t *st = x->strat.st;
     if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
     else if (want_delta) for (long j = 0; j < P; j++) x->delta[j] = x->local[j] - start[j];
     res.measured = hf_wtime() - t0;
     return res;
+}
+
+/* Fine-tuning before the per-client evaluation (run.h): plain SGD, no
+ * strategy hook, shuffles from (seed, HF_RNG_PERSONAL, round, client). */
+const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *start, int steps)
+{
+    long nk = x->part.off[k + 1] - x->part.off[k], B = x->p->batch_size, nb = (nk + B - 1) / B;
+    hf_cplan_t cp = {.client = k, .kept = 1, .epochs = nb > 0 ? (int)((steps + nb - 1) / nb) : 0, .steps = steps};
+    hf_rng_t r;
+    hf_rng_init(&r, x->p->seed, HF_RNG_PERSONAL, (uint64_t)round, (uint64_t)k);
+    int hook = x->strat.grad_active;
+    long sample = x->train_sample;
+    x->strat.grad_active = 0;
+    x->train_sample = 0;
+    hf_client_sgd(x, k, start, &cp, &r, NULL);
+    x->strat.grad_active = hook;
+    x->train_sample = sample;
+    return x->local;
 }
 

@@ -116,8 +116,23 @@ void hf_data_hint(hf_dsname_t ds)
     }
 }
 
+/* data.client_test_natural: the test file's users, one per client (client_eval.c). */
+static int natural_test(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_partition_t *tp, int N)
+{
+    if (!p->client_test_natural) return 0;
+    const char *o = hf_conf_origin(c, "data.client_test_natural");
+    if (tp->nclients == 0)
+        return hf_seterr(HF_EINPUT, "%s: key 'data.client_test_natural': needs a per-user test file "
+                         "(data.dataset = leaf, femnist, shakespeare or tff with data.test_path)", o ? o : suite);
+    if (tp->nclients < N)
+        return hf_seterr(HF_EINPUT, "%s: key 'data.client_test_natural': the test file has %d users, the run "
+                         "%d clients", o ? o : suite, tp->nclients, N);
+    partition_keep(tp, N);
+    return 0;
+}
+
 static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_dataset_t *train,
-                     hf_dataset_t *test, hf_partition_t *part, long *train_all)
+                     hf_dataset_t *test, hf_partition_t *part, long *train_all, hf_partition_t *test_part)
 {
     int rc = 0;
     hf_partition_t natural = {0};
@@ -176,7 +191,8 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
         } else if (tp && tp[0]) {
             hf_partition_t pt = {0};
             rc = p->dataset == HF_DS_TFF ? hf_tff_load(tp, coarse, test, &pt) : hf_leaf_load_opts(tp, &lo, test, &pt);
-            hf_partition_free(&pt);
+            if (!rc && p->client_test_natural) *test_part = pt;  /* per-client evaluation (client_eval.c) */
+            else hf_partition_free(&pt);
             if (rc) {
                 hf_data_hint(p->dataset);
                 return hf_key_wrap(c, "data.test_path", rc);
@@ -207,9 +223,14 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
         }
         partition_keep(&natural, p->clients);
         *part = natural;
-        return 0;
+        return natural_test(p, c, suite, test_part, part->nclients);
     }
     if (have_natural) hf_partition_free(&natural);
+    if (p->client_test_natural) {
+        const char *o = hf_conf_origin(c, "data.client_test_natural");
+        return hf_seterr(HF_EINPUT, "%s: key 'data.client_test_natural': needs data.partition = natural (clients "
+                         "= the data set's users)", o ? o : suite);
+    }
     dataset_truncate(train, p->train_samples);
     switch (p->partition) {
     case HF_PART_SHARDS:
@@ -253,9 +274,10 @@ static int check_population(const hf_params_t *p, const hf_conf_t *c, const hf_p
 }
 
 int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_dataset_t *train,
-                 hf_dataset_t *test, hf_partition_t *part, long *train_all)
+                 hf_dataset_t *test, hf_partition_t *part, long *train_all, hf_partition_t *test_part)
 {
-    int rc = load_data(p, c, suite, train, test, part, train_all);
+    memset(test_part, 0, sizeof *test_part);
+    int rc = load_data(p, c, suite, train, test, part, train_all, test_part);
     if (!rc) rc = check_population(p, c, part);
     return rc;
 }

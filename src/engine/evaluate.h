@@ -23,6 +23,12 @@ void hf_eval_share(const hf_model_t *m, hf_work_t *work, const float *w, const f
 /* Accuracy and mean loss from reduced sums over n samples (NaN when n = 0). */
 void hf_eval_figures(const int64_t sums[2], long n, double *acc, double *loss);
 
+/* Summaries of a per-client evaluation (/rounds.client_acc_*) over the n
+ * clients with samples[i] > 0: out[0] the mean of acc, out[1] Σ correct /
+ * Σ samples, out[2] the 10th percentile by nearest rank (the ⌈0.1·m⌉-th
+ * smallest of the m accuracies), out[3] the smallest; NaN when m = 0. */
+void hf_ceval_summary(const double *acc, const int64_t *samples, const int64_t *correct, int n, double out[4]);
+
 struct hf_run;
 /* The global model on the whole test set (collective; model on every rank). */
 void hf_eval_global(struct hf_run *x, double *acc, double *loss);

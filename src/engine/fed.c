@@ -191,6 +191,8 @@ static void round_train(hf_run_t *x, loop_t *L, round_t *R)
         hf_local_t lr = {.loss = NAN};
         openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);  /* its class's, on any rank */
         uint64_t ebytes = train_client(x, R->t, i, k, R->nloc, &lr);
+        if (x->plan.c[i].kept && x->strat.st->personal_train && !p->decentralized)  /* Ditto's v_k */
+            x->strat.st->personal_train(&x->strat, i, k, R->t, &x->plan.c[i]);
         hf_record_client(x, R->t, i, k, &x->plan.c[i], &lr, ebytes, L->sim_time, &L->recs[R->nloc++]);
     }
     double node_j = hf_rapl_attribute(hf_rapl_end(&x->rapl), p->dev.cores, (int)sysconf(_SC_NPROCESSORS_ONLN));
@@ -247,6 +249,7 @@ static int round_evaluate(hf_run_t *x, loop_t *L, round_t *R, int rc)
 {
     const hf_params_t *p = x->p;
     R->rr.test_accuracy = R->rr.test_loss = NAN;
+    R->rr.client_acc_mean = R->rr.client_acc_wmean = R->rr.client_acc_p10 = R->rr.client_acc_min = NAN;
     int eval = (R->t + 1) % p->eval_every == 0 || R->t + 1 == p->rounds;
     if (eval) {
         if (!L->synced) MPI_Bcast(x->global, (int)x->model.nparams, MPI_FLOAT, 0, x->comm);
@@ -254,6 +257,10 @@ static int round_evaluate(hf_run_t *x, loop_t *L, round_t *R, int rc)
         openblas_set_num_threads(x->eval_threads);
         hf_eval_global(x, &R->rr.test_accuracy, &R->rr.test_loss);
         if (!rc && x->strat.st->evaluate) rc = x->strat.st->evaluate(&x->strat, R->t + 1);
+        if (x->ctest.nclients > 0) {  /* every client's own model on its split (client_eval.c) */
+            int r2 = hf_ceval_round(x, R->t + 1, &R->rr);
+            if (!rc) rc = r2;
+        }
     }
     if (x->mia) {  /* privacy.attack's row of the round (mia.c; collective) */
         int r2 = hf_mia_round(x->mia, x, R->t + 1, eval);
@@ -458,7 +465,12 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
         rc = o->resume ? hf_seterr(HF_EINPUT, "--resume: federation.mode = async has no checkpoints yet")
                        : run_async(x, &L);
         t0 = o->p.rounds;
-    } else if (o->resume && !rc) rc = hf_ckpt_restore(x->h5, comm, &t0);
+    } else if (o->resume && !rc) {
+        rc = hf_ckpt_restore(x->h5, comm, &t0);
+        if (!rc && x->rank == 0)  /* rows written after the checkpoint (a crash) go, as /rounds' do */
+            rc = hf_h5out_table_keep_rounds(hf_h5out_file(x->h5), "client_eval", t0);
+        rc = hf_run_agree(rc, comm);
+    }
     for (int t = t0; t < o->p.rounds && !rc; t++) rc = run_round(x, &L, t);
     rc = run_finish(x, &L, rc);
     L.tm.total = hf_wtime() - L.t_start;

@@ -65,6 +65,10 @@ static hid_t make_round_type(void)
     F(wall_io_s, H5T_NATIVE_DOUBLE);
     F(energy_j_measured, H5T_NATIVE_DOUBLE);
     F(dp_epsilon, H5T_NATIVE_DOUBLE);
+    F(client_acc_mean, H5T_NATIVE_DOUBLE);
+    F(client_acc_wmean, H5T_NATIVE_DOUBLE);
+    F(client_acc_p10, H5T_NATIVE_DOUBLE);
+    F(client_acc_min, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -147,6 +151,13 @@ static const hf_col_doc_t round_cols[] = {
     {"wall_io_s", "s", "measured: writing the round's rows"},
     {"energy_j_measured", "J", "measured: RAPL energy of the ranks' training (NaN where unreadable)"},
     {"dp_epsilon", "1", "differential privacy: epsilon spent so far at dp.delta (NaN without a DP strategy)"},
+    {"client_acc_mean", "1", "per-client evaluation: mean accuracy of the clients' own models on their "
+                             "test splits (NaN when not evaluated or data.client_test_fraction = 0)"},
+    {"client_acc_wmean", "1", "per-client evaluation: sample-weighted mean accuracy (correct / samples over "
+                              "all splits)"},
+    {"client_acc_p10", "1", "per-client evaluation: 10th percentile of the clients' accuracies (nearest rank: "
+                            "the ceil(0.1 n)-th smallest)"},
+    {"client_acc_min", "1", "per-client evaluation: the worst client's accuracy"},
     {NULL, NULL, NULL}};
 
 static const hf_col_doc_t part_cols[] = {
@@ -255,6 +266,28 @@ int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *row
     int rc = d < 0 || append(d, type, &cur, rows, (hsize_t)n) < 0;
     if (d >= 0) H5Dclose(d);
     return rc ? hf_seterr(HF_ERUNTIME, "writing /%s failed", name) : 0;
+}
+
+int hf_h5out_table_keep_rounds(hid_t f, const char *name, int round)
+{
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return hf_seterr(HF_ERUNTIME, "/%s: cannot open it to roll it back", name);
+    hid_t sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    H5Sclose(sp);
+    int32_t *r = hf_calloc(n ? n : 1, sizeof(int32_t));
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(int32_t));
+    H5Tinsert(t, "round", 0, H5T_NATIVE_INT32);
+    herr_t e = n ? H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, r) : 0;
+    hsize_t keep = 0;
+    while (e >= 0 && keep < n && r[keep] <= round) keep++;
+    if (e >= 0 && keep < n) e = H5Dset_extent(d, &keep);
+    H5Tclose(t);
+    free(r);
+    H5Dclose(d);
+    return e < 0 ? hf_seterr(HF_ERUNTIME, "/%s: cannot roll it back to round %d", name, round) : 0;
 }
 
 typedef struct {
@@ -753,7 +786,10 @@ int hf_h5out_truncate(hf_h5out_t *h, long nrounds, long npart)
 
 /* ---------------------------------------------------------------- reading --- */
 
-static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, void **buf, long *n)
+/* fill: a row copied into every row before the read (columns an older file lacks
+ * keep its values), NULL: zeros */
+static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, void **buf, long *n,
+                      const void *fill)
 {
     *buf = NULL;
     *n = 0;
@@ -763,6 +799,7 @@ static int read_table(hid_t f, const char *name, hid_t type, size_t recsize, voi
     hsize_t dims = 0;
     H5Sget_simple_extent_dims(sp, &dims, NULL);
     *buf = hf_calloc(dims ? dims : 1, recsize);
+    for (hsize_t i = 0; fill && i < dims; i++) memcpy((char *)*buf + i * recsize, fill, recsize);
     herr_t e = dims ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) : 0;
     H5Sclose(sp);
     H5Dclose(d);
@@ -778,10 +815,14 @@ int hf_h5in_open(hf_h5in_t *in, const char *path)
     in->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (in->file < 0) return hf_seterr(HF_EINPUT, "%s: not a readable HDF5 results file", path);
     hid_t to = make_outcome_type(), tr = make_round_type(), tp = make_part_type(to);
+    /* files written before the per-client evaluation columns existed: NaN, "not evaluated" */
+    hf_round_rec_t fill;
+    memset(&fill, 0, sizeof fill);
+    fill.client_acc_mean = fill.client_acc_wmean = fill.client_acc_p10 = fill.client_acc_min = NAN;
     int bad = read_table(in->file, "rounds", tr, sizeof(hf_round_rec_t), (void **)&in->rounds,
-                         &in->nrounds);
+                         &in->nrounds, &fill);
     bad |= read_table(in->file, "participation", tp, sizeof(hf_part_rec_t), (void **)&in->part,
-                      &in->npart);
+                      &in->npart, NULL);
     H5Tclose(tp); H5Tclose(tr); H5Tclose(to);
     hid_t d = H5Dopen2(in->file, "config", H5P_DEFAULT);
     if (d >= 0) {

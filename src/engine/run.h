@@ -22,6 +22,7 @@
 #include "h5out.h"
 #include "nn.h"
 #include "rapl.h"
+#include "rng.h"
 #include "select.h"
 #include "server_opt.h"
 #include "strategy.h"
@@ -93,6 +94,12 @@ typedef struct hf_run {
     long *tr_idx;                 /* the receiver being trained: its own then the received sample ids */
     long tr_n;                    /* entries of tr_idx */
     int tr_client;                /* client tr_idx belongs to, −1: none */
+    /* per-client evaluation (data.client_test_fraction; client_eval.c) */
+    hf_partition_t ctest;         /* client k's test samples: rows ctest.idx[ctest.off[k] ..] of
+                                   * ce_data (nclients = 0: off) */
+    const hf_dataset_t *ce_data;  /* train (data.client_test_fraction) or test (client_test_natural) */
+    float *ce_x;                  /* HF_EVAL_CHUNK rows gathered for evaluation */
+    int *ce_y, *ce_perm;
 } hf_run_t;
 
 /* First client of rank r when N clients are dealt to R ranks in contiguous blocks. */
@@ -115,6 +122,15 @@ void hf_run_free(hf_run_t *x);
  * with want_delta = 0 and no client_upload hook, only the trained model in
  * x->local (the caller hands local − start to the aggregator itself). */
 hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const hf_cplan_t *cp, int want_delta);
+/* client.c: the SGD of hf_client_train, its shuffles drawn from r, with the
+ * optimizer sgd (NULL: the run's lr, momentum, weight decay, clip); the
+ * trained model in x->local (strategies that train a second model: Ditto). */
+hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r,
+                         const hf_sgd_t *sgd);
+/* client.c: `steps` plain SGD steps of client k from `start` (no strategy hook,
+ * shuffles keyed (seed, HF_RNG_PERSONAL, round, k)): personal.finetune_steps;
+ * returns x->local. */
+const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *start, int steps);
 /* client.c: copy this rank's clients' rows into a client-major byte block
  * where every value is an exact byte/255 (x->cx8; otherwise nothing). */
 void hf_client_rows_build(hf_run_t *x);
@@ -129,6 +145,14 @@ void hf_vol_transfer_data(hf_run_t *x, int t, int i, int k);
 int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *navail);
 void hf_vol_dropouts(hf_run_t *x, const int *sel, int mt, double start);
 void hf_vol_after(hf_run_t *x, const int *sel, int mt, const hf_part_rec_t *allrecs);
+
+/* client_eval.c: every hosted client's own model (the strategy's personal
+ * model, else the global one; fine-tuned by personal.finetune_steps) on its
+ * test split; rows to rank 0 in client order, which writes /client_eval and
+ * fills rr's client_acc_* (collective). */
+int hf_ceval_round(hf_run_t *x, int round, hf_round_rec_t *rr);
+/* client_eval.c: take the per-client test splits out of the partition. */
+void hf_ceval_setup(hf_run_t *x);
 
 /* records.c: plan entry i's (client k's) /participation record of round t;
  * the RAPL share of this rank's records; rank 0's /rounds row (returns the

@@ -258,7 +258,9 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     MPI_Comm_rank(comm, &x->rank);
     MPI_Comm_size(comm, &x->size);
     openblas_set_num_threads(p->dev.cores);
-    int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all), comm);
+    int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
+                                       &x->ctest), comm);
+    if (!rc) hf_ceval_setup(x);  /* per-client test splits out of the partition (client_eval.c) */
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;
@@ -489,6 +491,8 @@ void hf_run_free(hf_run_t *x)
     hf_dataset_free(&x->train);
     hf_dataset_free(&x->test);
     hf_partition_free(&x->part);
+    hf_partition_free(&x->ctest);
+    free(x->ce_x); free(x->ce_y); free(x->ce_perm);
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
     free(x->xb); free(x->yb); free(x->iperm);

@@ -33,7 +33,8 @@
     X(heterofl)       \
     X(fjord)          \
     X(feddf)          \
-    X(dkt)
+    X(dkt)            \
+    X(ditto)
 
 #define DECLARE(name) extern const hf_strategy_t hf_strategy_##name;
 #define ENTRY(name) &hf_strategy_##name,

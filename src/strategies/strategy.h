@@ -102,6 +102,10 @@ typedef struct hf_strategy {
     void (*client_upload)(hf_strat_t *s, int k, const hf_cplan_t *cp, const float *y,
                           const float *x, float *upload);
 
+    /* after the round's training of kept plan entry i (client k), on its rank:
+     * the client's personal model's update (Ditto); NULL: none */
+    void (*personal_train)(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
+
     /* --- aggregation (collective) ------------------------------------------ */
     /* after the engine's reduction: turn the round's aggregate into the new
      * global model; have: this rank holds the reduced sums.  NULL: the engine's
@@ -117,6 +121,10 @@ typedef struct hf_strategy {
     /* --- evaluation (collective) ------------------------------------------- */
     /* tables beyond /rounds, e.g. /rounds_by_width (rank 0 writes) */
     int (*evaluate)(hf_strat_t *s, int round);
+    /* per-client evaluation (data.client_test_fraction), on the rank hosting
+     * client k: the P floats of the client's own model; NULL (hook or result):
+     * the global model */
+    const float *(*personal_model)(hf_strat_t *s, int k);
     /* differential privacy: ε spent after `rounds` rounds (/rounds.dp_epsilon,
      * root attribute dp_epsilon); NULL: no privacy guarantee (NaN) */
     double (*privacy_epsilon)(const hf_strat_t *s, int rounds);
@@ -180,6 +188,9 @@ void hf_weights_count(hf_strat_t *s, hf_plan_t *plan);
  * with momentum rho and proximal eta·mu (fednova.c, authors' recurrence). */
 void hf_grad_prox(hf_strat_t *s, int k, const float *w, const float *x0, float *grad);
 double hf_fednova_a(int tau, double rho, double eta_mu);
+/* Ditto's personal-model gradient (ditto.c): g ← (g + λ (v − x_t)) / (1 + η λ),
+ * x_t the run's global model (s->run->global). */
+void hf_ditto_grad(hf_strat_t *s, int k, const float *v, const float *x0, float *g);
 /* DP-FedAvg's clipping (dpfedavg.c): u ← u · min(1, clip / ‖u‖₂), the norm
  * summed in double in index order. */
 void hf_dp_clip(float *u, long n, double clip);
