@@ -466,9 +466,7 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
                        : run_async(x, &L);
         t0 = o->p.rounds;
     } else if (o->resume && !rc) {
-        rc = hf_ckpt_restore(x->h5, comm, &t0);
-        if (!rc && x->rank == 0)  /* rows written after the checkpoint (a crash) go, as /rounds' do */
-            rc = hf_h5out_table_keep_rounds(hf_h5out_file(x->h5), "client_eval", t0);
+        rc = hf_ckpt_restore(x->h5, comm, &t0);  /* rolls every round table back with /rounds */
         rc = hf_run_agree(rc, comm);
     }
     for (int t = t0; t < o->p.rounds && !rc; t++) rc = run_round(x, &L, t);

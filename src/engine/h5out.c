@@ -268,28 +268,6 @@ int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *row
     return rc ? hf_seterr(HF_ERUNTIME, "writing /%s failed", name) : 0;
 }
 
-int hf_h5out_table_keep_rounds(hid_t f, const char *name, int round)
-{
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return 0;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return hf_seterr(HF_ERUNTIME, "/%s: cannot open it to roll it back", name);
-    hid_t sp = H5Dget_space(d);
-    hsize_t n = 0;
-    H5Sget_simple_extent_dims(sp, &n, NULL);
-    H5Sclose(sp);
-    int32_t *r = hf_calloc(n ? n : 1, sizeof(int32_t));
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(int32_t));
-    H5Tinsert(t, "round", 0, H5T_NATIVE_INT32);
-    herr_t e = n ? H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, r) : 0;
-    hsize_t keep = 0;
-    while (e >= 0 && keep < n && r[keep] <= round) keep++;
-    if (e >= 0 && keep < n) e = H5Dset_extent(d, &keep);
-    H5Tclose(t);
-    free(r);
-    H5Dclose(d);
-    return e < 0 ? hf_seterr(HF_ERUNTIME, "/%s: cannot roll it back to round %d", name, round) : 0;
-}
-
 typedef struct {
     int32_t round;
     double width, test_accuracy, test_loss;

@@ -117,9 +117,6 @@ int hf_h5out_append_table(hid_t f, const char *name, hid_t type, const void *row
  * for each of n widths (strategies that evaluate several model widths). */
 int hf_h5out_width_rows(hid_t f, int round, int n, const double *width, const double *acc, const double *loss);
 void hf_h5out_rows(const hf_h5out_t *h, long *nrounds, long *npart);
-/* Resume: drop the rows of table /name of f (rows in round order, an int32
- * column "round") recorded after round `round`; absent table: nothing. */
-int hf_h5out_table_keep_rounds(hid_t f, const char *name, int round);
 int hf_h5out_reopen(hf_h5out_t **out, const char *path);
 /* Roll /rounds and /participation back to nrounds / npart rows, and every other
  * round table to the rows of rounds up to /rounds' last kept round (resume). */
