@@ -51,7 +51,7 @@ run() {  # NAME RANKS [ENV=VALUE] [--set K=V]...
 }
 run x0 1 --set federation.lr=0 --set federation.rounds=1
 model_values "$TMP/x0.h5" > "$TMP/x0"
-awk -f "$REF" -v D=2 -v C=3 -v lr=0.5 -v E=1 -v B=2 -v rounds=2 -v strategy=fedavg "$TMP/x0" "$TMP/clients" \
+awk -f "$SOFTMAX_REF" -f "$REF" -v D=2 -v C=3 -v lr=0.5 -v E=1 -v B=2 -v rounds=2 -v strategy=fedavg "$TMP/x0" "$TMP/clients" \
   > "$TMP/ref" || bad "reference"
 run r1 1
 check "1 rank: final model = reference" model_matches "$TMP/r1.h5" "$TMP/ref"

@@ -17,24 +17,6 @@
 # Prints "param J VALUE" for the final model, "loss R K VALUE" (each client's
 # sample-weighted mean loss over its local steps, as /participation.local_loss),
 # and "train_loss R VALUE" (the n_k-weighted mean of the round's local losses).
-function softmax_grad(w, k, g,    c, d, z, mx, s, p, loss) {
-  # g = gradient of CE at client k's sample; returns the loss
-  mx = -1e300
-  for (c = 0; c < C; c++) {
-    z[c] = w[C * D + c]
-    for (d = 0; d < D; d++) z[c] += w[c * D + d] * X[k, d]
-    if (z[c] > mx) mx = z[c]
-  }
-  s = 0
-  for (c = 0; c < C; c++) s += exp(z[c] - mx)
-  loss = log(s) - (z[Y[k]] - mx)
-  for (c = 0; c < C; c++) {
-    p = exp(z[c] - mx) / s - (c == Y[k])
-    for (d = 0; d < D; d++) g[c * D + d] = p * X[k, d]
-    g[C * D + c] = p
-  }
-  return loss
-}
 function fednova_a(tau, rho, eta_mu,    a, cnt, j) {
   # a_k of Wang et al. 2020: sum_j (1 - rho^j)/(1 - rho) with momentum,
   # sum_{j<tau} (1 - eta mu)^j with a proximal term, tau for plain SGD

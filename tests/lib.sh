@@ -97,6 +97,7 @@ model_values() {
   "$H5DUMP" -m %.17g -g /model/final -y -w 0 "$1" | awk '/^ *DATA \{/ { d = 1; next } d && /^ *\}/ { d = 0; next }
     d && !/"/ { n = split($0, a, ","); for (i = 1; i <= n; i++) { gsub(/ /, "", a[i]); if (a[i] != "") print a[i] } }'
 }
+SOFTMAX_REF=$HETFL_SRCDIR/tests/softmax_reference.awk  # the references' shared gradient
 # leaf_json D < CLIENTS: a LEAF JSON document from lines "k n_k x_1 .. x_D y", client
 # k holding n_k copies of its one sample (the layout tests/fl_reference.awk reads)
 leaf_json() {

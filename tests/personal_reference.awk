@@ -17,23 +17,6 @@
 #   eval: the model as is; finetune: `steps` gradient steps w -= lr g(w);
 #   ditto: E ceil((n_k - h_k)/B) steps v = (v - lr g(v) + lr lam w)/(1 + lr lam) from v = w
 # Prints "k h_k accuracy loss" a client (accuracy and loss "nan" when h_k = 0).
-function ce(w, k, g,    c, d, z, mx, s, p, loss) {
-  mx = -1e300
-  for (c = 0; c < C; c++) {
-    z[c] = w[C * D + c]
-    for (d = 0; d < D; d++) z[c] += w[c * D + d] * X[k, d]
-    if (z[c] > mx) { mx = z[c]; arg = c }
-  }
-  s = 0
-  for (c = 0; c < C; c++) s += exp(z[c] - mx)
-  loss = log(s) - (z[Y[k]] - mx)
-  for (c = 0; c < C; c++) {
-    p = exp(z[c] - mx) / s - (c == Y[k])
-    for (d = 0; d < D; d++) g[c * D + d] = p * X[k, d]
-    g[C * D + c] = p
-  }
-  return loss
-}
 FNR == NR { w0[NR - 1] = $1; P = NR; next }
 {
   k = $1; n = $2
@@ -45,10 +28,10 @@ FNR == NR { w0[NR - 1] = $1; P = NR; next }
   for (j = 0; j < P; j++) { w[j] = w0[j] }
   ns = mode == "finetune" ? steps : mode == "ditto" ? E * int((n - h + B - 1) / B) : 0
   for (i = 0; i < ns; i++) {
-    ce(w, k, g)
+    softmax_grad(w, k, g)
     for (j = 0; j < P; j++)
       w[j] = mode == "ditto" ? (w[j] - lr * g[j] + lr * lam * w0[j]) / (1 + lr * lam) : w[j] - lr * g[j]
   }
-  loss = ce(w, k, g)
+  loss = softmax_grad(w, k, g)
   printf "%d %d %d %.17g\n", k, h, arg == Y[k], loss
 }

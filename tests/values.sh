@@ -72,7 +72,7 @@ case_() {
   local name=$1 refargs=$2; shift 2
   run "$name" "$@" || { bad "$name: hetfl run"; return; }
   # shellcheck disable=SC2086
-  awk -f "$REF" -v D=$D -v C=$C -v lr=0.5 -v E=1 -v B=2 -v rounds=1 $refargs "$TMP/x0" "${CLIENTS:-$TMP/clients}" \
+  awk -f "$SOFTMAX_REF" -f "$REF" -v D=$D -v C=$C -v lr=0.5 -v E=1 -v B=2 -v rounds=1 $refargs "$TMP/x0" "${CLIENTS:-$TMP/clients}" \
     > "$TMP/$name.ref" || { bad "$name: reference"; return; }
   check "$name: final model = reference" model_matches "$TMP/$name.h5" "$TMP/$name.ref"
   check "$name: local_loss and train_loss = reference" same_losses "$TMP/$name.h5" "$TMP/$name.ref"
@@ -116,7 +116,7 @@ check "partial: compute_s_model of the steps run (2 and 1 samples x 0.036 s); ro
 printf '1 1 0.25 0.75 2\n' > "$TMP/clients-one"
 run overcommit --set devices.gflops=1e-6 --set federation.clients_per_round=1 --set federation.overcommit=2 ||
   bad "overcommit: run"
-awk -f "$REF" -v D=$D -v C=$C -v lr=0.5 -v E=1 -v B=2 -v rounds=1 -v strategy=fedavg "$TMP/x0" "$TMP/clients-one" \
+awk -f "$SOFTMAX_REF" -f "$REF" -v D=$D -v C=$C -v lr=0.5 -v E=1 -v B=2 -v rounds=1 -v strategy=fedavg "$TMP/x0" "$TMP/clients-one" \
   > "$TMP/overcommit.ref"
 check "overcommit: final model = client 1's update alone" model_matches "$TMP/overcommit.h5" "$TMP/overcommit.ref"
 check "overcommit: client 0 overcommitted, client 1 completed" \
