@@ -13,7 +13,9 @@
 #    no noise gives inf;
 #  - bitwise identical on 1, 2 and 3 ranks with noise on, either placement;
 #  - the membership attack's rows (which rounds, which model, rank-count independent);
-#  - bad keys exit 2 naming the key.
+#  - bad keys exit 2 naming the key;
+#  - hetfl report's privacy figures are the /privacy means and the root ε, and
+#    hetfl-plot draws privacy.png for attacked runs only.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
 S=$HETFL_SRCDIR/tests/data/tiny.conf
@@ -109,4 +111,24 @@ check "dp.delta = 1: exit 2" bad_key "dp.delta" "${DP[@]}" --set dp.delta=1
 check "dp.where = both: exit 2" bad_key "dp.where" "${DP[@]}" --set dp.where=both
 check "noise with power-of-choice sampling: exit 2" bad_key "selection.policy" "${DP[@]}" --set selection.policy=poc
 check "noise with intermittent availability: exit 2" bad_key "availability.model" "${DP[@]}" --set availability.model=markov
+# hetfl report: the attack's mean AUC and TPR over the /privacy rows, the run's ε
+# (the root attribute), computed here from the tables (the CSV column by its header)
+csv_col() { "$HETFL" report --csv "$1" | awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+  NR == 2 { print $k }'; }
+run1 mia-dp "${DP[@]}" --set dp.noise_multiplier=1 --set privacy.attack=loss --set federation.rounds=5
+want=$(cols -x "$TMP/mia-dp.h5" /privacy auc tpr_at_1pct_fpr | awk '{ a += $1; t += $2; n++ } END { printf "%.6f %.6f", a / n, t / n }')
+got=$(printf '%.6f %.6f' "$(csv_col "$TMP/mia-dp.h5" privacy_auc)" "$(csv_col "$TMP/mia-dp.h5" privacy_tpr_at_1pct_fpr)")
+check "report: privacy_auc, privacy_tpr_at_1pct_fpr = the /privacy means ($got = $want)" test "$got" = "$want"
+want=$(h5dump -m %.17g -a dp_epsilon "$TMP/mia-dp.h5" | sed -n 's/.*(0): //p' | xargs printf '%.6f')
+got=$(printf '%.6f' "$(csv_col "$TMP/mia-dp.h5" final_dp_epsilon)")
+check "report: final_dp_epsilon = the root attribute ($got = $want)" test "$got" = "$want"
+check "report: the text table shows the attack" bash -c "'$HETFL' report '$TMP/mia-dp.h5' | grep -q 'attack AUC (mean)'"
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then  # hetfl-plot's privacy figure: only for runs with /privacy
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" --no-heatmap "$TMP/mia-dp.h5" "$TMP/avg.h5" > /dev/null 2>&1
+  check "hetfl-plot wrote privacy.png" test "$(head -c 4 "$TMP/png/privacy.png" 2> /dev/null | tail -c 3)" = PNG
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png2" --no-heatmap "$TMP/avg.h5" > /dev/null 2>&1
+  check "hetfl-plot: no attack, no privacy figure" test ! -e "$TMP/png2/privacy.png" -a -e "$TMP/png2/accuracy.png"
+fi
 finish

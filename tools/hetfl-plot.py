@@ -27,6 +27,11 @@ Writes into DIR (default .), one file per format (default png):
                             and the global model's test accuracy (dotted) vs round;
                             right, the distribution (ECDF) of the clients' accuracies at
                             the last evaluated round, one line per run
+  privacy.*                 runs with a membership attack (/privacy, privacy.attack):
+                            left, the attack's AUC vs round (0.5: chance), one line per
+                            run (legend: the run's DP epsilon, root attribute
+                            dp_epsilon); right, final test accuracy vs mean AUC, one
+                            point per run (the privacy-utility trade-off)
   consensus.*               decentralized runs: consensus distance vs round (log scale)
   scaling.*                 from slurm/scaling.sh's summary.tsv: wall time per round
                             and parallel efficiency vs ranks, weak and strong series
@@ -94,6 +99,8 @@ class Run:
             self.by_width = f["rounds_by_width"][:] if "rounds_by_width" in f else None
             self.feddf = f["feddf"][:] if "feddf" in f else None
             self.client_eval = f["client_eval"][:] if "client_eval" in f else None
+            self.privacy = f["privacy"][:] if "privacy" in f else None
+            self.dp_epsilon = float(f.attrs["dp_epsilon"]) if "dp_epsilon" in f.attrs else None
             st = f.attrs.get("status", "")
             self.status = st.decode() if isinstance(st, bytes) else str(st)
             cfg = f["config"][()]
@@ -296,6 +303,31 @@ def plot_client_eval(runs, outdir, opts):
     return save(fig, outdir, "client-accuracy", opts)
 
 
+def plot_privacy(runs, outdir, opts):
+    rs = [r for r in runs if r.privacy is not None and len(r.privacy)]
+    if not rs:
+        return []
+    fig, (a_t, a_u) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, r in enumerate(rs):
+        c = "C%d" % (i % 10)
+        p = r.privacy
+        eps = "no DP" if r.dp_epsilon is None else "ε = %.3g" % r.dp_epsilon
+        a_t.plot(p["round"], p["auc"], color=c, marker="o", ms=3, label="%s (%s)" % (r.label(), eps))
+        acc = r.rounds["test_accuracy"][~np.isnan(r.rounds["test_accuracy"])]
+        if len(acc):
+            a_u.scatter([np.mean(p["auc"])], [acc[-1]], color=c)
+    a_t.axhline(0.5, color="grey", lw=0.8, ls="--")
+    a_t.set_xlabel("round")
+    a_t.set_ylabel("membership attack AUC")
+    a_t.grid(alpha=0.3)
+    a_t.legend(fontsize=7)
+    a_u.axvline(0.5, color="grey", lw=0.8, ls="--")
+    a_u.set_xlabel("mean attack AUC (0.5: chance)")
+    a_u.set_ylabel("final test accuracy")
+    a_u.grid(alpha=0.3)
+    return save(fig, outdir, "privacy", opts)
+
+
 def plot_consensus(runs, outdir, opts):
     rs = [r for r in runs if "consensus_distance" in r.rounds.dtype.names
           and np.any(~np.isnan(r.rounds["consensus_distance"]))]
@@ -464,6 +496,7 @@ def main(argv):
         written += plot_width(runs, a.outdir, a)
         written += plot_feddf(runs, a.outdir, a)
         written += plot_client_eval(runs, a.outdir, a)
+        written += plot_privacy(runs, a.outdir, a)
         written += plot_consensus(runs, a.outdir, a)
         if not a.no_heatmap:
             for r in runs:

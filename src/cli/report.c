@@ -25,7 +25,8 @@
  * are listed and left out of the means unless --include-incomplete; two files
  * with the same configuration and seed are flagged.  The headline tables of the
  * strategies are summarised too: /rounds_by_width (final accuracy per width),
- * /feddf (distillation gain, server compute), consensus distance (decentralized).
+ * /feddf (distillation gain, server compute), consensus distance (decentralized),
+ * per-client accuracy (/client_eval), the attack (/privacy) and the run's DP epsilon.
  */
 #include "h5out.h"
 #include "hetfl.h"
@@ -224,6 +225,33 @@ static void run_client_eval(run_t *r, const hf_h5in_t *in)
     add_extra(r, "final_client_acc_min", "final client acc. worst", last->client_acc_min);
 }
 
+/* Privacy: the attack's mean AUC and TPR at 1 % FPR over its /privacy rows (every
+ * observed upload or evaluated model), and the ε the run spent (root attribute
+ * dp_epsilon: DP strategies; +inf without noise). */
+static void run_privacy(run_t *r, const hf_h5in_t *in)
+{
+    long n;
+    static const char *const pcols[] = {"auc", "tpr_at_1pct_fpr"};
+    double *pv = read_cols(in->file, "privacy", pcols, 2, &n);
+    if (pv) {
+        double auc = 0, tpr = 0;
+        for (long i = 0; i < n; i++) {
+            auc += pv[2 * i];
+            tpr += pv[2 * i + 1];
+        }
+        add_extra(r, "privacy_auc", "attack AUC (mean)", n ? auc / (double)n : NAN);
+        add_extra(r, "privacy_tpr_at_1pct_fpr", "attack TPR at 1% FPR", n ? tpr / (double)n : NAN);
+        free(pv);
+    }
+    if (H5Aexists(in->file, "dp_epsilon") > 0) {
+        double eps = NAN;
+        hid_t a = H5Aopen(in->file, "dp_epsilon", H5P_DEFAULT);
+        if (a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &eps) < 0) eps = NAN;
+        if (a >= 0) H5Aclose(a);
+        add_extra(r, "final_dp_epsilon", "DP epsilon of the run", eps);
+    }
+}
+
 /* The strategies' headline tables: final accuracy per width (/rounds_by_width),
  * distillation gain and server cost (/feddf), final consensus distance. */
 static void run_extras(run_t *r, const hf_h5in_t *in)
@@ -270,6 +298,7 @@ static void run_extras(run_t *r, const hf_h5in_t *in)
         if (!isnan(in->rounds[i].consensus_distance)) cd = in->rounds[i].consensus_distance;
     if (!isnan(cd)) add_extra(r, "final_consensus_distance", "final consensus distance", cd);
     run_client_eval(r, in);
+    run_privacy(r, in);
 }
 
 /* Fill the figures of one run from its /rounds and /participation. */
@@ -382,7 +411,10 @@ int hf_report_metric_valid(const char *name, int *to_target)
             return 1;
         }
     static const char *const extras[] = {"feddf_val_gain", "feddf_distill_steps", "feddf_server_compute_s",
-                                         "final_consensus_distance", NULL};
+                                         "final_consensus_distance", "final_client_acc_mean",
+                                         "final_client_acc_wmean", "final_client_acc_p10",
+                                         "final_client_acc_min", "privacy_auc", "privacy_tpr_at_1pct_fpr",
+                                         "final_dp_epsilon", NULL};
     for (int i = 0; extras[i]; i++)
         if (!strcmp(name, extras[i])) return 1;
     const char *w = "final_accuracy_width_";
@@ -394,12 +426,14 @@ int hf_report_metric_valid(const char *name, int *to_target)
 
 const char *hf_report_metric_names(void)
 {
-    static char buf[1024];
+    static char buf[2048];
     if (!buf[0]) {
         for (int i = 0; i < M_NMETRICS; i++)
             snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "", metrics[i].csv);
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ", final_accuracy_width_W, feddf_val_gain, "
-                 "feddf_distill_steps, feddf_server_compute_s, final_consensus_distance");
+                 "feddf_distill_steps, feddf_server_compute_s, final_consensus_distance, "
+                 "final_client_acc_mean, final_client_acc_wmean, final_client_acc_p10, final_client_acc_min, "
+                 "privacy_auc, privacy_tpr_at_1pct_fpr, final_dp_epsilon");
     }
     return buf;
 }
