@@ -98,4 +98,6 @@ check "dpsgd.clip = 0: exit 2" bad_key "dpsgd.clip" "${DP[@]}" --set dpsgd.clip=
 check "dpsgd.clip = -1: exit 2" bad_key "dpsgd.clip" "${DP[@]}" --set dpsgd.clip=-1
 check "dpsgd.noise_multiplier = -0.5: exit 2" bad_key "dpsgd.noise_multiplier" "${DP[@]}" --set dpsgd.noise_multiplier=-0.5
 check "dpsgd.delta = 1: exit 2" bad_key "dpsgd.delta" "${DP[@]}" --set dpsgd.delta=1
+check "dpsgd with an upload codec: exit 2" bad_key "energy.compress" "${DP[@]}" --set energy.compress=qsgd
+check "dpsgd with data transfer: exit 2" bad_key "availability.transfer" "${DP[@]}" --set availability.transfer=yes
 finish

@@ -32,9 +32,10 @@
  * against everything the client uploads (the server and any eavesdropper);
  * z = 0 gives inf.
  *
- * Cost: B backward passes of one example per step instead of one of B.  The
- * engine's energy sample strategy (energy.*) and data transfer
- * (availability.transfer) do not apply: a client trains on its own samples.
+ * Cost: B backward passes of one example per step instead of one of B.  Its
+ * own training (the train hook) has no upload codec (energy.compress), no
+ * energy.budget_strategy sample / compress / auto and no data transfer
+ * (availability.transfer): check refuses them, exit 2.
  */
 #include "dpsgd.h"
 #include "strategy.h"
@@ -83,6 +84,24 @@ float hf_dpsgd_grad(const hf_model_t *m, hf_work_t *w, const float *params, cons
         for (long j = 0; j < P; j++) out[j] *= inv;
     }
     return B > 0 ? (float)(loss / B) : NAN;
+}
+
+/* Cross-key rules: what the engine's default training would do and dpsgd's
+ * own training does not (an upload codec, training on a subset or on
+ * received data) is refused rather than silently skipped. */
+static int check_dpsgd(const hf_params_t *p, const hf_conf_t *c)
+{
+    (void)p;
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "dpsgd trains and uploads itself: no upload codec");
+    const char *bs = hf_conf_get(c, "energy.budget_strategy");
+    if (strcmp(bs, "exclude") && strcmp(bs, "steps"))
+        return hf_key_err(c, "energy.budget_strategy", "dpsgd: only exclude or steps (its training has no "
+                          "data subset or upload codec)");
+    if (hf_conf_bool(c, "availability.transfer"))
+        return hf_key_err(c, "availability.transfer", "dpsgd: a client trains on its own samples only "
+                          "(the accountant's q = B / n_k)");
+    return 0;
 }
 
 static int init_dpsgd(hf_strat_t *s, struct hf_run *x)
@@ -207,6 +226,7 @@ const hf_strategy_t hf_strategy_dpsgd = {
     .keeps_stragglers = 0,
     .upload_factor = 1,
     .keys = keys,
+    .check = check_dpsgd,
     .init = init_dpsgd,
     .free = free_dpsgd,
     .state_bytes = bytes_dpsgd,
