@@ -30,6 +30,7 @@ enum {
     HF_RNG_PRIVACY = 61,  /* attacks: the non-member sample draw (mia.c) */
     HF_RNG_CLIENT_TEST = 62, /* per-client test split: (seed, 0, client) (partition.c) */
     HF_RNG_PERSONAL = 63, /* personalization: fine-tuning shuffles (seed, round, client) (client.c) */
+    HF_RNG_DPSGD = 64,    /* DP-SGD noise: (seed, round, client << 32 | local step) (dpsgd.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

@@ -30,6 +30,7 @@
     X(fednova)        \
     X(feddyn)         \
     X(dpfedavg)       \
+    X(dpsgd)          \
     X(heterofl)       \
     X(fjord)          \
     X(feddf)          \
