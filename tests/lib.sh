@@ -43,6 +43,16 @@ child_pids() {
   done
   return 0
 }
+# running_cmdline ERE: true when some process's command line (arguments joined
+# by spaces, as /proc/PID/cmdline holds them) matches ERE; pgrep -f without procps
+running_cmdline() {
+  local f c
+  for f in /proc/[0-9]*/cmdline; do
+    c=$(tr '\0' ' ' < "$f" 2> /dev/null) || continue  # gone meanwhile
+    if printf '%s\n' "$c" | grep -Eq -- "$1"; then return 0; fi
+  done
+  return 1
+}
 need_fmnist() {
   if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "SKIP: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)"; exit 77

@@ -176,7 +176,7 @@ wait_job() {
     st=$(jobstate "$1")
     case "$st" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|"") return ;; esac
     if [ "$st" = PENDING ] && scontrol show job "$1" | grep -q "Reason=BeginTime" &&
-       ! pgrep -f "^slurmstepd: \[$1\." > /dev/null; then
+       ! running_cmdline "^slurmstepd: \[$1\."; then
       sleep 0.5
       scontrol update JobId="$1" StartTime=now
     fi
