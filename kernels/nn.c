@@ -386,6 +386,7 @@ const char *hf_blas_init(void)
 struct hf_work {
     int max_batch;
     geom_t g;
+    const float *qw;            /* per-sample loss weights of the training steps (NULL: none) */
     float *act[MAX_DENSE];      /* act[l]: output of dense layer l, (B, d[l+1]); ReLU applied
                                    in place except for the logits act[ndense-1] (B, C) */
     float *dbuf[2];             /* ping-pong (B, max d): dZ / dA of the dense stack */
@@ -935,6 +936,9 @@ static float model_step(const hf_model_t *m, hf_work_t *w, const float *params, 
     float *dz = w->dbuf[0], *da = w->dbuf[1];
     double sum = zt ? hf_softmax_kl(w->act[L - 1], zt, C, B, T, dz)  /* soft targets (distillation) */
                     : hf_softmax_xent(w->act[L - 1], C, B, 1, C, y, dz, NULL, NULL);
+    if (w->qw && !zt)  /* weighted loss Σ_b q_b ℓ_b / B: row b of dL/dz times q_b */
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) dz[(long)b * C + c] *= w->qw[b];
     for (int l = L - 1; l >= 0; l--) {
         const hf_tensor_t *T = &m->tensors[g->t0 + 2 * l];
         int in = g->d[l], out = g->d[l + 1];
@@ -994,6 +998,29 @@ float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, 
     /* conv tensors (a prefix of the buffer) got plain gradients in grad */
     if (w->g.nconv) hf_sgd_step(o, m->tensors[w->g.t0].off, params, grad, mom);
     return l;
+}
+
+void hf_work_sample_weights(hf_work_t *w, const float *q) { w->qw = q; }
+
+int hf_model_feature_dim(const hf_model_t *m)
+{
+    geom_t g;
+    geom_of(&m->cfg, &g);
+    return g.d[g.ndense - 1];
+}
+
+void hf_model_features(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, int B,
+                       float *feat, float *logits)
+{
+    const geom_t *g = &w->g;
+    int L = g->ndense, D = g->d[L - 1], C = g->d[L];
+    for (int s0 = 0; s0 < B; s0 += w->max_batch) {
+        int n = HF_MIN(w->max_batch, B - s0);
+        model_forward(m, w, params, x + (long)s0 * m->in_dim, n);
+        const float *f = L > 1 ? w->act[L - 2] : g->nconv ? w->pool2 : x + (long)s0 * m->in_dim;
+        memcpy(feat + (long)s0 * D, f, sizeof(float) * (size_t)n * (size_t)D);
+        if (logits) memcpy(logits + (long)s0 * C, w->act[L - 1], sizeof(float) * (size_t)n * (size_t)C);
+    }
 }
 
 int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x,

@@ -77,6 +77,21 @@ int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, con
 /* (hf_model_forward accepts any B >= 0: batches larger than max_batch are
  * processed in chunks of max_batch.) */
 
+/* Per-sample weights q[0..B) of the cross-entropy of the next training steps
+ * in w (hf_model_train_step*, not the soft-target step): the loss minimised
+ * becomes Σ_b q_b ℓ_b / B (FedEM's M-step); the steps still return the
+ * unweighted mean loss.  q = NULL (the default): no weights.  With every
+ * q_b = 1 the steps are bitwise those without weights. */
+void hf_work_sample_weights(hf_work_t *w, const float *q);
+/* The last hidden layer's width: the input of the last dense layer (the input
+ * itself for logreg). */
+int hf_model_feature_dim(const hf_model_t *m);
+/* Forward of B samples (any B >= 0): feat (B, hf_model_feature_dim) gets the
+ * last hidden layer's activations (after its ReLU), logits (B, n_classes; may
+ * be NULL) the outputs (kNN-Per's datastore keys and base predictions). */
+void hf_model_features(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, int B,
+                       float *feat, float *logits);
+
 typedef struct {
     float lr, momentum, weight_decay;
     float clip;               /* max global gradient L2 norm; 0 = off */

@@ -1,8 +1,10 @@
 /*
  * test_personal.c — per-client evaluation and Ditto against values computed
  * by hand: the per-client test split (hf_partition_holdout), the /rounds
- * summaries (hf_ceval_summary) over clients of unequal sizes, and Ditto's
- * proximal gradient (hf_ditto_grad) and sparse state.
+ * summaries (hf_ceval_summary) over clients of unequal sizes, Ditto's
+ * proximal gradient (hf_ditto_grad) and sparse state, FedEM's E-step and
+ * π update (hf_fedem_estep) on two clients of 3 and 1 samples, its mixture
+ * predictor (hf_fedem_predict), and the kernels' per-sample loss weights.
  */
 #include "cunit_main.h"
 #include <math.h>
@@ -134,10 +136,104 @@ static void test_ditto(void)
     hf_strat_free(&s);
 }
 
+/* −log p as float, the form the E-step receives */
+static float nlog(double p) { return (float)-log(p); }
+
+static void test_fedem_estep(void)
+{
+    /* client A, 3 samples, π = (0.25, 0.75); p_m(y|x) per sample:
+     * (0.8, 0.2) → π p = (0.2, 0.15) → q = (4/7, 3/7)
+     * (0.1, 0.3) → (0.025, 0.225) → q = (0.1, 0.9)
+     * (0.5, 0.5) → (0.125, 0.375) → q = (0.25, 0.75)
+     * π ← (4/7 + 0.1 + 0.25, 3/7 + 0.9 + 0.75) / 3 */
+    float la[6] = {nlog(0.8), nlog(0.2), nlog(0.1), nlog(0.3), nlog(0.5), nlog(0.5)};
+    float pa[2] = {0.25f, 0.75f}, qa[6];
+    hf_fedem_estep(la, 3, 2, pa, qa);
+    const double wq[6] = {4.0 / 7, 0.1, 0.25, 3.0 / 7, 0.9, 0.75};  /* q[m·n + i] */
+    for (int j = 0; j < 6; j++) CU_ASSERT_DOUBLE_EQUAL(qa[j], wq[j], 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(pa[0], (4.0 / 7 + 0.35) / 3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(pa[1], (3.0 / 7 + 1.65) / 3, 1e-6);
+    /* client B, 1 sample, π = (0.5, 0.5), p = (0.6, 0.2): q = π = (0.75, 0.25) */
+    float lb[2] = {nlog(0.6), nlog(0.2)}, pb[2] = {0.5f, 0.5f}, qb[2];
+    hf_fedem_estep(lb, 1, 2, pb, qb);
+    CU_ASSERT_DOUBLE_EQUAL(qb[0], 0.75, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(qb[1], 0.25, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(pb[0], 0.75, 1e-6);
+    /* a component with π = 0 stays at 0; large losses do not underflow */
+    float lc[4] = {1000.0f, 1001.0f, 2000.0f, 0.0f}, pc[2] = {1.0f, 0.0f}, qc[4];
+    hf_fedem_estep(lc, 2, 2, pc, qc);
+    CU_ASSERT_EQUAL(qc[0], 1.0f);
+    CU_ASSERT_EQUAL(qc[1], 1.0f);
+    CU_ASSERT_EQUAL(qc[2], 0.0f);
+    CU_ASSERT_EQUAL(pc[1], 0.0f);
+    /* M = 1: every responsibility and π exactly 1 (FedEM = FedAvg) */
+    float l1[3] = {0.3f, 7.0f, 80.0f}, p1[1] = {1.0f}, q1[3];
+    hf_fedem_estep(l1, 3, 1, p1, q1);
+    CU_ASSERT(q1[0] == 1.0f && q1[1] == 1.0f && q1[2] == 1.0f && p1[0] == 1.0f);
+}
+
+static void test_fedem_predict(void)
+{
+    /* C = 3, B = 2.  Component 1 on sample 0: logits (0, 0, ln 2) → (1/4, 1/4, 1/2);
+     * component 2: (ln 3, 0, 0) → (3/5, 1/5, 1/5).  Sample 1: both all zero (1/3 each). */
+    float lg[12] = {0, 0, (float)log(2.0), 0, 0, 0, (float)log(3.0), 0, 0, 0, 0, 0};
+    const int y[2] = {0, 1};
+    /* π = (1/2, 1/2): sample 0 mixes to (0.425, 0.225, 0.35): class 0, right, loss −ln 0.425;
+     * sample 1: a three-way tie, the lowest class (0) ≠ 1: wrong, loss ln 3 */
+    float pe[2] = {0.5f, 0.5f};
+    int64_t sums[2] = {0, 0};
+    hf_fedem_predict(lg, pe, 2, 2, 3, y, sums);
+    CU_ASSERT_EQUAL(sums[0], 1);
+    CU_ASSERT_DOUBLE_EQUAL(sums[1] / HF_LOSS_SCALE, -log(0.425) + log(3.0), 1e-6);
+    /* π = (0.9, 0.1): sample 0 mixes to (0.285, 0.245, 0.47): class 2, wrong, loss −ln 0.285 */
+    float pn[2] = {0.9f, 0.1f}, l1[6] = {0, 0, (float)log(2.0), (float)log(3.0), 0, 0};  /* B = 1 */
+    int64_t s2[2] = {0, 0};
+    hf_fedem_predict(l1, pn, 2, 1, 3, y, s2);
+    CU_ASSERT_EQUAL(s2[0], 0);
+    CU_ASSERT_DOUBLE_EQUAL(s2[1] / HF_LOSS_SCALE, -log(0.9 * 0.25 + 0.1 * 0.6), 1e-6);
+}
+
+/* hf_work_sample_weights: weights (2, 0) on samples (a, b) = the step on a alone;
+ * weights (1, 1) = no weights, bit for bit; the loss returned stays unweighted */
+static void test_sample_weights(void)
+{
+    hf_model_cfg_t cfg = {.arch = HF_ARCH_MLP, .in_c = 1, .in_h = 1, .in_w = 3, .n_classes = 3, .nhidden = 1,
+                          .hidden = {4}};
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &cfg), 0);
+    hf_work_t *w = hf_work_new(&m, 2);
+    float *p = calloc((size_t)m.nparams, sizeof(float)), *g1 = calloc((size_t)m.nparams, sizeof(float)),
+          *g2 = calloc((size_t)m.nparams, sizeof(float)), *g3 = calloc((size_t)m.nparams, sizeof(float));
+    hf_model_init_params(&m, p, 11);
+    const float x[6] = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f};
+    const int y[2] = {2, 0};
+    float l0 = hf_model_train_step_grad(&m, w, p, g1, x, y, 2);
+    const float q11[2] = {1.0f, 1.0f}, q20[2] = {2.0f, 0.0f};
+    hf_work_sample_weights(w, q11);
+    float l1 = hf_model_train_step_grad(&m, w, p, g2, x, y, 2);
+    CU_ASSERT_EQUAL(l1, l0);
+    CU_ASSERT_EQUAL(memcmp(g1, g2, (size_t)m.nparams * sizeof(float)), 0);
+    hf_work_sample_weights(w, q20);
+    CU_ASSERT_EQUAL(hf_model_train_step_grad(&m, w, p, g2, x, y, 2), l0);
+    hf_work_sample_weights(w, NULL);
+    hf_model_train_step_grad(&m, w, p, g3, x, y, 1);
+    int differs = 0;
+    for (long j = 0; j < m.nparams; j++) {
+        CU_ASSERT_DOUBLE_EQUAL(g2[j], g3[j], 1e-6);
+        differs |= fabsf(g1[j] - g3[j]) > 1e-4f;
+    }
+    CU_ASSERT(differs);  /* sample b counts in the unweighted step */
+    free(p); free(g1); free(g2); free(g3);
+    hf_work_free(w);
+}
+
 static const hf_cu_test_t personal_tests[] = {
     {"per-client test split", test_holdout, NULL},
     {"summaries: mean, weighted mean, nearest-rank p10, min", test_summary, NULL},
     {"ditto: proximal gradient, sparse state", test_ditto, NULL},
+    {"fedem: E-step responsibilities and pi update", test_fedem_estep, NULL},
+    {"fedem: the mixture predictor", test_fedem_predict, NULL},
+    {"per-sample loss weights of the training step", test_sample_weights, NULL},
     {0}};
 static const hf_cu_suite_t suites[] = {{"personal", personal_tests, NULL, NULL}, {0}};
 int main(int argc, char **argv) { return hf_cu_main(&argc, &argv, HF_CU_MPI, suites); }

@@ -126,6 +126,10 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
                 hf_gather_rows(x->train.x, x->train.y, x->train.dim, idx, x->iperm + b0, B, x->xb, x->yb);
                 prefetch_rows(&x->train, idx, x->iperm + b0 + B, Bn);
             }
+            if (x->sample_w) {  /* weighted loss (FedEM): the batch's weights to the kernels */
+                for (int b = 0; b < B; b++) x->wb[b] = x->sample_w[x->iperm[b0 + b]];
+                hf_work_sample_weights(x->work, x->wb);
+            }
             double tk = hf_wtime();
             float l;
             if (x->strat.grad_active) {  /* gradient, strategy hook, then the step */
@@ -141,6 +145,7 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
             res.samples += B;
         }
     }
+    hf_work_sample_weights(x->work, NULL);
     res.loss = seen ? loss_sum / (double)seen : NAN;
     res.measured = hf_wtime() - t0;
     return res;

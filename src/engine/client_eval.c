@@ -11,7 +11,8 @@
  *
  * Every eval_every rounds (and after the last) each rank evaluates the clients
  * it hosts — all of them, selected this round or not — with the client's own
- * model: the strategy's personal model (personal_model hook: Ditto), the
+ * model: the strategy's predictor (personal_eval hook: FedEM's mixture,
+ * kNN-Per), else its personal model (personal_model hook: Ditto), the
  * client's model in decentralized mode, else the global model; after
  * personal.finetune_steps plain SGD steps on the client's training samples
  * when set (shuffles keyed (seed, HF_RNG_PERSONAL, round, k); nothing kept).
@@ -80,13 +81,20 @@ static ceval_rec_t eval_client(hf_run_t *x, int k, int round)
     long n = ct->off[k + 1] - ct->off[k];
     ceval_rec_t r = {.round = round, .client = k, .samples = n, .accuracy = NAN, .loss = NAN};
     if (n == 0) return r;
-    const float *w = client_model(x, k, round);
+    hf_strat_t *st = &x->strat;
+    int pred = st->st->personal_eval && !x->p->decentralized;  /* a predictor, not one model */
+    const float *w = pred ? NULL : client_model(x, k, round);
     int64_t sums[2] = {0, 0};
     int dim = x->train.dim;
     for (long s0 = 0; s0 < n; s0 += HF_EVAL_CHUNK) {
         int B = (int)HF_MIN((long)HF_EVAL_CHUNK, n - s0);
         hf_gather_rows(x->ce_data->x, x->ce_data->y, dim, ct->idx + ct->off[k] + s0, x->ce_perm, B, x->ce_x, x->ce_y);
-        hf_eval_share(&x->model, x->work, w, x->ce_x, x->ce_y, B, dim, 0, 1, sums, &x->t_kernel);
+        if (pred) {
+            double tk = hf_wtime();
+            st->st->personal_eval(st, k, x->ce_x, x->ce_y, B, sums);
+            x->t_kernel += hf_wtime() - tk;
+        } else
+            hf_eval_share(&x->model, x->work, w, x->ce_x, x->ce_y, B, dim, 0, 1, sums, &x->t_kernel);
     }
     r.correct = sums[0];
     hf_eval_figures(sums, n, &r.accuracy, &r.loss);

@@ -54,6 +54,9 @@ typedef struct hf_run {
     int *cy;
     long *coff;                   /* last_client − first_client + 1 row offsets */
     long train_sample;            /* client_train: samples per epoch (0 = all; energy sample strategy) */
+    const float *sample_w;        /* hf_client_sgd: per-sample loss weights of the client being trained,
+                                   * indexed as its samples (FedEM's responsibilities); NULL: none */
+    float *wb;                    /* the minibatch's weights (batch_size floats) */
     /* algorithm */
     hf_strat_t strat;             /* the strategy (strategy.h), its state in strat.state */
     hf_server_opt_t sopt;         /* server optimizer moments */

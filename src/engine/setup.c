@@ -128,6 +128,7 @@ static int setup_model(hf_run_t *x)
     x->delta = hf_alloc_aligned((size_t)2 * P * sizeof(float));  /* SCAFFOLD uploads [dy, dc] */
     x->work = hf_work_new(&x->model, HF_MAX(p->batch_size, HF_EVAL_CHUNK));
     x->xb = hf_alloc_aligned((size_t)p->batch_size * (size_t)x->train.dim * sizeof(float));
+    x->wb = hf_calloc((size_t)p->batch_size, sizeof(float));  /* a weighted loss's batch (FedEM) */
     x->yb = hf_calloc((size_t)p->batch_size, sizeof(int));
     long maxn = 1;
     for (int k = 0; k < x->part.nclients; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
@@ -185,7 +186,7 @@ static int setup_algorithm(hf_run_t *x)
     long toff[HF_MAX_TENSORS + 1];
     for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;
     toff[x->model.ntensors] = P;
-    x->agg = hf_strat_agg_new(&x->strat, x->model.ntensors, toff);
+    x->agg = hf_strat_agg_new(&x->strat, x->strat.st->upload_factor, x->model.ntensors, toff);
     if (p->decentralized) {  /* D-PSGD's steady-state time per gossip iteration (topology.c) */
         int N = p->clients;
         hf_strat_plan_decentral(&x->strat, &x->plan);
@@ -495,7 +496,7 @@ void hf_run_free(hf_run_t *x)
     free(x->ce_x); free(x->ce_y); free(x->ce_perm);
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
-    free(x->xb); free(x->yb); free(x->iperm);
+    free(x->xb); free(x->yb); free(x->iperm); free(x->wb);
     free(x->cx8); free(x->cy); free(x->coff);
     if (x->strat.st) hf_strat_free(&x->strat);
     hf_energy_free(x->en);

@@ -35,7 +35,8 @@
     X(fjord)          \
     X(feddf)          \
     X(dkt)            \
-    X(ditto)
+    X(ditto)          \
+    X(fedem)
 
 #define DECLARE(name) extern const hf_strategy_t hf_strategy_##name;
 #define ENTRY(name) &hf_strategy_##name,
@@ -241,9 +242,8 @@ void hf_strat_plan_decentral(hf_strat_t *s, hf_plan_t *pl)
     pl->divisor = s->nclients;
 }
 
-struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int ntensors, const long *toff)
+struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int f, int ntensors, const long *toff)
 {
-    int f = s->st->upload_factor;
     long *t2 = hf_calloc((size_t)ntensors * (size_t)f + 1, sizeof(long));
     for (int r = 0; r < f; r++)
         for (int i = 0; i < ntensors; i++) t2[r * ntensors + i] = (long)r * s->P + toff[i];

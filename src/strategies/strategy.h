@@ -125,6 +125,12 @@ typedef struct hf_strategy {
      * client k: the P floats of the client's own model; NULL (hook or result):
      * the global model */
     const float *(*personal_model)(hf_strat_t *s, int k);
+    /* per-client evaluation by a predictor that is no single parameter vector
+     * (FedEM's mixture, kNN-Per's interpolation), on the rank hosting client
+     * k: B samples xb (B, dim), labels yb; adds the correct predictions to
+     * sums[0] and Σ_b llrint(ℓ_b · HF_LOSS_SCALE) (evaluate.h) to sums[1].
+     * Replaces personal_model when set. */
+    void (*personal_eval)(hf_strat_t *s, int k, const float *xb, const int *yb, int B, int64_t sums[2]);
     /* differential privacy: ε spent after `rounds` rounds (/rounds.dp_epsilon,
      * root attribute dp_epsilon); NULL: no privacy guarantee (NaN) */
     double (*privacy_epsilon)(const hf_strat_t *s, int rounds);
@@ -213,9 +219,19 @@ uint64_t hf_client_vecs_bytes(const hf_client_vecs_t *cv);
 void hf_client_vecs_ckpt(hf_client_vecs_t *cv, const char *name);
 void hf_client_vecs_free(hf_client_vecs_t *cv);
 
-/* The fixed-point aggregator sized for the strategy's uploads (tensor offsets
- * repeated upload_factor times). */
+/* The fixed-point aggregator of uploads of f models (the tensor offsets toff
+ * repeated f times): the engine's has f = upload_factor, FedEM's f = M. */
 struct hf_agg;
-struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int ntensors, const long *toff);
+struct hf_agg *hf_strat_agg_new(const hf_strat_t *s, int f, int ntensors, const long *toff);
+/* FedEM (fedem.c).  E-step of one client: loss (n × M, row-major) the
+ * per-sample losses −log p_m(y_i|x_i) of its n samples under the M components,
+ * pi (M) its mixture weights; q (M × n, q[m·n + i]) ← the responsibilities
+ * q_im ∝ π_m exp(−loss_im) (a softmax over m in double), then π_m ← mean_i q_im. */
+void hf_fedem_estep(const float *loss, int n, int M, float *pi, float *q);
+/* Its predictor on B samples: logits (M × B × C, component-major) of the M
+ * components, mixed as p(c) = Σ_m π_m softmax_m(c); adds the samples whose
+ * argmax (ties: the lowest class) is y_b to sums[0] and llrint(−log p(y_b) ·
+ * HF_LOSS_SCALE) to sums[1]. */
+void hf_fedem_predict(const float *logits, const float *pi, int M, int B, int C, const int *y, int64_t sums[2]);
 
 #endif
