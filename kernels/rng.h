@@ -32,6 +32,7 @@ enum {
     HF_RNG_PERSONAL = 63, /* personalization: fine-tuning shuffles (seed, round, client) (client.c) */
     HF_RNG_DPSGD = 64,    /* DP-SGD noise: (seed, round, client << 32 | local step) (dpsgd.c) */
     HF_RNG_FEDEM = 65,    /* FedEM: component m's initialisation seed (seed, m, 0) (fedem.c) */
+    HF_RNG_KNNPER = 66,   /* kNN-Per: a capped datastore's samples (seed, client, 0) (knnper.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

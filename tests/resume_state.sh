@@ -10,7 +10,8 @@
 #   global model and simulated time (every case); server optimizer moments (adam);
 #   SCAFFOLD c and the per-client c_k, created lazily on the hosting rank (11
 #   clients over 2, then 3 ranks: blocks of different sizes); Ditto's personal
-#   models (the same layout; per-client evaluation on); dynamic backup
+#   models (the same layout; per-client evaluation on); FedEM's components and
+#   mixture weights (3 ranks, then 2); dynamic backup
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction).
@@ -76,6 +77,8 @@ esac
 resume_case scaffold 2 3 --set federation.strategy=scaffold
 # Ditto's personal models (per-client, lazily created; they enter /rounds.client_acc_*)
 resume_case ditto 2 3 --set federation.strategy=ditto --set data.client_test_fraction=0.2
+# FedEM's components (every rank) and mixture weights pi_k (per client, lazily created)
+resume_case fedem 3 2 --set federation.strategy=fedem --set fedem.components=2 --set data.client_test_fraction=0.2
 resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \
   --set federation.clients_per_round=8
 resume_case dpsgd 3 2 --set federation.mode=decentralized --set topology.kind=ring

@@ -4,7 +4,8 @@
  * summaries (hf_ceval_summary) over clients of unequal sizes, Ditto's
  * proximal gradient (hf_ditto_grad) and sparse state, FedEM's E-step and
  * π update (hf_fedem_estep) on two clients of 3 and 1 samples, its mixture
- * predictor (hf_fedem_predict), and the kernels' per-sample loss weights.
+ * predictor (hf_fedem_predict), the kernels' per-sample loss weights, and
+ * kNN-Per's neighbour distribution on a hand-made datastore (hf_knn_probs).
  */
 #include "cunit_main.h"
 #include <math.h>
@@ -227,6 +228,40 @@ static void test_sample_weights(void)
     hf_work_free(w);
 }
 
+/* kNN over a hand-made datastore of 6 keys (D = 2, C = 3): query (0, 0), k = 3 */
+static void test_knn_probs(void)
+{
+    const float keys[12] = {0, 0, 1, 0, 0, 1, -1, 0, 3, 3, 0, -1};
+    const int labels[6] = {0, 1, 2, 1, 0, 0};
+    const float q[2] = {0, 0};
+    long nb[10];
+    double nd[10], p[3];
+    /* d² = 0, 1, 1, 1, 18, 1: the nearest 3 are keys 0, 1, 2 (the tie at 1 goes to the
+     * keys stored first), weights exp(−d²/(D·scale)) = 1, e^−½, e^−½ */
+    hf_knn_probs(keys, labels, 6, 2, q, 3, 1.0, 3, nb, nd, p);
+    double e = exp(-0.5), z = 1 + 2 * e;
+    CU_ASSERT_EQUAL(nb[0], 0);
+    CU_ASSERT_EQUAL(nb[1], 1);
+    CU_ASSERT_EQUAL(nb[2], 2);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 1 / z, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], e / z, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p[2], e / z, 1e-12);
+    /* scale 4 (D·scale = 8), query (1, 0): d² = 1, 0, 2, 4, 13, 2 → keys 1, 0, 2 (tie with 5) */
+    const float q2[2] = {1, 0};
+    hf_knn_probs(keys, labels, 6, 2, q2, 3, 4.0, 3, nb, nd, p);
+    double w0 = exp(-1.0 / 8), w2 = exp(-2.0 / 8), z2 = 1 + w0 + w2;
+    CU_ASSERT_DOUBLE_EQUAL(p[0], w0 / z2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 1 / z2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p[2], w2 / z2, 1e-12);
+    /* k beyond the datastore: all of it (keys 4, 5 only: labels 0, 0) */
+    hf_knn_probs(keys + 8, labels + 4, 2, 2, q, 10, 1.0, 3, nb, nd, p);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p[1] + p[2], 0.0, 0);
+    /* an empty datastore: all zero */
+    hf_knn_probs(keys, labels, 0, 2, q, 3, 1.0, 3, nb, nd, p);
+    CU_ASSERT(p[0] == 0 && p[1] == 0 && p[2] == 0);
+}
+
 static const hf_cu_test_t personal_tests[] = {
     {"per-client test split", test_holdout, NULL},
     {"summaries: mean, weighted mean, nearest-rank p10, min", test_summary, NULL},
@@ -234,6 +269,7 @@ static const hf_cu_test_t personal_tests[] = {
     {"fedem: E-step responsibilities and pi update", test_fedem_estep, NULL},
     {"fedem: the mixture predictor", test_fedem_predict, NULL},
     {"per-sample loss weights of the training step", test_sample_weights, NULL},
+    {"knnper: neighbours, kernel, ties to the earlier key", test_knn_probs, NULL},
     {0}};
 static const hf_cu_suite_t suites[] = {{"personal", personal_tests, NULL, NULL}, {0}};
 int main(int argc, char **argv) { return hf_cu_main(&argc, &argv, HF_CU_MPI, suites); }

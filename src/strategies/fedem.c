@@ -25,8 +25,8 @@
  *    responsibilities are exactly 1 and the run is FedAvg's bit for bit;
  *  - the global model the engine evaluates on the global test set
  *    (/rounds.test_accuracy) is component 1;
- *  - uploads are M models (bytes_scale M) and the simulated compute M
- *    trainings (flops_scale M; the E-step's M forward passes over the n_k
+ *  - a client downloads and uploads M models (bytes_scale, model_bytes) and
+ *    its simulated compute is M trainings (flops_scale M; the E-step's M forward passes over the n_k
  *    samples are not counted);
  *  - the components are aggregated through FedEM's own aggregator (M × P,
  *    the engine's fixed-point reduction), so the engine's own (empty) one is
@@ -270,6 +270,13 @@ static void eval_fedem(hf_strat_t *s, int k, const float *xb, const int *yb, int
 
 static const double *scale_fedem(const hf_strat_t *s) { return ((const fedem_t *)s->state)->scale; }
 
+/* M models each way (the records' bytes; the device clock scales by bytes_scale) */
+static uint64_t model_bytes_fedem(const hf_strat_t *s, int i)
+{
+    (void)i;
+    return (uint64_t)((const fedem_t *)s->state)->M * (uint64_t)s->P * sizeof(float);
+}
+
 const hf_strategy_t hf_strategy_fedem = {
     .name = "fedem",
     .doc = "personalization: M component models learned by all, per-client mixture weights by EM, each "
@@ -286,6 +293,7 @@ const hf_strategy_t hf_strategy_fedem = {
     .weights = hf_weights_samples,
     .flops_scale = scale_fedem,
     .bytes_scale = scale_fedem,
+    .model_bytes = model_bytes_fedem,
     .round_begin = begin_fedem,
     .train = train_fedem,
     .aggregate = aggregate_fedem,

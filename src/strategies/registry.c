@@ -36,7 +36,8 @@
     X(feddf)          \
     X(dkt)            \
     X(ditto)          \
-    X(fedem)
+    X(fedem)          \
+    X(knnper)
 
 #define DECLARE(name) extern const hf_strategy_t hf_strategy_##name;
 #define ENTRY(name) &hf_strategy_##name,

@@ -233,5 +233,12 @@ void hf_fedem_estep(const float *loss, int n, int M, float *pi, float *q);
  * argmax (ties: the lowest class) is y_b to sums[0] and llrint(−log p(y_b) ·
  * HF_LOSS_SCALE) to sums[1]. */
 void hf_fedem_predict(const float *logits, const float *pi, int M, int B, int C, const int *y, int64_t sums[2]);
+/* kNN-Per (knnper.c): p (C) ← the k-nearest-neighbour distribution of query q
+ * (D floats) over n keys (n × D) with labels: the k nearest by squared
+ * Euclidean distance (ties: the lower index), each weighing
+ * exp(−(d² − d²_nearest) / (D · scale)), normalised; all zero when n = 0.
+ * nb, nd: k longs and doubles of scratch (the neighbours, ascending). */
+void hf_knn_probs(const float *keys, const int *labels, long n, int D, const float *q, int k, double scale, int C,
+                  long *nb, double *nd, double *p);
 
 #endif
