@@ -67,6 +67,8 @@ f-transfer 2 suites/availability-bias.conf --set availability.transfer=yes
 f-async-3 3 suites/async.conf --variant 1
 f-fednova-ckpt 2 $f --variant 7 --set federation.strategy=fednova --set run.checkpoint_every=2 --set federation.rounds=4
 e-idle 2 suites/energy-budget.conf --variant 0 --set energy.count_idle=yes
+p-fedem 2 suites/personalization.conf --variant 4 --set federation.strategy=fedem
+p-knnper 3 suites/personalization.conf --variant 0 --set federation.strategy=knnper
 EOF
 }
 
