@@ -1,9 +1,10 @@
 # personal_reference.awk — an independent reference of per-client evaluation
-# for tests/personal.sh: multinomial logistic regression (z = W x + b, W is
-# C x D row-major, then b), softmax cross-entropy, in double precision, written
-# from the definitions (data.client_test_fraction, personal.finetune_steps,
-# Ditto's proximal step in docs/results.md and src/strategies/ditto.c's head),
-# not from hetfl's code.
+# for tests/personal.sh and tests/personal_mix.sh: multinomial logistic
+# regression (z = W x + b, W is C x D row-major, then b), softmax
+# cross-entropy, in double precision, written from the definitions
+# (data.client_test_fraction, personal.finetune_steps, Ditto's proximal step,
+# FedEM's and kNN-Per's predictors in docs/results.md and the heads of
+# src/strategies/ditto.c, fedem.c, knnper.c), not from hetfl's code.
 #
 # Every client holds n_k copies of ONE sample (tests/lib.sh leaf_json), so its
 # test split is h_k = min(floor(f n_k), n_k - 1) copies of it and any minibatch
