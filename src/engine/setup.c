@@ -140,7 +140,7 @@ static int check_model_memory(hf_run_t *x, long P)
     if (need <= have) return 0;
     if (copies + act <= have) {  /* the per-client state does not fit */
         const char *o = hf_conf_origin(c, cs[big].key);
-        int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s keeps %.6g MB for each of up to %.0f clients on a rank; "
+        int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %.6g MB per client, for up to %.0f clients on a rank; "
                            "with the model's buffers (%.6g MB) that needs at least %.6g MB per rank, more than "
                            "the %.6g MB available to each rank", o ? o : "default", cs[big].key, cs[big].what,
                            cs[big].bytes / 1e6, cs[big].clients, (copies + act) / 1e6, need / 1e6, have / 1e6);
