@@ -264,8 +264,8 @@ if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
 fi
 # --resume with a suite, seed or --set that differs from the run that made the file:
 # refused (exit 2) naming the file, which stays as it was (checked at the end)
-echo "$BASE" > "$G/prev.conf"
-"$HETFL" run "$G/prev.conf" --quiet -o "$G/prev.h5" --set run.checkpoint_every=1 > /dev/null 2>&1
+echo "$BASE" > "$G/prev.suite"  # not *.conf: not a case
+"$HETFL" run "$G/prev.suite" --quiet -o "$G/prev.h5" --set run.checkpoint_every=1 > /dev/null 2>&1
 cp "$G/prev.h5" "$G/prev.orig"
 rmsg="^hetfl: $G/prev\\.h5: cannot resume: this suite/seed/variant differs from the run that made the file:\$"
 echo "$BASE" | gcase g-resume-other-seed "$rmsg" "mode: run" "args: @S@ --resume $G/prev.h5 --seed 9"
