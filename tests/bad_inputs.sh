@@ -11,6 +11,8 @@
 #                        of memory: MPI_Abort ends the job) is mpirun's status
 #                        instead, the message printed at least once
 #   # ulimit: ARGS       (optional) run under `ulimit ARGS` (e.g. -v 3000000)
+#   # env: VAR=VALUE     (optional) one environment variable for the run (e.g.
+#                        HETFL_MEMORY_LIMIT=BYTES, the memory each rank may use)
 # In ARGS and PATH, @S@ is the case file, @W@ the case's scratch directory,
 # @G@ the directory of generated inputs (a FIFO, big files), @D@ tests/bad-inputs.
 # validate: `hetfl validate SUITE` exits 2 with the message (pure parse errors);
@@ -37,6 +39,7 @@ one_case() {  # CASE RESULTFILE
   args=$(hdr args "$s"); args=$(subst "${args:-@S@ -o @W@/out.h5 --force}" "$s" "$w")
   suite=$(hdr suite "$s"); suite=$(subst "${suite:-@S@}" "$s" "$w")
   lim=$(hdr ulimit "$s"); lim=${lim:--c 0}   # no core file may appear; the check below looks anyway
+  local envv; envv=$(hdr env "$s"); envv=${envv:-HF_BAD_INPUTS_NO_ENV=1}
   mkdir -p "$w"
   if [ -n "$SANITIZED" ] && [ "${lim#-v}" != "$lim" ]; then  # ASan reserves ~16 TB of shadow address
     echo "ok - $name: skipped: a sanitizer build cannot start under ulimit -v" > "$res"; return
@@ -53,8 +56,8 @@ one_case() {  # CASE RESULTFILE
     if [ "$mode" = run ] || [ "$mode" = both ]; then
       cp "$TMP/previous.h5" "$w/out.h5"  # a results file from before: never touched by a failing run
       eval "set -- $args"
-      (cd "$w" && ulimit $lim && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB sh "$TMP/rankwrap.sh" \
-         run "$@") > "$w/out" 2> "$w/err"; rc=$?
+      (cd "$w" && ulimit $lim && export "$envv" && RANKDIR=$w timeout 120 "$MPIEXEC" -n 2 $OVERSUB \
+         $(mpi_env "${envv%%=*}") sh "$TMP/rankwrap.sh" run "$@") > "$w/out" 2> "$w/err"; rc=$?
       if [ "$status" = 1 ]; then  # MPI_Abort: the job ends with status 1
         [ $rc = 1 ] && echo "ok - $name: mpirun -n 2 exits 1" ||
           echo "FAIL - $name: mpirun -n 2 exits 1 (got $rc)"
@@ -168,8 +171,9 @@ gcase() {  # NAME EXPECT HEADER... (each "key: value"); the suite's lines on std
   local n=$1 e=$2; shift 2
   { printf '# expect: %s\n' "$e"; for h; do printf '# %s\n' "$h"; done; cat; } > "$G/$n.conf"
 }
-for kind in fifo devzero devnull dir dirlink fifolink; do
+for kind in fifo devzero devnull dir dirlink fifolink dangling; do
   case $kind in
+    dangling) f=$G/dangling it='a link to nothing' ;;
     fifo) f=$G/fifo it='a FIFO' ;;
     devzero) f=/dev/zero it='a character device' ;;
     devnull) f=/dev/null it='a character device' ;;
@@ -178,6 +182,7 @@ for kind in fifo devzero devnull dir dirlink fifolink; do
     fifolink) f=$G/fifo-link it='a FIFO' ;;
   esac
   what="not a regular file \\(it is $it\\)"
+  [ $kind = dangling ] && what="cannot open: No such file or directory"
   fre=${f//./\\.}
   # keys of the suite (checked by validate and, before any work, by run);
   # the suite's lines separated by ';'
@@ -186,6 +191,7 @@ for kind in fifo devzero devnull dir dirlink fifolink; do
     wantk="$n.conf:[0-9]+: key '$key': $fre: $what"
     case "$key/$kind" in   # these may be directories: what is inside is checked then
       data.path/dir*|data.test_path/dir*|energy.carbon_file/dir*) continue ;;
+      */dangling) ;;
       data.path/*|data.test_path/*|energy.carbon_file/*)
         wantk="$n.conf:[0-9]+: key '$key': $fre: not a regular file or a directory \\(it is $it\\)" ;;
     esac
@@ -206,7 +212,8 @@ KEYS
   n=g-special-$kind-suite
   echo "$BASE" | gcase "$n" "^hetfl: $fre: $what" "mode: both" "suite: $f" "args: $f -o @W@/out.h5 --force"
   n=g-special-$kind-resume
-  echo "$BASE" | gcase "$n" "^hetfl run: --resume $fre: cannot resume: $what" "mode: run" "args: @S@ --resume $f"
+  rwhat=$what; [ $kind = dangling ] && rwhat="No such file or directory"
+  echo "$BASE" | gcase "$n" "^hetfl run: --resume $fre: cannot resume: $rwhat" "mode: run" "args: @S@ --resume $f"
 done
 # the availability model with its own file key, dataset files read by their loaders
 { echo "$BASE" | sed 's/^dataset = synthetic/dataset = hdf5\npath = '"${G//\//\\/}"'\/adir/'; } |
@@ -225,6 +232,47 @@ truncate -s 17M "$G/g-suite-too-big.conf"
 truncate -s 2M "$G/big-devices.csv"
 { echo "$BASE"; printf '[devices]\nfile = %s\n' "$G/big-devices.csv"; } |
   gcase g-devices-too-big "key 'devices.file': .*big-devices.csv: file is larger than 1 MiB \(2097152 bytes\)" "mode: both"
+
+# special files inside a dataset directory (data.path is a directory): the file the
+# loader opens is a FIFO, a link to /dev/zero, or a directory
+for ds in "cifar10 data_batch_1.bin" "cifar100 train.bin"; do
+  set -- $ds
+  for kind in fifo devzero dir; do
+    n=g-dataset-$1-$kind; mkdir -p "$G/$n"
+    case $kind in
+      fifo) mkfifo "$G/$n/$2"; it='a FIFO' ;;
+      devzero) ln -s /dev/zero "$G/$n/$2"; it='a character device' ;;
+      dir) mkdir "$G/$n/$2"; it='a directory' ;;
+    esac
+    printf '%s\n' "$BASE" | sed "s|^dataset = synthetic|dataset = $1\npath = $G/$n|; /^synthetic_devices/d; s/^partition = natural/partition = iid/" |
+      gcase "$n" "$n.conf:[0-9]+: key 'data.path': $G/$n/${2//./\\.}: not a regular file \\(it is $it\\)" "mode: run"
+  done
+done
+if [ -f "$FM/train-images-idx3-ubyte.gz" ]; then
+  for kind in fifo devzero dir; do
+    n=g-dataset-fmnist-$kind; mkdir -p "$G/$n"
+    for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do ln -s "$FM/$f.gz" "$G/$n/$f.gz"; done
+    f=$G/$n/train-images-idx3-ubyte.gz
+    case $kind in
+      fifo) mkfifo "$f"; it='a FIFO' ;;
+      devzero) ln -s /dev/zero "$f"; it='a character device' ;;
+      dir) mkdir "$f"; it='a directory' ;;
+    esac
+    printf '%s\n' "$BASE" | sed "s|^dataset = synthetic|dataset = fashion-mnist\npath = $G/$n|; /^synthetic_devices/d; s/^partition = natural/partition = iid/" |
+      gcase "$n" "$n.conf:[0-9]+: key 'data.path': ${f//./\\.}: not a regular file \\(it is $it\\)" "mode: run"
+  done
+fi
+# --resume with a suite, seed or --set that differs from the run that made the file:
+# refused (exit 2) naming the file, which stays as it was (checked at the end)
+echo "$BASE" > "$G/prev.suite"  # not *.conf: not a case
+"$HETFL" run "$G/prev.suite" --quiet -o "$G/prev.h5" --set run.checkpoint_every=1 > /dev/null 2>&1
+cp "$G/prev.h5" "$G/prev.orig"
+rmsg="^hetfl: $G/prev\\.h5: cannot resume: this suite/seed/variant differs from the run that made the file:\$"
+echo "$BASE" | gcase g-resume-other-seed "$rmsg" "mode: run" "args: @S@ --resume $G/prev.h5 --seed 9"
+echo "$BASE" | gcase g-resume-other-mode "$rmsg" "mode: run" "args: @S@ --resume $G/prev.h5 --set federation.mode=async"
+echo "$BASE" | gcase g-resume-other-strategy "$rmsg" "mode: run" \
+  "args: @S@ --resume $G/prev.h5 --set federation.strategy=fedprox"
+small_suite 3 | gcase g-resume-other-rounds "$rmsg" "mode: run" "args: @S@ --resume $G/prev.h5"
 
 cases=("$D"/*.conf "$G"/*.conf)
 if [ -n "${BAD_INPUTS_ONLY:-}" ]; then  # a subset while working on it: BAD_INPUTS_ONLY='g-special-*'
@@ -245,6 +293,7 @@ for s in "${cases[@]}"; do
     bad "$(basename "$s"): no result"
   fi
 done
+check "the file given to the refused --resume cases is untouched" cmp -s "$G/prev.h5" "$G/prev.orig"
 [ -n "${BAD_INPUTS_ONLY:-}" ] ||
-  check "the catalogue has at least 160 cases (${#cases[@]})" test ${#cases[@]} -ge 160
+  check "the catalogue has at least 200 cases (${#cases[@]})" test ${#cases[@]} -ge 200
 finish

@@ -94,6 +94,23 @@ resume_case poc 1 3 --set selection.policy=poc --set aggregation.correction=unbi
   --set availability.model=markov --set availability.pi=0.6 --set availability.lambda=0.5 --set availability.slot_s=1
 resume_case f3ast 2 1 --set selection.policy=f3ast --set availability.model=markov --set availability.pi=0.6 \
   --set availability.lambda=0.5 --set availability.slot_s=1
+# asynchronous mode (FedBuff): its checkpoint after update 6 holds the updates trained
+# but not yet applied (async_inflight, one per client at most: 7 clients training at once,
+# a buffer of 3, so some are 1-2 versions stale); unequal Dirichlet shares weighted by n_k,
+# Adam on the server; resumed on more and on fewer ranks
+A=(--set federation.mode=async --set async.concurrency=7 --set async.buffer=3 --set async.weights=samples
+   --set data.partition=dirichlet --set data.alpha=0.5 --set server.optimizer=adam --set server.lr=0.03)
+resume_case async 1 2 "${A[@]}"
+resume_case async23 2 3 "${A[@]}"
+resume_case async31 3 1 "${A[@]}"
+case " ${RESUME_STATE_CASES:-async} " in *" async "*)
+  # (a job's start version is round - 1 - staleness; trained by update 6 when it is <= 5)
+  cols "$TMP/async.h5" /participation round outcome staleness > "$TMP/async.rows"
+  check "async: some of the redone updates apply stale updates (staleness > 0 after update 6)" \
+    awk '$1 > 6 && $2 == "completed" && $3 > 0 { s = 1 } END { exit !s }' "$TMP/async.rows"
+  check "async: some update trained before the checkpoint is applied after it" \
+    awk '$1 > 6 && $2 == "completed" && $1 - 1 - $3 <= 5 { s = 1 } END { exit !s }' "$TMP/async.rows" ;;
+esac
 # top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
 case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac
 T=(--set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no)

@@ -435,8 +435,9 @@ static int check_inputs(const hf_conf_t *conf, const hf_params_t *p)
 
 /* The results path, checked before any work, so a run that could never save
  * its results does not start: not empty, not a directory, not too long for
- * itself and its temporary name (PATH.tmp-PID), not an existing file without
- * --force (nor anything but a regular file with it), in an existing, writable
+ * itself and its temporary name (PATH.tmp-PID), nothing but a regular file
+ * (a FIFO or a device, even with --force), not an existing file without
+ * --force, in an existing, writable
  * directory.  `what` names where the path came from ("-o", "FILE:LINE: key
  * 'run.output'").  Exit 2 with the reason.  hf_h5out_open checks again (the
  * file may appear meanwhile) and the final rename never replaces a file that
@@ -461,12 +462,12 @@ static int check_output(const char *path, const char *what, int force)
         if (S_ISDIR(st.st_mode))
             return hf_seterr(HF_EINPUT, "%s: '%s' is a directory, not a results file%s", what, eb,
                              force ? " (--force replaces only files)" : "");
+        if (!S_ISREG(st.st_mode))  /* a FIFO, a device: not even --force (whose hint would mislead) */
+            return hf_seterr(HF_EINPUT, "%s: '%s' is %s, not a results file (--force replaces only regular files)",
+                             what, eb, hf_file_kind((unsigned)st.st_mode));
         if (!force)
             return hf_seterr(HF_EINPUT, "%s: results file exists; refusing to overwrite it\n"
                              "HINT: pass --force to replace it, or choose another path with -o", path);
-        if (!S_ISREG(st.st_mode))
-            return hf_seterr(HF_EINPUT, "%s: '%s' is %s, not a results file (--force replaces only regular files)",
-                             what, eb, hf_file_kind((unsigned)st.st_mode));
     } else if (errno != ENOENT && errno != ENOTDIR) {
         return hf_seterr(HF_EINPUT, "%s: cannot write results to '%s': %s", what, eb, strerror(errno));
     } else if (lstat(path, &st) == 0) {  /* the name is taken, by a link to nothing */

@@ -442,11 +442,13 @@ static const char *matching_brace(const char *q)
  * $$ (a literal '$'); a lone '$' is literal.  Environment values are inserted
  * as they are (not expanded again); a default is expanded itself, as a shell
  * does, so ${A:-${B}} needs B when A is unset (never the literal "${B}").
- * NULL + why on error. */
-static char *expand_depth(const char *s, char *why, size_t nwhy, int depth);
-static char *expand(const char *s, char *why, size_t nwhy) { return expand_depth(s, why, nwhy, 0); }
+ * A default that is not used is still checked, as a shell does: its syntax,
+ * not its variables (syntax_only: unset variables are no error).  NULL + why
+ * on error. */
+static char *expand_depth(const char *s, char *why, size_t nwhy, int depth, int syntax_only);
+static char *expand(const char *s, char *why, size_t nwhy) { return expand_depth(s, why, nwhy, 0, 0); }
 
-static char *expand_depth(const char *s, char *why, size_t nwhy, int depth)
+static char *expand_depth(const char *s, char *why, size_t nwhy, int depth, int syntax_only)
 {
     sb_t b = {0};
     sb_addn(&b, "", 0);
@@ -486,29 +488,27 @@ static char *expand_depth(const char *s, char *why, size_t nwhy, int depth)
             deflen = (size_t)(close - def);
         }
         char *nm = str_ndup(name, (size_t)(e - name));
-        const char *v = getenv(nm);
+        const char *v = syntax_only ? NULL : getenv(nm);
         if (def) {
-            if (v && *v) {
-                sb_add(&b, v);
-            } else if (depth >= 8) {
+            int used = !(v && *v);  /* the default's value is needed */
+            if (depth >= 8) {
                 snprintf(why, nwhy, "variable defaults nested more than 8 deep in '%s'", echo(eb, s));
                 free(nm);
                 free(b.s);
                 return NULL;
-            } else {
-                char *d = str_ndup(def, deflen), *dv = expand_depth(d, why, nwhy, depth + 1);
-                free(d);
-                if (!dv) {
-                    free(nm);
-                    free(b.s);
-                    return NULL;
-                }
-                sb_add(&b, dv);
-                free(dv);
             }
+            char *d = str_ndup(def, deflen), *dv = expand_depth(d, why, nwhy, depth + 1, syntax_only || !used);
+            free(d);
+            if (!dv) {
+                free(nm);
+                free(b.s);
+                return NULL;
+            }
+            sb_add(&b, used ? dv : v);
+            free(dv);
         } else if (v) {
             sb_add(&b, v);
-        } else {
+        } else if (!syntax_only) {
             snprintf(why, nwhy, "environment variable '%s' is not set", echo(eb, nm));
             free(nm);
             free(b.s);

@@ -24,7 +24,8 @@ static const hf_opt_t core_options[] = {
     {"run.output", HF_OPT_STRING, "", NONE, NULL,
      "results file; default results/<name>[-v<variant>]-s<seed>.h5 (relative to the cwd)"},
     {"run.checkpoint_every", HF_OPT_INT, "10", 0, 100000000, NULL,
-     "write a checkpoint into /checkpoint of the results file every N rounds (0: only when "
+     "write a checkpoint into /checkpoint of the results file every N rounds (server updates "
+     "with federation.mode = async; 0: only when "
      "stopped by SIGTERM/SIGUSR1/SIGINT); `hetfl run SUITE --resume FILE` continues from it"},
     /* [data] */
     {"data.dataset", HF_OPT_CHOICE, "fashion-mnist", NONE,

@@ -14,8 +14,10 @@
  *                  /rounds row and the update's /participation rows.
  */
 #include "async.h"
+#include "checkpoint.h"
 #include "hf_util.h"
 #include "rng.h"
+#include "run.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -220,8 +222,6 @@ static int check_conf(const hf_fed_opts_t *o, const hf_async_env_t *e)
     if (hf_energy_scheduler(e->en) == HF_SCHED_AWARE)
         return hf_key_err(c, "energy.scheduler", "carbon-aware selection is not supported with "
                        "federation.mode = async");
-    if (o->resume)
-        return hf_seterr(HF_EINPUT, "%s: federation.mode = async cannot resume from a checkpoint", o->resume);
     int N = p->clients, C = (int)hf_conf_int(c, "async.concurrency");
     if (C == 0) C = p->clients_per_round;
     if (C > N) return hf_key_err(c, "async.concurrency", "more clients training at once than clients");
@@ -239,15 +239,23 @@ typedef struct {
     hf_select_t *sel;             /* the selection policy */
     long *nk;                     /* n_k of every client */
     hf_async_plan_t pl;           /* the whole schedule (hf_async_plan) */
-    float **dstore;               /* this rank's trained updates by job, until applied */
-    double *jloss, *jmeas;        /* their local losses, measured seconds */
-    int *jsteps;                  /* and steps */
+    float **dstore;               /* this rank's trained jobs' records (job_rec) by job, until applied */
+    size_t rec_bytes, tail_off;   /* a record's size; where its tail starts */
+    float **inflight;             /* hosted client k's trained, unapplied record at [k − first] (a view
+                                   * of dstore, checkpointed as per-client state: async_inflight) */
     float *upd;                   /* the aggregated update */
     double *gl, *gs;              /* (loss, steps, measured) per buffer row: local, reduced on rank 0 */
     hf_part_rec_t *rows;          /* rank 0: the update's /participation rows */
     long jv;                      /* next job in start order */
     double t_loop;
 } async_run_t;
+
+/* A trained job's record, from its training to its server update: Δ (nparams
+ * floats), then a tail of doubles: its local loss, steps, measured seconds and a
+ * mark 1 (a record is never all zero: the checkpoint keeps only non-zero ones). */
+enum { TAIL_LOSS, TAIL_STEPS, TAIL_MEASURED, TAIL_MARK, JOB_TAIL };
+
+static double *job_tail(const async_run_t *A, float *rec) { return (double *)((char *)rec + A->tail_off); }
 
 /* Availability, the schedule of every job and update, the buffers. */
 static int async_setup(async_run_t *A)
@@ -274,15 +282,17 @@ static int async_setup(async_run_t *A)
                         .epochs = p->local_epochs, .flops_per_sample = e->flops_per_sample,
                         .bytes_down = e->model_bytes, .bytes_up = e->model_bytes, .sel = A->sel};
     hf_async_plan(&in, &A->pl);
+    A->jv = 0;
     if (e->rank == 0 && !A->o->quiet)
         fprintf(A->o->out, "async (FedBuff): concurrency %d, buffer %d, staleness scale (1+s)^-%g, %s "
                 "weights; %ld client jobs planned for %d updates\n", C, A->B, A->a,
                 A->by_samples ? "n_k" : "equal", A->pl.njobs, A->pl.nupdates);
     size_t nj = (size_t)HF_MAX(A->pl.njobs, 1);
     A->dstore = hf_calloc(nj, sizeof(float *));
-    A->jloss = hf_calloc(nj, sizeof(double));
-    A->jmeas = hf_calloc(nj, sizeof(double));
-    A->jsteps = hf_calloc(nj, sizeof(int));
+    A->tail_off = ((size_t)e->nparams * sizeof(float) + 7) / 8 * 8;
+    A->rec_bytes = A->tail_off + JOB_TAIL * sizeof(double);
+    A->inflight = hf_calloc((size_t)HF_MAX(e->last_client - e->first_client, 1), sizeof(float *));
+    hf_ckpt_register_client_ptrs("async_inflight", (void **)A->inflight, A->rec_bytes);
     A->upd = hf_alloc_aligned((size_t)e->nparams * sizeof(float));
     long maxrows = 1;
     for (int u = 1; u <= A->pl.nupdates; u++) maxrows = HF_MAX(maxrows, A->pl.uoff[u] - A->pl.uoff[u - 1]);
@@ -295,7 +305,7 @@ static int async_setup(async_run_t *A)
 static void async_free(async_run_t *A)
 {
     for (long j = 0; j < A->pl.njobs && A->dstore; j++) free(A->dstore[j]);
-    free(A->dstore); free(A->jloss); free(A->jmeas); free(A->jsteps); free(A->upd);
+    free(A->dstore); free(A->inflight); free(A->upd);
     free(A->gl); free(A->gs); free(A->rows); free(A->nk);
     hf_async_plan_free(&A->pl);
     hf_avail_free(&A->av);
@@ -311,8 +321,12 @@ static void async_train(async_run_t *A, int u)
         const hf_async_job_t *J = &A->pl.job[jv];
         if (J->outcome != HF_OUT_COMPLETED || J->update == 0) continue;
         if (J->client < e->first_client || J->client >= e->last_client) continue;
-        A->dstore[jv] = hf_alloc_aligned((size_t)e->nparams * sizeof(float));
-        A->jloss[jv] = e->train(e->ctx, J->client, jv, e->global, A->dstore[jv], &A->jsteps[jv], &A->jmeas[jv]);
+        float *rec = A->dstore[jv] = hf_alloc_aligned(A->rec_bytes);
+        double *tail = job_tail(A, rec);
+        int steps = 0;
+        tail[TAIL_LOSS] = e->train(e->ctx, J->client, jv, e->global, rec, &steps, &tail[TAIL_MEASURED]);
+        tail[TAIL_STEPS] = steps;
+        tail[TAIL_MARK] = 1.0;
     }
 }
 
@@ -340,9 +354,10 @@ static void async_aggregate(async_run_t *A, long r0, long nrows)
         double w = pow(1.0 + J->staleness, -A->a);
         if (A->by_samples) w *= (double)A->nk[J->client];
         hf_agg_add(e->agg, w, A->dstore[j]);
-        A->gl[3 * i] = A->jloss[j];
-        A->gl[3 * i + 1] = A->jsteps[j];
-        A->gl[3 * i + 2] = A->jmeas[j];
+        const double *tail = job_tail(A, A->dstore[j]);
+        A->gl[3 * i] = tail[TAIL_LOSS];
+        A->gl[3 * i + 1] = tail[TAIL_STEPS];
+        A->gl[3 * i + 2] = tail[TAIL_MEASURED];
     }
     hf_agg_reduce(e->agg);
     if (e->rank == 0 || everywhere) {
@@ -457,6 +472,47 @@ static int async_update(async_run_t *A, int u, double *final_acc)
     return rc;
 }
 
+/* ----------------------------------------------------------- checkpoint --- */
+
+/* After update u: the records still waiting for a later update, viewed per
+ * hosted client for the checkpoint (the model, the server optimizer and the
+ * clock are fed.c's; the schedule is a function of the suite, planned again on
+ * resume).  A client has at most one: a job trained by update u started from
+ * version ≤ u−1, and the client's next job starts once that one has arrived,
+ * from version ≥ its update − 1 ≥ u, so it is not trained yet. */
+static void async_inflight_view(async_run_t *A)
+{
+    const hf_async_env_t *e = A->e;
+    memset(A->inflight, 0, (size_t)(e->last_client - e->first_client) * sizeof(float *));
+    for (long j = 0; j < A->jv; j++)
+        if (A->dstore[j]) A->inflight[A->pl.job[j].client - e->first_client] = A->dstore[j];
+}
+
+/* Before the first update (collective): make /checkpoint, or with --resume
+ * restore the last one, taken after update *u0: the jobs trained by then whose
+ * update comes later get their records back, and training goes on with the jobs
+ * that start from version *u0. */
+static int async_ckpt_start(async_run_t *A, int *u0)
+{
+    const hf_async_env_t *e = A->e;
+    *u0 = 0;
+    int rc = A->o->p.checkpoint_every > 0 ? hf_run_agree(hf_ckpt_prepare(e->h5), e->comm) : 0;
+    if (!rc && A->o->resume) rc = hf_run_agree(hf_ckpt_restore(e->h5, e->comm, u0), e->comm);
+    if (rc || !A->o->resume) return rc;
+    while (A->jv < A->pl.njobs && A->pl.job[A->jv].v_start < *u0) A->jv++;
+    int missing = 0;
+    for (long j = 0; j < A->jv; j++) {
+        const hf_async_job_t *J = &A->pl.job[j];
+        if (J->outcome != HF_OUT_COMPLETED || J->update <= *u0) continue;
+        if (J->client < e->first_client || J->client >= e->last_client) continue;
+        A->dstore[j] = A->inflight[J->client - e->first_client];  /* the registry allocated it */
+        if (!A->dstore[j]) missing = 1;
+    }
+    if (!hf_run_agree(missing, e->comm)) return 0;
+    return hf_seterr(HF_EINPUT, "%s: cannot resume: the checkpoint after update %d lacks a buffered client "
+                     "update (made by another hetfl version?)", A->o->resume, *u0);
+}
+
 int hf_async_run(const hf_async_env_t *e, const hf_fed_opts_t *o, double *sim_time, double *final_acc,
                  int *updates_done)
 {
@@ -465,11 +521,16 @@ int hf_async_run(const hf_async_env_t *e, const hf_fed_opts_t *o, double *sim_ti
     *final_acc = NAN;
     int rc = check_conf(o, e);  /* the same on every rank: a function of the suite */
     if (!rc) rc = async_setup(&A);
+    int u0 = 0;
+    if (!rc) rc = async_ckpt_start(&A, &u0);
     A.t_loop = hf_wtime();
-    for (int u = 1; !rc && u <= A.pl.nupdates; u++) {
+    for (int u = u0 + 1; !rc && u <= A.pl.nupdates; u++) {
         rc = async_update(&A, u, final_acc);
         *sim_time = A.pl.update_time[u - 1];
         *updates_done = u;
+        if (rc) break;
+        async_inflight_view(&A);  /* checkpoint every checkpoint_every updates, or stop on a signal */
+        rc = hf_ckpt_round_end(e->h5, u, o->p.checkpoint_every, o->p.rounds, e->comm);
     }
     if (!rc && A.pl.nupdates < o->p.rounds && e->rank == 0)
         fprintf(o->out, "async: only %d of %d updates: no client is ever online again after %.1f s\n",

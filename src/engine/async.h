@@ -23,6 +23,13 @@
  * updates, not old models), and update v+1 sums its buffer with the exact
  * order-independent aggregation (agg.h).  Results are bitwise identical for
  * any rank count.
+ *
+ * Checkpoints (checkpoint.h) are taken after server updates, every
+ * run.checkpoint_every of them and when a signal stops the run, like the
+ * synchronous loop's rounds.  Since the schedule is planned again from the
+ * suite on resume, the state to save is the model, the server optimizer, the
+ * clock, and the updates trained but not yet applied: at most one per client
+ * (async_inflight, per-client state, so a run resumes on any rank count).
  */
 #ifndef HF_ASYNC_H
 #define HF_ASYNC_H

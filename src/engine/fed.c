@@ -458,16 +458,14 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing)
     L.c_loop = cpu_seconds();  /* for hetfl bench peer */
     register_state(x, &L);
     int t0 = 0;
-    if (o->p.checkpoint_every > 0 && strcmp(hf_conf_get(o->conf, "federation.mode"), "async"))
-        rc = hf_run_agree(hf_ckpt_prepare(x->h5), comm);  /* before the first flush publishes the file */
-    if (!strcmp(hf_conf_get(o->conf, "federation.mode"), "async")) {  /* FedBuff: async.c */
-        hf_signals_restore();  /* no checkpoints in async mode yet: signals keep their default action */
-        rc = o->resume ? hf_seterr(HF_EINPUT, "--resume: federation.mode = async has no checkpoints yet")
-                       : run_async(x, &L);
+    if (!strcmp(hf_conf_get(o->conf, "federation.mode"), "async")) {  /* FedBuff: async.c, its own checkpoints */
+        rc = run_async(x, &L);
         t0 = o->p.rounds;
-    } else if (o->resume && !rc) {
-        rc = hf_ckpt_restore(x->h5, comm, &t0);  /* rolls every round table back with /rounds */
-        rc = hf_run_agree(rc, comm);
+    } else {
+        if (o->p.checkpoint_every > 0)
+            rc = hf_run_agree(hf_ckpt_prepare(x->h5), comm);  /* before the first flush publishes the file */
+        if (o->resume && !rc)
+            rc = hf_run_agree(hf_ckpt_restore(x->h5, comm, &t0), comm);  /* rolls every round table back */
     }
     for (int t = t0; t < o->p.rounds && !rc; t++) rc = run_round(x, &L, t);
     rc = run_finish(x, &L, rc);

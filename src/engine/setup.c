@@ -73,23 +73,80 @@ static double mem_per_rank(MPI_Comm comm)
     return all;
 }
 
-/* Refuse a model whose buffers cannot fit, before allocating them: the global,
- * local, gradient, momentum and twice-sized update copies, the server
+/* State kept for clients, on their rank: bytes per client, for how many clients
+ * of one rank at most, the key that asks for it and what it is. */
+typedef struct { double bytes, clients; const char *key, *what; } client_state_t;
+
+/* The most clients of one rank that may ever take part: its block (the largest
+ * over ranks), or rounds · ⌈f·K⌉ when fewer (async: the block; decentralized:
+ * every client, every round). */
+static double clients_seen(const hf_params_t *p, const hf_conf_t *c, int R)
+{
+    int N = p->clients, block = 0;
+    for (int r = 0; r < R; r++) block = HF_MAX(block, hf_run_first_client(r + 1, R, N) - hf_run_first_client(r, R, N));
+    if (p->decentralized || !strcmp(hf_conf_get(c, "federation.mode"), "async")) return block;
+    return HF_MIN((double)block, (double)p->rounds * hf_devices_nselect(&p->devs, p->clients_per_round, N));
+}
+
+/* Every kind of per-client state the run will keep (at most 4 in cs[]): the
+ * strategy's (its client_state_bytes hook), top-k's error-feedback memory,
+ * decentralized client models and their mixed copies, async's buffered
+ * updates (at most one per client, async.concurrency in all). */
+static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R, client_state_t *cs)
+{
+    const hf_strategy_t *st = hf_strategy_find(p->strategy);
+    double seen = clients_seen(p, c, R), fl = 4.0 * (double)P;
+    int n = 0;
+    if (st && st->client_state_bytes && !p->decentralized)
+        cs[n++] = (client_state_t){(double)st->client_state_bytes(P), seen, "federation.strategy", p->strategy};
+    if (!strcmp(hf_conf_get(c, "energy.compress"), "topk") && !p->decentralized)
+        cs[n++] = (client_state_t){fl * (st ? st->upload_factor : 1), seen, "energy.compress",
+                                   "top-k error feedback"};
+    if (p->decentralized)
+        cs[n++] = (client_state_t){2.0 * fl, seen, "federation.mode", "decentralized client models"};
+    if (!strcmp(hf_conf_get(c, "federation.mode"), "async")) {
+        double C = (double)hf_conf_int(c, "async.concurrency");
+        cs[n++] = (client_state_t){fl + 32.0, HF_MIN(seen, C > 0 ? C : p->clients_per_round),
+                                   "async.concurrency", "async buffered updates"};
+    }
+    return n;
+}
+
+/* Refuse a configuration whose buffers cannot fit, before allocating them: the
+ * global, local, gradient, momentum and twice-sized update copies, the server
  * optimizer's two moments and the aggregation's 64-bit sums (10 copies of the
- * parameters in all) and the activations of a batch.  Bad input (exit 2,
- * naming model.hidden), not an abort with a core dump on every rank; the
- * estimate is a floor (per-client state comes on top), so only obvious
- * overruns are refused. */
+ * parameters in all), the activations of a batch, and the state kept per client
+ * (client_state) for the most clients a rank may see take part.  Bad input
+ * (exit 2) naming model.hidden when the model alone does not fit, else the key
+ * of the largest per-client state; not an abort with a core dump on every rank.
+ * The estimate is a floor (data and smaller buffers come on top), so only
+ * obvious overruns are refused. */
 static int check_model_memory(hf_run_t *x, long P)
 {
     const hf_params_t *p = x->p;
+    const hf_conf_t *c = x->o->conf;
     double copies = 10.0 * 4.0 * (double)P;
     double widest = x->train.dim;
     for (int i = 0; i < p->model.nhidden; i++) widest = HF_MAX(widest, (double)p->model.hidden[i]);
     double act = 3.0 * 4.0 * (double)HF_MAX(p->batch_size, HF_EVAL_CHUNK) * widest * (p->model.nhidden + 2);
-    double need = copies + act, have = mem_per_rank(x->comm);
+    client_state_t cs[4];
+    int ncs = client_state(p, c, P, x->size, cs), big = 0;
+    double per_client = 0.0;
+    for (int i = 0; i < ncs; i++) {
+        per_client += cs[i].bytes * cs[i].clients;
+        if (cs[i].bytes * cs[i].clients > cs[big].bytes * cs[big].clients) big = i;
+    }
+    double need = copies + act + per_client, have = mem_per_rank(x->comm);
     if (need <= have) return 0;
-    const hf_conf_t *c = x->o->conf;
+    if (copies + act <= have) {  /* the per-client state does not fit */
+        const char *o = hf_conf_origin(c, cs[big].key);
+        int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %.6g MB per client, for up to %.0f clients on a rank; "
+                           "with the model's buffers (%.6g MB) that needs at least %.6g MB per rank, more than "
+                           "the %.6g MB available to each rank", o ? o : "default", cs[big].key, cs[big].what,
+                           cs[big].bytes / 1e6, cs[big].clients, (copies + act) / 1e6, need / 1e6, have / 1e6);
+        hf_addhint("more ranks (fewer clients each), fewer federation.clients, or a smaller model");
+        return rc;
+    }
     const char *key = "model.hidden", *o = hf_conf_origin(c, key);
     if (!o || !strcmp(o, "default")) {
         key = "model.arch";
@@ -98,7 +155,7 @@ static int check_model_memory(hf_run_t *x, long P)
     int rc = hf_seterr(HF_EINPUT, "%s: key '%s': a %s model of %ld parameters needs at least %.3g GB per rank "
                        "(10 copies of its %.3g GB of parameters, and activations), more than the %.3g GB "
                        "available to each rank", o ? o : "default", key, hf_arch_name(p->model.arch), P,
-                       need / 1e9, 4.0 * (double)P / 1e9, have / 1e9);
+                       (copies + act) / 1e9, 4.0 * (double)P / 1e9, have / 1e9);
     hf_addhint("narrow model.hidden, or run fewer ranks per node");
     return rc;
 }

@@ -81,6 +81,9 @@ static uint64_t bytes_ditto(const hf_strat_t *s)
     return hf_client_vecs_bytes(&((const ditto_t *)s->state)->v);
 }
 
+/* one v_k of P floats per client that has taken part */
+static uint64_t client_bytes_ditto(long P) { return (uint64_t)P * sizeof(float); }
+
 static void ckpt_ditto(hf_strat_t *s)
 {
     hf_client_vecs_ckpt(&((ditto_t *)s->state)->v, "ditto_v");
@@ -136,6 +139,7 @@ const hf_strategy_t hf_strategy_ditto = {
     .init = init_ditto,
     .free = free_ditto,
     .state_bytes = bytes_ditto,
+    .client_state_bytes = client_bytes_ditto,
     .ckpt_register = ckpt_ditto,
     .weights = hf_weights_samples,
     .flops_scale = flops_ditto,

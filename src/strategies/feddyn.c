@@ -66,6 +66,9 @@ static uint64_t bytes_feddyn(const hf_strat_t *s)
     return (uint64_t)s->P * sizeof(float) + hf_client_vecs_bytes(&f->hist);
 }
 
+/* one hist_k of P floats per client that has taken part */
+static uint64_t client_bytes_feddyn(long P) { return (uint64_t)P * sizeof(float); }
+
 static void ckpt_feddyn(hf_strat_t *s)
 {
     feddyn_t *f = s->state;
@@ -126,6 +129,7 @@ const hf_strategy_t hf_strategy_feddyn = {
     .init = init_feddyn,
     .free = free_feddyn,
     .state_bytes = bytes_feddyn,
+    .client_state_bytes = client_bytes_feddyn,
     .ckpt_register = ckpt_feddyn,
     .weights = hf_weights_count,
     .grad_hook = grad_feddyn,

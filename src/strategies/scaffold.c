@@ -51,6 +51,9 @@ static uint64_t bytes_scaffold(const hf_strat_t *s)
     return (uint64_t)s->P * sizeof(float) + hf_client_vecs_bytes(&sc->ck);
 }
 
+/* one c_k of P floats per client that has taken part */
+static uint64_t client_bytes_scaffold(long P) { return (uint64_t)P * sizeof(float); }
+
 static void ckpt_scaffold(hf_strat_t *s)
 {
     scaffold_t *sc = s->state;
@@ -117,6 +120,7 @@ const hf_strategy_t hf_strategy_scaffold = {
     .init = init_scaffold,
     .free = free_scaffold,
     .state_bytes = bytes_scaffold,
+    .client_state_bytes = client_bytes_scaffold,
     .ckpt_register = ckpt_scaffold,
     .weights = hf_weights_count,
     .grad_hook = grad_scaffold,

@@ -72,6 +72,11 @@ typedef struct hf_strategy {
     void (*free)(hf_strat_t *s);
     /* bytes of persistent state allocated on this rank */
     uint64_t (*state_bytes)(const hf_strat_t *s);
+    /* bytes it keeps for every client that has taken part, on the client's rank
+     * (SCAFFOLD's c_k, Ditto's v_k, ...), for a model of P parameters: the
+     * pre-run memory estimate (setup.c) counts them for the most clients a
+     * rank may ever see take part; NULL: none */
+    uint64_t (*client_state_bytes)(long P);
     /* register persistent state with the checkpoint registry (checkpoint.h) */
     void (*ckpt_register)(hf_strat_t *s);
 
