@@ -3,16 +3,17 @@
 # LEAF Shakespeare JSON files written here in LEAF's layout (users,
 # num_samples, user_data: {user: {x: [80-character strings], y: [next
 # characters]}}; five speaking roles of 3, 7, 2, 5 and 4 samples): FedAvg,
-# HeteroFL and FjORD runs are bitwise identical on 1, 2 and 3 ranks; the model
+# HeteroFL and FjORD runs are bitwise identical on 1, 2 and 3 ranks and
+# across a resume; the model
 # stored has the lstm's tensors; the lstm on non-text data and HeteroFL's
 # scaler on the lstm are bad input (exit 2 naming the key).
 . "$(dirname "$0")/lib.sh"
 D=$TMP/data
 mkdir -p "$D"
 
-# leaf_json FILE SEED COUNT...: one user per count; characters from a subset of
+# leaf_text_json FILE SEED COUNT...: one user per count; characters from a subset of
 # LEAF's 80 symbols by a fixed LCG (no JSON escapes needed)
-leaf_json() {
+leaf_text_json() {
   local f=$1 seed=$2; shift 2
   awk -v seed="$seed" -v counts="$*" 'BEGIN {
     A = "abcdefghijklmnopqrstuvwxyz ,.;:!?ABCDEFGHIJKLM"; na = length(A)
@@ -40,8 +41,8 @@ leaf_json() {
     printf "}}\n"
   }' > "$f"
 }
-leaf_json "$D/train.json" 7 3 7 2 5 4
-leaf_json "$D/test.json" 8 1 2 1 2 1
+leaf_text_json "$D/train.json" 7 3 7 2 5 4
+leaf_text_json "$D/test.json" 8 1 2 1 2 1
 
 cat > "$TMP/lstm.conf" <<EOC
 [run]
@@ -83,6 +84,18 @@ runs() {  # NAME RANKS... -- [--set ...]
 runs fedavg 1 2 3 --
 runs heterofl 1 2 3 -- --set federation.strategy=heterofl
 runs fjord 1 3 -- --set federation.strategy=fjord
+
+# a finished run (checkpoint at round 2 of 3) resumed on another rank count
+# redoes round 3 from the checkpoint: identical to the uninterrupted run
+if run_mpi 2 run "$TMP/lstm.conf" --quiet -o "$TMP/res.h5" --set run.checkpoint_every=2 \
+     --set federation.rounds=3 --set federation.strategy=heterofl > "$TMP/res.log" 2>&1; then
+  cp "$TMP/res.h5" "$TMP/res2.h5"
+  run_mpi 3 run "$TMP/lstm.conf" --quiet --set run.checkpoint_every=2 --set federation.rounds=3 \
+    --set federation.strategy=heterofl --resume "$TMP/res2.h5" > "$TMP/res.log" 2>&1 || cat "$TMP/res.log"
+  check "heterofl: resumed at round 2 on 3 ranks (from 2) == uninterrupted" "$HETFL" compare "$TMP/res.h5" "$TMP/res2.h5"
+else
+  cat "$TMP/res.log"; bad "resume: reference run"
+fi
 
 # the stored model is the lstm's: lstm1.w_ih is (4·16, 8), fc.weight (80, 12)
 if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
