@@ -1,7 +1,8 @@
 /*
  * nn.c — models on flat parameter buffers: logistic regression, MLP ("2NN")
  * and the McMahan CNN, forward/backward on cblas_sgemm, softmax cross-entropy,
- * PyTorch-style SGD.
+ * PyTorch-style SGD; the char-LSTM's layers are in nn_lstm.c (dispatched from
+ * hf_model_init, hf_work_new, model_forward and model_step).
  *
  * Layouts.  Parameters: one flat float buffer, tensors as views (nn.h); a dense
  * weight is (out,in) row-major, a conv weight (out_c,in_c,5,5).  Input x and

@@ -99,7 +99,8 @@ void hf_sgd_step(const hf_sgd_t *o, long n, float *params, const float *grad, fl
  *     wd = 0), so no gradient buffer is written or read for dense layers;
  *   momentum != 0: the gradient goes straight into mom (sgemm beta = momentum),
  *     then mom += wd*W; W -= lr*mom, one layer at a time while it is in cache.
- * Conv layers take grad + hf_sgd_step.  With clip > 0: the two-call path.
+ * Conv layers take grad + hf_sgd_step.  With clip > 0, and for the lstm: the
+ * two-call path.
  * grad: nparams floats of scratch, contents afterwards unspecified;
  * mom: momentum buffer (zero before the first step), may be NULL if momentum == 0.
  * Returns the mean loss of the batch before the update (NAN if B is out of range). */
