@@ -3,6 +3,11 @@
 
 --model cnn runs McMahan's CNN instead of the 2NN (conv5x5x32-pool-conv5x5x64-
 pool-fc512-fc10, 'same' padding, ReLU, 2x2 max-pool; hetfl's model.arch = cnn).
+--model lstm runs LEAF's Shakespeare char-LSTM (nn.Embedding(80, 8),
+nn.LSTM(8, 256, num_layers=2, batch_first=True), nn.Linear(256, 80) on the last
+step; hetfl's model.arch = lstm) on the LEAF-layout JSON file --data (one
+client per user, in the order of "users"; characters mapped to LEAF's
+80-symbol vocabulary).
 
 The reference `hetfl bench peer` compares hetfl against: what Flower, FedScale
 and similar Python simulators run underneath, minus their own overhead.  Same
@@ -23,6 +28,7 @@ Exit status 77 when torch cannot be imported (the caller prints a skip).
 """
 import argparse
 import gzip
+import json
 import os
 import statistics
 import struct
@@ -46,6 +52,35 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
+LEAF_LETTERS = "\n !\"&'(),-.0123456789:;>?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]abcdefghijklmnopqrstuvwxyz}"
+
+
+def read_leaf_text(path):
+    """LEAF Shakespeare JSON -> X (n, 80) int64 ids, Y (n,), per-user index tensors."""
+    with open(path) as f:
+        doc = json.load(f)
+    ids = {c: i for i, c in enumerate(LEAF_LETTERS)}
+    xs, ys, parts = [], [], []
+    for u in doc["users"]:
+        d = doc["user_data"][u]
+        parts.append(torch.arange(len(xs), len(xs) + len(d["x"])))
+        xs += [[ids[c] for c in row] for row in d["x"]]
+        ys += [ids[c] for c in d["y"]]
+    return torch.tensor(xs, dtype=torch.int64), torch.tensor(ys, dtype=torch.int64), parts
+
+
+class CharLSTM(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(80, 8)
+        self.lstm = torch.nn.LSTM(8, 256, num_layers=2, batch_first=True)
+        self.fc = torch.nn.Linear(256, 80)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.embed(x))
+        return self.fc(h[:, -1, :])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -56,26 +91,32 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--model", choices=["2nn", "cnn"], default="2nn")
+    ap.add_argument("--model", choices=["2nn", "cnn", "lstm"], default="2nn")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
-    y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
-    X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-    if a.model == "cnn":
-        X = X.reshape(len(x), 1, 28, 28)
-    Y = torch.from_numpy(y.astype(np.int64))
     g = torch.Generator().manual_seed(a.seed)
-    perm = torch.randperm(len(X), generator=g)
-    share = len(X) // a.clients
-    parts = [perm[k * share:(k + 1) * share] for k in range(a.clients)]
+    if a.model == "lstm":
+        X, Y, parts = read_leaf_text(a.data)
+        a.clients = len(parts)
+    else:
+        x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
+        y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
+        X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
+        if a.model == "cnn":
+            X = X.reshape(len(x), 1, 28, 28)
+        Y = torch.from_numpy(y.astype(np.int64))
+        perm = torch.randperm(len(X), generator=g)
+        share = len(X) // a.clients
+        parts = [perm[k * share:(k + 1) * share] for k in range(a.clients)]
 
     torch.manual_seed(a.seed)
-    if a.model == "cnn":
+    if a.model == "lstm":
+        model = CharLSTM()
+    elif a.model == "cnn":
         model = torch.nn.Sequential(
             torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
             torch.nn.Conv2d(32, 64, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),

@@ -1,7 +1,8 @@
 /*
  * nn.c — models on flat parameter buffers: logistic regression, MLP ("2NN")
  * and the McMahan CNN, forward/backward on cblas_sgemm, softmax cross-entropy,
- * PyTorch-style SGD.
+ * PyTorch-style SGD; the char-LSTM's layers are in nn_lstm.c (dispatched from
+ * hf_model_init, hf_work_new, model_forward and model_step).
  *
  * Layouts.  Parameters: one flat float buffer, tensors as views (nn.h); a dense
  * weight is (out,in) row-major, a conv weight (out_c,in_c,5,5).  Input x and
@@ -36,6 +37,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "nn.h"
+#include "nn_lstm.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <cblas.h>
@@ -103,6 +105,7 @@ const char *hf_arch_name(hf_arch_t a)
     case HF_ARCH_LOGREG: return "logreg";
     case HF_ARCH_MLP: return "mlp";
     case HF_ARCH_CNN: return "cnn";
+    case HF_ARCH_LSTM: return "lstm";
     }
     return "unknown";
 }
@@ -123,7 +126,7 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
 {
     memset(m, 0, sizeof *m);
     hf_model_cfg_t c = *cfg;
-    if (c.arch != HF_ARCH_LOGREG && c.arch != HF_ARCH_MLP && c.arch != HF_ARCH_CNN)
+    if (c.arch != HF_ARCH_LOGREG && c.arch != HF_ARCH_MLP && c.arch != HF_ARCH_CNN && c.arch != HF_ARCH_LSTM)
         return hf_seterr(HF_EINPUT, "model: unknown architecture %d", (int)c.arch);
     if (c.in_c < 1 || c.in_h < 1 || c.in_w < 1 || c.in_c > MAX_WIDTH || c.in_h > MAX_WIDTH ||
         c.in_w > MAX_WIDTH || (double)c.in_c * c.in_h * c.in_w > (double)MAX_WIDTH * 64)
@@ -134,6 +137,7 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
     if (c.nhidden < 0 || c.nhidden > HF_MAX_HIDDEN)
         return hf_seterr(HF_EINPUT, "model: nhidden must be in [0,%d] (got %d)", HF_MAX_HIDDEN,
                          c.nhidden);
+    if (c.arch == HF_ARCH_LSTM) return hf_lstm_init(m, &c);
     if (c.arch == HF_ARCH_LOGREG) {
         c.nhidden = 0;
         memset(c.hidden, 0, sizeof c.hidden);
@@ -207,6 +211,10 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
 
 void hf_model_init_params(const hf_model_t *m, float *params, uint64_t seed)
 {
+    if (m->cfg.arch == HF_ARCH_LSTM) {
+        hf_lstm_init_params(m, params, seed);
+        return;
+    }
     for (int t = 0; t < m->ntensors; t++) {
         const hf_tensor_t *T = &m->tensors[t];
         /* fan_in: in features of a dense layer, in_c*k*k of a conv; a bias uses
@@ -400,6 +408,7 @@ struct hf_work {
     float *pool1;               /* (B, c1,h1,w1), after ReLU */
     float *pool2;               /* (B, c2,h2,w2) = input of fc1, batch-major, after ReLU */
     int *arg1, *arg2;           /* argmax of each pooled element, index into the conv output */
+    hf_lstm_work_t *lstm;       /* lstm only (its logits go to act[0]) */
 };
 
 hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
@@ -420,6 +429,7 @@ hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
     w->dbuf[0] = hf_alloc_aligned(B * dmax * f);
     w->dbuf[1] = hf_alloc_aligned(B * dmax * f);
     w->colsum = hf_alloc_aligned((size_t)dmax * f);
+    if (m->cfg.arch == HF_ARCH_LSTM) w->lstm = hf_lstm_work_new(m, max_batch);
     if (g->nconv) {
         size_t hw0 = (size_t)g->h[0] * g->w[0], hw1 = (size_t)g->h[1] * g->w[1],
                hw2 = (size_t)g->h[2] * g->w[2];
@@ -463,6 +473,7 @@ void hf_work_free(hf_work_t *w)
     free(w->pool2);
     free(w->arg1);
     free(w->arg2);
+    hf_lstm_work_free(w->lstm);
     free(w);
 }
 
@@ -913,6 +924,10 @@ static void model_forward(const hf_model_t *m, hf_work_t *w, const float *params
 {
     const geom_t *g = &w->g;
     const float *a = x;
+    if (w->lstm) {
+        hf_lstm_forward(m, w->lstm, params, x, B, w->act[0]);
+        return;
+    }
     if (g->nconv) {
         cnn_forward(m, w, params, x, B);
         a = w->pool2;
@@ -930,6 +945,7 @@ static void model_forward(const hf_model_t *m, hf_work_t *w, const float *params
 static float model_step(const hf_model_t *m, hf_work_t *w, const float *params, const sink_t *sk,
                         float *grad, const float *x, const int *y, const float *zt, float T, int B)
 {
+    if (w->lstm) return hf_lstm_step(m, w->lstm, params, grad, x, y, zt, T, B);
     const geom_t *g = &w->g;
     int L = g->ndense, C = g->d[L];
     model_forward(m, w, params, x, B);
@@ -983,8 +999,8 @@ float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, 
                           float *grad, float *mom, const float *x, const int *y, int B)
 {
     if (!batch_ok(w, B)) return NAN;
-    if (o->clip > 0.0f) {
-        /* clipping needs the global norm of the whole gradient first */
+    if (o->clip > 0.0f || w->lstm) {
+        /* clipping needs the global norm of the whole gradient first (the lstm has no fused path) */
         float l = hf_model_train_step_grad(m, w, params, grad, x, y, B);
         hf_sgd_step(o, m->nparams, params, grad, mom);
         return l;

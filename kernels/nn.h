@@ -8,13 +8,13 @@
  * for a maximum batch size: nothing is allocated per step.
  *
  * Data layout: batch-major, x is (B, in_dim) with in_dim = in_c*in_h*in_w,
- * pixels in channel-major order (C,H,W) per sample.
+ * pixels in channel-major order (C,H,W) per sample (lstm: in_w token ids).
  */
 #ifndef HF_NN_H
 #define HF_NN_H
 #include <stdint.h>
 
-typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2 } hf_arch_t;
+typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_LSTM = 4 } hf_arch_t;
 
 #define HF_MAX_HIDDEN 8
 #define HF_MAX_TENSORS 32
@@ -24,7 +24,10 @@ typedef struct {
     int in_c, in_h, in_w;     /* input shape; vectors use in_c=1,in_h=1,in_w=dim */
     int n_classes;
     int nhidden;              /* mlp: number of hidden layers */
-    int hidden[HF_MAX_HIDDEN];/* mlp: widths, e.g. {200,200}; cnn: {conv1_ch, conv2_ch, fc} */
+    int hidden[HF_MAX_HIDDEN];/* mlp: widths, e.g. {200,200}; cnn: {conv1_ch, conv2_ch, fc};
+                                 lstm: the LSTM layers' widths (nhidden 0: 256,256) */
+    int vocab, embed;         /* lstm: x holds in_w token ids in [0,vocab) per sample;
+                                 embedding size (0: 8) — nn_lstm.h */
 } hf_model_cfg_t;
 
 typedef struct {
@@ -111,7 +114,8 @@ void hf_sgd_step(const hf_sgd_t *o, long n, float *params, const float *grad, fl
  *     wd = 0), so no gradient buffer is written or read for dense layers;
  *   momentum != 0: the gradient goes straight into mom (sgemm beta = momentum),
  *     then mom += wd*W; W -= lr*mom, one layer at a time while it is in cache.
- * Conv layers take grad + hf_sgd_step.  With clip > 0: the two-call path.
+ * Conv layers take grad + hf_sgd_step.  With clip > 0, and for the lstm: the
+ * two-call path.
  * grad: nparams floats of scratch, contents afterwards unspecified;
  * mom: momentum buffer (zero before the first step), may be NULL if momentum == 0.
  * Returns the mean loss of the batch before the update (NAN if B is out of range). */

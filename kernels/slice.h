@@ -1,8 +1,8 @@
 /*
  * slice.h — width slicing of models (HeteroFL, FjORD, FedDF, dkt).
  *
- * A width-β sub-model keeps the first ⌈β·units⌉ output units (MLP) or channels
- * (CNN: conv1, conv2, fc) of every hidden layer; the first layer keeps all its
+ * A width-β sub-model keeps the first ⌈β·units⌉ output units (MLP, LSTM) or
+ * channels (CNN: conv1, conv2, fc) of every hidden layer; the first layer keeps all its
  * inputs and the classifier all its outputs.  Such a sub-model is itself an
  * ordinary hf_model_t with narrower hidden widths (hf_slice_cfg), so a narrow
  * client trains it with the normal kernels on a compact flat buffer and
@@ -13,7 +13,14 @@
  * sub-tensor is the leading `rows'` rows and, in each row, the leading
  * `cols'` floats (a conv weight (out, in, 5, 5) keeps in'·25 floats of each
  * row; the CNN's fc1 (512, c2·h·w) keeps c2'·h·w, the channels' pixels being
- * contiguous).  Any model whose tensors are such prefixes of another's is a
+ * contiguous).  The lstm (nn_lstm.h) slices by hidden units: its gate
+ * matrices w_ih (4H, in), w_hh (4H, H) and bias (4H) are stored unit-major
+ * (row 4j+q is gate q ∈ i,f,g,o of unit j), so the first ⌈βH⌉ units' four gate
+ * rows are the leading 4·⌈βH⌉ rows, and their columns the leading ⌈βH⌉ of
+ * w_hh, of the next layer's w_ih and of fc.weight; the embedding (vocab,
+ * embed) and the first layer's inputs are kept whole.  (In PyTorch's
+ * gate-major order the same sub-model is the first ⌈βH⌉ rows of each of the
+ * four H-row gate blocks.)  Any model whose tensors are such prefixes of another's is a
  * sub-model of it (hf_slice_compatible): slicing between two narrow models
  * (FjORD's p-subnet of a p_max model) uses the same functions.
  */
@@ -46,7 +53,8 @@ void hf_slice_cover(const hf_model_t *m, const hf_model_t *sub, double w,
 void hf_slice_zero_classes(const hf_model_t *m, const unsigned char *classes, float *x);
 /* x[j] *= f on every tensor but the classifier's (the hidden layers: HeteroFL's
  * scaler 1/β applied to a layer's outputs is its weight and bias times 1/β,
- * ReLU and max-pool being positively homogeneous). */
+ * ReLU and max-pool being positively homogeneous; not so the lstm's gates:
+ * HeteroFL refuses heterofl.scaler on the lstm). */
 void hf_slice_scale_hidden(const hf_model_t *m, float f, float *x);
 /* Number of parameters of the hidden layers (everything but the classifier). */
 long hf_slice_hidden_params(const hf_model_t *m);

@@ -105,7 +105,7 @@ else
 fi
 
 # the paper suites without their data: exit 2 and say where to get it
-for s in femnist-cnn; do
+for s in femnist-cnn shakespeare-lstm; do
   f=$HETFL_SRCDIR/suites/$s.conf
   [ -f "$f" ] || { bad "suite $s.conf exists"; continue; }
   (cd "$TMP" && "$HETFL" run "$f" --quiet -o "$TMP/$s.h5" --set data.path="$TMP/absent/train.json" \

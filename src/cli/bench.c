@@ -25,6 +25,7 @@
 #include "options.h"
 #include "rng.h"
 #include "h5out.h"
+#include "data.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,6 +534,85 @@ static int run_peer(const char *script, const char *model, const int *Bs, int nb
     return code == 77 ? 77 : -1;
 }
 
+/* LEAF-layout Shakespeare JSON for the lstm peer row: `users` roles of `n`
+ * samples each, 80 symbols drawn uniformly from LEAF's vocabulary (those
+ * needing no JSON escape) by the keyed RNG.  Returns 0 or -1. */
+static int write_peer_text(const char *path, int users, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    const char *A = HF_LEAF_LETTERS + 4;   /* skip "\n !\"" */
+    int na = (int)strlen(A);
+    hf_rng_t r;
+    hf_rng_init(&r, 1, HF_RNG_DATA, 16, 0);
+    fprintf(f, "{\"users\": [");
+    for (int u = 0; u < users; u++) fprintf(f, "%s\"ROLE_%03d\"", u ? ", " : "", u);
+    fprintf(f, "], \"num_samples\": [");
+    for (int u = 0; u < users; u++) fprintf(f, "%s%d", u ? ", " : "", n);
+    fprintf(f, "], \"user_data\": {");
+    for (int u = 0; u < users; u++) {
+        fprintf(f, "%s\"ROLE_%03d\": {\"x\": [", u ? ", " : "", u);
+        char ys[4096] = "";
+        size_t yl = 0;
+        for (int i = 0; i < n; i++) {
+            char row[81];
+            for (int k = 0; k < 80; k++) row[k] = A[hf_rng_below(&r, (uint64_t)na)];
+            row[80] = 0;
+            fprintf(f, "%s\"%s\"", i ? ", " : "", row);
+            yl += (size_t)snprintf(ys + yl, sizeof ys - yl, "%s\"%c\"", i ? ", " : "", A[hf_rng_below(&r, (uint64_t)na)]);
+        }
+        fprintf(f, "], \"y\": [%s]}", ys);
+    }
+    fprintf(f, "}}\n");
+    return fclose(f) ? -1 : 0;
+}
+
+/* Peer row of the lstm (issue 16: >= 3x PyTorch at B = 10): LEAF's char-LSTM
+ * on LEAF-layout Shakespeare text written here (100 roles of 30 samples:
+ * the real files cannot be downloaded on these machines), FedAvg, 10 roles a
+ * round, E = 1, lr 0.8. */
+static int bench_peer_lstm(FILE *out, const char *suite, const char *script, int quick)
+{
+    char dir[] = "/tmp/hetfl-bench-lstm-XXXXXX", train[64], test[64];
+    if (!mkdtemp(dir)) return hf_seterr(HF_ERUNTIME, "bench peer: cannot create a temporary folder");
+    snprintf(train, sizeof train, "%s/train.json", dir);
+    snprintf(test, sizeof test, "%s/test.json", dir);
+    int rounds = quick ? 1 : 3, warm = 1, B = 10, rc = 0;
+    if (write_peer_text(train, 100, 30) || write_peer_text(test, 2, 2))
+        rc = hf_seterr(HF_ERUNTIME, "bench peer: cannot write %s", train);
+    char s1[128], s2[128], s3[64];
+    snprintf(s1, sizeof s1, "data.path=%s", train);
+    snprintf(s2, sizeof s2, "data.test_path=%s", test);
+    snprintf(s3, sizeof s3, "federation.rounds=%d", warm + rounds);
+    char *sets[] = {s1, s2, s3, "data.dataset=shakespeare", "data.partition=natural", "model.arch=lstm",
+                    "model.hidden=256,256", "federation.batch_size=10", "federation.lr=0.8",
+                    "federation.eval_every=1000000", "devices.cores=1", "energy.measure=no"};
+    run_res_t r1;
+    if (!rc) rc = run_suite(MPI_COMM_SELF, suite, sets, (int)(sizeof sets / sizeof *sets), "hetfl bench peer", &r1);
+    if (!rc) {
+        double pw = 0, pc = 0;
+        char msg[512] = "", model[128];
+        snprintf(model, sizeof model, "lstm --data '%s' --lr 0.8", train);
+        int prc = run_peer(script, model, &B, 1, rounds, &pw, &pc, msg, sizeof msg);
+        double h_wall = 1e3 * r1.med_round, h_cpu = 1e3 * r1.t.loop_cpu / r1.t.rounds;
+        fprintf(out, "\n== peer: FedAvg, LEAF-layout Shakespeare text (100 roles x 30 samples, generated), LEAF "
+                "char-LSTM 8-256-256-80, 10 roles per round, E=1, lr 0.8; one rank, one thread each side; "
+                "%d timed rounds ==\n", rounds);
+        fprintf(out, "%-4s %12s %12s %14s %14s %9s %9s %s\n", "B", "hetfl ms", "pytorch ms", "hetfl CPU ms",
+                "pytorch CPU ms", "x (wall)", "x (CPU)", "target (CPU, wall)");
+        if (prc)
+            fprintf(out, "%-4d %12.2f %12s %14.2f   pytorch peer skipped: %s\n", B, h_wall, "-", h_cpu,
+                    prc == 77 ? msg : msg[0] ? msg : "bench/peer_pytorch.py failed");
+        else
+            fprintf(out, "%-4d %12.2f %12.2f %14.2f %14.2f %8.2fx %8.2fx >= 3x: %s, %s\n", B, h_wall, pw, h_cpu, pc,
+                    pw / h_wall, pc / h_cpu, pc >= 3 * h_cpu ? "PASS" : "MISS", pw >= 3 * h_wall ? "PASS" : "MISS");
+    }
+    unlink(train);
+    unlink(test);
+    rmdir(dir);
+    return rc;
+}
+
 /* Peer: hetfl's single-rank, single-thread round vs the same FedAvg workload
  * as a plain PyTorch loop (bench/peer_pytorch.py), interleaved in this run. */
 static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
@@ -594,6 +674,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
                 p_wall >= tgt * h_wall ? "PASS" : "MISS");
     }
     }
+    if (!rc) rc = bench_peer_lstm(out, suite, script, quick);
     idle_wait(comm);
     return rc;
 }

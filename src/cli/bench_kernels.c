@@ -14,7 +14,9 @@
  *      hf_model_train_flops() x samples;
  *   4. its two convolution layers alone (hf_conv5_forward_batch + backward,
  *      im2col included, in the sub-batches the CNN uses), FLOPs = 3 x forward
- *      (conv1 has no input gradient: 2 x).
+ *      (conv1 has no input gradient: 2 x);
+ *   5. LEAF's char-LSTM (embedding 8, 256-256, 80 symbols, 80-token sequences
+ *      of uniform ids; 40-sample epochs), FLOPs = hf_model_train_flops() x samples.
  *
  * Times are the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall
  * time: with one OpenBLAS thread that is the work's own time, and it stays
@@ -43,6 +45,7 @@
 #define BENCH_GEMM_REPS_QUICK 3
 #define BENCH_MLP_EPOCH 600        /* samples per client epoch (McMahan: 600 per client) */
 #define BENCH_CNN_EPOCH 120
+#define BENCH_LSTM_EPOCH 40
 #define BENCH_SEED 1
 
 static const int bench_batches[] = {10, 32, 64};
@@ -206,8 +209,9 @@ int hf_bench_kernels(FILE *out, int quick)
     for (size_t i = 0; i < (size_t)nmax * 784; i++) x[i] = (float)hf_rng_uniform(&r);
     for (int i = 0; i < nmax; i++) y[i] = (int)hf_rng_below(&r, 10);
 
-    hf_model_cfg_t c2nn = {HF_ARCH_MLP, 1, 28, 28, 10, 2, {200, 200}};
-    hf_model_cfg_t ccnn = {HF_ARCH_CNN, 1, 28, 28, 10, 0, {0}};
+    hf_model_cfg_t c2nn = {.arch = HF_ARCH_MLP, .in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10, .nhidden = 2,
+                           .hidden = {200, 200}};
+    hf_model_cfg_t ccnn = {.arch = HF_ARCH_CNN, .in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10};
     hf_model_t mlp, cnn;
     if (hf_model_init(&mlp, &c2nn) != HF_OK || hf_model_init(&cnn, &ccnn) != HF_OK) {
         free(x);
@@ -242,6 +246,21 @@ int hf_bench_kernels(FILE *out, int quick)
         int B = bench_batches[i];
         bench_print_row(out, "conv1", "fwd+bwd", B, bench_conv(B, 1, 28, 28, 32, 0, min_s), peak, 75);
         bench_print_row(out, "conv2", "fwd+bwd", B, bench_conv(B, 32, 14, 14, 64, 1, min_s), peak, 75);
+    }
+    /* LEAF's char-LSTM: ids in [0,80) as floats, 80 per sample */
+    hf_model_cfg_t clstm = {.arch = HF_ARCH_LSTM, .in_c = 1, .in_h = 1, .in_w = 80, .n_classes = 80, .vocab = 80};
+    hf_model_t lstm;
+    if (hf_model_init(&lstm, &clstm) == HF_OK) {
+        for (size_t i = 0; i < (size_t)BENCH_LSTM_EPOCH * 80; i++) x[i] = (float)hf_rng_below(&r, 80);
+        for (int i = 0; i < BENCH_LSTM_EPOCH; i++) y[i] = (int)hf_rng_below(&r, 80);
+        fprintf(out, "LSTM %ld params, %.1f MFLOP/sample (3 x forward)\n", lstm.nparams,
+                hf_model_train_flops(&lstm) / 1e6);
+        for (int i = 0; i < nb; i++) {
+            int B = bench_batches[i];
+            bench_print_row(out, "LSTM", "step", B,
+                            bench_train(&lstm, B, BENCH_LSTM_EPOCH, 1, min_s, hf_model_train_flops(&lstm), x, y),
+                            peak, 0);
+        }
     }
     free(x);
     free(y);

@@ -662,7 +662,9 @@ static void cmd_list(FILE *out)
                  "  ring  torus  erdos-renyi  complete  star  file\n");
     fprintf(out, "models:\n  logreg      multinomial logistic regression\n"
                  "  mlp         ReLU MLP, widths model.hidden (2NN = 200,200: 199,210 params on 784 inputs)\n"
-                 "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n");
+                 "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n"
+                 "  lstm        LEAF Shakespeare char-LSTM: embedding 8, LSTM 256-256 (model.hidden), fc on the last "
+                 "step (817,872 params on 80 symbols); text data sets\n");
     fprintf(out, "data sets:\n");
     for (const hf_dsinfo_t *ds = hf_datasets; ds->name; ds++)  /* the registry, data_load.c */
         fprintf(out, "  %-13s  %s\n", ds->name, ds->doc);

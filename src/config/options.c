@@ -77,10 +77,13 @@ static const hf_opt_t core_options[] = {
     {"data.synthetic_devices", HF_OPT_INT, "30", 1, 100000, NULL,
      "Synthetic: number of devices generated (natural partition: one client each)"},
     /* [model] */
-    {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn",
-     "logreg, mlp (ReLU, widths model.hidden), cnn (McMahan: conv5x5x32-pool-conv5x5x64-pool-fc512)"},
+    {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn|lstm",
+     "logreg, mlp (ReLU, widths model.hidden), cnn (McMahan: conv5x5x32-pool-conv5x5x64-pool-fc512), "
+     "lstm (LEAF Shakespeare: embedding 8, LSTM layers of model.hidden units, dense classifier on the "
+     "last step; text data sets only)"},
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
-     "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512)"},
+     "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512); lstm: "
+     "LSTM layer widths (LEAF = 256,256, the default for lstm)"},
     /* [federation] */
     {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, NULL /* the registry's names */,
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
@@ -428,7 +431,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
 
     const char *arch = oget(c, "model.arch");
     p->model.arch = !strcmp(arch, "logreg") ? HF_ARCH_LOGREG
-                    : !strcmp(arch, "cnn") ? HF_ARCH_CNN : HF_ARCH_MLP;
+                    : !strcmp(arch, "cnn") ? HF_ARCH_CNN : !strcmp(arch, "lstm") ? HF_ARCH_LSTM : HF_ARCH_MLP;
     int hid[HF_MAX_HIDDEN + 1];
     int nh = hf_conf_intlist(c, "model.hidden", hid, HF_MAX_HIDDEN + 1);
     if (nh > HF_MAX_HIDDEN)
@@ -440,6 +443,9 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
             return cross_err(c, "model.hidden", "cnn takes three widths (conv1,conv2,fc),",
                              "e.g. 32,64,512");
     }
+    const char *ho = hf_conf_origin(c, "model.hidden");
+    if (p->model.arch == HF_ARCH_LSTM && ho && !strcmp(ho, "default"))
+        nh = 0;  /* lstm defaults 256,256 */
     p->model.nhidden = p->model.arch == HF_ARCH_LOGREG ? 0 : nh;
     for (int i = 0; i < p->model.nhidden; i++) p->model.hidden[i] = hid[i];
 

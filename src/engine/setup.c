@@ -169,6 +169,10 @@ static int setup_model(hf_run_t *x)
     mc.in_h = x->train.h;
     mc.in_w = x->train.w;
     mc.n_classes = x->train.n_classes;
+    mc.vocab = x->train.vocab;
+    if (p->model.arch == HF_ARCH_LSTM && !x->train.vocab)
+        return hf_key_err(x->o->conf, "model.arch", "lstm needs text data (token ids: data.dataset = shakespeare, "
+                          "tff shakespeare, or hdf5 with a vocab attribute)");
     if (p->model.arch == HF_ARCH_CNN && (x->train.h < 4 || x->train.w < 4))
         return hf_key_err(x->o->conf, "model.arch", "cnn needs image data (data set has %dx%d inputs)",
                           x->train.h, x->train.w);

@@ -213,6 +213,11 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     h->dkt_lr = hf_conf_float(c, "dkt.lr");
     h->dkt_T = hf_conf_float(c, "dkt.temperature");
     h->scaler = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.scaler");
+    if (h->scaler && full->cfg.arch == HF_ARCH_LSTM) {  /* sigmoid and tanh are not positively homogeneous */
+        free(h);
+        return hf_key_err(c, "heterofl.scaler", "the scaler (hidden weights times 1/width) equals scaling "
+                          "the outputs only for ReLU layers, not for the lstm's gates: set heterofl.scaler = no");
+    }
     h->masked_loss = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.masked_loss");
     h->label_split = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.label_split");
     h->kd = h->kind == HET_FJORD && hf_conf_bool(c, "fjord.kd");

@@ -17,7 +17,8 @@ static const hf_opt_t keys[] = {
      "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "
      "levels the class holds), keyed (seed, width, round, client)"},
     {"heterofl.scaler", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
-     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler)"},
+     "heterofl, dkt: divide hidden-layer outputs by the width during training (authors' Scaler); ReLU "
+     "models only (set it to no for model.arch = lstm)"},
     {"heterofl.masked_loss", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
      "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
     {"heterofl.label_split", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The character LSTM end to end (model.arch = lstm, kernels/nn_lstm.c) on small
+# LEAF Shakespeare JSON files written here in LEAF's layout (users,
+# num_samples, user_data: {user: {x: [80-character strings], y: [next
+# characters]}}; five speaking roles of 3, 7, 2, 5 and 4 samples): FedAvg,
+# HeteroFL and FjORD runs are bitwise identical on 1, 2 and 3 ranks and
+# across a resume; the model
+# stored has the lstm's tensors; the lstm on non-text data and HeteroFL's
+# scaler on the lstm are bad input (exit 2 naming the key).
+. "$(dirname "$0")/lib.sh"
+D=$TMP/data
+mkdir -p "$D"
+
+# leaf_text_json FILE SEED COUNT...: one user per count; characters from a subset of
+# LEAF's 80 symbols by a fixed LCG (no JSON escapes needed)
+leaf_text_json() {
+  local f=$1 seed=$2; shift 2
+  awk -v seed="$seed" -v counts="$*" 'BEGIN {
+    A = "abcdefghijklmnopqrstuvwxyz ,.;:!?ABCDEFGHIJKLM"; na = length(A)
+    n = split(counts, c, " "); s = seed
+    printf "{\"users\": ["
+    for (u = 1; u <= n; u++) printf "%s\"ROLE_%d\"", (u > 1 ? ", " : ""), u
+    printf "], \"num_samples\": ["
+    for (u = 1; u <= n; u++) printf "%s%d", (u > 1 ? ", " : ""), c[u]
+    printf "], \"user_data\": {"
+    for (u = 1; u <= n; u++) {
+      printf "%s\"ROLE_%d\": {\"x\": [", (u > 1 ? ", " : ""), u
+      ys = ""
+      for (r = 1; r <= c[u]; r++) {
+        x = ""
+        for (i = 0; i <= 80; i++) {
+          s = (s * 1103515245 + 12345) % 2147483648
+          ch = substr(A, int(s / 65536) % (na - 3 * u) + 1, 1)  # roles differ in their alphabets
+          if (i < 80) x = x ch; else y = ch
+        }
+        printf "%s\"%s\"", (r > 1 ? ", " : ""), x
+        ys = ys (r > 1 ? ", " : "") "\"" y "\""
+      }
+      printf "], \"y\": [%s]}", ys
+    }
+    printf "}}\n"
+  }' > "$f"
+}
+leaf_text_json "$D/train.json" 7 3 7 2 5 4
+leaf_text_json "$D/test.json" 8 1 2 1 2 1
+
+cat > "$TMP/lstm.conf" <<EOC
+[run]
+name = lstm
+[data]
+dataset = shakespeare
+path = $D/train.json
+test_path = $D/test.json
+partition = natural
+[model]
+arch = lstm
+hidden = 16,12
+[federation]
+clients = 5
+clients_per_round = 3
+rounds = 2
+batch_size = 4
+lr = 0.5
+eval_every = 1
+[heterofl]
+levels = a-b
+scaler = no
+[fjord]
+widths = 0.5,1.0
+EOC
+runs() {  # NAME RANKS... -- [--set ...]
+  local name=$1 n; shift
+  local ranks=()
+  while [ "$1" != -- ]; do ranks+=("$1"); shift; done; shift
+  for n in "${ranks[@]}"; do
+    run_mpi "$n" run "$TMP/lstm.conf" --quiet -o "$TMP/$name-$n.h5" "$@" > "$TMP/$name.log" 2>&1 ||
+      { cat "$TMP/$name.log"; bad "$name: run on $n ranks"; return; }
+  done
+  ok "$name: runs on ${ranks[*]} ranks"
+  for n in "${ranks[@]:1}"; do
+    check "$name: $n ranks == ${ranks[0]} rank" "$HETFL" compare "$TMP/$name-${ranks[0]}.h5" "$TMP/$name-$n.h5"
+  done
+}
+runs fedavg 1 2 3 --
+runs heterofl 1 2 3 -- --set federation.strategy=heterofl
+runs fjord 1 3 -- --set federation.strategy=fjord
+
+# a finished run (checkpoint at round 2 of 3) resumed on another rank count
+# redoes round 3 from the checkpoint: identical to the uninterrupted run
+if run_mpi 2 run "$TMP/lstm.conf" --quiet -o "$TMP/res.h5" --set run.checkpoint_every=2 \
+     --set federation.rounds=3 --set federation.strategy=heterofl > "$TMP/res.log" 2>&1; then
+  cp "$TMP/res.h5" "$TMP/res2.h5"
+  run_mpi 3 run "$TMP/lstm.conf" --quiet --set run.checkpoint_every=2 --set federation.rounds=3 \
+    --set federation.strategy=heterofl --resume "$TMP/res2.h5" > "$TMP/res.log" 2>&1 || cat "$TMP/res.log"
+  check "heterofl: resumed at round 2 on 3 ranks (from 2) == uninterrupted" "$HETFL" compare "$TMP/res.h5" "$TMP/res2.h5"
+else
+  cat "$TMP/res.log"; bad "resume: reference run"
+fi
+
+# the stored model is the lstm's: lstm1.w_ih is (4·16, 8), fc.weight (80, 12)
+if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
+  check "lstm1.w_ih is (64, 8)" bash -c '"$0" -A -d /model/final/01_lstm1.w_ih "$1" | grep -q "( 64, 8 )"' \
+    "$H5DUMP" "$TMP/fedavg-1.h5"
+  check "fc.weight is (80, 12)" bash -c '"$0" -A -d /model/final/07_fc.weight "$1" | grep -q "( 80, 12 )"' \
+    "$H5DUMP" "$TMP/fedavg-1.h5"
+fi
+
+# bad input: exit 2 on every rank, the key named, no results file
+badrun() {  # NAME EXPECT --set...
+  local name=$1 want=$2; shift 2
+  run_mpi 2 run "$TMP/lstm.conf" --quiet -o "$TMP/$name.h5" "$@" > /dev/null 2> "$TMP/$name.err"; local rc=$?
+  check "$name: exit 2 (got $rc)" test "$rc" = 2
+  check "$name: message '$want'" grep -q -- "$want" "$TMP/$name.err"
+  check "$name: no results file" test ! -e "$TMP/$name.h5"
+}
+badrun not-text "key 'model.arch': lstm needs text data" --set data.dataset=synthetic --set data.partition=iid \
+  --set data.path= --set data.test_path=
+badrun scaler "key 'heterofl.scaler'" --set federation.strategy=heterofl --set heterofl.scaler=yes
+finish
