@@ -1228,8 +1228,58 @@ static const hf_cu_suite_t suites[] = {
     {0},
 };
 
+/* --resnet-export DIR NORM: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
+ * 10 classes, NORM none|group) for tests/resnet_torch.py: DIR/tensors.txt
+ * (name offset shape... per line), params.bin, x.bin (4 samples), y.bin
+ * (int32), and what this code computes: logits.bin, grad.bin (float32, the
+ * gradient of the mean cross-entropy).  Norm parameters are drawn away from
+ * their 1/0 initialisation so that they matter. */
+static int resnet_export(const char *dir, const char *norm)
+{
+    enum { B = 4 };
+    hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, strcmp(norm, "group") ? HF_NORM_NONE : HF_NORM_GROUP);
+    hf_model_t m;
+    if (hf_model_init(&m, &c)) return 1;
+    hf_work_t *w = hf_work_new(&m, B);
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+    float *x = malloc(sizeof(float) * B * m.in_dim), z[B * 10];
+    int y[B] = {3, 0, 9, 3};
+    hf_model_init_params(&m, p, 77);
+    for (int t = 0; t < m.ntensors; t++)
+        if (strstr(m.tensors[t].name, "norm")) fill_uniform(p + m.tensors[t].off, m.tensors[t].n, 80 + t, 0.5f, 1.5f);
+    fill_uniform(x, (long)B * m.in_dim, 78, 0, 1);
+    hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    hf_model_forward(&m, w, p, x, NULL, B, z, NULL);
+    char f[4096];
+    snprintf(f, sizeof f, "%s/tensors.txt", dir);
+    FILE *o = fopen(f, "w");
+    if (!o) return 1;
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *T = &m.tensors[t];
+        fprintf(o, "%s %ld", T->name, T->off);
+        for (int d = 0; d < T->ndim; d++) fprintf(o, " %d", T->shape[d]);
+        fprintf(o, "\n");
+    }
+    fclose(o);
+    const void *buf[5] = {p, x, y, z, g};
+    size_t len[5] = {sizeof(float) * m.nparams, sizeof(float) * B * m.in_dim, sizeof y, sizeof z,
+                     sizeof(float) * m.nparams};
+    const char *name[5] = {"params", "x", "y", "logits", "grad"};
+    int rc = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(f, sizeof f, "%s/%s.bin", dir, name[i]);
+        o = fopen(f, "wb");
+        rc |= !o || fwrite(buf[i], 1, len[i], o) != len[i];
+        if (o) rc |= fclose(o) != 0;
+    }
+    free(p); free(g); free(x);
+    hf_work_free(w);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--resnet-export")) return resnet_export(argv[2], argv[3]);
     printf("OpenBLAS core: %s\n", hf_blas_init());
     openblas_set_num_threads(1);
     return hf_cu_main(&argc, &argv, 0, suites);
