@@ -3,6 +3,11 @@
 
 --model cnn runs McMahan's CNN instead of the 2NN (conv5x5x32-pool-conv5x5x64-
 pool-fc512-fc10, 'same' padding, ReLU, 2x2 max-pool; hetfl's model.arch = cnn).
+--model resnet18 --cifar DIR runs HeteroFL's pre-activation ResNet-18 with
+group norm (hetfl's model.arch = resnet, model.norm = group: bias-free 3x3
+convolutions, GroupNorm(gcd(C,4), C), 1x1 projection shortcuts, average
+pooling, linear) on the CIFAR-10 binary files in DIR (data_batch_1..5.bin,
+pixels / 255), split IID over --clients.
 
 The reference `hetfl bench peer` compares hetfl against: what Flower, FedScale
 and similar Python simulators run underneath, minus their own overhead.  Same
@@ -23,6 +28,7 @@ Exit status 77 when torch cannot be imported (the caller prints a skip).
 """
 import argparse
 import gzip
+import math
 import os
 import statistics
 import struct
@@ -46,6 +52,38 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
+def read_cifar(d):
+    recs = b"".join(open(os.path.join(d, f"data_batch_{i}.bin"), "rb").read() for i in range(1, 6))
+    a = np.frombuffer(recs, dtype=np.uint8).reshape(-1, 3073)
+    return a[:, 1:].reshape(-1, 3, 32, 32), a[:, 0]
+
+
+def resnet18(classes=10, widths=(64, 128, 256, 512)):
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.n1 = nn.GroupNorm(math.gcd(cin, 4), cin)
+            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.n2 = nn.GroupNorm(math.gcd(cout, 4), cout)
+            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.sc = nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1 or cin != cout else None
+
+        def forward(self, x):
+            a = F.relu(self.n1(x))
+            s = self.sc(a) if self.sc is not None else x
+            return self.c2(F.relu(self.n2(self.c1(a)))) + s
+
+    layers, c = [nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)], widths[0]
+    for s, w in enumerate(widths):
+        for j in range(2):
+            layers.append(Block(c, w, 2 if s > 0 and j == 0 else 1))
+            c = w
+    layers += [nn.GroupNorm(math.gcd(c, 4), c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes)]
+    return nn.Sequential(*layers)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -56,17 +94,23 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--model", choices=["2nn", "cnn"], default="2nn")
+    ap.add_argument("--model", choices=["2nn", "cnn", "resnet18"], default="2nn")
+    ap.add_argument("--cifar", help="resnet18: folder of the CIFAR-10 binary files")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
-    y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
+    if a.model == "resnet18":
+        x, y = read_cifar(a.cifar)
+    else:
+        x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
+        y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
     X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-    if a.model == "cnn":
+    if a.model == "resnet18":
+        X = X.reshape(len(x), 3, 32, 32)
+    elif a.model == "cnn":
         X = X.reshape(len(x), 1, 28, 28)
     Y = torch.from_numpy(y.astype(np.int64))
     g = torch.Generator().manual_seed(a.seed)
@@ -75,7 +119,9 @@ def main():
     parts = [perm[k * share:(k + 1) * share] for k in range(a.clients)]
 
     torch.manual_seed(a.seed)
-    if a.model == "cnn":
+    if a.model == "resnet18":
+        model = resnet18()
+    elif a.model == "cnn":
         model = torch.nn.Sequential(
             torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
             torch.nn.Conv2d(32, 64, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
