@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The resnet model end to end (issue 16): short runs on CIFAR-10 binary files
 # in the published layout (written by tests/test_datasets --write) with the
-# crop + flip augmentation are bitwise identical on 1, 2 and 3 ranks, for
+# crop + flip augmentation are bitwise identical on 1, 2 and 3 ranks and
+# across --resume, for
 # FedAvg and for HeteroFL's and FjORD's width sub-models; the two ResNet paper
 # suites run on the sample files and, without their data, exit 2 saying where
 # to get it; augmentation and the resnet refuse non-image data with exit 2.
@@ -52,6 +53,21 @@ runs fjord --set federation.strategy=fjord --set federation.momentum=0
 run_mpi 1 run "$TMP/rn.conf" --quiet -o "$TMP/noaug.h5" --set data.augment=none > /dev/null 2>&1
 check "augmentation changes the trained model" bash -c '! "$0" compare "$1" "$2" > /dev/null 2>&1' \
   "$HETFL" "$TMP/resnet10-group-augment-1.h5" "$TMP/noaug.h5"
+
+# --resume from the checkpoint of round 2 (on 3 ranks, the run on 2) redoes
+# round 3 with its augmentation: the same file as the uninterrupted run
+R="--set federation.rounds=3 --set run.checkpoint_every=2"
+# shellcheck disable=SC2086
+if run_mpi 2 run "$TMP/rn.conf" --quiet -o "$TMP/res.h5" $R > "$TMP/res.log" 2>&1; then
+  cp "$TMP/res.h5" "$TMP/res2.h5"
+  # shellcheck disable=SC2086
+  run_mpi 3 run "$TMP/rn.conf" --quiet $R --resume "$TMP/res2.h5" > "$TMP/res2.log" 2>&1 ||
+    { cat "$TMP/res2.log"; bad "resume: --resume on 3 ranks"; }
+  check "resume: checkpoint at round 2 resumed on 3 ranks = uninterrupted" "$HETFL" compare "$TMP/res.h5" "$TMP/res2.h5"
+  check "resume: 3 rounds, no leftover rows" test "$(nrows "$TMP/res2.h5" /rounds)" = 3
+else
+  cat "$TMP/res.log"; bad "resume: reference run"
+fi
 
 # bad inputs: every rank exits 2 naming the key, no results file
 badrun() {  # NAME EXPECT [--set ...]

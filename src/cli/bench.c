@@ -1,5 +1,5 @@
 /*
- * bench.c — `hetfl bench [kernels|round|agg|scale|hdf5|peer|all] [--quick] [--suite FILE]`.
+ * bench.c — `hetfl bench [kernels|round|agg|scale|hdf5|peer|peer-resnet|all] [--quick] [--suite FILE] [--resnet-samples N]`.
  *
  * Every section measures on this machine, in this run, and prints the ratio to
  * its reference measured in the same run (never a figure from elsewhere):
@@ -14,7 +14,8 @@
  *   peer     hetfl's single-rank round vs the same FedAvg workload as a plain
  *            PyTorch loop (bench/peer_pytorch.py; skipped where torch is absent):
  *            2NN and CNN on Fashion-MNIST, and ResNet-18 on CIFAR-format data
- *            (10 clients x --resnet-samples N, default 32; not with --quick)
+ *            (10 clients x --resnet-samples N, default 32; not with --quick;
+ *            section peer-resnet: that row alone)
  * Run it under mpirun with 2+ ranks for the MPI sections: `make bench` does.
  */
 #include "config.h"
@@ -609,7 +610,7 @@ static void peer_resnet(FILE *out, const char *script, const char *suite, int sa
 
 /* Peer: hetfl's single-rank, single-thread round vs the same FedAvg workload
  * as a plain PyTorch loop (bench/peer_pytorch.py), interleaved in this run. */
-static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite, int resnet_samples)
+static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite, int resnet_samples, int fashion)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -625,7 +626,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite, in
         return rc;
     }
     /* the 2NN (quickstart), then McMahan's CNN (fewer rounds: ~50x the work) */
-    for (int mi = 0; mi < 2 && !rc; mi++) {
+    for (int mi = 0; mi < 2 && !rc && fashion; mi++) {
     int cnn = mi == 1;
     int rounds = cnn ? (quick ? 1 : 3) : (quick ? 2 : 10), warm = 1, Bs[2] = {10, 64};
     /* full: each side in turn per batch size (interleaved against drifting load);
@@ -668,7 +669,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite, in
                 p_wall >= tgt * h_wall ? "PASS" : "MISS");
     }
     }
-    if (!rc && !quick) peer_resnet(out, script, suite, resnet_samples);
+    if (!rc && (!quick || !fashion)) peer_resnet(out, script, suite, resnet_samples);
     else if (!rc) fprintf(out, "\n== peer: ResNet-18 row not run with --quick (minutes of CPU) ==\n");
     idle_wait(comm);
     return rc;
@@ -693,9 +694,10 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     }
     int all = !strcmp(section, "all");
     if (!all && strcmp(section, "kernels") && strcmp(section, "round") && strcmp(section, "agg") &&
-        strcmp(section, "scale") && strcmp(section, "hdf5") && strcmp(section, "peer"))
+        strcmp(section, "scale") && strcmp(section, "hdf5") && strcmp(section, "peer") &&
+        strcmp(section, "peer-resnet"))
         return hf_seterr(HF_EINPUT, "hetfl bench: unknown section '%s' (kernels, round, agg, scale, hdf5, "
-                         "peer, all)", section);
+                         "peer, peer-resnet, all)", section);
     int rc = 0;
     if (rank == 0) {
         char host[256] = "";
@@ -713,7 +715,8 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     if (!rc && (all || !strcmp(section, "agg"))) rc = bench_agg(out, comm, quick);
     if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale(out, comm, quick);
     if (!rc && (all || !strcmp(section, "hdf5"))) rc = bench_hdf5(out, comm, quick, suite);
-    if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite, resnet_samples);
+    if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite, resnet_samples, 1);
+    if (!rc && !strcmp(section, "peer-resnet")) rc = bench_peer(out, comm, quick, suite, resnet_samples, 0);
     fflush(out);
     return rc;
 }
