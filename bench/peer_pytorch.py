@@ -8,6 +8,11 @@ nn.LSTM(8, 256, num_layers=2, batch_first=True), nn.Linear(256, 80) on the last
 step; hetfl's model.arch = lstm) on the LEAF-layout JSON file --data (one
 client per user, in the order of "users"; characters mapped to LEAF's
 80-symbol vocabulary).
+--model resnet18 --cifar DIR runs HeteroFL's pre-activation ResNet-18 with
+group norm (hetfl's model.arch = resnet, model.norm = group: bias-free 3x3
+convolutions, GroupNorm(gcd(C,4), C), 1x1 projection shortcuts, average
+pooling, linear) on the CIFAR-10 binary files in DIR (data_batch_1..5.bin,
+pixels / 255), split IID over --clients.
 
 The reference `hetfl bench peer` compares hetfl against: what Flower, FedScale
 and similar Python simulators run underneath, minus their own overhead.  Same
@@ -29,6 +34,7 @@ Exit status 77 when torch cannot be imported (the caller prints a skip).
 import argparse
 import gzip
 import json
+import math
 import os
 import statistics
 import struct
@@ -79,6 +85,36 @@ class CharLSTM(torch.nn.Module):
     def forward(self, x):
         h, _ = self.lstm(self.embed(x))
         return self.fc(h[:, -1, :])
+def read_cifar(d):
+    recs = b"".join(open(os.path.join(d, f"data_batch_{i}.bin"), "rb").read() for i in range(1, 6))
+    a = np.frombuffer(recs, dtype=np.uint8).reshape(-1, 3073)
+    return a[:, 1:].reshape(-1, 3, 32, 32), a[:, 0]
+
+
+def resnet18(classes=10, widths=(64, 128, 256, 512)):
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.n1 = nn.GroupNorm(math.gcd(cin, 4), cin)
+            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.n2 = nn.GroupNorm(math.gcd(cout, 4), cout)
+            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.sc = nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1 or cin != cout else None
+
+        def forward(self, x):
+            a = F.relu(self.n1(x))
+            s = self.sc(a) if self.sc is not None else x
+            return self.c2(F.relu(self.n2(self.c1(a)))) + s
+
+    layers, c = [nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)], widths[0]
+    for s, w in enumerate(widths):
+        for j in range(2):
+            layers.append(Block(c, w, 2 if s > 0 and j == 0 else 1))
+            c = w
+    layers += [nn.GroupNorm(math.gcd(c, 4), c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, classes)]
+    return nn.Sequential(*layers)
 
 
 def main():
@@ -91,7 +127,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--model", choices=["2nn", "cnn", "lstm"], default="2nn")
+    ap.add_argument("--model", choices=["2nn", "cnn", "lstm", "resnet18"], default="2nn")
+    ap.add_argument("--cifar", help="resnet18: folder of the CIFAR-10 binary files")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:
@@ -103,10 +140,15 @@ def main():
         X, Y, parts = read_leaf_text(a.data)
         a.clients = len(parts)
     else:
-        x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
-        y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
+        if a.model == "resnet18":
+            x, y = read_cifar(a.cifar)
+        else:
+            x = read_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))
+            y = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte.gz"))
         X = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-        if a.model == "cnn":
+        if a.model == "resnet18":
+            X = X.reshape(len(x), 3, 32, 32)
+        elif a.model == "cnn":
             X = X.reshape(len(x), 1, 28, 28)
         Y = torch.from_numpy(y.astype(np.int64))
         perm = torch.randperm(len(X), generator=g)
@@ -116,6 +158,8 @@ def main():
     torch.manual_seed(a.seed)
     if a.model == "lstm":
         model = CharLSTM()
+    elif a.model == "resnet18":
+        model = resnet18()
     elif a.model == "cnn":
         model = torch.nn.Sequential(
             torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),

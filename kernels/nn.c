@@ -38,6 +38,7 @@
 #endif
 #include "nn.h"
 #include "nn_lstm.h"
+#include "nn_resnet.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <cblas.h>
@@ -106,11 +107,12 @@ const char *hf_arch_name(hf_arch_t a)
     case HF_ARCH_MLP: return "mlp";
     case HF_ARCH_CNN: return "cnn";
     case HF_ARCH_LSTM: return "lstm";
+    case HF_ARCH_RESNET: return "resnet";
     }
     return "unknown";
 }
 
-static void add_tensor(hf_model_t *m, const char *name, int ndim, const int *shape)
+void hf_model_add_tensor(hf_model_t *m, const char *name, int ndim, const int *shape)
 {
     hf_tensor_t *t = &m->tensors[m->ntensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -126,7 +128,8 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
 {
     memset(m, 0, sizeof *m);
     hf_model_cfg_t c = *cfg;
-    if (c.arch != HF_ARCH_LOGREG && c.arch != HF_ARCH_MLP && c.arch != HF_ARCH_CNN && c.arch != HF_ARCH_LSTM)
+    if (c.arch != HF_ARCH_LOGREG && c.arch != HF_ARCH_MLP && c.arch != HF_ARCH_CNN && c.arch != HF_ARCH_LSTM &&
+        c.arch != HF_ARCH_RESNET)
         return hf_seterr(HF_EINPUT, "model: unknown architecture %d", (int)c.arch);
     if (c.in_c < 1 || c.in_h < 1 || c.in_w < 1 || c.in_c > MAX_WIDTH || c.in_h > MAX_WIDTH ||
         c.in_w > MAX_WIDTH || (double)c.in_c * c.in_h * c.in_w > (double)MAX_WIDTH * 64)
@@ -138,6 +141,7 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
         return hf_seterr(HF_EINPUT, "model: nhidden must be in [0,%d] (got %d)", HF_MAX_HIDDEN,
                          c.nhidden);
     if (c.arch == HF_ARCH_LSTM) return hf_lstm_init(m, &c);
+    if (c.arch == HF_ARCH_RESNET) return hf_resnet_init(m, &c);   /* nn_resnet.c */
     if (c.arch == HF_ARCH_LOGREG) {
         c.nhidden = 0;
         memset(c.hidden, 0, sizeof c.hidden);
@@ -191,18 +195,18 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg)
     for (int k = 0; k < g.nconv; k++) {
         int ws[4] = {g.c[k + 1], g.c[k], KS, KS}, bs[1] = {g.c[k + 1]};
         snprintf(name, sizeof name, "conv%d.weight", k + 1);
-        add_tensor(m, name, 4, ws);
+        hf_model_add_tensor(m, name, 4, ws);
         snprintf(name, sizeof name, "conv%d.bias", k + 1);
-        add_tensor(m, name, 1, bs);
+        hf_model_add_tensor(m, name, 1, bs);
         /* conv k runs at the resolution before pool k: h[k] x w[k] */
         fl += 2.0 * g.c[k + 1] * g.c[k] * KK * (double)g.h[k] * g.w[k];
     }
     for (int l = 0; l < g.ndense; l++) {
         int ws[2] = {g.d[l + 1], g.d[l]}, bs[1] = {g.d[l + 1]};
         snprintf(name, sizeof name, "fc%d.weight", l + 1);
-        add_tensor(m, name, 2, ws);
+        hf_model_add_tensor(m, name, 2, ws);
         snprintf(name, sizeof name, "fc%d.bias", l + 1);
-        add_tensor(m, name, 1, bs);
+        hf_model_add_tensor(m, name, 1, bs);
         fl += 2.0 * g.d[l] * g.d[l + 1];
     }
     m->flops_fwd = fl;
@@ -213,6 +217,10 @@ void hf_model_init_params(const hf_model_t *m, float *params, uint64_t seed)
 {
     if (m->cfg.arch == HF_ARCH_LSTM) {
         hf_lstm_init_params(m, params, seed);
+        return;
+    }
+    if (m->cfg.arch == HF_ARCH_RESNET) {
+        hf_resnet_init_params(m, params, seed);
         return;
     }
     for (int t = 0; t < m->ntensors; t++) {
@@ -409,6 +417,7 @@ struct hf_work {
     float *pool2;               /* (B, c2,h2,w2) = input of fc1, batch-major, after ReLU */
     int *arg1, *arg2;           /* argmax of each pooled element, index into the conv output */
     hf_lstm_work_t *lstm;       /* lstm only (its logits go to act[0]) */
+    hf_resnet_work_t *rn;       /* resnet: its own work space (nn_resnet.c), else NULL */
 };
 
 hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
@@ -430,6 +439,7 @@ hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
     w->dbuf[1] = hf_alloc_aligned(B * dmax * f);
     w->colsum = hf_alloc_aligned((size_t)dmax * f);
     if (m->cfg.arch == HF_ARCH_LSTM) w->lstm = hf_lstm_work_new(m, max_batch);
+    if (m->cfg.arch == HF_ARCH_RESNET) w->rn = hf_resnet_work_new(m);
     if (g->nconv) {
         size_t hw0 = (size_t)g->h[0] * g->w[0], hw1 = (size_t)g->h[1] * g->w[1],
                hw2 = (size_t)g->h[2] * g->w[2];
@@ -474,6 +484,7 @@ void hf_work_free(hf_work_t *w)
     free(w->arg1);
     free(w->arg2);
     hf_lstm_work_free(w->lstm);
+    hf_resnet_work_free(w->rn);
     free(w);
 }
 
@@ -983,6 +994,7 @@ float hf_model_train_step_grad(const hf_model_t *m, hf_work_t *w, const float *p
                                const float *x, const int *y, int B)
 {
     if (!batch_ok(w, B)) return NAN;
+    if (w->rn) return hf_resnet_step(m, w->rn, params, grad, x, y, NULL, 1.0f, B);
     sink_t sk = {grad, 1.0f / B, 0.0f, NULL, 0.0f, 0.0f};
     return model_step(m, w, params, &sk, grad, x, y, NULL, 1.0f, B);
 }
@@ -991,6 +1003,7 @@ float hf_model_train_step_soft(const hf_model_t *m, hf_work_t *w, const float *p
                                const float *x, const float *zt, float T, int B)
 {
     if (!batch_ok(w, B) || !(T > 0.0f)) return NAN;
+    if (w->rn) return hf_resnet_step(m, w->rn, params, grad, x, NULL, zt, T, B);
     sink_t sk = {grad, 1.0f / B, 0.0f, NULL, 0.0f, 0.0f};
     return model_step(m, w, params, &sk, grad, x, NULL, zt, T, B);
 }
@@ -999,8 +1012,9 @@ float hf_model_train_step(const hf_model_t *m, hf_work_t *w, const hf_sgd_t *o, 
                           float *grad, float *mom, const float *x, const int *y, int B)
 {
     if (!batch_ok(w, B)) return NAN;
-    if (o->clip > 0.0f || w->lstm) {
-        /* clipping needs the global norm of the whole gradient first (the lstm has no fused path) */
+    if (o->clip > 0.0f || w->lstm || w->rn) {
+        /* clipping needs the global norm of the whole gradient first; the lstm
+         * and the resnet have no fused update */
         float l = hf_model_train_step_grad(m, w, params, grad, x, y, B);
         hf_sgd_step(o, m->nparams, params, grad, mom);
         return l;
@@ -1042,6 +1056,7 @@ void hf_model_features(const hf_model_t *m, hf_work_t *w, const float *params, c
 int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x,
                      const int *y, int B, float *logits, float *loss)
 {
+    if (w->rn) return hf_resnet_forward(m, w->rn, params, x, y, B, logits, loss);
     int C = w->g.d[w->g.ndense], nc = 0;
     for (int s0 = 0; s0 < B; s0 += w->max_batch) {
         int n = HF_MIN(w->max_batch, B - s0);

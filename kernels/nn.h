@@ -14,10 +14,12 @@
 #define HF_NN_H
 #include <stdint.h>
 
-typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_LSTM = 4 } hf_arch_t;
+typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_RESNET = 3, HF_ARCH_LSTM = 4 } hf_arch_t;
+/* resnet normalisation (nn_resnet.c) */
+typedef enum { HF_NORM_NONE = 0, HF_NORM_GROUP = 1 } hf_norm_t;
 
 #define HF_MAX_HIDDEN 8
-#define HF_MAX_TENSORS 32
+#define HF_MAX_TENSORS 64        /* ResNet-18 with group norm: 56 */
 
 typedef struct {
     hf_arch_t arch;
@@ -25,9 +27,12 @@ typedef struct {
     int n_classes;
     int nhidden;              /* mlp: number of hidden layers */
     int hidden[HF_MAX_HIDDEN];/* mlp: widths, e.g. {200,200}; cnn: {conv1_ch, conv2_ch, fc};
-                                 lstm: the LSTM layers' widths (nhidden 0: 256,256) */
+                                 lstm: the LSTM layers' widths (nhidden 0: 256,256);
+                                 resnet: the 4 stage widths {64,128,256,512} */
     int vocab, embed;         /* lstm: x holds in_w token ids in [0,vocab) per sample;
                                  embedding size (0: 8) — nn_lstm.h */
+    int depth;                /* resnet: 10 (one basic block per stage) or 18 (two); 0 = 18 */
+    int norm;                 /* resnet: hf_norm_t */
 } hf_model_cfg_t;
 
 typedef struct {
@@ -174,6 +179,28 @@ int hf_conv5_subbatch(int cin, int h, int w);
  * index into in of the maximum (first in row-major window order on ties);
  * relu != 0: out = max(pool, 0) (same as pooling after a ReLU). */
 void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out, int *argmax);
+
+/* Pre-activation ResNet building blocks (nn_resnet.c), one sample each.
+ * k x k convolution, stride s, zero padding p, no bias: in (cin,h,w), weight
+ * (cout,cin,k,k), out (cout,ho,wo) with ho = (h+2p-k)/s+1, wo likewise;
+ * cols: cin*k*k*ho*wo floats of scratch (im2col; unused for k = 1, s = 1, p = 0). */
+void hf_conv2d_forward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
+                       int p, float *out, float *cols);
+/* Its backward: dweight (cout,cin,k,k) += dout · im2col(in)ᵀ; din (NULL: skipped)
+ * += the input gradient (both accumulate).  cols as above, overwritten. */
+void hf_conv2d_backward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
+                        int p, const float *dout, float *dweight, float *din, float *cols);
+/* Group norm of one sample x (C, hw): G groups of C/G consecutive channels,
+ * y = gamma_c (x - mean_g) / sqrt(var_g + 1e-5) + beta_c (biased variance, as
+ * torch.nn.GroupNorm); mean, rstd (G floats) saved for the backward. */
+void hf_group_norm_forward(const float *x, int C, long hw, int G, const float *gamma, const float *beta,
+                           float *y, float *mean, float *rstd);
+/* Its backward: dx = input gradient (overwritten), dgamma/dbeta += parameter gradients. */
+void hf_group_norm_backward(const float *x, int C, long hw, int G, const float *gamma, const float *mean,
+                            const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+/* The resnet's group count for C channels: gcd(C, 4) (HeteroFL's GroupNorm(4, C)
+ * whenever 4 divides C). */
+int hf_resnet_groups(int C);
 
 /* Training FLOPs per sample (forward + backward ≈ 3 × forward). */
 double hf_model_train_flops(const hf_model_t *m);

@@ -18,6 +18,7 @@
 #include "data.h"
 #include "hf_util.h"
 #include "cunit_main.h"
+#include "run.h"
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -244,6 +245,65 @@ static void test_augment(void)
     memcpy(u, x, sizeof x);
     hf_augment_crop_flip(u, B, C, H, W, 4, 42, 4, 17, ids, scratch);
     CU_ASSERT(memcmp(u, y, sizeof u) != 0);
+}
+
+extern const hf_strategy_t hf_strategy_fedavg;
+
+/* data.augment in the engine (client.c): client 1's minibatch, as training
+ * saw it, is sample by sample the kernel's crop + flip keyed (seed, round,
+ * client, index of the sample in the training set) — whatever its position
+ * in the batch — and a sample of the next round is cropped differently. */
+static void test_augment_engine(void)
+{
+    enum { N = 7, C = 3, H = 8, W = 8, D = C * H * W, B = 4 };
+    static float xs[N * D];
+    static int ys[N];
+    static long off[3] = {0, 3, 7}, idx[N] = {6, 2, 4, 0, 1, 5, 3};
+    for (int i = 0; i < N * D; i++) xs[i] = (float)(i % 251 + 1) / 256.0f;
+    for (int i = 0; i < N; i++) ys[i] = i % 3;
+    static hf_params_t p;
+    memset(&p, 0, sizeof p);
+    p.seed = 42;
+    p.batch_size = B;
+    p.augment = 1;
+    static hf_run_t x;
+    memset(&x, 0, sizeof x);
+    x.p = &p;
+    x.train = (hf_dataset_t){.n = N, .dim = D, .c = C, .h = H, .w = W, .n_classes = 3, .x = xs, .y = ys};
+    x.part = (hf_partition_t){.nclients = 2, .off = off, .idx = idx};
+    hf_model_cfg_t mc = {.arch = HF_ARCH_LOGREG, .in_c = C, .in_h = H, .in_w = W, .n_classes = 3};
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&x.model, &mc), 0);
+    long P = x.model.nparams;
+    float *start = calloc((size_t)P, sizeof(float));
+    x.local = calloc((size_t)P, sizeof(float));
+    x.grad = calloc((size_t)P, sizeof(float));
+    x.work = hf_work_new(&x.model, B);
+    x.xb = malloc(sizeof(float) * B * D);
+    x.yb = malloc(sizeof(int) * B);
+    x.iperm = malloc(sizeof(int) * N);
+    x.aug_ids = malloc(sizeof(long) * B);
+    x.aug_scratch = malloc(sizeof(float) * D);
+    x.strat.st = &hf_strategy_fedavg;
+    hf_cplan_t cp = {.client = 1, .kept = 1, .epochs = 1, .steps = 1};
+    float want[D], scratch[D], first[B * D];
+    int changed = 0;
+    for (int t = 5; t <= 6; t++) {
+        hf_client_train(&x, 1, t, start, &cp, 0);
+        for (int i = 0; i < B; i++) {
+            long id = idx[off[1] + x.iperm[i]];
+            memcpy(want, xs + id * D, sizeof want);
+            hf_augment_crop_flip(want, 1, C, H, W, 4, 42, t, 1, &id, scratch);
+            CU_ASSERT(memcmp(want, x.xb + i * D, sizeof want) == 0);
+            CU_ASSERT_EQUAL(x.yb[i], ys[id]);
+            float *f = first + x.iperm[i] * D;   /* by the sample's position in the client */
+            if (t == 5) memcpy(f, x.xb + i * D, sizeof want);
+            else changed += memcmp(f, x.xb + i * D, sizeof want) != 0;
+        }
+    }
+    CU_ASSERT(changed > 0);
+    hf_work_free(x.work);
+    free(start); free(x.local); free(x.grad); free(x.xb); free(x.yb); free(x.iperm); free(x.aug_ids);
+    free(x.aug_scratch);
 }
 
 /* ------------------------------------------------------------------ */
@@ -765,6 +825,7 @@ static const hf_cu_test_t cifar_tests[] = {
     {"cifar-100 binary, fine and coarse", test_cifar100, NULL},
     {"bad cifar files", test_cifar_bad, NULL},
     {"crop + flip augmentation", test_augment, NULL},
+    {"data.augment in the client's minibatches", test_augment_engine, NULL},
     {0},
 };
 static const hf_cu_test_t leaf_tests[] = {

@@ -971,6 +971,246 @@ static void test_blas_init(void)
     CU_ASSERT_STRING_EQUAL(core, hf_blas_init());   /* idempotent */
 }
 
+/* ------------------------------------------------------------------------ */
+/* resnet (nn_resnet.c)                                                      */
+/* ------------------------------------------------------------------------ */
+
+static hf_model_cfg_t cfg_resnet(int ic, int ih, int iw, int C, const int *widths, int depth, int norm)
+{
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = HF_ARCH_RESNET;
+    c.in_c = ic;
+    c.in_h = ih;
+    c.in_w = iw;
+    c.n_classes = C;
+    c.nhidden = widths ? 4 : 0;
+    for (int i = 0; widths && i < 4; i++) c.hidden[i] = widths[i];
+    c.depth = depth;
+    c.norm = norm;
+    return c;
+}
+
+/* Direct convolution in double: out[co][oy][ox] = Σ w[co][ci][ky][kx]·in[ci][oy*s+ky-p][ox*s+kx-p]. */
+static void conv_direct(const float *in, int cin, int h, int w, const float *wt, int cout, int k, int s, int p,
+                        double *out)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
+    for (int co = 0; co < cout; co++)
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++) {
+                double a = 0;
+                for (int ci = 0; ci < cin; ci++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            int iy = oy * s + ky - p, ix = ox * s + kx - p;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            a += (double)wt[((co * cin + ci) * k + ky) * k + kx] * in[(ci * h + iy) * w + ix];
+                        }
+                out[(co * ho + oy) * wo + ox] = a;
+            }
+}
+
+/* Σ r·conv(in, wt) in double (the scalar whose gradient the backward gives for dout = r). */
+static double conv_dot(const float *in, int cin, int h, int w, const float *wt, int cout, int k, int s, int p,
+                       const float *r, double *scratch)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
+    conv_direct(in, cin, h, w, wt, cout, k, s, p, scratch);
+    double L = 0;
+    for (long i = 0; i < (long)cout * ho * wo; i++) L += r[i] * scratch[i];
+    return L;
+}
+
+/* The forward against the direct loops, then the backward's dW and din against
+ * central differences of Σ r·out (linear: exact up to rounding) for every
+ * coordinate.  Odd sizes so that the strided windows end inside and outside. */
+static void conv2d_case(int cin, int h, int w, int cout, int k, int s, int p)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
+    long nin = (long)cin * h * w, nw = (long)cout * cin * k * k, nout = (long)cout * ho * wo;
+    float *in = malloc(sizeof(float) * nin), *wt = malloc(sizeof(float) * nw), *out = malloc(sizeof(float) * nout);
+    float *cols = malloc(sizeof(float) * (size_t)cin * k * k * ho * wo), *r = malloc(sizeof(float) * nout);
+    float *dw = calloc((size_t)nw, sizeof(float)), *din = calloc((size_t)nin, sizeof(float));
+    double *ref = malloc(sizeof(double) * nout);
+    fill_uniform(in, nin, 11, -1, 1);
+    fill_uniform(wt, nw, 12, -1, 1);
+    fill_uniform(r, nout, 13, -1, 1);
+    hf_conv2d_forward(in, cin, h, w, wt, cout, k, s, p, out, cols);
+    conv_direct(in, cin, h, w, wt, cout, k, s, p, ref);
+    int bad = 0;
+    for (long i = 0; i < nout; i++) bad += !close_enough(out[i], ref[i], 1e-5, 1e-5);
+    CU_ASSERT_EQUAL(bad, 0);
+    /* accumulation: dW and din start at 1, the result must be 1 + gradient */
+    for (long i = 0; i < nw; i++) dw[i] = 1.0f;
+    for (long i = 0; i < nin; i++) din[i] = 1.0f;
+    hf_conv2d_backward(in, cin, h, w, wt, cout, k, s, p, r, dw, din, cols);
+    const double eps = 1e-2;
+    for (long i = 0; i < nw; i++) {
+        float o = wt[i];
+        wt[i] = o + (float)eps;
+        double lp = conv_dot(in, cin, h, w, wt, cout, k, s, p, r, ref);
+        wt[i] = o - (float)eps;
+        double lm = conv_dot(in, cin, h, w, wt, cout, k, s, p, r, ref);
+        wt[i] = o;
+        if (!close_enough(dw[i] - 1.0, (lp - lm) / (2 * eps), 1e-4, 1e-4)) bad++;
+    }
+    for (long i = 0; i < nin; i++) {
+        float o = in[i];
+        in[i] = o + (float)eps;
+        double lp = conv_dot(in, cin, h, w, wt, cout, k, s, p, r, ref);
+        in[i] = o - (float)eps;
+        double lm = conv_dot(in, cin, h, w, wt, cout, k, s, p, r, ref);
+        in[i] = o;
+        if (!close_enough(din[i] - 1.0, (lp - lm) / (2 * eps), 1e-4, 1e-4)) bad++;
+    }
+    if (bad) printf("\n  conv %dx%d stride %d pad %d: %d coordinates off", k, k, s, p, bad);
+    CU_ASSERT_EQUAL(bad, 0);
+    free(in); free(wt); free(out); free(cols); free(r); free(dw); free(din); free(ref);
+}
+
+static void test_conv2d(void)
+{
+    conv2d_case(3, 7, 6, 4, 3, 1, 1);   /* 3x3 'same' */
+    conv2d_case(3, 7, 6, 5, 3, 2, 1);   /* 3x3 stride 2 (stages 2-4) */
+    conv2d_case(4, 7, 6, 5, 1, 2, 0);   /* 1x1 stride-2 projection shortcut */
+    conv2d_case(4, 5, 5, 3, 1, 1, 0);   /* 1x1 stride 1 (no im2col) */
+}
+
+/* Σ r·GN(x) in double, straight from the definition. */
+static double gn_dot(const float *x, int C, int hw, int G, const float *ga, const float *be, const float *r)
+{
+    int cg = C / G;
+    double L = 0;
+    for (int g = 0; g < G; g++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < cg * hw; i++) m += x[g * cg * hw + i];
+        m /= cg * hw;
+        for (int i = 0; i < cg * hw; i++) v += (x[g * cg * hw + i] - m) * (x[g * cg * hw + i] - m);
+        v /= cg * hw;
+        for (int c = g * cg; c < (g + 1) * cg; c++)
+            for (int i = 0; i < hw; i++)
+                L += r[c * hw + i] * (ga[c] * (x[c * hw + i] - m) / sqrt(v + 1e-5) + be[c]);
+    }
+    return L;
+}
+
+/* Group norm: the group count rule, the forward against the definition, and
+ * dx, dgamma, dbeta against central differences, every coordinate; inputs of
+ * spread 2 and 0.004 (variance ~5e-6: there eps = 1e-5 dominates). */
+static void group_norm_case(float spread)
+{
+    enum { C = 6, HW = 5, N = C * HW };
+    int G = hf_resnet_groups(C);
+    float x[N], y[N], r[N], ga[C], be[C], dx[N], dga[C], dbe[C], mean[4], rstd[4];
+    fill_uniform(x, N, 21, -spread, spread);
+    fill_uniform(r, N, 22, -1, 1);
+    fill_uniform(ga, C, 23, 0.5f, 1.5f);
+    fill_uniform(be, C, 24, -0.5f, 0.5f);
+    hf_group_norm_forward(x, C, HW, G, ga, be, y, mean, rstd);
+    double L0 = 0, Lref = gn_dot(x, C, HW, G, ga, be, r);
+    for (int i = 0; i < N; i++) L0 += (double)r[i] * y[i];
+    CU_ASSERT(close_enough(L0, Lref, 1e-5, 1e-5));
+    for (int c = 0; c < C; c++) dga[c] = dbe[c] = 0.5f;   /* they accumulate */
+    hf_group_norm_backward(x, C, HW, G, ga, mean, rstd, r, dx, dga, dbe);
+    const double eps = 1e-3 * spread;
+    int bad = 0;
+    float *v[3] = {x, ga, be}, *g[3] = {dx, dga, dbe};
+    int n[3] = {N, C, C};
+    double off[3] = {0, 0.5, 0.5};
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < n[t]; i++) {
+            float o = v[t][i];
+            double h = t == 0 ? eps : 1e-3;   /* x's step scales with its spread */
+            v[t][i] = o + (float)h;
+            double hp = (double)v[t][i] - o, lp = gn_dot(x, C, HW, G, ga, be, r);
+            v[t][i] = o - (float)h;
+            double hm = o - (double)v[t][i], lm = gn_dot(x, C, HW, G, ga, be, r);
+            v[t][i] = o;
+            double fd = (lp - lm) / (hp + hm);
+            if (!close_enough(g[t][i] - off[t], fd, 2e-3, 2e-3)) {
+                bad++;
+                printf("\n  group norm spread %g tensor %d [%d]: analytic %.6g numeric %.6g", spread, t, i,
+                       g[t][i] - off[t], fd);
+            }
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void test_group_norm(void)
+{
+    CU_ASSERT_EQUAL(hf_resnet_groups(64), 4);
+    CU_ASSERT_EQUAL(hf_resnet_groups(6), 2);
+    CU_ASSERT_EQUAL(hf_resnet_groups(3), 1);
+    group_norm_case(2.0f);
+    group_norm_case(0.004f);
+}
+
+/* Layout: ResNet-18 at HeteroFL's widths has 11,164,362 parameters without a
+ * norm (convolutions 11,159,232 + linear 5,130), 7,808 more with group norm
+ * (2 x the 3,904 channels normalised: Σ of norm1 and norm2 widths over the
+ * blocks, 512 for the head); FLOPs by the hand formula below. */
+static void test_resnet_layout(void)
+{
+    hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, NULL, 0, HF_NORM_NONE);
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    CU_ASSERT_EQUAL(m.nparams, 11164362L);
+    CU_ASSERT_EQUAL(m.cfg.depth, 18);
+    CU_ASSERT_EQUAL(m.cfg.hidden[3], 512);
+    CU_ASSERT_STRING_EQUAL(m.tensors[0].name, "conv1.weight");
+    CU_ASSERT_STRING_EQUAL(m.tensors[m.ntensors - 2].name, "linear.weight");
+    /* 2·MACs: stem 2·64·3·9·32²; stage 1: 4 convs 2·64·64·9·32²; stages s = 2..4
+     * (width w, w/2 in, resolution r²): conv 2·w·(w/2)·9·r², 3 convs 2·w·w·9·r²,
+     * shortcut 2·w·(w/2)·r² — each stage 268,435,456; linear 2·512·10 */
+    double fl = 2.0 * 64 * 3 * 9 * 1024 + 4 * 2.0 * 64 * 64 * 9 * 1024 + 3 * 268435456.0 + 2.0 * 512 * 10;
+    CU_ASSERT_DOUBLE_EQUAL(m.flops_fwd, 1110845440.0, 0.5);
+    CU_ASSERT_DOUBLE_EQUAL(m.flops_fwd, fl, 0.5);
+    CU_ASSERT_DOUBLE_EQUAL(hf_model_train_flops(&m), 3 * fl, 1.5);
+    c.norm = HF_NORM_GROUP;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    CU_ASSERT_EQUAL(m.nparams, 11164362L + 7808);
+    CU_ASSERT_EQUAL(m.ntensors, 56);
+    c.depth = 10;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    /* one block per stage: 1 + 4·6 + 3 shortcuts + head norm 2 + linear 2 */
+    CU_ASSERT_EQUAL(m.ntensors, 32);
+    c.depth = 8;
+    CU_ASSERT_EQUAL(hf_model_init(&m, &c), HF_EINPUT);
+    c.depth = 18;
+    c.nhidden = 3;
+    CU_ASSERT_EQUAL(hf_model_init(&m, &c), HF_EINPUT);
+}
+
+static const int tiny_widths[4] = {4, 8, 8, 8};
+
+/* Every tensor of tiny ResNets (stride-2 stages on a 3x9x8 input, so the
+ * last stage sees 2x1) against finite differences of the mean loss: the
+ * convolutions, shortcuts, group norms, ReLUs, the average pooling and the
+ * linear layer are all on the path (ReLU and pooling have no test of their
+ * own).  Group norm over groups of 4 values is strongly curved: a central
+ * difference with eps = 1e-3 is off by up to 8 % there, so eps = 3e-4
+ * (tolerance as gradcheck: 1e-3 absolute or 1e-2 relative). */
+static void test_grad_resnet(void)
+{
+    hf_model_cfg_t c = cfg_resnet(3, 9, 8, 5, tiny_widths, 10, HF_NORM_NONE);
+    gradcheck(&c, 3, 1e-2, 300, "resnet-10 none");
+    c.norm = HF_NORM_GROUP;
+    gradcheck(&c, 3, 3e-4, 301, "resnet-10 group");
+    c.depth = 18;
+    gradcheck(&c, 2, 3e-4, 302, "resnet-18 group");
+    c.norm = HF_NORM_NONE;
+    gradcheck(&c, 2, 1e-2, 303, "resnet-18 none");
+}
+
+static const hf_cu_test_t tests_resnet[] = {
+    {"conv3x3/1x1 with stride and padding: naive + finite differences", test_conv2d, NULL},
+    {"group norm: definition + finite differences", test_group_norm, NULL},
+    {"layout, parameter count, FLOPs", test_resnet_layout, NULL},
+    {"gradcheck tiny resnets", test_grad_resnet, NULL},
+    {0},
+};
+
 static const hf_cu_test_t tests_nn[] = {
     {"blas init", test_blas_init, NULL},
     {"parameter counts and layout", test_param_counts, NULL},
@@ -993,11 +1233,62 @@ static const hf_cu_test_t tests_nn[] = {
 };
 static const hf_cu_suite_t suites[] = {
     {"nn", tests_nn, NULL, NULL},
+    {"resnet", tests_resnet, NULL, NULL},
     {0},
 };
 
+/* --resnet-export DIR NORM: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
+ * 10 classes, NORM none|group) for tests/resnet_torch.py: DIR/tensors.txt
+ * (name offset shape... per line), params.bin, x.bin (4 samples), y.bin
+ * (int32), and what this code computes: logits.bin, grad.bin (float32, the
+ * gradient of the mean cross-entropy).  Norm parameters are drawn away from
+ * their 1/0 initialisation so that they matter. */
+static int resnet_export(const char *dir, const char *norm)
+{
+    enum { B = 4 };
+    hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, strcmp(norm, "group") ? HF_NORM_NONE : HF_NORM_GROUP);
+    hf_model_t m;
+    if (hf_model_init(&m, &c)) return 1;
+    hf_work_t *w = hf_work_new(&m, B);
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+    float *x = malloc(sizeof(float) * B * m.in_dim), z[B * 10];
+    int y[B] = {3, 0, 9, 3};
+    hf_model_init_params(&m, p, 77);
+    for (int t = 0; t < m.ntensors; t++)
+        if (strstr(m.tensors[t].name, "norm")) fill_uniform(p + m.tensors[t].off, m.tensors[t].n, 80 + t, 0.5f, 1.5f);
+    fill_uniform(x, (long)B * m.in_dim, 78, 0, 1);
+    hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    hf_model_forward(&m, w, p, x, NULL, B, z, NULL);
+    char f[4096];
+    snprintf(f, sizeof f, "%s/tensors.txt", dir);
+    FILE *o = fopen(f, "w");
+    if (!o) return 1;
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *T = &m.tensors[t];
+        fprintf(o, "%s %ld", T->name, T->off);
+        for (int d = 0; d < T->ndim; d++) fprintf(o, " %d", T->shape[d]);
+        fprintf(o, "\n");
+    }
+    fclose(o);
+    const void *buf[5] = {p, x, y, z, g};
+    size_t len[5] = {sizeof(float) * m.nparams, sizeof(float) * B * m.in_dim, sizeof y, sizeof z,
+                     sizeof(float) * m.nparams};
+    const char *name[5] = {"params", "x", "y", "logits", "grad"};
+    int rc = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(f, sizeof f, "%s/%s.bin", dir, name[i]);
+        o = fopen(f, "wb");
+        rc |= !o || fwrite(buf[i], 1, len[i], o) != len[i];
+        if (o) rc |= fclose(o) != 0;
+    }
+    free(p); free(g); free(x);
+    hf_work_free(w);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--resnet-export")) return resnet_export(argv[2], argv[3]);
     printf("OpenBLAS core: %s\n", hf_blas_init());
     openblas_set_num_threads(1);
     return hf_cu_main(&argc, &argv, 0, suites);

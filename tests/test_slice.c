@@ -27,6 +27,14 @@ static hf_model_cfg_t cnn_cfg(void)
     return c;
 }
 
+/* 3x10x10 inputs: stages at 10x10, 5x5, 3x3, 2x2 */
+static hf_model_cfg_t resnet_cfg(int norm)
+{
+    hf_model_cfg_t c = {.arch = HF_ARCH_RESNET, .in_c = 3, .in_h = 10, .in_w = 10, .n_classes = 10,
+                        .nhidden = 4, .hidden = {8, 8, 16, 16}, .depth = 18, .norm = norm};
+    return c;
+}
+
 static void test_units(void)
 {
     CU_ASSERT_EQUAL(hf_slice_units(200, 1.0), 200);
@@ -48,7 +56,7 @@ static void test_units(void)
  * and the sub-model forward on the extracted weights equals the full model's
  * forward with every uncovered hidden unit's weights zeroed (the semantics of
  * "the first ⌈β·K⌉ units"). */
-static void roundtrip(hf_model_cfg_t fc, double beta)
+static void roundtrip_forward(hf_model_cfg_t fc, double beta, int check_forward)
 {
     hf_model_t m, s;
     hf_model_cfg_t sc;
@@ -72,6 +80,7 @@ static void roundtrip(hf_model_cfg_t fc, double beta)
     }
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(ncov, s.nparams);  /* coverage = exactly the sub-model's coordinates */
+    if (!check_forward) { free(x); free(xs); free(y); free(cov); return; }
     /* masked forward: full model with the uncovered coordinates zeroed == sub-model */
     int B = 4;
     float *in = hf_calloc((size_t)B * m.in_dim, sizeof(float));
@@ -90,6 +99,8 @@ static void roundtrip(hf_model_cfg_t fc, double beta)
     hf_work_free(wsb);
     free(in); free(x); free(xs); free(y); free(cov);
 }
+
+static void roundtrip(hf_model_cfg_t fc, double beta) { roundtrip_forward(fc, beta, 1); }
 
 static void test_roundtrip_mlp(void)
 {
@@ -255,10 +266,32 @@ static void test_full_width_is_fedavg(void)
     free(xa); free(xb); free(d);
 }
 
+/* ResNet: channels of every convolution (the stem, both block convolutions,
+ * the 1x1 shortcuts), of every norm and the classifier's inputs.  Without a
+ * norm the sub-model is exactly the full model with the dropped channels
+ * zeroed (a zero channel stays zero through ReLU and the residual sums).  With
+ * group norm only the layout part holds: the sub-model normalises its own
+ * channels in gcd(C',4) groups, the full model's groups also count the
+ * dropped channels (HeteroFL's sub-models behave the same way). */
+static void test_roundtrip_resnet(void)
+{
+    double b[] = {1.0, 0.5, 0.25, 0.6};
+    for (int i = 0; i < 4; i++) {
+        roundtrip_forward(resnet_cfg(HF_NORM_NONE), b[i], 1);
+        roundtrip_forward(resnet_cfg(HF_NORM_GROUP), b[i], 0);
+    }
+    hf_model_cfg_t sc;
+    CU_ASSERT_FATAL(hf_slice_cfg(&(hf_model_cfg_t){.arch = HF_ARCH_RESNET, .in_c = 3, .in_h = 32, .in_w = 32,
+                                                   .n_classes = 10, .norm = HF_NORM_GROUP}, 0.25, &sc) == 0);
+    CU_ASSERT(sc.hidden[0] == 16 && sc.hidden[1] == 32 && sc.hidden[2] == 64 && sc.hidden[3] == 128);
+    CU_ASSERT(sc.depth == 18 && sc.norm == HF_NORM_GROUP && sc.in_c == 3);
+}
+
 static const hf_cu_test_t tests_slice[] = {
     {"units and narrow configurations", test_units, NULL},
     {"mlp extract/scatter round trip, coverage, sub-model forward", test_roundtrip_mlp, NULL},
     {"cnn extract/scatter round trip, coverage, sub-model forward", test_roundtrip_cnn, NULL},
+    {"resnet extract/scatter round trip, coverage, sub-model forward", test_roundtrip_resnet, NULL},
     {"per-width parameter and FLOP counts", test_flops_bytes, NULL},
     {"masked mean per coordinate, label split, uncovered kept", test_masked_mean, NULL},
     {"full width: masked aggregation == FedAvg bitwise", test_full_width_is_fedavg, NULL},

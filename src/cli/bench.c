@@ -1,5 +1,5 @@
 /*
- * bench.c — `hetfl bench [kernels|round|agg|scale|hdf5|peer|all] [--quick] [--suite FILE]`.
+ * bench.c — `hetfl bench [kernels|round|agg|scale|hdf5|peer|peer-resnet|all] [--quick] [--suite FILE] [--resnet-samples N]`.
  *
  * Every section measures on this machine, in this run, and prints the ratio to
  * its reference measured in the same run (never a figure from elsewhere):
@@ -12,7 +12,10 @@
  *            time vs registered and vs participating clients, peak RSS per rank
  *   hdf5     the results writer's time per round as a share of the quickstart round
  *   peer     hetfl's single-rank round vs the same FedAvg workload as a plain
- *            PyTorch loop (bench/peer_pytorch.py; skipped where torch is absent)
+ *            PyTorch loop (bench/peer_pytorch.py; skipped where torch is absent):
+ *            2NN and CNN on Fashion-MNIST, and ResNet-18 on CIFAR-format data
+ *            (10 clients x --resnet-samples N, default 32; not with --quick;
+ *            section peer-resnet: that row alone)
  * Run it under mpirun with 2+ ranks for the MPI sections: `make bench` does.
  */
 #include "config.h"
@@ -498,13 +501,13 @@ static void idle_wait(MPI_Comm comm)
 
 /* Run bench/peer_pytorch.py for batch sizes Bs[0..nb) (the figures of B = Bs[i] into
  * wall_ms[i], cpu_ms[i]); 0, or 77 (no torch) / -1 with the first other line in msg. */
-static int run_peer(const char *script, const char *model, const int *Bs, int nb, int rounds, double *wall_ms,
-                    double *cpu_ms, char *msg, size_t msgn)
+static int run_peer(const char *script, const char *model, const char *extra, const int *Bs, int nb, int rounds,
+                    double *wall_ms, double *cpu_ms, char *msg, size_t msgn)
 {
     const char *py = getenv("HETFL_PYTHON");
     if (!py) py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
     char cmd[6000];
-    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' --model %s --rounds %d", py, script, model, rounds);
+    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' --model %s --rounds %d %s", py, script, model, rounds, extra);
     for (int i = 0; i < nb; i++) len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --batch %d", Bs[i]);
     snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>&1");
     fflush(NULL);
@@ -611,11 +614,80 @@ static int bench_peer_lstm(FILE *out, const char *suite, const char *script, int
     unlink(test);
     rmdir(dir);
     return rc;
+/* CIFAR-10 binary files of keyed random bytes in dir: n_train records over
+ * data_batch_1..5.bin (n_train divisible by 5), n_test in test_batch.bin. */
+static int write_cifar_like(const char *dir, int n_train, int n_test)
+{
+    unsigned char rec[HF_CIFAR_RECORD + 1];
+    hf_rng_t r;
+    hf_rng_init(&r, 11, HF_RNG_TEST, 16, 0);
+    for (int f = 0; f < 6; f++) {
+        char path[4200];
+        if (f < 5) snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, f + 1);
+        else snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+        FILE *o = fopen(path, "wb");
+        if (!o) return hf_seterr(HF_ERUNTIME, "bench peer: cannot write %s", path);
+        int n = f < 5 ? n_train / 5 : n_test, bad = 0;
+        for (int i = 0; i < n; i++) {
+            rec[0] = (unsigned char)hf_rng_below(&r, 10);
+            for (int j = 1; j <= HF_CIFAR_RECORD; j++) rec[j] = (unsigned char)hf_rng_below(&r, 256);
+            bad |= fwrite(rec, 1, sizeof rec, o) != sizeof rec;
+        }
+        if ((fclose(o) != 0) | bad) return hf_seterr(HF_ERUNTIME, "bench peer: cannot write %s", path);
+    }
+    return 0;
+}
+
+/* The ResNet row: ResNet-18 (group norm) on CIFAR-format random bytes, B = 32,
+ * one FedAvg round of 10 clients of `samples` samples each (hetfl bench peer
+ * --resnet-samples; a CIFAR-10 client of the 100-client split has 500), one
+ * warm-up round then one timed round on each side. */
+static void peer_resnet(FILE *out, const char *script, const char *suite, int samples)
+{
+    char dir[] = "/tmp/hetfl-bench-cifar.XXXXXX", msg[512] = "", s1[4300], s2[64], extra[4400];
+    fprintf(out, "\n== peer: FedAvg, CIFAR-10 format (random bytes), ResNet-18 (pre-activation, group norm), "
+            "10 clients x %d samples, all per round, B=32, E=1, lr 0.05; one rank, one thread each side; "
+            "1 timed round ==\n", samples);
+    if (!mkdtemp(dir) || write_cifar_like(dir, 10 * samples, 10)) {
+        fprintf(out, "resnet row skipped: cannot write CIFAR-format files under /tmp\n");
+        if (dir[0]) rmdir(dir);
+        return;
+    }
+    snprintf(s1, sizeof s1, "data.path=%s", dir);
+    snprintf(s2, sizeof s2, "federation.clients=10");
+    char *sets[] = {s1, s2, "data.dataset=cifar10", "data.partition=iid", "federation.clients_per_round=10",
+                    "federation.rounds=2", "federation.batch_size=32", "federation.lr=0.05",
+                    "federation.eval_every=1000000", "devices.cores=1", "energy.measure=no", "model.arch=resnet",
+                    "model.depth=18", "model.norm=group", "model.hidden=64,128,256,512"};
+    run_res_t r1;
+    int rc = run_suite(MPI_COMM_SELF, suite, sets, (int)(sizeof sets / sizeof *sets), "hetfl bench peer", &r1);
+    double pw = 0, pc = 0;
+    int B = 32;
+    snprintf(extra, sizeof extra, "--cifar '%s' --clients 10 --per-round 10", dir);
+    int prc = rc ? -1 : run_peer(script, "resnet18", extra, &B, 1, 1, &pw, &pc, msg, sizeof msg);
+    fprintf(out, "%-4s %12s %12s %14s %14s %9s %9s %s\n", "B", "hetfl ms", "pytorch ms", "hetfl CPU ms",
+            "pytorch CPU ms", "x (wall)", "x (CPU)", "target (CPU, wall)");
+    double h_wall = 1e3 * r1.med_round, h_cpu = rc ? NAN : 1e3 * r1.t.loop_cpu / r1.t.rounds;
+    if (rc)
+        fprintf(out, "resnet row failed: %s\n", hf_errmsg());
+    else if (prc)
+        fprintf(out, "%-4d %12.2f %12s %14.2f   pytorch peer skipped: %s\n", B, h_wall, "-", h_cpu,
+                prc == 77 ? msg : msg[0] ? msg : "bench/peer_pytorch.py failed");
+    else
+        fprintf(out, "%-4d %12.2f %12.2f %14.2f %14.2f %8.2fx %8.2fx >= 1.5x: %s, %s\n", B, h_wall, pw, h_cpu, pc,
+                pw / h_wall, pc / h_cpu, pc >= 1.5 * h_cpu ? "PASS" : "MISS", pw >= 1.5 * h_wall ? "PASS" : "MISS");
+    for (int f = 0; f < 6; f++) {
+        char path[4200];
+        if (f < 5) snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, f + 1);
+        else snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 /* Peer: hetfl's single-rank, single-thread round vs the same FedAvg workload
  * as a plain PyTorch loop (bench/peer_pytorch.py), interleaved in this run. */
-static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
+static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite, int resnet_samples, int fashion)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -631,7 +703,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
         return rc;
     }
     /* the 2NN (quickstart), then McMahan's CNN (fewer rounds: ~50x the work) */
-    for (int mi = 0; mi < 2 && !rc; mi++) {
+    for (int mi = 0; mi < 2 && !rc && fashion; mi++) {
     int cnn = mi == 1;
     int rounds = cnn ? (quick ? 1 : 3) : (quick ? 2 : 10), warm = 1, Bs[2] = {10, 64};
     /* full: each side in turn per batch size (interleaved against drifting load);
@@ -639,7 +711,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
     double pw[2] = {0, 0}, pc[2] = {0, 0};
     char msg[512] = "";
     const char *pm = cnn ? "cnn" : "2nn";
-    int prc_all = quick ? run_peer(script, pm, Bs, 2, rounds, pw, pc, msg, sizeof msg) : 0;
+    int prc_all = quick ? run_peer(script, pm, "", Bs, 2, rounds, pw, pc, msg, sizeof msg) : 0;
     fprintf(out, "\n== peer: FedAvg, Fashion-MNIST, %s, 100 IID clients, 10 per round, "
             "E=1, lr 0.05; one rank, one thread each side; %d timed rounds ==\n",
             cnn ? "McMahan CNN conv5x5x32-pool-conv5x5x64-pool-fc512" : "2NN 784-200-200-10", rounds);
@@ -660,7 +732,7 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
         if (rc) break;
         /* wall: median round; CPU: the round loop's process CPU time per round */
         double h_wall = 1e3 * r1.med_round, h_cpu = 1e3 * r1.t.loop_cpu / r1.t.rounds;
-        int prc = quick ? prc_all : run_peer(script, pm, &Bs[b], 1, rounds, &pw[b], &pc[b], msg, sizeof msg);
+        int prc = quick ? prc_all : run_peer(script, pm, "", &Bs[b], 1, rounds, &pw[b], &pc[b], msg, sizeof msg);
         double p_wall = pw[b], p_cpu = pc[b];
         if (prc) {
             fprintf(out, "%-4d %12.2f %12s %14.2f   pytorch peer skipped: %s\n", B, h_wall, "-", h_cpu,
@@ -675,6 +747,8 @@ static int bench_peer(FILE *out, MPI_Comm comm, int quick, const char *suite)
     }
     }
     if (!rc) rc = bench_peer_lstm(out, suite, script, quick);
+    if (!rc && (!quick || !fashion)) peer_resnet(out, script, suite, resnet_samples);
+    else if (!rc) fprintf(out, "\n== peer: ResNet-18 row not run with --quick (minutes of CPU) ==\n");
     idle_wait(comm);
     return rc;
 }
@@ -684,18 +758,24 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     int rank;
     MPI_Comm_rank(comm, &rank);
     const char *section = "all", *suite = NULL;
-    int quick = 0;
+    int quick = 0, resnet_samples = 32;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--resnet-samples") && i + 1 < argc) {
+            resnet_samples = atoi(argv[++i]);
+            if (resnet_samples < 1 || resnet_samples > 5000)
+                return hf_seterr(HF_EINPUT, "hetfl bench: --resnet-samples must be in [1,5000], got '%s'", argv[i]);
+        }
         else if (!strcmp(argv[i], "--suite") && i + 1 < argc) suite = argv[++i];
         else if (argv[i][0] != '-') section = argv[i];
         else return hf_seterr(HF_EINPUT, "hetfl bench: unknown option '%s'", argv[i]);
     }
     int all = !strcmp(section, "all");
     if (!all && strcmp(section, "kernels") && strcmp(section, "round") && strcmp(section, "agg") &&
-        strcmp(section, "scale") && strcmp(section, "hdf5") && strcmp(section, "peer"))
+        strcmp(section, "scale") && strcmp(section, "hdf5") && strcmp(section, "peer") &&
+        strcmp(section, "peer-resnet"))
         return hf_seterr(HF_EINPUT, "hetfl bench: unknown section '%s' (kernels, round, agg, scale, hdf5, "
-                         "peer, all)", section);
+                         "peer, peer-resnet, all)", section);
     int rc = 0;
     if (rank == 0) {
         char host[256] = "";
@@ -713,7 +793,8 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     if (!rc && (all || !strcmp(section, "agg"))) rc = bench_agg(out, comm, quick);
     if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale(out, comm, quick);
     if (!rc && (all || !strcmp(section, "hdf5"))) rc = bench_hdf5(out, comm, quick, suite);
-    if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite);
+    if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite, resnet_samples, 1);
+    if (!rc && !strcmp(section, "peer-resnet")) rc = bench_peer(out, comm, quick, suite, resnet_samples, 0);
     fflush(out);
     return rc;
 }

@@ -119,13 +119,16 @@ static const struct {
     {"help", "usage: hetfl help keys [--markdown]\n       hetfl help COMMAND\n\nThe reference of every "
              "suite key: type, default, range or choices, meaning; or one command's help.\n"},
     {"bench",
-     "usage: hetfl bench [SECTION] [--quick] [--suite FILE]\n"
+     "usage: hetfl bench [SECTION] [--quick] [--suite FILE] [--resnet-samples N]\n"
      "\n"
      "Performance benchmarks (not part of make check).  SECTION: kernels, round, agg,\n"
-     "scale, hdf5, peer, or all (default).  The MPI sections want 2 ranks:\n"
+     "scale, hdf5, peer, peer-resnet (the ResNet-18 row of peer alone), or all\n"
+     "(default).  The MPI sections want 2 ranks:\n"
      "  mpirun -n 2 hetfl bench all\n"
-     "  --quick                 fewer repetitions (a smoke test)\n"
-     "  --suite FILE            the suite of the round/hdf5/peer sections\n"},
+     "  --quick                 fewer repetitions (a smoke test; peer skips its ResNet row)\n"
+     "  --suite FILE            the suite of the round/hdf5/peer sections\n"
+     "  --resnet-samples N      samples of each of the 10 clients of peer's ResNet-18 row\n"
+     "                          (default 32: one minibatch; a CIFAR-10 client of 100 has 500)\n"},
     {"compare",
      "usage: hetfl compare A.h5 B.h5 [--ignore-key SECTION.KEY]...\n"
      "\n"
@@ -664,7 +667,9 @@ static void cmd_list(FILE *out)
                  "  mlp         ReLU MLP, widths model.hidden (2NN = 200,200: 199,210 params on 784 inputs)\n"
                  "  cnn         McMahan CNN: conv5x5x32-pool-conv5x5x64-pool-fc512 (1,663,370 params)\n"
                  "  lstm        LEAF Shakespeare char-LSTM: embedding 8, LSTM 256-256 (model.hidden), fc on the last "
-                 "step (817,872 params on 80 symbols); text data sets\n");
+                 "step (817,872 params on 80 symbols); text data sets\n"
+                 "  resnet      HeteroFL's pre-activation ResNet, stages 64-128-256-512, model.depth 10|18, "
+                 "model.norm none|group (ResNet-18 on CIFAR: 11,164,362 params, 11,172,170 with group norm)\n");
     fprintf(out, "data sets:\n");
     for (const hf_dsinfo_t *ds = hf_datasets; ds->name; ds++)  /* the registry, data_load.c */
         fprintf(out, "  %-13s  %s\n", ds->name, ds->doc);

@@ -68,6 +68,11 @@ static const hf_opt_t core_options[] = {
      "with data.test_path and partition = natural; client k's test split is the k-th user of the test "
      "file (the two files list the same users in the same order, as LEAF and TFF write them); the "
      "alternative to data.client_test_fraction"},
+    {"data.augment", HF_OPT_CHOICE, "none", NONE, "none|crop-flip",
+     "training augmentation of image data: crop-flip = the standard CIFAR one, a random crop of the "
+     "image zero-padded by 4 pixels then a horizontal flip with probability 1/2, drawn per (seed, "
+     "round, client, sample index) in the engine's local SGD (client.c; not in the heterofl/fjord "
+     "loops); refused for inputs without height and width"},
     {"data.synthetic_alpha", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
      "Synthetic(alpha,beta): std of the model means u_k (heterogeneity of models)"},
     {"data.synthetic_beta", HF_OPT_FLOAT, "1", 0, 1e6, NULL,
@@ -77,13 +82,23 @@ static const hf_opt_t core_options[] = {
     {"data.synthetic_devices", HF_OPT_INT, "30", 1, 100000, NULL,
      "Synthetic: number of devices generated (natural partition: one client each)"},
     /* [model] */
-    {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn|lstm",
+    {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn|lstm|resnet",
      "logreg, mlp (ReLU, widths model.hidden), cnn (McMahan: conv5x5x32-pool-conv5x5x64-pool-fc512), "
      "lstm (LEAF Shakespeare: embedding 8, LSTM layers of model.hidden units, dense classifier on the "
-     "last step; text data sets only)"},
+     "last step; text data sets only), "
+     "resnet (HeteroFL's pre-activation ResNet for 32x32 images: conv3x3 stem, 4 stages of basic "
+     "blocks, stride 2 at stages 2-4, 1x1 projection shortcuts, average pooling, linear; "
+     "model.depth, model.norm)"},
     {"model.hidden", HF_OPT_INTLIST, "200,200", 1, 1000000, NULL,
      "mlp: hidden layer widths (2NN = 200,200); cnn: conv1,conv2,fc channels (32,64,512); lstm: "
-     "LSTM layer widths (LEAF = 256,256, the default for lstm)"},
+     "LSTM layer widths (LEAF = 256,256, the default for lstm); resnet: "
+     "the 4 stage widths (64,128,256,512, the default for resnet)"},
+    {"model.depth", HF_OPT_CHOICE, "18", NONE, "10|18",
+     "resnet: 10 (one basic block per stage; the 'ResNet-8' of some papers, counting only the "
+     "blocks' 8 convolutions) or 18 (two blocks per stage, HeteroFL's ResNet-18)"},
+    {"model.norm", HF_OPT_CHOICE, "group", NONE, "none|group",
+     "resnet normalisation before every ReLU: none, or group (GroupNorm with gcd(C,4) groups of a "
+     "C-channel layer, eps 1e-5, per-channel scale and shift; HeteroFL's 4 groups when 4 divides C)"},
     /* [federation] */
     {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, NULL /* the registry's names */,
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
@@ -428,10 +443,15 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->syn_beta = hf_conf_float(c, "data.synthetic_beta");
     p->syn_iid = hf_conf_bool(c, "data.synthetic_iid");
     p->syn_devices = (int)hf_conf_int(c, "data.synthetic_devices");
+    p->augment = !strcmp(oget(c, "data.augment"), "crop-flip");
 
     const char *arch = oget(c, "model.arch");
     p->model.arch = !strcmp(arch, "logreg") ? HF_ARCH_LOGREG
-                    : !strcmp(arch, "cnn") ? HF_ARCH_CNN : !strcmp(arch, "lstm") ? HF_ARCH_LSTM : HF_ARCH_MLP;
+                    : !strcmp(arch, "cnn") ? HF_ARCH_CNN
+                    : !strcmp(arch, "lstm") ? HF_ARCH_LSTM
+                    : !strcmp(arch, "resnet") ? HF_ARCH_RESNET : HF_ARCH_MLP;
+    p->model.depth = atoi(oget(c, "model.depth"));
+    p->model.norm = !strcmp(oget(c, "model.norm"), "group") ? HF_NORM_GROUP : HF_NORM_NONE;
     int hid[HF_MAX_HIDDEN + 1];
     int nh = hf_conf_intlist(c, "model.hidden", hid, HF_MAX_HIDDEN + 1);
     if (nh > HF_MAX_HIDDEN)
@@ -446,6 +466,11 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     const char *ho = hf_conf_origin(c, "model.hidden");
     if (p->model.arch == HF_ARCH_LSTM && ho && !strcmp(ho, "default"))
         nh = 0;  /* lstm defaults 256,256 */
+    if (p->model.arch == HF_ARCH_RESNET) {
+        if (ho && !strcmp(ho, "default")) nh = 0;  /* resnet defaults 64,128,256,512 */
+        else if (nh != 4)
+            return cross_err(c, "model.hidden", "resnet takes four stage widths,", "e.g. 64,128,256,512");
+    }
     p->model.nhidden = p->model.arch == HF_ARCH_LOGREG ? 0 : nh;
     for (int i = 0; i < p->model.nhidden; i++) p->model.hidden[i] = hid[i];
 

@@ -43,6 +43,7 @@ typedef struct {
     int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
     int syn_iid, syn_devices;
+    int augment;                /* data.augment: 1 = random crop (4-pixel padding) + flip */
     /* [model] */
     hf_model_cfg_t model;
     /* [federation] */

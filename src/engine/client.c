@@ -91,6 +91,15 @@ static void prefetch_client_rows(const hf_run_t *x, int k, const int *perm, int 
         for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(x->cx8 + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
 }
 
+/* data.augment: crop + flip of the minibatch rows idx[perm[0..B)] of client k,
+ * keyed (seed, x->round, k, sample index in the training set). */
+static void augment_batch(hf_run_t *x, int k, const long *idx, const int *perm, int B)
+{
+    for (int i = 0; i < B; i++) x->aug_ids[i] = idx[perm[i]];
+    hf_augment_crop_flip(x->xb, B, x->train.c, x->train.h, x->train.w, 4, x->p->seed, x->round, k, x->aug_ids,
+                         x->aug_scratch);
+}
+
 /* Local SGD (run.h): the shuffle of every epoch from r, minibatches of the
  * client's rows, the fused SGD step (or gradient, strategy hook, step). */
 hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_t *cp, hf_rng_t *r,
@@ -130,6 +139,7 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
                 for (int b = 0; b < B; b++) x->wb[b] = x->sample_w[x->iperm[b0 + b]];
                 hf_work_sample_weights(x->work, x->wb);
             }
+            if (p->augment) augment_batch(x, k, idx, x->iperm + b0, B);
             double tk = hf_wtime();
             float l;
             if (x->strat.grad_active) {  /* gradient, strategy hook, then the step */
@@ -159,6 +169,7 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
     long P = x->model.nparams;
     hf_rng_t r;
     hf_rng_init(&r, x->p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);
+    x->round = t;
     hf_local_t res = hf_client_sgd(x, k, start, cp, &r, NULL);
     const hf_strategy_t *st = x->strat.st;
     if (st->client_upload) st->client_upload(&x->strat, k, cp, x->local, start, x->delta);
@@ -175,6 +186,7 @@ const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *star
     hf_cplan_t cp = {.client = k, .kept = 1, .epochs = nb > 0 ? (int)((steps + nb - 1) / nb) : 0, .steps = steps};
     hf_rng_t r;
     hf_rng_init(&r, x->p->seed, HF_RNG_PERSONAL, (uint64_t)round, (uint64_t)k);
+    x->round = round;
     int hook = x->strat.grad_active;
     long sample = x->train_sample;
     x->strat.grad_active = 0;

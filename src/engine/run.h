@@ -43,6 +43,9 @@ typedef struct hf_run {
     float *local, *grad, *mom;    /* one client's model, gradient, momentum */
     float *delta;                 /* one client's upload (2P: SCAFFOLD's [Δy, Δc]) */
     float *xb;                    /* minibatch (B, dim) */
+    long *aug_ids;                /* data.augment: the minibatch's sample indices (B) */
+    float *aug_scratch;           /* data.augment: one sample (dim) */
+    int round;                    /* round of the local training in progress (augmentation key) */
     int *yb;
     int *iperm;                   /* a client's sample permutation (max n_k, 2·max with data transfer) */
     int first_client, last_client;  /* this rank hosts [first, last) */

@@ -173,8 +173,11 @@ static int setup_model(hf_run_t *x)
     if (p->model.arch == HF_ARCH_LSTM && !x->train.vocab)
         return hf_key_err(x->o->conf, "model.arch", "lstm needs text data (token ids: data.dataset = shakespeare, "
                           "tff shakespeare, or hdf5 with a vocab attribute)");
-    if (p->model.arch == HF_ARCH_CNN && (x->train.h < 4 || x->train.w < 4))
-        return hf_key_err(x->o->conf, "model.arch", "cnn needs image data (data set has %dx%d inputs)",
+    if ((p->model.arch == HF_ARCH_CNN || p->model.arch == HF_ARCH_RESNET) && (x->train.h < 4 || x->train.w < 4))
+        return hf_key_err(x->o->conf, "model.arch", "%s needs image data (data set has %dx%d inputs)",
+                          hf_arch_name(p->model.arch), x->train.h, x->train.w);
+    if (p->augment && (x->train.h < 2 || x->train.w < 2))
+        return hf_key_err(x->o->conf, "data.augment", "crop-flip needs image data (data set has %dx%d inputs)",
                           x->train.h, x->train.w);
     const char *hk = hf_conf_origin(x->o->conf, "model.hidden");  /* the key in messages */
     hk = hk && strcmp(hk, "default") ? "model.hidden" : "model.arch";
@@ -191,6 +194,10 @@ static int setup_model(hf_run_t *x)
     x->xb = hf_alloc_aligned((size_t)p->batch_size * (size_t)x->train.dim * sizeof(float));
     x->wb = hf_calloc((size_t)p->batch_size, sizeof(float));  /* a weighted loss's batch (FedEM) */
     x->yb = hf_calloc((size_t)p->batch_size, sizeof(int));
+    if (p->augment) {
+        x->aug_ids = hf_calloc((size_t)p->batch_size, sizeof(long));
+        x->aug_scratch = hf_alloc_aligned((size_t)x->train.dim * sizeof(float));
+    }
     long maxn = 1;
     for (int k = 0; k < x->part.nclients; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
     x->iperm = hf_calloc((size_t)maxn, sizeof(int));
@@ -558,6 +565,7 @@ void hf_run_free(hf_run_t *x)
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
     free(x->xb); free(x->yb); free(x->iperm); free(x->wb);
+    free(x->aug_ids); free(x->aug_scratch);
     free(x->cx8); free(x->cy); free(x->coff);
     if (x->strat.st) hf_strat_free(&x->strat);
     hf_energy_free(x->en);

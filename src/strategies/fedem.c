@@ -70,6 +70,9 @@ typedef struct {
 
 static int check_fedem(const hf_params_t *p, const hf_conf_t *c)
 {
+    if (p->model.arch == HF_ARCH_LSTM || p->model.arch == HF_ARCH_RESNET)  /* no per-sample loss weights there */
+        return hf_key_err(c, "model.arch", "fedem weights each sample's loss, which the %s kernels do not do: "
+                          "use logreg, mlp or cnn", hf_arch_name(p->model.arch));
     if (strcmp(p->server_opt, "none") || p->server_lr != 1.0)
         return hf_key_err(c, strcmp(p->server_opt, "none") ? "server.optimizer" : "server.lr",
                           "fedem averages its components with FedAvg's plain server step: use none and lr 1");

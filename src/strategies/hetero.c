@@ -218,6 +218,17 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
         return hf_key_err(c, "heterofl.scaler", "the scaler (hidden weights times 1/width) equals scaling "
                           "the outputs only for ReLU layers, not for the lstm's gates: set heterofl.scaler = no");
     }
+    /* resnet: HeteroFL's scaler divides the input of every norm by β; group
+     * norm is invariant to that (up to its eps), so it is skipped; without a
+     * norm it is no rescaling of the weights (residual sums mix factors) */
+    if (h->scaler && full->cfg.arch == HF_ARCH_RESNET) {
+        h->scaler = 0;
+        if (full->cfg.norm == HF_NORM_NONE) {
+            free(h);
+            return hf_key_err(c, "heterofl.scaler", "resnet with model.norm = none has no weight-rescaling "
+                              "form of the scaler; set heterofl.scaler = no or model.norm = group");
+        }
+    }
     h->masked_loss = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.masked_loss");
     h->label_split = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.label_split");
     h->kd = h->kind == HET_FJORD && hf_conf_bool(c, "fjord.kd");

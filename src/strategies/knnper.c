@@ -70,6 +70,9 @@ typedef struct {
 
 static int check_knnper(const hf_params_t *p, const hf_conf_t *c)
 {
+    if (p->model.arch == HF_ARCH_LSTM || p->model.arch == HF_ARCH_RESNET)  /* hf_model_features: dense models */
+        return hf_key_err(c, "model.arch", "knnper's datastore keys are the last dense hidden layer, which the "
+                          "%s does not expose: use logreg, mlp or cnn", hf_arch_name(p->model.arch));
     if (p->finetune_steps > 0)
         return hf_key_err(c, "personal.finetune_steps", "knnper's personal predictor interpolates the global "
                           "model with its datastore, nothing to fine-tune: use 0");

@@ -1,0 +1,567 @@
+/*
+ * nn_resnet.c — the pre-activation ResNet of HeteroFL (Diao, Ding, Tarokh,
+ * "HeteroFL", ICLR 2021) for small images such as CIFAR's 3x32x32:
+ *
+ *   stem     conv3x3 (in_c -> w0), stride 1, padding 1
+ *   stage s  (s = 1..4, width w[s-1], stride 2 at stages 2-4) of n basic blocks
+ *            (n = 1 for depth 10, 2 for depth 18):
+ *              a1 = relu(norm1(x));  h1 = conv3x3(a1) (stride of the block)
+ *              a2 = relu(norm2(h1)); out = conv3x3(a2) + shortcut
+ *            shortcut = x, or conv1x1(a1) with the block's stride where the
+ *            channel count or the resolution changes
+ *   head     relu(norm(x)), global average pooling, linear (w3 -> classes)
+ *
+ * No convolution has a bias (as HeteroFL's).  norm is none (identity) or group
+ * norm with gcd(C, 4) groups and per-channel affine parameters.
+ *
+ * Tensors, in this order (the slice.h layout: rows = output channels, the
+ * input channels a prefix of each row): conv1.weight, then per block
+ * layer{s}.{b}.norm1.{weight,bias}, .conv1.weight, .norm2.{weight,bias},
+ * .conv2.weight, .shortcut.weight, then norm.{weight,bias}, linear.weight,
+ * linear.bias (norm tensors only with group norm).
+ *
+ * Every sample is run forward and backward on its own, its gradient (scaled
+ * by 1/B through the loss gradient) accumulated into grad in sample order:
+ * a sample's result never depends on the batch, and the work space holds one
+ * sample's activations.  Convolutions are im2col + one sgemm per sample.
+ */
+#include "nn_resnet.h"
+#include "hf_util.h"
+#include "rng.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BLOCKS 8                 /* 4 stages x 2 blocks */
+#define GN_EPS 1e-5
+#define GN_MAX_GROUPS 4
+#define MAX_WIDTH (1 << 20)
+static const int default_widths[4] = {64, 128, 256, 512};
+
+int hf_resnet_groups(int C)
+{
+    int a = C, b = GN_MAX_GROUPS;
+    while (b) { int t = a % b; a = b; b = t; }
+    return a;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Geometry: one walk over the network gives shapes, tensor indices and the  */
+/* offsets of one sample's activations                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int cin, cout, stride, h, w, ho, wo;
+    int tn1, tc1, tn2, tc2, tsc;   /* tensor indices; norm: weight (bias = +1), -1 without norm;
+                                      tsc = -1: identity shortcut */
+    long xin, a1, h1, a2;          /* activation offsets (floats) */
+    int s1, s2;                    /* offsets of the norms' (mean, rstd) pairs */
+} rn_block_t;
+
+typedef struct {
+    int nb;
+    rn_block_t b[MAX_BLOCKS];
+    int c0, h0, w0;                /* input */
+    int tstem, tnf, tfc;           /* stem conv, head norm (-1 without), linear weight (bias = +1) */
+    int cf, hf, wf;                /* last block's output shape */
+    long x0, fin, af, pooled, nact;/* offsets: stem output, last output, its pre-activation, pooled */
+    int sf, nstats;
+    long ncols, ngrad;             /* largest im2col and activation, floats */
+} rn_plan_t;
+
+/* Tensor t of the layout (and add it to m when m != NULL). */
+static int tensor(hf_model_t *m, int *nt, const char *name, int ndim, int d0, int d1, int k)
+{
+    int shape[4] = {d0, d1, k, k};
+    if (m) hf_model_add_tensor(m, name, ndim, shape);
+    return (*nt)++;
+}
+
+/* A norm's two tensors (none without norm); returns the weight's index or -1. */
+static int norm_tensors(const hf_model_cfg_t *c, hf_model_t *m, int *nt, const char *prefix, int C)
+{
+    if (c->norm != HF_NORM_GROUP) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int t = tensor(m, nt, name, 1, C, 0, 0);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    tensor(m, nt, name, 1, C, 0, 0);
+    return t;
+}
+
+static void plan_of(const hf_model_cfg_t *c, hf_model_t *m, rn_plan_t *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    int nt = 0, per = c->depth == 10 ? 1 : 2;
+    char name[64];
+    pl->c0 = c->in_c; pl->h0 = c->in_h; pl->w0 = c->in_w;
+    pl->tstem = tensor(m, &nt, "conv1.weight", 4, c->hidden[0], c->in_c, 3);
+    long off = 0;
+    pl->x0 = off;
+    int C = c->hidden[0], H = c->in_h, W = c->in_w, st = 0;
+    off += (long)C * H * W;
+    pl->ncols = (long)c->in_c * 9 * H * W;
+    pl->ngrad = (long)C * H * W;
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < per; j++) {
+            rn_block_t *b = &pl->b[pl->nb++];
+            b->cin = C; b->cout = c->hidden[s]; b->stride = s > 0 && j == 0 ? 2 : 1;
+            b->h = H; b->w = W;
+            b->ho = (H - 1) / b->stride + 1;   /* (H + 2 - 3)/stride + 1 */
+            b->wo = (W - 1) / b->stride + 1;
+            char pre[16];
+            snprintf(pre, sizeof pre, "layer%d.%d", s + 1, j);
+            snprintf(name, sizeof name, "%s.norm1", pre);
+            b->tn1 = norm_tensors(c, m, &nt, name, b->cin);
+            snprintf(name, sizeof name, "%s.conv1.weight", pre);
+            b->tc1 = tensor(m, &nt, name, 4, b->cout, b->cin, 3);
+            snprintf(name, sizeof name, "%s.norm2", pre);
+            b->tn2 = norm_tensors(c, m, &nt, name, b->cout);
+            snprintf(name, sizeof name, "%s.conv2.weight", pre);
+            b->tc2 = tensor(m, &nt, name, 4, b->cout, b->cout, 3);
+            b->tsc = -1;
+            if (b->stride != 1 || b->cin != b->cout) {
+                snprintf(name, sizeof name, "%s.shortcut.weight", pre);
+                b->tsc = tensor(m, &nt, name, 4, b->cout, b->cin, 1);
+            }
+            long nin = (long)b->cin * H * W, nout = (long)b->cout * b->ho * b->wo;
+            b->xin = off - nin;                 /* the previous output */
+            b->a1 = off; off += nin;
+            b->h1 = off; off += nout;
+            b->a2 = off; off += nout;
+            off += nout;                        /* this block's output */
+            b->s1 = st; st += 2 * GN_MAX_GROUPS;
+            b->s2 = st; st += 2 * GN_MAX_GROUPS;
+            pl->ncols = HF_MAX(pl->ncols, HF_MAX((long)b->cin, (long)b->cout) * 9 * b->ho * b->wo);
+            pl->ngrad = HF_MAX(pl->ngrad, HF_MAX(nin, nout));
+            C = b->cout; H = b->ho; W = b->wo;
+        }
+    pl->cf = C; pl->hf = H; pl->wf = W;
+    pl->fin = off - (long)C * H * W;
+    pl->af = off; off += (long)C * H * W;
+    pl->pooled = off; off += C;
+    pl->nact = off;
+    pl->sf = st; st += 2 * GN_MAX_GROUPS;
+    pl->nstats = st;
+    pl->tnf = norm_tensors(c, m, &nt, "norm", C);
+    pl->tfc = tensor(m, &nt, "linear.weight", 2, c->n_classes, C, 0);
+    tensor(m, &nt, "linear.bias", 1, c->n_classes, 0, 0);
+}
+
+int hf_resnet_init(hf_model_t *m, const hf_model_cfg_t *cfg)
+{
+    hf_model_cfg_t c = *cfg;
+    if (c.nhidden != 0 && c.nhidden != 4)
+        return hf_seterr(HF_EINPUT, "model: resnet takes 4 stage widths, got %d", c.nhidden);
+    for (int i = 0; i < 4; i++) {
+        int v = c.nhidden ? c.hidden[i] : default_widths[i];
+        if (v < 1 || v > MAX_WIDTH)
+            return hf_seterr(HF_EINPUT, "model: resnet stage width %d must be in [1,%d] (got %d)", i + 1,
+                             MAX_WIDTH, v);
+        c.hidden[i] = v;
+    }
+    for (int i = 4; i < HF_MAX_HIDDEN; i++) c.hidden[i] = 0;
+    c.nhidden = 4;
+    if (c.depth == 0) c.depth = 18;
+    if (c.depth != 10 && c.depth != 18)
+        return hf_seterr(HF_EINPUT, "model: resnet depth must be 10 or 18 (got %d)", c.depth);
+    if (c.norm != HF_NORM_NONE && c.norm != HF_NORM_GROUP)
+        return hf_seterr(HF_EINPUT, "model: resnet norm %d unknown", c.norm);
+    /* one sample's activations and im2col must stay well inside int */
+    double hw = (double)c.in_h * c.in_w, wmax = 0;
+    for (int i = 0; i < 4; i++) wmax = fmax(wmax, c.hidden[i]);
+    if (wmax * 9 * hw > (double)(1 << 28) || (double)c.in_c * 9 * hw > (double)(1 << 28))
+        return hf_seterr(HF_EINPUT, "model: resnet activations of %.3g floats per sample are too large",
+                         wmax * 9 * hw);
+    rn_plan_t pl;
+    m->cfg = c;
+    m->in_dim = c.in_c * c.in_h * c.in_w;
+    plan_of(&c, m, &pl);
+    /* multiply-adds x 2 of the convolutions and the classifier (norms, ReLU
+     * and pooling are not counted) */
+    double fl = 2.0 * c.hidden[0] * c.in_c * 9 * hw;
+    for (int i = 0; i < pl.nb; i++) {
+        const rn_block_t *b = &pl.b[i];
+        double howo = (double)b->ho * b->wo;
+        fl += 2.0 * b->cout * howo * (9.0 * b->cin + 9.0 * b->cout + (b->tsc >= 0 ? b->cin : 0));
+    }
+    fl += 2.0 * pl.cf * c.n_classes;
+    m->flops_fwd = fl;
+    return HF_OK;
+}
+
+/* PyTorch's defaults: conv and linear weights and the linear bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from the stream (seed, init, tensor);
+ * norm weights 1, norm biases 0. */
+void hf_resnet_init_params(const hf_model_t *m, float *params, uint64_t seed)
+{
+    for (int t = 0; t < m->ntensors; t++) {
+        const hf_tensor_t *T = &m->tensors[t];
+        float *p = params + T->off;
+        if (strstr(T->name, "norm")) {
+            float v = strstr(T->name, ".weight") ? 1.0f : 0.0f;
+            for (long i = 0; i < T->n; i++) p[i] = v;
+            continue;
+        }
+        const hf_tensor_t *W = T->ndim == 1 ? &m->tensors[t - 1] : T;
+        double fan_in = W->ndim == 4 ? (double)W->shape[1] * W->shape[2] * W->shape[3] : W->shape[1];
+        double bound = 1.0 / sqrt(fan_in);
+        hf_rng_t r;
+        hf_rng_init(&r, seed, HF_RNG_INIT, (uint64_t)t, 0);
+        for (long i = 0; i < T->n; i++) p[i] = (float)((2.0 * hf_rng_uniform(&r) - 1.0) * bound);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Convolution (im2col + sgemm) with stride and padding                      */
+/* ------------------------------------------------------------------------ */
+
+/* Output columns ox whose input column ox*s + kx - p lies in [0,w): [*a,*b). */
+static void valid_cols(int w, int wo, int kx, int s, int p, int *a, int *b)
+{
+    int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
+    int hi = w - 1 + p - kx >= 0 ? (w - 1 + p - kx) / s + 1 : 0;
+    *a = HF_MIN(lo, wo);
+    *b = HF_MAX(*a, HF_MIN(hi, wo));
+}
+
+/* cols (cin*k*k, ho*wo): cols[(ci*k + ky)*k + kx][oy*wo + ox] = in[ci][oy*s+ky-p][ox*s+kx-p], 0 outside. */
+static void im2col(const float *in, int cin, int h, int w, int k, int s, int p, int ho, int wo, float *cols)
+{
+    long N = (long)ho * wo;
+    for (int ci = 0; ci < cin; ci++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = cols + ((long)(ci * k + ky) * k + kx) * N;
+                int a, b;
+                valid_cols(w, wo, kx, s, p, &a, &b);
+                for (int oy = 0; oy < ho; oy++) {
+                    float *r = row + (long)oy * wo;
+                    int iy = oy * s + ky - p;
+                    if (iy < 0 || iy >= h) {
+                        memset(r, 0, sizeof(float) * wo);
+                        continue;
+                    }
+                    const float *src = in + ((long)ci * h + iy) * w;
+                    for (int ox = 0; ox < a; ox++) r[ox] = 0.0f;
+                    for (int ox = a; ox < b; ox++) r[ox] = src[ox * s + kx - p];
+                    for (int ox = b; ox < wo; ox++) r[ox] = 0.0f;
+                }
+            }
+}
+
+/* Adjoint of im2col: din += the entries of cols, each at the pixel it was read from. */
+static void col2im(const float *cols, int cin, int h, int w, int k, int s, int p, int ho, int wo, float *din)
+{
+    long N = (long)ho * wo;
+    for (int ci = 0; ci < cin; ci++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = cols + ((long)(ci * k + ky) * k + kx) * N;
+                int a, b;
+                valid_cols(w, wo, kx, s, p, &a, &b);
+                for (int oy = 0; oy < ho; oy++) {
+                    int iy = oy * s + ky - p;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *r = row + (long)oy * wo;
+                    float *dst = din + ((long)ci * h + iy) * w;
+                    for (int ox = a; ox < b; ox++) dst[ox * s + kx - p] += r[ox];
+                }
+            }
+}
+
+static int is_pointwise(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
+
+void hf_conv2d_forward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
+                       int p, float *out, float *cols)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1, K = cin * k * k, N = ho * wo;
+    const float *B = in;
+    if (!is_pointwise(k, s, p)) {
+        im2col(in, cin, h, w, k, s, p, ho, wo, cols);
+        B = cols;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, N, K, 1.0f, weight, K, B, N, 0.0f, out, N);
+}
+
+void hf_conv2d_backward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
+                        int p, const float *dout, float *dweight, float *din, float *cols)
+{
+    int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1, K = cin * k * k, N = ho * wo;
+    int pw = is_pointwise(k, s, p);
+    const float *B = in;
+    if (!pw) {
+        im2col(in, cin, h, w, k, s, p, ho, wo, cols);
+        B = cols;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, K, N, 1.0f, dout, N, B, N, 1.0f, dweight, K);
+    if (!din) return;
+    if (pw) {  /* din (cin, N) += Wᵀ · dout */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, cout, 1.0f, weight, K, dout, N, 1.0f, din, N);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, cout, 1.0f, weight, K, dout, N, 0.0f, cols, N);
+    col2im(cols, cin, h, w, k, s, p, ho, wo, din);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Group norm                                                                */
+/* ------------------------------------------------------------------------ */
+
+void hf_group_norm_forward(const float *x, int C, long hw, int G, const float *gamma, const float *beta,
+                           float *y, float *mean, float *rstd)
+{
+    int cg = C / G;
+    long n = (long)cg * hw;
+    for (int g = 0; g < G; g++) {
+        const float *xg = x + (long)g * n;
+        double sm = 0.0, sq = 0.0;
+        for (long i = 0; i < n; i++) sm += xg[i];
+        double mu = sm / (double)n;
+        for (long i = 0; i < n; i++) sq += ((double)xg[i] - mu) * ((double)xg[i] - mu);
+        float m = (float)mu, r = (float)(1.0 / sqrt(sq / (double)n + GN_EPS));
+        mean[g] = m;
+        rstd[g] = r;
+        for (int c = g * cg; c < (g + 1) * cg; c++) {
+            const float *xc = x + (long)c * hw;
+            float *yc = y + (long)c * hw, a = gamma[c] * r, b = beta[c] - gamma[c] * r * m;
+            for (long i = 0; i < hw; i++) yc[i] = a * xc[i] + b;
+        }
+    }
+}
+
+void hf_group_norm_backward(const float *x, int C, long hw, int G, const float *gamma, const float *mean,
+                            const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    int cg = C / G;
+    long n = (long)cg * hw;
+    for (int g = 0; g < G; g++) {
+        float m = mean[g], r = rstd[g];
+        double s1 = 0.0, s2 = 0.0;   /* Σ dxhat, Σ dxhat·xhat over the group */
+        for (int c = g * cg; c < (g + 1) * cg; c++) {
+            const float *xc = x + (long)c * hw, *dc = dy + (long)c * hw;
+            double dg = 0.0, db = 0.0;
+            for (long i = 0; i < hw; i++) {
+                float xh = (xc[i] - m) * r;
+                dg += (double)dc[i] * xh;
+                db += dc[i];
+            }
+            dgamma[c] += (float)dg;
+            dbeta[c] += (float)db;
+            s1 += db * gamma[c];
+            s2 += dg * gamma[c];
+        }
+        float k1 = (float)(s1 / (double)n), k2 = (float)(s2 / (double)n);
+        for (int c = g * cg; c < (g + 1) * cg; c++) {
+            const float *xc = x + (long)c * hw, *dc = dy + (long)c * hw;
+            float *o = dx + (long)c * hw, gc = gamma[c];
+            for (long i = 0; i < hw; i++) {
+                float xh = (xc[i] - m) * r;
+                o[i] = r * (gc * dc[i] - k1 - xh * k2);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* One sample forward and backward                                           */
+/* ------------------------------------------------------------------------ */
+
+struct hf_resnet_work {
+    rn_plan_t pl;
+    float *act;      /* one sample's activations (pl.nact) */
+    float *stats;    /* (mean, rstd) of every norm */
+    float *cols;     /* im2col scratch */
+    float *g[3];     /* activation-gradient scratch, pl.ngrad each */
+    float *logit, *dz;
+};
+
+hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m)
+{
+    hf_resnet_work_t *w = hf_calloc(1, sizeof *w);
+    plan_of(&m->cfg, NULL, &w->pl);
+    size_t f = sizeof(float);
+    w->act = hf_alloc_aligned((size_t)w->pl.nact * f);
+    w->stats = hf_alloc_aligned((size_t)w->pl.nstats * f);
+    w->cols = hf_alloc_aligned((size_t)w->pl.ncols * f);
+    for (int i = 0; i < 3; i++) w->g[i] = hf_alloc_aligned((size_t)w->pl.ngrad * f);
+    w->logit = hf_alloc_aligned((size_t)m->cfg.n_classes * f);
+    w->dz = hf_alloc_aligned((size_t)m->cfg.n_classes * f);
+    return w;
+}
+
+void hf_resnet_work_free(hf_resnet_work_t *w)
+{
+    if (!w) return;
+    free(w->act);
+    free(w->stats);
+    free(w->cols);
+    for (int i = 0; i < 3; i++) free(w->g[i]);
+    free(w->logit);
+    free(w->dz);
+    free(w);
+}
+
+/* a = relu(norm(x)) of one (C, hw) tensor; tn = the norm's weight tensor or -1. */
+static void preact_forward(const hf_model_t *m, const float *params, int tn, const float *x, int C, long hw,
+                           float *stats, float *a)
+{
+    long n = (long)C * hw;
+    if (tn >= 0) {
+        hf_group_norm_forward(x, C, hw, hf_resnet_groups(C), params + m->tensors[tn].off,
+                              params + m->tensors[tn + 1].off, a, stats, stats + GN_MAX_GROUPS);
+        for (long i = 0; i < n; i++) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
+    } else
+        for (long i = 0; i < n; i++) a[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* Backward of preact_forward: da (overwritten: masked) is the gradient of a;
+ * dx += the gradient of x; the norm's parameter gradients accumulate in grad.
+ * scratch: C*hw floats. */
+static void preact_backward(const hf_model_t *m, const float *params, float *grad, int tn, const float *x,
+                            const float *a, int C, long hw, const float *stats, float *da, float *dx,
+                            float *scratch)
+{
+    long n = (long)C * hw;
+    for (long i = 0; i < n; i++) da[i] = a[i] > 0.0f ? da[i] : 0.0f;
+    if (tn < 0) {
+        for (long i = 0; i < n; i++) dx[i] += da[i];
+        return;
+    }
+    const hf_tensor_t *T = &m->tensors[tn];
+    hf_group_norm_backward(x, C, hw, hf_resnet_groups(C), params + T->off, stats, stats + GN_MAX_GROUPS, da,
+                           scratch, grad + T->off, grad + T[1].off);
+    for (long i = 0; i < n; i++) dx[i] += scratch[i];
+}
+
+static const float *tw(const hf_model_t *m, const float *params, int t) { return params + m->tensors[t].off; }
+
+/* Logits of one sample x into w->logit; activations kept in w->act. */
+static void sample_forward(const hf_model_t *m, hf_resnet_work_t *w, const float *params, const float *x)
+{
+    const rn_plan_t *pl = &w->pl;
+    float *A = w->act;
+    hf_conv2d_forward(x, pl->c0, pl->h0, pl->w0, tw(m, params, pl->tstem), m->cfg.hidden[0], 3, 1, 1, A + pl->x0,
+                      w->cols);
+    for (int i = 0; i < pl->nb; i++) {
+        const rn_block_t *b = &pl->b[i];
+        long hw = (long)b->h * b->w, howo = (long)b->ho * b->wo;
+        float *out = A + b->a2 + (long)b->cout * howo;
+        preact_forward(m, params, b->tn1, A + b->xin, b->cin, hw, w->stats + b->s1, A + b->a1);
+        hf_conv2d_forward(A + b->a1, b->cin, b->h, b->w, tw(m, params, b->tc1), b->cout, 3, b->stride, 1, A + b->h1,
+                          w->cols);
+        preact_forward(m, params, b->tn2, A + b->h1, b->cout, howo, w->stats + b->s2, A + b->a2);
+        if (b->tsc >= 0)
+            hf_conv2d_forward(A + b->a1, b->cin, b->h, b->w, tw(m, params, b->tsc), b->cout, 1, b->stride, 0, out,
+                              w->cols);
+        else
+            memcpy(out, A + b->xin, sizeof(float) * b->cin * hw);
+        /* out += conv2(a2): sgemm into cols first would cost a pass; use it as scratch */
+        float *h2 = w->g[0];
+        hf_conv2d_forward(A + b->a2, b->cout, b->ho, b->wo, tw(m, params, b->tc2), b->cout, 3, 1, 1, h2, w->cols);
+        for (long j = 0; j < (long)b->cout * howo; j++) out[j] += h2[j];
+    }
+    long hwf = (long)pl->hf * pl->wf;
+    preact_forward(m, params, pl->tnf, A + pl->fin, pl->cf, hwf, w->stats + pl->sf, A + pl->af);
+    float *pooled = A + pl->pooled;
+    for (int c = 0; c < pl->cf; c++) {
+        double s = 0.0;
+        for (long i = 0; i < hwf; i++) s += A[pl->af + c * hwf + i];
+        pooled[c] = (float)(s / (double)hwf);
+    }
+    int C = m->cfg.n_classes;
+    memcpy(w->logit, tw(m, params, pl->tfc + 1), sizeof(float) * C);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, C, pl->cf, 1.0f, tw(m, params, pl->tfc), pl->cf, pooled, 1, 1.0f,
+                w->logit, 1);
+}
+
+/* Backward of one block: *d holds the gradient of the block's output; on
+ * return *d (one of w->g) holds the gradient of its input. */
+static void block_backward(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
+                           const rn_block_t *b, float **d)
+{
+    float *A = w->act, *dout = *d, *t1 = NULL, *t2 = NULL;
+    for (int i = 0; i < 3; i++)
+        if (w->g[i] != dout) { if (!t1) t1 = w->g[i]; else t2 = w->g[i]; }
+    long hw = (long)b->h * b->w, howo = (long)b->ho * b->wo;
+    long nin = (long)b->cin * hw, nout = (long)b->cout * howo;
+    const hf_tensor_t *T = m->tensors;
+    /* conv2: da2 in t1 */
+    memset(t1, 0, sizeof(float) * nout);
+    hf_conv2d_backward(A + b->a2, b->cout, b->ho, b->wo, tw(m, params, b->tc2), b->cout, 3, 1, 1, dout,
+                       grad + T[b->tc2].off, t1, w->cols);
+    /* norm2 + relu: dh1 in t2 (w->cols as the norm's scratch: it holds >= nout floats) */
+    memset(t2, 0, sizeof(float) * nout);
+    preact_backward(m, params, grad, b->tn2, A + b->h1, A + b->a2, b->cout, howo, w->stats + b->s2, t1, t2,
+                    w->cols);
+    /* conv1 and the shortcut conv: da1 in t1 */
+    memset(t1, 0, sizeof(float) * nin);
+    hf_conv2d_backward(A + b->a1, b->cin, b->h, b->w, tw(m, params, b->tc1), b->cout, 3, b->stride, 1, t2,
+                       grad + T[b->tc1].off, t1, w->cols);
+    float *dx = dout;                     /* identity shortcut: dx = dout + ... */
+    if (b->tsc >= 0) {
+        hf_conv2d_backward(A + b->a1, b->cin, b->h, b->w, tw(m, params, b->tsc), b->cout, 1, b->stride, 0, dout,
+                           grad + T[b->tsc].off, t1, w->cols);
+        dx = t2;
+        memset(dx, 0, sizeof(float) * nin);
+    }
+    preact_backward(m, params, grad, b->tn1, A + b->xin, A + b->a1, b->cin, hw, w->stats + b->s1, t1, dx,
+                    w->cols);
+    *d = dx;
+}
+
+/* Accumulate into grad the gradient of sum_c dz[c]·logit[c] of the sample
+ * last run forward from x. */
+static void sample_backward(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
+                            const float *x)
+{
+    const rn_plan_t *pl = &w->pl;
+    const hf_tensor_t *T = m->tensors;
+    float *A = w->act;
+    int C = m->cfg.n_classes, cf = pl->cf;
+    long hwf = (long)pl->hf * pl->wf;
+    /* linear: dW += dz pooledᵀ, db += dz, dpooled = Wᵀ dz (in w->cols) */
+    cblas_sger(CblasRowMajor, C, cf, 1.0f, w->dz, 1, A + pl->pooled, 1, grad + T[pl->tfc].off, cf);
+    float *db = grad + T[pl->tfc + 1].off;
+    for (int c = 0; c < C; c++) db[c] += w->dz[c];
+    float *dp = w->cols, *daf = w->g[1], *d = w->g[0];
+    cblas_sgemv(CblasRowMajor, CblasTrans, C, cf, 1.0f, tw(m, params, pl->tfc), cf, w->dz, 1, 0.0f, dp, 1);
+    for (int c = 0; c < cf; c++)
+        for (long i = 0; i < hwf; i++) daf[c * hwf + i] = dp[c] / (float)hwf;
+    memset(d, 0, sizeof(float) * cf * hwf);
+    preact_backward(m, params, grad, pl->tnf, A + pl->fin, A + pl->af, cf, hwf, w->stats + pl->sf, daf, d,
+                    w->g[2]);
+    for (int i = pl->nb - 1; i >= 0; i--) block_backward(m, w, params, grad, &pl->b[i], &d);
+    hf_conv2d_backward(x, pl->c0, pl->h0, pl->w0, tw(m, params, pl->tstem), m->cfg.hidden[0], 3, 1, 1, d,
+                       grad + T[pl->tstem].off, NULL, w->cols);
+}
+
+float hf_resnet_step(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
+                     const float *x, const int *y, const float *zt, float T, int B)
+{
+    int C = m->cfg.n_classes;
+    memset(grad, 0, sizeof(float) * m->nparams);
+    double sum = 0.0;
+    for (int s = 0; s < B; s++) {
+        const float *xs = x + (long)s * m->in_dim;
+        sample_forward(m, w, params, xs);
+        sum += zt ? hf_softmax_kl(w->logit, zt + (long)s * C, C, 1, T, w->dz)
+                  : hf_softmax_xent(w->logit, C, 1, 1, C, y + s, w->dz, NULL, NULL);
+        for (int c = 0; c < C; c++) w->dz[c] /= (float)B;
+        sample_backward(m, w, params, grad, xs);
+    }
+    return (float)(sum / B);
+}
+
+int hf_resnet_forward(const hf_model_t *m, hf_resnet_work_t *w, const float *params, const float *x,
+                      const int *y, int B, float *logits, float *loss)
+{
+    int C = m->cfg.n_classes, nc = 0;
+    for (int s = 0; s < B; s++) {
+        sample_forward(m, w, params, x + (long)s * m->in_dim);
+        if (logits) memcpy(logits + (long)s * C, w->logit, sizeof(float) * C);
+        hf_softmax_xent(w->logit, C, 1, 1, C, y ? y + s : NULL, NULL, loss && y ? loss + s : NULL, &nc);
+    }
+    return nc;
+}

@@ -1,0 +1,30 @@
+/*
+ * nn_resnet.h — the pre-activation ResNet of nn_resnet.c behind nn.c's model
+ * interface (internal: nn.c dispatches to it; tests use nn.h).
+ */
+#ifndef HF_NN_RESNET_H
+#define HF_NN_RESNET_H
+#include "nn.h"
+
+typedef struct hf_resnet_work hf_resnet_work_t;
+
+/* nn.c: append a tensor of this shape to m's flat buffer. */
+void hf_model_add_tensor(hf_model_t *m, const char *name, int ndim, const int *shape);
+
+/* Validate cfg (arch resnet; defaults resolved: widths 64,128,256,512, depth
+ * 18, norm none), lay the tensors out and set flops_fwd.  0 or HF_EINPUT. */
+int hf_resnet_init(hf_model_t *m, const hf_model_cfg_t *cfg);
+void hf_resnet_init_params(const hf_model_t *m, float *params, uint64_t seed);
+
+hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m);
+void hf_resnet_work_free(hf_resnet_work_t *w);
+
+/* Forward + backward of B samples, one after the other: grad = mean over the
+ * batch of the per-sample gradients of the cross-entropy (zt == NULL) or of
+ * the soft-target divergence at temperature T.  Returns the mean loss. */
+float hf_resnet_step(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
+                     const float *x, const int *y, const float *zt, float T, int B);
+/* Forward only (hf_model_forward's contract). */
+int hf_resnet_forward(const hf_model_t *m, hf_resnet_work_t *w, const float *params, const float *x,
+                      const int *y, int B, float *logits, float *loss);
+#endif
