@@ -594,9 +594,9 @@ static int bench_peer_lstm(FILE *out, const char *suite, const char *script, int
     if (!rc) rc = run_suite(MPI_COMM_SELF, suite, sets, (int)(sizeof sets / sizeof *sets), "hetfl bench peer", &r1);
     if (!rc) {
         double pw = 0, pc = 0;
-        char msg[512] = "", model[128];
-        snprintf(model, sizeof model, "lstm --data '%s' --lr 0.8", train);
-        int prc = run_peer(script, model, &B, 1, rounds, &pw, &pc, msg, sizeof msg);
+        char msg[512] = "", extra[128];
+        snprintf(extra, sizeof extra, "--data '%s' --lr 0.8", train);
+        int prc = run_peer(script, "lstm", extra, &B, 1, rounds, &pw, &pc, msg, sizeof msg);
         double h_wall = 1e3 * r1.med_round, h_cpu = 1e3 * r1.t.loop_cpu / r1.t.rounds;
         fprintf(out, "\n== peer: FedAvg, LEAF-layout Shakespeare text (100 roles x 30 samples, generated), LEAF "
                 "char-LSTM 8-256-256-80, 10 roles per round, E=1, lr 0.8; one rank, one thread each side; "
@@ -614,6 +614,8 @@ static int bench_peer_lstm(FILE *out, const char *suite, const char *script, int
     unlink(test);
     rmdir(dir);
     return rc;
+}
+
 /* CIFAR-10 binary files of keyed random bytes in dir: n_train records over
  * data_batch_1..5.bin (n_train divisible by 5), n_test in test_batch.bin. */
 static int write_cifar_like(const char *dir, int n_train, int n_test)
