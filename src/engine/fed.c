@@ -30,6 +30,7 @@
 #include "evaluate.h"
 #include "hf_util.h"
 #include "mia.h"
+#include "aia.h"
 #include "placement.h"
 #include "rng.h"
 #include "run.h"
@@ -162,6 +163,7 @@ static uint64_t train_client(hf_run_t *x, int t, int i, int k, int nloc, hf_loca
     *lr = hf_client_train(x, k, t, x->global, cp, !fuse);
     x->tr_client = -1;
     if (x->mia) hf_mia_update(x->mia, x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view */
+    if (x->aia) hf_aia_update(x->aia, x, t + 1, k, fuse ? NULL : x->delta);
     if (ep->client == k)  /* bias-correction scale, codec (fused: Δ untouched) */
         ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)st->upload_factor * P);
     if (fuse) {
@@ -264,6 +266,10 @@ static int round_evaluate(hf_run_t *x, loop_t *L, round_t *R, int rc)
     }
     if (x->mia) {  /* privacy.attack's row of the round (mia.c; collective) */
         int r2 = hf_mia_round(x->mia, x, R->t + 1, eval);
+        if (!rc) rc = r2;
+    }
+    if (x->aia) {  /* privacy.attribute_attack's row (aia.c; collective) */
+        int r2 = hf_aia_round(x->aia, x, R->t + 1, eval);
         if (!rc) rc = r2;
     }
     return rc;

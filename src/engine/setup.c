@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "hf_util.h"
 #include "mia.h"
+#include "aia.h"
 #include "placement.h"
 #include <cblas.h>
 #include <math.h>
@@ -274,6 +275,7 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     if (!p->decentralized) rc = hf_run_agree(hf_vol_init(x, N, x->m), comm);  /* availability, selection */
     if (!rc) rc = setup_algorithm(x);
     if (!rc) rc = hf_run_agree(hf_mia_new(x, &x->mia), comm);  /* privacy.attack's observer */
+    if (!rc) rc = hf_run_agree(hf_aia_new(x, &x->aia), comm);  /* privacy.attribute_attack's */
     if (rc) return rc;
     hf_ckpt_begin(comm, N, x->first_client, x->last_client);  /* checkpoint registry, signals */
     return hf_run_agree(setup_energy(x), comm);
@@ -488,6 +490,7 @@ int hf_run_open_results(hf_run_t *x)
 void hf_run_free(hf_run_t *x)
 {
     hf_mia_free(x->mia);
+    hf_aia_free(x->aia);
     hf_dataset_free(&x->train);
     hf_dataset_free(&x->test);
     hf_partition_free(&x->part);

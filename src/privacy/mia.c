@@ -81,6 +81,20 @@ void hf_mia_figures(const float *loss_in, int nin, const float *loss_out, int no
     free(b);
 }
 
+int hf_privacy_host(const hf_run_t *x, int k)
+{
+    int host = 0;
+    while (hf_run_first_client(host + 1, x->size, x->p->clients) <= k) host++;
+    return host;
+}
+
+const float *hf_privacy_view(const hf_run_t *x, const float *delta, float *buf)
+{
+    if (!delta) return x->local;  /* no codec or edit: the upload is local − global */
+    for (long j = 0; j < x->model.nparams; j++) buf[j] = x->global[j] + delta[j];
+    return buf;
+}
+
 int hf_mia_new(hf_run_t *x, hf_mia_t **out)
 {
     const hf_conf_t *c = x->o->conf;
@@ -105,7 +119,7 @@ int hf_mia_new(hf_run_t *x, hf_mia_t **out)
     a->update = update;
     a->target = target;
     a->n = n;
-    while (hf_run_first_client(a->host + 1, x->size, x->p->clients) <= target) a->host++;
+    a->host = hf_privacy_host(x, target);
     *out = a;
     if (x->rank != a->host) return 0;
     if (a->update) a->view = hf_alloc_aligned((size_t)x->model.nparams * sizeof(float));
@@ -157,11 +171,7 @@ static void attack(hf_mia_t *a, hf_run_t *x, const float *w, privacy_row_t *row)
 void hf_mia_update(hf_mia_t *a, hf_run_t *x, int round, int k, const float *delta)
 {
     if (!a || !a->update || k != a->target || x->rank != a->host) return;
-    const float *w = x->local;  /* no codec or edit: the upload is local − global */
-    if (delta) {
-        for (long j = 0; j < x->model.nparams; j++) a->view[j] = x->global[j] + delta[j];
-        w = a->view;
-    }
+    const float *w = hf_privacy_view(x, delta, a->view);
     memset(&a->row, 0, sizeof a->row);
     a->row.round = round;
     a->row.observed = 1;
