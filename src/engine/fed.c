@@ -215,7 +215,7 @@ static void aggregate_default(hf_run_t *x, int have)
     }
     if (have) hf_agg_result(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->delta);
     if (st->server_update) st->server_update(&x->strat, &x->plan, x->delta, have);
-    if (have && x->plan.kept > 0) hf_server_opt_apply(&x->sopt, x->global, x->delta);
+    if (have && (x->plan.kept > 0 || st->update_when_empty)) hf_server_opt_apply(&x->sopt, x->global, x->delta);
 }
 
 static int round_aggregate(hf_run_t *x, loop_t *L, round_t *R)

@@ -265,7 +265,9 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;
-    x->m = p->decentralized ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉ */
+    const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(o->conf, "selection.policy"));
+    x->m = p->decentralized || (pol && (pol->needs & HF_SEL_VARIABLE))
+           ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉; poisson: up to N */
     x->first_client = hf_run_first_client(x->rank, x->size, N);
     x->last_client = hf_run_first_client(x->rank + 1, x->size, N);
     hf_client_rows_build(x);
