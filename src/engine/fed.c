@@ -162,8 +162,7 @@ static uint64_t train_client(hf_run_t *x, int t, int i, int k, int nloc, hf_loca
     int fuse = !st->client_upload && !x->dbw && (ep->client != k || hf_energy_apply_noop(ep));
     *lr = hf_client_train(x, k, t, x->global, cp, !fuse);
     x->tr_client = -1;
-    if (x->mia) hf_mia_update(x->mia, x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view */
-    if (x->aia) hf_aia_update(x->aia, x, t + 1, k, fuse ? NULL : x->delta);
+    hf_privacy_observe(x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view (mia.c, aia.c) */
     if (ep->client == k)  /* bias-correction scale, codec (fused: Δ untouched) */
         ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)st->upload_factor * P);
     if (fuse) {

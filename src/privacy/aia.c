@@ -74,7 +74,7 @@ static int check_keys(hf_run_t *x, int update, int *n)
     const hf_conf_t *c = x->o->conf;
     if (!strcmp(hf_conf_get(c, "federation.mode"), "async"))
         return hf_key_err(c, "privacy.attribute_attack", "not available with federation.mode = async");
-    if (update && (x->strat.st->train || x->p->decentralized))
+    if (update && ((x->strat.st->train && !x->strat.st->reports_upload) || x->p->decentralized))
         return hf_key_err(c, "privacy.attribute_attack", "update observes the engine's client uploads: not "
                           "available with federation.strategy = %s%s", x->strat.st->name,
                           x->p->decentralized ? " in decentralized mode" : "");

@@ -2,6 +2,7 @@
  * mia.c — the loss-threshold membership attack (mia.h).
  */
 #include "mia.h"
+#include "aia.h"
 #include "run.h"
 #include "evaluate.h"
 #include "hf_util.h"
@@ -88,6 +89,12 @@ int hf_privacy_host(const hf_run_t *x, int k)
     return host;
 }
 
+void hf_privacy_observe(hf_run_t *x, int round, int k, const float *delta)
+{
+    if (x->mia) hf_mia_update(x->mia, x, round, k, delta);
+    if (x->aia) hf_aia_update(x->aia, x, round, k, delta);
+}
+
 const float *hf_privacy_view(const hf_run_t *x, const float *delta, float *buf)
 {
     if (!delta) return x->local;  /* no codec or edit: the upload is local − global */
@@ -103,7 +110,7 @@ int hf_mia_new(hf_run_t *x, hf_mia_t **out)
     int update = !strcmp(hf_conf_get(c, "privacy.attack"), "update");
     if (!strcmp(hf_conf_get(c, "federation.mode"), "async"))
         return hf_key_err(c, "privacy.attack", "not available with federation.mode = async");
-    if (update && (x->strat.st->train || x->p->decentralized))
+    if (update && ((x->strat.st->train && !x->strat.st->reports_upload) || x->p->decentralized))
         return hf_key_err(c, "privacy.attack", "update observes the engine's client uploads: not available "
                           "with federation.strategy = %s%s", x->strat.st->name,
                           x->p->decentralized ? " in decentralized mode" : "");
