@@ -358,7 +358,7 @@ static const hf_opt_t core_options[] = {
      "passive membership inference (the loss-threshold attack of Yeom et al. 2018; members = the "
      "target's samples, non-members = held-out test samples; /privacy table): none; loss (on the "
      "global model, every evaluation); update (an eavesdropper on the target's uplink: on global + "
-     "the target's upload, every round it participates)"},
+     "the target's upload, every round it participates; not with heterofl, fjord, feddf, dkt)"},
     {"privacy.target", HF_OPT_INT, "0", 0, 2147483646, NULL, "the client whose training data is attacked"},
     {"privacy.samples", HF_OPT_INT, "200", 1, 1000000, NULL,
      "members scored (the target's first samples, at most its n_k), and as many non-members; the "
