@@ -13,7 +13,8 @@
 #   models (the same layout; per-client evaluation on); dynamic backup
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
-#   estimators and losses (power-of-choice, F3AST rates, unbiased correction).
+#   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
+#   Poisson sampling with DP noise and the privacy observers' round tables.
 #   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
 . "$(dirname "$0")/lib.sh"
 cat > "$TMP/s.conf" <<'EOF'
@@ -91,6 +92,11 @@ resume_case poc 1 3 --set selection.policy=poc --set aggregation.correction=unbi
   --set availability.model=markov --set availability.pi=0.6 --set availability.lambda=0.5 --set availability.slot_s=1
 resume_case f3ast 2 1 --set selection.policy=f3ast --set availability.model=markov --set availability.pi=0.6 \
   --set availability.lambda=0.5 --set availability.slot_s=1
+# Poisson sampling (q = 2/11: empty rounds too) with DP-FedAvg's server noise and both
+# uplink observers (no state of their own; /privacy and /attribute_inference rolled back)
+resume_case poisson 2 3 --set selection.policy=poisson --set federation.clients_per_round=2 \
+  --set federation.strategy=dpfedavg --set dp.noise_multiplier=0.5 --set data.synthetic_sensitive=yes \
+  --set privacy.attack=update --set privacy.attribute_attack=update --set privacy.samples=20
 # top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
 case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac
 T=(--set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no)
