@@ -61,10 +61,11 @@ int hf_fmnist_load(const char *dir, hf_dataset_t *train, hf_dataset_t *test);
 
 /* FedProx Synthetic(alpha, beta) (Li et al. 2020, generate_synthetic.py): the
  * authors' generator.  ndev devices, dim features (60), n_classes (10).
- * iid != 0: the iid variant.  Each device's samples are split 90/10 into train
+ * iid != 0: the iid variant.  sensitive != 0: feature 0 is a binary sensitive
+ * attribute in {0, 1} the label depends on (data_synth.c).  Each device's samples are split 90/10 into train
  * and test; ptrain/ptest give the natural per-device partition. Seeded by seed. */
-int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim, int n_classes,
-                          uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int ndev, int dim,
+                          int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
                           hf_partition_t *ptrain, hf_partition_t *ptest);
 
 /* LEAF JSON ({"users":[...], "num_samples":[...], "user_data":{u:{"x":[[...]],"y":[...]}}}).

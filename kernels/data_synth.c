@@ -11,6 +11,13 @@
  *   x ~ N(v_k, Sigma), Sigma = diag((j+1)^-1.2)    i.e. x_j = v_k[j] + sqrt(Sigma_jj) z
  *   y = argmax(x W_k + b_k)                        (softmax is monotone: not needed)
  * iid variant: one W, b ~ N(0,1) shared by all devices, v_k = 0 (alpha, beta unused).
+ * sensitive variant (hetfl's, for attribute inference): feature 0 of every
+ * sample is replaced, after x is drawn and before y is computed, by a binary
+ * sensitive attribute s = 1[U < 1/2], U the next uniform of device k's own
+ * stream (seed, HF_RNG_DATA, k, 2), one per sample in the device's order
+ * (training samples first); y = argmax(x W_k + b_k) then depends on s through
+ * row 0 of W_k — the attribute is correlated with the label, not a copy of it.
+ * Every other feature, and every draw of the main stream, is as without it.
  * Each device's first int(0.9 n_k) samples are training data, the rest test data
  * (the original shuffles a device's samples before the split; they are i.i.d.
  * within a device, so that changes nothing in distribution and is not done).
@@ -53,8 +60,8 @@ static int synth_argmax(const float *x, const double *W, const double *b, int di
     return best;
 }
 
-int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim, int n_classes,
-                          uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int ndev, int dim,
+                          int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
                           hf_partition_t *ptrain, hf_partition_t *ptest)
 {
     memset(train, 0, sizeof *train);
@@ -127,6 +134,8 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim,
     /* Pass 2: each device from its own stream (n_k is redrawn: the first draw). */
     for (int k = 0; k < ndev; k++) {
         long n = synth_device_size(&r, seed, k);
+        hf_rng_t rs;  /* the sensitive attribute's stream */
+        hf_rng_init(&rs, seed, HF_RNG_DATA, (uint64_t)k, 2);
         if (!iid) {
             double u = alpha * hf_rng_normal(&r);
             double B = beta * hf_rng_normal(&r);
@@ -140,6 +149,7 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int ndev, int dim,
             long row = i < ntr[k] ? ptrain->off[k] + i : ptest->off[k] + (i - ntr[k]);
             float *x = d->x + (size_t)row * (size_t)dim;
             for (int j = 0; j < dim; j++) x[j] = (float)(v[j] + sd[j] * hf_rng_normal(&r));
+            if (sensitive) x[0] = hf_rng_uniform(&rs) < 0.5 ? 1.0f : 0.0f;
             d->y[row] = synth_argmax(x, W, b, dim, n_classes);
         }
     }

@@ -13,6 +13,13 @@
 #    no noise gives inf;
 #  - bitwise identical on 1, 2 and 3 ranks with noise on, either placement;
 #  - the membership attack's rows (which rounds, which model, rank-count independent);
+#  - Poisson client sampling (selection.policy = poisson): over 300 rounds the
+#    count of selected clients has mean q N = 4 (within 0.35, 3.4 standard
+#    errors) and variance q (1 − q) N = 3.2 (within 0.8), exceeds K = 4 in some
+#    rounds, and /participation holds exactly those clients; ε is the
+#    accountant's for q = K / N (the uniform run's, same q); a round nobody is
+#    drawn in still moves the model by the server noise, std z C / K; bitwise
+#    identical on 1, 2 and 3 ranks;
 #  - bad keys exit 2 naming the key;
 #  - hetfl report's privacy figures are the /privacy means and the root ε, and
 #    hetfl-plot draws privacy.png for attacked runs only.
@@ -104,6 +111,39 @@ bad_key() { local key=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/bad.h5" "$@"
   grep -q "$key" "$TMP/bad.log" && [ $rc = 2 ] && [ ! -e "$TMP/bad.h5" ] || { cat "$TMP/bad.log"; echo "  rc $rc"; return 1; }; }
 check "attack target that is not a client: exit 2" bad_key "privacy.target" --set privacy.attack=loss --set privacy.target=20
 check "update attack on a strategy that trains itself: exit 2" bad_key "privacy.attack" --set privacy.attack=update --set federation.strategy=heterofl
+
+# Poisson sampling: 20 clients, K = 4 (q = 0.2), 300 rounds of one local step each
+PS=(--set selection.policy=poisson --set federation.clients_per_round=4 --set federation.rounds=300
+    --set federation.eval_every=300 --set data.train_samples=320 --set federation.batch_size=16)
+run1 pois "${PS[@]}"
+cols "$TMP/pois.h5" /rounds selected > "$TMP/pois.sel"
+stats=$(awk '{ s += $1; s2 += $1 * $1; n++; if ($1 > mx) mx = $1 } END { m = s / n; printf "%d %.4f %.4f %d %d", n, m, (s2 - n * m * m) / (n - 1), mx, s }' "$TMP/pois.sel")
+echo "  poisson: rounds, mean, variance, max, total selected: $stats"
+check "poisson: 300 rounds, mean count 4 +- 0.35, variance 3.2 +- 0.8, some round above K = 4" \
+  awk -v s="$stats" 'BEGIN { split(s, v, " "); exit !(v[1] == 300 && (v[2] - 4) ^ 2 < 0.35 ^ 2 && (v[3] - 3.2) ^ 2 < 0.8 ^ 2 && v[4] > 4) }'
+check "poisson: /participation holds every selected client ($(nrows "$TMP/pois.h5" /participation) rows)" \
+  test "$(nrows "$TMP/pois.h5" /participation)" = "$(echo "$stats" | cut -d' ' -f5)"
+PE=("${DP[@]}" --set dp.noise_multiplier=1 --set federation.rounds=3)
+run1 pe-u "${PE[@]}"
+run1 pe-p "${PE[@]}" --set selection.policy=poisson
+eu=$(h5dump -m %.17g -a dp_epsilon "$TMP/pe-u.h5" | sed -n 's/.*(0): //p')
+ep=$(h5dump -m %.17g -a dp_epsilon "$TMP/pe-p.h5" | sed -n 's/.*(0): //p')
+check "poisson: epsilon is the accountant's for q = 7/20 ($ep = uniform's $eu)" test -n "$ep" -a "$ep" = "$eu"
+# K = 1 of 20 (q = 0.05), lr 0: seed 3 draws one client in round 1 and nobody in round 2 (below);
+# round 2 moves the model by the server noise alone, N(0, (z C / K)^2) = N(0, 3^2)
+PZ=("${DP[@]}" --set selection.policy=poisson --set federation.clients_per_round=1 --set federation.lr=0
+    --set federation.momentum=0 --set dp.noise_multiplier=1.5 --set dp.clip=2)
+run1 pz1 "${PZ[@]}" --set federation.rounds=1
+run1 pz2 "${PZ[@]}" --set federation.rounds=2
+check "poisson, K = 1: round 1 draws 1 client, round 2 nobody" test "$(cols "$TMP/pz2.h5" /rounds selected | tr '\n' ' ')" = "1 0 "
+check "poisson: an empty round still releases the noise, std z C / K = 3 (2 %)" \
+  within "$(std_of_diff "$TMP/pz1.h5" "$TMP/pz2.h5")" 3 0.02
+PR=("${DP[@]}" --set selection.policy=poisson --set dp.noise_multiplier=0.8 --set federation.rounds=3)
+run1 pr1 "${PR[@]}"
+for n in 2 3; do
+  run_mpi $n run "$S" --quiet -o "$TMP/pr$n.h5" "${PR[@]}" > /dev/null 2>&1
+  check "poisson with noise: $n ranks = 1 rank" "$HETFL" compare "$TMP/pr1.h5" "$TMP/pr$n.h5"
+done
 
 # bad keys of dpfedavg: exit 2, the key named
 check "dp.clip = 0: exit 2" bad_key "dp.clip" "${DP[@]}" --set dp.clip=0

@@ -5,6 +5,8 @@
 #    step — DP-SGD's path with B = 1; a clip of 1e12 never bites), bit for bit:
 #    with one example a batch, the per-example gradient is the batch gradient,
 #    clipping to 1e12 leaves it, the sum of one and the division by 1 are exact;
+#  - the update attack (privacy.attack = update) observes dpsgd's uploads: on those
+#    two runs its /privacy rows are the same, bit for bit;
 #  - clipping bites: a tiny clip moves the model far less than no clip;
 #  - /rounds.dp_epsilon: with batch size 200 > n_k = 150 (tiny.conf: 3000 samples
 #    over 20 IID clients) every client's sampling rate is q = 1, one step an
@@ -32,6 +34,14 @@ B1=(--set federation.rounds=2 --set federation.batch_size=1 --set federation.cli
 run1 avg1 "${B1[@]}"
 run1 dp1 "${B1[@]}" "${DP[@]}" --set dpsgd.noise_multiplier=0 --set dpsgd.clip=1e12
 check "dpsgd, B = 1, z = 0, clip 1e12 = fedavg with B = 1 (federation.clip 1e12), bitwise" model_same "$TMP/avg1.h5" "$TMP/dp1.h5"
+# the uplink eavesdropper (privacy.attack = update) sees dpsgd's uploads as the engine's:
+# on the same two runs, the same /privacy rows, bit for bit
+U=(--set privacy.attack=update --set privacy.target=8 --set privacy.samples=30)
+run1 avg1u "${B1[@]}" "${U[@]}"
+run1 dp1u "${B1[@]}" "${DP[@]}" --set dpsgd.noise_multiplier=0 --set dpsgd.clip=1e12 "${U[@]}"
+prow() { cols -x "$1" /privacy round target observed samples auc balanced_accuracy tpr_at_1pct_fpr loss_members loss_nonmembers; }
+check "update attack on dpsgd: a row for each round client 8 uploaded (1, 2), = fedavg's bitwise ($(nrows "$TMP/dp1u.h5" /privacy) rows)" \
+  test "$(cols "$TMP/dp1u.h5" /privacy round observed | tr '\n' ' ')" = "1 1 2 1 " -a "$(prow "$TMP/avg1u.h5")" = "$(prow "$TMP/dp1u.h5")"
 
 run1 init "${DP[@]}" --set federation.rounds=1 --set federation.lr=0 --set dpsgd.noise_multiplier=0
 run1 free "${DP[@]}" --set federation.rounds=1 --set dpsgd.noise_multiplier=0 --set dpsgd.clip=1e12

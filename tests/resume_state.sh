@@ -14,7 +14,8 @@
 #   mixture weights (3 ranks, then 2); dynamic backup
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
-#   estimators and losses (power-of-choice, F3AST rates, unbiased correction).
+#   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
+#   Poisson sampling with DP noise and the privacy observers' round tables.
 #   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
 . "$(dirname "$0")/lib.sh"
 cat > "$TMP/s.conf" <<'EOF'
@@ -111,6 +112,11 @@ case " ${RESUME_STATE_CASES:-async} " in *" async "*)
   check "async: some update trained before the checkpoint is applied after it" \
     awk '$1 > 6 && $2 == "completed" && $1 - 1 - $3 <= 5 { s = 1 } END { exit !s }' "$TMP/async.rows" ;;
 esac
+# Poisson sampling (q = 2/11: empty rounds too) with DP-FedAvg's server noise and both
+# uplink observers (no state of their own; /privacy and /attribute_inference rolled back)
+resume_case poisson 2 3 --set selection.policy=poisson --set federation.clients_per_round=2 \
+  --set federation.strategy=dpfedavg --set dp.noise_multiplier=0.5 --set data.synthetic_sensitive=yes \
+  --set privacy.attack=update --set privacy.attribute_attack=update --set privacy.samples=20
 # top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
 case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac
 T=(--set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no)

@@ -438,7 +438,7 @@ static void test_one_path(void)
     /* the registry: the policies' flags and the names a suite may give */
     CU_ASSERT_STRING_EQUAL(hf_select_policies_with(HF_SEL_ASYNC), "uniform");
     CU_ASSERT_STRING_EQUAL(hf_select_policies_with(HF_SEL_NEEDS_ROUND_TIME), "forecast");
-    CU_ASSERT_STRING_EQUAL(hf_select_policy_names(), "uniform|poc|f3ast|forecast|cyclic");
+    CU_ASSERT_STRING_EQUAL(hf_select_policy_names(), "uniform|poc|f3ast|forecast|cyclic|poisson");
     CU_ASSERT_PTR_NOT_NULL(hf_select_policy_find("carbon-aware"));
 }
 

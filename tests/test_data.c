@@ -683,7 +683,7 @@ static void test_synthetic(void)
 {
     hf_dataset_t tr, te, tr2, te2, tr3, te3;
     hf_partition_t ptr, pte, ptr2, pte2, ptr3, pte3;
-    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 30, 60, 10, 42, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 0, 30, 60, 10, 42, &tr, &te, &ptr, &pte), HF_OK);
     CU_ASSERT_EQUAL(ptr.nclients, 30);
     CU_ASSERT_EQUAL(pte.nclients, 30);
     CU_ASSERT(tr.dim == 60 && tr.c == 1 && tr.h == 1 && tr.w == 60 && tr.n_classes == 10);
@@ -719,21 +719,21 @@ static void test_synthetic(void)
 
     /* Determinism, and independence from generation order: 10 devices give the
      * first 10 devices of 30. */
-    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 10, 60, 10, 42, &tr2, &te2, &ptr2, &pte2), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 0, 10, 60, 10, 42, &tr2, &te2, &ptr2, &pte2), HF_OK);
     CU_ASSERT_EQUAL(ptr2.off[10], ptr.off[10]);
     CU_ASSERT_EQUAL(pte2.off[10], pte.off[10]);
     CU_ASSERT(memcmp(tr2.x, tr.x, (size_t)ptr2.off[10] * 60 * sizeof(float)) == 0);
     CU_ASSERT(memcmp(tr2.y, tr.y, (size_t)ptr2.off[10] * sizeof(int)) == 0);
     CU_ASSERT(memcmp(te2.x, te.x, (size_t)pte2.off[10] * 60 * sizeof(float)) == 0);
-    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 30, 60, 10, 43, &tr3, &te3, &ptr3, &pte3), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, 0, 0, 30, 60, 10, 43, &tr3, &te3, &ptr3, &pte3), HF_OK);
     CU_ASSERT(tr3.n != tr.n || memcmp(tr3.x, tr.x, (size_t)tr.n * 60 * sizeof(float)) != 0);
     hf_dataset_free(&tr2); hf_dataset_free(&te2); hf_partition_free(&ptr2); hf_partition_free(&pte2);
     hf_dataset_free(&tr3); hf_dataset_free(&te3); hf_partition_free(&ptr3); hf_partition_free(&pte3);
     hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
 
     /* iid variant: alpha, beta unused; x ~ N(0, diag(j^-1.2)). */
-    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(0, 0, 1, 30, 60, 10, 7, &tr, &te, &ptr, &pte), HF_OK);
-    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(5, 3, 1, 30, 60, 10, 7, &tr2, &te2, &ptr2, &pte2), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(0, 0, 1, 0, 30, 60, 10, 7, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(5, 3, 1, 0, 30, 60, 10, 7, &tr2, &te2, &ptr2, &pte2), HF_OK);
     CU_ASSERT_EQUAL(tr.n, tr2.n);
     CU_ASSERT(tr.n == tr2.n && memcmp(tr.x, tr2.x, (size_t)tr.n * 60 * sizeof(float)) == 0);
     CU_ASSERT(partition_is_exact(&ptr, tr.n));
@@ -755,11 +755,11 @@ static void test_synthetic(void)
     hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
 
     /* Bad arguments. */
-    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 0, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
-    CU_ASSERT_EQUAL(hf_synthetic_generate(-1, 1, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
-    CU_ASSERT_EQUAL(hf_synthetic_generate(1, NAN, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
-    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 30, 0, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
-    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 30, 60, 1, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 0, 0, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(-1, 1, 0, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, NAN, 0, 0, 30, 60, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 0, 30, 0, 10, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_generate(1, 1, 0, 0, 30, 60, 1, 1, &tr, &te, &ptr, &pte), HF_EINPUT);
     CU_ASSERT(tr.x == NULL && ptr.off == NULL);
 }
 
@@ -1120,8 +1120,61 @@ static const hf_cu_test_t tests_idx[] = {
     {"partition dirichlet", test_partition_dirichlet, NULL},
     {0},
 };
+
+/* The sensitive variant (data_synth.c), against an independent rebuild from
+ * the keyed streams: iid, so W, b are the (seed, DATA, 0, 1) stream's first
+ * 60 x 10 + 10 normals; feature 0 of device k's i-th sample (training samples
+ * first) is 1[U_i < 1/2], U_i the i-th uniform of (seed, DATA, k, 2); every
+ * other feature is the plain generator's; y = argmax(x W + b) with x_0 = s
+ * (first maximum). */
+static void test_synthetic_sensitive(void)
+{
+    hf_dataset_t tr, te, tr0, te0;
+    hf_partition_t ptr, pte, ptr0, pte0;
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(0, 0, 1, 1, 6, 60, 10, 9, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(0, 0, 1, 0, 6, 60, 10, 9, &tr0, &te0, &ptr0, &pte0), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(tr.n, tr0.n);
+    double W[600], b[10];
+    hf_rng_t r;
+    hf_rng_init(&r, 9, HF_RNG_DATA, 0, 1);
+    for (int i = 0; i < 600; i++) W[i] = hf_rng_normal(&r);
+    for (int c = 0; c < 10; c++) b[c] = hf_rng_normal(&r);
+    long bad_s = 0, bad_x = 0, bad_y = 0, ones = 0, flipped = 0, n = 0;
+    for (int k = 0; k < 6; k++) {
+        hf_rng_init(&r, 9, HF_RNG_DATA, (uint64_t)k, 2);
+        long ntr = ptr.off[k + 1] - ptr.off[k], nk = ntr + pte.off[k + 1] - pte.off[k];
+        for (long i = 0; i < nk; i++, n++) {
+            int tra = i < ntr;
+            long row = tra ? ptr.off[k] + i : pte.off[k] + i - ntr;
+            const float *x = (tra ? tr.x : te.x) + row * 60, *x0 = (tra ? tr0.x : te0.x) + row * 60;
+            int y = (tra ? tr.y : te.y)[row], y0 = (tra ? tr0.y : te0.y)[row];
+            float s = hf_rng_uniform(&r) < 0.5 ? 1.0f : 0.0f;
+            bad_s += x[0] != s;
+            ones += s == 1.0f;
+            bad_x += memcmp(x + 1, x0 + 1, 59 * sizeof(float)) != 0;
+            int best = 0;
+            double bestv = -INFINITY;
+            for (int c = 0; c < 10; c++) {
+                double v = b[c];
+                for (int j = 0; j < 60; j++) v += (double)x[j] * W[j * 10 + c];
+                if (v > bestv) { bestv = v; best = c; }
+            }
+            bad_y += y != best;
+            flipped += y != y0;
+        }
+    }
+    CU_ASSERT_EQUAL(bad_s, 0);
+    CU_ASSERT_EQUAL(bad_x, 0);
+    CU_ASSERT_EQUAL(bad_y, 0);
+    CU_ASSERT(ones > 0.4 * n && ones < 0.6 * n);   /* Bernoulli(1/2) */
+    CU_ASSERT(flipped > 0);                        /* the label follows s */
+    hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
+    hf_dataset_free(&tr0); hf_dataset_free(&te0); hf_partition_free(&ptr0); hf_partition_free(&pte0);
+}
+
 static const hf_cu_test_t tests_synthetic[] = {
     {"synthetic(1,1) and iid", test_synthetic, NULL},
+    {"synthetic: the sensitive attribute, rebuilt from the keyed streams", test_synthetic_sensitive, NULL},
     {0},
 };
 static const hf_cu_test_t tests_leaf[] = {

@@ -4,6 +4,8 @@
  */
 #include "accountant.h"
 #include "mia.h"
+#include "aia.h"
+#include <string.h>
 #include "strategy.h"
 #include "cunit_main.h"
 #include <math.h>
@@ -84,8 +86,52 @@ static void test_mia_figures(void)
     CU_ASSERT_DOUBLE_EQUAL(bacc, 0.5, 1e-12);
 }
 
+
+/* The attribute attack by hand: logistic regression, 2 features, 2 classes,
+ * logit_0 = 2 x_0, logit_1 = x_1 (params W = [[2, 0], [0, 1]], b = 0), the
+ * attribute feature 0.  score = loss(x_0 = 1) − loss(x_0 = 0), with
+ * loss = log(1 + e^(other logit − own logit)):
+ *   A (1, 0.5) y 0: log(1+e^-1.5) − log(1+e^0.5) < 0 → 1, truth 1: right
+ *   B (1, −1)  y 1: log(1+e^3) − log(1+e^1)     > 0 → 0, truth 1: wrong
+ *   C (0, 2)   y 1: log 2 − log(1+e^-2)          > 0 → 0, truth 0: right
+ *   D (0, 0)   y 0: log(1+e^-2) − log 2          < 0 → 1, truth 0: wrong
+ * A model that ignores feature 0 ties everywhere: every guess 0. */
+static void test_aia_by_hand(void)
+{
+    hf_model_t m;
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = HF_ARCH_LOGREG;
+    c.in_c = c.in_h = 1;
+    c.in_w = 2;
+    c.n_classes = 2;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), 0);
+    hf_work_t *w = hf_work_new(&m, 4);
+    const float params[6] = {2, 0, 0, 1, 0, 0}, blind[6] = {0, 0, 0, 1, 0, 0};
+    const float xs[8] = {1, 0.5f, 1, -1, 0, 2, 0, 0};
+    const int ys[4] = {0, 1, 1, 0};
+    const double want[4] = {log1p(exp(-1.5)) - log1p(exp(0.5)), log1p(exp(3.0)) - log1p(exp(1.0)),
+                            log(2.0) - log1p(exp(-2.0)), log1p(exp(-2.0)) - log(2.0)};
+    float score[4], score2[4];
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, params, xs, ys, 4, 0, 4, score), 2);
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(score[i], want[i], 1e-6);
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, params, xs, ys, 4, 0, 3, score2), 2);  /* chunks of 3, 1 */
+    CU_ASSERT(memcmp(score, score2, sizeof score) == 0);
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, params, xs, ys, 2, 0, 4, score2), 1);  /* A, B only */
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, blind, xs, ys, 4, 0, 4, score), 2);    /* ties: 0 for C, D */
+    for (int i = 0; i < 4; i++) CU_ASSERT(score[i] == 0.0f);
+    const float x1[8] = {0, 1, 0, 0, 1, 1, 0, 1};  /* the attribute in feature 1 */
+    const int y1[4] = {1, 0, 0, 1};
+    /* logit_1 = x_1: y 1 prefers x_1 = 1, y 0 prefers 0: every guess = y; truth 1, 0, 1, 1:
+     * right but the 3rd */
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, params, x1, y1, 4, 1, 4, score), 3);
+    CU_ASSERT(score[0] < 0 && score[1] > 0 && score[2] > 0 && score[3] < 0);
+    hf_work_free(w);
+}
+
 static const hf_cu_test_t privacy_tests[] = {
     {"membership attack: AUC, balanced accuracy, TPR at 1% FPR by hand", test_mia_figures, NULL},
+    {"attribute attack: loss differences and guesses by hand", test_aia_by_hand, NULL},
     {"accountant: TensorFlow Privacy's published epsilons within 1%", test_published, NULL},
     {"accountant: closed forms, integer and fractional orders", test_closed_forms, NULL},
     {"dpfedavg: clipping to the L2 norm", test_clip, NULL},

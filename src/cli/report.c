@@ -26,7 +26,8 @@
  * with the same configuration and seed are flagged.  The headline tables of the
  * strategies are summarised too: /rounds_by_width (final accuracy per width),
  * /feddf (distillation gain, server compute), consensus distance (decentralized),
- * per-client accuracy (/client_eval), the attack (/privacy) and the run's DP epsilon.
+ * per-client accuracy (/client_eval), the attacks (/privacy, /attribute_inference) and the
+ * run's DP epsilon.
  */
 #include "h5out.h"
 #include "hetfl.h"
@@ -225,8 +226,9 @@ static void run_client_eval(run_t *r, const hf_h5in_t *in)
     add_extra(r, "final_client_acc_min", "final client acc. worst", last->client_acc_min);
 }
 
-/* Privacy: the attack's mean AUC and TPR at 1 % FPR over its /privacy rows (every
- * observed upload or evaluated model), and the ε the run spent (root attribute
+/* Privacy: the membership attack's mean AUC and TPR at 1 % FPR over its /privacy
+ * rows (every observed upload or evaluated model), the attribute attack's mean
+ * accuracy and AUC over its /attribute_inference rows, and the ε the run spent (root attribute
  * dp_epsilon: DP strategies; +inf without noise). */
 static void run_privacy(run_t *r, const hf_h5in_t *in)
 {
@@ -242,6 +244,18 @@ static void run_privacy(run_t *r, const hf_h5in_t *in)
         add_extra(r, "privacy_auc", "attack AUC (mean)", n ? auc / (double)n : NAN);
         add_extra(r, "privacy_tpr_at_1pct_fpr", "attack TPR at 1% FPR", n ? tpr / (double)n : NAN);
         free(pv);
+    }
+    static const char *const acols[] = {"accuracy", "auc"};
+    double *av = read_cols(in->file, "attribute_inference", acols, 2, &n);
+    if (av) {  /* the attribute attack's means over its rows */
+        double acc = 0, auc = 0;
+        for (long i = 0; i < n; i++) {
+            acc += av[2 * i];
+            auc += av[2 * i + 1];
+        }
+        add_extra(r, "attribute_accuracy", "attribute attack accuracy (mean)", n ? acc / (double)n : NAN);
+        add_extra(r, "attribute_auc", "attribute attack AUC (mean)", n ? auc / (double)n : NAN);
+        free(av);
     }
     if (H5Aexists(in->file, "dp_epsilon") > 0) {
         double eps = NAN;
@@ -414,7 +428,7 @@ int hf_report_metric_valid(const char *name, int *to_target)
                                          "final_consensus_distance", "final_client_acc_mean",
                                          "final_client_acc_wmean", "final_client_acc_p10",
                                          "final_client_acc_min", "privacy_auc", "privacy_tpr_at_1pct_fpr",
-                                         "final_dp_epsilon", NULL};
+                                         "attribute_accuracy", "attribute_auc", "final_dp_epsilon", NULL};
     for (int i = 0; extras[i]; i++)
         if (!strcmp(name, extras[i])) return 1;
     const char *w = "final_accuracy_width_";
@@ -433,7 +447,7 @@ const char *hf_report_metric_names(void)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ", final_accuracy_width_W, feddf_val_gain, "
                  "feddf_distill_steps, feddf_server_compute_s, final_consensus_distance, "
                  "final_client_acc_mean, final_client_acc_wmean, final_client_acc_p10, final_client_acc_min, "
-                 "privacy_auc, privacy_tpr_at_1pct_fpr, final_dp_epsilon");
+                 "privacy_auc, privacy_tpr_at_1pct_fpr, attribute_accuracy, attribute_auc, final_dp_epsilon");
     }
     return buf;
 }

@@ -79,6 +79,9 @@ static const hf_opt_t core_options[] = {
      "Synthetic(alpha,beta): std of the feature means B_k (heterogeneity of data)"},
     {"data.synthetic_iid", HF_OPT_BOOL, "no", NONE, NULL,
      "Synthetic: the iid variant (one W,b for all devices, zero feature means)"},
+    {"data.synthetic_sensitive", HF_OPT_BOOL, "no", NONE, NULL,
+     "Synthetic: feature 0 is a binary sensitive attribute s in {0, 1} (Bernoulli(1/2), keyed), drawn "
+     "before the label, which depends on it (privacy.attribute_attack)"},
     {"data.synthetic_devices", HF_OPT_INT, "30", 1, 100000, NULL,
      "Synthetic: number of devices generated (natural partition: one client each)"},
     /* [model] */
@@ -374,10 +377,19 @@ static const hf_opt_t core_options[] = {
      "passive membership inference (the loss-threshold attack of Yeom et al. 2018; members = the "
      "target's samples, non-members = held-out test samples; /privacy table): none; loss (on the "
      "global model, every evaluation); update (an eavesdropper on the target's uplink: on global + "
-     "the target's upload, every round it participates)"},
+     "the target's upload, every round it participates; not with heterofl, fjord, feddf, dkt)"},
     {"privacy.target", HF_OPT_INT, "0", 0, 2147483646, NULL, "the client whose training data is attacked"},
     {"privacy.samples", HF_OPT_INT, "200", 1, 1000000, NULL,
-     "members scored (the target's first samples, at most its n_k), and as many non-members"},
+     "members scored (the target's first samples, at most its n_k), and as many non-members; the "
+     "attribute attack's samples (the target's first)"},
+    {"privacy.attribute_attack", HF_OPT_CHOICE, "none", NONE, "none|global|update",
+     "passive attribute inference (the model-based attack of Driouich et al. 2022: each of the target's "
+     "samples gets the value of privacy.attribute_feature, 0 or 1, under which the observed model's loss "
+     "is lower; /attribute_inference table): none; global (the global model, every evaluation); update "
+     "(an eavesdropper on the target's uplink: global + the target's upload, every round it participates)"},
+    {"privacy.attribute_feature", HF_OPT_INT, "0", 0, 2147483646, NULL,
+     "the input feature holding the binary sensitive attribute (0 or 1 on every attacked sample; "
+     "data.synthetic_sensitive = yes makes feature 0 one)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}
 };
 
@@ -442,6 +454,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->syn_alpha = hf_conf_float(c, "data.synthetic_alpha");
     p->syn_beta = hf_conf_float(c, "data.synthetic_beta");
     p->syn_iid = hf_conf_bool(c, "data.synthetic_iid");
+    p->syn_sensitive = hf_conf_bool(c, "data.synthetic_sensitive");
     p->syn_devices = (int)hf_conf_int(c, "data.synthetic_devices");
     p->augment = !strcmp(oget(c, "data.augment"), "crop-flip");
 

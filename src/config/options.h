@@ -42,7 +42,7 @@ typedef struct {
     double client_test_fraction; /* per-client test split (0: no per-client evaluation) */
     int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
-    int syn_iid, syn_devices;
+    int syn_iid, syn_sensitive, syn_devices;
     int augment;                /* data.augment: 1 = random crop (4-pixel padding) + flip */
     /* [model] */
     hf_model_cfg_t model;

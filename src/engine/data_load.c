@@ -144,7 +144,7 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
         dataset_truncate(test, nt);
     } else if (p->dataset == HF_DS_SYNTHETIC) {
         hf_partition_t ptest = {0};
-        rc = hf_synthetic_generate(p->syn_alpha, p->syn_beta, p->syn_iid, p->syn_devices, 60, 10,
+        rc = hf_synthetic_generate(p->syn_alpha, p->syn_beta, p->syn_iid, p->syn_sensitive, p->syn_devices, 60, 10,
                                    p->seed, train, test, &natural, &ptest);
         hf_partition_free(&ptest);
         if (rc) return rc;

@@ -30,6 +30,7 @@
 #include "evaluate.h"
 #include "hf_util.h"
 #include "mia.h"
+#include "aia.h"
 #include "placement.h"
 #include "rng.h"
 #include "run.h"
@@ -161,7 +162,7 @@ static uint64_t train_client(hf_run_t *x, int t, int i, int k, int nloc, hf_loca
     int fuse = !st->client_upload && !x->dbw && (ep->client != k || hf_energy_apply_noop(ep));
     *lr = hf_client_train(x, k, t, x->global, cp, !fuse);
     x->tr_client = -1;
-    if (x->mia) hf_mia_update(x->mia, x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view */
+    hf_privacy_observe(x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view (mia.c, aia.c) */
     if (ep->client == k)  /* bias-correction scale, codec (fused: Δ untouched) */
         ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)st->upload_factor * P);
     if (fuse) {
@@ -213,7 +214,7 @@ static void aggregate_default(hf_run_t *x, int have)
     }
     if (have) hf_agg_result(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->delta);
     if (st->server_update) st->server_update(&x->strat, &x->plan, x->delta, have);
-    if (have && x->plan.kept > 0) hf_server_opt_apply(&x->sopt, x->global, x->delta);
+    if (have && (x->plan.kept > 0 || st->update_when_empty)) hf_server_opt_apply(&x->sopt, x->global, x->delta);
 }
 
 static int round_aggregate(hf_run_t *x, loop_t *L, round_t *R)
@@ -264,6 +265,10 @@ static int round_evaluate(hf_run_t *x, loop_t *L, round_t *R, int rc)
     }
     if (x->mia) {  /* privacy.attack's row of the round (mia.c; collective) */
         int r2 = hf_mia_round(x->mia, x, R->t + 1, eval);
+        if (!rc) rc = r2;
+    }
+    if (x->aia) {  /* privacy.attribute_attack's row (aia.c; collective) */
+        int r2 = hf_aia_round(x->aia, x, R->t + 1, eval);
         if (!rc) rc = r2;
     }
     return rc;

@@ -71,6 +71,7 @@ typedef struct hf_run {
     /* results */
     hf_h5out_t *h5;
     struct hf_mia *mia;           /* privacy.attack's observer (mia.c), NULL: none */
+    struct hf_aia *aia;           /* privacy.attribute_attack's observer (aia.c), NULL: none */
     /* simulated system: devices (devices.c) */
     int m;                        /* clients selected per round (upper bound) */
     int *dcls;                    /* device class of every client (index into p->devs.cls) */

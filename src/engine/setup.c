@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "hf_util.h"
 #include "mia.h"
+#include "aia.h"
 #include "placement.h"
 #include <cblas.h>
 #include <math.h>
@@ -333,7 +334,9 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;
-    x->m = p->decentralized ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉ */
+    const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(o->conf, "selection.policy"));
+    x->m = p->decentralized || (pol && (pol->needs & HF_SEL_VARIABLE))
+           ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉; poisson: up to N */
     x->first_client = hf_run_first_client(x->rank, x->size, N);
     x->last_client = hf_run_first_client(x->rank + 1, x->size, N);
     hf_client_rows_build(x);
@@ -343,6 +346,7 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     if (!p->decentralized) rc = hf_run_agree(hf_vol_init(x, N, x->m), comm);  /* availability, selection */
     if (!rc) rc = setup_algorithm(x);
     if (!rc) rc = hf_run_agree(hf_mia_new(x, &x->mia), comm);  /* privacy.attack's observer */
+    if (!rc) rc = hf_run_agree(hf_aia_new(x, &x->aia), comm);  /* privacy.attribute_attack's */
     if (rc) return rc;
     hf_ckpt_begin(comm, N, x->first_client, x->last_client);  /* checkpoint registry, signals */
     return hf_run_agree(setup_energy(x), comm);
@@ -557,6 +561,7 @@ int hf_run_open_results(hf_run_t *x)
 void hf_run_free(hf_run_t *x)
 {
     hf_mia_free(x->mia);
+    hf_aia_free(x->aia);
     hf_dataset_free(&x->train);
     hf_dataset_free(&x->test);
     hf_partition_free(&x->part);

@@ -2,6 +2,7 @@
  * mia.c — the loss-threshold membership attack (mia.h).
  */
 #include "mia.h"
+#include "aia.h"
 #include "run.h"
 #include "evaluate.h"
 #include "hf_util.h"
@@ -81,6 +82,26 @@ void hf_mia_figures(const float *loss_in, int nin, const float *loss_out, int no
     free(b);
 }
 
+int hf_privacy_host(const hf_run_t *x, int k)
+{
+    int host = 0;
+    while (hf_run_first_client(host + 1, x->size, x->p->clients) <= k) host++;
+    return host;
+}
+
+void hf_privacy_observe(hf_run_t *x, int round, int k, const float *delta)
+{
+    if (x->mia) hf_mia_update(x->mia, x, round, k, delta);
+    if (x->aia) hf_aia_update(x->aia, x, round, k, delta);
+}
+
+const float *hf_privacy_view(const hf_run_t *x, const float *delta, float *buf)
+{
+    if (!delta) return x->local;  /* no codec or edit: the upload is local − global */
+    for (long j = 0; j < x->model.nparams; j++) buf[j] = x->global[j] + delta[j];
+    return buf;
+}
+
 int hf_mia_new(hf_run_t *x, hf_mia_t **out)
 {
     const hf_conf_t *c = x->o->conf;
@@ -89,7 +110,7 @@ int hf_mia_new(hf_run_t *x, hf_mia_t **out)
     int update = !strcmp(hf_conf_get(c, "privacy.attack"), "update");
     if (!strcmp(hf_conf_get(c, "federation.mode"), "async"))
         return hf_key_err(c, "privacy.attack", "not available with federation.mode = async");
-    if (update && (x->strat.st->train || x->p->decentralized))
+    if (update && ((x->strat.st->train && !x->strat.st->reports_upload) || x->p->decentralized))
         return hf_key_err(c, "privacy.attack", "update observes the engine's client uploads: not available "
                           "with federation.strategy = %s%s", x->strat.st->name,
                           x->p->decentralized ? " in decentralized mode" : "");
@@ -105,7 +126,7 @@ int hf_mia_new(hf_run_t *x, hf_mia_t **out)
     a->update = update;
     a->target = target;
     a->n = n;
-    while (hf_run_first_client(a->host + 1, x->size, x->p->clients) <= target) a->host++;
+    a->host = hf_privacy_host(x, target);
     *out = a;
     if (x->rank != a->host) return 0;
     if (a->update) a->view = hf_alloc_aligned((size_t)x->model.nparams * sizeof(float));
@@ -157,11 +178,7 @@ static void attack(hf_mia_t *a, hf_run_t *x, const float *w, privacy_row_t *row)
 void hf_mia_update(hf_mia_t *a, hf_run_t *x, int round, int k, const float *delta)
 {
     if (!a || !a->update || k != a->target || x->rank != a->host) return;
-    const float *w = x->local;  /* no codec or edit: the upload is local − global */
-    if (delta) {
-        for (long j = 0; j < x->model.nparams; j++) a->view[j] = x->global[j] + delta[j];
-        w = a->view;
-    }
+    const float *w = hf_privacy_view(x, delta, a->view);
     memset(&a->row, 0, sizeof a->row);
     a->row.round = round;
     a->row.observed = 1;

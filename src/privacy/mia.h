@@ -43,4 +43,15 @@ void hf_mia_update(hf_mia_t *a, struct hf_run *x, int round, int k, const float 
 int hf_mia_round(hf_mia_t *a, struct hf_run *x, int round, int evaluated);
 void hf_mia_free(hf_mia_t *a);
 
+/* Shared with the attribute attack (aia.c): the rank hosting client k; the
+ * model an eavesdropper on a client's uplink rebuilds after its training,
+ * global + delta into buf (P floats), or x->local when delta is NULL (the
+ * fused upload local − global). */
+int hf_privacy_host(const struct hf_run *x, int k);
+/* After client k's training, on its rank: its upload to every uplink observer
+ * (the update attacks of mia.c and aia.c); delta as hf_mia_update's.  Called by
+ * the engine and by strategies that train themselves and set reports_upload. */
+void hf_privacy_observe(struct hf_run *x, int round, int k, const float *delta);
+const float *hf_privacy_view(const struct hf_run *x, const float *delta, float *buf);
+
 #endif

@@ -44,6 +44,20 @@ static int pick_uniform(hf_select_t *s, const hf_select_ctx_t *c, int *out)
     return k;
 }
 
+/* Poisson sampling: every candidate independently with probability q = K / N
+ * (K = federation.clients_per_round), one uniform per candidate in increasing
+ * id order from (seed, HF_RNG_SELECT, round, stream): in when it is < q.  The
+ * count varies (Binomial(candidates, q), possibly 0). */
+static int pick_poisson(hf_select_t *s, const hf_select_ctx_t *c, int *out)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, c->stream);
+    int n = 0;
+    for (int i = 0; i < c->ncand; i++)
+        if (hf_rng_uniform(&r) < s->poisson_q) out[n++] = c->cand ? c->cand[i] : i;
+    return n;
+}
+
 /* sort helpers: (key desc, id asc) */
 typedef struct { double key; int id; } kid_t;
 static int cmp_kid_desc(const void *a, const void *b)
@@ -185,6 +199,10 @@ static void after_f3ast(hf_select_t *s, const int *sel, int nsel)
 static void configure_poc(hf_select_t *s, const hf_conf_t *c) { s->d = (int)hf_conf_int(c, "selection.d"); }
 static void configure_f3ast(hf_select_t *s, const hf_conf_t *c) { s->beta = hf_conf_float(c, "selection.f3ast_beta"); }
 static void configure_cyclic(hf_select_t *s, const hf_conf_t *c) { s->groups = (int)hf_conf_int(c, "selection.groups"); }
+static void configure_poisson(hf_select_t *s, const hf_conf_t *c)
+{
+    s->poisson_q = HF_MIN(1.0, (double)hf_conf_int(c, "federation.clients_per_round") / s->N);
+}
 
 static const hf_opt_t poc_keys[] = {
     {"selection.d", HF_OPT_INT, "0", 0, 100000000, NULL, "poc: number of candidates d (0: 2 x clients_per_round)"},
@@ -219,13 +237,17 @@ static const hf_select_policy_t pol_cyclic = {
     .name = "cyclic", .doc = "cyclic participation (Cho et al. 2023): group round mod G of "
                              "k mod G, uniform among its online members",
     .keys = cyclic_keys, .configure = configure_cyclic, .pick = pick_cyclic};
+static const hf_select_policy_t pol_poisson = {
+    .name = "poisson", .doc = "Poisson sampling: each client independently with probability "
+                              "clients_per_round / clients (a varying count; dpfedavg's accountant)",
+    .needs = HF_SEL_POPULATION | HF_SEL_VARIABLE, .configure = configure_poisson, .pick = pick_poisson};
 static const hf_select_policy_t pol_carbon = {
     .name = "carbon-aware", .doc = "set by energy.scheduler = carbon-aware: a start slot and clients "
                                    "by alpha-fair shares of carbon cost, weights x 1/pi_k (Hajek)",
     .needs = HF_SEL_NEEDS_CARBON | HF_SEL_POPULATION, .pick = pick_carbon, .scales = scales_inv_pi};
 
 const hf_select_policy_t *const hf_select_policies[] = {
-    &pol_uniform, &pol_poc, &pol_f3ast, &pol_forecast, &pol_cyclic, &pol_carbon, NULL};
+    &pol_uniform, &pol_poc, &pol_f3ast, &pol_forecast, &pol_cyclic, &pol_poisson, &pol_carbon, NULL};
 
 const hf_select_policy_t *hf_select_policy_find(const char *name)
 {

@@ -23,6 +23,10 @@
  *   cyclic    cyclic participation (Cho et al. 2023): client k in group
  *             k mod G, group t mod G eligible in round t, uniform among its
  *             online members
+ *   poisson   every candidate independently with probability q = K / N
+ *             (K = clients_per_round): a Binomial count, possibly 0, that
+ *             can exceed K (the round is sized for every client); the
+ *             sampling DP-FedAvg's accountant analyses
  *   carbon-aware  chosen by energy.scheduler = carbon-aware: a start slot and
  *             m clients by α-fair shares of their carbon cost (energy.c),
  *             weights scaled by 1/π_k (Hájek)
@@ -64,6 +68,7 @@ enum {
     HF_SEL_NEEDS_CARBON = 8,      /* en, ecl, bytes: carbon figures; no availability model */
     HF_SEL_ASYNC = 16,            /* keeps no state between draws: can fill async slots */
     HF_SEL_POPULATION = 32,       /* can draw without an availability model (every client) */
+    HF_SEL_VARIABLE = 64,         /* draws a varying count, up to every client (the round is sized for N) */
 };
 
 /* What the engine knows when it picks (fields a policy does not declare may be 0). */
@@ -121,6 +126,7 @@ struct hf_select {
     int groups;                 /* cyclic: G (0: ⌈N/m⌉) */
     double beta;                /* f3ast: smoothing of r_k */
     double cafed_c;             /* cafed: bias constant C */
+    double poisson_q;           /* poisson: inclusion probability K / N */
     double *inv_pi;             /* carbon-aware: 1/π_k of the last pick's clients (N) */
     /* Bayesian activity estimator (CA-Fed), horizon 100 */
     int t;                      /* observations so far */

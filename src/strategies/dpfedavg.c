@@ -15,9 +15,11 @@
  * reduction (or on the hosting rank), so results are the same on any number of
  * ranks.  Privacy is accounted by the RDP accountant (src/privacy/accountant.c):
  * ε after t rounds at δ = dp.delta, for the sampled Gaussian mechanism with
- * q = m / N (the clients' sampling is uniform without replacement; the
- * accountant's Poisson analysis at the same rate is the usual approximation)
- * and noise multiplier z; with dp.where = client, the bound a client has
+ * q = m / N and noise multiplier z: exact with selection.policy = poisson
+ * (every client independently with probability q, the analysis's sampling:
+ * the count varies, the denominator stays m = qN, and the noise is released
+ * in a round nobody was drawn in too), the usual approximation with uniform
+ * (m clients without replacement); with dp.where = client, the bound a client has
  * against the server itself: q = 1, one step per round (the worst case, a
  * client selected every round).  /rounds.dp_epsilon, root attribute
  * dp_epsilon.
@@ -56,9 +58,10 @@ typedef struct {
 static int check_dp(const hf_params_t *p, const hf_conf_t *c)
 {
     (void)p;
-    if (hf_conf_float(c, "dp.noise_multiplier") > 0 && strcmp(hf_conf_get(c, "selection.policy"), "uniform"))
-        return hf_key_err(c, "selection.policy", "dpfedavg's accountant needs uniform client sampling "
-                          "(every client equally likely each round)");
+    const char *pol = hf_conf_get(c, "selection.policy");
+    if (hf_conf_float(c, "dp.noise_multiplier") > 0 && strcmp(pol, "uniform") && strcmp(pol, "poisson"))
+        return hf_key_err(c, "selection.policy", "dpfedavg's accountant needs uniform or poisson client "
+                          "sampling (every client equally likely each round)");
     if (hf_conf_float(c, "dp.noise_multiplier") > 0 && strcmp(hf_conf_get(c, "availability.model"), "always"))
         return hf_key_err(c, "availability.model", "dpfedavg's accountant needs uniform client sampling: "
                           "with intermittent availability the sampling rate differs per client");
@@ -146,6 +149,7 @@ const hf_strategy_t hf_strategy_dpfedavg = {
     .modes = HF_MODE_CENTRAL,
     .keeps_stragglers = 0,
     .upload_factor = 1,
+    .update_when_empty = 1,
     .keys = keys,
     .check = check_dp,
     .init = init_dp,

@@ -39,6 +39,7 @@
  */
 #include "dpsgd.h"
 #include "strategy.h"
+#include "mia.h"
 #include "accountant.h"
 #include "checkpoint.h"
 #include "hf_util.h"
@@ -187,6 +188,7 @@ static hf_local_t train_dpsgd(hf_strat_t *s, int i, int k, int t, const hf_cplan
         }
     }
     res.loss = res.samples ? loss_sum / (double)res.samples : NAN;
+    hf_privacy_observe(x, t + 1, k, NULL);  /* the uplink's eavesdroppers see local − global */
     hf_agg_add_diff(x->agg, cp->weight, x->local, x->global);
     res.measured = hf_wtime() - t0;
     return res;
@@ -223,6 +225,7 @@ const hf_strategy_t hf_strategy_dpsgd = {
     .doc = "DP-SGD on the clients: per-example gradients clipped to [dpsgd] clip, Gaussian noise z*clip per "
            "minibatch (Abadi et al. 2016), FedAvg aggregation; the worst client's sample-level epsilon",
     .modes = HF_MODE_CENTRAL,
+    .reports_upload = 1,
     .keeps_stragglers = 0,
     .upload_factor = 1,
     .keys = keys,

@@ -61,6 +61,10 @@ typedef struct hf_strategy {
     unsigned modes;                 /* HF_MODE_* it runs in */
     int keeps_stragglers;           /* 1: stragglers' partial work is kept */
     int upload_factor;              /* floats uploaded per model parameter */
+    int reports_upload;             /* 1: its own train hook shows each upload to the privacy
+                                     * observers (hf_privacy_observe, mia.h), as the engine does */
+    int update_when_empty;          /* 1: the server step is applied in a round with no kept client
+                                     * too (DP noise is released every round, dpfedavg) */
     const hf_opt_t *keys;           /* its own suite keys (rows of the options table, key NULL ends) */
 
     /* --- setup ------------------------------------------------------------ */

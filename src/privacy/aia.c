@@ -1,0 +1,197 @@
+/*
+ * aia.c — the model-based attribute inference attack (aia.h).
+ */
+#include "aia.h"
+#include "mia.h"
+#include "run.h"
+#include "evaluate.h"
+#include "hf_util.h"
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int32_t round, target, observed, samples;
+    double accuracy, auc, majority;
+    double attack_s;
+} aia_row_t;
+
+struct hf_aia {
+    int update;                 /* privacy.attribute_attack = update: the target's uploads; else the global model */
+    int target, host, n, feature;
+    float *view;                /* update: the model an eavesdropper rebuilds, x + Δ (P floats) */
+    int pending;                /* update: a row is waiting for hf_aia_round */
+    aia_row_t row;              /* that row */
+    float *xs;                  /* the attacked samples: n rows */
+    int *ys;
+    float *score;               /* their scores this round */
+    float *s1, *s0;             /* scores of the samples whose attribute is 1, 0 (AUC) */
+};
+
+static const hf_col_doc_t aia_cols[] = {
+    {"round", "", "round number"},
+    {"target", "", "the attacked client"},
+    {"observed", "", "the model attacked: 0 the global model, 1 the target's upload (x + its update)"},
+    {"samples", "samples", "samples whose sensitive attribute is inferred"},
+    {"accuracy", "1", "fraction of the samples whose attribute the attack guesses right (lower-loss value)"},
+    {"auc", "1", "area under the ROC curve of the loss difference as a score for attribute 1 (0.5 = chance)"},
+    {"majority", "1", "accuracy of always guessing the samples' more frequent attribute value (the baseline)"},
+    {"attack_s", "s", "measured: wall time of the attack on the hosting rank (not deterministic)"},
+    {NULL, NULL, NULL}};
+
+/* per-sample losses of n rows under params, in chunks */
+static void chunk_losses(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys,
+                         int n, int chunk, float *l)
+{
+    for (int s0 = 0; s0 < n; s0 += chunk)
+        hf_model_forward(m, w, params, xs + (long)s0 * m->in_dim, ys + s0, HF_MIN(chunk, n - s0), NULL, l + s0);
+}
+
+int hf_aia_infer(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys, int n,
+                 int j, int chunk, float *score)
+{
+    int dim = m->in_dim, right = 0;
+    float *xv = hf_alloc_aligned((size_t)HF_MAX(n, 1) * dim * sizeof(float));
+    float *l1 = hf_malloc((size_t)HF_MAX(n, 1) * sizeof(float));
+    memcpy(xv, xs, (size_t)n * dim * sizeof(float));
+    for (int i = 0; i < n; i++) xv[(long)i * dim + j] = 1.0f;
+    chunk_losses(m, w, params, xv, ys, n, chunk, l1);
+    for (int i = 0; i < n; i++) xv[(long)i * dim + j] = 0.0f;
+    chunk_losses(m, w, params, xv, ys, n, chunk, score);
+    for (int i = 0; i < n; i++) {
+        score[i] = l1[i] - score[i];
+        right += (score[i] < 0.0f) == (xs[(long)i * dim + j] == 1.0f);
+    }
+    free(xv);
+    free(l1);
+    return right;
+}
+
+/* Keys and their cross-checks; the attacked sample count into *n. */
+static int check_keys(hf_run_t *x, int update, int *n)
+{
+    const hf_conf_t *c = x->o->conf;
+    if (!strcmp(hf_conf_get(c, "federation.mode"), "async"))
+        return hf_key_err(c, "privacy.attribute_attack", "not available with federation.mode = async");
+    if (update && ((x->strat.st->train && !x->strat.st->reports_upload) || x->p->decentralized))
+        return hf_key_err(c, "privacy.attribute_attack", "update observes the engine's client uploads: not "
+                          "available with federation.strategy = %s%s", x->strat.st->name,
+                          x->p->decentralized ? " in decentralized mode" : "");
+    int target = (int)hf_conf_int(c, "privacy.target"), j = (int)hf_conf_int(c, "privacy.attribute_feature");
+    if (target >= x->p->clients)
+        return hf_key_err(c, "privacy.target", "client %d does not exist (federation.clients = %d)", target,
+                          x->p->clients);
+    if (j >= x->train.dim)
+        return hf_key_err(c, "privacy.attribute_feature", "feature %d does not exist (the data have %d)", j,
+                          x->train.dim);
+    *n = (int)HF_MIN((long)hf_conf_int(c, "privacy.samples"), hf_run_nk(x, target));
+    if (*n <= 0) return hf_key_err(c, "privacy.target", "client %d holds no samples to attack", target);
+    for (int i = 0; i < *n; i++) {
+        long row = x->part.idx[x->part.off[target] + i];
+        float v = x->train.x[row * x->train.dim + j];
+        if (v != 0.0f && v != 1.0f)
+            return hf_key_err(c, "privacy.attribute_feature", "client %d's sample %d has feature %d = %g: a "
+                              "sensitive attribute must be 0 or 1 (data.synthetic_sensitive = yes makes feature 0 "
+                              "one)", target, i, j, (double)v);
+    }
+    return 0;
+}
+
+int hf_aia_new(hf_run_t *x, hf_aia_t **out)
+{
+    const hf_conf_t *c = x->o->conf;
+    *out = NULL;
+    const char *mode = hf_conf_get(c, "privacy.attribute_attack");
+    if (!strcmp(mode, "none")) return 0;
+    int n = 0, update = !strcmp(mode, "update");
+    int rc = check_keys(x, update, &n);
+    if (rc) return rc;
+    hf_aia_t *a = hf_calloc(1, sizeof *a);
+    a->update = update;
+    a->target = (int)hf_conf_int(c, "privacy.target");
+    a->feature = (int)hf_conf_int(c, "privacy.attribute_feature");
+    a->n = n;
+    a->host = hf_privacy_host(x, a->target);
+    *out = a;
+    if (x->rank != a->host) return 0;
+    if (a->update) a->view = hf_alloc_aligned((size_t)x->model.nparams * sizeof(float));
+    int dim = x->train.dim;
+    a->xs = hf_alloc_aligned((size_t)n * dim * sizeof(float));
+    a->ys = hf_malloc((size_t)n * sizeof(int));
+    a->score = hf_malloc((size_t)n * sizeof(float));
+    a->s1 = hf_malloc((size_t)n * sizeof(float));
+    a->s0 = hf_malloc((size_t)n * sizeof(float));
+    int *perm = hf_malloc((size_t)n * sizeof(int));
+    for (int i = 0; i < n; i++) perm[i] = i;
+    hf_gather_rows(x->train.x, x->train.y, dim, x->part.idx + x->part.off[a->target], perm, n, a->xs, a->ys);
+    free(perm);
+    return 0;
+}
+
+/* infer every sample's attribute under the model w into the row */
+static void attack(hf_aia_t *a, hf_run_t *x, const float *w, aia_row_t *row)
+{
+    double t0 = hf_wtime();
+    int dim = x->train.dim, n1 = 0, n0 = 0, right;
+    right = hf_aia_infer(&x->model, x->work, w, a->xs, a->ys, a->n, a->feature, HF_EVAL_CHUNK, a->score);
+    for (int i = 0; i < a->n; i++) {
+        if (a->xs[(long)i * dim + a->feature] == 1.0f) a->s1[n1++] = a->score[i];
+        else a->s0[n0++] = a->score[i];
+    }
+    double bacc, tpr;
+    row->target = a->target;
+    row->samples = a->n;
+    row->accuracy = (double)right / a->n;
+    hf_mia_figures(a->s1, n1, a->s0, n0, &row->auc, &bacc, &tpr);  /* low score: attribute 1 */
+    row->majority = (double)HF_MAX(n1, n0) / a->n;
+    row->attack_s = hf_wtime() - t0;
+}
+
+void hf_aia_update(hf_aia_t *a, hf_run_t *x, int round, int k, const float *delta)
+{
+    if (!a || !a->update || k != a->target || x->rank != a->host) return;
+    memset(&a->row, 0, sizeof a->row);
+    a->row.round = round;
+    a->row.observed = 1;
+    attack(a, x, hf_privacy_view(x, delta, a->view), &a->row);
+    a->pending = 1;
+}
+
+int hf_aia_round(hf_aia_t *a, hf_run_t *x, int round, int evaluated)
+{
+    if (!a) return 0;
+    aia_row_t row = {.round = -1};
+    if (x->rank == a->host) {
+        if (a->update && a->pending) row = a->row;
+        else if (!a->update && evaluated) {
+            row.round = round;
+            attack(a, x, x->global, &row);
+        }
+        a->pending = 0;
+    }
+    MPI_Bcast(&row, (int)sizeof row, MPI_BYTE, a->host, x->comm);
+    if (x->rank != 0 || row.round < 0) return 0;
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof row);
+#define F(name, type) H5Tinsert(t, #name, offsetof(aia_row_t, name), type)
+    F(round, H5T_NATIVE_INT32);
+    F(target, H5T_NATIVE_INT32);
+    F(observed, H5T_NATIVE_INT32);
+    F(samples, H5T_NATIVE_INT32);
+    F(accuracy, H5T_NATIVE_DOUBLE);
+    F(auc, H5T_NATIVE_DOUBLE);
+    F(majority, H5T_NATIVE_DOUBLE);
+    F(attack_s, H5T_NATIVE_DOUBLE);
+#undef F
+    int rc = hf_h5out_append_table(hf_h5out_file(x->h5), "attribute_inference", t, &row, 1,
+                                   "attribute inference by a passive observer (privacy.attribute_attack)", aia_cols);
+    H5Tclose(t);
+    return rc;
+}
+
+void hf_aia_free(hf_aia_t *a)
+{
+    if (!a) return;
+    free(a->view); free(a->xs); free(a->ys); free(a->score); free(a->s1); free(a->s0);
+    free(a);
+}

@@ -1,0 +1,58 @@
+/*
+ * aia.h — attribute inference against one client: the passive observer
+ * `privacy.attribute_attack` adds to a run.  It never changes training.
+ *
+ * The model-based attack of Driouich, Xu, Neglia, Giroire, Thomas ("A Novel
+ * Model-Based Attribute Inference Attack in Federated Learning", FL-NeurIPS
+ * 2022): the adversary knows every feature of the target's samples but one
+ * binary sensitive attribute, and their labels; given a model close to the
+ * target's local one, it guesses for each sample the attribute value under
+ * which that model explains the sample's label best — the value of lower
+ * cross-entropy loss.  Here:
+ *   score_i = loss(w; x_i with x_ij = 1, y_i) − loss(w; x_i with x_ij = 0, y_i),
+ *   guess_i = 1 when score_i < 0, else 0 (a tie guesses 0),
+ * j = privacy.attribute_feature, whose value on every attacked sample must be
+ * 0 or 1 (data.synthetic_sensitive = yes makes feature 0 such an attribute).
+ * The model w attacked:
+ *   global  the global model, every evaluation round (what any participant
+ *           sees: the population-level baseline);
+ *   update  an eavesdropper on the target's uplink, as mia.c's update attack:
+ *           the model x + Δ it rebuilds from the broadcast global model and
+ *           the target's upload, every round the target uploads — the
+ *           target's local model, or its clipped / noised version under
+ *           dpfedavg.  The paper's adversary may also combine several rounds'
+ *           messages into its estimate of the local optimum; this observer
+ *           attacks each upload on its own.
+ * Attacked samples: the target's first privacy.samples training samples.
+ * The rank hosting the target scores them; rank 0 appends an
+ * /attribute_inference row (docs/results.md): accuracy of the guesses, AUC of
+ * the scores (samples with s = 1 against those with s = 0, low score = 1),
+ * the accuracy of always guessing the majority value (what knowing only the
+ * attribute's frequency gives), and the attack's cost.
+ */
+#ifndef HF_AIA_H
+#define HF_AIA_H
+#include "nn.h"
+
+/* The attack on n samples (rows of m->in_dim floats xs, labels ys) under the
+ * model params: score[i] as above (n floats); returns how many guesses equal
+ * the rows' own feature j.  Losses in chunks of `chunk` samples (work must
+ * hold them). */
+int hf_aia_infer(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys, int n,
+                 int j, int chunk, float *score);
+
+typedef struct hf_aia hf_aia_t;
+struct hf_run;
+/* From the privacy.* keys; *out = NULL with privacy.attribute_attack = none.
+ * HF_EINPUT (FILE:LINE: key ...) on a target that is not a client or holds no
+ * samples, a feature out of range or not binary on the attacked samples, async
+ * mode, or update with a strategy that trains itself. */
+int hf_aia_new(struct hf_run *x, hf_aia_t **out);
+/* update attack, on the rank hosting client k after its training (as hf_mia_update). */
+void hf_aia_update(hf_aia_t *a, struct hf_run *x, int round, int k, const float *delta);
+/* Every rank, every round after evaluation (collective): the round's row to
+ * rank 0, which appends it to /attribute_inference. */
+int hf_aia_round(hf_aia_t *a, struct hf_run *x, int round, int evaluated);
+void hf_aia_free(hf_aia_t *a);
+
+#endif
