@@ -31,6 +31,7 @@ enum {
     HF_RNG_CLIENT_TEST = 62, /* per-client test split: (seed, 0, client) (partition.c) */
     HF_RNG_PERSONAL = 63, /* personalization: fine-tuning shuffles (seed, round, client) (client.c) */
     HF_RNG_DPSGD = 64,    /* DP-SGD noise: (seed, round, client << 32 | local step) (dpsgd.c) */
+    HF_RNG_FEDGEN = 65,   /* FedGen: generator samples (seed, round, (1 + client) << 32 | step; 0 server) (fedgen.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

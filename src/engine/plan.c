@@ -30,8 +30,8 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
     }
     hf_round_in_t in = {.m = m, .client = sel, .samples = x->d_nk, .cls = x->d_cls, .K = K,
                         .epochs = p->local_epochs, .batch = p->batch_size, .epochs_of = x->d_ep,
-                        .skip = x->d_skip, .flops_per_sample = fps, .bytes_down = xfer,
-                        .bytes_up = xfer, .seed = p->seed, .round = t,
+                        .skip = x->d_skip, .flops_per_sample = fps,
+                        .bytes_down = xfer + x->strat.side_down, .bytes_up = xfer + x->strat.side_up, .seed = p->seed, .round = t,
                         .flops_scale = st->flops_scale ? st->flops_scale(&x->strat) : NULL,
                         .bytes_scale = st->bytes_scale ? st->bytes_scale(&x->strat) : NULL,
                         .k_dynamic = x->dbw ? x->dbw->k : 0, .pre_s = x->tr_s};

@@ -46,9 +46,10 @@ static void record_central(const hf_run_t *x, int i, int k, const hf_cplan_t *cp
     pr->outcome = dp ? dp->outcome : cp->kept ? HF_OUT_COMPLETED : HF_OUT_STRAGGLER;
     pr->compute_s_model = dp ? (cp->kept ? dp->t_compute : dp->t_compute_full)  /* a dropped client did it all */
                              : hf_model_train_flops(&x->model) * (double)hf_run_nk(x, k) * cp->epochs / (dc->gflops * 1e9);
-    pr->bytes_up = cp->kept ? ebytes : 0;
-    pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, xfer, pr->bytes_up);
-    pr->energy_j = session_energy_j(dc, pr->compute_s_model, xfer, pr->bytes_up);
+    uint64_t down = xfer + x->strat.side_down;  /* + what the strategy sends besides the model */
+    pr->bytes_up = cp->kept ? ebytes + x->strat.side_up : 0;
+    pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, down, pr->bytes_up);
+    pr->energy_j = session_energy_j(dc, pr->compute_s_model, down, pr->bytes_up);
 }
 
 void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *cp, const hf_local_t *lr,
@@ -142,7 +143,7 @@ double hf_record_round(const hf_run_t *x, const hf_part_rec_t *allrecs, int mt, 
     rr->completed = x->plan.kept;
     rr->dropped = mt - x->plan.kept - rr->late;
     uint64_t xfer = (uint64_t)st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
-    rr->bytes_down = p->decentralized ? rr->bytes_up : (uint64_t)mt * xfer;
+    rr->bytes_down = p->decentralized ? rr->bytes_up : (uint64_t)mt * (xfer + x->strat.side_down);
     if (st->model_bytes) {  /* each selected client downloads its sub-model */
         rr->bytes_down = 0;
         for (int i = 0; i < mt; i++) rr->bytes_down += st->model_bytes(&x->strat, i);

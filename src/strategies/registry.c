@@ -35,7 +35,8 @@
     X(fjord)          \
     X(feddf)          \
     X(dkt)            \
-    X(ditto)
+    X(ditto)          \
+    X(fedgen)
 
 #define DECLARE(name) extern const hf_strategy_t hf_strategy_##name;
 #define ENTRY(name) &hf_strategy_##name,

@@ -102,8 +102,9 @@ typedef struct hf_strategy {
     void (*client_upload)(hf_strat_t *s, int k, const hf_cplan_t *cp, const float *y,
                           const float *x, float *upload);
 
-    /* after the round's training of kept plan entry i (client k), on its rank:
-     * the client's personal model's update (Ditto); NULL: none */
+    /* after the round's training of kept plan entry i (client k), on its rank,
+     * its trained model in s->run->local: the client's personal model's update
+     * (Ditto), its classifier head kept for the server (FedGen); NULL: none */
     void (*personal_train)(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
 
     /* --- aggregation (collective) ------------------------------------------ */
@@ -146,6 +147,8 @@ struct hf_strat {
     float mu;                       /* proximal coefficient in use (FedProx, FedNova), 0 = none */
     int grad_active;                /* local training calls grad_hook */
     void *state;                    /* the strategy's own state (its file defines it) */
+    uint64_t side_up, side_down;    /* bytes a selected client sends / receives each round besides its
+                                     * model (FedGen: label counts up, generator down); set by init, plan */
     uint64_t state_bytes_max;       /* worst-case bytes of persistent state, all ranks */
 };
 
