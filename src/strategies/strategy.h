@@ -85,6 +85,13 @@ typedef struct hf_strategy {
     /* per plan entry: factor on training FLOPs / on transfer bytes (NULL: 1) */
     const double *(*flops_scale)(const hf_strat_t *s);
     const double *(*bytes_scale)(const hf_strat_t *s);
+    /* decentralized mode: client k's FLOPs in a round in which it trains on
+     * `samples` samples, local training and anything else it computes
+     * (dkt: distillation; NULL: the model's training FLOPs × samples), and
+     * the bytes client i sends neighbour j a round (NULL: upload_factor · P
+     * floats).  They price its simulated time, /participation and energy. */
+    double (*dec_flops)(const hf_strat_t *s, int k, long samples);
+    uint64_t (*dec_edge_bytes)(const hf_strat_t *s, int i, int j);
     /* plan entry i's model width (NULL: 1) and its model's bytes one way
      * (NULL: upload_factor · P floats, the codec may shrink uploads) */
     double (*width)(const hf_strat_t *s, int i);
