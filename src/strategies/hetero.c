@@ -194,6 +194,21 @@ void hf_het_quotas(int nl, const double *prop, int n, int *cnt)
     }
 }
 
+/* heterofl.scaler: yes, no, or auto = yes only for an architecture with
+ * normalisation layers (the authors' Scaler sits in front of one); none of
+ * these has one.  No default case: a new architecture must decide. */
+static int scaler_on(const char *v, hf_arch_t arch)
+{
+    if (strcmp(v, "auto")) return !strcmp(v, "yes");
+    switch (arch) {
+    case HF_ARCH_LOGREG:
+    case HF_ARCH_MLP:
+    case HF_ARCH_CNN:
+        return 0;
+    }
+    return 0;
+}
+
 int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
                   int N, int m, const hf_het_data_t *d)
 {
@@ -212,7 +227,7 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     h->dkt_steps = (int)hf_conf_int(c, "dkt.steps");
     h->dkt_lr = hf_conf_float(c, "dkt.lr");
     h->dkt_T = hf_conf_float(c, "dkt.temperature");
-    h->scaler = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.scaler");
+    h->scaler = h->kind == HET_HETEROFL && scaler_on(hf_conf_get(c, "heterofl.scaler"), full->cfg.arch);
     h->masked_loss = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.masked_loss");
     h->label_split = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.label_split");
     h->kd = h->kind == HET_FJORD && hf_conf_bool(c, "fjord.kd");

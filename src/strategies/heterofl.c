@@ -16,8 +16,11 @@ static const hf_opt_t keys[] = {
      "heterofl: fix = level by client index (exact quotas of the proportions; with memory caps: the "
      "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "
      "levels the class holds), keyed (seed, width, round, client)"},
-    {"heterofl.scaler", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
-     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler)"},
+    {"heterofl.scaler", HF_OPT_CHOICE, "auto", HF_OPT_NORANGE, "auto|yes|no",
+     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler); auto = yes "
+     "only for a model with normalisation layers, which the Scaler sits in front of in the authors' "
+     "models: no for logreg, mlp and cnn (without one the factor compounds over the layers: the "
+     "e-only 2NN diverged to chance with it)"},
     {"heterofl.masked_loss", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
      "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
     {"heterofl.label_split", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
