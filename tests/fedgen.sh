@@ -12,6 +12,8 @@
 #    compute time is FedAvg's × (1 + 32·(2·16·9 + 2·32·16 + 6·10·32) /
 #    (16 · 3 · 2 · (784·32 + 32·10))) = 1 + 103424/2439168;
 #  - 1/2/3 ranks bitwise, SIGTERM + --resume on another rank count bitwise;
+#  - the CNN (head: the output layer on its fully connected layer): alpha = 0
+#    is FedAvg bit for bit there too;
 #  - bad keys: exit 2 with FILE:LINE: key '...'.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
@@ -31,7 +33,13 @@ check "fedgen alpha=0 = fedavg bitwise (model, accuracy, losses)" same_as_fedavg
 "$HETFL" run "$S" --quiet -o "$TMP/d0.h5" "${G[@]}" --set fedgen.alpha_decay=0 > /dev/null 2>&1
 check "fedgen alpha_decay=0 = fedavg bitwise" same_as_fedavg "$TMP/d0.h5"
 
-"$HETFL" run "$S" --quiet -o "$TMP/r1.h5" "${G[@]}" --set run.checkpoint_every=1 > /dev/null 2>&1
+# the CNN: the head is its output layer on the fully connected layer's 32 units
+CNN=(--set model.arch=cnn --set model.hidden=4,8,32 --set federation.rounds=3)
+"$HETFL" run "$S" --quiet -o "$TMP/cnnavg.h5" "${B[@]}" "${CNN[@]}" > /dev/null 2>&1
+"$HETFL" run "$S" --quiet -o "$TMP/cnn0.h5" "${G[@]}" "${CNN[@]}" --set fedgen.alpha=0 > /dev/null 2>&1
+check "CNN: fedgen alpha=0 = fedavg bitwise" h5diff "$TMP/cnnavg.h5" "$TMP/cnn0.h5" /model/final /model/final
+
+"$HETFL" run "$S" --quiet -o "$TMP/r1.h5" "${G[@]}" > /dev/null 2>&1
 check "fedgen alpha=10: runs" test $? = 0
 check "alpha=10 changes the model (differs from fedavg by > 1e-4)" \
   bash -c "! h5diff -d 1e-4 '$TMP/avg.h5' '$TMP/r1.h5' /model/final /model/final > /dev/null 2>&1"
@@ -50,19 +58,22 @@ priced() {
 }
 check "regulariser FLOPs priced: compute_s_model x (1 + 103424/2439168) from round 2" priced
 
-run_mpi 2 run "$S" --quiet -o "$TMP/r2.h5" "${G[@]}" --set run.checkpoint_every=1 > /dev/null 2>&1
-check "2 ranks = 1 rank" "$HETFL" compare "$TMP/r1.h5" "$TMP/r2.h5"
-run_mpi 3 run "$S" --quiet -o "$TMP/r3.h5" "${G[@]}" --set run.checkpoint_every=1 --set aggregation.topology=allreduce > /dev/null 2>&1
-check "3 ranks, allreduce = 1 rank" "$HETFL" compare "$TMP/r1.h5" "$TMP/r3.h5"
+# determinism and resume: 10 rounds, so that SIGTERM lands mid-run
+D=("${G[@]}" --set federation.rounds=10 --set run.checkpoint_every=1)
+"$HETFL" run "$S" --quiet -o "$TMP/d1.h5" "${D[@]}" > /dev/null 2>&1
+run_mpi 2 run "$S" --quiet -o "$TMP/d2.h5" "${D[@]}" > /dev/null 2>&1
+check "2 ranks = 1 rank" "$HETFL" compare "$TMP/d1.h5" "$TMP/d2.h5"
+run_mpi 3 run "$S" --quiet -o "$TMP/d3.h5" "${D[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
+check "3 ranks, allreduce = 1 rank" "$HETFL" compare "$TMP/d1.h5" "$TMP/d3.h5"
 
 # SIGTERM once round 2 is printed (G trained, p-hat set): exit 3; resume on 2 ranks
-"$HETFL" run "$S" -o "$TMP/term.h5" "${G[@]}" --set run.checkpoint_every=1 --set federation.rounds=4 > "$TMP/term.log" 2>&1 & pid=$!
+"$HETFL" run "$S" -o "$TMP/term.h5" "${D[@]}" > "$TMP/term.log" 2>&1 & pid=$!
 wait_round 2 "$TMP/term.log"
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM: exit 3 (got $rc)" test $rc = 3
-run_mpi 2 run "$S" --quiet --resume "$TMP/term.h5" "${G[@]}" --set run.checkpoint_every=1 > "$TMP/resume.log" 2>&1
+run_mpi 2 run "$S" --quiet --resume "$TMP/term.h5" "${D[@]}" > "$TMP/resume.log" 2>&1
 check "resume on 2 ranks: exit 0" test $? = 0
-check "resumed run = uninterrupted run" "$HETFL" compare "$TMP/r1.h5" "$TMP/term.h5"
+check "resumed run = uninterrupted run" "$HETFL" compare "$TMP/d1.h5" "$TMP/term.h5"
 
 bad_key() {  # KEY LINE VALUE [SECTION]: exit 2, "FILE:LINE: key 'KEY'"
   printf '[federation]\nstrategy = fedgen\n[%s]\n%s = %s\n' "${4:-fedgen}" "${1#*.}" "$3" > "$TMP/bad.conf"
