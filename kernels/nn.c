@@ -1087,3 +1087,13 @@ void hf_sgd_step(const hf_sgd_t *o, long n, float *p, const float *g, float *mom
     else
         sgd_plain(n, p, g, o->lr, sc, o->weight_decay);
 }
+
+void hf_adam_step(long n, float *x, const float *g, float *m, float *v, double a)
+{
+    const double b1 = HF_ADAM_B1, b2 = HF_ADAM_B2, eps = 1e-8;
+    for (long j = 0; j < n; j++) {
+        m[j] = (float)(b1 * m[j] + (1.0 - b1) * g[j]);
+        v[j] = (float)(b2 * v[j] + (1.0 - b2) * (double)g[j] * g[j]);
+        x[j] -= (float)(a * m[j] / (sqrt((double)v[j]) + eps));
+    }
+}

@@ -110,6 +110,14 @@ typedef struct {
  * if momentum: mom = momentum*mom + g; step = mom; else step = g. */
 void hf_sgd_step(const hf_sgd_t *o, long n, float *params, const float *grad, float *mom);
 
+/* Adam (Kingma & Ba) with beta1 = HF_ADAM_B1, beta2 = HF_ADAM_B2, eps = 1e-8:
+ * m = b1 m + (1 − b1) g, v = b2 v + (1 − b2) g², x −= a · m / (sqrt(v) + eps)
+ * over n parameters, a = lr · sqrt(1 − b2^t) / (1 − b1^t) computed by the
+ * caller (its learning-rate schedule and step count t). */
+#define HF_ADAM_B1 0.9
+#define HF_ADAM_B2 0.999
+void hf_adam_step(long n, float *x, const float *g, float *m, float *v, double a);
+
 /* One local SGD step on a minibatch: forward, backward and the hf_sgd_step()
  * update, same semantics as hf_model_train_step_grad() followed by
  * hf_sgd_step(o, m->nparams, params, grad, mom) (equal up to float rounding).

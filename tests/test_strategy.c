@@ -355,13 +355,22 @@ static void test_cycle_time(void)
     hf_graph_t ring, star;
     hf_topology_build(&ring, "ring", 8, 0, "", 1);
     hf_topology_build(&star, "star", 8, 0, "", 1);
-    double tc[8] = {0};
-    double cr = hf_graph_cycle_time(&ring, tc, 0, 1e6, 1e6, 1e6);
-    double cs = hf_graph_cycle_time(&star, tc, 0, 1e6, 1e6, 1e6);
+    double tc[8] = {0}, lat[8] = {0}, bw[8] = {1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6}, bits[14];
+    for (int q = 0; q < 14; q++) bits[q] = 1e6;
+    double cr = hf_graph_cycle_time(&ring, tc, lat, bits, bw, bw);
+    double cs = hf_graph_cycle_time(&star, tc, lat, bits, bw, bw);
     CU_ASSERT_DOUBLE_EQUAL(cr, 2.0, 1e-12);   /* 1 Mbit at 1/2 Mbit/s */
     CU_ASSERT_DOUBLE_EQUAL(cs, 7.0, 1e-12);   /* hub → leaf at 1/7 Mbit/s, leaf → hub at 1/7 */
     hf_graph_free(&ring);
     hf_graph_free(&star);
+    /* two nodes of different classes: 0→1 at min(up_0, down_1) = 1 Mbit/s, 8 Mbit:
+     * 1 + 0.5 + 8 = 9.5; 1→0 at min(4, 2) = 2 Mbit/s, 2 Mbit: 3 + 0.1 + 1 = 4.1;
+     * the cycle's mean (9.5 + 4.1)/2 = 6.8 beats the self-loops 1 and 3 */
+    hf_graph_t two;
+    hf_topology_build(&two, "complete", 2, 0, "", 1);
+    double tc2[2] = {1, 3}, lat2[2] = {0.5, 0.1}, bits2[2] = {8e6, 2e6}, up2[2] = {1e6, 4e6}, dn2[2] = {2e6, 1e6};
+    CU_ASSERT_DOUBLE_EQUAL(hf_graph_cycle_time(&two, tc2, lat2, bits2, up2, dn2), 6.8, 1e-12);
+    hf_graph_free(&two);
 }
 
 static void test_gossip_complete_is_average(void)

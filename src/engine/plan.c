@@ -30,8 +30,8 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
     }
     hf_round_in_t in = {.m = m, .client = sel, .samples = x->d_nk, .cls = x->d_cls, .K = K,
                         .epochs = p->local_epochs, .batch = p->batch_size, .epochs_of = x->d_ep,
-                        .skip = x->d_skip, .flops_per_sample = fps, .bytes_down = xfer,
-                        .bytes_up = xfer, .seed = p->seed, .round = t,
+                        .skip = x->d_skip, .flops_per_sample = fps,
+                        .bytes_down = xfer + x->strat.side_down, .bytes_up = xfer + x->strat.side_up, .seed = p->seed, .round = t,
                         .flops_scale = st->flops_scale ? st->flops_scale(&x->strat) : NULL,
                         .bytes_scale = st->bytes_scale ? st->bytes_scale(&x->strat) : NULL,
                         .k_dynamic = x->dbw ? x->dbw->k : 0, .pre_s = x->tr_s};
@@ -337,3 +337,41 @@ void hf_vol_after(hf_run_t *x, const int *sel, int mt, const hf_part_rec_t *allr
     hf_select_after(x->sel, sel, mt);
 }
 
+
+/* ------------------------------------------------------ decentralized mode --- */
+
+double hf_dec_flops(const hf_run_t *x, int k, long samples)
+{
+    const hf_strategy_t *st = x->strat.st;
+    if (st->dec_flops) return st->dec_flops(&x->strat, k, samples);
+    return hf_model_train_flops(&x->model) * (double)samples;
+}
+
+uint64_t hf_dec_edge_bytes(const hf_run_t *x, int i, int j)
+{
+    const hf_strategy_t *st = x->strat.st;
+    if (st->dec_edge_bytes) return st->dec_edge_bytes(&x->strat, i, j);
+    return (uint64_t)st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
+}
+
+double hf_dec_cycle_time(const hf_run_t *x)
+{
+    const hf_params_t *p = x->p;
+    const hf_graph_t *g = &x->graph;
+    int N = p->clients;
+    double *tc = hf_calloc((size_t)N, sizeof(double)), *lat = hf_calloc((size_t)N, sizeof(double));
+    double *up = hf_calloc((size_t)N, sizeof(double)), *down = hf_calloc((size_t)N, sizeof(double));
+    double *bits = hf_calloc((size_t)HF_MAX(g->off[N], 1), sizeof(double));
+    for (int k = 0; k < N; k++) {
+        const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+        long samples = hf_strat_samples(hf_run_nk(x, k), p->batch_size, x->plan.c[k].steps);
+        tc[k] = hf_dec_flops(x, k, samples) / (dc->gflops * 1e9);
+        lat[k] = dc->latency_s;
+        up[k] = dc->up_mbps * 1e6;
+        down[k] = dc->down_mbps * 1e6;
+        for (long q = g->off[k]; q < g->off[k + 1]; q++) bits[q] = 8.0 * (double)hf_dec_edge_bytes(x, k, g->adj[q]);
+    }
+    double c = hf_graph_cycle_time(g, tc, lat, bits, up, down);
+    free(tc); free(lat); free(up); free(down); free(bits);
+    return c;
+}

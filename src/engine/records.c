@@ -25,17 +25,23 @@ static double session_energy_j(const hf_devclass_t *dc, double compute_s, uint64
     return hf_energy_model(dc->active_w, compute_s, dc->radio_j_per_mb, bytes_down, bytes_up, 0, 0).total_j;
 }
 
-/* Decentralized mode: every client trains, then sends its model to each neighbour. */
+/* Decentralized mode: every client trains (and computes what else the
+ * strategy has it compute), then sends each neighbour what the strategy says
+ * (the model), at its own device class's speed and link (plan.c). */
 static void record_decentral(const hf_run_t *x, int k, const hf_local_t *lr, const hf_devclass_t *dc,
                              hf_part_rec_t *pr)
 {
-    uint64_t model_bytes = (uint64_t)x->model.nparams * sizeof(float);
-    long deg = x->graph.off[k + 1] - x->graph.off[k];
+    const hf_graph_t *g = &x->graph;
+    uint64_t down = 0;
+    pr->bytes_up = 0;
+    for (long q = g->off[k]; q < g->off[k + 1]; q++) {
+        pr->bytes_up += hf_dec_edge_bytes(x, k, g->adj[q]);
+        down += hf_dec_edge_bytes(x, g->adj[q], k);
+    }
     pr->outcome = HF_OUT_COMPLETED;
-    pr->compute_s_model = hf_model_train_flops(&x->model) * (double)lr->samples / (dc->gflops * 1e9);
-    pr->bytes_up = (uint64_t)deg * model_bytes;
+    pr->compute_s_model = hf_dec_flops(x, k, lr->samples) / (dc->gflops * 1e9);
     pr->comm_s = hf_clock_transfer_s(dc->latency_s, dc->up_mbps, pr->bytes_up);
-    pr->energy_j = session_energy_j(dc, pr->compute_s_model, pr->bytes_up, pr->bytes_up);
+    pr->energy_j = session_energy_j(dc, pr->compute_s_model, down, pr->bytes_up);
 }
 
 /* A synchronous round: the device plan's times, the upload the codec produced. */
@@ -46,9 +52,10 @@ static void record_central(const hf_run_t *x, int i, int k, const hf_cplan_t *cp
     pr->outcome = dp ? dp->outcome : cp->kept ? HF_OUT_COMPLETED : HF_OUT_STRAGGLER;
     pr->compute_s_model = dp ? (cp->kept ? dp->t_compute : dp->t_compute_full)  /* a dropped client did it all */
                              : hf_model_train_flops(&x->model) * (double)hf_run_nk(x, k) * cp->epochs / (dc->gflops * 1e9);
-    pr->bytes_up = cp->kept ? ebytes : 0;
-    pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, xfer, pr->bytes_up);
-    pr->energy_j = session_energy_j(dc, pr->compute_s_model, xfer, pr->bytes_up);
+    uint64_t down = xfer + x->strat.side_down;  /* + what the strategy sends besides the model */
+    pr->bytes_up = cp->kept ? ebytes + x->strat.side_up : 0;
+    pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, down, pr->bytes_up);
+    pr->energy_j = session_energy_j(dc, pr->compute_s_model, down, pr->bytes_up);
 }
 
 void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *cp, const hf_local_t *lr,
@@ -67,9 +74,9 @@ void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *
     pr->width = 1.0;
     if (p->decentralized) record_decentral(x, k, lr, dc, pr);
     else record_central(x, i, k, cp, ebytes, dc, dp, pr);
-    if (st->model_bytes) {  /* its sub-model's bytes both ways; compute time is scaled in the device plan */
+    if (st->width) pr->width = st->width(&x->strat, i);
+    if (st->model_bytes && !p->decentralized) {  /* its sub-model's bytes both ways; compute time is scaled in the device plan */
         uint64_t hb = st->model_bytes(&x->strat, i);
-        pr->width = st->width ? st->width(&x->strat, i) : 1.0;
         pr->bytes_up = cp->kept ? hb : 0;
         pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, hb, pr->bytes_up);
         pr->energy_j = session_energy_j(dc, pr->compute_s_model, hb, pr->bytes_up);
@@ -142,8 +149,8 @@ double hf_record_round(const hf_run_t *x, const hf_part_rec_t *allrecs, int mt, 
     rr->completed = x->plan.kept;
     rr->dropped = mt - x->plan.kept - rr->late;
     uint64_t xfer = (uint64_t)st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
-    rr->bytes_down = p->decentralized ? rr->bytes_up : (uint64_t)mt * xfer;
-    if (st->model_bytes) {  /* each selected client downloads its sub-model */
+    rr->bytes_down = p->decentralized ? rr->bytes_up : (uint64_t)mt * (xfer + x->strat.side_down);
+    if (st->model_bytes && !p->decentralized) {  /* each selected client downloads its sub-model */
         rr->bytes_down = 0;
         for (int i = 0; i < mt; i++) rr->bytes_down += st->model_bytes(&x->strat, i);
     }

@@ -145,6 +145,14 @@ void hf_client_rows_build(hf_run_t *x);
 /* plan.c: the plan phase beyond the strategy's own plan (see plan.c). */
 double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double fps);
 void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start);
+/* plan.c, decentralized mode: client k's FLOPs in a round in which it trains
+ * `samples` samples, the bytes client i sends neighbour j a round (the
+ * strategy's dec_flops / dec_edge_bytes, else the full model's), and the
+ * steady-state time per gossip iteration, every client at its device class's
+ * speed and link (topology.c's max-plus cycle time). */
+double hf_dec_flops(const hf_run_t *x, int k, long samples);
+uint64_t hf_dec_edge_bytes(const hf_run_t *x, int i, int j);
+double hf_dec_cycle_time(const hf_run_t *x);
 void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl);
 int hf_vol_init(hf_run_t *x, int N, int m);
 void hf_vol_transfer_plan(hf_run_t *x, int t, const int *sel, int mt);

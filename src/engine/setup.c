@@ -256,17 +256,15 @@ static int setup_algorithm(hf_run_t *x)
     for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;
     toff[x->model.ntensors] = P;
     x->agg = hf_strat_agg_new(&x->strat, x->strat.st->upload_factor, x->model.ntensors, toff);
-    if (p->decentralized) {  /* D-PSGD's steady-state time per gossip iteration (topology.c) */
-        int N = p->clients;
+    if (p->decentralized) {  /* the steady-state time per gossip iteration (plan.c) */
         hf_strat_plan_decentral(&x->strat, &x->plan);
-        double *tc = hf_calloc((size_t)N, sizeof(double));
-        for (int k = 0; k < N; k++)
-            tc[k] = hf_model_train_flops(&x->model) *
-                    (double)hf_strat_samples(hf_run_nk(x, k), p->batch_size, x->plan.c[k].steps) /
-                    (p->dev.gflops * 1e9);
-        x->cycle_time = hf_graph_cycle_time(&x->graph, tc, p->dev.latency_s, (double)P * sizeof(float) * 8,
-                                            p->dev.up_mbps * 1e6, p->dev.down_mbps * 1e6);
-        free(tc);
+        if (x->strat.st->plan) {  /* the strategy's per-client choices (dkt: widths) price it */
+            int *all = hf_calloc((size_t)p->clients, sizeof(int));
+            for (int k = 0; k < p->clients; k++) all[k] = k;
+            x->strat.st->plan(&x->strat, 0, all, p->clients);
+            free(all);
+        }
+        x->cycle_time = hf_dec_cycle_time(x);
     }
     return 0;
 }

@@ -201,6 +201,50 @@ static hf_local_t train_dkt(hf_strat_t *s, int i, int k, int t, const hf_cplan_t
     return (hf_local_t){.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
 }
 
+/* Does teacher i distil into its neighbour j this round (hf_dkt_gossip's rule)? */
+static int distils(hf_hetero_t *h, int i, int j, int steps)
+{
+    const hf_het_data_t *dt = hf_hetero_data(h);
+    return steps > 0 && hf_hetero_level(h, i) < hf_hetero_level(h, j) && dt->off[i + 1] > dt->off[i];
+}
+
+/* Client k's FLOPs a round: local training of its sub-model, the forward
+ * passes it runs as a teacher for each narrower neighbour (dkt.steps batches
+ * of B), and its own soft-target steps (forward and backward) towards each
+ * wider neighbour. */
+static double flops_dkt(const hf_strat_t *s, int k, long samples)
+{
+    hf_hetero_t *h = s->state;
+    const hf_graph_t *g = &s->run->graph;
+    int steps, B;
+    double lr, T;
+    uint64_t seed;
+    hf_hetero_dkt_params(h, &steps, &lr, &T, &seed, &B);
+    const hf_model_t *mk = hf_hetero_level_model(h, hf_hetero_level(h, k));
+    double f = hf_model_train_flops(mk) * (double)samples, batch = (double)steps * B;
+    for (long q = g->off[k]; q < g->off[k + 1]; q++) {
+        if (distils(h, k, g->adj[q], steps)) f += batch * mk->flops_fwd;
+        if (distils(h, g->adj[q], k, steps)) f += batch * hf_model_train_flops(mk);
+    }
+    return f;
+}
+
+/* Bytes i sends neighbour j a round: its sub-model, and when it teaches j
+ * the dkt.steps batches the student trains on, inputs and logits (float32). */
+static uint64_t edge_bytes_dkt(const hf_strat_t *s, int i, int j)
+{
+    hf_hetero_t *h = s->state;
+    int steps, B;
+    double lr, T;
+    uint64_t seed;
+    hf_hetero_dkt_params(h, &steps, &lr, &T, &seed, &B);
+    uint64_t b = (uint64_t)hf_hetero_level_model(h, hf_hetero_level(h, i))->nparams * sizeof(float);
+    if (distils(h, i, j, steps))
+        b += (uint64_t)steps * (uint64_t)B *
+             (uint64_t)(hf_hetero_data(h)->dim + hf_hetero_full(h)->cfg.n_classes) * sizeof(float);
+    return b;
+}
+
 /* Same-width gossip and distillation; the widest clients form the evaluated mean. */
 static int gossip_dkt(hf_strat_t *s, int t)
 {
@@ -232,6 +276,8 @@ const hf_strategy_t hf_strategy_dkt = {
     .plan = hf_het_plan,
     .width = hf_het_width,
     .model_bytes = hf_het_model_bytes,
+    .dec_flops = flops_dkt,
+    .dec_edge_bytes = edge_bytes_dkt,
     .train = train_dkt,
     .gossip = gossip_dkt,
     .evaluate = evaluate_dkt,

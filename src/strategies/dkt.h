@@ -23,10 +23,18 @@
  * any rank count (tests/hetero.sh).  Evaluation: the mean model of each
  * width's clients, at that width, into /rounds_by_width; the /rounds model
  * (x̄, test_accuracy, /model/final) is the mean of the widest clients' models.
+ * Priced (dec_flops, dec_edge_bytes; plan.c's cycle time and records.c): a
+ * client's FLOPs a round are its sub-model's local training, plus dkt.steps·B
+ * forward passes of its sub-model for every narrower neighbour it teaches,
+ * plus dkt.steps·B soft-target steps (3 forward passes' FLOPs a sample) of
+ * its sub-model for every wider neighbour; it sends every neighbour its
+ * sub-model (float32) and every neighbour it teaches the dkt.steps batches
+ * that neighbour trains on: B·(features + classes) float32 a step, the
+ * inputs and its logits.  The inputs are the teacher's raw training samples:
+ * the protocol as simulated moves private data between neighbours (a
+ * deployment would distil on public or generated inputs instead).
  * Not modelled yet: /rounds consensus_distance is taken over all clients
- * against that x̄ (narrow clients included), and simulated time and
- * /participation bytes are HeteroFL's per-client sub-model figures — neither
- * the distillation compute nor the per-neighbour traffic is priced.
+ * against that x̄ (narrow clients included).
  */
 #ifndef HF_DKT_H
 #define HF_DKT_H

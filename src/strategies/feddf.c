@@ -296,7 +296,6 @@ static void distil(hf_feddf_t *f, int g, int t, const float *zt, feddf_rec_t *re
     rec->val_acc_init = f->V ? (double)vbest / (double)f->V : NAN;
     hf_rng_t r;
     hf_rng_init(&r, f->p->seed, HF_RNG_DISTILL, (uint64_t)t, (uint64_t)g);
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double b1t = 1.0, b2t = 1.0;
     long pos = S;
     for (s = 0; s < f->steps; s++) {
@@ -309,14 +308,9 @@ static void distil(hf_feddf_t *f, int g, int t, const float *zt, feddf_rec_t *re
         pos += B;
         hf_model_train_step_soft(mg, f->work[g], x, gr, xb, zb, f->T, B);
         double lr = 0.5 * f->lr * (1.0 + cos(M_PI * (double)s / (double)f->steps));  /* cosine decay */
-        b1t *= b1;
-        b2t *= b2;
-        double a = lr * sqrt(1.0 - b2t) / (1.0 - b1t);
-        for (long j = 0; j < PG; j++) {
-            am[j] = (float)(b1 * am[j] + (1.0 - b1) * gr[j]);
-            av[j] = (float)(b2 * av[j] + (1.0 - b2) * (double)gr[j] * gr[j]);
-            x[j] -= (float)(a * am[j] / (sqrt((double)av[j]) + eps));
-        }
+        b1t *= HF_ADAM_B1;
+        b2t *= HF_ADAM_B2;
+        hf_adam_step(PG, x, gr, am, av, lr * sqrt(1.0 - b2t) / (1.0 - b1t));
         if ((s + 1) % f->val_every == 0 || s + 1 == f->steps) {
             int v = val_correct(f, g, x);
             if (v > vbest) {

@@ -194,6 +194,23 @@ void hf_het_quotas(int nl, const double *prop, int n, int *cnt)
     }
 }
 
+/* heterofl.scaler: yes, no, or auto = yes only for an architecture with
+ * normalisation layers (the authors' Scaler sits in front of one); none of
+ * these has one.  No default case: a new architecture must decide. */
+static int scaler_on(const char *v, hf_arch_t arch)
+{
+    if (strcmp(v, "auto")) return !strcmp(v, "yes");
+    switch (arch) {
+    case HF_ARCH_LOGREG:
+    case HF_ARCH_MLP:
+    case HF_ARCH_CNN:   /* no normalisation: the factor compounds over the layers */
+    case HF_ARCH_LSTM:  /* gates are not ReLUs: not a rescaling at all */
+    case HF_ARCH_RESNET:/* group norm cancels it; without a norm it is no rescaling */
+        return 0;
+    }
+    return 0;
+}
+
 int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
                   int N, int m, const hf_het_data_t *d)
 {
@@ -212,7 +229,7 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     h->dkt_steps = (int)hf_conf_int(c, "dkt.steps");
     h->dkt_lr = hf_conf_float(c, "dkt.lr");
     h->dkt_T = hf_conf_float(c, "dkt.temperature");
-    h->scaler = h->kind == HET_HETEROFL && hf_conf_bool(c, "heterofl.scaler");
+    h->scaler = h->kind == HET_HETEROFL && scaler_on(hf_conf_get(c, "heterofl.scaler"), full->cfg.arch);
     if (h->scaler && full->cfg.arch == HF_ARCH_LSTM) {  /* sigmoid and tanh are not positively homogeneous */
         free(h);
         return hf_key_err(c, "heterofl.scaler", "the scaler (hidden weights times 1/width) equals scaling "

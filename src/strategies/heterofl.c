@@ -16,9 +16,13 @@ static const hf_opt_t keys[] = {
      "heterofl: fix = level by client index (exact quotas of the proportions; with memory caps: the "
      "widest level the class holds); dynamic = redrawn every round from the proportions (restricted to "
      "levels the class holds), keyed (seed, width, round, client)"},
-    {"heterofl.scaler", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
-     "heterofl, dkt: divide hidden-layer outputs by the width during training (authors' Scaler); ReLU "
-     "models only (set it to no for model.arch = lstm)"},
+    {"heterofl.scaler", HF_OPT_CHOICE, "auto", HF_OPT_NORANGE, "auto|yes|no",
+     "heterofl: divide hidden-layer outputs by the width during training (authors' Scaler); auto = yes "
+     "only where the Scaler is a rescaling in front of a normalisation layer that does not cancel it, "
+     "which is no model hetfl has: no for logreg, mlp and cnn (without a norm the factor compounds over "
+     "the layers: the e-only 2NN diverged to chance with it), no for the lstm (its gates are not "
+     "ReLUs: yes is refused), no for the resnet (its group norm cancels the factor; with model.norm = "
+     "none yes is refused)"},
     {"heterofl.masked_loss", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
      "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
     {"heterofl.label_split", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,

@@ -37,7 +37,8 @@
     X(dkt)            \
     X(ditto)          \
     X(fedem)          \
-    X(knnper)
+    X(knnper)         \
+    X(fedgen)
 
 #define DECLARE(name) extern const hf_strategy_t hf_strategy_##name;
 #define ENTRY(name) &hf_strategy_##name,

@@ -94,6 +94,13 @@ typedef struct hf_strategy {
     /* per plan entry: factor on training FLOPs / on transfer bytes (NULL: 1) */
     const double *(*flops_scale)(const hf_strat_t *s);
     const double *(*bytes_scale)(const hf_strat_t *s);
+    /* decentralized mode: client k's FLOPs in a round in which it trains on
+     * `samples` samples, local training and anything else it computes
+     * (dkt: distillation; NULL: the model's training FLOPs × samples), and
+     * the bytes client i sends neighbour j a round (NULL: upload_factor · P
+     * floats).  They price its simulated time, /participation and energy. */
+    double (*dec_flops)(const hf_strat_t *s, int k, long samples);
+    uint64_t (*dec_edge_bytes)(const hf_strat_t *s, int i, int j);
     /* plan entry i's model width (NULL: 1) and its model's bytes one way
      * (NULL: upload_factor · P floats, the codec may shrink uploads) */
     double (*width)(const hf_strat_t *s, int i);
@@ -111,8 +118,9 @@ typedef struct hf_strategy {
     void (*client_upload)(hf_strat_t *s, int k, const hf_cplan_t *cp, const float *y,
                           const float *x, float *upload);
 
-    /* after the round's training of kept plan entry i (client k), on its rank:
-     * the client's personal model's update (Ditto); NULL: none */
+    /* after the round's training of kept plan entry i (client k), on its rank,
+     * its trained model in s->run->local: the client's personal model's update
+     * (Ditto), its classifier head kept for the server (FedGen); NULL: none */
     void (*personal_train)(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
 
     /* --- aggregation (collective) ------------------------------------------ */
@@ -161,6 +169,8 @@ struct hf_strat {
     float mu;                       /* proximal coefficient in use (FedProx, FedNova), 0 = none */
     int grad_active;                /* local training calls grad_hook */
     void *state;                    /* the strategy's own state (its file defines it) */
+    uint64_t side_up, side_down;    /* bytes a selected client sends / receives each round besides its
+                                     * model (FedGen: label counts up, generator down); set by init, plan */
     uint64_t state_bytes_max;       /* worst-case bytes of persistent state, all ranks */
 };
 

@@ -264,8 +264,8 @@ double hf_max_cycle_mean(int n, const double *Dm)
     return best;
 }
 
-double hf_graph_cycle_time(const hf_graph_t *g, const double *tc, double latency, double bits,
-                           double up_bps, double down_bps)
+double hf_graph_cycle_time(const hf_graph_t *g, const double *tc, const double *latency, const double *bits,
+                           const double *up_bps, const double *down_bps)
 {
     int n = g->n;
     double *Dm = hf_calloc((size_t)n * (size_t)n, sizeof(double));
@@ -276,8 +276,8 @@ double hf_graph_cycle_time(const hf_graph_t *g, const double *tc, double latency
         for (long q = g->off[i]; q < g->off[i + 1]; q++) {
             int j = g->adj[q];
             long dj = g->off[j + 1] - g->off[j];
-            double A = HF_MIN(up_bps / (double)di, down_bps / (double)dj);
-            Dm[(size_t)i * n + j] = tc[i] + latency + bits / A;
+            double A = HF_MIN(up_bps[i] / (double)di, down_bps[j] / (double)dj);
+            Dm[(size_t)i * n + j] = tc[i] + latency[i] + bits[q] / A;
         }
     }
     double r = hf_max_cycle_mean(n, Dm);

@@ -33,10 +33,13 @@ void hf_sym_eigenvalues(int n, const double *A, double *ev);
 /* 1 − max_{i≥2} |λ_i(W)| (0 for n = 1 → defined as 1). */
 double hf_graph_spectral_gap(const hf_graph_t *g);
 /* Maximum cycle mean (Karp) of the delay graph: self-loops d_ii = tc[i],
- * edges d_ij = tc[i] + latency + bits / A_ij with A_ij = min(up_bps/deg_i,
- * down_bps/deg_j) (Marfoq et al.'s bandwidth sharing).  Seconds per iteration. */
-double hf_graph_cycle_time(const hf_graph_t *g, const double *tc, double latency, double bits,
-                           double up_bps, double down_bps);
+ * edges d_ij = tc[i] + latency[i] + bits[q] / A_ij with A_ij = min(up_bps[i]/deg_i,
+ * down_bps[j]/deg_j) (Marfoq et al.'s bandwidth sharing); per node i its
+ * compute time, its link's latency and bandwidths (its device class), per
+ * directed edge q (i → g->adj[q], CSR order) the bits i sends.  Seconds per
+ * iteration. */
+double hf_graph_cycle_time(const hf_graph_t *g, const double *tc, const double *latency, const double *bits,
+                           const double *up_bps, const double *down_bps);
 /* Maximum cycle mean of a general weighted digraph given as a dense matrix
  * (NAN = no edge), exposed for tests. */
 double hf_max_cycle_mean(int n, const double *D);
