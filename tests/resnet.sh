@@ -83,7 +83,7 @@ badrun aug-text "key 'data.augment': crop-flip needs image data" --set data.data
 badrun resnet-vector "key 'model.arch': resnet needs image data" --set data.dataset=synthetic --set data.augment=none
 badrun resnet-widths "key 'model.hidden'" --set model.hidden=4,8,8
 badrun resnet-depth "key 'model.depth'" --set model.depth=8
-badrun heterofl-scaler "key 'heterofl.scaler'" --set federation.strategy=heterofl --set model.norm=none
+badrun heterofl-scaler "key 'heterofl.scaler'" --set federation.strategy=heterofl --set model.norm=none --set heterofl.scaler=yes
 
 # the paper suites: one short round on the sample files, and exit 2 with a
 # HINT saying where to get the data when it is absent
