@@ -31,16 +31,7 @@ lr = 0.05
 eval_every = 1
 EOC
 }
-runs() {  # NAME [--set ...]: 1, 2, 3 ranks, then compare
-  local name=$1; shift
-  for n in 1 2 3; do
-    run_mpi $n run "$TMP/$name.conf" --quiet -o "$TMP/$name-$n.h5" "$@" > "$TMP/$name.log" 2>&1 ||
-      { cat "$TMP/$name.log"; bad "$name: run on $n ranks"; return; }
-  done
-  ok "$name: runs on 1, 2 and 3 ranks"
-  check "$name: 2 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-2.h5"
-  check "$name: 3 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-3.h5"
-}
+runs() { local name=$1; shift; ranks_equal "$name" "$TMP/$name.conf" "$@"; }  # NAME [--set ...]
 
 base cifar10 cifar10 "$D/cifar-10-batches-bin" cnn 4 dirichlet
 runs cifar10 --set model.hidden=4,8,16 --set data.min_samples=5

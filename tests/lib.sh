@@ -53,6 +53,19 @@ running_cmdline() {
   done
   return 1
 }
+# ranks_equal NAME SUITE [--set ...]: runs SUITE on 1, 2 and 3 ranks into
+# $TMP/NAME-{1,2,3}.h5 and checks that 2 and 3 ranks equal 1 rank (hetfl compare)
+ranks_equal() {
+  local name=$1 suite=$2 n
+  shift 2
+  for n in 1 2 3; do
+    run_mpi $n run "$suite" --quiet -o "$TMP/$name-$n.h5" "$@" > "$TMP/$name.log" 2>&1 ||
+      { cat "$TMP/$name.log"; bad "$name: run on $n ranks"; return; }
+  done
+  ok "$name: runs on 1, 2 and 3 ranks"
+  check "$name: 2 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-2.h5"
+  check "$name: 3 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-3.h5"
+}
 need_fmnist() {
   if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "SKIP: Fashion-MNIST absent (apt-get install dataset-fashion-mnist)"; exit 77

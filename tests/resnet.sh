@@ -35,16 +35,7 @@ lr = 0.05
 momentum = 0.9
 eval_every = 1
 EOC
-runs() {  # NAME [--set ...]: 1, 2, 3 ranks, then compare
-  local name=$1; shift
-  for n in 1 2 3; do
-    run_mpi $n run "$TMP/rn.conf" --quiet -o "$TMP/$name-$n.h5" "$@" > "$TMP/$name.log" 2>&1 ||
-      { cat "$TMP/$name.log"; bad "$name: run on $n ranks"; return; }
-  done
-  ok "$name: runs on 1, 2 and 3 ranks"
-  check "$name: 2 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-2.h5"
-  check "$name: 3 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-3.h5"
-}
+runs() { local name=$1; shift; ranks_equal "$name" "$TMP/rn.conf" "$@"; }  # NAME [--set ...]
 runs resnet10-group-augment
 runs resnet18-none --set model.depth=18 --set model.norm=none --set data.augment=none
 runs heterofl --set federation.strategy=heterofl --set federation.momentum=0
