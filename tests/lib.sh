@@ -53,6 +53,18 @@ running_cmdline() {
   done
   return 1
 }
+# sanitized: true when $HETFL was built with --enable-sanitizers (its flags are
+# in `hetfl --version`)
+sanitized() { ASAN_OPTIONS=detect_leaks=0 "$HETFL" --version 2> /dev/null | grep -q '^cflags:.*-fsanitize=address'; }
+# skip_if_sanitized: a long test (minutes in the regular build, 3 to 10 times that
+# under ASan+UBSan) skips in a sanitizer build, where CI's 90 minutes cannot hold
+# it; the regular build runs it, and HETFL_SANITIZED_ALL=1 runs it under the
+# sanitizers too.  Its code paths stay covered there by the shorter tests.
+skip_if_sanitized() {
+  [ -z "${HETFL_SANITIZED_ALL:-}" ] && sanitized || return 0
+  echo "SKIP: a long test, not run in a sanitizer build (HETFL_SANITIZED_ALL=1 runs it)"
+  exit 77
+}
 # ranks_equal NAME SUITE [--set ...]: runs SUITE on 1, 2 and 3 ranks into
 # $TMP/NAME-{1,2,3}.h5 and checks that 2 and 3 ranks equal 1 rank (hetfl compare)
 ranks_equal() {

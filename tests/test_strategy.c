@@ -355,8 +355,8 @@ static void test_cycle_time(void)
     hf_graph_t ring, star;
     hf_topology_build(&ring, "ring", 8, 0, "", 1);
     hf_topology_build(&star, "star", 8, 0, "", 1);
-    double tc[8] = {0}, lat[8] = {0}, bw[8] = {1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6}, bits[14];
-    for (int q = 0; q < 14; q++) bits[q] = 1e6;
+    double tc[8] = {0}, lat[8] = {0}, bw[8] = {1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6}, bits[16]; /* per directed edge: ring 16, star 14 */
+    for (int q = 0; q < 16; q++) bits[q] = 1e6;
     double cr = hf_graph_cycle_time(&ring, tc, lat, bits, bw, bw);
     double cs = hf_graph_cycle_time(&star, tc, lat, bits, bw, bw);
     CU_ASSERT_DOUBLE_EQUAL(cr, 2.0, 1e-12);   /* 1 Mbit at 1/2 Mbit/s */
