@@ -15,7 +15,8 @@
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
-#   Poisson sampling with DP noise and the privacy observers' round tables.
+#   Poisson sampling with DP noise and the privacy observers' round tables; the combined
+#   attribute attack's running score sums (per-client, moved to another rank).
 #   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
 . "$(dirname "$0")/lib.sh"
 cat > "$TMP/s.conf" <<'EOF'
