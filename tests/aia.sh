@@ -13,7 +13,11 @@
 #  - the majority baseline: 0.6 in seed 1 (24 of client 0's 40 samples carry s = 1
 #    or 0; the same in every row);
 #  - bitwise identical on 1, 2 and 3 ranks (hetfl compare and the rows);
+#  - combined (each sample's scores summed over the uploads so far): rows 1, 2, 3
+#    with uploads 1, 2, 3, the first = update's, training untouched, above
+#    chance after 3 uploads, bitwise identical on 1 and 3 ranks;
 #  - hetfl report's attribute_accuracy / attribute_auc are the rows' means;
+#  - hetfl-plot's attribute figure names each run's observer, ε and majority;
 #  - bad keys exit 2 naming the key, no results file.
 . "$(dirname "$0")/lib.sh"
 S=$HETFL_SRCDIR/tests/data/attribute.conf
@@ -45,6 +49,27 @@ check "overfitted uploads: every seed's mean accuracy > 0.55" \
 check "local DP z = 10: mean accuracy $md within 0.5 +- 0.06 and >= 0.1 below $mu" \
   awk -v d="$md" -v a="$mu" -v n="$(wc -l < "$TMP/d.txt")" 'BEGIN { exit !(n == 18 && d > 0.44 && d < 0.56 && d <= a - 0.1) }'
 
+# combined: each sample's scores summed over client 0's uploads so far (the sum's
+# arithmetic is pinned by hand in test_privacy); one upload = update's row
+for s in 1 2 3; do run1 c$s --seed $s --set privacy.attribute_attack=combined; done
+check "combined: rows for rounds 1, 2, 3, observed 2, uploads 1, 2, 3" \
+  test "$(cols "$TMP/c1.h5" /attribute_inference round observed uploads | tr '\n' ' ')" = "1 2 1 2 2 2 3 2 3 "
+check "update: uploads 1 in every row" test "$(cols "$TMP/u1.h5" /attribute_inference uploads | sort -u)" = 1
+same_first_rows() { for s in 1 2 3; do
+  [ "$(cols -x "$TMP/c$s.h5" /attribute_inference accuracy auc | head -1)" = \
+    "$(cols -x "$TMP/u$s.h5" /attribute_inference accuracy auc | head -1)" ] || return 1; done; }
+check "combined: its first row (one upload) = update's, in every seed" same_first_rows
+check "combined: training unchanged (/rounds test accuracy and loss = update's)" \
+  test "$(cols -x "$TMP/c1.h5" /rounds test_accuracy test_loss)" = "$(cols -x "$TMP/u1.h5" /rounds test_accuracy test_loss)"
+last() { for s in 1 2 3; do cols -x "$TMP/$1$s.h5" /attribute_inference accuracy auc | tail -1; done; }
+last c > "$TMP/c3.txt"
+last u > "$TMP/u3.txt"
+mc=$(awk '{ a += $1; u += $2; n++ } END { printf "%.4f %.4f", a / n, u / n }' "$TMP/c3.txt")
+m3=$(awk '{ a += $1; u += $2; n++ } END { printf "%.4f %.4f", a / n, u / n }' "$TMP/u3.txt")
+echo "  round 3, mean over seeds 1-3 (accuracy AUC): combined $mc, the 3rd upload alone $m3"
+check "combined after 3 uploads beats chance: mean accuracy, AUC ($mc) >= 0.62, 0.65" \
+  awk -v m="$mc" 'BEGIN { split(m, v, " "); exit !(v[1] >= 0.62 && v[2] >= 0.65) }'
+
 run1 g1 --set privacy.attribute_attack=global
 check "global: a row each evaluation (rounds 2, 3), observed 0" \
   test "$(cols "$TMP/g1.h5" /attribute_inference round observed | tr '\n' ' ')" = "2 0 3 0 "
@@ -53,10 +78,30 @@ for n in 2 3; do
   check "update: $n ranks = 1 rank (hetfl compare)" "$HETFL" compare "$TMP/u1.h5" "$TMP/u1-$n.h5"
   check "update: $n ranks = 1 rank (/attribute_inference rows)" test "$(rows "$TMP/u1.h5")" = "$(rows "$TMP/u1-$n.h5")"
 done
+crows() { cols -x "$1" /attribute_inference round uploads accuracy auc; }
+run_mpi 3 run "$S" --quiet -o "$TMP/c1-3.h5" --set privacy.attribute_attack=combined > /dev/null 2>&1
+check "combined: 3 ranks = 1 rank (hetfl compare)" "$HETFL" compare "$TMP/c1.h5" "$TMP/c1-3.h5"
+check "combined: 3 ranks = 1 rank (rows)" test "$(crows "$TMP/c1.h5")" = "$(crows "$TMP/c1-3.h5")" -a -n "$(crows "$TMP/c1.h5")"
 run_mpi 3 run "$S" --quiet -o "$TMP/g1-3.h5" --set privacy.attribute_attack=global > /dev/null 2>&1
 check "global: 3 ranks = 1 rank" test "$(rows "$TMP/g1.h5")" = "$(rows "$TMP/g1-3.h5")" -a -n "$(rows "$TMP/g1.h5")"
 run_mpi 2 run "$S" --quiet -o "$TMP/d1-2.h5" "${LDP[@]}" > /dev/null 2>&1
 check "local DP: 2 ranks = 1 rank" "$HETFL" compare "$TMP/d1.h5" "$TMP/d1-2.h5"
+
+# hetfl-plot's attribute figure (optional: a python3 with h5py and matplotlib)
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" --format png,svg --no-heatmap \
+    "$TMP/u1.h5" "$TMP/c1.h5" "$TMP/g1.h5" "$TMP/d1.h5" > "$TMP/plot.out" 2>&1
+  check "hetfl-plot: exit 0, attribute.png listed and a PNG" bash -c 'grep -q "attribute.png$" "$0" &&
+    [ "$(head -c 4 "$1" | tail -c 3)" = PNG ]' "$TMP/plot.out" "$TMP/png/attribute.png"
+  check "attribute figure: each run's observer, no DP / local DP's epsilon, seed 1's majority 0.6" \
+    bash -c 'for s in "each upload (no DP)" "uploads combined (no DP)" "global model (no DP)" "each upload (ε = " \
+      "majority 0.6" "attribute attack accuracy" "attribute attack AUC"; do
+      grep -qF "$s" "$0" || { echo "missing: $s"; exit 1; }; done' "$TMP/png/attribute.svg"
+else
+  echo "NOTE: no python3 with h5py and matplotlib: hetfl-plot's attribute figure not tested"
+fi
 
 csv_col() { "$HETFL" report --csv "$1" | awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
   NR == 2 { print $k }'; }

@@ -171,6 +171,7 @@ if [ -n "$py" ]; then
   check "feddf figure listed in the output" grep -q "feddf.png$" "$TMP/df.out"
   "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/df2" --no-heatmap "$TMP/s3.h5" > /dev/null 2>&1
   check "non-FedDF run alone: no feddf figure" test ! -e "$TMP/df2/feddf.png" -a -e "$TMP/df2/accuracy.png"
+  check "no attack: no privacy or attribute figure" test ! -e "$TMP/df2/privacy.png" -a ! -e "$TMP/df2/attribute.png"
   "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" "$TMP/missing.h5" > /dev/null 2>&1
   check "hetfl-plot on a missing file: exit 2" test $? = 2
   # PDF and SVG, a dpi option, no baked title (--title adds one), killed runs marked

@@ -15,7 +15,8 @@
 #   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
-#   Poisson sampling with DP noise and the privacy observers' round tables.
+#   Poisson sampling with DP noise and the privacy observers' round tables; the combined
+#   attribute attack's running score sums (per-client, moved to another rank).
 #   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
 . "$(dirname "$0")/lib.sh"
 cat > "$TMP/s.conf" <<'EOF'
@@ -117,6 +118,14 @@ esac
 resume_case poisson 2 3 --set selection.policy=poisson --set federation.clients_per_round=2 \
   --set federation.strategy=dpfedavg --set dp.noise_multiplier=0.5 --set data.synthetic_sensitive=yes \
   --set privacy.attack=update --set privacy.attribute_attack=update --set privacy.samples=20
+# the combined attribute attack's running score sums (aia_score_sums), target 10: hosted by
+# rank 1 of 2, then rank 2 of 3; client 10 uploads every round, so rounds 7-9's rows add to them
+resume_case combined 2 3 --set data.synthetic_sensitive=yes --set privacy.attribute_attack=combined \
+  --set privacy.target=10 --set privacy.samples=20 --set federation.clients_per_round=11
+case " ${RESUME_STATE_CASES:-combined} " in *" combined "*)
+  check "combined: round 9's row sums 9 uploads" \
+    test "$(cols "$TMP/combined-res.h5" /attribute_inference round uploads | tail -1)" = "9 9" ;;
+esac
 # top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
 case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac
 T=(--set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no)

@@ -129,7 +129,50 @@ static void test_aia_by_hand(void)
     hf_work_free(w);
 }
 
+/* The combined attack on the same model and samples A-D, uploads 1 (params
+ * above: z0 = 2 x0, z1 = x1) and 2 (z0 = −x0, z1 = x1).  Upload 2's scores:
+ *   A (1, 0.5)  y 0: log(1+e^1.5) − log(1+e^0.5)   =  0.7273 → 0, truth 1: wrong
+ *   B (1, −1)   y 1: log 2 − log(1+e^1)             = −0.6201 → 1, truth 1: right
+ *   C (0, 2)    y 1: log(1+e^-3) − log(1+e^-2)      = −0.0783 → 1, truth 0: wrong
+ *   D (0, 0)    y 0: log(1+e^1) − log 2              =  0.6201 → 0, truth 0: right
+ * 2 right, as upload 1 alone.  Summed: A −0.0453 → 1 right, B 1.1152 → 0 wrong,
+ * C 0.4879 → 0 right, D 0.0539 → 0 right: 3 right. */
+static void test_aia_combined_by_hand(void)
+{
+    hf_model_t m;
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = HF_ARCH_LOGREG;
+    c.in_c = c.in_h = 1;
+    c.in_w = 2;
+    c.n_classes = 2;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), 0);
+    hf_work_t *w = hf_work_new(&m, 4);
+    const float up1[6] = {2, 0, 0, 1, 0, 0}, up2[6] = {-1, 0, 0, 1, 0, 0};
+    const float xs[8] = {1, 0.5f, 1, -1, 0, 2, 0, 0};
+    const int ys[4] = {0, 1, 1, 0};
+    const double s1[4] = {log1p(exp(-1.5)) - log1p(exp(0.5)), log1p(exp(3.0)) - log1p(exp(1.0)),
+                          log(2.0) - log1p(exp(-2.0)), log1p(exp(-2.0)) - log(2.0)};
+    const double s2[4] = {log1p(exp(1.5)) - log1p(exp(0.5)), log(2.0) - log1p(exp(1.0)),
+                          log1p(exp(-3.0)) - log1p(exp(-2.0)), log1p(exp(1.0)) - log(2.0)};
+    double sum[4] = {0, 0, 0, 0};
+    float score[4];
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, up1, xs, ys, 4, 0, 4, score), 2);
+    CU_ASSERT_EQUAL(hf_aia_accumulate(sum, score, xs, 4, 2, 0), 2);  /* one upload: its own guesses */
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(sum[i], s1[i], 1e-6);
+    CU_ASSERT_EQUAL(hf_aia_infer(&m, w, up2, xs, ys, 4, 0, 4, score), 2);
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(score[i], s2[i], 1e-6);
+    CU_ASSERT_EQUAL(hf_aia_accumulate(sum, score, xs, 4, 2, 0), 3);
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(sum[i], s1[i] + s2[i], 1e-6);
+        CU_ASSERT(score[i] == (float)sum[i]);  /* the combined score, for the AUC */
+    }
+    CU_ASSERT(sum[0] < 0 && sum[1] > 0 && sum[2] > 0 && sum[3] > 0);
+    hf_work_free(w);
+}
+
 static const hf_cu_test_t privacy_tests[] = {
+    {"attribute attack: uploads combined, by hand", test_aia_combined_by_hand, NULL},
     {"membership attack: AUC, balanced accuracy, TPR at 1% FPR by hand", test_mia_figures, NULL},
     {"attribute attack: loss differences and guesses by hand", test_aia_by_hand, NULL},
     {"accountant: TensorFlow Privacy's published epsilons within 1%", test_published, NULL},

@@ -32,6 +32,15 @@ Writes into DIR (default .), one file per format (default png):
                             run (legend: the run's DP epsilon, root attribute
                             dp_epsilon); right, final test accuracy vs mean AUC, one
                             point per run (the privacy-utility trade-off)
+  attribute.*               runs with an attribute attack (/attribute_inference,
+                            privacy.attribute_attack): left, the share of the target's
+                            samples whose attribute it guesses right vs round, one line
+                            per run (legend: what it observes — the global model, each
+                            upload, the uploads combined — and the run's DP epsilon),
+                            the majority baseline dotted in the run's colour (legend:
+                            its value); middle, the attack's AUC vs round (0.5:
+                            chance); right, final test accuracy vs the attack's mean
+                            AUC, one point per run
   consensus.*               decentralized runs: consensus distance vs round (log scale)
   scaling.*                 from slurm/scaling.sh's summary.tsv: wall time per round
                             and parallel efficiency vs ranks, weak and strong series
@@ -100,6 +109,7 @@ class Run:
             self.feddf = f["feddf"][:] if "feddf" in f else None
             self.client_eval = f["client_eval"][:] if "client_eval" in f else None
             self.privacy = f["privacy"][:] if "privacy" in f else None
+            self.attribute = f["attribute_inference"][:] if "attribute_inference" in f else None
             self.dp_epsilon = float(f.attrs["dp_epsilon"]) if "dp_epsilon" in f.attrs else None
             st = f.attrs.get("status", "")
             self.status = st.decode() if isinstance(st, bytes) else str(st)
@@ -328,6 +338,41 @@ def plot_privacy(runs, outdir, opts):
     return save(fig, outdir, "privacy", opts)
 
 
+ATTRIBUTE_OBSERVED = {0: "global model", 1: "each upload", 2: "uploads combined"}
+
+
+def plot_attribute(runs, outdir, opts):
+    rs = [r for r in runs if r.attribute is not None and len(r.attribute)]
+    if not rs:
+        return []
+    fig, (a_a, a_u, a_t) = plt.subplots(1, 3, figsize=(15, 4))
+    for i, r in enumerate(rs):
+        c = "C%d" % (i % 10)
+        p = r.attribute
+        eps = "no DP" if r.dp_epsilon is None else "ε = %.3g" % r.dp_epsilon
+        seen = ATTRIBUTE_OBSERVED.get(int(p["observed"][0]), "observed %d" % p["observed"][0])
+        a_a.plot(p["round"], p["accuracy"], color=c, marker="o", ms=3, label="%s: %s (%s)" % (r.label(), seen, eps))
+        a_a.plot(p["round"], p["majority"], color=c, lw=0.8, ls=":",
+                 label="%s: majority %.3g" % (r.label(), p["majority"][0]))
+        a_u.plot(p["round"], p["auc"], color=c, marker="o", ms=3)
+        acc = r.rounds["test_accuracy"][~np.isnan(r.rounds["test_accuracy"])]
+        if len(acc):
+            a_t.scatter([np.mean(p["auc"])], [acc[-1]], color=c)
+    a_a.set_xlabel("round")
+    a_a.set_ylabel("attribute attack accuracy")
+    a_a.grid(alpha=0.3)
+    a_a.legend(fontsize=7)
+    a_u.axhline(0.5, color="grey", lw=0.8, ls="--")
+    a_u.set_xlabel("round")
+    a_u.set_ylabel("attribute attack AUC")
+    a_u.grid(alpha=0.3)
+    a_t.axvline(0.5, color="grey", lw=0.8, ls="--")
+    a_t.set_xlabel("mean attribute attack AUC (0.5: chance)")
+    a_t.set_ylabel("final test accuracy")
+    a_t.grid(alpha=0.3)
+    return save(fig, outdir, "attribute", opts)
+
+
 def plot_consensus(runs, outdir, opts):
     rs = [r for r in runs if "consensus_distance" in r.rounds.dtype.names
           and np.any(~np.isnan(r.rounds["consensus_distance"]))]
@@ -497,6 +542,7 @@ def main(argv):
         written += plot_feddf(runs, a.outdir, a)
         written += plot_client_eval(runs, a.outdir, a)
         written += plot_privacy(runs, a.outdir, a)
+        written += plot_attribute(runs, a.outdir, a)
         written += plot_consensus(runs, a.outdir, a)
         if not a.no_heatmap:
             for r in runs:

@@ -162,9 +162,10 @@ static uint64_t train_client(hf_run_t *x, int t, int i, int k, int nloc, hf_loca
     int fuse = !st->client_upload && !x->dbw && (ep->client != k || hf_energy_apply_noop(ep));
     *lr = hf_client_train(x, k, t, x->global, cp, !fuse);
     x->tr_client = -1;
-    hf_privacy_observe(x, t + 1, k, fuse ? NULL : x->delta);  /* an eavesdropper's view (mia.c, aia.c) */
     if (ep->client == k)  /* bias-correction scale, codec (fused: Δ untouched) */
         ebytes = hf_energy_apply(x->en, ep, t, x->delta, (long)st->upload_factor * P);
+    /* an eavesdropper's view (mia.c, aia.c): what travels, after the codec (decoded) */
+    hf_privacy_observe(x, t + 1, k, fuse ? NULL : x->delta);
     if (fuse) {
         hf_agg_add_diff(x->agg, cp->weight, x->local, x->global);
         return ebytes;
@@ -414,6 +415,7 @@ static void register_state(hf_run_t *x, loop_t *L)
     if (x->strat.st->ckpt_register) x->strat.st->ckpt_register(&x->strat);
     if (x->p->decentralized) hf_ckpt_register_clients_ref("dec_models", (void **)&x->dec.state_models, pb);
     if (x->vol) hf_select_ckpt_register(x->sel);  /* estimators, losses, rates (select.c) */
+    hf_aia_ckpt_register(x->aia);  /* privacy.attribute_attack = combined: its score sums */
 }
 
 /* After the last round: the final model, the closing line. */

@@ -6,20 +6,26 @@
 #include "run.h"
 #include "evaluate.h"
 #include "hf_util.h"
+#include "checkpoint.h"
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    int32_t round, target, observed, samples;
+    int32_t round, target, observed, uploads, samples;
     double accuracy, auc, majority;
     double attack_s;
 } aia_row_t;
 
 struct hf_aia {
-    int update;                 /* privacy.attribute_attack = update: the target's uploads; else the global model */
+    int update;                 /* update or combined: the target's uploads; else the global model */
+    int combined;               /* combined: each sample's scores summed over the uploads seen so far */
     int target, host, n, feature;
+    int first, nhosted;         /* this rank's clients [first, first + nhosted) */
+    void **sums;                /* combined: per hosted client, NULL or n + 1 doubles (checkpointed):
+                                 * [0] the uploads observed, [1 + i] the sum of sample i's scores; only
+                                 * the target's is ever allocated */
     float *view;                /* update: the model an eavesdropper rebuilds, x + Δ (P floats) */
     int pending;                /* update: a row is waiting for hf_aia_round */
     aia_row_t row;              /* that row */
@@ -29,16 +35,20 @@ struct hf_aia {
     float *s1, *s0;             /* scores of the samples whose attribute is 1, 0 (AUC) */
 };
 
-static const hf_col_doc_t aia_cols[] = {
-    {"round", "", "round number"},
-    {"target", "", "the attacked client"},
-    {"observed", "", "the model attacked: 0 the global model, 1 the target's upload (x + its update)"},
-    {"samples", "samples", "samples whose sensitive attribute is inferred"},
-    {"accuracy", "1", "fraction of the samples whose attribute the attack guesses right (lower-loss value)"},
-    {"auc", "1", "area under the ROC curve of the loss difference as a score for attribute 1 (0.5 = chance)"},
-    {"majority", "1", "accuracy of always guessing the samples' more frequent attribute value (the baseline)"},
-    {"attack_s", "s", "measured: wall time of the attack on the hosting rank (not deterministic)"},
-    {NULL, NULL, NULL}};
+#define COL(name, units, doc, type) {#name, units, doc, offsetof(aia_row_t, name), type}
+static const hf_privacy_col_t aia_cols[] = {
+    COL(round, "", "round number", 0),
+    COL(target, "", "the attacked client", 0),
+    COL(observed, "", "the model attacked: 0 the global model, 1 the target's upload (x + its update), 2 every "
+        "upload of the target so far (scores summed)", 0),
+    COL(uploads, "", "uploads of the target combined into the scores (0: the global model)", 0),
+    COL(samples, "samples", "samples whose sensitive attribute is inferred", 0),
+    COL(accuracy, "1", "fraction of the samples whose attribute the attack guesses right (lower-loss value)", 1),
+    COL(auc, "1", "area under the ROC curve of the loss difference as a score for attribute 1 (0.5 = chance)", 1),
+    COL(majority, "1", "accuracy of always guessing the samples' more frequent attribute value (the baseline)", 1),
+    COL(attack_s, "s", "measured: wall time of the attack on the hosting rank (not deterministic)", 1),
+    {NULL, NULL, NULL, 0, 0}};
+#undef COL
 
 /* per-sample losses of n rows under params, in chunks */
 static void chunk_losses(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys,
@@ -48,10 +58,18 @@ static void chunk_losses(const hf_model_t *m, hf_work_t *w, const float *params,
         hf_model_forward(m, w, params, xs + (long)s0 * m->in_dim, ys + s0, HF_MIN(chunk, n - s0), NULL, l + s0);
 }
 
+/* guesses (1 when score < 0) equal to the rows' own feature j */
+static int count_right(const float *score, const float *xs, int n, int dim, int j)
+{
+    int right = 0;
+    for (int i = 0; i < n; i++) right += (score[i] < 0.0f) == (xs[(long)i * dim + j] == 1.0f);
+    return right;
+}
+
 int hf_aia_infer(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys, int n,
                  int j, int chunk, float *score)
 {
-    int dim = m->in_dim, right = 0;
+    int dim = m->in_dim;
     float *xv = hf_alloc_aligned((size_t)HF_MAX(n, 1) * dim * sizeof(float));
     float *l1 = hf_malloc((size_t)HF_MAX(n, 1) * sizeof(float));
     memcpy(xv, xs, (size_t)n * dim * sizeof(float));
@@ -59,13 +77,19 @@ int hf_aia_infer(const hf_model_t *m, hf_work_t *w, const float *params, const f
     chunk_losses(m, w, params, xv, ys, n, chunk, l1);
     for (int i = 0; i < n; i++) xv[(long)i * dim + j] = 0.0f;
     chunk_losses(m, w, params, xv, ys, n, chunk, score);
-    for (int i = 0; i < n; i++) {
-        score[i] = l1[i] - score[i];
-        right += (score[i] < 0.0f) == (xs[(long)i * dim + j] == 1.0f);
-    }
+    for (int i = 0; i < n; i++) score[i] = l1[i] - score[i];
     free(xv);
     free(l1);
-    return right;
+    return count_right(score, xs, n, dim, j);
+}
+
+int hf_aia_accumulate(double *sum, float *score, const float *xs, int n, int dim, int j)
+{
+    for (int i = 0; i < n; i++) {
+        sum[i] += (double)score[i];
+        score[i] = (float)sum[i];
+    }
+    return count_right(score, xs, n, dim, j);
 }
 
 /* Keys and their cross-checks; the attacked sample count into *n. */
@@ -75,8 +99,9 @@ static int check_keys(hf_run_t *x, int update, int *n)
     if (!strcmp(hf_conf_get(c, "federation.mode"), "async"))
         return hf_key_err(c, "privacy.attribute_attack", "not available with federation.mode = async");
     if (update && ((x->strat.st->train && !x->strat.st->reports_upload) || x->p->decentralized))
-        return hf_key_err(c, "privacy.attribute_attack", "update observes the engine's client uploads: not "
-                          "available with federation.strategy = %s%s", x->strat.st->name,
+        return hf_key_err(c, "privacy.attribute_attack", "%s observes the engine's client uploads: not "
+                          "available with federation.strategy = %s%s", hf_conf_get(c, "privacy.attribute_attack"),
+                          x->strat.st->name,
                           x->p->decentralized ? " in decentralized mode" : "");
     int target = (int)hf_conf_int(c, "privacy.target"), j = (int)hf_conf_int(c, "privacy.attribute_feature");
     if (target >= x->p->clients)
@@ -104,11 +129,15 @@ int hf_aia_new(hf_run_t *x, hf_aia_t **out)
     *out = NULL;
     const char *mode = hf_conf_get(c, "privacy.attribute_attack");
     if (!strcmp(mode, "none")) return 0;
-    int n = 0, update = !strcmp(mode, "update");
+    int n = 0, combined = !strcmp(mode, "combined"), update = combined || !strcmp(mode, "update");
     int rc = check_keys(x, update, &n);
     if (rc) return rc;
     hf_aia_t *a = hf_calloc(1, sizeof *a);
     a->update = update;
+    a->combined = combined;
+    a->first = x->first_client;
+    a->nhosted = x->last_client - x->first_client;
+    if (combined) a->sums = hf_calloc((size_t)HF_MAX(a->nhosted, 1), sizeof(void *));
     a->target = (int)hf_conf_int(c, "privacy.target");
     a->feature = (int)hf_conf_int(c, "privacy.attribute_feature");
     a->n = n;
@@ -135,6 +164,12 @@ static void attack(hf_aia_t *a, hf_run_t *x, const float *w, aia_row_t *row)
     double t0 = hf_wtime();
     int dim = x->train.dim, n1 = 0, n0 = 0, right;
     right = hf_aia_infer(&x->model, x->work, w, a->xs, a->ys, a->n, a->feature, HF_EVAL_CHUNK, a->score);
+    if (a->combined) {  /* add this upload's scores to the earlier ones' */
+        double **sum = (double **)&a->sums[a->target - a->first];
+        if (!*sum) *sum = hf_calloc((size_t)a->n + 1, sizeof(double));
+        row->uploads = (int32_t)++(*sum)[0];
+        right = hf_aia_accumulate(*sum + 1, a->score, a->xs, a->n, dim, a->feature);
+    }
     for (int i = 0; i < a->n; i++) {
         if (a->xs[(long)i * dim + a->feature] == 1.0f) a->s1[n1++] = a->score[i];
         else a->s0[n0++] = a->score[i];
@@ -153,7 +188,8 @@ void hf_aia_update(hf_aia_t *a, hf_run_t *x, int round, int k, const float *delt
     if (!a || !a->update || k != a->target || x->rank != a->host) return;
     memset(&a->row, 0, sizeof a->row);
     a->row.round = round;
-    a->row.observed = 1;
+    a->row.observed = a->combined ? 2 : 1;
+    a->row.uploads = 1;
     attack(a, x, hf_privacy_view(x, delta, a->view), &a->row);
     a->pending = 1;
 }
@@ -170,28 +206,20 @@ int hf_aia_round(hf_aia_t *a, hf_run_t *x, int round, int evaluated)
         }
         a->pending = 0;
     }
-    MPI_Bcast(&row, (int)sizeof row, MPI_BYTE, a->host, x->comm);
-    if (x->rank != 0 || row.round < 0) return 0;
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof row);
-#define F(name, type) H5Tinsert(t, #name, offsetof(aia_row_t, name), type)
-    F(round, H5T_NATIVE_INT32);
-    F(target, H5T_NATIVE_INT32);
-    F(observed, H5T_NATIVE_INT32);
-    F(samples, H5T_NATIVE_INT32);
-    F(accuracy, H5T_NATIVE_DOUBLE);
-    F(auc, H5T_NATIVE_DOUBLE);
-    F(majority, H5T_NATIVE_DOUBLE);
-    F(attack_s, H5T_NATIVE_DOUBLE);
-#undef F
-    int rc = hf_h5out_append_table(hf_h5out_file(x->h5), "attribute_inference", t, &row, 1,
-                                   "attribute inference by a passive observer (privacy.attribute_attack)", aia_cols);
-    H5Tclose(t);
-    return rc;
+    return hf_privacy_publish(x, a->host, &row, sizeof row, "attribute_inference",
+                              "attribute inference by a passive observer (privacy.attribute_attack)", aia_cols);
+}
+
+void hf_aia_ckpt_register(hf_aia_t *a)
+{
+    if (a && a->combined) hf_ckpt_register_client_ptrs("aia_score_sums", a->sums, ((size_t)a->n + 1) * sizeof(double));
 }
 
 void hf_aia_free(hf_aia_t *a)
 {
     if (!a) return;
+    for (int i = 0; a->sums && i < a->nhosted; i++) free(a->sums[i]);
+    free(a->sums);
     free(a->view); free(a->xs); free(a->ys); free(a->score); free(a->s1); free(a->s0);
     free(a);
 }

@@ -20,9 +20,16 @@
  *           the model x + Δ it rebuilds from the broadcast global model and
  *           the target's upload, every round the target uploads — the
  *           target's local model, or its clipped / noised version under
- *           dpfedavg.  The paper's adversary may also combine several rounds'
- *           messages into its estimate of the local optimum; this observer
- *           attacks each upload on its own.
+ *           dpfedavg; each upload on its own;
+ *   combined  the same eavesdropper combining every upload of the target it
+ *           has seen: each sample's score is the sum of its scores under the
+ *           models rebuilt from those uploads (the guess and the AUC are the
+ *           mean's), so a sample the uploads disagree on goes with the
+ *           stronger evidence.  The paper's adversary combines several rounds'
+ *           messages too, into an estimate of the target's local optimum (a
+ *           learned model of its update, then a fixed point); this is the
+ *           simpler ensemble over the messages themselves.  The running sums
+ *           are checkpointed.
  * Attacked samples: the target's first privacy.samples training samples.
  * The rank hosting the target scores them; rank 0 appends an
  * /attribute_inference row (docs/results.md): accuracy of the guesses, AUC of
@@ -40,6 +47,10 @@
  * hold them). */
 int hf_aia_infer(const hf_model_t *m, hf_work_t *w, const float *params, const float *xs, const int *ys, int n,
                  int j, int chunk, float *score);
+/* combined: sum[i] += score[i], then score[i] = (float)sum[i], the combined
+ * score; returns how many guesses under it equal the rows' feature j (rows of
+ * dim floats xs). */
+int hf_aia_accumulate(double *sum, float *score, const float *xs, int n, int dim, int j);
 
 typedef struct hf_aia hf_aia_t;
 struct hf_run;
@@ -48,7 +59,10 @@ struct hf_run;
  * samples, a feature out of range or not binary on the attacked samples, async
  * mode, or update with a strategy that trains itself. */
 int hf_aia_new(struct hf_run *x, hf_aia_t **out);
-/* update attack, on the rank hosting client k after its training (as hf_mia_update). */
+/* combined: register the target's running score sums for the checkpoint
+ * (every rank, after hf_ckpt_begin); nothing otherwise. */
+void hf_aia_ckpt_register(hf_aia_t *a);
+/* update/combined attack, on the rank hosting client k after its training (as hf_mia_update). */
 void hf_aia_update(hf_aia_t *a, struct hf_run *x, int round, int k, const float *delta);
 /* Every rank, every round after evaluation (collective): the round's row to
  * rank 0, which appends it to /attribute_inference. */

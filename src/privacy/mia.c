@@ -30,18 +30,20 @@ struct hf_mia {
     float *lin, *lout;          /* their losses this round */
 };
 
-static const hf_col_doc_t privacy_cols[] = {
-    {"round", "", "round number"},
-    {"target", "", "the attacked client"},
-    {"observed", "", "the model attacked: 0 the global model, 1 the target's upload (x + its update)"},
-    {"samples", "samples", "members scored (as many non-members)"},
-    {"auc", "1", "area under the ROC curve of the loss-threshold attack (0.5 = chance)"},
-    {"balanced_accuracy", "1", "best (TPR + TNR) / 2 over loss thresholds"},
-    {"tpr_at_1pct_fpr", "1", "best true-positive rate at a false-positive rate <= 1 %"},
-    {"loss_members", "nats", "mean loss of the observed model on the members"},
-    {"loss_nonmembers", "nats", "mean loss of the observed model on the non-members"},
-    {"attack_s", "s", "measured: wall time of the attack on rank 0 (not deterministic)"},
-    {NULL, NULL, NULL}};
+#define COL(name, units, doc, type) {#name, units, doc, offsetof(privacy_row_t, name), type}
+static const hf_privacy_col_t privacy_cols[] = {
+    COL(round, "", "round number", 0),
+    COL(target, "", "the attacked client", 0),
+    COL(observed, "", "the model attacked: 0 the global model, 1 the target's upload (x + its update)", 0),
+    COL(samples, "samples", "members scored (as many non-members)", 0),
+    COL(auc, "1", "area under the ROC curve of the loss-threshold attack (0.5 = chance)", 1),
+    COL(balanced_accuracy, "1", "best (TPR + TNR) / 2 over loss thresholds", 1),
+    COL(tpr_at_1pct_fpr, "1", "best true-positive rate at a false-positive rate <= 1 %", 1),
+    COL(loss_members, "nats", "mean loss of the observed model on the members", 1),
+    COL(loss_nonmembers, "nats", "mean loss of the observed model on the non-members", 1),
+    COL(attack_s, "s", "measured: wall time of the attack on rank 0 (not deterministic)", 1),
+    {NULL, NULL, NULL, 0, 0}};
+#undef COL
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -198,24 +200,28 @@ int hf_mia_round(hf_mia_t *a, hf_run_t *x, int round, int evaluated)
         }
         a->pending = 0;
     }
-    MPI_Bcast(&row, (int)sizeof row, MPI_BYTE, a->host, x->comm);
-    if (x->rank != 0 || row.round < 0) return 0;
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof row);
-#define F(name, type) H5Tinsert(t, #name, offsetof(privacy_row_t, name), type)
-    F(round, H5T_NATIVE_INT32);
-    F(target, H5T_NATIVE_INT32);
-    F(observed, H5T_NATIVE_INT32);
-    F(samples, H5T_NATIVE_INT32);
-    F(auc, H5T_NATIVE_DOUBLE);
-    F(balanced_accuracy, H5T_NATIVE_DOUBLE);
-    F(tpr_at_1pct_fpr, H5T_NATIVE_DOUBLE);
-    F(loss_members, H5T_NATIVE_DOUBLE);
-    F(loss_nonmembers, H5T_NATIVE_DOUBLE);
-    F(attack_s, H5T_NATIVE_DOUBLE);
-#undef F
-    int rc = hf_h5out_append_table(hf_h5out_file(x->h5), "privacy", t, &row, 1,
-                                   "membership inference by a passive observer (privacy.attack)", privacy_cols);
+    return hf_privacy_publish(x, a->host, &row, sizeof row, "privacy",
+                              "membership inference by a passive observer (privacy.attack)", privacy_cols);
+}
+
+int hf_privacy_publish(hf_run_t *x, int host, void *row, size_t size, const char *name, const char *what,
+                       const hf_privacy_col_t *cols)
+{
+    MPI_Bcast(row, (int)size, MPI_BYTE, host, x->comm);
+    int32_t round;
+    memcpy(&round, row, sizeof round);
+    if (x->rank != 0 || round < 0) return 0;
+    int n = 0;
+    while (cols[n].name) n++;
+    hf_col_doc_t *docs = hf_calloc((size_t)n + 1, sizeof *docs);
+    hid_t t = H5Tcreate(H5T_COMPOUND, size);
+    for (int i = 0; i < n; i++) {
+        docs[i] = (hf_col_doc_t){cols[i].name, cols[i].units, cols[i].doc};
+        H5Tinsert(t, cols[i].name, cols[i].offset, cols[i].is_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT32);
+    }
+    int rc = hf_h5out_append_table(hf_h5out_file(x->h5), name, t, row, 1, what, docs);
     H5Tclose(t);
+    free(docs);
     return rc;
 }
 

@@ -11,15 +11,17 @@
  *   loss    the global model, every evaluation round (the baseline);
  *   update  an eavesdropper on the target's uplink (as in Zari, Xu, Neglia
  *           2021): every round the target uploads, the model x + Δ it rebuilds
- *           from the broadcast global model x and the upload Δ (before the
- *           energy codec; with dpfedavg, clipped, and noised with dp.where =
- *           client — server-side noise does not protect the uplink).
+ *           from the broadcast global model x and the upload Δ as it travels
+ *           (after the energy codec, energy.compress, decoded; with dpfedavg,
+ *           clipped, and noised with dp.where = client — server-side noise
+ *           does not protect the uplink).
  * The rank hosting the target scores both sets; rank 0 appends a /privacy row
  * (docs/results.md): AUC, the best balanced accuracy over thresholds, the TPR
  * at 1 % FPR, and the attack's cost.
  */
 #ifndef HF_MIA_H
 #define HF_MIA_H
+#include <stddef.h>
 #include <stdint.h>
 
 /* Figures of a loss-threshold attack: members' and non-members' losses.
@@ -53,5 +55,19 @@ int hf_privacy_host(const struct hf_run *x, int k);
  * the engine and by strategies that train themselves and set reports_upload. */
 void hf_privacy_observe(struct hf_run *x, int round, int k, const float *delta);
 const float *hf_privacy_view(const struct hf_run *x, const float *delta, float *buf);
+
+/* One column of an observer's round table: its documentation (units,
+ * description: docs/results.md) and where the row struct holds it, an int32
+ * or a float64.  A table ends with a NULL name. */
+typedef struct {
+    const char *name, *units, *doc;
+    size_t offset;
+    int is_double;
+} hf_privacy_col_t;
+/* Every rank, collective: the row (size bytes, beginning with its int32 round;
+ * round < 0: no row this round) from rank `host` to all; rank 0 appends it to
+ * the table /name (described by `what` and cols). */
+int hf_privacy_publish(struct hf_run *x, int host, void *row, size_t size, const char *name, const char *what,
+                       const hf_privacy_col_t *cols);
 
 #endif
