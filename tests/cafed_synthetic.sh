@@ -3,7 +3,7 @@
 # per-round availability clock (availability.per_round) shows round t the
 # model's state at (t + 1/2) slot_s, whatever the simulated time; the suite
 # (synthetic-clustered data, per-round Markov availability, CA-Fed) is the same
-# on 1, 2 and 3 ranks; `hetfl report`'s mean_accuracy is the mean of the
+# on 1, 2 and 3 ranks and across a resume; `hetfl report`'s mean_accuracy is the mean of the
 # evaluated rounds' test accuracy; per_round is refused in async mode.
 . "$(dirname "$0")/lib.sh"
 S=$HETFL_SRCDIR/suites/cafed-synthetic.conf
@@ -19,8 +19,12 @@ cyc=(--quiet --set availability.model=cyclic --set availability.groups=2 --set a
      --set aggregation.correction=none --variant 0)
 "$HETFL" run "$S" "${cyc[@]}" -o "$TMP/cyc.h5" > "$TMP/cyc.log" 2>&1 || cat "$TMP/cyc.log"
 check "per_round, cyclic: runs" test -f "$TMP/cyc.h5"
-cols "$TMP/cyc.h5" /participation round client > "$TMP/cyc.rows"
+cols "$TMP/cyc.h5" /participation round client outcome > "$TMP/cyc.rows"
 check "per_round, cyclic: 2 clients a round, 6 rounds" test "$(wc -l < "$TMP/cyc.rows")" = 12
+# a selected client stays online for its round (the simulated clock would drop
+# some: group t mod 2 is offline for part of the sim time the rounds span)
+check "per_round, cyclic: every selected client completes (no drop-outs)" \
+  awk '$3 != "completed" { bad = 1 } END { exit bad }' "$TMP/cyc.rows"
 first=$(awk 'NR == 1 { print $1 }' "$TMP/cyc.rows")
 check "per_round, cyclic: round t selects the clients k = t mod 2 (first round $first)" \
   awk -v r0="$first" '{ if (($1 - r0) % 2 != $2 % 2) bad = 1 } END { exit bad }' "$TMP/cyc.rows"
@@ -31,6 +35,16 @@ check "per_round = no: the simulated clock (rounds of ~0.05 s: group 0 again in 
 
 # 2. the suite, cut to 12 rounds, CA-Fed's variant: 1, 2 and 3 ranks alike
 ranks_equal cafed "$S" --variant 7 --set federation.rounds=12 --set federation.eval_every=3
+
+# resume: the run to round 12 resumed from its round-10 checkpoint on 2 ranks
+# redoes rounds 11-12 identically (the per-round clock is a function of the round)
+"$HETFL" run "$S" --quiet --variant 7 --set federation.rounds=12 --set federation.eval_every=3 \
+  --set run.checkpoint_every=5 -o "$TMP/ref.h5" > /dev/null 2>&1
+cp "$TMP/ref.h5" "$TMP/fin.h5"
+run_mpi 2 run "$S" --quiet --variant 7 --set federation.rounds=12 --set federation.eval_every=3 \
+  --set run.checkpoint_every=5 --resume "$TMP/fin.h5" > "$TMP/res.log" 2>&1 || cat "$TMP/res.log"
+check "rounds 11-12 redone from the round-10 checkpoint on 2 ranks == uninterrupted" \
+  "$HETFL" compare "$TMP/ref.h5" "$TMP/fin.h5"
 
 # 3. mean_accuracy = mean of /rounds.test_accuracy over the evaluated rounds
 # (eval_every 3: rounds 3, 6, 9, 12; the others are NaN), from h5dump
