@@ -1178,8 +1178,8 @@ static void test_synthetic_sensitive(void)
  * second cluster (k >= ndev/2) has p <- h(1-p) + (1-h)p; y = 1[u < p]. */
 static void test_synthetic_clustered(void)
 {
-    enum { NDEV = 5, DIM = 3, NTR = 4, NTE = 6 };
-    const double h = 0.3;
+    enum { NDEV = 5, DIM = 3, NTR = 20, NTE = 30 };
+    const double h = 0.7;
     const uint64_t seed = 7;
     hf_dataset_t tr, te;
     hf_partition_t ptr, pte;
@@ -1192,7 +1192,7 @@ static void test_synthetic_clustered(void)
     hf_rng_t r;
     hf_rng_init(&r, seed, HF_RNG_DATA, 0, 3);
     for (int j = 0; j < DIM; j++) theta[j] = hf_rng_normal(&r);
-    int x_ok = 1, y_ok = 1, ones[2] = {0, 0};
+    int x_ok = 1, y_ok = 1, ones[2] = {0, 0}, mid_flips = 0;
     for (int k = 0; k < NDEV; k++) {
         hf_rng_init(&r, seed, HF_RNG_DATA, (uint64_t)k, 4);
         for (int i = 0; i < NTR + NTE; i++) {
@@ -1204,9 +1204,11 @@ static void test_synthetic_clustered(void)
                 if (d->x[row * DIM + j] != xj) x_ok = 0;
                 z += (double)xj * theta[j];
             }
-            double p = 1.0 / (1.0 + exp(-z));
+            double p0 = 1.0 / (1.0 + exp(-z)), p = p0;
             if (k >= 2) p = h * (1.0 - p) + (1.0 - h) * p;  /* 5 devices: 0, 1 | 2, 3, 4 */
-            int y = hf_rng_uniform(&r) < p;
+            double u = hf_rng_uniform(&r);
+            int y = u < p;
+            if (k == 2 && y != (u < p0)) mid_flips++;  /* the middle device is told apart */
             if (d->y[row] != y) y_ok = 0;
             ones[y]++;
         }
@@ -1214,6 +1216,7 @@ static void test_synthetic_clustered(void)
     CU_ASSERT(x_ok);
     CU_ASSERT(y_ok);
     CU_ASSERT(ones[0] > 0 && ones[1] > 0);
+    CU_ASSERT(mid_flips > 0);
     hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
     CU_ASSERT_EQUAL(hf_synthetic_clustered_generate(NDEV, DIM, NTR, NTE, 1.5, seed, &tr, &te, &ptr, &pte), HF_EINPUT);
     CU_ASSERT_EQUAL(hf_synthetic_clustered_generate(0, DIM, NTR, NTE, h, seed, &tr, &te, &ptr, &pte), HF_EINPUT);
