@@ -68,6 +68,14 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
                           int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
                           hf_partition_t *ptrain, hf_partition_t *ptest);
 
+/* CA-Fed's synthetic clustered data (Rodio et al. 2023; data_synth.c): ndev
+ * devices in two clusters (the second half flips labels with probability
+ * hetero), dim standard-normal features, binary labels of a shared logistic
+ * model; ntrain + ntest samples per device, natural partitions of both. */
+int hf_synthetic_clustered_generate(int ndev, int dim, long ntrain, long ntest, double hetero,
+                                    uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+                                    hf_partition_t *ptrain, hf_partition_t *ptest);
+
 /* LEAF JSON ({"users":[...], "num_samples":[...], "user_data":{u:{"x":[[...]],"y":[...]}}}).
  * Natural partition: one client per user in the order of "users".
  * n_classes = max label + 1 (or the given value if larger). */

@@ -1,7 +1,8 @@
 /*
  * data_synth.c — the FedProx Synthetic(alpha, beta) data set (Li et al., MLSys
  * 2020), following litian96/FedProx data/synthetic_1_1/generate_synthetic.py and
- * data/synthetic_iid/generate_iid.py, but seeded.
+ * data/synthetic_iid/generate_iid.py, but seeded; and CA-Fed's synthetic clustered
+ * data set (hf_synthetic_clustered_generate, at the end of this file).
  *
  * Per device k (of ndev):
  *   n_k  = int(LogNormal(4, 2)) + 50
@@ -159,5 +160,71 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
     free(sd);
     free(ntr);
     free(nte);
+    return HF_OK;
+}
+
+/*
+ * The synthetic clustered data set of CA-Fed's experiments (Rodio et al.,
+ * "Federated Learning under Heterogeneous and Correlated Client
+ * Availability", IEEE INFOCOM 2023; arodio/CA-Fed data/utils.py,
+ * generate_synthetic_clustered), seeded:
+ *   θ ~ N(0, I_dim), one for all devices (stream (seed, HF_RNG_DATA, 0, 3))
+ *   device k in cluster 0 when k < ndev/2 (integer division), else cluster 1
+ *   every sample: x ~ N(0, I_dim), p = σ(x·θ); cluster 1 flips it partly,
+ *   p ← hetero (1 − p) + (1 − hetero) p; y ~ Bernoulli(p) ∈ {0, 1}
+ *   device k: ntrain training samples, then ntest test samples, from its own
+ *   stream (seed, HF_RNG_DATA, k, 4): x then the label's uniform, per sample
+ * The test set is every device's test samples (ptest: natural, per device), so
+ * its accuracy is the authors' Σ_k q_k acc_k when devices are of equal size.
+ */
+int hf_synthetic_clustered_generate(int ndev, int dim, long ntrain, long ntest, double hetero,
+                                    uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+                                    hf_partition_t *ptrain, hf_partition_t *ptest)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    memset(ptrain, 0, sizeof *ptrain);
+    memset(ptest, 0, sizeof *ptest);
+    if (ndev < 1 || dim < 1 || ntrain < 1 || ntest < 1)
+        return hf_seterr(HF_EINPUT, "synthetic-clustered: devices (%d), dimension (%d), training (%ld) and "
+                         "test samples (%ld) must be >= 1", ndev, dim, ntrain, ntest);
+    if (!(hetero >= 0 && hetero <= 1))
+        return hf_seterr(HF_EINPUT, "synthetic-clustered: hetero %g must be in [0, 1]", hetero);
+    if ((double)ndev * (double)(ntrain + ntest) * (double)dim > 1e10)
+        return hf_seterr(HF_EINPUT, "synthetic-clustered: %d devices x %ld samples x %d features is too large",
+                         ndev, ntrain + ntest, dim);
+    hf_dataset_alloc(train, (long)ndev * ntrain, 1, 1, dim, 2);
+    hf_dataset_alloc(test, (long)ndev * ntest, 1, 1, dim, 2);
+    hf_partition_t *pp[2] = {ptrain, ptest};
+    long per[2] = {ntrain, ntest};
+    for (int s = 0; s < 2; s++) {
+        pp[s]->nclients = ndev;
+        pp[s]->off = hf_malloc(((size_t)ndev + 1) * sizeof(long));
+        pp[s]->idx = hf_malloc((size_t)ndev * (size_t)per[s] * sizeof(long));
+        for (int k = 0; k <= ndev; k++) pp[s]->off[k] = (long)k * per[s];
+        for (long i = 0; i < (long)ndev * per[s]; i++) pp[s]->idx[i] = i;
+    }
+    double *theta = hf_malloc((size_t)dim * sizeof(double));
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_DATA, 0, 3);
+    for (int j = 0; j < dim; j++) theta[j] = hf_rng_normal(&r);
+    for (int k = 0; k < ndev; k++) {
+        int flip = k >= ndev / 2;
+        hf_rng_init(&r, seed, HF_RNG_DATA, (uint64_t)k, 4);
+        for (long i = 0; i < ntrain + ntest; i++) {
+            hf_dataset_t *d = i < ntrain ? train : test;
+            long row = i < ntrain ? (long)k * ntrain + i : (long)k * ntest + (i - ntrain);
+            float *x = d->x + (size_t)row * (size_t)dim;
+            double z = 0.0;
+            for (int j = 0; j < dim; j++) {
+                x[j] = (float)hf_rng_normal(&r);
+                z += (double)x[j] * theta[j];
+            }
+            double p = 1.0 / (1.0 + exp(-z));
+            if (flip) p = hetero * (1.0 - p) + (1.0 - hetero) * p;
+            d->y[row] = hf_rng_uniform(&r) < p ? 1 : 0;
+        }
+    }
+    free(theta);
     return HF_OK;
 }

@@ -1172,9 +1172,61 @@ static void test_synthetic_sensitive(void)
     hf_dataset_free(&tr0); hf_dataset_free(&te0); hf_partition_free(&ptr0); hf_partition_free(&pte0);
 }
 
+/* CA-Fed's synthetic clustered data, rebuilt from the keyed streams with the
+ * formula of arodio/CA-Fed's generator: theta from (seed, DATA, 0, 3); device
+ * k from (seed, DATA, k, 4), per sample dim normals then one uniform; the
+ * second cluster (k >= ndev/2) has p <- h(1-p) + (1-h)p; y = 1[u < p]. */
+static void test_synthetic_clustered(void)
+{
+    enum { NDEV = 5, DIM = 3, NTR = 20, NTE = 30 };
+    const double h = 0.7;
+    const uint64_t seed = 7;
+    hf_dataset_t tr, te;
+    hf_partition_t ptr, pte;
+    CU_ASSERT_EQUAL_FATAL(hf_synthetic_clustered_generate(NDEV, DIM, NTR, NTE, h, seed, &tr, &te, &ptr, &pte), HF_OK);
+    CU_ASSERT(tr.n == NDEV * NTR && te.n == NDEV * NTE && tr.dim == DIM && tr.n_classes == 2 && te.n_classes == 2);
+    CU_ASSERT(ptr.nclients == NDEV && pte.nclients == NDEV);
+    CU_ASSERT(partition_is_exact(&ptr, tr.n) && partition_is_exact(&pte, te.n));
+    CU_ASSERT(ptr.off[3] == 3 * NTR && pte.off[3] == 3 * NTE);
+    double theta[DIM];
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_DATA, 0, 3);
+    for (int j = 0; j < DIM; j++) theta[j] = hf_rng_normal(&r);
+    int x_ok = 1, y_ok = 1, ones[2] = {0, 0}, mid_flips = 0;
+    for (int k = 0; k < NDEV; k++) {
+        hf_rng_init(&r, seed, HF_RNG_DATA, (uint64_t)k, 4);
+        for (int i = 0; i < NTR + NTE; i++) {
+            const hf_dataset_t *d = i < NTR ? &tr : &te;
+            long row = i < NTR ? (long)k * NTR + i : (long)k * NTE + i - NTR;
+            double z = 0.0;
+            for (int j = 0; j < DIM; j++) {
+                float xj = (float)hf_rng_normal(&r);
+                if (d->x[row * DIM + j] != xj) x_ok = 0;
+                z += (double)xj * theta[j];
+            }
+            double p0 = 1.0 / (1.0 + exp(-z)), p = p0;
+            if (k >= 2) p = h * (1.0 - p) + (1.0 - h) * p;  /* 5 devices: 0, 1 | 2, 3, 4 */
+            double u = hf_rng_uniform(&r);
+            int y = u < p;
+            if (k == 2 && y != (u < p0)) mid_flips++;  /* the middle device is told apart */
+            if (d->y[row] != y) y_ok = 0;
+            ones[y]++;
+        }
+    }
+    CU_ASSERT(x_ok);
+    CU_ASSERT(y_ok);
+    CU_ASSERT(ones[0] > 0 && ones[1] > 0);
+    CU_ASSERT(mid_flips > 0);
+    hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
+    CU_ASSERT_EQUAL(hf_synthetic_clustered_generate(NDEV, DIM, NTR, NTE, 1.5, seed, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_clustered_generate(0, DIM, NTR, NTE, h, seed, &tr, &te, &ptr, &pte), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_synthetic_clustered_generate(NDEV, DIM, 0, NTE, h, seed, &tr, &te, &ptr, &pte), HF_EINPUT);
+}
+
 static const hf_cu_test_t tests_synthetic[] = {
     {"synthetic(1,1) and iid", test_synthetic, NULL},
     {"synthetic: the sensitive attribute, rebuilt from the keyed streams", test_synthetic_sensitive, NULL},
+    {"synthetic-clustered (CA-Fed), rebuilt from the keyed streams", test_synthetic_clustered, NULL},
     {0},
 };
 static const hf_cu_test_t tests_leaf[] = {

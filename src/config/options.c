@@ -29,8 +29,9 @@ static const hf_opt_t core_options[] = {
      "stopped by SIGTERM/SIGUSR1/SIGINT); `hetfl run SUITE --resume FILE` continues from it"},
     /* [data] */
     {"data.dataset", HF_OPT_CHOICE, "fashion-mnist", NONE,
-     "fashion-mnist|synthetic|leaf|femnist|shakespeare|cifar10|cifar100|tff|hdf5",
-     "fashion-mnist (Debian dataset-fashion-mnist), synthetic (FedProx Synthetic(a,b)), leaf (LEAF JSON), "
+     "fashion-mnist|synthetic|leaf|femnist|shakespeare|cifar10|cifar100|tff|hdf5|synthetic-clustered",
+     "fashion-mnist (Debian dataset-fashion-mnist), synthetic (FedProx Synthetic(a,b)), synthetic-clustered "
+     "(CA-Fed's synthetic clustered binary task: data.clustered_*, synthetic_devices), leaf (LEAF JSON), "
      "femnist / shakespeare (LEAF JSON of those sets: 28x28 images, 62 classes / 80-character sequences), "
      "cifar10 / cifar100 (binary version), tff (TensorFlow Federated HDF5 file), hdf5 (the generic layout "
      "of docs/data.md); layouts and where to get the files: docs/data.md"},
@@ -83,7 +84,16 @@ static const hf_opt_t core_options[] = {
      "Synthetic: feature 0 is a binary sensitive attribute s in {0, 1} (Bernoulli(1/2), keyed), drawn "
      "before the label, which depends on it (privacy.attribute_attack)"},
     {"data.synthetic_devices", HF_OPT_INT, "30", 1, 100000, NULL,
-     "Synthetic: number of devices generated (natural partition: one client each)"},
+     "Synthetic, synthetic-clustered: number of devices generated (natural partition: one client each)"},
+    {"data.clustered_dim", HF_OPT_INT, "10", 1, 100000, NULL,
+     "synthetic-clustered (Rodio et al. 2023, arodio/CA-Fed): features, x ~ N(0, I); label y ~ "
+     "Bernoulli(sigmoid(x.theta)), theta ~ N(0, I) shared; the second half of the devices flips it "
+     "(data.clustered_hetero)"},
+    {"data.clustered_train", HF_OPT_INT, "50", 1, 10000000, NULL, "synthetic-clustered: training samples per device"},
+    {"data.clustered_test", HF_OPT_INT, "150", 1, 10000000, NULL,
+     "synthetic-clustered: test samples per device (the test set is every device's)"},
+    {"data.clustered_hetero", HF_OPT_FLOAT, "0.2", 0, 1, NULL,
+     "synthetic-clustered: the second cluster's label probability is hetero (1-p) + (1-hetero) p"},
     /* [model] */
     {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn|lstm|resnet",
      "logreg, mlp (ReLU, widths model.hidden), cnn (McMahan: conv5x5x32-pool-conv5x5x64-pool-fc512), "
@@ -254,6 +264,10 @@ static const hf_opt_t core_options[] = {
      "per online interval)"},
     {"availability.slot_s", HF_OPT_FLOAT, "60", 1e-3, 1e9, NULL,
      "markov: seconds per step of the chain"},
+    {"availability.per_round", HF_OPT_BOOL, "no", NONE, NULL,
+     "synchronous rounds: the availability clock is the round, not the simulated time: round t sees "
+     "the model's state at (t + 1/2) slot_s (markov: one chain step per round, as arodio/CA-Fed's "
+     "simulator), and a selected client stays online for its round (no drop-outs)"},
     {"availability.pi", HF_OPT_FLOAT, "0.5", 0, 1, NULL,
      "markov, mix uniform: stationary availability pi of every client"},
     {"availability.lambda", HF_OPT_FLOAT, "0", -1, 1, NULL,
@@ -411,7 +425,7 @@ static int cross_err(const hf_conf_t *c, const char *key, const char *fmt, const
     return hf_seterr(HF_EINPUT, "%s: key '%s': %s %s", o ? o : "?", key, fmt, detail);
 }
 
-/* Per-client evaluation and fine-tuning ([data] client_test_*, [personal]). */
+/* Per-client evaluation and fine-tuning ([data] client_test_*, [personal]); modes without rounds. */
 static int personal_params(hf_params_t *p, const hf_conf_t *c)
 {
     p->client_test_fraction = hf_conf_float(c, "data.client_test_fraction");
@@ -426,6 +440,9 @@ static int personal_params(hf_params_t *p, const hf_conf_t *c)
     const char *ck = p->client_test_natural ? "data.client_test_natural" : "data.client_test_fraction";
     if ((p->client_test_fraction > 0 || p->client_test_natural) && !strcmp(oget(c, "federation.mode"), "async"))
         return cross_err(c, ck, "per-client evaluation is not available", "in federation.mode = async yet");
+    if (hf_conf_bool(c, "availability.per_round") && !strcmp(oget(c, "federation.mode"), "async"))
+        return cross_err(c, "availability.per_round", "is not supported with federation.mode = async",
+                         "(no rounds: the availability clock is the simulated time)");
     return 0;
 }
 
@@ -439,7 +456,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
 
     const char *ds = oget(c, "data.dataset");
     static const char *dsn[] = {"fashion-mnist", "synthetic", "leaf", "femnist", "shakespeare", "cifar10",
-                                "cifar100", "tff", "hdf5"};  /* in hf_dsname_t order */
+                                "cifar100", "tff", "hdf5", "synthetic-clustered"};  /* in hf_dsname_t order */
     p->dataset = HF_DS_FMNIST;
     for (int i = 0; i < (int)(sizeof dsn / sizeof dsn[0]); i++)
         if (!strcmp(ds, dsn[i])) p->dataset = (hf_dsname_t)i;
@@ -457,6 +474,10 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->syn_iid = hf_conf_bool(c, "data.synthetic_iid");
     p->syn_sensitive = hf_conf_bool(c, "data.synthetic_sensitive");
     p->syn_devices = (int)hf_conf_int(c, "data.synthetic_devices");
+    p->clu_dim = (int)hf_conf_int(c, "data.clustered_dim");
+    p->clu_train = hf_conf_int(c, "data.clustered_train");
+    p->clu_test = hf_conf_int(c, "data.clustered_test");
+    p->clu_hetero = hf_conf_float(c, "data.clustered_hetero");
     p->augment = !strcmp(oget(c, "data.augment"), "crop-flip");
 
     const char *arch = oget(c, "model.arch");

@@ -19,7 +19,7 @@
 const hf_opt_t *hf_options_table(void);
 
 typedef enum { HF_DS_FMNIST, HF_DS_SYNTHETIC, HF_DS_LEAF, HF_DS_FEMNIST, HF_DS_SHAKESPEARE, HF_DS_CIFAR10,
-               HF_DS_CIFAR100, HF_DS_TFF, HF_DS_HDF5 } hf_dsname_t;
+               HF_DS_CIFAR100, HF_DS_TFF, HF_DS_HDF5, HF_DS_SYNTH_CLUSTERED } hf_dsname_t;
 typedef enum { HF_PART_IID, HF_PART_SHARDS, HF_PART_DIRICHLET, HF_PART_NATURAL } hf_partname_t;
 typedef enum { HF_TOPO_RANK0, HF_TOPO_ALLREDUCE } hf_topo_t;
 
@@ -43,6 +43,9 @@ typedef struct {
     int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
     int syn_iid, syn_sensitive, syn_devices;
+    int clu_dim;                /* synthetic-clustered: features, samples per device, label flip */
+    long clu_train, clu_test;
+    double clu_hetero;
     int augment;                /* data.augment: 1 = random crop (4-pixel padding) + flip */
     /* [model] */
     hf_model_cfg_t model;

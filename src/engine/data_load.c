@@ -22,6 +22,7 @@ const hf_dsinfo_t hf_datasets[] = {
     {"cifar100", "CIFAR-100 binary version: 50k/10k 3x32x32 images, 100 fine (20 coarse) classes"},
     {"tff", "TensorFlow Federated HDF5 (fed_emnist, fed_cifar100, shakespeare): one client per examples/<id>"},
     {"hdf5", "generic HDF5 layout (docs/data.md): /inputs, /labels, optional /clients and /test"},
+    {"synthetic-clustered", "CA-Fed's synthetic clustered: binary logistic labels, 2 clusters (data.clustered_*)"},
     {NULL, NULL}};
 
 
@@ -146,6 +147,13 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
         hf_partition_t ptest = {0};
         rc = hf_synthetic_generate(p->syn_alpha, p->syn_beta, p->syn_iid, p->syn_sensitive, p->syn_devices, 60, 10,
                                    p->seed, train, test, &natural, &ptest);
+        hf_partition_free(&ptest);
+        if (rc) return rc;
+        have_natural = 1;
+    } else if (p->dataset == HF_DS_SYNTH_CLUSTERED) {
+        hf_partition_t ptest = {0};
+        rc = hf_synthetic_clustered_generate(p->syn_devices, p->clu_dim, p->clu_train, p->clu_test, p->clu_hetero,
+                                             p->seed, train, test, &natural, &ptest);
         hf_partition_free(&ptest);
         if (rc) return rc;
         have_natural = 1;

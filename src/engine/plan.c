@@ -176,6 +176,7 @@ int hf_vol_init(hf_run_t *x, int N, int m)
     if (!x->vol) return 0;
     rc = hf_key_wrap(c, "availability.file", hf_avail_generate(&x->av, &spec));
     if (rc) return rc;
+    if (hf_conf_bool(c, "availability.per_round")) x->av_round_s = spec.slot_s;
     x->online = hf_calloc((size_t)N, 1);
     x->vol_loss = hf_calloc((size_t)m, sizeof(double));
     x->off_comm = hf_calloc((size_t)m, sizeof(double));
@@ -228,19 +229,24 @@ void hf_vol_transfer_data(hf_run_t *x, int t, int i, int k)
 /* The round's clients, by the policy (select.c): among the whole population
  * without an availability model (carbon-aware may move the start, *sim_time);
  * else among the clients online at the round start; with nobody online the
- * server waits for the first to come back (sim_time advances, on every rank). */
+ * server waits for the first to come back (sim_time advances, on every rank).
+ * availability.per_round: the availability clock is the round, (t+1/2)·slot_s
+ * (one Markov step per round, as arodio/CA-Fed's simulator); waiting moves
+ * only that clock, within this round. */
 int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *navail)
 {
     int N = x->p->clients;
     hf_select_in_t in = {.round = t, .seed = x->p->seed, .m = m, .now = *sim_time, .en = x->en, .ecl = x->ecl,
                          .bytes = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float)};
     if (!x->vol) return hf_select_pick(x->sel, &in, sim_time, sel, navail, NULL);
-    if (hf_avail_count(&x->av, *sim_time, x->online) == 0) {
+    double at_round = ((double)t + 0.5) * x->av_round_s;
+    double *clock = x->av_round_s > 0 ? &at_round : sim_time;
+    if (hf_avail_count(&x->av, *clock, x->online) == 0) {
         double next = INFINITY;
-        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
+        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *clock));
         if (isfinite(next)) {
-            *sim_time = next;
-            hf_avail_count(&x->av, *sim_time, x->online);
+            *clock = next;
+            hf_avail_count(&x->av, *clock, x->online);
         }
     }
     hf_select_observe(x->sel, x->online);
@@ -261,15 +267,15 @@ int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *na
     in.online = x->online;
     in.av = &x->av;
     in.need_s = need;
-    in.now = *sim_time;
+    in.now = *clock;
     int n = hf_select_pick(x->sel, &in, NULL, sel, navail, &ne);
     /* nobody eligible (cyclic group empty, CA-Fed excluded the online ones): wait for the next change */
     for (int tries = 0; n == 0 && tries < 100000; tries++) {
         double next = INFINITY;
-        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *sim_time));
+        for (int k = 0; k < N; k++) next = HF_MIN(next, hf_avail_next_change(&x->av, k, *clock));
         if (!isfinite(next)) break;
-        *sim_time = in.now = next;
-        hf_avail_count(&x->av, *sim_time, x->online);
+        *clock = in.now = next;
+        hf_avail_count(&x->av, *clock, x->online);
         n = hf_select_pick(x->sel, &in, NULL, sel, navail, &ne);
     }
     free(need);
@@ -288,7 +294,7 @@ void hf_vol_dropouts(hf_run_t *x, const int *sel, int mt, double start)
         hf_dplan_t *d = &x->dplan[i];
         hf_cplan_t *c = &x->plan.c[i];
         double at;
-        if (d->outcome < 0) continue;
+        if (d->outcome < 0 || x->av_round_s > 0) continue;  /* per_round: online for the whole round */
         int full = d->outcome == HF_OUT_COMPLETED || d->outcome == HF_OUT_PARTIAL;
         double tc = full ? d->t_compute : d->t_compute_full;
         if (hf_avail_dropout(&x->av, sel[i], start, d->t_down, tc, d->t_up, &at, &x->off_comm[i],

@@ -91,6 +91,7 @@ typedef struct hf_run {
     hf_select_t *sel;             /* the selection policy and its state (NULL: decentralized) */
     int vol;                      /* availability modelled (online mask, drop-outs, estimators) */
     unsigned char *online;        /* online mask at the round start (N) */
+    double av_round_s;            /* availability.per_round: slot_s, round t sees the state at (t+1/2)·slot_s; 0: sim time */
     double *vol_loss;             /* this round's local losses, broadcast by rank 0 (m) */
     double *vol_w;                /* correction weights, or the policy's weight factors (m) */
     double *off_comm, *off_comp;  /* dropped_offline: seconds of transfer / compute done (m) */
