@@ -4,7 +4,9 @@
 #    (tests/fl_reference.awk's layout), 3 samples arriving a round, a memory of 5:
 #    round 1 trains on 3 and 3, round 2 on 5 and 4 (the second stream has ended).
 #    The final model equals the reference's two rounds chained with those n_k;
-#    /participation.steps = ceil(held / B); /stream rows by hand;
+#    /participation.steps = ceil(held / B); /stream rows by hand; and which samples
+#    a drifting stream's FIFO memory holds (two classes, one per round); the same
+#    arrivals from a stream.trace file give the same model;
 #  - the formulas on a natural partition of unequal sizes (synthetic, 10 clients,
 #    reservoir memory, drift order, per-client evaluation on a window): every
 #    /stream row, /participation.steps and /client_eval.samples recomputed with awk
@@ -51,6 +53,39 @@ check "toy: /participation.steps = ceil(held / 2): 2 2, then 3 2" \
   test "$(cols "$TMP/toy.h5" /participation steps | tr '\n' ' ')" = "2 2 3 2 "
 check "toy: /stream = (1, 6 arrived, 6 held, 0 ended), (2, 10, 9, 1)" \
   test "$(cols "$TMP/toy.h5" /stream round arrived held exhausted | tr '\n' ' ')" = "1 6 6 0 2 10 9 1 "
+# the same arrivals from a trace (a header, a comment, lines out of order, two lines
+# of one round adding up): 3 and 3 in round 1, then 5 (of which 2 beyond the
+# memory) and 1: the same memories, the same model
+printf 'client,round,samples\n# round 2 first\n0,2,2\n1,2,1\n0,1,3\n0,2,3\n1,1,3\n' > "$TMP/trace.csv"
+"$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/trace.h5" --set stream.rate=0 --set stream.trace="$TMP/trace.csv" \
+  > "$TMP/trace.log" 2>&1 || { cat "$TMP/trace.log"; bad "toy run with a trace"; }
+check "trace: the model after round 2 = the same reference" model_matches "$TMP/trace.h5" "$TMP/x2.ref"
+check "trace: /stream = (1, 6, 6, 0), (2, 3 + 5 + 3 + 1 = 12 arrived, 9 held, 1 ended)" \
+  test "$(cols "$TMP/trace.h5" /stream round arrived held exhausted | tr '\n' ' ')" = "1 6 6 0 2 12 9 1 "
+
+# Which samples: client 0 holds 6 copies of a = (1, 0), class 0, then 6 of b = (0, 1),
+# class 2; client 1 holds 4 of c = (1, 1), class 1 (every value a byte / 255: the
+# engine's byte rows would serve them).  Drift order, 6 arrivals a round, FIFO memory
+# of 3: client 0 trains on 3 copies of its first class in round 1 and of the other in
+# round 2 (which comes first is its keyed class order: exactly one of the two
+# references must match), client 1 on 3 of c both rounds.
+awk 'function rows(v, n,   s, i) { s = ""; for (i = 0; i < n; i++) s = s (i ? ", " : "") v; return s }
+  BEGIN { printf "{\"users\": [\"u0\", \"u1\"], \"num_samples\": [12, 4], \"user_data\": {"
+    printf "\"u0\": {\"x\": [%s, %s], \"y\": [%s, %s]}, ", rows("[1.0, 0.0]", 6), rows("[0.0, 1.0]", 6), rows(0, 6), rows(2, 6)
+    printf "\"u1\": {\"x\": [%s], \"y\": [%s]}}}\n", rows("[1.0, 1.0]", 4), rows(1, 4) }' > "$TMP/two.json"
+sed -e "s|$TMP/train.json|$TMP/two.json|" -e 's/^rate = 3$/rate = 6/' -e 's/^memory = 5$/memory = 3\norder = drift/' \
+  "$TMP/toy.conf" > "$TMP/two.conf"
+"$HETFL" run "$TMP/two.conf" --quiet -o "$TMP/two.h5" > "$TMP/two.log" 2>&1 || { cat "$TMP/two.log"; bad "two-class run"; }
+for first in a b; do
+  if [ $first = a ]; then s1='1.0 0.0 0' s2='0.0 1.0 2'; else s1='0.0 1.0 2' s2='1.0 0.0 0'; fi
+  printf '0 3 %s\n1 3 1.0 1.0 1\n' "$s1" > "$TMP/h1"
+  printf '0 3 %s\n1 3 1.0 1.0 1\n' "$s2" > "$TMP/h2"
+  ref "$TMP/x0" "$TMP/h1" | awk '$1 == "param" { print $3 }' > "$TMP/y1"
+  ref "$TMP/y1" "$TMP/h2" > "$TMP/two-$first.ref"
+done
+check "two classes: the model = the reference with client 0 on one class in round 1, the other in round 2" \
+  test "$( (model_matches "$TMP/two.h5" "$TMP/two-a.ref" > /dev/null && echo a
+             model_matches "$TMP/two.h5" "$TMP/two-b.ref" > /dev/null && echo b) | wc -l)" = 1
 
 # --- the formulas on unequal natural clients ---
 { small_suite 9

@@ -90,8 +90,15 @@ static const hf_opt_t core_options[] = {
      "min(n_k, stream.initial + floor(r rate)) of its samples (fractional rates accumulate) and trains on "
      "those it keeps (stream.memory); 0 = off (every client holds its samples from the start); "
      "centralized mode only"},
+    {"stream.trace", HF_OPT_PATH, "", NONE, NULL,
+     "data streams: arrivals from a CSV file instead of stream.rate: lines client,round,samples (that "
+     "many of the client's samples arrive in that round, 1-based; an optional header line "
+     "client,round,samples, # comments, lines of one client and round add up); by round r client k has "
+     "received min(n_k, stream.initial + its samples of rounds <= r); every client needs a sample in "
+     "round 1 (a client joining later: give every client stream.initial >= 1)"},
     {"stream.initial", HF_OPT_INT, "0", 0, 100000000, NULL,
-     "data streams: samples each client holds before round 1 (initial + floor(rate) must be >= 1)"},
+     "data streams: samples each client holds before round 1 (with stream.rate, initial + floor(rate) must "
+     "be >= 1)"},
     {"stream.order", HF_OPT_CHOICE, "shuffled", NONE, "shuffled|drift",
      "data streams: the order a client's samples arrive in: shuffled (a permutation drawn per client from "
      "the seed: a stationary stream) or drift (that permutation sorted by label, classes in an order drawn "
@@ -466,18 +473,22 @@ static int stream_params(hf_params_t *p, const hf_conf_t *c)
     p->stream_window = hf_conf_int(c, "stream.eval_window");
     p->stream_drift = !strcmp(oget(c, "stream.order"), "drift");
     p->stream_reservoir = !strcmp(oget(c, "stream.policy"), "reservoir");
+    copy_str(p->stream_trace, sizeof p->stream_trace, oget(c, "stream.trace"));
     static const char *keys[] = {"stream.initial", "stream.order", "stream.memory", "stream.policy",
                                  "stream.eval_window"};
-    if (p->stream_rate <= 0) {
+    const char *on = p->stream_trace[0] ? "stream.trace" : "stream.rate";
+    if (p->stream_rate <= 0 && !p->stream_trace[0]) {
         for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
             if (key_given(c, keys[i]))
-                return cross_err(c, keys[i], "sets a data stream, which is off:", "set stream.rate > 0");
+                return cross_err(c, keys[i], "sets a data stream, which is off:", "set stream.rate > 0 or stream.trace");
         return 0;
     }
+    if (p->stream_rate > 0 && p->stream_trace[0])
+        return cross_err(c, "stream.trace", "the arrivals come from stream.rate or from a trace,", "not both");
     if (strcmp(oget(c, "federation.mode"), "centralized") != 0)
-        return cross_err(c, "stream.rate", "data streams run in federation.mode = centralized only,", "not "
+        return cross_err(c, on, "data streams run in federation.mode = centralized only,", "not "
                          "decentralized or async");
-    if ((double)p->stream_initial + floor(p->stream_rate) < 1)
+    if (!p->stream_trace[0] && (double)p->stream_initial + floor(p->stream_rate) < 1)
         return cross_err(c, "stream.rate", "round 1 would find every client without a sample:",
                          "stream.initial + floor(stream.rate) must be >= 1");
     if (key_given(c, "stream.policy") && p->stream_memory == 0)

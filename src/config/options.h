@@ -51,6 +51,7 @@ typedef struct {
     long stream_window;         /* per-client evaluation: the last W arrivals' test samples (0: all) */
     int stream_drift;           /* stream.order = drift: arrivals class by class */
     int stream_reservoir;       /* stream.policy = reservoir (else fifo) */
+    char stream_trace[4096];    /* stream.trace: arrivals client,round,samples ("": stream.rate) */
     /* [model] */
     hf_model_cfg_t model;
     /* [federation] */

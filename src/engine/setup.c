@@ -330,7 +330,7 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
                                        &x->ctest), comm);
     if (!rc) hf_ceval_setup(x);  /* per-client test splits out of the partition (client_eval.c) */
-    if (!rc) hf_stream_setup(x);  /* data streams: arrival orders (stream.c) */
+    if (!rc) rc = hf_run_agree(hf_stream_setup(x), comm);  /* data streams: arrival orders, trace (stream.c) */
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;

@@ -9,7 +9,9 @@
  * k, 0) (stream.order = shuffled), or that permutation stably sorted by label
  * in a class order keyed (seed, HF_RNG_STREAM, k, 2) (drift: the client's
  * label distribution shifts class by class over time).  By round r it has
- * received A_k(r) = min(n_k, stream.initial + ⌊r · stream.rate⌋) of them.
+ * received A_k(r) = min(n_k, stream.initial + ⌊r · stream.rate⌋) of them, or
+ * with stream.trace, min(n_k, stream.initial + the samples its lines give it
+ * in rounds ≤ r) (a CSV file client,round,samples: trace_load).
  *
  * Memory.  Unlimited (stream.memory = 0): everything received.  Else at most
  * M samples: fifo keeps the last M received; reservoir (Vitter's algorithm R)
@@ -31,6 +33,7 @@
  */
 #include "stream.h"
 #include "hf_util.h"
+#include "provenance.h"
 #include "rng.h"
 #include "run.h"
 #include <math.h>
@@ -44,6 +47,10 @@ struct hf_stream {
     long *slot_off;       /* N+1: reservoir slots of client k: slot[slot_off[k] ..] = stream positions */
     long *slot;
     int round;            /* the round the state is at (0: before the first) */
+    /* stream.trace, by client then round: client k's lines are tr_round/tr_count
+     * [tr_off[k], tr_off[k + 1]); tr_pos[k] the first not yet summed into tr_sum[k] */
+    long *tr_off, *tr_pos, *tr_sum, *tr_count;
+    int *tr_round;
 };
 
 /* One /stream row. */
@@ -100,11 +107,93 @@ static void order_partition(const hf_params_t *p, hf_partition_t *q, int tag, co
     free(tmp);
 }
 
-void hf_stream_setup(hf_run_t *x)
+/* One line of stream.trace. */
+typedef struct { long client, round, count; } trace_row_t;
+
+static int cmp_trace(const void *a, const void *b)
+{
+    const trace_row_t *u = a, *v = b;
+    if (u->client != v->client) return (u->client > v->client) - (u->client < v->client);
+    return (u->round > v->round) - (u->round < v->round);
+}
+
+/* Parse stream.trace's text (lines client,round,samples; an optional header
+ * line client,round,samples first; blank lines and # comments) into rows. */
+static int trace_parse(char *text, const char *path, int N, int R, trace_row_t **rows, long *n)
+{
+    long cap = 0, lineno = 0;
+    int rc = 0;
+    for (char *line = text, *next; line && !rc; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        lineno++;
+        while (*line == ' ' || *line == '\t') line++;
+        if (!*line || *line == '#' || *line == '\r') continue;
+        if (*n == 0 && !strncmp(line, "client,round,samples", 20)) continue;
+        char *f[3];
+        long v[3];
+        if (hf_split_csv(line, f, 3) != 3 || hf_parse_long(f[0], &v[0]) || hf_parse_long(f[1], &v[1]) ||
+            hf_parse_long(f[2], &v[2]))
+            rc = hf_seterr(HF_EINPUT, "%s:%ld: expected client,round,samples (three integers)", path, lineno);
+        else if (v[0] < 0 || v[0] >= N)
+            rc = hf_seterr(HF_EINPUT, "%s:%ld: client %ld: the run has %d clients (0..%d)", path, lineno, v[0], N,
+                           N - 1);
+        else if (v[1] < 1 || v[1] > R)
+            rc = hf_seterr(HF_EINPUT, "%s:%ld: round %ld outside 1..%d (federation.rounds)", path, lineno, v[1], R);
+        else if (v[2] < 0 || v[2] > 1000000000L)
+            rc = hf_seterr(HF_EINPUT, "%s:%ld: %ld samples: a count is 0..1000000000", path, lineno, v[2]);
+        else {
+            if (*n == cap) *rows = hf_realloc(*rows, (size_t)(cap = 2 * cap + 64) * sizeof **rows);
+            (*rows)[(*n)++] = (trace_row_t){v[0], v[1], v[2]};
+        }
+    }
+    return rc;
+}
+
+/* stream.trace into s->tr_*, sorted by client and round. */
+static int trace_load(hf_stream_t *s, const char *path, int N, int R)
+{
+    char *text;
+    size_t len;
+    if (hf_input_slurp(path, HF_INPUT_TEXT_MAX, &text, &len)) return HF_EINPUT;  /* "PATH: reason" */
+    hf_inputs_note(path);  /* its SHA-256 goes into the results file */
+    trace_row_t *rows = NULL;
+    long n = 0;
+    int rc = trace_parse(text, path, N, R, &rows, &n);
+    free(text);
+    if (!rc) {
+        qsort(rows, (size_t)n, sizeof *rows, cmp_trace);
+        s->tr_off = hf_calloc((size_t)N + 1, sizeof(long));
+        s->tr_pos = hf_calloc((size_t)N, sizeof(long));
+        s->tr_sum = hf_calloc((size_t)N, sizeof(long));
+        s->tr_count = hf_malloc((size_t)HF_MAX(n, 1) * sizeof(long));
+        s->tr_round = hf_malloc((size_t)HF_MAX(n, 1) * sizeof(int));
+        for (long i = 0; i < n; i++) {
+            s->tr_off[rows[i].client + 1]++;
+            s->tr_count[i] = rows[i].count;
+            s->tr_round[i] = (int)rows[i].round;
+        }
+        for (int k = 0; k < N; k++) s->tr_off[k + 1] += s->tr_off[k];
+        memcpy(s->tr_pos, s->tr_off, (size_t)N * sizeof(long));
+    }
+    free(rows);
+    return rc;
+}
+
+/* The samples client k's trace lines give it up to round r (0 without a trace). */
+static long trace_until(hf_stream_t *s, int k, int r)
+{
+    if (!s->tr_off) return 0;
+    while (s->tr_pos[k] < s->tr_off[k + 1] && s->tr_round[s->tr_pos[k]] <= r) s->tr_sum[k] += s->tr_count[s->tr_pos[k]++];
+    return s->tr_sum[k];
+}
+
+int hf_stream_setup(hf_run_t *x)
 {
     const hf_params_t *p = x->p;
-    if (p->stream_rate <= 0) return;
+    if (p->stream_rate <= 0 && !p->stream_trace[0]) return 0;
     hf_stream_t *s = hf_calloc(1, sizeof *s);
+    x->stream = s;
     int N = x->part.nclients;
     long n = x->part.off[N];
     s->full.nclients = N;
@@ -123,7 +212,17 @@ void hf_stream_setup(hf_run_t *x)
         s->slot_off[k + 1] = s->slot_off[k] + (p->stream_reservoir && p->stream_memory > 0 ? HF_MIN(nk, p->stream_memory) : 0);
     }
     s->slot = hf_malloc((size_t)HF_MAX(s->slot_off[N], 1) * sizeof(long));
-    x->stream = s;
+    if (!p->stream_trace[0]) return 0;
+    int rc = hf_key_wrap(x->o->conf, "stream.trace", trace_load(s, p->stream_trace, N, p->rounds));
+    for (int k = 0; k < N && !rc; k++) {  /* round 1: nobody without a sample to train on */
+        long first = p->stream_initial;
+        for (long i = s->tr_off[k]; i < s->tr_off[k + 1] && s->tr_round[i] == 1; i++) first += s->tr_count[i];
+        if (first < 1)
+            rc = hf_key_err(x->o->conf, "stream.trace", "%s: client %d receives no sample in round 1 and "
+                            "stream.initial = %ld: every client needs one to train on", p->stream_trace, k,
+                            p->stream_initial);
+    }
+    return rc;
 }
 
 /* Client k's arrivals [s->arrived[k], a) into its reservoir. */
@@ -150,7 +249,7 @@ void hf_stream_advance(hf_run_t *x, int r)
     for (int k = 0; k < s->full.nclients; k++) {
         long nk = s->full.off[k + 1] - s->full.off[k];
         const long *fk = s->full.idx + s->full.off[k];
-        long a = hf_stream_arrived(nk, p->stream_initial, p->stream_rate, r);
+        long a = hf_stream_arrived(nk, p->stream_initial + trace_until(s, k, r), p->stream_rate, r);
         long m = M > 0 ? HF_MIN(a, M) : a;
         x->part.off[k] = o;
         if (p->stream_reservoir && M > 0) {
@@ -214,5 +313,6 @@ void hf_stream_free(hf_stream_t *s)
     if (!s) return;
     hf_partition_free(&s->full);
     free(s->arrived); free(s->held); free(s->slot_off); free(s->slot);
+    free(s->tr_off); free(s->tr_pos); free(s->tr_sum); free(s->tr_count); free(s->tr_round);
     free(s);
 }

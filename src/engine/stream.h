@@ -17,9 +17,10 @@ long hf_stream_arrived(long nk, long initial, double rate, int round);
 
 /* Setup, every rank alike, after the per-client test splits are taken out:
  * orders each client's training samples (and its test split) as they will
- * arrive, and leaves x->part as it is until the first round.  No-op when
- * stream.rate = 0. */
-void hf_stream_setup(struct hf_run *x);
+ * arrive, reads stream.trace, and leaves x->part as it is until the first
+ * round.  No-op when stream.rate = 0 and there is no trace.  Errors: HF_EINPUT
+ * "FILE:LINE: key 'stream.trace': ..." (x->stream is freed by hf_run_free). */
+int hf_stream_setup(struct hf_run *x);
 
 /* Before round `round` (1-based) is selected, every rank alike: the arrivals
  * up to this round enter each client's memory (retention policy), x->part
