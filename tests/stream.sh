@@ -6,7 +6,7 @@
 #    The final model equals the reference's two rounds chained with those n_k;
 #    /participation.steps = ceil(held / B); /stream rows by hand; and which samples
 #    a drifting stream's FIFO memory holds (two classes, one per round); the same
-#    arrivals from a stream.trace file give the same model;
+#    arrivals from a stream.trace file give the same model, and again when resumed;
 #  - the formulas on a natural partition of unequal sizes (synthetic, 10 clients,
 #    reservoir memory, drift order, per-client evaluation on a window): every
 #    /stream row, /participation.steps and /client_eval.samples recomputed with awk
@@ -57,11 +57,16 @@ check "toy: /stream = (1, 6 arrived, 6 held, 0 ended), (2, 10, 9, 1)" \
 # of one round adding up): 3 and 3 in round 1, then 5 (of which 2 beyond the
 # memory) and 1: the same memories, the same model
 printf 'client,round,samples\n# round 2 first\n0,2,2\n1,2,1\n0,1,3\n0,2,3\n1,1,3\n' > "$TMP/trace.csv"
-"$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/trace.h5" --set stream.rate=0 --set stream.trace="$TMP/trace.csv" \
-  > "$TMP/trace.log" 2>&1 || { cat "$TMP/trace.log"; bad "toy run with a trace"; }
+TRACE=(--set stream.rate=0 --set stream.trace="$TMP/trace.csv" --set run.checkpoint_every=1)
+"$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/trace.h5" "${TRACE[@]}" > "$TMP/trace.log" 2>&1 ||
+  { cat "$TMP/trace.log"; bad "toy run with a trace"; }
 check "trace: the model after round 2 = the same reference" model_matches "$TMP/trace.h5" "$TMP/x2.ref"
 check "trace: /stream = (1, 6, 6, 0), (2, 3 + 5 + 3 + 1 = 12 arrived, 9 held, 1 ended)" \
   test "$(cols "$TMP/trace.h5" /stream round arrived held exhausted | tr '\n' ' ')" = "1 6 6 0 2 12 9 1 "
+cp "$TMP/trace.h5" "$TMP/trace-res.h5"  # its checkpoint after round 1, round 2 again on 2 ranks
+run_mpi 2 run "$TMP/toy.conf" --quiet "${TRACE[@]}" --resume "$TMP/trace-res.h5" > "$TMP/trace-res.log" 2>&1 ||
+  { cat "$TMP/trace-res.log"; bad "trace: --resume on 2 ranks"; }
+check "trace: resumed from round 1 on 2 ranks = uninterrupted" "$HETFL" compare "$TMP/trace.h5" "$TMP/trace-res.h5"
 
 # Which samples: client 0 holds 6 copies of a = (1, 0), class 0, then 6 of b = (0, 1),
 # class 2; client 1 holds 4 of c = (1, 1), class 1 (every value a byte / 255: the
