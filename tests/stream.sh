@@ -97,7 +97,7 @@ check "two classes: the model = the reference with client 0 on one class in roun
   printf 'batch_size = 4\neval_every = 2\n[data]\nclient_test_fraction = 0.2\n[run]\ncheckpoint_every = 3\n'; } > "$TMP/s.conf"
 STREAM=(--set stream.rate=5.5 --set stream.initial=1 --set stream.memory=9 --set stream.policy=reservoir
         --set stream.order=drift --set stream.eval_window=6)
-run_mpi 2 run "$TMP/s.conf" --quiet -o "$TMP/off.h5" > "$TMP/off.log" 2>&1 || { cat "$TMP/off.log"; bad "run without a stream"; }
+"$HETFL" run "$TMP/s.conf" --quiet -o "$TMP/off.h5" > "$TMP/off.log" 2>&1 || { cat "$TMP/off.log"; bad "run without a stream"; }
 run_mpi 2 run "$TMP/s.conf" --quiet -o "$TMP/on.h5" "${STREAM[@]}" > "$TMP/on.log" 2>&1 ||
   { cat "$TMP/on.log"; bad "run with a stream"; }
 cols "$TMP/on.h5" /clients samples > "$TMP/nk"
@@ -125,8 +125,9 @@ check "the windows are not all the whole split" test "$(awk '{ s += $3 } END { p
   "$(awk '{ s += $1 } END { print s * 5 }' "$TMP/hk")"
 
 # --- determinism ---
-for n in 1 3; do
-  run_mpi $n run "$TMP/s.conf" --quiet -o "$TMP/on-$n.h5" "${STREAM[@]}" > "$TMP/on-$n.log" 2>&1 ||
+for n in 1 3; do  # (1 rank: without mpiexec)
+  if [ $n = 1 ]; then launch=("$HETFL"); else launch=("$MPIEXEC" -n $n $OVERSUB "$HETFL"); fi
+  "${launch[@]}" run "$TMP/s.conf" --quiet -o "$TMP/on-$n.h5" "${STREAM[@]}" > "$TMP/on-$n.log" 2>&1 ||
     { cat "$TMP/on-$n.log"; bad "stream run on $n ranks"; }
   check "stream: $n rank(s) == 2 ranks" "$HETFL" compare "$TMP/on.h5" "$TMP/on-$n.h5"
 done
