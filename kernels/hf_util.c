@@ -236,6 +236,33 @@ int hf_input_check(const char *path, uint64_t max_bytes)
     return 0;
 }
 
+int hf_parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) return -1;
+    long v = strtol(s, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+    if (*end || errno == ERANGE) return -1;
+    *out = v;
+    return 0;
+}
+
+int hf_split_csv(char *line, char **f, int n)
+{
+    int c = 0;
+    char *p = line;
+    for (;;) {
+        if (c == n) return n + 1;
+        f[c++] = p;
+        char *q = strchr(p, ',');
+        if (!q) return c;
+        *q = 0;
+        p = q + 1;
+    }
+}
+
 int hf_input_slurp(const char *path, uint64_t max_bytes, char **buf, size_t *len)
 {
     *buf = NULL;

@@ -68,6 +68,12 @@ int hf_input_open(const char *path, uint64_t max_bytes);
 FILE *hf_input_fopen(const char *path, uint64_t max_bytes);
 int hf_input_check(const char *path, uint64_t max_bytes);
 int hf_input_slurp(const char *path, uint64_t max_bytes, char **buf, size_t *len);
+/* A decimal integer field of a text table: blanks around it allowed (and a
+ * trailing \r), nothing else; 0, or -1 (empty, garbage, out of range). */
+int hf_parse_long(const char *s, long *out);
+/* Split line at commas, in place, into at most n fields f[]; returns the count
+ * (n + 1 when there are more). */
+int hf_split_csv(char *line, char **f, int n);
 /* "a directory", "a FIFO", ...: what a st_mode is, for messages. */
 const char *hf_file_kind(unsigned mode);
 

@@ -34,6 +34,7 @@ enum {
     HF_RNG_FEDEM = 65,    /* FedEM: component m's initialisation seed (seed, m, 0) (fedem.c) */
     HF_RNG_KNNPER = 66,   /* kNN-Per: a capped datastore's samples (seed, client, 0) (knnper.c) */
     HF_RNG_FEDGEN = 67,   /* FedGen: generator samples (seed, round, (1 + client) << 32 | step; 0 server) (fedgen.c) */
+    HF_RNG_STREAM = 68,   /* data streams: arrival orders (seed, client, 0|1|2), reservoir draws (seed, client, 3 + j) (stream.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

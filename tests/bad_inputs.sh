@@ -205,6 +205,7 @@ energy.regions_file|[energy];regions_file = @F@
 topology.path|[topology];kind = file;path = @F@
 data.path|[data];path = @F@
 data.test_path|[data];test_path = @F@
+stream.trace|[stream];trace = @F@
 KEYS
   # an include, the suite itself, the resume file
   n=g-special-$kind-include

@@ -62,12 +62,17 @@ doc_cols() {
     tr '\n' ' '
 }
 attrs() { "$H5DUMP" -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,$p' | grep -o '"[^"]*"' | tr -d '"' | tr '\n' ' '; }
+S=$TMP/st.h5  # a data stream: /stream
+"$HETFL" run "$HETFL_SRCDIR/tests/data/tiny.conf" --set federation.rounds=1 --set stream.rate=20 -o "$S" --quiet \
+  > "$TMP/stlog" 2>&1
+check "tiny run with a data stream" test $? = 0
+check "path /stream is documented in docs/results.md" grep -qF -- '`/stream' "$RES"
 A=$TMP/aia.h5  # the attribute attack: /attribute_inference
 "$HETFL" run "$HETFL_SRCDIR/tests/data/attribute.conf" --set federation.rounds=1 --set federation.local_epochs=1 \
   -o "$A" --quiet > "$TMP/alog" 2>&1
 check "attribute attack run" test $? = 0
 check "path /attribute_inference is documented in docs/results.md" grep -qF -- '`/attribute_inference' "$RES"
-for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf G:/privacy C:/client_eval \
+for ft in F:/rounds F:/participation F:/clients F:/system/placement G:/rounds_by_width G:/feddf G:/privacy C:/client_eval S:/stream \
           A:/attribute_inference; do
   v=${ft%%:*} t=${ft#*:}; f=${!v}
   fields=$("$H5DUMP" -H -d "$t" "$f" | sed -n 's/.*[A-Z0-9_]* "\([a-z0-9_]*\)";$/\1/p' | tr '\n' ' ')

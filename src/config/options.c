@@ -94,6 +94,35 @@ static const hf_opt_t core_options[] = {
      "synthetic-clustered: test samples per device (the test set is every device's)"},
     {"data.clustered_hetero", HF_OPT_FLOAT, "0.2", 0, 1, NULL,
      "synthetic-clustered: the second cluster's label probability is hetero (1-p) + (1-hetero) p"},
+    /* [stream] (stream.c) */
+    {"stream.rate", HF_OPT_FLOAT, "0", 0, 1e9, NULL,
+     "data streams: training samples arriving at each client per round; by round r client k has received "
+     "min(n_k, stream.initial + floor(r rate)) of its samples (fractional rates accumulate) and trains on "
+     "those it keeps (stream.memory); 0 = off (every client holds its samples from the start); "
+     "centralized mode only"},
+    {"stream.trace", HF_OPT_PATH, "", NONE, NULL,
+     "data streams: arrivals from a CSV file instead of stream.rate: lines client,round,samples (that "
+     "many of the client's samples arrive in that round, 1-based; an optional header line "
+     "client,round,samples, # comments, lines of one client and round add up); by round r client k has "
+     "received min(n_k, stream.initial + its samples of rounds <= r); every client needs a sample in "
+     "round 1 (a client joining later: give every client stream.initial >= 1)"},
+    {"stream.initial", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "data streams: samples each client holds before round 1 (with stream.rate, initial + floor(rate) must "
+     "be >= 1)"},
+    {"stream.order", HF_OPT_CHOICE, "shuffled", NONE, "shuffled|drift",
+     "data streams: the order a client's samples arrive in: shuffled (a permutation drawn per client from "
+     "the seed: a stationary stream) or drift (that permutation sorted by label, classes in an order drawn "
+     "per client: the client's label distribution shifts class by class over time)"},
+    {"stream.memory", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "data streams: samples a client keeps (its memory budget); 0 = every sample received"},
+    {"stream.policy", HF_OPT_CHOICE, "fifo", NONE, "fifo|reservoir",
+     "data streams: what a full memory keeps: fifo (the last stream.memory received) or reservoir "
+     "(Vitter's algorithm R: a uniform sample of everything received, the draws keyed per client and "
+     "arrival); needs stream.memory > 0"},
+    {"stream.eval_window", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "data streams, per-client evaluation on the client's current distribution: its test split, ordered "
+     "as its stream, restricted to the samples aligned with its last W arrivals (test sample i of h stands "
+     "at stream position floor(i n_k / h)); 0 = aligned with everything received so far"},
     /* [model] */
     {"model.arch", HF_OPT_CHOICE, "mlp", NONE, "logreg|mlp|cnn|lstm|resnet",
      "logreg, mlp (ReLU, widths model.hidden), cnn (McMahan: conv5x5x32-pool-conv5x5x64-pool-fc512), "
@@ -446,6 +475,48 @@ static int personal_params(hf_params_t *p, const hf_conf_t *c)
     return 0;
 }
 
+/* A key the suite, a sweep or --set gave (not its default). */
+static int key_given(const hf_conf_t *c, const char *key)
+{
+    const char *o = hf_conf_origin(c, key);
+    return o && strcmp(o, "default") != 0;
+}
+
+/* Data streams ([stream], stream.c). */
+static int stream_params(hf_params_t *p, const hf_conf_t *c)
+{
+    p->stream_rate = hf_conf_float(c, "stream.rate");
+    p->stream_initial = hf_conf_int(c, "stream.initial");
+    p->stream_memory = hf_conf_int(c, "stream.memory");
+    p->stream_window = hf_conf_int(c, "stream.eval_window");
+    p->stream_drift = !strcmp(oget(c, "stream.order"), "drift");
+    p->stream_reservoir = !strcmp(oget(c, "stream.policy"), "reservoir");
+    copy_str(p->stream_trace, sizeof p->stream_trace, oget(c, "stream.trace"));
+    static const char *keys[] = {"stream.initial", "stream.order", "stream.memory", "stream.policy",
+                                 "stream.eval_window"};
+    const char *on = p->stream_trace[0] ? "stream.trace" : "stream.rate";
+    if (p->stream_rate <= 0 && !p->stream_trace[0]) {
+        for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
+            if (key_given(c, keys[i]))
+                return cross_err(c, keys[i], "sets a data stream, which is off:", "set stream.rate > 0 or stream.trace");
+        return 0;
+    }
+    if (p->stream_rate > 0 && p->stream_trace[0])
+        return cross_err(c, "stream.trace", "the arrivals come from stream.rate or from a trace,", "not both");
+    if (strcmp(oget(c, "federation.mode"), "centralized") != 0)
+        return cross_err(c, on, "data streams run in federation.mode = centralized only,", "not "
+                         "decentralized or async");
+    if (!p->stream_trace[0] && (double)p->stream_initial + floor(p->stream_rate) < 1)
+        return cross_err(c, "stream.rate", "round 1 would find every client without a sample:",
+                         "stream.initial + floor(stream.rate) must be >= 1");
+    if (key_given(c, "stream.policy") && p->stream_memory == 0)
+        return cross_err(c, "stream.policy", "a retention policy needs a memory budget:", "set stream.memory > 0");
+    if (key_given(c, "stream.eval_window") && p->client_test_fraction <= 0 && !p->client_test_natural)
+        return cross_err(c, "stream.eval_window", "restricts the per-client evaluation, which is off:",
+                         "set data.client_test_fraction > 0 (or data.client_test_natural = yes)");
+    return 0;
+}
+
 int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
 {
     memset(p, 0, sizeof *p);
@@ -520,6 +591,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->clip = (float)hf_conf_float(c, "federation.clip");
     p->eval_every = (int)hf_conf_int(c, "federation.eval_every");
     int prc = personal_params(p, c);  /* per-client evaluation */
+    if (!prc) prc = stream_params(p, c);  /* data streams */
     if (prc) return prc;
     if (p->clients_per_round > p->clients) {
         char d[96];

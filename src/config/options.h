@@ -47,6 +47,14 @@ typedef struct {
     long clu_train, clu_test;
     double clu_hetero;
     int augment;                /* data.augment: 1 = random crop (4-pixel padding) + flip */
+    /* [stream] data streams (stream.c); stream_rate 0: off */
+    double stream_rate;         /* samples arriving at each client per round */
+    long stream_initial;        /* samples each client holds before round 1 */
+    long stream_memory;         /* samples a client keeps (0: all received) */
+    long stream_window;         /* per-client evaluation: the last W arrivals' test samples (0: all) */
+    int stream_drift;           /* stream.order = drift: arrivals class by class */
+    int stream_reservoir;       /* stream.policy = reservoir (else fifo) */
+    char stream_trace[4096];    /* stream.trace: arrivals client,round,samples ("": stream.rate) */
     /* [model] */
     hf_model_cfg_t model;
     /* [federation] */

@@ -21,7 +21,7 @@ void hf_client_rows_build(hf_run_t *x)
     const hf_dataset_t *d = &x->train;
     int nc = x->last_client - x->first_client, dim = d->dim;
     long rows = x->part.off[x->last_client] - x->part.off[x->first_client];
-    if (nc <= 0 || rows <= 0 || dim <= 0) return;
+    if (nc <= 0 || rows <= 0 || dim <= 0 || x->stream) return;  /* a stream's rows change every round */
     /* bytes only where every value is exactly b/255, the IDX reader's expression
      * (data_idx.c).  Checked before allocating: float data would double this rank's
      * share of the set in memory (the 100,000-client scale bench: +120 MB per rank),

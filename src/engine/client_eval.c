@@ -26,6 +26,7 @@
 #include "evaluate.h"
 #include "hf_util.h"
 #include "run.h"
+#include "stream.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +79,8 @@ static const float *client_model(hf_run_t *x, int k, int round)
 static ceval_rec_t eval_client(hf_run_t *x, int k, int round)
 {
     const hf_partition_t *ct = &x->ctest;
-    long n = ct->off[k + 1] - ct->off[k];
+    long lo, n;
+    hf_stream_test_window(x, k, &lo, &n);  /* the whole split without a data stream */
     ceval_rec_t r = {.round = round, .client = k, .samples = n, .accuracy = NAN, .loss = NAN};
     if (n == 0) return r;
     hf_strat_t *st = &x->strat;
@@ -88,7 +90,7 @@ static ceval_rec_t eval_client(hf_run_t *x, int k, int round)
     int dim = x->train.dim;
     for (long s0 = 0; s0 < n; s0 += HF_EVAL_CHUNK) {
         int B = (int)HF_MIN((long)HF_EVAL_CHUNK, n - s0);
-        hf_gather_rows(x->ce_data->x, x->ce_data->y, dim, ct->idx + ct->off[k] + s0, x->ce_perm, B, x->ce_x, x->ce_y);
+        hf_gather_rows(x->ce_data->x, x->ce_data->y, dim, ct->idx + ct->off[k] + lo + s0, x->ce_perm, B, x->ce_x, x->ce_y);
         if (pred) {
             double tk = hf_wtime();
             st->st->personal_eval(st, k, x->ce_x, x->ce_y, B, sums);

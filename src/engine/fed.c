@@ -34,6 +34,7 @@
 #include "placement.h"
 #include "rng.h"
 #include "run.h"
+#include "stream.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -325,6 +326,7 @@ static int run_round(hf_run_t *x, loop_t *L, int t)
 {
     round_t R = {.t = t, .t0 = hf_wtime()};
     R.rr.round = t + 1;
+    int rc_stream = hf_stream_round(x, t + 1);  /* data streams: this round's memories (stream.c) */
     round_select(x, L, &R);
     round_plan(x, L, &R);
     double ta = hf_wtime();
@@ -338,6 +340,7 @@ static int run_round(hf_run_t *x, loop_t *L, int t)
     L->tm.compute += tc - tb;
     R.rr.wall_compute_s = tc - tb;
     int rc = round_aggregate(x, L, &R);
+    if (!rc) rc = rc_stream;
     double td = hf_wtime();
     L->tm.agg += td - tc;
     R.rr.wall_agg_s = td - tc;

@@ -108,6 +108,8 @@ typedef struct hf_run {
     const hf_dataset_t *ce_data;  /* train (data.client_test_fraction) or test (client_test_natural) */
     float *ce_x;                  /* HF_EVAL_CHUNK rows gathered for evaluation */
     int *ce_y, *ce_perm;
+    /* data streams (stream.*; stream.c): arrivals and memories, NULL when off */
+    struct hf_stream *stream;
 } hf_run_t;
 
 /* First client of rank r when N clients are dealt to R ranks in contiguous blocks. */

@@ -15,6 +15,7 @@
 #include "mia.h"
 #include "aia.h"
 #include "placement.h"
+#include "stream.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -329,6 +330,7 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
                                        &x->ctest), comm);
     if (!rc) hf_ceval_setup(x);  /* per-client test splits out of the partition (client_eval.c) */
+    if (!rc) rc = hf_run_agree(hf_stream_setup(x), comm);  /* data streams: arrival orders, trace (stream.c) */
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;
@@ -564,6 +566,7 @@ void hf_run_free(hf_run_t *x)
     hf_dataset_free(&x->test);
     hf_partition_free(&x->part);
     hf_partition_free(&x->ctest);
+    hf_stream_free(x->stream);
     free(x->ce_x); free(x->ce_y); free(x->ce_perm);
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);

@@ -225,34 +225,6 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-static int parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    while (*s == ' ' || *s == '\t') s++;
-    if (!*s) return -1;
-    long v = strtol(s, &end, 10);
-    while (*end == ' ' || *end == '\t' || *end == '\r') end++;
-    if (*end || errno == ERANGE) return -1;
-    *out = v;
-    return 0;
-}
-
-/* split line at commas into at most n fields (in place); returns the count */
-static int split_csv(char *line, char **f, int n)
-{
-    int c = 0;
-    char *p = line;
-    for (;;) {
-        if (c == n) return n + 1;
-        f[c++] = p;
-        char *q = strchr(p, ',');
-        if (!q) return c;
-        *q = 0;
-        p = q + 1;
-    }
-}
-
 /* "# key = value" header comment: returns 1 and the value when it matches */
 static int header_value(const char *line, const char *key, double *v)
 {
@@ -318,7 +290,7 @@ int hf_avail_load_mem(hf_avail_t *av, const char *text, size_t len, const char *
         }
         seen_data = 1;
         char *f[3];
-        int nf = split_csv(s, f, 3);
+        int nf = hf_split_csv(s, f, 3);
         if (nf != 3) {
             rc = hf_seterr(HF_EINPUT, "%s:%ld: expected 3 fields client,start_s,end_s, got %d",
                            name, lineno, nf);
@@ -326,7 +298,7 @@ int hf_avail_load_mem(hf_avail_t *av, const char *text, size_t len, const char *
         }
         long k;
         double st, en;
-        if (parse_long(f[0], &k) || k < 0 || k >= HF_AVAIL_MAX_CLIENTS) {
+        if (hf_parse_long(f[0], &k) || k < 0 || k >= HF_AVAIL_MAX_CLIENTS) {
             rc = hf_seterr(HF_EINPUT, "%s:%ld: bad client id '%s' (expected 0..%d)", name, lineno,
                            f[0], HF_AVAIL_MAX_CLIENTS - 1);
             break;
@@ -702,7 +674,7 @@ int hf_avail_import_steps(hf_avail_t *av, const char *path, double time_unit, in
         if (l && s[l - 1] == '\r') s[--l] = 0;
         if (!*s || *s == '#' || (n == 0 && isalpha((unsigned char)*s))) continue;
         char *f[2];
-        int nf = split_csv(s, f, 2);
+        int nf = hf_split_csv(s, f, 2);
         double tv, cv;
         if (nf != 2 || parse_double(f[0], &tv) || parse_double(f[1], &cv) || cv < 0 ||
             cv != floor(cv) || cv > HF_AVAIL_MAX_CLIENTS) {
