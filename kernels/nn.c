@@ -1053,6 +1053,12 @@ void hf_model_features(const hf_model_t *m, hf_work_t *w, const float *params, c
     }
 }
 
+void hf_model_norm_stats(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, long n,
+                         int chunk)
+{
+    if (w->rn) hf_resnet_norm_stats(m, w->rn, params, x, n, chunk);
+}
+
 int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x,
                      const int *y, int B, float *logits, float *loss)
 {

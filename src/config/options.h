@@ -46,6 +46,7 @@ typedef struct {
     int augment;                /* data.augment: 1 = random crop (4-pixel padding) + flip */
     /* [model] */
     hf_model_cfg_t model;
+    long norm_samples;          /* model.norm = static-bn: training samples of the evaluation statistics */
     /* [federation] */
     int clients, clients_per_round, rounds, local_epochs, batch_size, eval_every;
     float lr, momentum, weight_decay, clip;
