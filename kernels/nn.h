@@ -61,6 +61,10 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg);
 void hf_model_init_params(const hf_model_t *m, float *params, uint64_t seed);
 
 hf_work_t *hf_work_new(const hf_model_t *m, int max_batch);
+/* The bytes of activations and scratch hf_work_new(m, max_batch) allocates,
+ * and what training steps of train_batch samples add (the resnet with static
+ * batch norm holds the whole batch's activations: its work space grows). */
+double hf_work_bytes(const hf_model_t *m, int max_batch, int train_batch);
 void hf_work_free(hf_work_t *w);
 
 /* Forward + backward on one minibatch of B <= max_batch samples.

@@ -469,22 +469,46 @@ struct hf_resnet_work {
 static float *act_of(const hf_resnet_work_t *w, int s) { return w->act + (long)s * w->pl.nact; }
 static float *grad_of(const hf_resnet_work_t *w, int i, int s) { return w->g[i] + (long)s * w->pl.ngrad; }
 
+/* The group buffers of w for n samples (allocated when alloc, else only
+ * counted); their bytes. */
+static double group_buffers(hf_resnet_work_t *w, const hf_model_t *m, int n, int alloc)
+{
+    size_t f = sizeof(float), N = (size_t)n;
+    double b = 0.0;
+    w->act = hf_take(&b, N * (size_t)w->pl.nact, f, alloc);
+    w->stats = hf_take(&b, N * (size_t)w->pl.nstats, f, alloc);
+    for (int i = 0; i < 3; i++) w->g[i] = hf_take(&b, N * (size_t)w->pl.ngrad, f, alloc);
+    w->logit = hf_take(&b, N * (size_t)m->cfg.n_classes, f, alloc);
+    w->dz = hf_take(&b, N * (size_t)m->cfg.n_classes, f, alloc);
+    w->cap = n;
+    return b;
+}
+
 /* The group buffers hold at least n samples (grown, contents lost, when not). */
 static void reserve(hf_resnet_work_t *w, const hf_model_t *m, int n)
 {
     if (n <= w->cap) return;
-    size_t f = sizeof(float);
     free(w->act);
     free(w->stats);
     free(w->logit);
     free(w->dz);
     for (int i = 0; i < 3; i++) free(w->g[i]);
-    w->act = hf_alloc_aligned((size_t)n * (size_t)w->pl.nact * f);
-    w->stats = hf_alloc_aligned((size_t)n * (size_t)w->pl.nstats * f);
-    for (int i = 0; i < 3; i++) w->g[i] = hf_alloc_aligned((size_t)n * (size_t)w->pl.ngrad * f);
-    w->logit = hf_alloc_aligned((size_t)n * (size_t)m->cfg.n_classes * f);
-    w->dz = hf_alloc_aligned((size_t)n * (size_t)m->cfg.n_classes * f);
-    w->cap = n;
+    group_buffers(w, m, n, 1);
+}
+
+/* The buffers of w that do not grow (im2col; batch norm's statistics). */
+static double fixed_buffers(hf_resnet_work_t *w, int alloc)
+{
+    size_t f = sizeof(float), nb = w->bn ? (size_t)w->pl.nbn : 0;
+    double b = 0.0;
+    w->cols = hf_take(&b, (size_t)w->pl.ncols, f, alloc);
+    w->bmean = hf_take(&b, nb, f, alloc && nb);
+    w->brstd = hf_take(&b, nb, f, alloc && nb);
+    w->emean = hf_take(&b, nb, f, alloc && nb);
+    w->erstd = hf_take(&b, nb, f, alloc && nb);
+    w->smean = hf_take(&b, nb, sizeof(double), alloc && nb);
+    w->svar = hf_take(&b, nb, sizeof(double), alloc && nb);
+    return b;
 }
 
 /* Evaluation statistics of every batch norm: mean 0 and variance 1 (PyTorch's
@@ -503,19 +527,19 @@ hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m)
     hf_resnet_work_t *w = hf_calloc(1, sizeof *w);
     plan_of(&m->cfg, NULL, &w->pl);
     w->bn = m->cfg.norm == HF_NORM_STATIC_BN;
-    w->cols = hf_alloc_aligned((size_t)w->pl.ncols * sizeof(float));
-    reserve(w, m, 1);
-    if (w->bn) {
-        size_t nb = (size_t)w->pl.nbn;
-        w->bmean = hf_alloc_aligned(nb * sizeof(float));
-        w->brstd = hf_alloc_aligned(nb * sizeof(float));
-        w->emean = hf_alloc_aligned(nb * sizeof(float));
-        w->erstd = hf_alloc_aligned(nb * sizeof(float));
-        w->smean = hf_calloc(nb, sizeof(double));
-        w->svar = hf_calloc(nb, sizeof(double));
-        set_eval_stats(w, 0);
-    }
+    fixed_buffers(w, 1);
+    group_buffers(w, m, 1, 1);
+    if (w->bn) set_eval_stats(w, 0);
     return w;
+}
+
+double hf_resnet_work_bytes(const hf_model_t *m, int batch)
+{
+    hf_resnet_work_t w;
+    memset(&w, 0, sizeof w);
+    plan_of(&m->cfg, NULL, &w.pl);
+    w.bn = m->cfg.norm == HF_NORM_STATIC_BN;
+    return fixed_buffers(&w, 0) + group_buffers(&w, m, w.bn ? HF_MAX(batch, 1) : 1, 0);
 }
 
 void hf_resnet_work_free(hf_resnet_work_t *w)

@@ -17,6 +17,10 @@ int hf_resnet_init(hf_model_t *m, const hf_model_cfg_t *cfg);
 void hf_resnet_init_params(const hf_model_t *m, float *params, uint64_t seed);
 
 hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m);
+/* The bytes its work space holds once training steps of `batch` samples ran
+ * (one sample's activations and gradients, im2col; static batch norm: the
+ * whole batch's, and the statistics). */
+double hf_resnet_work_bytes(const hf_model_t *m, int batch);
 void hf_resnet_work_free(hf_resnet_work_t *w);
 
 /* Forward + backward of B samples (one after the other; with static batch

@@ -1292,7 +1292,54 @@ static void test_grad_resnet(void)
     gradcheck(&c, 4, 3e-4, 305, "resnet-10 static-bn");
 }
 
+/* hf_work_bytes (the memory estimate's activations) against byte counts
+ * worked out by hand from the buffers' shapes.  Every model also holds the
+ * dense buffers: act (B, classes), two gradient buffers (B, widest dense
+ * dimension) and a column sum (widest), here with the input as the widest.
+ *   lstm, T = 5 steps, embedding 3, layers of 4 and 6, 7 symbols, batch 3
+ *   (one sub-batch of sb = 3): dense 3·7 + 2·3·7 + 7 = 70 floats (in_dim 5 <
+ *   7 classes); x0 T·sb·E = 45; layer 1: gates T·sb·16 = 240, cell, its tanh
+ *   and h T·sb·4 = 60 each; layer 2: 360 + 3·90; da 2·T·sb·6 = 180; dh, dc
+ *   sb·6 = 18 each; logit, dz sb·7 = 21 each; colsum max(4·6, 7) = 24:
+ *   70 + 1377 = 1447 floats = 5788 bytes.  Batch 40: the lstm's sub-batch
+ *   stays 32: dense 280 + 560 + 7 = 847; lstm 480 + (2560 + 3·640) +
+ *   (3840 + 3·960) + 1920 + 192 + 192 + 224 + 224 + 24 = 14456: 61212 bytes.
+ *   resnet-10, widths 1,2,2,2 on 3x4x4, 5 classes: stem 1x4x4 (16 floats),
+ *   blocks of 16+16+16+16, 16+8+8+8, 8+2+2+2, 2+2+2+2 floats (a1, h1, a2,
+ *   out), head 2 + pooled 2: 146 floats per sample; group norm statistics
+ *   9 norms · 8 = 72; gradient buffers 3 · 16 (the largest activation);
+ *   im2col 3·9·16 = 432 (the stem's); logit, dz 5 each.  Group norm: dense
+ *   (batch 3) 15 + 2·3·48 + 48 = 351 floats, resnet 432 + 146 + 72 + 48 + 10
+ *   = 708: 4236 bytes.  Static batch norm, batch 3: the group buffers three
+ *   times (3·276 = 828 floats) and its 15 channels' four float and two double
+ *   statistics (240 + 240 bytes): 4·(351 + 432 + 828) + 480 = 6924 bytes. */
+static void test_work_bytes(void)
+{
+    hf_model_cfg_t l;
+    memset(&l, 0, sizeof l);
+    l.arch = HF_ARCH_LSTM;
+    l.in_c = l.in_h = 1;
+    l.in_w = 5;
+    l.vocab = l.n_classes = 7;
+    l.embed = 3;
+    l.nhidden = 2;
+    l.hidden[0] = 4;
+    l.hidden[1] = 6;
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &l), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 5788, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 40, 10), 61212, 0);
+    static const int w1[4] = {1, 2, 2, 2};
+    hf_model_cfg_t r = cfg_resnet(3, 4, 4, 5, w1, 10, HF_NORM_GROUP);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 4236, 0);
+    r.norm = HF_NORM_STATIC_BN;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 6924, 0);
+}
+
 static const hf_cu_test_t tests_resnet[] = {
+    {"work space bytes (lstm, resnet) by hand", test_work_bytes, NULL},
     {"conv3x3/1x1 with stride and padding: naive + finite differences", test_conv2d, NULL},
     {"group norm: definition + finite differences", test_group_norm, NULL},
     {"batch norm: definition + finite differences", test_batch_norm, NULL},

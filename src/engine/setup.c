@@ -116,7 +116,10 @@ static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R,
 /* Refuse a configuration whose buffers cannot fit, before allocating them: the
  * global, local, gradient, momentum and twice-sized update copies, the server
  * optimizer's two moments and the aggregation's 64-bit sums (10 copies of the
- * parameters in all), the activations of a batch, and the state kept per client
+ * parameters in all), the model's work space (activations and scratch of
+ * max(batch, evaluation chunk) samples, hf_work_bytes: the lstm's over every
+ * time step, the resnet's with static batch norm for a whole training batch),
+ * and the state kept per client
  * (client_state) for the most clients a rank may see take part.  Bad input
  * (exit 2) naming model.hidden when the model alone does not fit, else the key
  * of the largest per-client state; not an abort with a core dump on every rank.
@@ -127,9 +130,7 @@ static int check_model_memory(hf_run_t *x, long P)
     const hf_params_t *p = x->p;
     const hf_conf_t *c = x->o->conf;
     double copies = 10.0 * 4.0 * (double)P;
-    double widest = x->train.dim;
-    for (int i = 0; i < p->model.nhidden; i++) widest = HF_MAX(widest, (double)p->model.hidden[i]);
-    double act = 3.0 * 4.0 * (double)HF_MAX(p->batch_size, HF_EVAL_CHUNK) * widest * (p->model.nhidden + 2);
+    double act = hf_work_bytes(&x->model, HF_MAX(p->batch_size, HF_EVAL_CHUNK), p->batch_size);
     client_state_t cs[4];
     int ncs = client_state(p, c, P, x->size, cs), big = 0;
     double per_client = 0.0;
