@@ -1308,11 +1308,13 @@ static void test_grad_resnet(void)
  *   blocks of 16+16+16+16, 16+8+8+8, 8+2+2+2, 2+2+2+2 floats (a1, h1, a2,
  *   out), head 2 + pooled 2: 146 floats per sample; group norm statistics
  *   9 norms · 8 = 72; gradient buffers 3 · 16 (the largest activation);
- *   im2col 3·9·16 = 432 (the stem's); logit, dz 5 each.  Group norm: dense
- *   (batch 3) 15 + 2·3·48 + 48 = 351 floats, resnet 432 + 146 + 72 + 48 + 10
- *   = 708: 4236 bytes.  Static batch norm, batch 3: the group buffers three
- *   times (3·276 = 828 floats) and its 15 channels' four float and two double
- *   statistics (240 + 240 bytes): 4·(351 + 432 + 828) + 480 = 6924 bytes. */
+ *   logit, dz 5 each: 276 floats per sample; im2col and sgemm output scratch
+ *   of one sample's largest im2col (3·9·16 = 432 floats) each.  Group norm
+ *   (one sample at a time): dense (batch 3) 15 + 2·3·48 + 48 = 351 floats:
+ *   4·(351 + 276 + 2·432) = 5964 bytes.  Static batch norm, training batch
+ *   3: the per-sample buffers 3 times (828 floats), the scratch of 3 samples
+ *   (1296 each), its 15 channels' four float and two double statistics (240
+ *   + 240 bytes): 4·(351 + 828 + 2·1296) + 480 = 15564 bytes. */
 static void test_work_bytes(void)
 {
     hf_model_cfg_t l;
@@ -1332,10 +1334,10 @@ static void test_work_bytes(void)
     static const int w1[4] = {1, 2, 2, 2};
     hf_model_cfg_t r = cfg_resnet(3, 4, 4, 5, w1, 10, HF_NORM_GROUP);
     CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
-    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 4236, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 5964, 0);
     r.norm = HF_NORM_STATIC_BN;
     CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
-    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 6924, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 15564, 0);
 }
 
 static const hf_cu_test_t tests_resnet[] = {
