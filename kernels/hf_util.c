@@ -104,6 +104,12 @@ void *hf_realloc(void *p, size_t size)
     return q;
 }
 
+void *hf_take(double *bytes, size_t n, size_t size, int alloc)
+{
+    *bytes += (double)n * (double)size;
+    return alloc ? hf_alloc_aligned(n * size) : NULL;
+}
+
 void *hf_alloc_aligned(size_t size)
 {
     size_t rounded = (size + 63) / 64 * 64;

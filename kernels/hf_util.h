@@ -41,6 +41,10 @@ void *hf_malloc(size_t size);
 void *hf_realloc(void *p, size_t size);
 /* 64-byte aligned, zeroed; free with free(). */
 void *hf_alloc_aligned(size_t size);
+/* A work space's buffer of n elements of size bytes: adds n·size to *bytes and
+ * returns hf_alloc_aligned(n·size), or NULL without allocating when !alloc (the
+ * constructor then only counts: its memory estimate, hf_work_bytes). */
+void *hf_take(double *bytes, size_t n, size_t size, int alloc);
 char *hf_strdup(const char *s);
 /* A temporary file to remove should the process end on a fatal error (out of
  * memory, a second signal): the results writer's PATH.tmp-PID.  NULL clears. */

@@ -420,26 +420,21 @@ struct hf_work {
     hf_resnet_work_t *rn;       /* resnet: its own work space (nn_resnet.c), else NULL */
 };
 
-hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
+/* The dense and convolution buffers of w for max_batch samples (allocated
+ * when alloc, else only counted); their bytes. */
+static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int alloc)
 {
-    if (max_batch < 1) {
-        hf_seterr(HF_EINPUT, "model: max batch must be >= 1 (got %d)", max_batch);
-        return NULL;
-    }
-    hf_blas_init();
-    hf_work_t *w = hf_calloc(1, sizeof *w);
     w->max_batch = max_batch;
     geom_of(&m->cfg, &w->g);
     const geom_t *g = &w->g;
     size_t B = (size_t)max_batch, f = sizeof(float);
+    double b = 0.0;
     int dmax = 0;
     for (int l = 0; l <= g->ndense; l++) dmax = HF_MAX(dmax, g->d[l]);
-    for (int l = 0; l < g->ndense; l++) w->act[l] = hf_alloc_aligned(B * g->d[l + 1] * f);
-    w->dbuf[0] = hf_alloc_aligned(B * dmax * f);
-    w->dbuf[1] = hf_alloc_aligned(B * dmax * f);
-    w->colsum = hf_alloc_aligned((size_t)dmax * f);
-    if (m->cfg.arch == HF_ARCH_LSTM) w->lstm = hf_lstm_work_new(m, max_batch);
-    if (m->cfg.arch == HF_ARCH_RESNET) w->rn = hf_resnet_work_new(m);
+    for (int l = 0; l < g->ndense; l++) w->act[l] = hf_take(&b, B * g->d[l + 1], f, alloc);
+    w->dbuf[0] = hf_take(&b, B * dmax, f, alloc);
+    w->dbuf[1] = hf_take(&b, B * dmax, f, alloc);
+    w->colsum = hf_take(&b, (size_t)dmax, f, alloc);
     if (g->nconv) {
         size_t hw0 = (size_t)g->h[0] * g->w[0], hw1 = (size_t)g->h[1] * g->w[1],
                hw2 = (size_t)g->h[2] * g->w[2];
@@ -456,16 +451,40 @@ hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
             ncols = HF_MAX(ncols, nc[l] * sb);
             nconv = HF_MAX(nconv, no[l] * sb);
         }
-        w->cols = hf_alloc_aligned(ncols * f);
-        w->conv = hf_alloc_aligned(nconv * f);
-        w->dconv = hf_alloc_aligned(nconv * f);
-        w->dpool1 = hf_alloc_aligned(B * g->c[1] * hw1 * f);
-        w->pool1 = hf_alloc_aligned(B * g->c[1] * hw1 * f);
-        w->pool2 = hf_alloc_aligned(B * g->c[2] * hw2 * f);
-        w->arg1 = hf_alloc_aligned(B * g->c[1] * hw1 * sizeof(int));
-        w->arg2 = hf_alloc_aligned(B * g->c[2] * hw2 * sizeof(int));
+        w->cols = hf_take(&b, ncols, f, alloc);
+        w->conv = hf_take(&b, nconv, f, alloc);
+        w->dconv = hf_take(&b, nconv, f, alloc);
+        w->dpool1 = hf_take(&b, B * g->c[1] * hw1, f, alloc);
+        w->pool1 = hf_take(&b, B * g->c[1] * hw1, f, alloc);
+        w->pool2 = hf_take(&b, B * g->c[2] * hw2, f, alloc);
+        w->arg1 = hf_take(&b, B * g->c[1] * hw1, sizeof(int), alloc);
+        w->arg2 = hf_take(&b, B * g->c[2] * hw2, sizeof(int), alloc);
     }
+    return b;
+}
+
+hf_work_t *hf_work_new(const hf_model_t *m, int max_batch)
+{
+    if (max_batch < 1) {
+        hf_seterr(HF_EINPUT, "model: max batch must be >= 1 (got %d)", max_batch);
+        return NULL;
+    }
+    hf_blas_init();
+    hf_work_t *w = hf_calloc(1, sizeof *w);
+    work_buffers(w, m, max_batch, 1);
+    if (m->cfg.arch == HF_ARCH_LSTM) w->lstm = hf_lstm_work_new(m, max_batch);
+    if (m->cfg.arch == HF_ARCH_RESNET) w->rn = hf_resnet_work_new(m);
     return w;
+}
+
+double hf_work_bytes(const hf_model_t *m, int max_batch, int train_batch)
+{
+    hf_work_t w;
+    memset(&w, 0, sizeof w);
+    double b = work_buffers(&w, m, HF_MAX(max_batch, 1), 0);
+    if (m->cfg.arch == HF_ARCH_LSTM) b += hf_lstm_work_bytes(m, HF_MAX(max_batch, 1));
+    if (m->cfg.arch == HF_ARCH_RESNET) b += hf_resnet_work_bytes(m, train_batch);
+    return b;
 }
 
 void hf_work_free(hf_work_t *w)
@@ -1051,6 +1070,12 @@ void hf_model_features(const hf_model_t *m, hf_work_t *w, const float *params, c
         memcpy(feat + (long)s0 * D, f, sizeof(float) * (size_t)n * (size_t)D);
         if (logits) memcpy(logits + (long)s0 * C, w->act[L - 1], sizeof(float) * (size_t)n * (size_t)C);
     }
+}
+
+void hf_model_norm_stats(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, long n,
+                         int chunk)
+{
+    if (w->rn) hf_resnet_norm_stats(m, w->rn, params, x, n, chunk);
 }
 
 int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, const float *x,

@@ -16,7 +16,7 @@
 
 typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_RESNET = 3, HF_ARCH_LSTM = 4 } hf_arch_t;
 /* resnet normalisation (nn_resnet.c) */
-typedef enum { HF_NORM_NONE = 0, HF_NORM_GROUP = 1 } hf_norm_t;
+typedef enum { HF_NORM_NONE = 0, HF_NORM_GROUP = 1, HF_NORM_STATIC_BN = 2 } hf_norm_t;
 
 #define HF_MAX_HIDDEN 8
 #define HF_MAX_TENSORS 64        /* ResNet-18 with group norm: 56 */
@@ -61,6 +61,10 @@ int hf_model_init(hf_model_t *m, const hf_model_cfg_t *cfg);
 void hf_model_init_params(const hf_model_t *m, float *params, uint64_t seed);
 
 hf_work_t *hf_work_new(const hf_model_t *m, int max_batch);
+/* The bytes of activations and scratch hf_work_new(m, max_batch) allocates,
+ * and what training steps of train_batch samples add (the resnet with static
+ * batch norm holds the whole batch's activations: its work space grows). */
+double hf_work_bytes(const hf_model_t *m, int max_batch, int train_batch);
 void hf_work_free(hf_work_t *w);
 
 /* Forward + backward on one minibatch of B <= max_batch samples.
@@ -84,6 +88,17 @@ int hf_model_forward(const hf_model_t *m, hf_work_t *w, const float *params, con
                      const int *y, int B, float *logits, float *loss);
 /* (hf_model_forward accepts any B >= 0: batches larger than max_batch are
  * processed in chunks of max_batch.) */
+
+/* Static batch norm (the resnet with norm HF_NORM_STATIC_BN; a no-op for every
+ * other model): recompute from the n samples x the statistics hf_model_forward
+ * normalises by.  x runs forward in chunks of `chunk` samples (the last one
+ * shorter), each normalised by its own batch statistics; every channel gets
+ * the mean over the chunks of the chunk's mean and unbiased variance
+ * (PyTorch's running statistics with momentum None: HeteroFL's sBN query).
+ * Until the first call: mean 0, variance 1.  Training steps use the batch's
+ * statistics and leave these alone. */
+void hf_model_norm_stats(const hf_model_t *m, hf_work_t *w, const float *params, const float *x, long n,
+                         int chunk);
 
 /* Per-sample weights q[0..B) of the cross-entropy of the next training steps
  * in w (hf_model_train_step*, not the soft-target step): the loss minimised
@@ -206,6 +221,20 @@ void hf_group_norm_forward(const float *x, int C, long hw, int G, const float *g
 /* Its backward: dx = input gradient (overwritten), dgamma/dbeta += parameter gradients. */
 void hf_group_norm_backward(const float *x, int C, long hw, int G, const float *gamma, const float *mean,
                             const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+/* Batch norm of n samples, sample s's (C, hw) tensor at x + s·xs (HeteroFL's
+ * static batch norm; eps 1e-5 as torch.nn.BatchNorm2d).  _stats: mean and
+ * rstd = 1/sqrt(biased variance + eps) of every channel over the batch; when
+ * sum_mean != NULL, the mean and the unbiased variance (PyTorch's running
+ * statistics') are added to sum_mean[c] and sum_var[c].  _apply: y (stride xs
+ * too) = gamma_c (x - mean_c) rstd_c + beta_c.  _backward, given the batch's
+ * statistics and dy (sample stride ds): dx (stride ds) += the input gradient
+ * through the batch statistics, dgamma/dbeta += the parameter gradients. */
+void hf_batch_norm_stats(const float *x, long xs, int n, int C, long hw, float *mean, float *rstd,
+                         double *sum_mean, double *sum_var);
+void hf_batch_norm_apply(const float *x, long xs, int n, int C, long hw, const float *gamma, const float *beta,
+                         const float *mean, const float *rstd, float *y);
+void hf_batch_norm_backward(const float *x, long xs, int n, int C, long hw, const float *gamma, const float *mean,
+                            const float *rstd, const float *dy, long ds, float *dx, float *dgamma, float *dbeta);
 /* The resnet's group count for C channels: gcd(C, 4) (HeteroFL's GroupNorm(4, C)
  * whenever 4 divides C). */
 int hf_resnet_groups(int C);

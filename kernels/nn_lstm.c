@@ -157,29 +157,43 @@ struct hf_lstm_work {
     float *colsum;                 /* (max(4H, C)) */
 };
 
-hf_lstm_work_t *hf_lstm_work_new(const hf_model_t *m, int max_batch)
+/* The buffers of w (allocated when alloc, else only counted); their bytes. */
+static double lstm_buffers(hf_lstm_work_t *w, const hf_model_t *m, int max_batch, int alloc)
 {
-    hf_lstm_work_t *w = hf_calloc(1, sizeof *w);
     lgeom_of(&m->cfg, &w->g);
     const lgeom_t *g = &w->g;
     size_t sb = (size_t)HF_MIN(max_batch, LSTM_SB), T = (size_t)g->T, f = sizeof(float);
+    double b = 0.0;
     int hmax = 0;
     for (int l = 0; l < g->L; l++) hmax = HF_MAX(hmax, g->H[l]);
     w->sb = (int)sb;
-    w->x0 = hf_alloc_aligned(T * sb * g->E * f);
+    w->x0 = hf_take(&b, T * sb * g->E, f, alloc);
     for (int l = 0; l < g->L; l++) {
-        w->z[l] = hf_alloc_aligned(T * sb * 4 * g->H[l] * f);
-        w->c[l] = hf_alloc_aligned(T * sb * g->H[l] * f);
-        w->tc[l] = hf_alloc_aligned(T * sb * g->H[l] * f);
-        w->h[l] = hf_alloc_aligned(T * sb * g->H[l] * f);
+        w->z[l] = hf_take(&b, T * sb * 4 * g->H[l], f, alloc);
+        w->c[l] = hf_take(&b, T * sb * g->H[l], f, alloc);
+        w->tc[l] = hf_take(&b, T * sb * g->H[l], f, alloc);
+        w->h[l] = hf_take(&b, T * sb * g->H[l], f, alloc);
     }
-    for (int k = 0; k < 2; k++) w->da[k] = hf_alloc_aligned(T * sb * HF_MAX(hmax, g->E) * f);
-    w->dh = hf_alloc_aligned(sb * hmax * f);
-    w->dc = hf_alloc_aligned(sb * hmax * f);
-    w->logit = hf_alloc_aligned(sb * g->C * f);
-    w->dz = hf_alloc_aligned(sb * g->C * f);
-    w->colsum = hf_alloc_aligned((size_t)HF_MAX(4 * hmax, g->C) * f);
+    for (int k = 0; k < 2; k++) w->da[k] = hf_take(&b, T * sb * HF_MAX(hmax, g->E), f, alloc);
+    w->dh = hf_take(&b, sb * hmax, f, alloc);
+    w->dc = hf_take(&b, sb * hmax, f, alloc);
+    w->logit = hf_take(&b, sb * g->C, f, alloc);
+    w->dz = hf_take(&b, sb * g->C, f, alloc);
+    w->colsum = hf_take(&b, (size_t)HF_MAX(4 * hmax, g->C), f, alloc);
+    return b;
+}
+
+hf_lstm_work_t *hf_lstm_work_new(const hf_model_t *m, int max_batch)
+{
+    hf_lstm_work_t *w = hf_calloc(1, sizeof *w);
+    lstm_buffers(w, m, max_batch, 1);
     return w;
+}
+
+double hf_lstm_work_bytes(const hf_model_t *m, int max_batch)
+{
+    hf_lstm_work_t w;
+    return lstm_buffers(&w, m, max_batch, 0);
 }
 
 void hf_lstm_work_free(hf_lstm_work_t *w)

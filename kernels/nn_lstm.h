@@ -40,6 +40,9 @@ int hf_lstm_init(hf_model_t *m, const hf_model_cfg_t *cfg);
 void hf_lstm_init_params(const hf_model_t *m, float *params, uint64_t seed);
 
 hf_lstm_work_t *hf_lstm_work_new(const hf_model_t *m, int max_batch);
+/* The bytes hf_lstm_work_new(m, max_batch) allocates (its sub-batch's
+ * activations over every time step, gradients and scratch). */
+double hf_lstm_work_bytes(const hf_model_t *m, int max_batch);
 void hf_lstm_work_free(hf_lstm_work_t *w);
 
 /* logits (B, n_classes) of B samples (any B >= 0). */

@@ -6,7 +6,8 @@
 # HeteroFL and FjORD runs are bitwise identical on 1, 2 and 3 ranks and
 # across a resume; the model
 # stored has the lstm's tensors; the lstm on non-text data and HeteroFL's
-# scaler on the lstm are bad input (exit 2 naming the key).
+# scaler on the lstm are bad input (exit 2 naming the key); the memory
+# estimate counts its activations over every time step (worked by hand).
 . "$(dirname "$0")/lib.sh"
 D=$TMP/data
 mkdir -p "$D"
@@ -104,6 +105,26 @@ if [ -n "${H5DUMP:-}" ] && [ "$H5DUMP" != no ]; then
   check "fc.weight is (80, 12)" bash -c '"$0" -A -d /model/final/07_fc.weight "$1" | grep -q "( 80, 12 )"' \
     "$H5DUMP" "$TMP/fedavg-1.h5"
 fi
+
+# the memory estimate (setup.c) counts the lstm's work space over all 80
+# steps, by hand: P = 80·8 (embedding) + (64·8 + 64·16 + 64) + (48·16 + 48·12
+# + 48) + 80·12 + 80 = 4672, 10 copies = 186880 bytes; work space of 250
+# samples (the evaluation chunk): dense buffers 250·80 + 2·250·80 + 80 =
+# 60080 floats; the lstm's sub-batch of 32 over T = 80 steps: embedded inputs
+# 80·32·8 = 20480, layer 1 gates 80·32·64 = 163840 + cell, tanh, h 3·40960,
+# layer 2 122880 + 3·30720, two input gradients 2·80·32·16 = 81920, dh and dc
+# 2·32·16, logits and their gradient 2·32·80, column sum 80: 610384 floats;
+# 4·670464 + 186880 = 2868736 bytes.  One byte less is refused (exit 2).
+memrun() {  # LIMIT
+  HETFL_MEMORY_LIMIT=$1 "$MPIEXEC" -n 1 $(mpi_env HETFL_MEMORY_LIMIT) "$HETFL" run "$TMP/lstm.conf" --quiet \
+    -o "$TMP/mem-$1.h5" > "$TMP/mem-$1.log" 2>&1
+}
+memrun 2868736
+check "memory: the estimate of 2868736 bytes fits a limit of 2868736" test $? = 0 -a -s "$TMP/mem-2868736.h5"
+memrun 2868735; rc=$?
+check "memory: a limit of 2868735 bytes: exit 2 (got $rc)" test $rc = 2
+check "memory: the message names model.hidden and the 0.00287 GB" \
+  grep -q "key 'model.hidden': .* more than the 0.00287 GB available" "$TMP/mem-2868735.log"
 
 # bad input: exit 2 on every rank, the key named, no results file
 badrun() {  # NAME EXPECT --set...

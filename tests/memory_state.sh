@@ -6,9 +6,10 @@
 # results file), one needing exactly the limit runs.  The bytes are computed here
 # by hand for a 60-input, 12-hidden, 10-class MLP (synthetic data):
 #   P = 60*12 + 12 + 12*10 + 10 = 862 parameters
-#   model buffers: 10 copies of P floats = 40 P = 34480 bytes, and activations
-#   3 * 4 bytes * max(batch 10, eval chunk 250) * widest layer 60 * (1 hidden + 2)
-#   = 540000 bytes: 574480 in all
+#   model buffers: 10 copies of P floats = 40 P = 34480 bytes, and the work
+#   space of max(batch 10, eval chunk 250) = 250 samples: activations 250 * 12
+#   and 250 * 10, two gradient buffers of 250 * the widest layer (60), a column
+#   sum of 60: 4 bytes * 35560 = 142240 bytes: 176720 in all
 #   per client: SCAFFOLD's c_k and FedDyn's hist_k, P floats = 3448 bytes; top-k
 #   error feedback, P floats per uploaded float (SCAFFOLD uploads 2P: 6896)
 #   clients a rank may see: its block of the 11 clients (11 on 1 rank, 6 on 2),
@@ -51,26 +52,26 @@ mcase() {
   fi
   check "$name: limit $lim, one byte short: exit 2 (got $rc)" test $rc = 2
   local avail="0.$(printf %06d $lim) MB"  # the limit in MB, as the message prints it
-  [ "$want" = model.hidden ] && avail="0.000$(printf %06d $lim | cut -c1-3) GB"
+  [ "$want" = model.hidden ] && avail=$(awk -v l="$lim" 'BEGIN { printf "%.3g GB", l / 1e9 }')
   check "$name: the message names s.conf and key '$want' once, and the limit ($avail)" \
     test "$(grep -c "^hetfl: s.conf:[0-9]*: key '$want': .* more than the $avail available" "$d/log")" = 1
   check "$name: no results or temporary file, no core" test -z "$(ls "$d" | grep -v -e '^s.conf$' -e '^log$' || true)"
 }
-# SCAFFOLD on 1 rank: 574480 + 11 * 3448 = 612408
-mcase scaffold 1 612408 run scaffold 9
-mcase scaffold-short 1 612407 federation.strategy scaffold 9
-# FedAvg keeps nothing per client: the model's 574480 fit in 612407
-mcase fedavg 1 612407 run fedavg 9
-mcase fedavg-model 1 574479 model.hidden fedavg 9
-# 2 ranks: blocks of 6 and 5 clients: 574480 + 6 * 3448 = 595168
-mcase scaffold-2ranks 2 595168 run scaffold 9
-mcase scaffold-2ranks-short 2 595167 federation.strategy scaffold 9
-# one round of 5 clients: at most 5 take part: 574480 + 5 * 3448 = 591720
-mcase scaffold-1round 1 591720 run scaffold 1
-mcase scaffold-1round-short 1 591719 federation.strategy scaffold 1
+# SCAFFOLD on 1 rank: 176720 + 11 * 3448 = 214648
+mcase scaffold 1 214648 run scaffold 9
+mcase scaffold-short 1 214647 federation.strategy scaffold 9
+# FedAvg keeps nothing per client: the model's 176720 fit in 214647
+mcase fedavg 1 214647 run fedavg 9
+mcase fedavg-model 1 176719 model.hidden fedavg 9
+# 2 ranks: blocks of 6 and 5 clients: 176720 + 6 * 3448 = 197408
+mcase scaffold-2ranks 2 197408 run scaffold 9
+mcase scaffold-2ranks-short 2 197407 federation.strategy scaffold 9
+# one round of 5 clients: at most 5 take part: 176720 + 5 * 3448 = 193960
+mcase scaffold-1round 1 193960 run scaffold 1
+mcase scaffold-1round-short 1 193959 federation.strategy scaffold 1
 # FedDyn: the same 3448 bytes per client
-mcase feddyn-short 1 612407 federation.strategy feddyn 9
+mcase feddyn-short 1 214647 federation.strategy feddyn 9
 # top-k error feedback with SCAFFOLD: 11 * (3448 + 6896) = 113784, top-k the larger part
-mcase topk-scaffold 1 688264 run scaffold 9 "compress = topk"
-mcase topk-scaffold-short 1 688263 energy.compress scaffold 9 "compress = topk"
+mcase topk-scaffold 1 290504 run scaffold 9 "compress = topk"
+mcase topk-scaffold-short 1 290503 energy.compress scaffold 9 "compress = topk"
 finish

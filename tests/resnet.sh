@@ -3,7 +3,9 @@
 # in the published layout (written by tests/test_datasets --write) with the
 # crop + flip augmentation are bitwise identical on 1, 2 and 3 ranks and
 # across --resume, for
-# FedAvg and for HeteroFL's and FjORD's width sub-models; the two ResNet paper
+# FedAvg and for HeteroFL's and FjORD's width sub-models, and with static
+# batch norm under HeteroFL (whose statistics' samples change the evaluation
+# only; the strategies it cannot serve are refused); the two ResNet paper
 # suites run on the sample files and, without their data, exit 2 saying where
 # to get it; augmentation and the resnet refuse non-image data with exit 2.
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +42,22 @@ runs resnet10-group-augment
 runs resnet18-none --set model.depth=18 --set model.norm=none --set data.augment=none
 runs heterofl --set federation.strategy=heterofl --set federation.momentum=0
 runs fjord --set federation.strategy=fjord --set federation.momentum=0
+# static batch norm under HeteroFL (widths 1 and 1/2): the global and every
+# width's evaluation recompute their statistics from model.norm_samples
+# training samples, so width 1's row is the global evaluation, bit for bit
+BN="--set model.norm=static-bn --set federation.strategy=heterofl --set federation.momentum=0 --set heterofl.levels=a-b"
+# shellcheck disable=SC2086
+runs static-bn-heterofl $BN
+check "static-bn: width 1's evaluation = the global one" test \
+  "$(cols -x "$TMP/static-bn-heterofl-1.h5" /rounds_by_width width test_loss | awk '$1 == 1 {print $2}')" = \
+  "$(cols -x "$TMP/static-bn-heterofl-1.h5" /rounds test_loss)"
+# those samples change the evaluation, never the training
+# shellcheck disable=SC2086
+run_mpi 1 run "$TMP/rn.conf" --quiet -o "$TMP/bn5.h5" $BN --set model.norm_samples=5 > /dev/null 2>&1
+check "static-bn: model.norm_samples leaves the training loss alone" test \
+  "$(cols -x "$TMP/bn5.h5" /rounds train_loss)" = "$(cols -x "$TMP/static-bn-heterofl-1.h5" /rounds train_loss)"
+check "static-bn: model.norm_samples changes the test loss" test \
+  "$(cols -x "$TMP/bn5.h5" /rounds test_loss)" != "$(cols -x "$TMP/static-bn-heterofl-1.h5" /rounds test_loss)"
 # augmentation is on the training path: without it the model differs
 run_mpi 1 run "$TMP/rn.conf" --quiet -o "$TMP/noaug.h5" --set data.augment=none > /dev/null 2>&1
 check "augmentation changes the trained model" bash -c '! "$0" compare "$1" "$2" > /dev/null 2>&1' \
@@ -74,6 +92,10 @@ badrun aug-text "key 'data.augment': crop-flip needs image data" --set data.data
 badrun resnet-vector "key 'model.arch': resnet needs image data" --set data.dataset=synthetic --set data.augment=none
 badrun resnet-widths "key 'model.hidden'" --set model.hidden=4,8,8
 badrun resnet-depth "key 'model.depth'" --set model.depth=8
+badrun bn-ditto "key 'model.norm': static-bn recomputes its statistics for the global and per-width evaluation only, not for ditto" \
+  --set model.norm=static-bn --set federation.strategy=ditto
+badrun bn-fjord-kd "key 'model.norm': static-bn .* not for fjord.kd" --set model.norm=static-bn \
+  --set federation.strategy=fjord --set fjord.kd=yes --set federation.momentum=0
 badrun heterofl-scaler "key 'heterofl.scaler'" --set federation.strategy=heterofl --set model.norm=none --set heterofl.scaler=yes
 
 # the paper suites: one short round on the sample files, and exit 2 with a

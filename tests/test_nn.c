@@ -76,6 +76,12 @@ static const hf_tensor_t *find_tensor(const hf_model_t *m, const char *name)
 static double mean_loss(const hf_model_t *m, hf_work_t *w, const float *p, const float *x, const int *y,
                         int B, float *lossbuf)
 {
+    if (m->cfg.arch == HF_ARCH_RESNET && m->cfg.norm == HF_NORM_STATIC_BN) {  /* training: batch statistics */
+        float *g = malloc(sizeof(float) * m->nparams);
+        double L = hf_model_train_step_grad(m, w, p, g, x, y, B);
+        free(g);
+        return L;
+    }
     hf_model_forward(m, w, p, x, y, B, NULL, lossbuf);
     double s = 0;
     for (int i = 0; i < B; i++) s += lossbuf[i];
@@ -1137,6 +1143,85 @@ static void group_norm_case(float spread)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* Σ r·y of batch norm over B samples of (C, HW) at stride S, in double from
+ * the definition (batch mean and biased variance per channel, eps 1e-5). */
+enum { BN_B = 3, BN_C = 3, BN_HW = 5, BN_S = BN_C * BN_HW + 2, BN_N = BN_B * BN_S };
+static double bn_dot(const float *x, const float *ga, const float *be, const float *r, double *mean, double *var)
+{
+    double L = 0, n = BN_B * BN_HW;
+    for (int c = 0; c < BN_C; c++) {
+        double m = 0, v = 0;
+        for (int s = 0; s < BN_B; s++)
+            for (int i = 0; i < BN_HW; i++) m += x[s * BN_S + c * BN_HW + i];
+        m /= n;
+        for (int s = 0; s < BN_B; s++)
+            for (int i = 0; i < BN_HW; i++) v += (x[s * BN_S + c * BN_HW + i] - m) * (x[s * BN_S + c * BN_HW + i] - m);
+        v /= n;
+        if (mean) { mean[c] = m; var[c] = v; }
+        for (int s = 0; s < BN_B; s++)
+            for (int i = 0; i < BN_HW; i++) {
+                int j = s * BN_S + c * BN_HW + i;
+                L += r[j] * (ga[c] * (x[j] - m) / sqrt(v + 1e-5) + be[c]);
+            }
+    }
+    return L;
+}
+
+/* Batch norm over 3 samples at a stride with 2 unused floats between them:
+ * the statistics (and the running sums: mean, unbiased variance) and the
+ * forward against the definition, dx (accumulated), dgamma, dbeta against
+ * central differences, every coordinate; the unused floats untouched. */
+static void test_batch_norm(void)
+{
+    float x[BN_N], y[BN_N], r[BN_N], dx[BN_N], ga[BN_C], be[BN_C], dga[BN_C], dbe[BN_C], mean[BN_C], rstd[BN_C];
+    double sm[BN_C] = {1, 1, 1}, sv[BN_C] = {2, 2, 2}, rm[BN_C], rv[BN_C];
+    fill_uniform(x, BN_N, 31, -2, 3);
+    fill_uniform(r, BN_N, 32, -1, 1);
+    fill_uniform(ga, BN_C, 33, 0.5f, 1.5f);
+    fill_uniform(be, BN_C, 34, -0.5f, 0.5f);
+    for (int i = 0; i < BN_N; i++) y[i] = dx[i] = 7.0f;
+    hf_batch_norm_stats(x, BN_S, BN_B, BN_C, BN_HW, mean, rstd, sm, sv);
+    hf_batch_norm_apply(x, BN_S, BN_B, BN_C, BN_HW, ga, be, mean, rstd, y);
+    double Lref = bn_dot(x, ga, be, r, rm, rv), L0 = 0, n = BN_B * BN_HW;
+    for (int c = 0; c < BN_C; c++) {
+        CU_ASSERT(close_enough(mean[c], rm[c], 1e-6, 1e-6));
+        CU_ASSERT(close_enough(rstd[c], 1.0 / sqrt(rv[c] + 1e-5), 1e-6, 1e-6));
+        CU_ASSERT(close_enough(sm[c], 1.0 + rm[c], 1e-12, 1e-12));
+        CU_ASSERT(close_enough(sv[c], 2.0 + rv[c] * n / (n - 1), 1e-12, 1e-12));
+    }
+    for (int s = 0; s < BN_B; s++) {
+        for (int i = 0; i < BN_C * BN_HW; i++) L0 += (double)r[s * BN_S + i] * y[s * BN_S + i];
+        CU_ASSERT(y[s * BN_S + BN_C * BN_HW] == 7.0f && y[s * BN_S + BN_C * BN_HW + 1] == 7.0f);
+    }
+    CU_ASSERT(close_enough(L0, Lref, 1e-5, 1e-5));
+    for (int i = 0; i < BN_N; i++) dx[i] = 0.25f;        /* it accumulates */
+    for (int c = 0; c < BN_C; c++) dga[c] = dbe[c] = 0.5f;
+    hf_batch_norm_backward(x, BN_S, BN_B, BN_C, BN_HW, ga, mean, rstd, r, BN_S, dx, dga, dbe);
+    int bad = 0;
+    float *v[3] = {x, ga, be}, *g[3] = {dx, dga, dbe};
+    int cnt[3] = {BN_N, BN_C, BN_C};
+    double off[3] = {0.25, 0.5, 0.5};
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < cnt[t]; i++) {
+            if (t == 0 && i % BN_S >= BN_C * BN_HW) {   /* between samples: untouched */
+                bad += dx[i] != 0.25f;
+                continue;
+            }
+            float o = v[t][i];
+            v[t][i] = o + 1e-3f;
+            double hp = (double)v[t][i] - o, lp = bn_dot(x, ga, be, r, NULL, NULL);
+            v[t][i] = o - 1e-3f;
+            double hm = o - (double)v[t][i], lm = bn_dot(x, ga, be, r, NULL, NULL);
+            v[t][i] = o;
+            double fd = (lp - lm) / (hp + hm);
+            if (!close_enough(g[t][i] - off[t], fd, 2e-3, 2e-3)) {
+                bad++;
+                printf("\n  batch norm tensor %d [%d]: analytic %.6g numeric %.6g", t, i, g[t][i] - off[t], fd);
+            }
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void test_group_norm(void)
 {
     CU_ASSERT_EQUAL(hf_resnet_groups(64), 4);
@@ -1201,11 +1286,65 @@ static void test_grad_resnet(void)
     gradcheck(&c, 2, 3e-4, 302, "resnet-18 group");
     c.norm = HF_NORM_NONE;
     gradcheck(&c, 2, 1e-2, 303, "resnet-18 none");
+    c.norm = HF_NORM_STATIC_BN;   /* the training loss: the batch's statistics */
+    gradcheck(&c, 3, 3e-4, 304, "resnet-18 static-bn");
+    c.depth = 10;
+    gradcheck(&c, 4, 3e-4, 305, "resnet-10 static-bn");
+}
+
+/* hf_work_bytes (the memory estimate's activations) against byte counts
+ * worked out by hand from the buffers' shapes.  Every model also holds the
+ * dense buffers: act (B, classes), two gradient buffers (B, widest dense
+ * dimension) and a column sum (widest), here with the input as the widest.
+ *   lstm, T = 5 steps, embedding 3, layers of 4 and 6, 7 symbols, batch 3
+ *   (one sub-batch of sb = 3): dense 3·7 + 2·3·7 + 7 = 70 floats (in_dim 5 <
+ *   7 classes); x0 T·sb·E = 45; layer 1: gates T·sb·16 = 240, cell, its tanh
+ *   and h T·sb·4 = 60 each; layer 2: 360 + 3·90; da 2·T·sb·6 = 180; dh, dc
+ *   sb·6 = 18 each; logit, dz sb·7 = 21 each; colsum max(4·6, 7) = 24:
+ *   70 + 1377 = 1447 floats = 5788 bytes.  Batch 40: the lstm's sub-batch
+ *   stays 32: dense 280 + 560 + 7 = 847; lstm 480 + (2560 + 3·640) +
+ *   (3840 + 3·960) + 1920 + 192 + 192 + 224 + 224 + 24 = 14456: 61212 bytes.
+ *   resnet-10, widths 1,2,2,2 on 3x4x4, 5 classes: stem 1x4x4 (16 floats),
+ *   blocks of 16+16+16+16, 16+8+8+8, 8+2+2+2, 2+2+2+2 floats (a1, h1, a2,
+ *   out), head 2 + pooled 2: 146 floats per sample; group norm statistics
+ *   9 norms · 8 = 72; gradient buffers 3 · 16 (the largest activation);
+ *   logit, dz 5 each: 276 floats per sample; im2col and sgemm output scratch
+ *   of one sample's largest im2col (3·9·16 = 432 floats) each.  Group norm
+ *   (one sample at a time): dense (batch 3) 15 + 2·3·48 + 48 = 351 floats:
+ *   4·(351 + 276 + 2·432) = 5964 bytes.  Static batch norm, training batch
+ *   3: the per-sample buffers 3 times (828 floats), the scratch of 3 samples
+ *   (1296 each), its 15 channels' four float and two double statistics (240
+ *   + 240 bytes): 4·(351 + 828 + 2·1296) + 480 = 15564 bytes. */
+static void test_work_bytes(void)
+{
+    hf_model_cfg_t l;
+    memset(&l, 0, sizeof l);
+    l.arch = HF_ARCH_LSTM;
+    l.in_c = l.in_h = 1;
+    l.in_w = 5;
+    l.vocab = l.n_classes = 7;
+    l.embed = 3;
+    l.nhidden = 2;
+    l.hidden[0] = 4;
+    l.hidden[1] = 6;
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &l), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 5788, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 40, 10), 61212, 0);
+    static const int w1[4] = {1, 2, 2, 2};
+    hf_model_cfg_t r = cfg_resnet(3, 4, 4, 5, w1, 10, HF_NORM_GROUP);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 5964, 0);
+    r.norm = HF_NORM_STATIC_BN;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 15564, 0);
 }
 
 static const hf_cu_test_t tests_resnet[] = {
+    {"work space bytes (lstm, resnet) by hand", test_work_bytes, NULL},
     {"conv3x3/1x1 with stride and padding: naive + finite differences", test_conv2d, NULL},
     {"group norm: definition + finite differences", test_group_norm, NULL},
+    {"batch norm: definition + finite differences", test_batch_norm, NULL},
     {"layout, parameter count, FLOPs", test_resnet_layout, NULL},
     {"gradcheck tiny resnets", test_grad_resnet, NULL},
     {0},
@@ -1238,26 +1377,32 @@ static const hf_cu_suite_t suites[] = {
 };
 
 /* --resnet-export DIR NORM: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
- * 10 classes, NORM none|group) for tests/resnet_torch.py: DIR/tensors.txt
- * (name offset shape... per line), params.bin, x.bin (4 samples), y.bin
- * (int32), and what this code computes: logits.bin, grad.bin (float32, the
- * gradient of the mean cross-entropy).  Norm parameters are drawn away from
- * their 1/0 initialisation so that they matter. */
+ * 10 classes, NORM none|group|static-bn) for tests/resnet_torch.py:
+ * DIR/tensors.txt (name offset shape... per line), params.bin, x.bin (4
+ * samples), y.bin (int32), calib.bin (10 samples), and what this code
+ * computes: loss.bin (the training step's mean cross-entropy), grad.bin
+ * (float32, its gradient), logits.bin (the forward of x; static-bn: with the
+ * statistics recomputed from calib.bin in chunks of 4, 4 and 2 samples).
+ * Norm parameters are drawn away from their 1/0 initialisation so that they
+ * matter. */
 static int resnet_export(const char *dir, const char *norm)
 {
-    enum { B = 4 };
-    hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, strcmp(norm, "group") ? HF_NORM_NONE : HF_NORM_GROUP);
+    enum { B = 4, NC = 10 };
+    int nk = !strcmp(norm, "group") ? HF_NORM_GROUP : !strcmp(norm, "static-bn") ? HF_NORM_STATIC_BN : HF_NORM_NONE;
+    hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, nk);
     hf_model_t m;
     if (hf_model_init(&m, &c)) return 1;
     hf_work_t *w = hf_work_new(&m, B);
     float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
-    float *x = malloc(sizeof(float) * B * m.in_dim), z[B * 10];
+    float *x = malloc(sizeof(float) * B * m.in_dim), z[B * 10], *xc = malloc(sizeof(float) * NC * m.in_dim), loss;
     int y[B] = {3, 0, 9, 3};
     hf_model_init_params(&m, p, 77);
     for (int t = 0; t < m.ntensors; t++)
         if (strstr(m.tensors[t].name, "norm")) fill_uniform(p + m.tensors[t].off, m.tensors[t].n, 80 + t, 0.5f, 1.5f);
     fill_uniform(x, (long)B * m.in_dim, 78, 0, 1);
-    hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    fill_uniform(xc, (long)NC * m.in_dim, 79, -0.5f, 1.5f);
+    loss = hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    hf_model_norm_stats(&m, w, p, xc, NC, 4);
     hf_model_forward(&m, w, p, x, NULL, B, z, NULL);
     char f[4096];
     snprintf(f, sizeof f, "%s/tensors.txt", dir);
@@ -1270,18 +1415,18 @@ static int resnet_export(const char *dir, const char *norm)
         fprintf(o, "\n");
     }
     fclose(o);
-    const void *buf[5] = {p, x, y, z, g};
-    size_t len[5] = {sizeof(float) * m.nparams, sizeof(float) * B * m.in_dim, sizeof y, sizeof z,
-                     sizeof(float) * m.nparams};
-    const char *name[5] = {"params", "x", "y", "logits", "grad"};
+    const void *buf[7] = {p, x, y, z, g, xc, &loss};
+    size_t len[7] = {sizeof(float) * m.nparams, sizeof(float) * B * m.in_dim, sizeof y, sizeof z,
+                     sizeof(float) * m.nparams, sizeof(float) * NC * m.in_dim, sizeof loss};
+    const char *name[7] = {"params", "x", "y", "logits", "grad", "calib", "loss"};
     int rc = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         snprintf(f, sizeof f, "%s/%s.bin", dir, name[i]);
         o = fopen(f, "wb");
         rc |= !o || fwrite(buf[i], 1, len[i], o) != len[i];
         if (o) rc |= fclose(o) != 0;
     }
-    free(p); free(g); free(x);
+    free(p); free(g); free(x); free(xc);
     hf_work_free(w);
     return rc;
 }

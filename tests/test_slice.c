@@ -90,6 +90,8 @@ static void roundtrip_forward(hf_model_cfg_t fc, double beta, int check_forward)
     for (long i = 0; i < (long)B * m.in_dim; i++) in[i] = (float)hf_rng_uniform(&r);
     float lf[40], ls[40];
     hf_work_t *wm = hf_work_new(&m, B), *wsb = hf_work_new(&s, B);
+    hf_model_norm_stats(&m, wm, y, in, B, 3);    /* static batch norm: statistics of chunks of 3 and 1 */
+    hf_model_norm_stats(&s, wsb, xs, in, B, 3);
     hf_model_forward(&m, wm, y, in, yl, B, lf, NULL);
     hf_model_forward(&s, wsb, xs, in, yl, B, ls, NULL);
     double md = 0;
@@ -272,13 +274,17 @@ static void test_full_width_is_fedavg(void)
  * zeroed (a zero channel stays zero through ReLU and the residual sums).  With
  * group norm only the layout part holds: the sub-model normalises its own
  * channels in gcd(C',4) groups, the full model's groups also count the
- * dropped channels (HeteroFL's sub-models behave the same way). */
+ * dropped channels (HeteroFL's sub-models behave the same way).  Static
+ * batch norm normalises every channel on its own, so a zeroed channel (zero
+ * scale and shift) stays zero: the sub-model is again exactly the zeroed full
+ * model. */
 static void test_roundtrip_resnet(void)
 {
     double b[] = {1.0, 0.5, 0.25, 0.6};
     for (int i = 0; i < 4; i++) {
         roundtrip_forward(resnet_cfg(HF_NORM_NONE), b[i], 1);
         roundtrip_forward(resnet_cfg(HF_NORM_GROUP), b[i], 0);
+        roundtrip_forward(resnet_cfg(HF_NORM_STATIC_BN), b[i], 1);
     }
     hf_model_cfg_t sc;
     CU_ASSERT_FATAL(hf_slice_cfg(&(hf_model_cfg_t){.arch = HF_ARCH_RESNET, .in_c = 3, .in_h = 32, .in_w = 32,

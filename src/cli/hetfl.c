@@ -669,7 +669,7 @@ static void cmd_list(FILE *out)
                  "  lstm        LEAF Shakespeare char-LSTM: embedding 8, LSTM 256-256 (model.hidden), fc on the last "
                  "step (817,872 params on 80 symbols); text data sets\n"
                  "  resnet      HeteroFL's pre-activation ResNet, stages 64-128-256-512, model.depth 10|18, "
-                 "model.norm none|group (ResNet-18 on CIFAR: 11,164,362 params, 11,172,170 with group norm)\n");
+                 "model.norm none|group|static-bn (ResNet-18 on CIFAR: 11,164,362 params, 11,172,170 with a norm)\n");
     fprintf(out, "data sets:\n");
     for (const hf_dsinfo_t *ds = hf_datasets; ds->name; ds++)  /* the registry, data_load.c */
         fprintf(out, "  %-13s  %s\n", ds->name, ds->doc);

@@ -138,9 +138,18 @@ static const hf_opt_t core_options[] = {
     {"model.depth", HF_OPT_CHOICE, "18", NONE, "10|18",
      "resnet: 10 (one basic block per stage; the 'ResNet-8' of some papers, counting only the "
      "blocks' 8 convolutions) or 18 (two blocks per stage, HeteroFL's ResNet-18)"},
-    {"model.norm", HF_OPT_CHOICE, "group", NONE, "none|group",
-     "resnet normalisation before every ReLU: none, or group (GroupNorm with gcd(C,4) groups of a "
-     "C-channel layer, eps 1e-5, per-channel scale and shift; HeteroFL's 4 groups when 4 divides C)"},
+    {"model.norm", HF_OPT_CHOICE, "group", NONE, "none|group|static-bn",
+     "resnet normalisation before every ReLU: none, group (GroupNorm with gcd(C,4) groups of a "
+     "C-channel layer, eps 1e-5, per-channel scale and shift; HeteroFL's 4 groups when 4 divides C), "
+     "or static-bn (HeteroFL's static batch norm: training normalises every channel by the statistics "
+     "of its minibatch, no running averages; evaluation by statistics recomputed from "
+     "model.norm_samples training samples, in minibatches of federation.batch_size, for every "
+     "evaluated model; per-channel scale and shift, eps 1e-5)"},
+    {"model.norm_samples", HF_OPT_INT, "1000", 1, 100000000, NULL,
+     "model.norm = static-bn: training samples, evenly spaced over the training set (all of it when "
+     "it holds fewer), whose statistics evaluation normalises by: every channel's mean and variance "
+     "are the averages over their minibatches of the minibatch's mean and unbiased variance "
+     "(PyTorch's BatchNorm running statistics with momentum None, as HeteroFL's sBN)"},
     /* [federation] */
     {"federation.strategy", HF_OPT_CHOICE, "fedavg", NONE, NULL /* the registry's names */,
      "server algorithm (registry: `hetfl list`): fedavg (McMahan et al. 2017), fedprox (proximal "
@@ -557,7 +566,10 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
                     : !strcmp(arch, "lstm") ? HF_ARCH_LSTM
                     : !strcmp(arch, "resnet") ? HF_ARCH_RESNET : HF_ARCH_MLP;
     p->model.depth = atoi(oget(c, "model.depth"));
-    p->model.norm = !strcmp(oget(c, "model.norm"), "group") ? HF_NORM_GROUP : HF_NORM_NONE;
+    const char *norm = oget(c, "model.norm");
+    p->model.norm = !strcmp(norm, "group")       ? HF_NORM_GROUP
+                    : !strcmp(norm, "static-bn") ? HF_NORM_STATIC_BN : HF_NORM_NONE;
+    p->norm_samples = hf_conf_int(c, "model.norm_samples");
     int hid[HF_MAX_HIDDEN + 1];
     int nh = hf_conf_intlist(c, "model.hidden", hid, HF_MAX_HIDDEN + 1);
     if (nh > HF_MAX_HIDDEN)

@@ -57,6 +57,7 @@ typedef struct {
     char stream_trace[4096];    /* stream.trace: arrivals client,round,samples ("": stream.rate) */
     /* [model] */
     hf_model_cfg_t model;
+    long norm_samples;          /* model.norm = static-bn: training samples of the evaluation statistics */
     /* [federation] */
     int clients, clients_per_round, rounds, local_epochs, batch_size, eval_every;
     float lr, momentum, weight_decay, clip;

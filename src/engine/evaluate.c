@@ -30,6 +30,7 @@ void hf_eval_figures(const int64_t sums[2], long n, double *acc, double *loss)
 void hf_eval_global(hf_run_t *x, double *acc, double *loss)
 {
     int64_t loc[2] = {0, 0}, tot[2];
+    hf_model_norm_stats(&x->model, x->work, x->global, x->norm_x, x->norm_n, x->p->batch_size);
     hf_eval_share(&x->model, x->work, x->global, x->test.x, x->test.y, x->test.n, x->test.dim, x->rank,
                   x->size, loc, &x->t_kernel);
     MPI_Allreduce(loc, tot, 2, MPI_INT64_T, MPI_SUM, x->comm);

@@ -39,6 +39,8 @@ typedef struct hf_run {
     long train_all;               /* training samples loaded, before data.train_samples (FedDF's server set) */
     hf_model_t model;
     hf_work_t *work;
+    float *norm_x;                /* static batch norm: the samples of the evaluation statistics (norm_n, dim) */
+    long norm_n;
     float *global;                /* the global model x_t (every rank after a broadcast) */
     float *local, *grad, *mom;    /* one client's model, gradient, momentum */
     float *delta;                 /* one client's upload (2P: SCAFFOLD's [Δy, Δc]) */

@@ -117,7 +117,10 @@ static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R,
 /* Refuse a configuration whose buffers cannot fit, before allocating them: the
  * global, local, gradient, momentum and twice-sized update copies, the server
  * optimizer's two moments and the aggregation's 64-bit sums (10 copies of the
- * parameters in all), the activations of a batch, and the state kept per client
+ * parameters in all), the model's work space (activations and scratch of
+ * max(batch, evaluation chunk) samples, hf_work_bytes: the lstm's over every
+ * time step, the resnet's with static batch norm for a whole training batch),
+ * and the state kept per client
  * (client_state) for the most clients a rank may see take part.  Bad input
  * (exit 2) naming model.hidden when the model alone does not fit, else the key
  * of the largest per-client state; not an abort with a core dump on every rank.
@@ -128,9 +131,7 @@ static int check_model_memory(hf_run_t *x, long P)
     const hf_params_t *p = x->p;
     const hf_conf_t *c = x->o->conf;
     double copies = 10.0 * 4.0 * (double)P;
-    double widest = x->train.dim;
-    for (int i = 0; i < p->model.nhidden; i++) widest = HF_MAX(widest, (double)p->model.hidden[i]);
-    double act = 3.0 * 4.0 * (double)HF_MAX(p->batch_size, HF_EVAL_CHUNK) * widest * (p->model.nhidden + 2);
+    double act = hf_work_bytes(&x->model, HF_MAX(p->batch_size, HF_EVAL_CHUNK), p->batch_size);
     client_state_t cs[4];
     int ncs = client_state(p, c, P, x->size, cs), big = 0;
     double per_client = 0.0;
@@ -162,6 +163,47 @@ static int check_model_memory(hf_run_t *x, long P)
     return rc;
 }
 
+/* Static batch norm: evaluation normalises by statistics recomputed from the
+ * training data, which the global evaluation and HeteroFL's and FjORD's
+ * per-width evaluation do (hf_model_norm_stats); any other forward pass of a
+ * model (teachers, personal models, attacks) would use stale statistics, and
+ * DP-SGD's per-example gradients are mixed by batch statistics: refused. */
+static int check_static_bn(const hf_run_t *x)
+{
+    static const char *const ok[] = {"fedavg", "fedprox", "scaffold", "fednova", "feddyn", "dpfedavg",
+                                     "heterofl", "fjord"};
+    const hf_params_t *p = x->p;
+    const hf_conf_t *c = x->o->conf;
+    if (p->model.arch != HF_ARCH_RESNET || p->model.norm != HF_NORM_STATIC_BN) return 0;
+    int known = 0;
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) known |= !strcmp(p->strategy, ok[i]);
+    const char *why = !known ? p->strategy
+                      : p->decentralized ? "federation.mode = decentralized"
+                      : !strcmp(p->strategy, "fjord") && hf_conf_bool(c, "fjord.kd") ? "fjord.kd"
+                      : strcmp(hf_conf_get(c, "privacy.attack"), "none") ? "privacy.attack"
+                      : strcmp(hf_conf_get(c, "privacy.attribute_attack"), "none") ? "privacy.attribute_attack"
+                      : p->client_test_fraction > 0 || p->client_test_natural ? "per-client evaluation"
+                      : NULL;
+    if (!why) return 0;
+    return hf_key_err(c, "model.norm", "static-bn recomputes its statistics for the global and per-width "
+                      "evaluation only, not for %s (strategies: fedavg, fedprox, scaffold, fednova, feddyn, "
+                      "dpfedavg, heterofl, fjord without kd); use model.norm = group", why);
+}
+
+/* Static batch norm: model.norm_samples training rows, evenly spaced (row
+ * ⌊i·n/N⌋), that every evaluation's statistics come from. */
+static void setup_norm_samples(hf_run_t *x)
+{
+    if (x->model.cfg.arch != HF_ARCH_RESNET || x->model.cfg.norm != HF_NORM_STATIC_BN) return;
+    long n = x->train.n, N = HF_MIN(x->p->norm_samples, n);
+    int dim = x->train.dim;
+    x->norm_n = N;
+    x->norm_x = hf_alloc_aligned((size_t)HF_MAX(N, 1) * (size_t)dim * sizeof(float));
+    for (long i = 0; i < N; i++)
+        memcpy(x->norm_x + i * dim, x->train.x + (long)((double)i * (double)n / (double)N) * dim,
+               sizeof(float) * (size_t)dim);
+}
+
 /* The model of the run's data, its parameters x_0 and the training buffers. */
 static int setup_model(hf_run_t *x)
 {
@@ -181,9 +223,11 @@ static int setup_model(hf_run_t *x)
     if (p->augment && (x->train.h < 2 || x->train.w < 2))
         return hf_key_err(x->o->conf, "data.augment", "crop-flip needs image data (data set has %dx%d inputs)",
                           x->train.h, x->train.w);
+    int rc = check_static_bn(x);
+    if (rc) return rc;
     const char *hk = hf_conf_origin(x->o->conf, "model.hidden");  /* the key in messages */
     hk = hk && strcmp(hk, "default") ? "model.hidden" : "model.arch";
-    int rc = hf_run_agree(hf_key_wrap(x->o->conf, hk, hf_model_init(&x->model, &mc)), x->comm);
+    rc = hf_run_agree(hf_key_wrap(x->o->conf, hk, hf_model_init(&x->model, &mc)), x->comm);
     if (rc) return rc;
     long P = x->model.nparams;
     if ((rc = check_model_memory(x, P))) return rc;  /* before any allocation of P floats */
@@ -203,6 +247,7 @@ static int setup_model(hf_run_t *x)
     long maxn = 1;
     for (int k = 0; k < x->part.nclients; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
     x->iperm = hf_calloc((size_t)maxn, sizeof(int));
+    setup_norm_samples(x);
     hf_model_init_params(&x->model, x->global, p->seed);
     return 0;
 }
@@ -568,6 +613,7 @@ void hf_run_free(hf_run_t *x)
     hf_partition_free(&x->ctest);
     hf_stream_free(x->stream);
     free(x->ce_x); free(x->ce_y); free(x->ce_perm);
+    free(x->norm_x);
     if (x->work) hf_work_free(x->work);
     free(x->global); free(x->local); free(x->grad); free(x->mom); free(x->delta);
     free(x->xb); free(x->yb); free(x->iperm); free(x->wb);

@@ -469,7 +469,7 @@ static const hf_opt_t keys[] = {
 
 static int init_feddf(hf_strat_t *s, hf_run_t *x)
 {
-    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, NULL, 0};
     hf_feddf_t *f = NULL;
     int rc = hf_feddf_new(&f, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd, x->train_all, x->global,
                           s->comm);

@@ -205,7 +205,7 @@ static int scaler_on(const char *v, hf_arch_t arch)
     case HF_ARCH_MLP:
     case HF_ARCH_CNN:   /* no normalisation: the factor compounds over the layers */
     case HF_ARCH_LSTM:  /* gates are not ReLUs: not a rescaling at all */
-    case HF_ARCH_RESNET:/* group norm cancels it; without a norm it is no rescaling */
+    case HF_ARCH_RESNET:/* group and batch norm cancel it; without a norm it is no rescaling */
         return 0;
     }
     return 0;
@@ -236,7 +236,9 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
                           "the outputs only for ReLU layers, not for the lstm's gates: set heterofl.scaler = no");
     }
     /* resnet: HeteroFL's scaler divides the input of every norm by β; group
-     * norm is invariant to that (up to its eps), so it is skipped; without a
+     * norm and batch norm (by the batch's statistics in training, by
+     * statistics recomputed from the scaled model in evaluation) are
+     * invariant to that (up to their eps), so it is skipped; without a
      * norm it is no rescaling of the weights (residual sums mix factors) */
     if (h->scaler && full->cfg.arch == HF_ARCH_RESNET) {
         h->scaler = 0;
@@ -517,6 +519,7 @@ int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, 
     int64_t *loc = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t)), *tot = hf_calloc((size_t)2 * h->nlev, sizeof(int64_t));
     for (int l = 0; l < h->nlev; l++) {
         hf_slice_extract(&h->full, global, &h->lm[l], h->wp);
+        hf_model_norm_stats(&h->lm[l], work_of(h, l), h->wp, h->d.norm_x, h->d.norm_n, h->p->batch_size);
         hf_eval_share(&h->lm[l], work_of(h, l), h->wp, tx, ty, n, dim, rank, size, loc + 2 * l, NULL);
     }
     MPI_Allreduce(loc, tot, 2 * h->nlev, MPI_INT64_T, MPI_SUM, comm);
@@ -556,7 +559,8 @@ int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double 
 
 int hf_het_init(hf_strat_t *s, hf_run_t *x)
 {
-    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, x->norm_x,
+                        x->norm_n};
     hf_hetero_t *h = NULL;
     int rc = hf_hetero_new(&h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
     s->state = h;

@@ -65,6 +65,8 @@ typedef struct {
     int dim;
     const long *off, *idx;    /* partition: client k holds idx[off[k] .. off[k+1]) */
     const int *dcls;          /* device class of every client (indices into p->devs.cls) */
+    const float *norm_x;      /* static batch norm: the samples of the evaluation statistics (run.h) */
+    long norm_n;
 } hf_het_data_t;
 
 /* Set up for the run (every rank; collective-free).  m: clients selected per

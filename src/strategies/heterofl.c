@@ -21,8 +21,8 @@ static const hf_opt_t keys[] = {
      "only where the Scaler is a rescaling in front of a normalisation layer that does not cancel it, "
      "which is no model hetfl has: no for logreg, mlp and cnn (without a norm the factor compounds over "
      "the layers: the e-only 2NN diverged to chance with it), no for the lstm (its gates are not "
-     "ReLUs: yes is refused), no for the resnet (its group norm cancels the factor; with model.norm = "
-     "none yes is refused)"},
+     "ReLUs: yes is refused), no for the resnet (its group or static batch norm cancels the factor; "
+     "with model.norm = none yes is refused)"},
     {"heterofl.masked_loss", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
      "heterofl: logits of classes absent from the client's data set to 0 before the softmax (training)"},
     {"heterofl.label_split", HF_OPT_BOOL, "yes", HF_OPT_NORANGE, NULL,
