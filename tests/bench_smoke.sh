@@ -26,7 +26,7 @@ check "agg: exact allreduce vs raw ratio" has "allreduce +exact .*x <= 1\.5x $ve
 check "scale: registered-clients ratio" has "^registered x[0-9]+ .*round time x[0-9.]+ .*$verdict"
 check "scale: participants ratio" has "^participants x10 .*round time x[0-9.]+ .*$verdict"
 check "scale: peak RSS of all ranks within 2 GiB" has "^peak RSS, all 2 ranks, .* target <= 2 GiB: PASS"
-check "scale: three configurations measured" test "$(grep -Ec '^[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB' "$TMP/all.txt")" = 3
+check "scale: four configurations measured" test "$(grep -Ec '^[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+ MiB +[0-9.]+ MiB' "$TMP/all.txt")" = 4
 if [ "$have_fmnist" = 1 ]; then
   check "kernels: 2NN B=10 vs sgemm peak" has "^2NN +fused +10 .*% +>= 50% +$verdict"
   check "round: framework overhead share" has "^framework overhead .*target <= 10%: $verdict"

@@ -202,12 +202,54 @@ static void test_permutation_sample(void)
     for (int i = 0; i < 3; i++) CU_ASSERT(abs(hist[i] - 10000) < 400);
 }
 
+/* hf_rng_sample's hash set against a dense reference: Floyd's algorithm with
+ * a byte per id (O(n) memory), from the same stream, must draw the same set
+ * at a population of 10^6 (the sparse set is what keeps a round's draw O(k)
+ * at any population: docs/scale.md) and at a small n where most ids are taken. */
+static int cmp_int_asc(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static void dense_floyd(hf_rng_t *r, int n, int k, int *out)
+{
+    unsigned char *taken = calloc((size_t)n, 1);
+    int m = 0;
+    for (int j = n - k; j < n; j++) {
+        int t = (int)hf_rng_below(r, (uint64_t)j + 1);
+        int pick = taken[t] ? j : t;
+        taken[pick] = 1;
+        out[m++] = pick;
+    }
+    free(taken);
+    qsort(out, (size_t)k, sizeof(int), cmp_int_asc);
+}
+
+static void test_sample_dense(void)
+{
+    static const int cases[][2] = {{1000000, 1000}, {1000000, 50000}, {300, 290}, {2, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int n = cases[c][0], k = cases[c][1];
+        int *a = malloc((size_t)k * sizeof(int)), *b = malloc((size_t)k * sizeof(int));
+        hf_rng_t r1, r2;
+        hf_rng_init(&r1, 7, HF_RNG_TEST, (uint64_t)c, 3);
+        hf_rng_init(&r2, 7, HF_RNG_TEST, (uint64_t)c, 3);
+        hf_rng_sample(&r1, n, k, a);
+        dense_floyd(&r2, n, k, b);
+        CU_ASSERT(!memcmp(a, b, (size_t)k * sizeof(int)));
+        free(a);
+        free(b);
+    }
+}
+
 static const hf_cu_test_t tests_rng[] = {
     {"philox known answers", test_philox_kat, NULL},
     {"reproducible streams", test_reproducible, NULL},
     {"uniform, normal, lognormal", test_uniform_normal, NULL},
     {"gamma, dirichlet, exponential, weibull", test_gamma_dirichlet, NULL},
     {"permutation, sampling", test_permutation_sample, NULL},
+    {"sampling: the sparse set equals a dense reference", test_sample_dense, NULL},
     {0},
 };
 static const hf_cu_suite_t suites[] = {

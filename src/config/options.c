@@ -178,8 +178,9 @@ static const hf_opt_t core_options[] = {
     {"async.weights", HF_OPT_CHOICE, "equal", NONE, "equal|samples",
      "federation.mode = async: equal (FedBuff: the buffer's mean, divisor B) or samples (weights "
      "n_k, divisor the buffer's sum of n_k, as FedAvg), times the staleness scale"},
-    {"federation.clients", HF_OPT_INT, "100", 1, 100000, NULL,
-     "number of virtual clients N (natural partitions: number of users, or fewer)"},
+    {"federation.clients", HF_OPT_INT, "100", 1, 2147483647, NULL,
+     "number of virtual clients N (natural partitions: number of users, or fewer); up to 2^31-1, "
+     "refused before any work when their per-client state exceeds a rank's memory (docs/scale.md)"},
     {"federation.clients_per_round", HF_OPT_INT, "10", 1, 100000, NULL,
      "clients selected per round, uniformly without replacement"},
     {"federation.rounds", HF_OPT_INT, "20", 1, 10000000, NULL, "number of rounds"},

@@ -38,5 +38,12 @@ typedef struct {
  * identical on every rank; the message is in hf_errmsg() on every rank.
  * timing may be NULL. */
 int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing);
+/* The memory model (setup.c, docs/scale.md): the bytes each rank may still
+ * allocate (the minimum over the ranks of comm; HETFL_MEMORY_LIMIT caps it),
+ * and what a rank keeps for `clients` registered clients whatever their data
+ * (rank 0's /clients row included); a run whose population needs more is
+ * refused before its data load (exit 2, key federation.clients). */
+double hf_mem_per_rank(MPI_Comm comm);
+double hf_population_bytes(long clients);
 
 #endif

@@ -33,7 +33,7 @@ int hf_run_agree(int rc, MPI_Comm comm)
  * cgroup's limit less its usage, shared by the ranks of the node; the minimum
  * over all ranks, so every rank decides alike.  HETFL_MEMORY_LIMIT (bytes,
  * suffixes K M G) caps it: tests, and nodes whose memory is shared otherwise. */
-static double mem_per_rank(MPI_Comm comm)
+double hf_mem_per_rank(MPI_Comm comm)
 {
     double avail = INFINITY;
     char line[256];
@@ -73,6 +73,35 @@ static double mem_per_rank(MPI_Comm comm)
     double all = avail;
     MPI_Allreduce(&avail, &all, 1, MPI_DOUBLE, MPI_MIN, comm);
     return all;
+}
+
+/* Bytes every rank keeps for each registered client, whether or not it ever
+ * takes part (docs/scale.md, the survey), at their peak in hf_vol_init: the
+ * partition's offset (8), the device class (4), the energy model's region,
+ * budget, remaining energy, budget period and error-feedback slot (36), the
+ * selection state's 15 per-client arrays (109), and hf_vol_init's transient
+ * priors and sizes (24). */
+#define HF_BYTES_PER_REGISTERED 181.0
+
+double hf_population_bytes(long clients)
+{
+    return (double)clients * (HF_BYTES_PER_REGISTERED + (double)sizeof(hf_client_rec_t));
+}
+
+/* Refuse, before the data load or any per-client allocation, a population
+ * whose per-registered-client state alone exceeds the memory of a rank: exit 2
+ * naming federation.clients and the estimate.  Rank 0 also builds the /clients
+ * table (one hf_client_rec_t per client) when it writes it. */
+static int check_population_memory(const hf_params_t *p, const hf_conf_t *c, MPI_Comm comm)
+{
+    double need = hf_population_bytes(p->clients), have = hf_mem_per_rank(comm);
+    if (need <= have) return 0;
+    int rc = hf_key_err(c, "federation.clients", "%d registered clients need at least %.6g MB per rank "
+                        "(%.0f bytes each, and rank 0's %zu-byte /clients row), more than the %.6g MB "
+                        "available to each rank", p->clients, need / 1e6, HF_BYTES_PER_REGISTERED,
+                        sizeof(hf_client_rec_t), have / 1e6);
+    hf_addhint("docs/scale.md: the memory model; fewer federation.clients, or a node with more memory");
+    return rc;
 }
 
 /* State kept for clients, on their rank: bytes per client, for how many clients
@@ -139,7 +168,7 @@ static int check_model_memory(hf_run_t *x, long P)
         per_client += cs[i].bytes * cs[i].clients;
         if (cs[i].bytes * cs[i].clients > cs[big].bytes * cs[big].clients) big = i;
     }
-    double need = copies + act + per_client, have = mem_per_rank(x->comm);
+    double need = copies + act + per_client, have = hf_mem_per_rank(x->comm);
     if (need <= have) return 0;
     if (copies + act <= have) {  /* the per-client state does not fit */
         const char *o = hf_conf_origin(c, cs[big].key);
@@ -372,7 +401,9 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     MPI_Comm_rank(comm, &x->rank);
     MPI_Comm_size(comm, &x->size);
     openblas_set_num_threads(p->dev.cores);
-    int rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
+    int rc = check_population_memory(p, o->conf, comm);  /* every rank alike: hf_mem_per_rank's minimum */
+    if (rc) return rc;
+    rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
                                        &x->ctest), comm);
     if (!rc) hf_ceval_setup(x);  /* per-client test splits out of the partition (client_eval.c) */
     if (!rc) rc = hf_run_agree(hf_stream_setup(x), comm);  /* data streams: arrival orders, trace (stream.c) */

@@ -448,7 +448,10 @@ static void cafed_allocate(hf_select_t *s)
 int hf_select_pick(hf_select_t *s, const hf_select_in_t *in, double *start, int *out, int *navail,
                    int *neligible)
 {
-    if (in->round == 0 || s->t == 0)
+    /* F3AST's rates start at m/N; without an availability model (no
+     * observation, t stays 0) once, at round 0, not every round: r is read by
+     * f3ast only, which always has one, so the round stays O(m) */
+    if (in->round == 0 || (s->t == 0 && in->online))
         for (int k = 0; k < s->N; k++) s->r[k] = (double)in->m / s->N;
     hf_select_ctx_t c = {.in = in, .stream = SEL_UNIFORM, .start = start};
     int n, na = s->N;
