@@ -97,6 +97,11 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
         return hf_key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
     if (hf_conf_int(c, "feddf.server_samples") < 1)
         return hf_key_err(c, "feddf.server_samples", "must be >= 1");
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "feddf trains and uploads its group models itself: no upload codec");
+    if (strcmp(hf_conf_get(c, "energy.budget_strategy"), "exclude"))
+        return hf_key_err(c, "energy.budget_strategy", "feddf: only exclude (its training has no data subset, "
+                          "upload codec or correction of shortened updates)");
     return 0;
 }
 

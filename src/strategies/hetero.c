@@ -160,6 +160,17 @@ static int parse_fjord(const hf_conf_t *c, int *n, double *w, double *prop)
     return 0;
 }
 
+int hf_het_energy_check(const hf_conf_t *c, const char *who)
+{
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "%s train and upload sub-models themselves: no upload codec", who);
+    const char *bs = hf_conf_get(c, "energy.budget_strategy");
+    if (strcmp(bs, "exclude") && strcmp(bs, "steps") && strcmp(bs, "width"))
+        return hf_key_err(c, "energy.budget_strategy", "%s: exclude, steps or width (their training has no "
+                          "data subset or upload codec)", who);
+    return 0;
+}
+
 int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
 {
     int n;
@@ -168,6 +179,7 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
     int rc = fjord ? parse_fjord(c, &n, w, pr) : hf_het_parse_letters(c, "heterofl.levels", "level", &n, w, pr);
     if (!rc && !p->decentralized && hf_conf_bool(c, "availability.transfer"))
         rc = hf_key_err(c, "availability.transfer", "not available with width sub-models (heterofl, fjord)");
+    if (!rc) rc = hf_het_energy_check(c, "heterofl and fjord");
     return rc;
 }
 
@@ -345,6 +357,28 @@ static int fjord_draw(const hf_hetero_t *h, hf_rng_t *r, int T)
     return T + 1 + (int)hf_rng_below(r, (uint64_t)(n - 1));
 }
 
+/* Factor on training FLOPs of level l: HeteroFL its sub-model's; FjORD
+ * (tier l) the expected FLOPs over the per-minibatch widths. */
+static double level_flops(const hf_hetero_t *h, int l)
+{
+    if (h->kind != HET_FJORD) return flops_ratio(h, l);
+    double f = 0.0;
+    for (int q = l; q < h->nlev; q++) {
+        double pq = fjord_prob(h, l, q);
+        f += pq * flops_ratio(h, q);
+        if (h->kd && q > l) f += pq * flops_ratio(h, l) * 4.0 / 3.0;  /* teacher fwd + fwd/bwd */
+    }
+    return f;
+}
+
+/* Plan entry i trains level (FjORD: tier) l. */
+static void set_level(hf_hetero_t *h, int i, int l)
+{
+    h->lev[i] = l;
+    h->bscale[i] = (double)h->lm[l].nparams / (double)h->full.nparams;
+    h->fscale[i] = level_flops(h, l);
+}
+
 void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt)
 {
     const hf_params_t *p = h->p;
@@ -363,19 +397,23 @@ void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt)
                 if (u < acc) { l = q; break; }
             }
         }
-        h->lev[i] = l;
-        h->bscale[i] = (double)h->lm[l].nparams / (double)h->full.nparams;
-        if (h->kind == HET_FJORD) {  /* expected FLOPs over the per-minibatch widths */
-            double f = 0.0;
-            for (int q = l; q < h->nlev; q++) {
-                double pq = fjord_prob(h, l, q);
-                f += pq * flops_ratio(h, q);
-                if (h->kd && q > l) f += pq * flops_ratio(h, l) * 4.0 / 3.0;  /* teacher fwd + fwd/bwd */
-            }
-            h->fscale[i] = f;
-        } else h->fscale[i] = flops_ratio(h, l);
+        set_level(h, i, l);
     }
 }
+
+/* Energy budgets (energy.budget_strategy = width): the levels narrower than
+ * entry i's, widest first, with their FLOPs factors and bytes. */
+int hf_hetero_narrower(const hf_hetero_t *h, int i, double *fscale, uint64_t *bytes)
+{
+    int n = 0;
+    for (int l = h->lev[i] + 1; l < h->nlev; l++, n++) {
+        fscale[n] = level_flops(h, l);
+        bytes[n] = (uint64_t)h->lm[l].nparams * sizeof(float);
+    }
+    return n;
+}
+
+void hf_hetero_narrow(hf_hetero_t *h, int i, int j) { set_level(h, i, h->lev[i] + 1 + j); }
 
 const double *hf_hetero_flops_scale(const hf_hetero_t *h) { return h->fscale; }
 const double *hf_hetero_bytes_scale(const hf_hetero_t *h) { return h->bscale; }
@@ -569,6 +607,11 @@ const double *hf_het_flops_scale(const hf_strat_t *s) { return hf_hetero_flops_s
 const double *hf_het_bytes_scale(const hf_strat_t *s) { return hf_hetero_bytes_scale(s->state); }
 double hf_het_width(const hf_strat_t *s, int i) { return hf_hetero_width(s->state, i); }
 uint64_t hf_het_model_bytes(const hf_strat_t *s, int i) { return hf_hetero_bytes(s->state, i); }
+int hf_het_narrower(const hf_strat_t *s, int i, double *fscale, uint64_t *bytes)
+{
+    return hf_hetero_narrower(s->state, i, fscale, bytes);
+}
+void hf_het_narrow(hf_strat_t *s, int i, int j) { hf_hetero_narrow(s->state, i, j); }
 
 /* Its width's sub-model from the global model; the update (zero outside the
  * slice) goes to the round's aggregator. */
@@ -579,6 +622,9 @@ hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp
     hf_het_local_t hl = hf_hetero_train(s->state, i, k, t, x->global, cp, x->delta, x->xb, x->yb, x->iperm,
                                         &x->t_kernel);
     hf_local_t lr = {.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
+    const hf_eplan_t *ep = &x->eplan[i];
+    if (ep->client == k)  /* energy.budget_strategy = steps: Δ·steps_full/steps (no codec: refused) */
+        hf_energy_apply(x->en, ep, t, x->delta, x->model.nparams);
     hf_agg_add(x->agg, cp->weight, x->delta);
     return lr;
 }
