@@ -67,6 +67,8 @@ struct hf_hetero {
     float *ws, *gs, *ms, *ts, *wp, *gp, *mp, *ws0;
     float *logits;
     int *ys;
+    long *aug_ids;                     /* data.augment: a minibatch's sample ids (B) */
+    float *aug_scratch;                /* data.augment: one sample (dim) */
     hf_masked_t *ma;
     int dkt_steps;                     /* dkt.steps (dkt.c) */
     double dkt_lr, dkt_T;              /* dkt.lr (0: federation.lr), dkt.temperature */
@@ -309,6 +311,8 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     int B = HF_MAX(p->batch_size, 1);
     h->logits = hf_calloc((size_t)B * (size_t)h->C, sizeof(float));
     h->ys = hf_calloc((size_t)B, sizeof(int));
+    h->aug_ids = hf_calloc((size_t)B, sizeof(long));
+    h->aug_scratch = hf_calloc((size_t)HF_MAX(d->dim, 1), sizeof(float));
     h->ma = hf_masked_new(full->nparams);
     *out = h;
     return 0;
@@ -321,7 +325,7 @@ void hf_hetero_free(hf_hetero_t *h)
     free(h->classes); free(h->allfull); free(h->cap); free(h->fixlev);
     free(h->lev); free(h->fscale); free(h->bscale);
     free(h->ws); free(h->gs); free(h->ms); free(h->ts); free(h->wp); free(h->gp); free(h->mp);
-    free(h->ws0); free(h->logits); free(h->ys);
+    free(h->ws0); free(h->logits); free(h->ys); free(h->aug_ids); free(h->aug_scratch);
     hf_masked_free(h->ma);
     free(h);
 }
@@ -425,6 +429,14 @@ uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i)
 
 /* ------------------------------------------------------------- training --- */
 
+void hf_het_augment(const hf_params_t *p, const hf_het_data_t *d, int t, int k, const long *idx,
+                    const int *perm, int B, float *xb, long *ids, float *scratch)
+{
+    if (!p->augment) return;
+    for (int i = 0; i < B; i++) ids[i] = idx[perm[i]];
+    hf_augment_crop_flip(xb, B, d->c, d->h, d->w, 4, p->seed, t, k, ids, scratch);
+}
+
 /* ys[b] ~ softmax(z[b,:]) */
 static void draw_labels(hf_rng_t *r, const float *z, int B, int C, int *ys)
 {
@@ -474,6 +486,7 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
             hf_gather_rows(d->x, d->y, dim, idx, iperm + b0, B, xb, yb);
+            hf_het_augment(p, d, t, k, idx, iperm + b0, B, xb, h->aug_ids, h->aug_scratch);
             double tk = hf_wtime();
             float l;
             int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
@@ -594,7 +607,8 @@ int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double 
 
 int hf_het_init(hf_strat_t *s, hf_run_t *x)
 {
-    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls};
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls,
+                        x->train.c, x->train.h, x->train.w};
     hf_hetero_t *h = NULL;
     int rc = hf_hetero_new(&h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
     s->state = h;

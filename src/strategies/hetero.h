@@ -70,7 +70,14 @@ typedef struct {
     int dim;
     const long *off, *idx;    /* partition: client k holds idx[off[k] .. off[k+1]) */
     const int *dcls;          /* device class of every client (indices into p->devs.cls) */
+    int c, h, w;              /* image geometry (data.augment) */
 } hf_het_data_t;
+
+/* data.augment = crop-flip: crop + flip of the B gathered rows xb of client k
+ * in round t, sample ids idx[perm[0..B)], keyed as the engine's local training
+ * (client.c); ids (B) and scratch (dim) are work space.  No-op without it. */
+void hf_het_augment(const hf_params_t *p, const hf_het_data_t *d, int t, int k, const long *idx,
+                    const int *perm, int B, float *xb, long *ids, float *scratch);
 
 /* Set up for the run (every rank; collective-free).  m: clients selected per
  * round (upper bound). */
