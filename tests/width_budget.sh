@@ -17,7 +17,8 @@
 # (over_budget, 0 J).  FjORD's tiers are priced at their expected FLOPs over
 # the per-minibatch widths (tier l: the mean of F_q / F_a over q ≥ l).
 # Checked: /participation outcome, width, compute_s_model, bytes_up, comm_s,
-# energy_j of every record (HeteroFL and FjORD; exclude as the baseline, where
+# energy_j of every record (HeteroFL and FjORD; with energy.count_idle, idle
+# power × comm_s added; exclude as the baseline, where
 # the chain stops at the first unaffordable planned level); a client narrowed
 # to b every round trains exactly the level-b sub-model (/model/final equals
 # the run whose classes cap everyone at b); with energy.budget_strategy =
@@ -69,17 +70,18 @@ measure = no
 EOC
 S=$TMP/s.conf
 
-# expected FILE STRATEGY(heterofl|fjord) ADAPT(width|exclude): one line per
+# expected FILE STRATEGY(heterofl|fjord) ADAPT(width|exclude) [IDLE]: one line per
 # /participation record "round client outcome width compute_s bytes_up comm_s energy_j"
 expected() {
   { cols -x "$1" /clients id device_class samples energy_budget_j; echo "--"
-    cols "$1" /participation round client; } | awk -v strat="$2" -v adapt="$3" '
+    cols "$1" /participation round client; } | awk -v strat="$2" -v adapt="$3" -v idle="${4:-0}" '
     $1 == "--" { part = 1; next }
     !part { cls[$1] = $2; n[$1] = $3; rem[$1] = $4; next }
     { rows[++nr] = $1 " " $2 }
     END {
       g["big"] = 10e9; g["small"] = 2e9; aw["big"] = 5; aw["small"] = 2; rj["big"] = 0.1; rj["small"] = 0.3
       up["big"] = 100e6; up["small"] = 20e6; dn["big"] = 200e6; dn["small"] = 50e6; lat["big"] = 0.01; lat["small"] = 0.05
+      iw["big"] = 1; iw["small"] = 0.5
       cap["big"] = 0; cap["small"] = 1
       u[0] = 16; u[1] = 8; u[2] = 4; w[0] = 1; w[1] = 0.5; w[2] = 0.25
       for (l = 0; l < 3; l++) { F[l] = 2 * (60 * u[l] + u[l] * 10); P[l] = 71 * u[l] + 10 }
@@ -98,16 +100,17 @@ expected() {
           if (e <= rem[k]) { pick = l; break }
         }
         if (pick < 0) { printf "%d %d over_budget %.17g 0 0 0 0\n", a[1], k, w[L]; continue }
+        cs = 2 * lat[c] + by * 8 / dn[c] + by * 8 / up[c]
+        if (idle) e += iw[c] * cs          # energy.count_idle: idle power over the transfers
         rem[k] -= e
-        printf "%d %d completed %.17g %.17g %d %.17g %.17g\n", a[1], k, w[pick], t, by,
-               2 * lat[c] + by * 8 / dn[c] + by * 8 / up[c], e
+        printf "%d %d completed %.17g %.17g %d %.17g %.17g\n", a[1], k, w[pick], t, by, cs, e
       }
     }'
 }
-# matches FILE STRATEGY ADAPT: every record equals the chain (1e-12 relative; bytes exactly);
+# matches FILE STRATEGY ADAPT [IDLE]: every record equals the chain (1e-12 relative; bytes exactly);
 # prints the records and the widths seen
 matches() {
-  expected "$1" "$2" "$3" > "$TMP/want"
+  expected "$1" "$2" "$3" "${4:-0}" > "$TMP/want"
   cols -x "$1" /participation round client outcome width compute_s_model bytes_up comm_s energy_j |
     awk 'function rel(x, y) { d = x - y; if (d < 0) d = -d; return d <= 1e-12 * (y < 0 ? -y : y) + 1e-300 }
       NR == FNR { want[FNR] = $0; next }
@@ -130,6 +133,9 @@ narrowed() {
        $3 == "over_budget" { ob = 1 }  END { exit !(ab && bc && ob) }' <(cols "$TMP/het.h5" /clients id device_class) "$TMP/rec"
 }
 check "heterofl, width budgets: big clients narrowed a → b, small b → c, then over budget" narrowed
+run idle 1 --set energy.count_idle=yes
+check "heterofl, width budgets, count_idle: the narrower width's transfers idle-priced, by hand" \
+  matches "$TMP/idle.h5" heterofl width 1
 run exc 1 --set energy.budget_strategy=exclude
 check "heterofl, exclude: every record priced by hand" matches "$TMP/exc.h5" heterofl exclude
 run fj 1 --set federation.strategy=fjord

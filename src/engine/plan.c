@@ -62,25 +62,22 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
 
 /* --------------------------------------------------------------- energy --- */
 
-/* Energy budgets and carbon-aware weights (energy.c) on top of the device plan,
- * identically on every rank: each kept client's round is priced at its class's
- * figures (and its strategy's model bytes) and charged to its budget; one that
- * cannot pay is not kept (outcome over_budget), an adapted one runs ep.steps
- * (fewer steps / sampled data) or a narrower sub-model (width; its device
- * times follow, the round's duration stays the device plan's).  The
- * kept set, Σ n_k and the weights are then recomputed; with the carbon-aware
- * sampler each weight is multiplied by 1/π_k and the divisor by Σ(w/π)/Σw
- * (Hájek).  Budgets are charged before availability drop-outs are known. */
 _Static_assert(HF_STRAT_MAX_NARROW == HF_ENERGY_MAX_NARROW, "one bound on the narrower widths");
 
 /* The narrower sub-models plan entry i may train instead (energy.budget_strategy
  * = width): the same steps at each one's FLOPs, its model both ways. */
-static void plan_narrower(const hf_run_t *x, int i, const hf_dplan_t *d, hf_energy_client_t *ec)
+static void plan_narrower(const hf_run_t *x, int i, const hf_dplan_t *d, const hf_devclass_t *dc,
+                          hf_energy_client_t *ec)
 {
     const hf_strategy_t *st = x->strat.st;
     double fs[HF_STRAT_MAX_NARROW], f0 = st->flops_scale(&x->strat)[i];
     ec->nnarrow = st->narrower(&x->strat, i, fs, ec->narrow_bytes);
-    for (int j = 0; j < ec->nnarrow; j++) ec->narrow_compute_s[j] = d->t_compute * fs[j] / f0;
+    for (int j = 0; j < ec->nnarrow; j++) {
+        uint64_t b = ec->narrow_bytes[j];
+        ec->narrow_compute_s[j] = d->t_compute * fs[j] / f0;
+        ec->narrow_comm_s[j] = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, b) +
+                               hf_clock_transfer_s(dc->latency_s, dc->up_mbps, b);
+    }
 }
 
 /* Plan entry i now trains its narrower sub-model j (the energy plan's choice):
@@ -96,6 +93,15 @@ static void plan_narrow(hf_run_t *x, int i, int j, const hf_devclass_t *dc, cons
     d->finish = d->t_down + d->t_compute + d->t_up;
 }
 
+/* Energy budgets and carbon-aware weights (energy.c) on top of the device plan,
+ * identically on every rank: each kept client's round is priced at its class's
+ * figures (and its strategy's model bytes) and charged to its budget; one that
+ * cannot pay is not kept (outcome over_budget), an adapted one runs ep.steps
+ * (fewer steps / sampled data) or a narrower sub-model (width; its device
+ * times follow, the round's duration stays the device plan's).  The
+ * kept set, Σ n_k and the weights are then recomputed; with the carbon-aware
+ * sampler each weight is multiplied by 1/π_k and the divisor by Σ(w/π)/Σw
+ * (Hájek).  Budgets are charged before availability drop-outs are known. */
 void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
 {
     const hf_params_t *p = x->p;
@@ -119,7 +125,7 @@ void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
             bytes = st->model_bytes(&x->strat, i);
             n = (long)(bytes / sizeof(float));
         }
-        if (st->narrower) plan_narrower(x, i, d, &ec);
+        if (st->narrower) plan_narrower(x, i, d, dc, &ec);
         hf_energy_plan(x->en, t, start, sel[i], &ec, bytes, n, ep);
         if (ep->narrow > 0) plan_narrow(x, i, ep->narrow - 1, dc, ep);
         if (ep->outcome == HF_OUT_OVER_BUDGET) {

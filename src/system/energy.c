@@ -491,7 +491,7 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
         }
     }
     if (e->count_idle && o->outcome == HF_OUT_COMPLETED) {
-        o->e.idle_j = c->idle_w * c->comm_s;   /* radio waits: latency and transfer time */
+        o->e.idle_j = c->idle_w * (o->narrow ? c->narrow_comm_s[o->narrow - 1] : c->comm_s);  /* radio waits */
         o->e.total_j += o->e.idle_j;
     }
     if (isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;

@@ -58,9 +58,10 @@ typedef struct {
     double comm_s;          /* simulated seconds of download + upload (uncompressed) */
     double active_w, idle_w, radio_j_per_mb;   /* its device class */
     /* width adaptation: the narrower sub-models the strategy offers, widest
-     * first: compute seconds of the same steps and model bytes each way */
+     * first: compute seconds of the same steps, download + upload seconds,
+     * model bytes each way */
     int nnarrow;
-    double narrow_compute_s[HF_ENERGY_MAX_NARROW];
+    double narrow_compute_s[HF_ENERGY_MAX_NARROW], narrow_comm_s[HF_ENERGY_MAX_NARROW];
     uint64_t narrow_bytes[HF_ENERGY_MAX_NARROW];
 } hf_energy_client_t;
 
