@@ -18,7 +18,7 @@
 # the per-minibatch widths (tier l: the mean of F_q / F_a over q ≥ l).
 # Checked: /participation outcome, width, compute_s_model, bytes_up, comm_s,
 # energy_j of every record (HeteroFL and FjORD; with energy.count_idle, idle
-# power × comm_s added; exclude as the baseline, where
+# power (1 and 0.5 mW) × comm_s added; exclude as the baseline, where
 # the chain stops at the first unaffordable planned level); a client narrowed
 # to b every round trains exactly the level-b sub-model (/model/final equals
 # the run whose classes cap everyone at b); with energy.budget_strategy =
@@ -81,7 +81,7 @@ expected() {
     END {
       g["big"] = 10e9; g["small"] = 2e9; aw["big"] = 5; aw["small"] = 2; rj["big"] = 0.1; rj["small"] = 0.3
       up["big"] = 100e6; up["small"] = 20e6; dn["big"] = 200e6; dn["small"] = 50e6; lat["big"] = 0.01; lat["small"] = 0.05
-      iw["big"] = 1; iw["small"] = 0.5
+      iw["big"] = 0.001; iw["small"] = 0.0005    # idle power of the count_idle classes
       cap["big"] = 0; cap["small"] = 1
       u[0] = 16; u[1] = 8; u[2] = 4; w[0] = 1; w[1] = 0.5; w[2] = 0.25
       for (l = 0; l < 3; l++) { F[l] = 2 * (60 * u[l] + u[l] * 10); P[l] = 71 * u[l] + 10 }
@@ -126,16 +126,19 @@ run() { local out=$1 n=$2; shift 2
 run het 1
 check "heterofl, width budgets: every record priced by hand" matches "$TMP/het.h5" heterofl width
 # the chain has both adaptations: a big client a → b, a small one b → c (c is no one's plan)
-narrowed() {
-  cols "$TMP/het.h5" /participation round client outcome width > "$TMP/rec"
+narrowed() {  # FILE
+  cols "$1" /participation round client outcome width > "$TMP/rec"
   awk 'NR == FNR { if ($2 == "big") big[$1] = 1; next }
        $3 == "completed" && $4 == 0.5 && big[$2] { ab = 1 }  $3 == "completed" && $4 == 0.25 { bc = 1 }
-       $3 == "over_budget" { ob = 1 }  END { exit !(ab && bc && ob) }' <(cols "$TMP/het.h5" /clients id device_class) "$TMP/rec"
+       $3 == "over_budget" { ob = 1 }  END { exit !(ab && bc && ob) }' <(cols "$1" /clients id device_class) "$TMP/rec"
 }
-check "heterofl, width budgets: big clients narrowed a → b, small b → c, then over budget" narrowed
-run idle 1 --set energy.count_idle=yes
+check "heterofl, width budgets: big clients narrowed a → b, small b → c, then over budget" narrowed "$TMP/het.h5"
+# idle power 1 mW (big) and 0.5 mW (small): small enough that the chain still narrows
+sed 's/,5,1,0.1,/,5,0.001,0.1,/; s/,2,0.5,0.3,/,2,0.0005,0.3,/' "$TMP/classes.csv" > "$TMP/idle.csv"
+run idle 1 --set energy.count_idle=yes --set devices.file="$TMP/idle.csv"
 check "heterofl, width budgets, count_idle: the narrower width's transfers idle-priced, by hand" \
   matches "$TMP/idle.h5" heterofl width 1
+check "heterofl, width budgets, count_idle: clients narrowed there too" narrowed "$TMP/idle.h5"
 run exc 1 --set energy.budget_strategy=exclude
 check "heterofl, exclude: every record priced by hand" matches "$TMP/exc.h5" heterofl exclude
 run fj 1 --set federation.strategy=fjord
