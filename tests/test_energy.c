@@ -148,6 +148,51 @@ static void test_plan_budget(void)
     hf_energy_free(e);
 }
 
+/* The width adaptation: the widest narrower sub-model whose round fits, its
+ * compute and bytes priced; none fits: over_budget, the planned width kept. */
+static void test_plan_width(void)
+{
+    /* planned: 20 J compute + 0.1 J/MB x 0.8 MB = 20.08 J; narrower: 8 s (8 J +
+     * 0.1 x 0.4 = 8.04 J), 3 s (3 J + 0.1 x 0.2 = 3.02 J) at 1 W */
+    hf_energy_client_t cl = {.samples = 600, .steps_full = 60, .compute_s = 20.0, .comm_s = 1.0,
+                             .active_w = 1.0, .radio_j_per_mb = 0.1, .nnarrow = 2,
+                             .narrow_compute_s = {8.0, 3.0}, .narrow_bytes = {200000, 100000}};
+    hf_energy_t *e = mk_energy("[energy]\nbudget_j = 30\nbudget_strategy = width\n", 2, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    hf_eplan_t a, b, c, d;
+    hf_energy_plan(e, 0, 0.0, 0, &cl, 400000, 100000, &a);  /* 30 J: the planned width */
+    hf_energy_plan(e, 1, 0.0, 0, &cl, 400000, 100000, &b);  /* 9.92 J: the first narrower */
+    hf_energy_plan(e, 2, 0.0, 0, &cl, 400000, 100000, &c);  /* 1.88 J: none fits */
+    cl.narrow_compute_s[1] = 1.0;                          /* 1 J + 0.02 J = 1.02 J */
+    hf_energy_plan(e, 3, 0.0, 0, &cl, 400000, 100000, &d);  /* 1.88 J: the second */
+    CU_ASSERT_EQUAL(a.narrow, 0);
+    CU_ASSERT_DOUBLE_EQUAL(a.e.total_j, 20.08, 1e-12);
+    CU_ASSERT_EQUAL(b.outcome, HF_OUT_COMPLETED);
+    CU_ASSERT_EQUAL(b.narrow, 1);
+    CU_ASSERT_EQUAL(b.strategy, HF_BUDGET_WIDTH);
+    CU_ASSERT_EQUAL(b.steps, 60);
+    CU_ASSERT_EQUAL(b.scale, 1.0);
+    CU_ASSERT_EQUAL(b.compute_s, 8.0);
+    CU_ASSERT_EQUAL(b.bytes_down, 200000u);
+    CU_ASSERT_EQUAL(b.bytes_up, 200000u);
+    CU_ASSERT_DOUBLE_EQUAL(b.e.total_j, 8.04, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(b.remaining_j, 30 - 20.08 - 8.04, 1e-12);
+    CU_ASSERT_EQUAL(c.outcome, HF_OUT_OVER_BUDGET);
+    CU_ASSERT_EQUAL(c.narrow, 0);
+    CU_ASSERT_EQUAL(c.e.total_j, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(c.remaining_j, 30 - 20.08 - 8.04, 1e-12);
+    CU_ASSERT_EQUAL(d.outcome, HF_OUT_COMPLETED);
+    CU_ASSERT_EQUAL(d.narrow, 2);
+    CU_ASSERT_DOUBLE_EQUAL(d.e.total_j, 1.02, 1e-12);
+    hf_energy_free(e);
+    /* the other strategies never narrow */
+    e = mk_energy("[energy]\nbudget_j = 10\nbudget_strategy = steps\n", 2, 10);
+    hf_energy_plan(e, 0, 0.0, 0, &cl, 400000, 100000, &a);
+    CU_ASSERT_EQUAL(a.narrow, 0);
+    CU_ASSERT_EQUAL(a.strategy, HF_BUDGET_STEPS);
+    hf_energy_free(e);
+}
+
 /* ------------------------------------------------------------- RAPL --- */
 
 static void test_rapl_fake_tree(void)
@@ -471,6 +516,7 @@ static void test_regions_errors(void)
 static const hf_cu_test_t tests_energy[] = {
     {"model identities", test_model_identities, NULL},
     {"budgets and adaptive strategies", test_plan_budget, NULL},
+    {"budget width adaptation", test_plan_width, NULL},
     {"RAPL fake tree, wrap-around", test_rapl_fake_tree, NULL},
     {"ISO 8601 times", test_time, NULL},
     {"carbon trace, country table, errors", test_trace_and_errors, NULL},

@@ -406,10 +406,11 @@ static const hf_opt_t core_options[] = {
     {"energy.battery_budget", HF_OPT_BOOL, "no", NONE, NULL,
      "yes: a client without a budget (energy.budget_j = 0) gets its device class's battery_j as "
      "its budget (mains-powered classes stay unlimited)"},
-    {"energy.budget_strategy", HF_OPT_CHOICE, "exclude", NONE, "exclude|steps|sample|compress|auto",
+    {"energy.budget_strategy", HF_OPT_CHOICE, "exclude", NONE, "exclude|steps|sample|compress|auto|width",
      "a client that cannot pay a full round: exclude (outcome over_budget), steps (fewer local "
      "steps), sample (each epoch over a random subset of its data), compress (QSGD upload), auto "
-     "(compress, then fewer steps); shortened updates are scaled by steps_full/steps"},
+     "(compress, then fewer steps); shortened updates are scaled by steps_full/steps; width "
+     "(heterofl, fjord): the widest narrower sub-model whose round fits, else over_budget"},
     {"energy.count_idle", HF_OPT_BOOL, "no", NONE, NULL,
      "add idle power x transfer time (latency + bytes/bandwidth) to each participation's energy"},
     {"energy.compress", HF_OPT_CHOICE, "none", NONE, "none|qsgd|topk|fp16",

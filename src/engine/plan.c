@@ -62,18 +62,51 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
 
 /* --------------------------------------------------------------- energy --- */
 
+_Static_assert(HF_STRAT_MAX_NARROW == HF_ENERGY_MAX_NARROW, "one bound on the narrower widths");
+
+/* The narrower sub-models plan entry i may train instead (energy.budget_strategy
+ * = width): the same steps at each one's FLOPs, its model both ways. */
+static void plan_narrower(const hf_run_t *x, int i, const hf_dplan_t *d, const hf_devclass_t *dc,
+                          hf_energy_client_t *ec)
+{
+    const hf_strategy_t *st = x->strat.st;
+    double fs[HF_STRAT_MAX_NARROW], f0 = st->flops_scale(&x->strat)[i];
+    ec->nnarrow = st->narrower(&x->strat, i, fs, ec->narrow_bytes);
+    for (int j = 0; j < ec->nnarrow; j++) {
+        uint64_t b = ec->narrow_bytes[j];
+        ec->narrow_compute_s[j] = d->t_compute * fs[j] / f0;
+        ec->narrow_comm_s[j] = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, b) +
+                               hf_clock_transfer_s(dc->latency_s, dc->up_mbps, b);
+    }
+}
+
+/* Plan entry i now trains its narrower sub-model j (the energy plan's choice):
+ * the strategy's plan, and the device plan's times at that width. */
+static void plan_narrow(hf_run_t *x, int i, int j, const hf_devclass_t *dc, const hf_eplan_t *ep)
+{
+    hf_dplan_t *d = &x->dplan[i];
+    x->strat.st->narrow(&x->strat, i, j);
+    if (d->t_compute > 0) d->t_compute_full *= ep->compute_s / d->t_compute;
+    d->t_compute = ep->compute_s;
+    d->t_down = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, ep->bytes_down);
+    d->t_up = hf_clock_transfer_s(dc->latency_s, dc->up_mbps, ep->bytes_up);
+    d->finish = d->t_down + d->t_compute + d->t_up;
+}
+
 /* Energy budgets and carbon-aware weights (energy.c) on top of the device plan,
  * identically on every rank: each kept client's round is priced at its class's
- * figures and charged to its budget; one that cannot pay is not kept (outcome
- * over_budget), an adapted one runs ep.steps (fewer steps / sampled data).  The
+ * figures (and its strategy's model bytes) and charged to its budget; one that
+ * cannot pay is not kept (outcome over_budget), an adapted one runs ep.steps
+ * (fewer steps / sampled data) or a narrower sub-model (width; its device
+ * times follow, the round's duration stays the device plan's).  The
  * kept set, Σ n_k and the weights are then recomputed; with the carbon-aware
  * sampler each weight is multiplied by 1/π_k and the divisor by Σ(w/π)/Σw
  * (Hájek).  Budgets are charged before availability drop-outs are known. */
 void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
 {
     const hf_params_t *p = x->p;
-    int uf = x->strat.st->upload_factor;
-    long n_up = (long)uf * x->model.nparams;
+    const hf_strategy_t *st = x->strat.st;
+    long n_up = (long)st->upload_factor * x->model.nparams;
     uint64_t xfer = (uint64_t)n_up * sizeof(float);
     int changed = 0;
     for (int i = 0; i < m; i++) {
@@ -86,7 +119,15 @@ void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
         hf_energy_client_t ec = {.samples = x->d_nk[i], .steps_full = c->steps, .compute_s = d->t_compute,
                                  .comm_s = d->t_down + d->t_up, .active_w = dc->active_w,
                                  .idle_w = dc->idle_w, .radio_j_per_mb = dc->radio_j_per_mb};
-        hf_energy_plan(x->en, t, start, sel[i], &ec, xfer, n_up, ep);
+        uint64_t bytes = xfer;
+        long n = n_up;
+        if (st->model_bytes) {  /* its own model's bytes each way (sub-model, group, components) */
+            bytes = st->model_bytes(&x->strat, i);
+            n = (long)(bytes / sizeof(float));
+        }
+        if (st->narrower) plan_narrower(x, i, d, dc, &ec);
+        hf_energy_plan(x->en, t, start, sel[i], &ec, bytes, n, ep);
+        if (ep->narrow > 0) plan_narrow(x, i, ep->narrow - 1, dc, ep);
         if (ep->outcome == HF_OUT_OVER_BUDGET) {
             c->kept = 0;
             c->epochs = c->steps = 0;

@@ -47,6 +47,8 @@ struct hf_feddf {
     /* round scratch */
     float *ws, *ws0, *dx;                     /* local model, its start, the delta (full size) */
     float *zloc;                              /* hosted kept clients' server-set logits (m·S·C) */
+    long *aug_ids;                            /* data.augment: a minibatch's sample ids (B) */
+    float *aug_scratch;                       /* data.augment: one sample (dim) */
     int nzloc;
     double t_logits;                          /* seconds computing logits on the server set, this rank */
 };
@@ -97,6 +99,11 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
         return hf_key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
     if (hf_conf_int(c, "feddf.server_samples") < 1)
         return hf_key_err(c, "feddf.server_samples", "must be >= 1");
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "feddf trains and uploads its group models itself: no upload codec");
+    if (strcmp(hf_conf_get(c, "energy.budget_strategy"), "exclude"))
+        return hf_key_err(c, "energy.budget_strategy", "feddf: only exclude (its training has no data subset, "
+                          "upload codec or correction of shortened updates)");
     return 0;
 }
 
@@ -178,6 +185,8 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
     f->dx = hf_alloc_aligned(Pf * sizeof(float));
     int mh = HF_MIN(m, hf_dec_rank_first(f->rank + 1, f->size, N) - hf_dec_rank_first(f->rank, f->size, N));
     f->zloc = hf_calloc((size_t)HF_MAX(mh, 1) * (size_t)f->S * (size_t)f->C, sizeof(float));
+    f->aug_ids = hf_calloc((size_t)HF_MAX(p->batch_size, 1), sizeof(long));
+    f->aug_scratch = hf_calloc((size_t)HF_MAX(d->dim, 1), sizeof(float));
     *out = f;
     return 0;
 }
@@ -191,7 +200,7 @@ void hf_feddf_free(hf_feddf_t *f)
         if (f->work[g]) hf_work_free(f->work[g]);
     }
     free(f->cgroup); free(f->grp); free(f->fscale); free(f->bscale);
-    free(f->ws); free(f->ws0); free(f->dx); free(f->zloc);
+    free(f->ws); free(f->ws0); free(f->dx); free(f->zloc); free(f->aug_ids); free(f->aug_scratch);
     free(f);
 }
 
@@ -252,6 +261,7 @@ hf_het_local_t hf_feddf_train(hf_feddf_t *f, int i, int k, int t, const hf_cplan
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
             hf_gather_rows(d->x, d->y, dim, idx, iperm + b0, B, xb, yb);
+            hf_het_augment(p, d, t, k, idx, iperm + b0, B, xb, f->aug_ids, f->aug_scratch);
             double tk = hf_wtime();
             float l = hf_model_train_step(mg, f->work[g], &opt, f->ws, f->dx, f->ws0, xb, yb, B);
             *t_kernel += hf_wtime() - tk;
@@ -469,7 +479,8 @@ static const hf_opt_t keys[] = {
 
 static int init_feddf(hf_strat_t *s, hf_run_t *x)
 {
-    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, NULL, 0};
+    hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, NULL, 0,
+                        x->train.c, x->train.h, x->train.w};
     hf_feddf_t *f = NULL;
     int rc = hf_feddf_new(&f, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd, x->train_all, x->global,
                           s->comm);

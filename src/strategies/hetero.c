@@ -67,6 +67,8 @@ struct hf_hetero {
     float *ws, *gs, *ms, *ts, *wp, *gp, *mp, *ws0;
     float *logits;
     int *ys;
+    long *aug_ids;                     /* data.augment: a minibatch's sample ids (B) */
+    float *aug_scratch;                /* data.augment: one sample (dim) */
     hf_masked_t *ma;
     int dkt_steps;                     /* dkt.steps (dkt.c) */
     double dkt_lr, dkt_T;              /* dkt.lr (0: federation.lr), dkt.temperature */
@@ -160,6 +162,17 @@ static int parse_fjord(const hf_conf_t *c, int *n, double *w, double *prop)
     return 0;
 }
 
+int hf_het_energy_check(const hf_conf_t *c, const char *who)
+{
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "%s train and upload sub-models themselves: no upload codec", who);
+    const char *bs = hf_conf_get(c, "energy.budget_strategy");
+    if (strcmp(bs, "exclude") && strcmp(bs, "steps") && strcmp(bs, "width"))
+        return hf_key_err(c, "energy.budget_strategy", "%s: exclude, steps or width (their training has no "
+                          "data subset or upload codec)", who);
+    return 0;
+}
+
 int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
 {
     int n;
@@ -168,6 +181,7 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c)
     int rc = fjord ? parse_fjord(c, &n, w, pr) : hf_het_parse_letters(c, "heterofl.levels", "level", &n, w, pr);
     if (!rc && !p->decentralized && hf_conf_bool(c, "availability.transfer"))
         rc = hf_key_err(c, "availability.transfer", "not available with width sub-models (heterofl, fjord)");
+    if (!rc) rc = hf_het_energy_check(c, "heterofl and fjord");
     return rc;
 }
 
@@ -299,6 +313,8 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     int B = HF_MAX(p->batch_size, 1);
     h->logits = hf_calloc((size_t)B * (size_t)h->C, sizeof(float));
     h->ys = hf_calloc((size_t)B, sizeof(int));
+    h->aug_ids = hf_calloc((size_t)B, sizeof(long));
+    h->aug_scratch = hf_calloc((size_t)HF_MAX(d->dim, 1), sizeof(float));
     h->ma = hf_masked_new(full->nparams);
     *out = h;
     return 0;
@@ -311,7 +327,7 @@ void hf_hetero_free(hf_hetero_t *h)
     free(h->classes); free(h->allfull); free(h->cap); free(h->fixlev);
     free(h->lev); free(h->fscale); free(h->bscale);
     free(h->ws); free(h->gs); free(h->ms); free(h->ts); free(h->wp); free(h->gp); free(h->mp);
-    free(h->ws0); free(h->logits); free(h->ys);
+    free(h->ws0); free(h->logits); free(h->ys); free(h->aug_ids); free(h->aug_scratch);
     hf_masked_free(h->ma);
     free(h);
 }
@@ -347,6 +363,28 @@ static int fjord_draw(const hf_hetero_t *h, hf_rng_t *r, int T)
     return T + 1 + (int)hf_rng_below(r, (uint64_t)(n - 1));
 }
 
+/* Factor on training FLOPs of level l: HeteroFL its sub-model's; FjORD
+ * (tier l) the expected FLOPs over the per-minibatch widths. */
+static double level_flops(const hf_hetero_t *h, int l)
+{
+    if (h->kind != HET_FJORD) return flops_ratio(h, l);
+    double f = 0.0;
+    for (int q = l; q < h->nlev; q++) {
+        double pq = fjord_prob(h, l, q);
+        f += pq * flops_ratio(h, q);
+        if (h->kd && q > l) f += pq * flops_ratio(h, l) * 4.0 / 3.0;  /* teacher fwd + fwd/bwd */
+    }
+    return f;
+}
+
+/* Plan entry i trains level (FjORD: tier) l. */
+static void set_level(hf_hetero_t *h, int i, int l)
+{
+    h->lev[i] = l;
+    h->bscale[i] = (double)h->lm[l].nparams / (double)h->full.nparams;
+    h->fscale[i] = level_flops(h, l);
+}
+
 void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt)
 {
     const hf_params_t *p = h->p;
@@ -365,19 +403,23 @@ void hf_hetero_plan(hf_hetero_t *h, int t, const int *sel, int mt)
                 if (u < acc) { l = q; break; }
             }
         }
-        h->lev[i] = l;
-        h->bscale[i] = (double)h->lm[l].nparams / (double)h->full.nparams;
-        if (h->kind == HET_FJORD) {  /* expected FLOPs over the per-minibatch widths */
-            double f = 0.0;
-            for (int q = l; q < h->nlev; q++) {
-                double pq = fjord_prob(h, l, q);
-                f += pq * flops_ratio(h, q);
-                if (h->kd && q > l) f += pq * flops_ratio(h, l) * 4.0 / 3.0;  /* teacher fwd + fwd/bwd */
-            }
-            h->fscale[i] = f;
-        } else h->fscale[i] = flops_ratio(h, l);
+        set_level(h, i, l);
     }
 }
+
+/* Energy budgets (energy.budget_strategy = width): the levels narrower than
+ * entry i's, widest first, with their FLOPs factors and bytes. */
+int hf_hetero_narrower(const hf_hetero_t *h, int i, double *fscale, uint64_t *bytes)
+{
+    int n = 0;
+    for (int l = h->lev[i] + 1; l < h->nlev; l++, n++) {
+        fscale[n] = level_flops(h, l);
+        bytes[n] = (uint64_t)h->lm[l].nparams * sizeof(float);
+    }
+    return n;
+}
+
+void hf_hetero_narrow(hf_hetero_t *h, int i, int j) { set_level(h, i, h->lev[i] + 1 + j); }
 
 const double *hf_hetero_flops_scale(const hf_hetero_t *h) { return h->fscale; }
 const double *hf_hetero_bytes_scale(const hf_hetero_t *h) { return h->bscale; }
@@ -388,6 +430,14 @@ uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i)
 }
 
 /* ------------------------------------------------------------- training --- */
+
+void hf_het_augment(const hf_params_t *p, const hf_het_data_t *d, int t, int k, const long *idx,
+                    const int *perm, int B, float *xb, long *ids, float *scratch)
+{
+    if (!p->augment) return;
+    for (int i = 0; i < B; i++) ids[i] = idx[perm[i]];
+    hf_augment_crop_flip(xb, B, d->c, d->h, d->w, 4, p->seed, t, k, ids, scratch);
+}
 
 /* ys[b] ~ softmax(z[b,:]) */
 static void draw_labels(hf_rng_t *r, const float *z, int B, int C, int *ys)
@@ -438,6 +488,7 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
             hf_gather_rows(d->x, d->y, dim, idx, iperm + b0, B, xb, yb);
+            hf_het_augment(p, d, t, k, idx, iperm + b0, B, xb, h->aug_ids, h->aug_scratch);
             double tk = hf_wtime();
             float l;
             int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
@@ -560,7 +611,7 @@ int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double 
 int hf_het_init(hf_strat_t *s, hf_run_t *x)
 {
     hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, x->norm_x,
-                        x->norm_n};
+                        x->norm_n, x->train.c, x->train.h, x->train.w};
     hf_hetero_t *h = NULL;
     int rc = hf_hetero_new(&h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
     s->state = h;
@@ -573,6 +624,11 @@ const double *hf_het_flops_scale(const hf_strat_t *s) { return hf_hetero_flops_s
 const double *hf_het_bytes_scale(const hf_strat_t *s) { return hf_hetero_bytes_scale(s->state); }
 double hf_het_width(const hf_strat_t *s, int i) { return hf_hetero_width(s->state, i); }
 uint64_t hf_het_model_bytes(const hf_strat_t *s, int i) { return hf_hetero_bytes(s->state, i); }
+int hf_het_narrower(const hf_strat_t *s, int i, double *fscale, uint64_t *bytes)
+{
+    return hf_hetero_narrower(s->state, i, fscale, bytes);
+}
+void hf_het_narrow(hf_strat_t *s, int i, int j) { hf_hetero_narrow(s->state, i, j); }
 
 /* Its width's sub-model from the global model; the update (zero outside the
  * slice) goes to the round's aggregator. */
@@ -583,6 +639,9 @@ hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp
     hf_het_local_t hl = hf_hetero_train(s->state, i, k, t, x->global, cp, x->delta, x->xb, x->yb, x->iperm,
                                         &x->t_kernel);
     hf_local_t lr = {.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
+    const hf_eplan_t *ep = &x->eplan[i];
+    if (ep->client == k)  /* energy.budget_strategy = steps: Δ·steps_full/steps (no codec: refused) */
+        hf_energy_apply(x->en, ep, t, x->delta, x->model.nparams);
     hf_agg_add(x->agg, cp->weight, x->delta);
     return lr;
 }

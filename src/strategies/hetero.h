@@ -54,6 +54,11 @@ const double *hf_het_flops_scale(const hf_strat_t *s);
 const double *hf_het_bytes_scale(const hf_strat_t *s);
 double hf_het_width(const hf_strat_t *s, int i);
 uint64_t hf_het_model_bytes(const hf_strat_t *s, int i);
+int hf_het_narrower(const hf_strat_t *s, int i, double *fscale, uint64_t *bytes);
+void hf_het_narrow(hf_strat_t *s, int i, int j);
+/* energy.compress and energy.budget_strategy rules of strategies that train
+ * and upload sub-models themselves (who: their names, for the message). */
+int hf_het_energy_check(const hf_conf_t *c, const char *who);
 hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp);
 int hf_het_aggregate(hf_strat_t *s, int t, int have);
 int hf_het_evaluate(hf_strat_t *s, int round);
@@ -67,7 +72,14 @@ typedef struct {
     const int *dcls;          /* device class of every client (indices into p->devs.cls) */
     const float *norm_x;      /* static batch norm: the samples of the evaluation statistics (run.h) */
     long norm_n;
+    int c, h, w;              /* image geometry (data.augment) */
 } hf_het_data_t;
+
+/* data.augment = crop-flip: crop + flip of the B gathered rows xb of client k
+ * in round t, sample ids idx[perm[0..B)], keyed as the engine's local training
+ * (client.c); ids (B) and scratch (dim) are work space.  No-op without it. */
+void hf_het_augment(const hf_params_t *p, const hf_het_data_t *d, int t, int k, const long *idx,
+                    const int *perm, int B, float *xb, long *ids, float *scratch);
 
 /* Set up for the run (every rank; collective-free).  m: clients selected per
  * round (upper bound). */
@@ -84,6 +96,11 @@ const double *hf_hetero_bytes_scale(const hf_hetero_t *h);
 /* Width (fraction) of plan entry i; bytes of its sub-model (one direction). */
 double hf_hetero_width(const hf_hetero_t *h, int i);
 uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i);
+/* energy.budget_strategy = width: the levels (FjORD: tiers) narrower than
+ * plan entry i's, widest first, their FLOPs factors and bytes one way; returns
+ * how many.  narrow: entry i takes the j-th of them (scales, width follow). */
+int hf_hetero_narrower(const hf_hetero_t *h, int i, double *fscale, uint64_t *bytes);
+void hf_hetero_narrow(hf_hetero_t *h, int i, int j);
 
 typedef struct {
     double loss;              /* mean local loss */

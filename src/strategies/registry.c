@@ -312,5 +312,8 @@ int hf_strat_params(hf_params_t *p, const hf_conf_t *c)
         if (!strcmp(p->topo_kind, "file") && !p->topo_path[0])
             return hf_key_err(c, "topology.path", "topology.kind = file needs an edge-list file");
     }
+    if (!strcmp(sget(c, "energy.budget_strategy"), "width") && !st->narrow)
+        return hf_key_err(c, "energy.budget_strategy", "width needs a strategy with width sub-models "
+                          "(heterofl, fjord), not %s", st->name);
     return st->check ? st->check(p, c) : 0;
 }

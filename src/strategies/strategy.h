@@ -28,6 +28,10 @@ struct hf_run;   /* the engine's run context (engine/run.h) */
 /* The federation modes a strategy can run in (hf_strategy_t.modes). */
 enum { HF_MODE_CENTRAL = 1, HF_MODE_DECENTRAL = 2, HF_MODE_ASYNC = 4 };
 
+/* Most narrower widths a strategy offers the width budget adaptation
+ * (hf_strategy_t.narrower). */
+#define HF_STRAT_MAX_NARROW 8
+
 /* One selected client's plan for a round (identical on every rank). */
 typedef struct {
     int client;
@@ -105,6 +109,14 @@ typedef struct hf_strategy {
      * (NULL: upload_factor · P floats, the codec may shrink uploads) */
     double (*width)(const hf_strat_t *s, int i);
     uint64_t (*model_bytes)(const hf_strat_t *s, int i);
+    /* energy.budget_strategy = width (plan.c): the widths narrower than plan
+     * entry i's that it may train this round, widest first, each with its
+     * factor on training FLOPs (as flops_scale) and its model's bytes one way;
+     * returns how many (at most HF_STRAT_MAX_NARROW).  narrow: entry i trains
+     * the j-th of them instead (flops_scale, bytes_scale, width, model_bytes
+     * and training follow).  NULL: the strategy has one width (refused). */
+    int (*narrower)(const hf_strat_t *s, int i, double *fscale, uint64_t *bytes);
+    void (*narrow)(hf_strat_t *s, int i, int j);
 
     /* --- training (the rank hosting the client) ---------------------------- */
     void (*round_begin)(hf_strat_t *s);

@@ -27,7 +27,9 @@
  * compression first, then fewer steps).  Server-side bias correction: a
  * shortened update is scaled by steps_full/steps (FedNova's normalisation for
  * plain SGD, a_k = τ_k), so every kept client contributes full-round progress;
- * QSGD is unbiased and needs none.
+ * QSGD is unbiased and needs none.  Width strategies (HeteroFL, FjORD) may
+ * instead drop such a client to the widest narrower sub-model whose round it
+ * can pay (width): the same steps on fewer units, so no correction is needed.
  */
 #include "energy.h"
 #include "checkpoint.h"
@@ -237,9 +239,9 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
         e->budget[k] = bj > 0 ? bj * (1.0 + spread * (2.0 * u - 1.0)) : INFINITY;
         e->remaining[k] = e->budget[k];
     }
-    static const char *strat[] = {"exclude", "steps", "sample", "compress", "auto"};
+    static const char *strat[] = {"exclude", "steps", "sample", "compress", "auto", "width"};
     const char *bs = hf_conf_get(c, "energy.budget_strategy");
-    for (int i = 0; i < 5; i++) if (bs && !strcmp(bs, strat[i])) e->strategy = i;
+    for (int i = 0; i < 6; i++) if (bs && !strcmp(bs, strat[i])) e->strategy = i;
     e->count_idle = hf_conf_bool(c, "energy.count_idle");
     e->comp.kind = hf_comp_parse(hf_conf_get(c, "energy.compress"));
     if (e->comp.kind < 0) e->comp.kind = HF_COMP_NONE;
@@ -413,6 +415,20 @@ static void price(const hf_energy_client_t *c, hf_eplan_t *o)
                            0, 0);
 }
 
+/* The width adaptation: the widest narrower sub-model whose round (its
+ * compute, its model both ways) fits budget B; o keeps the last one tried. */
+static void narrow_width(const hf_energy_client_t *c, double B, hf_eplan_t *o)
+{
+    for (int j = 0; j < c->nnarrow; j++) {
+        o->compute_s = c->narrow_compute_s[j];
+        o->bytes_down = o->bytes_up = c->narrow_bytes[j];
+        o->narrow = j + 1;
+        o->strategy = HF_BUDGET_WIDTH;
+        price(c, o);
+        if (o->e.total_j <= B) return;
+    }
+}
+
 void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_client_t *c,
                     uint64_t bytes_down, long nparams, hf_eplan_t *o)
 {
@@ -463,9 +479,11 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
                 price(c, o);
             }
         }
+        if (o->e.total_j > B && s == HF_BUDGET_WIDTH) narrow_width(c, B, o);
         if (o->e.total_j > B) {   /* cannot pay even the cheapest variant: sits the round out */
             o->outcome = HF_OUT_OVER_BUDGET;
             o->steps = 0;
+            o->narrow = 0;
             o->compute_s = 0;
             o->bytes_down = o->bytes_up = 0;
             o->scale = 0;
@@ -473,7 +491,7 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
         }
     }
     if (e->count_idle && o->outcome == HF_OUT_COMPLETED) {
-        o->e.idle_j = c->idle_w * c->comm_s;   /* radio waits: latency and transfer time */
+        o->e.idle_j = c->idle_w * (o->narrow ? c->narrow_comm_s[o->narrow - 1] : c->comm_s);  /* radio waits */
         o->e.total_j += o->e.idle_j;
     }
     if (isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;

@@ -42,8 +42,13 @@ typedef enum {
     HF_BUDGET_STEPS,        /* fewer local steps */
     HF_BUDGET_SAMPLE,       /* every epoch over a random subset of the local data */
     HF_BUDGET_COMPRESS,     /* QSGD-compressed upload */
-    HF_BUDGET_AUTO          /* compress first, then fewer steps if still needed */
+    HF_BUDGET_AUTO,         /* compress first, then fewer steps if still needed */
+    HF_BUDGET_WIDTH         /* the widest narrower sub-model that fits (width strategies) */
 } hf_budget_strategy_t;
+
+/* Most narrower widths the width adaptation considers (strategy.h's
+ * HF_STRAT_MAX_NARROW). */
+#define HF_ENERGY_MAX_NARROW 8
 
 /* What the energy module needs to know of a client (filled by fed.c). */
 typedef struct {
@@ -52,6 +57,12 @@ typedef struct {
     double compute_s;       /* simulated seconds of the full local work */
     double comm_s;          /* simulated seconds of download + upload (uncompressed) */
     double active_w, idle_w, radio_j_per_mb;   /* its device class */
+    /* width adaptation: the narrower sub-models the strategy offers, widest
+     * first: compute seconds of the same steps, download + upload seconds,
+     * model bytes each way */
+    int nnarrow;
+    double narrow_compute_s[HF_ENERGY_MAX_NARROW], narrow_comm_s[HF_ENERGY_MAX_NARROW];
+    uint64_t narrow_bytes[HF_ENERGY_MAX_NARROW];
 } hf_energy_client_t;
 
 /* Plan of one selected client in one round. */
@@ -71,6 +82,8 @@ typedef struct {
                              * carbon-aware sampler (Hájek), 1 otherwise */
     double scale;           /* Δ multiplier: steps_full/steps (bias correction of shortened work) */
     double remaining_j;     /* budget left after this round (+inf: unlimited) */
+    int narrow;             /* width adaptation: 1 + the index of the narrower sub-model
+                             * taken (hf_energy_client_t.narrow_*), 0: the planned width */
 } hf_eplan_t;
 
 typedef struct hf_energy hf_energy_t;
@@ -117,7 +130,9 @@ int hf_energy_select(hf_energy_t *e, int t, double sim_time, int m, const hf_ene
 
 /* Plan one selected client k for the round starting at `start` (budget check,
  * adaptive strategy, energy, carbon) and charge its budget.  nparams sizes the
- * compressed upload. */
+ * compressed upload.  With the width strategy, a client that cannot pay its
+ * planned sub-model takes the widest of c->narrow_* whose round fits (the
+ * model both ways, no codec), else it sits the round out. */
 void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_client_t *c,
                     uint64_t bytes_down, long nparams, hf_eplan_t *out);
 /* Record a finished round's planned carbon (carbon budget) — every rank. */
