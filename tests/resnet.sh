@@ -8,7 +8,10 @@
 # only; the strategies it cannot serve are refused); the two ResNet paper
 # suites run on the sample files and, without their data, exit 2 saying where
 # to get it; augmentation and the resnet refuse non-image data with exit 2.
+# Minutes in the regular build, many more under the sanitizers, where
+# test_nn's resnet suite and test_slice cover its kernels: skipped there.
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized
 GEN=$(dirname "$HETFL")/tests/test_datasets
 [ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
