@@ -87,6 +87,18 @@ static void test_mia_figures(void)
 }
 
 
+/* the logistic regression of the attribute tests: 2 features, 2 classes, 6 parameters */
+static int logreg_2x2(hf_model_t *m)
+{
+    hf_model_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.arch = HF_ARCH_LOGREG;
+    c.in_c = c.in_h = 1;
+    c.in_w = 2;
+    c.n_classes = 2;
+    return hf_model_init(m, &c);
+}
+
 /* The attribute attack by hand: logistic regression, 2 features, 2 classes,
  * logit_0 = 2 x_0, logit_1 = x_1 (params W = [[2, 0], [0, 1]], b = 0), the
  * attribute feature 0.  score = loss(x_0 = 1) − loss(x_0 = 0), with
@@ -99,13 +111,7 @@ static void test_mia_figures(void)
 static void test_aia_by_hand(void)
 {
     hf_model_t m;
-    hf_model_cfg_t c;
-    memset(&c, 0, sizeof c);
-    c.arch = HF_ARCH_LOGREG;
-    c.in_c = c.in_h = 1;
-    c.in_w = 2;
-    c.n_classes = 2;
-    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), 0);
+    CU_ASSERT_EQUAL_FATAL(logreg_2x2(&m), 0);
     hf_work_t *w = hf_work_new(&m, 4);
     const float params[6] = {2, 0, 0, 1, 0, 0}, blind[6] = {0, 0, 0, 1, 0, 0};
     const float xs[8] = {1, 0.5f, 1, -1, 0, 2, 0, 0};
@@ -140,13 +146,7 @@ static void test_aia_by_hand(void)
 static void test_aia_combined_by_hand(void)
 {
     hf_model_t m;
-    hf_model_cfg_t c;
-    memset(&c, 0, sizeof c);
-    c.arch = HF_ARCH_LOGREG;
-    c.in_c = c.in_h = 1;
-    c.in_w = 2;
-    c.n_classes = 2;
-    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), 0);
+    CU_ASSERT_EQUAL_FATAL(logreg_2x2(&m), 0);
     hf_work_t *w = hf_work_new(&m, 4);
     const float up1[6] = {2, 0, 0, 1, 0, 0}, up2[6] = {-1, 0, 0, 1, 0, 0};
     const float xs[8] = {1, 0.5f, 1, -1, 0, 2, 0, 0};
