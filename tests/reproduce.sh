@@ -5,8 +5,11 @@
 # planted FAIL (bytes v1 <= v0) and an INCONCLUSIVE (a target never reached: no
 # values) — the report's figures against hetfl report's (mean, and the 95 % CI
 # mean ± t_{0.975,1} sd/√2 with t = 12.706 from the table), reuse of completed
-# results, and bad input: claims (FILE:LINE: key 'x': why, exit 2) and options,
-# with nothing run, nothing written and no temporary file left.
+# results (the report names the runs another build wrote: a git_commit attribute
+# rewritten), a suite whose data are missing (reported "not run" with the run's
+# message, its other runs skipped, exit 0), and bad input: claims (FILE:LINE:
+# key 'x': why, exit 2) and options, with nothing run, nothing written and no
+# temporary file left.
 . "$(dirname "$0")/lib.sh"
 S=$TMP/rep.conf
 { printf '[run]\nname = rep\n'; small_suite 4
@@ -59,6 +62,43 @@ t0=$(stat -c %Y "$TMP/out/rep/v0-s1.h5")
 check "second reproduce reuses the 4 completed runs" test "$(grep -c 'completed results there, reused' "$TMP/r2.txt")" = 4
 check "... and gives the same verdicts" grep -q '^reproduce: 2 PASS, 1 FAIL, 1 INCONCLUSIVE' "$TMP/r2.txt"
 check "... without touching the files" test "$(stat -c %Y "$TMP/out/rep/v0-s1.h5")" = "$t0"
+check "... all 4 written by this build, the report says" grep -q '^- all 4 runs read were written by this build$' \
+  "$TMP/out/reproduce.md"
+
+# a results file written by another build (its git_commit attribute rewritten):
+# the report names that build and that run; the others are this build's
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then
+  "$py" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f.attrs["git_commit"] = "0123456789abcdef0123456789abcdef01234567"' \
+    "$TMP/out/rep/v1-s2.h5"
+  "$HETFL" reproduce "$S" --seeds 2 --out "$TMP/out" > "$TMP/r3.txt" 2>&1
+  check "a run from another commit: the header counts it and names the commit" grep -q \
+    '^- \*\*1 of the 4 runs read were written by another build\*\* than this one (`0123456789abcdef0123456789abcdef01234567[ a-z()]*`)' \
+    "$TMP/out/reproduce.md"
+  check "... the suite names the run" grep -q '^Written by another build than this report.s (reused): v1-s2 (1 of 4 runs)\.$' \
+    "$TMP/out/reproduce.md"
+  check "... and so does the output" grep -q '^reproduce: rep: 1 of 4 runs written by another build: v1-s2$' "$TMP/r3.txt"
+else
+  echo "NOTE: no python3 with h5py (python3-h5py): the other-build flag is not tested"
+fi
+
+# a suite whose data are not here: its first run exits 2 (cannot open), its other
+# runs are skipped, the report says "not run" with the run's message; exit 0
+{ printf '[run]\nname = nodata\n[data]\ndataset = leaf\npath = %s/no/such/train.json\n' "$TMP"
+  printf '[model]\narch = logreg\n[federation]\nclients = 4\nclients_per_round = 2\nrounds = 2\n'
+  printf '[sweep]\nfederation.clients_per_round = 2 | 3\n[expect]\nx = final_accuracy: v1 > v0\n'; } > "$TMP/nodata.conf"
+"$HETFL" reproduce "$TMP/nodata.conf" --seeds 2 --jobs 1 --out "$TMP/nd" > "$TMP/nd.txt" 2>&1
+rc=$?
+cat "$TMP/nd.txt"
+check "a suite without its data: exit 0 (not run is not a failure)" test $rc = 0
+check "... one run tried (its log), none written, 3 skipped" \
+  test "$(ls "$TMP/nd/nodata")" = v0-s1.log -a "$(grep -c 'not run (exit 2)' "$TMP/nd.txt")" = 1
+check "... the output says NOT RUN with the message" \
+  grep -q "^reproduce: nodata: NOT RUN (its run exited 2, bad input: hetfl: .*train.json: cannot open.*); 3 other runs of it skipped" "$TMP/nd.txt"
+check "... the report lists it as not run" grep -q '^- not run (.*): `nodata`$' "$TMP/nd/reproduce.md"
+check "... with the message in its section" grep -q '^\*\*Not run\*\*: .*`hetfl: .*train.json: cannot open' "$TMP/nd/reproduce.md"
+check "... and its claim not checked" grep -q '^1 claim not checked (not run)\.$' "$TMP/nd/reproduce.md"
 
 # --- bad input: exit 2, FILE:LINE: key 'x': why; nothing run or written ---
 bad_claim() {  # bad_claim 'CLAIM' 'what the message says'

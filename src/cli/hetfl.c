@@ -183,10 +183,16 @@ static const struct {
      "                          (the default when SLURM_JOB_ID is set); HETFL_SBATCH holds\n"
      "                          extra sbatch options (--account=..., --partition=...)\n"
      "  --force                 run again what DIR already holds (completed results\n"
-     "                          there are reused otherwise)\n"
+     "                          there are reused otherwise; the report names the runs\n"
+     "                          that another build, by git commit, wrote)\n"
      "\n"
-     "Exit status: 0 every run completed and no claim FAILed; 1 a run failed or a claim\n"
-     "FAILed; 2 bad input (a suite, a claim, an option: nothing is run).\n"},
+     "A suite whose run exits 2 (bad input found at run time, such as data files that\n"
+     "are not on this machine) is reported as not run, with the run's message; its\n"
+     "other runs are skipped.\n"
+     "\n"
+     "Exit status: 0 every run completed (or its suite is not run) and no claim FAILed;\n"
+     "1 a run failed or a claim FAILed; 2 bad input (a suite, a claim, an option:\n"
+     "nothing is run).\n"},
     {"version", "usage: hetfl version\n\nVersion, source commit and dirty flag, compiler and flags,\n"
                 "configure arguments, MPI, HDF5, OpenBLAS and hwloc versions.\n"},
     {NULL, NULL}

@@ -87,6 +87,7 @@ typedef struct {
     long outcomes[HF_OUT_NCODES];
     long nparticipation;
     char status[32];           /* root attribute status; "" in files older than it */
+    char commit[48], dirty[8]; /* root attributes git_commit, git_dirty (the build that wrote it) */
     long exit_code;            /* root attribute exit_code (-1 when absent or running) */
     long rounds_planned;       /* federation.rounds */
     int complete;              /* status completed (or, without one, every round there) */
@@ -401,6 +402,8 @@ static int run_load(run_t *r, const char *path, double target)
     r->ranks = root_attr_long(in.file, "ranks");
     r->exit_code = root_attr_long(in.file, "exit_code");
     root_attr_str(in.file, "status", r->status, sizeof r->status);
+    root_attr_str(in.file, "git_commit", r->commit, sizeof r->commit);
+    root_attr_str(in.file, "git_dirty", r->dirty, sizeof r->dirty);
     r->key = group_key(in.config);
     r->cfg = hf_strdup(in.config);
     char v[64];
@@ -475,6 +478,8 @@ int hf_report_values(const char *path, double target, const char *const *names, 
     info->variant = r.variant;
     info->complete = r.complete;
     snprintf(info->status, sizeof info->status, "%s", r.status[0] ? r.status : "unknown");
+    snprintf(info->commit, sizeof info->commit, "%s", r.commit);
+    info->dirty = !strcmp(r.dirty, "yes");
     free(r.key);
     free(r.cfg);
     return 0;

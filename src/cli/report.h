@@ -11,6 +11,8 @@ typedef struct {
     long seed, variant;   /* root attributes (-1 when absent) */
     int complete;         /* status completed */
     char status[32];
+    char commit[48];      /* root attributes git_commit ("" when absent) and git_dirty */
+    int dirty;            /* git_dirty = yes: built with uncommitted changes */
 } hf_report_info_t;
 
 /* 1 when `name` is a figure the report knows; *to_target: a "to target" figure

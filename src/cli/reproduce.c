@@ -9,11 +9,15 @@
  *
  * Results: DIR/<suite>/v<V>-s<S>.h5 (+ .log, the run's output).  A completed
  * file already there is reused (--force runs it again), so an interrupted
- * reproduce continues where it stopped.  Runs without MPI: main.c calls it
+ * reproduce continues where it stopped; the report names the runs a build
+ * other than its own wrote (the files' git_commit / git_dirty attributes).  A
+ * run that exits 2 (bad input found at run time: its data files are not on
+ * this machine) makes its suite "not run": its other runs are skipped and the
+ * report gives the run's message instead of figures.  Runs without MPI: main.c calls it
  * before MPI_Init, so the child processes start clean (an MPI singleton's
  * environment would make them join its job).
- * Exit: 0 every run completed and no claim FAILed; 1 a run failed or a claim
- * FAILed; 2 bad input (nothing run).
+ * Exit: 0 every run completed (or its suite is "not run") and no claim FAILed;
+ * 1 a run failed or a claim FAILed; 2 bad input (nothing run).
  */
 #include "config.h"
 #include "conf.h"
@@ -48,6 +52,7 @@ typedef struct {
     char (*desc)[256];          /* per variant: "key=value ..." */
     hf_expect_t *ex;
     int nex;
+    char notrun[1024];          /* a run exited 2: its message (the suite is not run) */
 } rp_suite_t;
 
 typedef struct {
@@ -245,7 +250,47 @@ static void rp_job_args(const rp_t *r, const rp_job_t *j, char **a, char *vbuf, 
     a[k] = NULL;
 }
 
-/* Every variant × seed, J at a time, one rank each.  Returns the number of failed runs. */
+/* The message of a run that exited 2, from its log: the "hetfl: ..." line and
+ * any HINT line, joined, into buf. */
+static void rp_log_reason(const char *log, char *buf, size_t n)
+{
+    char line[1024];
+    size_t len = 0;
+    buf[0] = 0;
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f) && len + 1 < n) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "hetfl", 5) && strncmp(line, "HINT", 4)) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? " " : "", line);
+    }
+    if (f) fclose(f);
+    if (!buf[0]) snprintf(buf, n, "exit 2 (bad input); see %.900s", log);
+}
+
+/* Job j exited 2: its suite is not run; its waiting runs are skipped.
+ * Returns how many were skipped. */
+static int rp_not_run(rp_t *r, rp_job_t *jobs, int njobs, const rp_job_t *j, FILE *out)
+{
+    rp_suite_t *s = &r->s[j->suite];
+    int skipped = 0;
+    if (!s->notrun[0]) {
+        char log[4700];
+        snprintf(log, sizeof log, "%.*s.log", (int)strlen(j->out) - 3, j->out);
+        rp_log_reason(log, s->notrun, sizeof s->notrun);
+    }
+    for (int i = 0; i < njobs; i++)
+        if (jobs[i].suite == j->suite && jobs[i].state == 0) {
+            jobs[i].state = 2;
+            jobs[i].rc = 2;
+            skipped++;
+        }
+    fprintf(out, "reproduce: %s: NOT RUN (its run exited 2, bad input: %s); %d other run%s of it skipped\n",
+            s->name, s->notrun, skipped, skipped == 1 ? "" : "s");
+    return skipped;
+}
+
+/* Every variant × seed, J at a time, one rank each.  Returns the number of failed
+ * runs (a run that exits 2 is not one: its suite is "not run"). */
 static int rp_run_local(rp_t *r, rp_job_t *jobs, int njobs, FILE *out)
 {
     int running = 0, done = 0, failed = 0, next = 0;
@@ -277,11 +322,12 @@ static int rp_run_local(rp_t *r, rp_job_t *jobs, int njobs, FILE *out)
         rp_job_t *j = &jobs[rp_wait_any(jobs, njobs)];
         running--;
         done++;
-        failed += j->rc != 0;
+        failed += j->rc != 0 && j->rc != HF_EINPUT;
         fprintf(out, "reproduce: [%d/%d] %s v%d seed %d: ", done, njobs, r->s[j->suite].name, j->variant, j->seed);
         if (j->rc == 0) fprintf(out, "completed in %.1f s\n", now_s() - j->t0);
-        else fprintf(out, "FAILED (%s %d) after %.1f s; see %.*s.log\n", j->rc < 0 ? "signal" : "exit",
-                     j->rc, now_s() - j->t0, (int)strlen(j->out) - 3, j->out);
+        else fprintf(out, "%s (%s %d) after %.1f s; see %.*s.log\n", j->rc == HF_EINPUT ? "not run" : "FAILED",
+                     j->rc < 0 ? "signal" : "exit", j->rc, now_s() - j->t0, (int)strlen(j->out) - 3, j->out);
+        if (j->rc == HF_EINPUT) done += rp_not_run(r, jobs, njobs, j, out);
         fflush(out);
     }
     free(args);
@@ -368,7 +414,44 @@ typedef struct {
     rp_col_t col[32];
     double *v;          /* [col][variant][seed], NaN missing */
     int nv, nseeds, incomplete;
+    int nruns, nother;  /* completed runs read; of them, written by another build than this one */
+    char other_runs[1024];  /* those runs, "v0-s1 v1-s3 ..." */
 } rp_data_t;
+
+#define RP_MAX_BUILDS 8
+
+typedef struct {
+    int counts[3];              /* verdicts */
+    int runs, other;            /* completed runs read; of them, written by another build */
+    char builds[RP_MAX_BUILDS][64];  /* those other builds (rp_build_key) */
+    int nbuilds;
+    char notrun[1024];          /* the suites not run, comma-separated */
+} rp_totals_t;
+
+/* A build as the report names it: its commit, and whether it had uncommitted changes. */
+static void rp_build_key(const char *commit, int dirty, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.40s%s", commit[0] ? commit : "unknown", dirty ? " (uncommitted changes)" : "");
+}
+
+/* Count the run v-s of a suite: written by this build, or another (listed in d and t). */
+static void rp_note_build(rp_data_t *d, rp_totals_t *t, const hf_report_info_t *info, int v, int s)
+{
+    const hf_build_info_t *bi = hf_build_info();
+    char mine[64], theirs[64];
+    rp_build_key(bi->git_commit, !strcmp(bi->git_dirty, "yes"), mine, sizeof mine);
+    rp_build_key(info->commit, info->dirty, theirs, sizeof theirs);
+    d->nruns++;
+    t->runs++;
+    if (!strcmp(mine, theirs)) return;
+    d->nother++;
+    t->other++;
+    size_t l = strlen(d->other_runs);
+    snprintf(d->other_runs + l, sizeof d->other_runs - l, "%sv%d-s%d", l ? " " : "", v, s);
+    for (int i = 0; i < t->nbuilds; i++)
+        if (!strcmp(t->builds[i], theirs)) return;
+    if (t->nbuilds < RP_MAX_BUILDS) snprintf(t->builds[t->nbuilds++], sizeof t->builds[0], "%s", theirs);
+}
 
 #define RP_V(D, C, V, S) ((D)->v[((size_t)(C) * (size_t)(D)->nv + (size_t)(V)) * (size_t)(D)->nseeds + (size_t)(S)])
 
@@ -393,8 +476,9 @@ static void rp_col_name(const rp_col_t *c, char *buf, size_t n)
     else snprintf(buf, n, "%s@%g", c->metric, c->target);
 }
 
-/* Read every results file of suite s: the figures its claims name, and final accuracy. */
-static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, FILE *out)
+/* Read every results file of suite s: the figures its claims name, and final
+ * accuracy; note the build that wrote each (t). */
+static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, rp_totals_t *t, FILE *out)
 {
     memset(d, 0, sizeof *d);
     rp_col_add(d, "final_accuracy", NAN);
@@ -402,7 +486,9 @@ static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, FILE *ou
     d->nv = s->nvariants;
     d->nseeds = r->nseeds;
     d->v = hf_calloc((size_t)d->ncols * (size_t)d->nv * (size_t)d->nseeds, sizeof *d->v);
-    for (int v = 0; v < d->nv; v++)
+    for (size_t i = 0; s->notrun[0] && i < (size_t)d->ncols * (size_t)d->nv * (size_t)d->nseeds; i++)
+        d->v[i] = NAN;
+    for (int v = 0; v < d->nv && !s->notrun[0]; v++)
         for (int k = 0; k < d->nseeds; k++) {
             char path[4600];
             snprintf(path, sizeof path, "%s/v%d-s%d.h5", s->dir, v, k + 1);
@@ -410,10 +496,10 @@ static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, FILE *ou
             for (int c = 0; c < d->ncols; c++) {
                 hf_report_info_t info;
                 const char *name = d->col[c].metric;
-                double t = isnan(d->col[c].target) ? 0.8 : d->col[c].target;
+                double tgt = isnan(d->col[c].target) ? 0.8 : d->col[c].target;
                 RP_V(d, c, v, k) = NAN;
                 if (!ok) continue;
-                if (hf_report_values(path, t, &name, 1, &RP_V(d, c, v, k), &info)) {
+                if (hf_report_values(path, tgt, &name, 1, &RP_V(d, c, v, k), &info)) {
                     fprintf(out, "reproduce: %s v%d seed %d: no results: %s\n", s->name, v, k + 1, hf_errmsg());
                     hf_clearerr();
                     ok = 0;
@@ -421,7 +507,7 @@ static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, FILE *ou
                     fprintf(out, "reproduce: %s v%d seed %d: run %s: left out\n", s->name, v, k + 1, info.status);
                     RP_V(d, c, v, k) = NAN;
                     ok = 0;
-                }
+                } else if (c == 0) rp_note_build(d, t, &info, v, k + 1);
             }
             d->incomplete += !ok;
         }
@@ -478,6 +564,11 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
         fputs("\nNo `[expect]` section: nothing to check.\n", md);
         return;
     }
+    if (s->notrun[0]) {
+        fprintf(md, "\n%d claim%s not checked (not run).\n", s->nex, s->nex == 1 ? "" : "s");
+        fprintf(out, "NOT RUN      %s: %d claim%s not checked\n", s->name, s->nex, s->nex == 1 ? "" : "s");
+        return;
+    }
     fputs("\n| expectation | claim | test | Δ = vB − RHS [95 % CI] | effect d | p (claim false) | verdict |\n"
           "|---|---|---|---|---|---|---|\n", md);
     for (int e = 0; e < s->nex; e++) {
@@ -523,8 +614,9 @@ static void rp_machine(char *buf, size_t n)
 }
 
 static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char *started, double secs,
-                      const double *load, const int *counts, int failed)
+                      const double *load, const rp_totals_t *t, int failed)
 {
+    const int *counts = t->counts;
     char mach[600];
     rp_machine(mach, sizeof mach);
     const hf_build_info_t *bi = hf_build_info();
@@ -537,6 +629,16 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
     fprintf(md, "- hetfl %s, commit %s%s\n", PACKAGE_VERSION, bi->git_commit,
             strcmp(bi->git_dirty, "no") ? " (with uncommitted changes)" : "");
     fprintf(md, "- seeds 1..%d for every variant; results under `%s/`\n", r->nseeds, r->out);
+    if (t->other) {
+        fprintf(md, "- **%d of the %d runs read were written by another build** than this one (", t->other, t->runs);
+        for (int i = 0; i < t->nbuilds; i++) fprintf(md, "%s`%s`", i ? ", " : "", t->builds[i]);
+        fputs(t->nbuilds == RP_MAX_BUILDS ? ", ...): reused results; each suite names its runs\n"
+                                          : "): reused results; each suite names its runs\n", md);
+    } else if (t->runs) {
+        fprintf(md, "- all %d runs read were written by this build\n", t->runs);
+    }
+    if (t->notrun[0]) fprintf(md, "- not run (a run exited 2: bad input found at run time, such as data files that are not on this "
+                                  "machine; the message is in the suite's section): %s\n", t->notrun);
     fprintf(md, "- verdicts: %d PASS, %d FAIL, %d INCONCLUSIVE%s\n\n", counts[0], counts[1], counts[2],
             failed ? "; some runs failed or are missing (see below)" : "");
     fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
@@ -550,10 +652,26 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
           "values: a figure that is skewed over seeds (a long simulated time in one seed) widens it.\n", md);
 }
 
+/* A suite's lines after its table: the runs another build wrote; why it was not run. */
+static void rp_suite_notes(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t *d, rp_totals_t *t)
+{
+    if (s->notrun[0]) {
+        fprintf(md, "\n**Not run**: a run exited 2 (bad input) and the suite's other runs were skipped: `%s`\n",
+                s->notrun);
+        size_t l = strlen(t->notrun);
+        snprintf(t->notrun + l, sizeof t->notrun - l, "%s`%s`", l ? ", " : "", s->name);
+    }
+    if (!d->nother) return;
+    const char *list = d->nother == d->nruns ? "all" : d->other_runs;
+    fprintf(md, "\nWritten by another build than this report's (reused): %s (%d of %d runs).\n", list, d->nother,
+            d->nruns);
+    fprintf(out, "reproduce: %s: %d of %d runs written by another build: %s\n", s->name, d->nother, d->nruns, list);
+}
+
 /* Aggregate every suite, check its claims, write the markdown report atomically.
- * counts[3]: verdict totals. */
+ * t: verdict totals, runs from other builds, suites not run. */
 static int rp_write_report(const rp_t *r, int argc, char **argv, const char *started, double t0,
-                           const double *load0, int failed, int *counts, FILE *out)
+                           const double *load0, int failed, rp_totals_t *t, FILE *out)
 {
     char tmp[4600];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", r->report, (long)getpid());
@@ -563,12 +681,13 @@ static int rp_write_report(const rp_t *r, int argc, char **argv, const char *sta
     for (int i = 0; i < r->ns; i++) {
         const rp_suite_t *s = &r->s[i];
         rp_data_t d;
-        rp_collect(r, s, &d, out);
+        rp_collect(r, s, &d, t, out);
         fprintf(md, "\n## `%s` (%s)\n\n%d variant%s × %d seeds%s; results `%s/v<V>-s<S>.h5`.\n\n", s->name,
                 s->arg, s->nvariants, s->nvariants == 1 ? "" : "s", r->nseeds,
                 d.incomplete ? " — some runs missing or incomplete, left out" : "", s->dir);
         rp_table(md, s, &d);
-        rp_claims(md, out, s, &d, counts);
+        rp_suite_notes(md, out, s, &d, t);
+        rp_claims(md, out, s, &d, t->counts);
         free(d.v);
     }
     fclose(md);
@@ -579,7 +698,7 @@ static int rp_write_report(const rp_t *r, int argc, char **argv, const char *sta
         free(body);
         return hf_seterr(HF_ERUNTIME, "hetfl reproduce: cannot write %s: %s", tmp, strerror(errno));
     }
-    rp_header(f, r, argc, argv, started, now_s() - t0, load, counts, failed);
+    rp_header(f, r, argc, argv, started, now_s() - t0, load, t, failed);
     fwrite(body, 1, blen, f);
     free(body);
     int bad = ferror(f);
@@ -624,7 +743,8 @@ int hf_reproduce_main(int argc, char **argv, FILE *out)
         if (hf_mkdir_p(r->s[i].dir) != 0)
             rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --out: cannot create directory '%s': %s", r->s[i].dir,
                            strerror(errno));
-    int counts[3] = {0, 0, 0}, failed = 0;
+    rp_totals_t tot = {{0, 0, 0}, 0, 0, {{0}}, 0, ""};
+    int *counts = tot.counts, failed = 0;
     if (!rc) {
         char started[32];
         time_t t = time(NULL);
@@ -644,7 +764,7 @@ int hf_reproduce_main(int argc, char **argv, FILE *out)
                 njobs == 1 ? "" : "s", r->nseeds, r->mode == 2 ? "Slurm job arrays (slurm/sweep.sh)" : "local");
         failed = r->mode == 2 ? rp_run_slurm(r, out) : rp_run_local(r, jobs, njobs, out);
         free(jobs);
-        rc = rp_write_report(r, argc, argv, started, t0, load0, failed, counts, out);
+        rc = rp_write_report(r, argc, argv, started, t0, load0, failed, &tot, out);
         if (!rc)
             fprintf(out, "reproduce: %d PASS, %d FAIL, %d INCONCLUSIVE; %d failed run%s; report %s\n", counts[0],
                     counts[1], counts[2], failed, failed == 1 ? "" : "s", r->report);
