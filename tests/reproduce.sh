@@ -7,7 +7,8 @@
 # mean ± t_{0.975,1} sd/√2 with t = 12.706 from the table), reuse of completed
 # results (the report names the runs another build wrote: a git_commit attribute
 # rewritten), a suite whose data are missing (reported "not run" with the run's
-# message, its other runs skipped, exit 0), and bad input: claims (FILE:LINE:
+# message, its other runs skipped, exit 0), --report-only (nothing run, missing
+# runs counted and left out), and bad input: claims (FILE:LINE:
 # key 'x': why, exit 2) and options, with nothing run, nothing written and no
 # temporary file left.
 . "$(dirname "$0")/lib.sh"
@@ -100,6 +101,22 @@ check "... the report lists it as not run" grep -q '^- not run (.*): `nodata`$' 
 check "... with the message in its section" grep -q '^\*\*Not run\*\*: .*`hetfl: .*train.json: cannot open' "$TMP/nd/reproduce.md"
 check "... and its claim not checked" grep -q '^1 claim not checked (not run)\.$' "$TMP/nd/reproduce.md"
 
+# --report-only: nothing run; the runs not there counted and left out (seed 3 of
+# rep's 2 variants), a suite without results but with its last attempt's error "not run"
+cp -r "$TMP/nd/nodata" "$TMP/out/"
+"$HETFL" reproduce "$S" "$TMP/nodata.conf" --seeds 3 --report-only --out "$TMP/out" --report "$TMP/ro.md" \
+  > "$TMP/ro.txt" 2>&1
+rc=$?
+cat "$TMP/ro.txt"
+check "--report-only with runs not there: exit 1" test $rc = 1
+check "... nothing run (no seed 3 file or log)" test ! -e "$TMP/out/rep/v0-s3.log" -a ! -e "$TMP/out/rep/v1-s3.h5"
+check "... says which runs are not there" grep -q '^reproduce: rep: 2 of 6 runs not there (--report-only): left out$' "$TMP/ro.txt"
+check "... the report counts them" grep -q '^2 variants × 3 seeds — 2 of the 6 runs missing or incomplete, left out;' "$TMP/ro.md"
+check "... and uses the 2 seeds there (paired t, n = 2)" grep -q '^| `more_bytes` | .* | paired t, n = 2, df = 1 |' "$TMP/ro.md"
+check "... the suite without results: not run, from its last attempt's log" \
+  grep -q "^reproduce: nodata: NOT RUN: hetfl: .*cannot open.*(the log of its last attempt, .*v0-s1.log)$" "$TMP/ro.txt"
+check "... the header says nothing was run" grep -q '^- date: .*--report-only: nothing run' "$TMP/ro.md"
+
 # --- bad input: exit 2, FILE:LINE: key 'x': why; nothing run or written ---
 bad_claim() {  # bad_claim 'CLAIM' 'what the message says'
   { printf '[run]\nname = b\n'; small_suite 2; printf '[sweep]\nfederation.clients_per_round = 2 | 3\n[expect]\n'
@@ -124,7 +141,7 @@ check "a claim name given twice: exit 2, both lines named" \
   grep -qF "d.conf:15: key 'a': listed twice in [expect] (first at $TMP/d.conf:14)" "$TMP/d.err"
 "$HETFL" run "$TMP/b.conf" --variant 0 -o "$TMP/brun.h5" > /dev/null 2>&1
 check "hetfl run refuses a suite with a bad claim (exit 2, no results file)" test $? = 2 -a ! -e "$TMP/brun.h5"
-for args in "--seeds 0" "--seeds x" "--jobs 0" "--frobnicate" "--jobs"; do
+for args in "--seeds 0" "--seeds x" "--jobs 0" "--frobnicate" "--jobs" "--force --report-only"; do
   # shellcheck disable=SC2086
   "$HETFL" reproduce $args "$S" --out "$TMP/oout" > /dev/null 2>&1
   check "reproduce $args: exit 2, nothing written" test $? = 2 -a ! -e "$TMP/oout"
