@@ -116,6 +116,13 @@ check "... and uses the 2 seeds there (paired t, n = 2)" grep -q '^| `more_bytes
 check "... the suite without results: not run, from its last attempt's log" \
   grep -q "^reproduce: nodata: NOT RUN: hetfl: .*cannot open.*(the log of its last attempt, .*v0-s1.log)$" "$TMP/ro.txt"
 check "... the header says nothing was run" grep -q '^- date: .*--report-only: nothing run' "$TMP/ro.md"
+# a suite with no completed run and no error: its claims not checked, listed as such
+sed 's/^name = rep$/name = rep2/' "$S" > "$TMP/rep2.conf"
+"$HETFL" reproduce "$TMP/rep2.conf" --seeds 2 --report-only --out "$TMP/out" --report "$TMP/ro2.md" > "$TMP/ro2.txt" 2>&1
+check "--report-only, no completed run: its claims not checked (not INCONCLUSIVE)" \
+  grep -q '^- verdicts: 0 PASS, 0 FAIL, 0 INCONCLUSIVE' "$TMP/ro2.md"
+check "... the suite listed as without a completed run" \
+  grep -q '^- no completed run yet (--report-only), claims not checked: `rep2`$' "$TMP/ro2.md"
 
 # --- bad input: exit 2, FILE:LINE: key 'x': why; nothing run or written ---
 bad_claim() {  # bad_claim 'CLAIM' 'what the message says'

@@ -53,6 +53,7 @@ typedef struct {
     hf_expect_t *ex;
     int nex;
     char notrun[1024];          /* a run exited 2: its message (the suite is not run) */
+    int pending;                /* --report-only: no completed run there yet */
 } rp_suite_t;
 
 typedef struct {
@@ -315,6 +316,7 @@ static int rp_report_only(rp_t *r, FILE *out)
             if (!strncmp(why, "hetfl", 5))
                 snprintf(s->notrun, sizeof s->notrun, "%.560s (the log of its last attempt, %.300s)", why, path);
         }
+        s->pending = !have && !s->notrun[0];
         if (s->notrun[0]) fprintf(out, "reproduce: %s: NOT RUN: %s\n", s->name, s->notrun);
         else if (have < n) fprintf(out, "reproduce: %s: %d of %d runs not there (--report-only): left out\n",
                                    s->name, n - have, n);
@@ -460,6 +462,7 @@ typedef struct {
     char builds[RP_MAX_BUILDS][64];  /* those other builds (rp_build_key) */
     int nbuilds;
     char notrun[1024];          /* the suites not run, comma-separated */
+    char pending[1024];         /* --report-only: the suites without a completed run */
 } rp_totals_t;
 
 /* A build as the report names it: its commit, and whether it had uncommitted changes. */
@@ -598,9 +601,10 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
         fputs("\nNo `[expect]` section: nothing to check.\n", md);
         return;
     }
-    if (s->notrun[0]) {
-        fprintf(md, "\n%d claim%s not checked (not run).\n", s->nex, s->nex == 1 ? "" : "s");
-        fprintf(out, "NOT RUN      %s: %d claim%s not checked\n", s->name, s->nex, s->nex == 1 ? "" : "s");
+    if (s->notrun[0] || s->pending) {
+        const char *why = s->notrun[0] ? "not run" : "no completed run yet";
+        fprintf(md, "\n%d claim%s not checked (%s).\n", s->nex, s->nex == 1 ? "" : "s", why);
+        fprintf(out, "NOT CHECKED  %s: %d claim%s (%s)\n", s->name, s->nex, s->nex == 1 ? "" : "s", why);
         return;
     }
     fputs("\n| expectation | claim | test | Δ = vB − RHS [95 % CI] | effect d | p (claim false) | verdict |\n"
@@ -677,6 +681,7 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
     }
     if (t->notrun[0]) fprintf(md, "- not run (a run exited 2: bad input found at run time, such as data files that are not on this "
                                   "machine; the message is in the suite's section): %s\n", t->notrun);
+    if (t->pending[0]) fprintf(md, "- no completed run yet (--report-only), claims not checked: %s\n", t->pending);
     fprintf(md, "- verdicts: %d PASS, %d FAIL, %d INCONCLUSIVE%s\n\n", counts[0], counts[1], counts[2],
             !failed ? "" : r->report_only ? "; some runs are not there, left out (see below)"
                                           : "; some runs failed or are missing (see below)");
@@ -699,6 +704,10 @@ static void rp_suite_notes(FILE *md, FILE *out, const rp_suite_t *s, const rp_da
                 s->notrun);
         size_t l = strlen(t->notrun);
         snprintf(t->notrun + l, sizeof t->notrun - l, "%s`%s`", l ? ", " : "", s->name);
+    }
+    if (s->pending) {
+        size_t l = strlen(t->pending);
+        snprintf(t->pending + l, sizeof t->pending - l, "%s`%s`", l ? ", " : "", s->name);
     }
     if (!d->nother) return;
     const char *list = d->nother == d->nruns ? "all" : d->other_runs;
@@ -785,7 +794,7 @@ int hf_reproduce_main(int argc, char **argv, FILE *out)
         if (hf_mkdir_p(r->s[i].dir) != 0)
             rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --out: cannot create directory '%s': %s", r->s[i].dir,
                            strerror(errno));
-    rp_totals_t tot = {{0, 0, 0}, 0, 0, {{0}}, 0, ""};
+    rp_totals_t tot = {{0, 0, 0}, 0, 0, {{0}}, 0, "", ""};
     int *counts = tot.counts, failed = 0;
     if (!rc) {
         char started[32];
