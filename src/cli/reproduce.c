@@ -296,7 +296,8 @@ static int rp_not_run(rp_t *r, rp_job_t *jobs, int njobs, const rp_job_t *j, FIL
 
 /* --report-only: nothing is run; per suite, the runs DIR does not hold completed
  * are counted missing, and a suite none of whose runs completed is "not run" when
- * the log of its first run (an earlier attempt) holds an error message.
+ * the log of its first run (an earlier attempt) holds a bad-input message
+ * ("hetfl: FILE:LINE: key 'x': ...").
  * Returns the number of missing runs of the suites that are not "not run". */
 static int rp_report_only(rp_t *r, FILE *out)
 {
@@ -313,7 +314,7 @@ static int rp_report_only(rp_t *r, FILE *out)
         snprintf(path, sizeof path, "%s/v0-s1.log", s->dir);
         if (!have && access(path, R_OK) == 0) {
             rp_log_reason(path, why, sizeof why);
-            if (!strncmp(why, "hetfl", 5))
+            if (!strncmp(why, "hetfl", 5) && strstr(why, ": key '"))  /* a bad-input message, not a stopped run's */
                 snprintf(s->notrun, sizeof s->notrun, "%.560s (the log of its last attempt, %.300s)", why, path);
         }
         s->pending = !have && !s->notrun[0];
