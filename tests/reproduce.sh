@@ -18,7 +18,9 @@ S=$TMP/rep.conf
   printf '[expect]\nmore_bytes = bytes: v1 >= 1.5 * v0   # planted PASS\n'
   printf 'planted_fail = bytes: v1 <= v0\n'
   printf 'never = rounds_to_target@0.9999: v1 < v0\n'
-  printf 'all_rounds = rounds: v1 >= 4\n'; } > "$S"
+  printf 'all_rounds = rounds: v1 >= 4\n'
+  # uploads: 4 rounds x 2 clients x (60 + 1) x 10 float32 parameters = 19520 bytes (by hand)
+  printf 'uploads = bytes_up: v0 ~ 19520 within 0.5\n'; } > "$S"
 "$HETFL" validate "$S" > /dev/null
 check "a suite with an [expect] section validates" test $? = 0
 
@@ -34,7 +36,8 @@ check "planted claim PASSes (paired t)" grep -q '^PASS .* rep more_bytes: bytes:
 check "planted claim FAILs" grep -q '^FAIL .* rep planted_fail:' "$TMP/r.txt"
 check "a target never reached is INCONCLUSIVE" grep -q '^INCONCLUSIVE *rep never: .*fewer than 2 values' "$TMP/r.txt"
 check "one-sample claim against a constant PASSes" grep -q '^PASS *rep all_rounds: rounds: v1 >= 4: one-sample t' "$TMP/r.txt"
-check "summary line" grep -q '^reproduce: 2 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 failed runs; report' "$TMP/r.txt"
+check "bytes_up (uploads only) = 19520 bytes, the hand computation" grep -q '^PASS *rep uploads: bytes_up: ' "$TMP/r.txt"
+check "summary line" grep -q '^reproduce: 3 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 failed runs; report' "$TMP/r.txt"
 M=$TMP/out/reproduce.md
 check "markdown report written" test -f "$M"
 for w in '^# Reproduce report' '^- command: `hetfl reproduce ' '^- date: 20[0-9-]*T[0-9:]*Z' '^- machine: ' \
@@ -61,7 +64,7 @@ check "v0 final accuracy mean and 95 % CI = hand computation from hetfl report" 
 t0=$(stat -c %Y "$TMP/out/rep/v0-s1.h5")
 "$HETFL" reproduce "$S" --seeds 2 --out "$TMP/out" > "$TMP/r2.txt" 2>&1
 check "second reproduce reuses the 4 completed runs" test "$(grep -c 'completed results there, reused' "$TMP/r2.txt")" = 4
-check "... and gives the same verdicts" grep -q '^reproduce: 2 PASS, 1 FAIL, 1 INCONCLUSIVE' "$TMP/r2.txt"
+check "... and gives the same verdicts" grep -q '^reproduce: 3 PASS, 1 FAIL, 1 INCONCLUSIVE' "$TMP/r2.txt"
 check "... without touching the files" test "$(stat -c %Y "$TMP/out/rep/v0-s1.h5")" = "$t0"
 check "... all 4 written by this build, the report says" grep -q '^- all 4 runs read were written by this build$' \
   "$TMP/out/reproduce.md"

@@ -43,7 +43,7 @@
 typedef enum {
     M_ROUNDS, M_FINAL_ACC, M_BEST_ACC, M_MEAN_ACC,
     M_T_ROUNDS, M_T_SIM, M_T_WALL, M_T_BYTES, M_T_ENERGY, M_T_CARBON,
-    M_SIM, M_WALL, M_WALL_ROUND, M_BYTES, M_ENERGY, M_CARBON,
+    M_SIM, M_WALL, M_WALL_ROUND, M_BYTES, M_BYTES_UP, M_ENERGY, M_CARBON,
     M_SEL, M_DONE, M_DROP, M_LATE,
     M_NMETRICS
 } metric_t;
@@ -69,6 +69,7 @@ static const struct {
     [M_WALL]       = {"wall_time_s", "wall time total (s)", 1, "%.3g", 0},
     [M_WALL_ROUND] = {"wall_per_round_s", "wall time / round (s)", 1, "%.3g", 0},
     [M_BYTES]      = {"bytes", "MB total (up+down)", 1e6, "%.4g", 0},
+    [M_BYTES_UP]   = {"bytes_up", "MB uploaded", 1e6, "%.4g", 0},
     [M_ENERGY]     = {"energy_j", "energy total (J)", 1, "%.4g", 0},
     [M_CARBON]     = {"carbon_g", "carbon total (g)", 1, "%.4g", 0},
     [M_SEL]        = {"selected_per_round", "selected / round", 1, "%.2f", 0},
@@ -330,7 +331,7 @@ static void run_figures(run_t *r, const hf_h5in_t *in, double target)
     }
     if (n == 0) return;
     /* cumulative sums at the end of each round */
-    double wall = 0, bytes = 0, energy = 0, carbon = 0, sel = 0, done = 0, drop = 0, late = 0;
+    double wall = 0, bytes = 0, bytes_up = 0, energy = 0, carbon = 0, sel = 0, done = 0, drop = 0, late = 0;
     double best = NAN, prev_best = NAN, final = NAN, acc_sum = 0.0;
     long acc_n = 0;
     double prev_round = 0, prev_sim = 0, prev_wall = 0, prev_bytes = 0, prev_energy = 0, prev_carbon = 0;
@@ -339,6 +340,7 @@ static void run_figures(run_t *r, const hf_h5in_t *in, double target)
         const hf_round_rec_t *x = &in->rounds[i];
         wall += x->wall_time_s;
         bytes += (double)x->bytes_up + (double)x->bytes_down;
+        bytes_up += (double)x->bytes_up;
         energy += x->energy_j;
         carbon += x->carbon_g;
         sel += x->selected;
@@ -380,6 +382,7 @@ static void run_figures(run_t *r, const hf_h5in_t *in, double target)
     /* the first round carries start-up costs (page faults, MPI warm-up): leave it out */
     r->m[M_WALL_ROUND] = n > 1 ? (wall - in->rounds[0].wall_time_s) / (double)(n - 1) : wall;
     r->m[M_BYTES] = bytes;
+    r->m[M_BYTES_UP] = bytes_up;
     r->m[M_ENERGY] = energy;
     r->m[M_CARBON] = carbon;
     r->m[M_SEL] = sel / (double)n;
