@@ -343,6 +343,13 @@ static int rp_run_local(rp_t *r, rp_job_t *jobs, int njobs, FILE *out)
         while (running < r->jobs && next < njobs) {
             rp_job_t *j = &jobs[next++];
             if (j->state) continue;
+            if (!r->force && rp_completed(j->out)) {  /* completed meanwhile (another reproduce into DIR) */
+                j->state = 2;
+                done++;
+                fprintf(out, "reproduce: %s v%d seed %d: completed meanwhile, reused (%s)\n", r->s[j->suite].name,
+                        j->variant, j->seed, j->out);
+                continue;
+            }
             char log[4700], vb[16], sb[16];
             snprintf(log, sizeof log, "%.*s.log", (int)strlen(j->out) - 3, j->out);
             rp_job_args(r, j, args, vb, sb);
