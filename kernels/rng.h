@@ -35,6 +35,7 @@ enum {
     HF_RNG_KNNPER = 66,   /* kNN-Per: a capped datastore's samples (seed, client, 0) (knnper.c) */
     HF_RNG_FEDGEN = 67,   /* FedGen: generator samples (seed, round, (1 + client) << 32 | step; 0 server) (fedgen.c) */
     HF_RNG_STREAM = 68,   /* data streams: arrival orders (seed, client, 0|1|2), reservoir draws (seed, client, 3 + j) (stream.c) */
+    HF_RNG_STREAM_RATE = 69, /* data streams: client k's arrival rate (seed, client, 0) (stream.c) */
     HF_RNG_TEST = 100     /* unit tests */
 };
 

@@ -13,7 +13,8 @@
 #     kNN distribution is onehot(y) and the prediction 0.3 onehot(y) + 0.7
 #     softmax (within 1e-5), from FedAvg's model of the same run;
 #   - kNN-Per's datastore memory: strategy_state_bytes = the sum over clients of
-#     min(training samples, capacity, max_bytes / (4 D + 4)) (4 D + 4) bytes;
+#     min(training samples, capacity, max_bytes / (4 D + 4), its device class's
+#     knnper.class_max_bytes / (4 D + 4)) (4 D + 4) bytes;
 # then on Fashion-MNIST (tests/data/tiny.conf, Dirichlet(0.3)):
 #   - degenerate cases: FedEM with M = 1 is FedAvg bit for bit (model, /rounds
 #     test accuracy, /participation) and so are its per-client accuracies
@@ -51,6 +52,13 @@ run knc --set federation.strategy=knnper --set knnper.capacity=3 || bad "knnper 
 check "knnper capacity 3: 3 + 3 + 3 + 2 samples" test "$(state_bytes "$TMP/knc.h5")" = 132
 run knb --set federation.strategy=knnper --set knnper.max_bytes=30 || bad "knnper max_bytes run"
 check "knnper max_bytes 30: 2 samples a client" test "$(state_bytes "$TMP/knb.h5")" = 96
+# per device class: phone-low clients at most 30 / 12 = 2 samples, laptops 40 / 12 = 3
+run kcl --set federation.strategy=knnper --set devices.classes=phone-low:0.5,laptop:0.5 \
+  --set knnper.class_max_bytes="phone-low:30, laptop:40" || bad "knnper class cap run"
+check "knnper class caps: each client's datastore min(n_k, its class's cap) x 12 bytes (/clients' classes)" test \
+  "$(state_bytes "$TMP/kcl.h5")" = "$(cols "$TMP/kcl.h5" /clients device_class samples | awk '
+    { c = $1 == "phone-low" ? 2 : $1 == "laptop" ? 3 : -1; s += ($2 < c ? $2 : c) * 12 } END { print s }')"
+check "knnper class caps: both classes present" test "$(cols "$TMP/kcl.h5" /clients device_class | sort -u | wc -l)" = 2
 
 need_fmnist
 S=$HETFL_SRCDIR/tests/data/tiny.conf
@@ -116,5 +124,11 @@ badkey "fedem with fine-tuning" personal.finetune_steps --set federation.strateg
 badkey "fedem with energy.compress = qsgd" energy.compress --set federation.strategy=fedem --set energy.compress=qsgd
 badkey "knnper.lambda = 1.5" knnper.lambda --set federation.strategy=knnper --set knnper.lambda=1.5
 badkey "knnper.k = 0" knnper.k --set federation.strategy=knnper --set knnper.k=0
+badkey "knnper.class_max_bytes: a class not in the run" knnper.class_max_bytes --set federation.strategy=knnper \
+  --set knnper.class_max_bytes=phone-mid:100
+badkey "knnper.class_max_bytes: bytes not an integer" knnper.class_max_bytes --set federation.strategy=knnper \
+  --set knnper.class_max_bytes=default:x
+badkey "knnper.class_max_bytes: fewer bytes than one sample" knnper.class_max_bytes --set federation.strategy=knnper \
+  --set knnper.class_max_bytes=default:10
 badkey "knnper with fine-tuning" personal.finetune_steps --set federation.strategy=knnper --set personal.finetune_steps=3
 finish

@@ -11,8 +11,14 @@
 #    reservoir memory, drift order, per-client evaluation on a window): every
 #    /stream row, /participation.steps and /client_eval.samples recomputed with awk
 #    from /clients.samples and the test splits' sizes of a run without a stream;
-#  - determinism: the same run on 1, 2 and 3 ranks, and SIGTERM-free resume from
-#    the checkpoint at round 6 of 9 on another rank count (the memories replayed).
+#  - stream.policy = weighted on the toy: round 2's aggregation weights are
+#    m_k (A_k / m_k)^beta: 6 and 4 at beta = 1 (the received counts), sqrt(30) and 4
+#    at beta = 0.5, while both clients train on what they hold (3 and 2 steps);
+#    beta = 0 equals the reservoir run bitwise;
+#  - hetfl report's stream lines and hetfl-plot's stream figure;
+#  - determinism: the weighted policy with per-client rates (stream.rate_spread) on
+#    1, 2 and 3 ranks, and SIGTERM-free resume from the checkpoint at round 6 of 9
+#    on another rank count (the memories replayed).
 . "$(dirname "$0")/lib.sh"
 REF=$HETFL_SRCDIR/tests/fl_reference.awk
 printf '0 10 1.0 -0.5 0\n1 4 0.25 0.75 2\n' > "$TMP/clients"
@@ -92,6 +98,30 @@ check "two classes: the model = the reference with client 0 on one class in roun
   test "$( (model_matches "$TMP/two.h5" "$TMP/two-a.ref" > /dev/null && echo a
              model_matches "$TMP/two.h5" "$TMP/two-b.ref" > /dev/null && echo b) | wc -l)" = 1
 
+# stream.policy = weighted (a reservoir of 5): round 1 holds all 3 + 3 received (weights
+# 3 and 3, as FedAvg's); round 2 holds 5 of the 6 received and all 4: the weights are
+# 5 (6/5)^beta and 4 (4/4)^beta, the local steps ceil(5/2) = 3 and 2 (the reference's
+# step cap: a client of 6 copies with 3 steps trains on the held 5 alike).
+for beta in 1 0.5; do
+  "$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/w$beta.h5" --set stream.policy=weighted \
+    --set stream.weight_power=$beta > "$TMP/w.log" 2>&1 || { cat "$TMP/w.log"; bad "toy weighted run, beta $beta"; }
+  w0=$(awk -v b=$beta 'BEGIN { printf "%.17g", 5 * (6 / 5) ^ b }')
+  printf '0 %s 1.0 -0.5 0 3\n1 4 0.25 0.75 2\n' "$w0" > "$TMP/wheld2"
+  ref "$TMP/x1" "$TMP/wheld2" > "$TMP/w$beta.ref"
+  check "weighted, beta $beta: the model = FedAvg on 3 + 3, then weights $w0 and 4 (reference)" \
+    model_matches "$TMP/w$beta.h5" "$TMP/w$beta.ref"
+  check "weighted, beta $beta: /participation.steps 2 2, then 3 2" \
+    test "$(cols "$TMP/w$beta.h5" /participation steps | tr '\n' ' ')" = "2 2 3 2 "
+done
+"$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/res0.h5" --set stream.policy=reservoir > "$TMP/w.log" 2>&1 ||
+  { cat "$TMP/w.log"; bad "toy reservoir run"; }
+check "weighted, beta 1: not the reservoir's model (weights 5 and 4)" test "$(model_values "$TMP/w1.h5")" != \
+  "$(model_values "$TMP/res0.h5")"
+"$HETFL" run "$TMP/toy.conf" --quiet -o "$TMP/w0.h5" --set stream.policy=weighted --set stream.weight_power=0 \
+  > "$TMP/w.log" 2>&1 || { cat "$TMP/w.log"; bad "toy weighted run, beta 0"; }
+check "weighted, beta 0: the reservoir's model bitwise" test "$(model_values "$TMP/w0.h5")" = \
+  "$(model_values "$TMP/res0.h5")"
+
 # --- the formulas on unequal natural clients ---
 { small_suite 9
   printf 'batch_size = 4\neval_every = 2\n[data]\nclient_test_fraction = 0.2\n[run]\ncheckpoint_every = 3\n'; } > "$TMP/s.conf"
@@ -124,17 +154,34 @@ check "/client_eval.samples = the test samples aligned with the last 6 arrivals"
 check "the windows are not all the whole split" test "$(awk '{ s += $3 } END { print s }' "$TMP/ceval.ref")" -lt \
   "$(awk '{ s += $1 } END { print s * 5 }' "$TMP/hk")"
 
-# --- determinism ---
-for n in 1 3; do  # (1 rank: without mpiexec)
+# hetfl report: the toy's last /stream row (round 2: 10 received, 9 held, 1 ended; round 1's
+# 6, 6, 0 differ in every column); hetfl-plot: stream.png
+"$HETFL" report "$TMP/toy.h5" > "$TMP/rep.txt" 2>&1
+check "hetfl report: stream received / held / ended = the last /stream row, 10 9 1" test \
+  "$(awk '/^stream: (samples received|samples held|clients ended)/ { print $NF }' "$TMP/rep.txt" | tr '\n' ' ')" = \
+  "10 9 1 "
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, matplotlib' 2> /dev/null && { py=$p; break; }; done
+if [ -n "$py" ]; then
+  "$py" "$HETFL_SRCDIR/tools/hetfl-plot.py" -o "$TMP/png" --no-heatmap "$TMP/on.h5" > /dev/null 2>&1
+  check "hetfl-plot wrote stream.png" test "$(head -c 4 "$TMP/png/stream.png" | tail -c 3)" = PNG
+fi
+
+# --- determinism: the weighted policy, per-client rates ---
+WSTREAM=("${STREAM[@]}" --set stream.policy=weighted --set stream.weight_power=0.7 --set stream.rate_spread=0.6)
+for n in 1 2 3; do  # (1 rank: without mpiexec)
   if [ $n = 1 ]; then launch=("$HETFL"); else launch=("$MPIEXEC" -n $n $OVERSUB "$HETFL"); fi
-  "${launch[@]}" run "$TMP/s.conf" --quiet -o "$TMP/on-$n.h5" "${STREAM[@]}" > "$TMP/on-$n.log" 2>&1 ||
-    { cat "$TMP/on-$n.log"; bad "stream run on $n ranks"; }
-  check "stream: $n rank(s) == 2 ranks" "$HETFL" compare "$TMP/on.h5" "$TMP/on-$n.h5"
+  "${launch[@]}" run "$TMP/s.conf" --quiet -o "$TMP/w-$n.h5" "${WSTREAM[@]}" > "$TMP/w-$n.log" 2>&1 ||
+    { cat "$TMP/w-$n.log"; bad "weighted stream run on $n ranks"; }
 done
-cp "$TMP/on.h5" "$TMP/res.h5"
-run_mpi 3 run "$TMP/s.conf" --quiet "${STREAM[@]}" --resume "$TMP/res.h5" > "$TMP/res.log" 2>&1 ||
+check "weighted stream: 1 rank == 2 ranks" "$HETFL" compare "$TMP/w-2.h5" "$TMP/w-1.h5"
+check "weighted stream: 3 ranks == 2 ranks" "$HETFL" compare "$TMP/w-2.h5" "$TMP/w-3.h5"
+check "rate_spread: the arrivals differ from a common rate's" test \
+  "$(cols "$TMP/w-1.h5" /stream arrived | tr '\n' ' ')" != "$(cols "$TMP/on.h5" /stream arrived | tr '\n' ' ')"
+cp "$TMP/w-2.h5" "$TMP/res.h5"
+run_mpi 3 run "$TMP/s.conf" --quiet "${WSTREAM[@]}" --resume "$TMP/res.h5" > "$TMP/res.log" 2>&1 ||
   { cat "$TMP/res.log"; bad "--resume on 3 ranks"; }
-check "stream: the checkpoint at round 6 resumed on 3 ranks (from 2) = uninterrupted" \
-  "$HETFL" compare "$TMP/on.h5" "$TMP/res.h5"
+check "weighted stream: the checkpoint at round 6 resumed on 3 ranks (from 2) = uninterrupted" \
+  "$HETFL" compare "$TMP/w-2.h5" "$TMP/res.h5"
 check "stream: 9 /stream rows after the resume" test "$(nrows "$TMP/res.h5" /stream)" = 9
 finish

@@ -5,8 +5,9 @@
  * rounds 1-3 with an unlimited memory, FIFO and a reservoir of 2 (the
  * partition the engine trains on), the drift order (classes grouped, in the
  * client's keyed class order), reservoir sampling's uniform inclusion
- * probability M/A over many clients, and the evaluation window of the
- * clients' test splits.
+ * probability M/A over many clients, the evaluation window of the
+ * clients' test splits, the weighted policy's aggregation weights
+ * m_k (A_k / m_k)^β and divisor, and per-client rates (stream.rate_spread).
  */
 #include "cunit_main.h"
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "rng.h"
 #include "run.h"
 #include "stream.h"
+#include "hf_util.h"
 
 #define SEED 11
 
@@ -267,6 +269,83 @@ static void test_window(void)
     done(&x);
 }
 
+/* stream.policy = weighted on the two clients (5 and 3 samples, reservoir of 2):
+ * FedAvg's plan weights are the held counts m = 2, 2 (divisor 4).  Round 2:
+ * A = 4, 3 → β = 1: weights 2 · 4/2 = 4 and 2 · 3/2 = 3, divisor 4 · 7/4 = 7;
+ * round 3: A = 5, 3 → β = 0.5: 2 √2.5 = √10 and 2 √1.5 = √6, divisor √10 + √6;
+ * a dropped entry keeps weight 0 and changes nothing; β = 0 (reservoir) leaves
+ * the plan as it is. */
+static void test_weighted(void)
+{
+    hf_run_t x;
+    hf_params_t p;
+    hf_cplan_t c[3];
+    int sel[3] = {0, 1, 0};
+    two_clients(&x, &p, 2, 1, 0);
+    x.plan.c = c;
+    double beta[3] = {1.0, 0.5, 0.0}, want0[3] = {4.0, sqrt(10.0), 2.0}, want1[3] = {3.0, sqrt(6.0), 2.0};
+    for (int t = 0; t < 3; t++) {
+        p.stream_weight_power = beta[t];
+        hf_stream_advance(&x, t == 0 ? 2 : 3);
+        memset(c, 0, sizeof c);
+        c[0].kept = c[1].kept = 1;
+        c[0].weight = c[1].weight = 2.0;  /* m_k, as hf_weights_samples gives them */
+        x.plan.m = 3;
+        x.plan.divisor = 4.0;
+        hf_stream_weights(&x, sel, 3);
+        CU_ASSERT_DOUBLE_EQUAL(c[0].weight, want0[t], 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(c[1].weight, want1[t], 1e-12);
+        CU_ASSERT_EQUAL(c[2].weight, 0.0);
+        CU_ASSERT_DOUBLE_EQUAL(x.plan.divisor, want0[t] + want1[t], 1e-12);
+    }
+    done(&x);
+}
+
+/* stream.rate_spread = 0.5 around rate 4: client k's rate is 4 (1 + 0.5 (2 u_k - 1)),
+ * u_k = uniform keyed (seed, HF_RNG_STREAM_RATE, k, 0); over 4000 clients the rates lie in
+ * [2, 6) with mean 4 (sd of the mean 1.155 / √4000 = 0.018). */
+static void test_rate_spread(void)
+{
+    hf_params_t p;
+    memset(&p, 0, sizeof p);
+    p.seed = SEED;
+    p.stream_rate = 4.0;
+    p.stream_rate_spread = 0.5;
+    double sum = 0.0, lo = 1e9, hi = 0.0;
+    for (int k = 0; k < 4000; k++) {
+        hf_rng_t r;
+        hf_rng_init(&r, SEED, HF_RNG_STREAM_RATE, (uint64_t)k, 0);
+        double want = 4.0 * (1.0 + 0.5 * (2.0 * hf_rng_uniform(&r) - 1.0)), got = hf_stream_client_rate(&p, k);
+        CU_ASSERT_DOUBLE_EQUAL(got, want, 1e-12);
+        sum += got;
+        lo = HF_MIN(lo, got);
+        hi = HF_MAX(hi, got);
+    }
+    CU_ASSERT(fabs(sum / 4000 - 4.0) < 0.06);
+    CU_ASSERT(lo >= 2.0 && lo < 2.05 && hi < 6.0 && hi > 5.95);
+    p.stream_rate_spread = 0;
+    CU_ASSERT_EQUAL(hf_stream_client_rate(&p, 7), 4.0);
+    /* the two clients at rate 1.5 spread by 0.6: each one's A_k(r) = min(n_k, 1 + ⌊r ρ_k⌋) */
+    hf_run_t x;
+    hf_params_t q;
+    two_clients(&x, &q, 0, 0, 0);
+    hf_stream_free(x.stream);
+    q.stream_rate_spread = 0.6;
+    hf_stream_setup(&x);
+    /* ρ = 1.5 (1 + 0.6 (2 u - 1)): 0.97370264406667728 and 1.1198554700882588 (u_0 = 0.2076, u_1 = 0.2888),
+     * so with initial 1: A_0 = 1 + ⌊0.974 r⌋ = 1, 2, 3 and A_1 = min(3, 1 + ⌊1.120 r⌋) = 2, 3, 3 (at a
+     * common 1.5: 2, 4, 5 and 2, 3, 3) */
+    CU_ASSERT_DOUBLE_EQUAL(hf_stream_client_rate(&q, 0), 0.97370264406667728, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(hf_stream_client_rate(&q, 1), 1.1198554700882588, 1e-12);
+    long want0[3] = {1, 2, 3}, want1[3] = {2, 3, 3};
+    for (int r = 1; r <= 3; r++) {
+        hf_stream_advance(&x, r);
+        CU_ASSERT_EQUAL(x.part.off[1], want0[r - 1]);
+        CU_ASSERT_EQUAL(x.part.off[2] - x.part.off[1], want1[r - 1]);
+    }
+    done(&x);
+}
+
 static const hf_cu_test_t stream_tests[] = {
     {"arrival counts", test_arrived, NULL},
     {"unlimited memory", test_unlimited, NULL},
@@ -275,6 +354,8 @@ static const hf_cu_test_t stream_tests[] = {
     {"reservoir is a uniform sample", test_reservoir_uniform, NULL},
     {"drift order", test_drift, NULL},
     {"evaluation window", test_window, NULL},
+    {"weighted policy's weights", test_weighted, NULL},
+    {"per-client rates", test_rate_spread, NULL},
     {0}};
 static const hf_cu_suite_t suites[] = {{"stream", stream_tests, NULL, NULL}, {0}};
 int main(int argc, char **argv) { return hf_cu_main(&argc, &argv, 0, suites); }

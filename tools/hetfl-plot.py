@@ -27,6 +27,11 @@ Writes into DIR (default .), one file per format (default png):
                             and the global model's test accuracy (dotted) vs round;
                             right, the distribution (ECDF) of the clients' accuracies at
                             the last evaluated round, one line per run
+  stream.*                  data-stream runs (/stream, stream.rate or stream.trace):
+                            left, the samples the clients have received (solid) and
+                            hold in their memories (dashed) vs round, all clients;
+                            right, the clients whose stream has ended vs round; one
+                            colour per run
   privacy.*                 runs with a membership attack (/privacy, privacy.attack):
                             left, the attack's AUC vs round (0.5: chance), one line per
                             run (legend: the run's DP epsilon, root attribute
@@ -109,6 +114,7 @@ class Run:
             self.feddf = f["feddf"][:] if "feddf" in f else None
             self.client_eval = f["client_eval"][:] if "client_eval" in f else None
             self.privacy = f["privacy"][:] if "privacy" in f else None
+            self.stream = f["stream"][:] if "stream" in f else None
             self.attribute = f["attribute_inference"][:] if "attribute_inference" in f else None
             self.dp_epsilon = float(f.attrs["dp_epsilon"]) if "dp_epsilon" in f.attrs else None
             st = f.attrs.get("status", "")
@@ -311,6 +317,30 @@ def plot_client_eval(runs, outdir, opts):
     a_d.set_ylabel("fraction of clients at or below")
     a_d.grid(alpha=0.3)
     return save(fig, outdir, "client-accuracy", opts)
+
+
+def plot_stream(runs, outdir, opts):
+    """Data streams (/stream): samples received and held, ended streams, per round."""
+    rs = [r for r in runs if r.stream is not None and len(r.stream)]
+    if not rs:
+        return []
+    fig, (a_s, a_e) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, r in enumerate(rs):
+        c = "C%d" % (i % 10)
+        st = r.stream
+        a_s.plot(st["round"], st["arrived"], color=c, label=r.label())
+        a_s.plot(st["round"], st["held"], color=c, ls="--")
+        a_e.plot(st["round"], st["exhausted"], color=c)
+    a_s.set_xlabel("round")
+    a_s.set_ylabel("samples, all clients")
+    a_s.grid(alpha=0.3)
+    a_s.legend(handles=a_s.get_legend_handles_labels()[0] +
+               [plt.Line2D([], [], color="grey"), plt.Line2D([], [], color="grey", ls="--")],
+               labels=a_s.get_legend_handles_labels()[1] + ["received", "held in memory"], fontsize=7)
+    a_e.set_xlabel("round")
+    a_e.set_ylabel("clients whose stream has ended")
+    a_e.grid(alpha=0.3)
+    return save(fig, outdir, "stream", opts)
 
 
 def plot_privacy(runs, outdir, opts):
@@ -541,6 +571,7 @@ def main(argv):
         written += plot_width(runs, a.outdir, a)
         written += plot_feddf(runs, a.outdir, a)
         written += plot_client_eval(runs, a.outdir, a)
+        written += plot_stream(runs, a.outdir, a)
         written += plot_privacy(runs, a.outdir, a)
         written += plot_attribute(runs, a.outdir, a)
         written += plot_consensus(runs, a.outdir, a)

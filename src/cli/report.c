@@ -229,6 +229,22 @@ static void run_client_eval(run_t *r, const hf_h5in_t *in)
     add_extra(r, "final_client_acc_min", "final client acc. worst", last->client_acc_min);
 }
 
+/* Data streams (/stream): its last row, the samples the clients had received and
+ * held and the streams that had ended by the last round. */
+static void run_stream(run_t *r, const hf_h5in_t *in)
+{
+    long n;
+    static const char *const cols[] = {"arrived", "held", "exhausted"};
+    double *v = read_cols(in->file, "stream", cols, 3, &n);
+    if (!v) return;
+    if (n > 0) {
+        add_extra(r, "final_stream_arrived", "stream: samples received", v[3 * (n - 1)]);
+        add_extra(r, "final_stream_held", "stream: samples held", v[3 * (n - 1) + 1]);
+        add_extra(r, "final_stream_exhausted", "stream: clients ended", v[3 * (n - 1) + 2]);
+    }
+    free(v);
+}
+
 /* Privacy: the membership attack's mean AUC and TPR at 1 % FPR over its /privacy
  * rows (every observed upload or evaluated model), the attribute attack's mean
  * accuracy and AUC over its /attribute_inference rows, and the ε the run spent (root attribute
@@ -315,6 +331,7 @@ static void run_extras(run_t *r, const hf_h5in_t *in)
         if (!isnan(in->rounds[i].consensus_distance)) cd = in->rounds[i].consensus_distance;
     if (!isnan(cd)) add_extra(r, "final_consensus_distance", "final consensus distance", cd);
     run_client_eval(r, in);
+    run_stream(r, in);
     run_privacy(r, in);
 }
 
@@ -439,7 +456,9 @@ int hf_report_metric_valid(const char *name, int *to_target)
                                          "final_consensus_distance", "final_client_acc_mean",
                                          "final_client_acc_wmean", "final_client_acc_p10",
                                          "final_client_acc_min", "privacy_auc", "privacy_tpr_at_1pct_fpr",
-                                         "attribute_accuracy", "attribute_auc", "final_dp_epsilon", NULL};
+                                         "attribute_accuracy", "attribute_auc", "final_dp_epsilon",
+                                         "final_stream_arrived", "final_stream_held", "final_stream_exhausted",
+                                         NULL};
     for (int i = 0; extras[i]; i++)
         if (!strcmp(name, extras[i])) return 1;
     const char *w = "final_accuracy_width_";

@@ -115,10 +115,21 @@ static const hf_opt_t core_options[] = {
      "per client: the client's label distribution shifts class by class over time)"},
     {"stream.memory", HF_OPT_INT, "0", 0, 100000000, NULL,
      "data streams: samples a client keeps (its memory budget); 0 = every sample received"},
-    {"stream.policy", HF_OPT_CHOICE, "fifo", NONE, "fifo|reservoir",
-     "data streams: what a full memory keeps: fifo (the last stream.memory received) or reservoir "
+    {"stream.rate_spread", HF_OPT_FLOAT, "0", 0, 0.99, NULL,
+     "data streams: per-client arrival rates: client k's rate is stream.rate (1 + s (2 u_k - 1)), u_k "
+     "uniform in [0, 1) drawn per client from the seed (a rate uniform in [rate (1 - s), rate (1 + s)), "
+     "mean stream.rate); 0 = every client at stream.rate; needs stream.rate > 0"},
+    {"stream.policy", HF_OPT_CHOICE, "fifo", NONE, "fifo|reservoir|weighted",
+     "data streams: what a full memory keeps: fifo (the last stream.memory received), reservoir "
      "(Vitter's algorithm R: a uniform sample of everything received, the draws keyed per client and "
-     "arrival); needs stream.memory > 0"},
+     "arrival) or weighted (the weighted empirical risk of Marfoq et al., AISTATS 2023, as hetfl reads "
+     "it: a reservoir memory whose samples each stand for (A_k / m_k)^stream.weight_power of the A_k "
+     "received, m_k held: the client's aggregation weight m_k (A_k / m_k)^power); needs stream.memory > 0"},
+    {"stream.weight_power", HF_OPT_FLOAT, "1", 0, 1, NULL,
+     "data streams, stream.policy = weighted: the exponent beta of a held sample's weight (A_k / m_k)^beta: "
+     "1 = every received sample counts alike (the reservoir's importance weight: unbiased for all the "
+     "client has received), 0 = every held sample alike (= reservoir); between: the bias-variance trade-off "
+     "of a weighted empirical risk"},
     {"stream.eval_window", HF_OPT_INT, "0", 0, 100000000, NULL,
      "data streams, per-client evaluation on the client's current distribution: its test split, ordered "
      "as its stream, restricted to the samples aligned with its last W arrivals (test sample i of h stands "
@@ -501,10 +512,13 @@ static int stream_params(hf_params_t *p, const hf_conf_t *c)
     p->stream_memory = hf_conf_int(c, "stream.memory");
     p->stream_window = hf_conf_int(c, "stream.eval_window");
     p->stream_drift = !strcmp(oget(c, "stream.order"), "drift");
-    p->stream_reservoir = !strcmp(oget(c, "stream.policy"), "reservoir");
+    const char *pol = oget(c, "stream.policy");
+    p->stream_reservoir = !strcmp(pol, "reservoir") || !strcmp(pol, "weighted");
+    p->stream_weight_power = !strcmp(pol, "weighted") ? hf_conf_float(c, "stream.weight_power") : 0.0;
+    p->stream_rate_spread = hf_conf_float(c, "stream.rate_spread");
     copy_str(p->stream_trace, sizeof p->stream_trace, oget(c, "stream.trace"));
     static const char *keys[] = {"stream.initial", "stream.order", "stream.memory", "stream.policy",
-                                 "stream.eval_window"};
+                                 "stream.eval_window", "stream.rate_spread", "stream.weight_power"};
     const char *on = p->stream_trace[0] ? "stream.trace" : "stream.rate";
     if (p->stream_rate <= 0 && !p->stream_trace[0]) {
         for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
@@ -514,6 +528,12 @@ static int stream_params(hf_params_t *p, const hf_conf_t *c)
     }
     if (p->stream_rate > 0 && p->stream_trace[0])
         return cross_err(c, "stream.trace", "the arrivals come from stream.rate or from a trace,", "not both");
+    if (p->stream_trace[0] && key_given(c, "stream.rate_spread"))
+        return cross_err(c, "stream.rate_spread", "spreads stream.rate, and the arrivals come from",
+                         "stream.trace (give each client its own lines there)");
+    if (key_given(c, "stream.weight_power") && strcmp(pol, "weighted") != 0)
+        return cross_err(c, "stream.weight_power", "weights a stream.policy = weighted memory;", "the policy is not "
+                         "weighted");
     if (strcmp(oget(c, "federation.mode"), "centralized") != 0)
         return cross_err(c, on, "data streams run in federation.mode = centralized only,", "not "
                          "decentralized or async");

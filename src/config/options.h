@@ -53,7 +53,9 @@ typedef struct {
     long stream_memory;         /* samples a client keeps (0: all received) */
     long stream_window;         /* per-client evaluation: the last W arrivals' test samples (0: all) */
     int stream_drift;           /* stream.order = drift: arrivals class by class */
-    int stream_reservoir;       /* stream.policy = reservoir (else fifo) */
+    int stream_reservoir;       /* stream.policy = reservoir or weighted: a reservoir memory (else fifo) */
+    double stream_weight_power; /* stream.policy = weighted: beta of a held sample's weight (A/m)^beta (else 0) */
+    double stream_rate_spread;  /* stream.rate_spread: client rates uniform in rate (1 ± s) */
     char stream_trace[4096];    /* stream.trace: arrivals client,round,samples ("": stream.rate) */
     /* [model] */
     hf_model_cfg_t model;

@@ -131,6 +131,7 @@ static void round_plan(hf_run_t *x, loop_t *L, round_t *R)
     R->round_dur = hf_plan_devices(x, t, L->sel, mt, p->clients_per_round, hf_model_train_flops(&x->model));
     hf_plan_energy(x, t, L->sel, mt, L->sim_time);  /* budgets, adaptation, 1/π weights (energy.c) */
     if (x->vol) hf_vol_dropouts(x, L->sel, mt, L->sim_time);  /* offline before finish; weights */
+    hf_stream_weights(x, L->sel, mt);  /* stream.policy = weighted: (A_k / m_k)^beta (stream.c) */
 }
 
 /* -------------------------------------------------------------- 3. train --- */

@@ -119,11 +119,14 @@ static double clients_seen(const hf_params_t *p, const hf_conf_t *c, int R)
     return HF_MIN((double)block, (double)p->rounds * hf_devices_nselect(&p->devs, p->clients_per_round, N));
 }
 
-/* Every kind of per-client state the run will keep (at most 4 in cs[]): the
+/* Every kind of per-client state the run will keep (at most 5 in cs[]): the
  * strategy's (its client_state_bytes hook), top-k's error-feedback memory,
  * decentralized client models and their mixed copies, async's buffered
- * updates (at most one per client, async.concurrency in all). */
-static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R, client_state_t *cs)
+ * updates (at most one per client, async.concurrency in all), a data stream's
+ * copy of the partition and memories (every registered client on every rank:
+ * hf_stream_bytes / N a client, for N clients). */
+static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R, const hf_partition_t *part,
+                        client_state_t *cs)
 {
     const hf_strategy_t *st = hf_strategy_find(p->strategy);
     double seen = clients_seen(p, c, R), fl = 4.0 * (double)P;
@@ -140,6 +143,11 @@ static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R,
         cs[n++] = (client_state_t){fl + 32.0, HF_MIN(seen, C > 0 ? C : p->clients_per_round),
                                    "async.concurrency", "async buffered updates"};
     }
+    double sb = hf_stream_bytes(p, part);
+    if (sb > 0)
+        cs[n++] = (client_state_t){sb / HF_MAX(part->nclients, 1), (double)HF_MAX(part->nclients, 1),
+                                   p->stream_trace[0] ? "stream.trace" : "stream.rate",
+                                   "a data stream's arrival orders and memories"};
     return n;
 }
 
@@ -161,8 +169,8 @@ static int check_model_memory(hf_run_t *x, long P)
     const hf_conf_t *c = x->o->conf;
     double copies = 10.0 * 4.0 * (double)P;
     double act = hf_work_bytes(&x->model, HF_MAX(p->batch_size, HF_EVAL_CHUNK), p->batch_size);
-    client_state_t cs[4];
-    int ncs = client_state(p, c, P, x->size, cs), big = 0;
+    client_state_t cs[5];
+    int ncs = client_state(p, c, P, x->size, &x->part, cs), big = 0;
     double per_client = 0.0;
     for (int i = 0; i < ncs; i++) {
         per_client += cs[i].bytes * cs[i].clients;
@@ -176,7 +184,9 @@ static int check_model_memory(hf_run_t *x, long P)
                            "with the model's buffers (%.6g MB) that needs at least %.6g MB per rank, more than "
                            "the %.6g MB available to each rank", o ? o : "default", cs[big].key, cs[big].what,
                            cs[big].bytes / 1e6, cs[big].clients, (copies + act) / 1e6, need / 1e6, have / 1e6);
-        hf_addhint("more ranks (fewer clients each), fewer federation.clients, or a smaller model");
+        hf_addhint(!strncmp(cs[big].key, "stream.", 7)
+                   ? "every rank holds every client's stream: a smaller stream.memory, fewer clients or samples"
+                   : "more ranks (fewer clients each), fewer federation.clients, or a smaller model");
         return rc;
     }
     const char *key = "model.hidden", *o = hf_conf_origin(c, key);

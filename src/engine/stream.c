@@ -17,7 +17,17 @@
  * M samples: fifo keeps the last M received; reservoir (Vitter's algorithm R)
  * keeps arrival j < M in slot j and, for j ≥ M, puts it in slot u, u uniform
  * in [0, j] keyed (seed, HF_RNG_STREAM, k, 3 + j), when u < M — a uniform
- * sample of everything received.  The memory is the client's partition for
+ * sample of everything received.  weighted keeps the same reservoir and
+ * weights it: the weighted empirical risk of Marfoq, Neglia, Kameni and Vidal
+ * (AISTATS 2023) as hetfl reads it, Σ_k Σ_{i held by k} ω_k ℓ_i with
+ * ω_k ∝ (A_k / m_k)^β (m_k held, β = stream.weight_power).  β = 1: a held
+ * sample stands for the A_k / m_k received ones it was drawn among, so the
+ * risk is unbiased for everything the clients received (each received sample
+ * counts alike, the clients' weights ∝ A_k); β = 0: every held sample alike
+ * (= reservoir, the lower variance term Σ_k λ_k² / m_k of the weighted-ERM
+ * bound).  Within a client every held sample has the same weight, so the
+ * policy is the aggregation weight m_k (A_k / m_k)^β (hf_stream_weights).
+ * The memory is the client's partition for
  * the round (x->part, rewritten in place before selection), so the plan's
  * steps and weights, the simulated clock, local training, fine-tuning and the
  * strategies all see the samples the client holds now.
@@ -46,6 +56,7 @@ struct hf_stream {
     long *held;           /* samples in memory (N) */
     long *slot_off;       /* N+1: reservoir slots of client k: slot[slot_off[k] ..] = stream positions */
     long *slot;
+    double *rate;         /* ρ_k: client k's arrival rate (N) */
     int round;            /* the round the state is at (0: before the first) */
     /* stream.trace, by client then round: client k's lines are tr_round/tr_count
      * [tr_off[k], tr_off[k + 1]); tr_pos[k] the first not yet summed into tr_sum[k] */
@@ -65,6 +76,14 @@ static const hf_col_doc_t stream_cols[] = {
     {"held", "samples", "samples in the clients' memories this round (what they train on), all clients"},
     {"exhausted", "", "clients whose stream has ended (every training sample received)"},
     {NULL, NULL, NULL}};
+
+double hf_stream_client_rate(const hf_params_t *p, int k)
+{
+    if (p->stream_rate_spread <= 0) return p->stream_rate;
+    hf_rng_t r;
+    hf_rng_init(&r, p->seed, HF_RNG_STREAM_RATE, (uint64_t)k, 0);
+    return p->stream_rate * (1.0 + p->stream_rate_spread * (2.0 * hf_rng_uniform(&r) - 1.0));
+}
 
 long hf_stream_arrived(long nk, long initial, double rate, int round)
 {
@@ -188,6 +207,15 @@ static long trace_until(hf_stream_t *s, int k, int r)
     return s->tr_sum[k];
 }
 
+double hf_stream_bytes(const hf_params_t *p, const hf_partition_t *part)
+{
+    if (p->stream_rate <= 0 && !p->stream_trace[0]) return 0.0;
+    long N = part->nclients, n = part->off[N], slots = 0;
+    for (long k = 0; k < N && p->stream_reservoir && p->stream_memory > 0; k++)
+        slots += HF_MIN(part->off[k + 1] - part->off[k], p->stream_memory);
+    return 8.0 * (double)(HF_MAX(n, 1) + (N + 1) + 2 * N + (N + 1) + HF_MAX(slots, 1) + HF_MAX(N, 1));
+}
+
 int hf_stream_setup(hf_run_t *x)
 {
     const hf_params_t *p = x->p;
@@ -212,6 +240,8 @@ int hf_stream_setup(hf_run_t *x)
         s->slot_off[k + 1] = s->slot_off[k] + (p->stream_reservoir && p->stream_memory > 0 ? HF_MIN(nk, p->stream_memory) : 0);
     }
     s->slot = hf_malloc((size_t)HF_MAX(s->slot_off[N], 1) * sizeof(long));
+    s->rate = hf_malloc((size_t)HF_MAX(N, 1) * sizeof(double));
+    for (int k = 0; k < N; k++) s->rate[k] = hf_stream_client_rate(p, k);
     if (!p->stream_trace[0]) return 0;
     int rc = hf_key_wrap(x->o->conf, "stream.trace", trace_load(s, p->stream_trace, N, p->rounds));
     for (int k = 0; k < N && !rc; k++) {  /* round 1: nobody without a sample to train on */
@@ -249,7 +279,7 @@ void hf_stream_advance(hf_run_t *x, int r)
     for (int k = 0; k < s->full.nclients; k++) {
         long nk = s->full.off[k + 1] - s->full.off[k];
         const long *fk = s->full.idx + s->full.off[k];
-        long a = hf_stream_arrived(nk, p->stream_initial + trace_until(s, k, r), p->stream_rate, r);
+        long a = hf_stream_arrived(nk, p->stream_initial + trace_until(s, k, r), s->rate[k], r);
         long m = M > 0 ? HF_MIN(a, M) : a;
         x->part.off[k] = o;
         if (p->stream_reservoir && M > 0) {
@@ -263,6 +293,22 @@ void hf_stream_advance(hf_run_t *x, int r)
     }
     x->part.off[s->full.nclients] = o;
     s->round = r;
+}
+
+void hf_stream_weights(hf_run_t *x, const int *sel, int m)
+{
+    const hf_stream_t *s = x->stream;
+    double beta = x->p->stream_weight_power, sw = 0.0, swf = 0.0;
+    if (!s || beta <= 0) return;
+    for (int i = 0; i < m; i++) {
+        hf_cplan_t *c = &x->plan.c[i];
+        long held = x->part.off[sel[i] + 1] - x->part.off[sel[i]];
+        if (!c->kept || held <= 0) continue;
+        sw += c->weight;
+        c->weight *= pow((double)s->arrived[sel[i]] / (double)held, beta);
+        swf += c->weight;
+    }
+    if (sw > 0) x->plan.divisor *= swf / sw;
 }
 
 int hf_stream_round(hf_run_t *x, int round)
@@ -312,7 +358,7 @@ void hf_stream_free(hf_stream_t *s)
 {
     if (!s) return;
     hf_partition_free(&s->full);
-    free(s->arrived); free(s->held); free(s->slot_off); free(s->slot);
+    free(s->arrived); free(s->held); free(s->slot_off); free(s->slot); free(s->rate);
     free(s->tr_off); free(s->tr_pos); free(s->tr_sum); free(s->tr_count); free(s->tr_round);
     free(s);
 }

@@ -24,9 +24,11 @@
  *  - a datastore holds at most min(n_k, knnper.capacity, ⌊knnper.max_bytes /
  *    (4 D + 4)⌋) samples (a float key and an int label each), the first of a
  *    permutation keyed (seed, HF_RNG_KNNPER, client) when capped (the authors
- *    subsample at random up to a capacity).  Its bytes are accounted in the
- *    run's strategy_state_bytes (the sum over all clients: the memory the
- *    clients hold).  The cap is a key, not yet the device class's memory;
+ *    subsample at random up to a capacity), and a client of a device class
+ *    that knnper.class_max_bytes names at most ⌊that class's bytes / (4 D +
+ *    4)⌋ (the datastore memory a phone gives it, say).  Its bytes are
+ *    accounted in the run's strategy_state_bytes (the sum over all clients:
+ *    the memory the clients hold);
  *  - the global model on the global test set (/rounds.test_accuracy) is
  *    FedAvg's, bit for bit; with λ = 0 every client's accuracy is the global
  *    model's (tests/personal_mix.sh).
@@ -52,6 +54,10 @@ static const hf_opt_t keys[] = {
      "knnper: most samples in a client's datastore (0: all its training samples)"},
     {"knnper.max_bytes", HF_OPT_INT, "0", 0, 1e15, NULL,
      "knnper: most bytes of a client's datastore, 4 D + 4 a sample (0: no cap)"},
+    {"knnper.class_max_bytes", HF_OPT_STRING, "", HF_OPT_NORANGE, NULL,
+     "knnper: per device class, most bytes of the datastore of its clients, 4 D + 4 a sample: a list "
+     "class:bytes,... of the run's classes (devices.classes or devices.file), e.g. phone-low:200000; a "
+     "class not listed: no class cap (knnper.capacity and knnper.max_bytes apply to every client)"},
     {0},
 };
 
@@ -61,6 +67,8 @@ typedef struct {
     long cap;               /* samples a datastore may hold */
     int ds_client;          /* whose datastore is built (−1: none) */
     long ds_n;
+    long *class_cap;        /* per device class: most samples of a datastore (LONG_MAX: no cap) */
+    const int *dcls;        /* client → device class (the run's) */
     float *keys;            /* ds_n × D */
     int *labels, *perm;     /* ds_n; a client's sample order */
     float *qf, *logits;     /* HF_EVAL_CHUNK queries' features and outputs */
@@ -68,8 +76,42 @@ typedef struct {
     double *nd, *pk;        /* their squared distances; p_kNN (C) */
 } knnper_t;
 
+/* knnper.class_max_bytes ("class:bytes,..." of the run's device classes) into
+ * caps[class] = ⌊bytes / per⌋ (LONG_MAX for a class not listed); caps NULL:
+ * only check.  HF_EINPUT "FILE:LINE: key 'knnper.class_max_bytes': ...". */
+static int class_caps(const hf_params_t *p, const hf_conf_t *c, long per, long *caps)
+{
+    const hf_devices_t *d = &p->devs;
+    for (int i = 0; caps && i < d->nclasses; i++) caps[i] = LONG_MAX;
+    char buf[1024], *f[HF_MAX_CLASSES + 1];
+    snprintf(buf, sizeof buf, "%s", hf_conf_get(c, "knnper.class_max_bytes"));
+    if (!buf[0]) return 0;
+    int n = hf_split_csv(buf, f, HF_MAX_CLASSES + 1);
+    if (n > HF_MAX_CLASSES) return hf_key_err(c, "knnper.class_max_bytes", "more than %d classes", HF_MAX_CLASSES);
+    for (int i = 0; i < n; i++) {
+        while (*f[i] == ' ') f[i]++;
+        char *colon = strchr(f[i], ':');
+        long bytes;
+        if (!colon || (*colon = 0, hf_parse_long(colon + 1, &bytes)) || bytes < 1)
+            return hf_key_err(c, "knnper.class_max_bytes", "'%s': expected class:bytes, bytes a positive integer",
+                              f[i]);
+        int k = 0;
+        while (k < d->nclasses && strcmp(d->cls[k].name, f[i]) != 0) k++;
+        if (k == d->nclasses)
+            return hf_key_err(c, "knnper.class_max_bytes", "'%s' is not a device class of this run (devices.classes "
+                              "or devices.file)", f[i]);
+        if (caps && bytes < per)
+            return hf_key_err(c, "knnper.class_max_bytes", "'%s': %ld bytes hold no sample (%ld bytes each: 4 D + 4, "
+                              "D = %ld)", f[i], bytes, per, (per - 4) / 4);
+        if (caps) caps[k] = bytes / per;
+    }
+    return 0;
+}
+
 static int check_knnper(const hf_params_t *p, const hf_conf_t *c)
 {
+    int rc = class_caps(p, c, 1, NULL);
+    if (rc) return rc;
     if (p->model.arch == HF_ARCH_LSTM || p->model.arch == HF_ARCH_RESNET)  /* hf_model_features: dense models */
         return hf_key_err(c, "model.arch", "knnper's datastore keys are the last dense hidden layer, which the "
                           "%s does not expose: use logreg, mlp or cnn", hf_arch_name(p->model.arch));
@@ -79,8 +121,11 @@ static int check_knnper(const hf_params_t *p, const hf_conf_t *c)
     return 0;
 }
 
-/* Samples of client k's datastore. */
-static long ds_size(const knnper_t *f, long ntrain) { return HF_MIN(ntrain, f->cap); }
+/* Samples of client k's datastore (ntrain training samples). */
+static long ds_size(const knnper_t *f, int k, long ntrain)
+{
+    return HF_MIN(HF_MIN(ntrain, f->cap), f->class_cap[f->dcls[k]]);
+}
 
 static int init_knnper(hf_strat_t *s, struct hf_run *x)
 {
@@ -95,6 +140,10 @@ static int init_knnper(hf_strat_t *s, struct hf_run *x)
     long per = 4L * f->D + 4;
     f->cap = cap > 0 ? cap : LONG_MAX;
     if (mb > 0) f->cap = HF_MIN(f->cap, mb / per);
+    f->class_cap = hf_malloc((size_t)HF_MAX(s->p->devs.nclasses, 1) * sizeof(long));
+    f->dcls = x->dcls;
+    int rc = class_caps(s->p, s->conf, per, f->class_cap);
+    if (rc) return rc;
     f->ds_client = -1;
     long nmax = 1;
     for (int k = s->first_client; k < s->last_client; k++) nmax = HF_MAX(nmax, hf_strat_nk(s, k));
@@ -107,7 +156,7 @@ static int init_knnper(hf_strat_t *s, struct hf_run *x)
     f->nd = hf_malloc((size_t)f->k * sizeof(double));
     f->pk = hf_malloc((size_t)f->C * sizeof(double));
     uint64_t total = 0;  /* every client's datastore: its training samples (after its test split) */
-    for (int k = 0; k < s->nclients; k++) total += (uint64_t)ds_size(f, hf_strat_nk(s, k)) * (uint64_t)per;
+    for (int k = 0; k < s->nclients; k++) total += (uint64_t)ds_size(f, k, hf_strat_nk(s, k)) * (uint64_t)per;
     s->state_bytes_max = total;
     return 0;
 }
@@ -116,6 +165,7 @@ static void free_knnper(hf_strat_t *s)
 {
     knnper_t *f = s->state;
     if (!f) return;
+    free(f->class_cap);
     free(f->keys); free(f->labels); free(f->perm); free(f->qf); free(f->logits); free(f->nb); free(f->nd); free(f->pk);
     free(f);
 }
@@ -128,7 +178,7 @@ static void build_datastore(hf_strat_t *s, knnper_t *f, int k)
     struct hf_run *x = s->run;
     long n = x->part.off[k + 1] - x->part.off[k];
     const long *idx = x->part.idx + x->part.off[k];
-    f->ds_n = ds_size(f, n);
+    f->ds_n = ds_size(f, k, n);
     if (f->ds_n < n) {  /* capped: a keyed random subset, kept in partition order */
         hf_rng_t r;
         hf_rng_init(&r, s->p->seed, HF_RNG_KNNPER, (uint64_t)k, 0);
