@@ -94,16 +94,16 @@ run_mpi 2 run "$S" --quiet --resume "$TMP/term.h5" "${D[@]}" > "$TMP/resume.log"
 check "a1-c1: resume on 2 ranks: exit 0" test $? = 0
 check "a1-c1: resumed run = uninterrupted run" "$HETFL" compare "$TMP/d1.h5" "$TMP/term.h5"
 
-bad() {  # LEVELS KEY SECTION VALUE LINE [WANTKEY]: exit 2, "FILE:LINE: key 'WANTKEY'" (default KEY)
+refused() {  # LEVELS KEY SECTION VALUE LINE [WANTKEY]: exit 2, "FILE:LINE: key 'WANTKEY'" (default KEY)
   printf '[federation]\nstrategy = fedgen\n[fedgen]\nlevels = %s\n[%s]\n%s = %s\n' "$1" "$3" "${2#*.}" "$4" \
     > "$TMP/bad.conf"
   "$HETFL" run "$TMP/bad.conf" --quiet -o "$TMP/bad.h5" > "$TMP/bad.log" 2>&1
   local rc=$?
   [ $rc = 2 ] && grep -q "bad.conf:$5: key '${6:-$2}'" "$TMP/bad.log" && [ ! -e "$TMP/bad.h5" ]
 }
-check "fedgen.levels = a-x: exit 2, FILE:LINE" bad a-x fedgen.alpha fedgen 1 4 fedgen.levels
-check "fedgen.levels = a-c with energy.compress = qsgd: exit 2" bad a-c energy.compress energy qsgd 6
-check "fedgen.levels = a-c with privacy.attack = update: exit 2" bad a-c privacy.attack privacy update 6
+check "fedgen.levels = a-x: exit 2, FILE:LINE" refused a-x fedgen.alpha fedgen 1 4 fedgen.levels
+check "fedgen.levels = a-c with energy.compress = qsgd: exit 2" refused a-c energy.compress energy qsgd 6
+check "fedgen.levels = a-c with privacy.attack = update: exit 2" refused a-c privacy.attack privacy update 6
 check "fedgen.levels = a (one width) with privacy.attack = update: accepted" \
   bash -c "printf '[federation]\nstrategy = fedgen\n[privacy]\nattack = update\n' > '$TMP/ok.conf' &&
            '$HETFL' validate '$TMP/ok.conf' > /dev/null 2>&1"
