@@ -7,6 +7,7 @@
 #    (quotas 19.8 + 0.2 -> 20 + 0) but trains every one through hetero.c with
 #    the regulariser as its gradient term; /rounds, /participation and the
 #    model equal fedgen.levels = a (the engine's SGD with grad_hook) bit for bit;
+#    on the MLP and on the CNN;
 #  - alpha = 0 with a1-c1 is FjORD with tiers 0.25 and 1 always at p_max
 #    (pmax_prob 1: fixed widths, n_k-weighted masked averaging, no regulariser):
 #    model, /rounds accuracy and losses and /rounds_by_width bit for bit
@@ -42,6 +43,10 @@ same_run() {  # the model and every simulated column of /rounds and /participati
 }
 check "a99-c1 (every client width 1, through hetero.c) = levels a (engine SGD), bitwise" \
   same_run "$TMP/one.h5" "$TMP/w99.h5"
+CNN=(--set model.arch=cnn --set model.hidden=4,8,32 --set federation.rounds=3)
+run1 cnn "${G[@]}" "${CNN[@]}"
+run1 cnn99 "${G[@]}" "${CNN[@]}" --set fedgen.levels=a99-c1
+check "CNN (head: the output layer on fc's 32 units): a99-c1 = levels a, bitwise" same_run "$TMP/cnn.h5" "$TMP/cnn99.h5"
 check "a99-c1: /rounds_by_width has widths 1 and 0.25" \
   test "$(col "$TMP/w99.h5" /rounds_by_width width | sort -u | tr '\n' ' ')" = "0.25 1 "
 
