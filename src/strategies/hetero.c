@@ -1,6 +1,7 @@
 /*
- * hetero.c — the width sub-model machinery shared by heterofl.c, fjord.c and
- * dkt.c (see hetero.h), and the strategy hooks HeteroFL and FjORD share.
+ * hetero.c — the width sub-model machinery shared by heterofl.c, fjord.c,
+ * dkt.c and fedgen.c's mixed widths (see hetero.h), and the strategy hooks
+ * HeteroFL and FjORD share.
  *
  * A client never materialises the full model: it extracts its width's
  * coordinates of the global model into a compact buffer (slice.h), trains the
