@@ -5,6 +5,7 @@
 #    step — DP-SGD's path with B = 1; a clip of 1e12 never bites), bit for bit:
 #    with one example a batch, the per-example gradient is the batch gradient,
 #    clipping to 1e12 leaves it, the sum of one and the division by 1 are exact;
+#    the same with data.augment = crop-flip (dpsgd's own training augments);
 #  - the update attack (privacy.attack = update) observes dpsgd's uploads: on those
 #    two runs its /privacy rows are the same, bit for bit;
 #  - clipping bites: a tiny clip moves the model far less than no clip;
@@ -34,6 +35,12 @@ B1=(--set federation.rounds=2 --set federation.batch_size=1 --set federation.cli
 run1 avg1 "${B1[@]}"
 run1 dp1 "${B1[@]}" "${DP[@]}" --set dpsgd.noise_multiplier=0 --set dpsgd.clip=1e12
 check "dpsgd, B = 1, z = 0, clip 1e12 = fedavg with B = 1 (federation.clip 1e12), bitwise" model_same "$TMP/avg1.h5" "$TMP/dp1.h5"
+# data.augment: dpsgd's own training crops and flips as the engine's does (it skipped
+# the augmentation before), so the same pair stays equal with it, and it bites
+run1 avg1a "${B1[@]}" --set data.augment=crop-flip
+run1 dp1a "${B1[@]}" "${DP[@]}" --set dpsgd.noise_multiplier=0 --set dpsgd.clip=1e12 --set data.augment=crop-flip
+check "with data.augment = crop-flip: dpsgd (B = 1, z = 0) = fedavg, bitwise" model_same "$TMP/avg1a.h5" "$TMP/dp1a.h5"
+check "data.augment changes dpsgd's model (the check above can fail)" bash -c "! h5diff '$TMP/dp1.h5' '$TMP/dp1a.h5' /model/final /model/final > /dev/null 2>&1"
 # the uplink eavesdropper (privacy.attack = update) sees dpsgd's uploads as the engine's:
 # on the same two runs, the same /privacy rows, bit for bit
 U=(--set privacy.attack=update --set privacy.target=8 --set privacy.samples=30)

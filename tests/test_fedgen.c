@@ -95,9 +95,30 @@ static void test_regulariser_by_hand(void)
     double prior[2] = {0.0, 1.0};
     hf_rng_t r;
     hf_rng_init(&r, 5, HF_RNG_TEST, 1, 2);
-    double L = hf_fedgen_regularise(&d, gen, prior, 4, 0.5, &r, head, gh, z, y, g);
+    double L = hf_fedgen_regularise(&d, gen, prior, 4, d.F, 0.5, &r, head, gh, z, y, g);
     CU_ASSERT_DOUBLE_EQUAL(L, 0.5 * log(4.0), 1e-6);
     for (int b = 0; b < 4; b++) CU_ASSERT_EQUAL(y[b], 1);
+    CU_ASSERT_DOUBLE_EQUAL(gh[0], 0.375 * v, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(gh[1], -0.375 * v, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(gh[2], 0.375, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(gh[3], -0.375, 1e-6);
+}
+
+/* A width sub-model's head reads the first Fh of the F generated features:
+ * the generator above with a second output feature fixed at 100 (F = 2) and
+ * the same one-input head (Fh = 1) gives the same value and gradient; a head
+ * that read the second feature (or the wrong sample's) would not. */
+static void test_regulariser_narrow_head(void)
+{
+    hf_fedgen_dims_t d = {.C = 2, .F = 2, .Z = 1, .H = 1};
+    float v = (float)(log(3.0) / 2), gen[8] = {0.3f, -0.2f, 0.7f, 0.1f, 0.0f, 0.0f, v, 100.0f};
+    float head[4] = {1.0f, -1.0f, 0.0f, 0.0f}, gh[4] = {0}, z[4], g[8];
+    int y[4];
+    double prior[2] = {0.0, 1.0};
+    hf_rng_t r;
+    hf_rng_init(&r, 5, HF_RNG_TEST, 1, 2);
+    double L = hf_fedgen_regularise(&d, gen, prior, 4, 1, 0.5, &r, head, gh, z, y, g);
+    CU_ASSERT_DOUBLE_EQUAL(L, 0.5 * log(4.0), 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(gh[0], 0.375 * v, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(gh[1], -0.375 * v, 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(gh[2], 0.375, 1e-6);
@@ -120,6 +141,7 @@ static void test_label_weights_by_hand(void)
 
 static const hf_cu_test_t fedgen_tests[] = {
     {"client regulariser by hand", test_regulariser_by_hand, NULL},
+    {"client regulariser, a narrow head (first Fh features)", test_regulariser_narrow_head, NULL},
     {"label-count weights and prior by hand", test_label_weights_by_hand, NULL},
     {"head cross-entropy by hand", test_head_by_hand, NULL},
     {"diversity term by hand", test_diversity_by_hand, NULL},

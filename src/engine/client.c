@@ -91,12 +91,14 @@ static void prefetch_client_rows(const hf_run_t *x, int k, const int *perm, int 
         for (size_t o = 0; o < rb; o += 64) __builtin_prefetch(x->cx8 + (size_t)(r0 + perm[i]) * rb + o, 0, 1);
 }
 
-/* data.augment: crop + flip of the minibatch rows idx[perm[0..B)] of client k,
- * keyed (seed, x->round, k, sample index in the training set). */
-static void augment_batch(hf_run_t *x, int k, const long *idx, const int *perm, int B)
+/* data.augment (run.h): crop + flip of the minibatch x->xb, rows
+ * idx[perm[0..B)] of client k, keyed (seed, round t, k, sample index in the
+ * training set).  No-op without data.augment. */
+void hf_client_augment(hf_run_t *x, int k, int t, const long *idx, const int *perm, int B)
 {
+    if (!x->p->augment) return;
     for (int i = 0; i < B; i++) x->aug_ids[i] = idx[perm[i]];
-    hf_augment_crop_flip(x->xb, B, x->train.c, x->train.h, x->train.w, 4, x->p->seed, x->round, k, x->aug_ids,
+    hf_augment_crop_flip(x->xb, B, x->train.c, x->train.h, x->train.w, 4, x->p->seed, t, k, x->aug_ids,
                          x->aug_scratch);
 }
 
@@ -139,7 +141,7 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
                 for (int b = 0; b < B; b++) x->wb[b] = x->sample_w[x->iperm[b0 + b]];
                 hf_work_sample_weights(x->work, x->wb);
             }
-            if (p->augment) augment_batch(x, k, idx, x->iperm + b0, B);
+            hf_client_augment(x, k, x->round, idx, x->iperm + b0, B);
             double tk = hf_wtime();
             float l;
             if (x->strat.grad_active) {  /* gradient, strategy hook, then the step */

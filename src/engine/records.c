@@ -76,10 +76,10 @@ void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *
     else record_central(x, i, k, cp, ebytes, dc, dp, pr);
     if (st->width) pr->width = st->width(&x->strat, i);
     if (st->model_bytes && !p->decentralized) {  /* its sub-model's bytes both ways; compute time is scaled in the device plan */
-        uint64_t hb = st->model_bytes(&x->strat, i);
-        pr->bytes_up = cp->kept ? hb : 0;
-        pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, hb, pr->bytes_up);
-        pr->energy_j = session_energy_j(dc, pr->compute_s_model, hb, pr->bytes_up);
+        uint64_t hb = st->model_bytes(&x->strat, i), down = hb + x->strat.side_down;  /* + FedGen's G, p̂ */
+        pr->bytes_up = cp->kept ? hb + x->strat.side_up : 0;
+        pr->comm_s = session_comm_s(dc, cp->kept ? 2 : 1, down, pr->bytes_up);
+        pr->energy_j = session_energy_j(dc, pr->compute_s_model, down, pr->bytes_up);
     }
     if (x->tr_donor && x->tr_count[i] > 0 && !(dp && dp->outcome == HF_OUT_OVER_BUDGET)) {
         pr->samples_data = (int32_t)x->tr_count[i];  /* data received before the session */
@@ -152,7 +152,7 @@ double hf_record_round(const hf_run_t *x, const hf_part_rec_t *allrecs, int mt, 
     rr->bytes_down = p->decentralized ? rr->bytes_up : (uint64_t)mt * (xfer + x->strat.side_down);
     if (st->model_bytes && !p->decentralized) {  /* each selected client downloads its sub-model */
         rr->bytes_down = 0;
-        for (int i = 0; i < mt; i++) rr->bytes_down += st->model_bytes(&x->strat, i);
+        for (int i = 0; i < mt; i++) rr->bytes_down += st->model_bytes(&x->strat, i) + x->strat.side_down;
     }
     rr->train_loss = wsum > 0 ? wl / wsum : NAN;
     rr->dp_epsilon = st->privacy_epsilon ? st->privacy_epsilon(&x->strat, rr->round) : NAN;

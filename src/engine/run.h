@@ -143,6 +143,10 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
  * shuffles keyed (seed, HF_RNG_PERSONAL, round, k)): personal.finetune_steps;
  * returns x->local. */
 const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *start, int steps);
+/* client.c: data.augment's crop + flip of the minibatch in x->xb, rows
+ * idx[perm[0..B)] of client k in round t, keyed as the engine's local training
+ * (strategies with their own training call it after gathering); no-op without it. */
+void hf_client_augment(hf_run_t *x, int k, int t, const long *idx, const int *perm, int B);
 /* client.c: copy this rank's clients' rows into a client-major byte block
  * where every value is an exact byte/255 (x->cx8; otherwise nothing). */
 void hf_client_rows_build(hf_run_t *x);

@@ -176,6 +176,7 @@ static hf_local_t train_dpsgd(hf_strat_t *s, int i, int k, int t, const hf_cplan
         for (long b0 = 0; b0 < nk && res.steps < cp->steps; b0 += p->batch_size) {
             int B = (int)HF_MIN((long)p->batch_size, nk - b0);
             hf_gather_rows(x->train.x, x->train.y, x->train.dim, idx, x->iperm + b0, B, x->xb, x->yb);
+            hf_client_augment(x, k, t, idx, x->iperm + b0, B);  /* data.augment, as the engine's training */
             double tk = hf_wtime();
             hf_rng_t nr;
             hf_rng_init(&nr, p->seed, HF_RNG_DPSGD, (uint64_t)t, ((uint64_t)k << 32) | (uint64_t)res.steps);

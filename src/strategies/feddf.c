@@ -39,6 +39,7 @@ struct hf_feddf {
     double *fscale, *bscale;
     /* server data: rows of the training set no client holds */
     const float *sx;                          /* unlabeled server set (S, dim) */
+    float *noise;                             /* feddf.server_data = noise: the generated set (owned) */
     const float *vx;                          /* validation set (V, dim) */
     const int *vy;
     long S, V;
@@ -79,6 +80,84 @@ static const hf_col_doc_t feddf_cols[] = {
                                   "state, teacher logits, activations)"},
     {NULL, NULL, NULL}};
 
+/* feddf.group_models entry e ("-", "ARCH" or "ARCH:W,W,...") over the run's
+ * model configuration base → out: the group's full-size model before its
+ * width slices it.  Refuses what the data cannot feed (the run's model
+ * checks in setup.c): an lstm without token data, a cnn/resnet without images. */
+static int group_model_cfg(const hf_conf_t *c, const char *e, const hf_model_cfg_t *base, hf_model_cfg_t *out)
+{
+    static const char *K = "feddf.group_models";
+    *out = *base;
+    while (*e == ' ') e++;
+    size_t n = strcspn(e, ": ");
+    if (n == 1 && e[0] == '-') return 0;
+    hf_arch_t archs[] = {HF_ARCH_LOGREG, HF_ARCH_MLP, HF_ARCH_CNN, HF_ARCH_RESNET, HF_ARCH_LSTM};
+    int found = 0;
+    for (int a = 0; a < 5 && !found; a++)
+        if (strlen(hf_arch_name(archs[a])) == n && !strncmp(e, hf_arch_name(archs[a]), n)) {
+            out->arch = archs[a];
+            found = 1;
+        }
+    if (!found) return hf_key_err(c, K, "'%.*s': expected -, logreg, mlp, cnn, resnet or lstm", (int)n, e);
+    static const int dflt[5][4] = {{0}, {200, 200}, {32, 64, 512}, {64, 128, 256, 512}, {256, 256}};
+    static const int ndflt[5] = {0, 2, 3, 4, 2};
+    out->nhidden = ndflt[out->arch];
+    memcpy(out->hidden, dflt[out->arch], sizeof dflt[0]);
+    const char *q = e + n;
+    while (*q == ' ') q++;
+    if (*q == ':') {
+        out->nhidden = 0;
+        for (q++; *q && *q != ' ';) {
+            char *end;
+            long v = strtol(q, &end, 10);
+            if (end == q || v < 1 || v > 1000000 || out->nhidden == HF_MAX_HIDDEN)
+                return hf_key_err(c, K, "'%s': widths are 1 to 8 integers in [1, 1000000], e.g. cnn:32,64,512", e);
+            out->hidden[out->nhidden++] = (int)v;
+            q = *end == ',' ? end + 1 : end;
+        }
+    }
+    if (out->arch == HF_ARCH_LOGREG) out->nhidden = 0;
+    if (out->arch == HF_ARCH_LSTM && !base->vocab)
+        return hf_key_err(c, K, "'%s': lstm needs text data (token ids), the data set has none", e);
+    if ((out->arch == HF_ARCH_CNN || out->arch == HF_ARCH_RESNET) && (base->in_h < 4 || base->in_w < 4 || base->vocab))
+        return hf_key_err(c, K, "'%s': %s needs image data (the data set has %dx%d inputs%s)", e,
+                          hf_arch_name(out->arch), base->in_h, base->in_w, base->vocab ? ", token ids" : "");
+    if ((out->arch == HF_ARCH_MLP || out->arch == HF_ARCH_LOGREG) && base->vocab)
+        return hf_key_err(c, K, "'%s': %s on token ids is no model of the text: use lstm", e, hf_arch_name(out->arch));
+    if (out->arch == HF_ARCH_CNN && out->nhidden != 3)
+        return hf_key_err(c, K, "'%s': cnn takes three widths (conv1,conv2,fc)", e);
+    if (out->arch == HF_ARCH_RESNET && out->nhidden != 4)
+        return hf_key_err(c, K, "'%s': resnet takes four stage widths", e);
+    if (out->arch == HF_ARCH_RESNET && out->norm == HF_NORM_STATIC_BN)
+        return hf_key_err(c, K, "'%s': a resnet group needs model.norm = group or none (feddf recomputes no "
+                          "static batch norm statistics)", e);
+    return 0;
+}
+
+/* Group g's full-size configuration: feddf.group_models' g-th ';'-separated
+ * entry (empty key: the run's model for every group). */
+static int group_cfg(const hf_conf_t *c, int ng, int g, const hf_model_cfg_t *base, hf_model_cfg_t *out)
+{
+    const char *v = hf_conf_get(c, "feddf.group_models");
+    *out = *base;
+    if (!v || !v[0]) return 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", v);
+    int n = 0;
+    char *save = NULL, *ent[MAX_GROUPS + 1] = {0};
+    for (char *t = strtok_r(buf, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+        if (n > MAX_GROUPS) break;
+        ent[n++] = t;
+    }
+    if (n != ng)
+        return hf_key_err(c, "feddf.group_models", "%d entries for %d groups of feddf.groups (one per group, "
+                          "widest first, ';'-separated; - = the run's model)", n, ng);
+    const char *e0 = ent[0] + strspn(ent[0], " ");
+    if (strncmp(e0, "-", 1) || e0[1 + strspn(e0 + 1, " ")])
+        return hf_key_err(c, "feddf.group_models", "the first entry (group a: the run's global model) must be -");
+    return group_model_cfg(c, ent[g], base, out);
+}
+
 /* "a1-c1" → widths 1, 1/4 with proportions .5, .5 (widest first); must hold a. */
 static int parse_groups(const hf_conf_t *c, int *n, double *w, double *prop)
 {
@@ -107,6 +186,31 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
     return 0;
 }
 
+void hf_feddf_noise(float *x, long S, int dim, double lo, double hi, int vocab, uint64_t seed)
+{
+    hf_rng_t r;
+    hf_rng_init(&r, seed, HF_RNG_DISTILL, 1ull << 32, 0);  /* a counter no round uses */
+    for (long j = 0; j < S * dim; j++) {
+        double u = hf_rng_uniform(&r);
+        x[j] = vocab > 0 ? (float)HF_MIN((long)(u * vocab), (long)vocab - 1) : (float)(lo + (hi - lo) * u);
+    }
+}
+
+/* feddf.server_data = noise: S samples drawn uniformly in the range of the
+ * clients' training features (token ids: uniform over the vocabulary). */
+static float *noise_set(const hf_feddf_t *f, long used)
+{
+    const hf_het_data_t *d = &f->d;
+    double lo = INFINITY, hi = -INFINITY;
+    for (long j = 0; j < used * d->dim; j++) {
+        lo = fmin(lo, d->x[j]);
+        hi = fmax(hi, d->x[j]);
+    }
+    float *x = hf_alloc_aligned((size_t)HF_MAX(f->S, 1) * (size_t)d->dim * sizeof(float));
+    hf_feddf_noise(x, f->S, d->dim, lo, hi, f->full.cfg.vocab, f->p->seed);
+    return x;
+}
+
 int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
                  int N, int m, const hf_het_data_t *d, long n_all, const float *global, MPI_Comm comm)
 {
@@ -130,30 +234,44 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
     f->bsz = (int)hf_conf_int(c, "feddf.batch_size");
     f->lr = (float)hf_conf_float(c, "feddf.lr");
     f->T = (float)hf_conf_float(c, "feddf.temperature");
-    /* server and validation sets: the rows after the last one any client holds */
-    long used = 0;
+    /* server and validation sets: the rows after the last one any client holds
+     * (noise: only the validation set; the server set is generated) */
+    long used = 0, S_rows = strcmp(hf_conf_get(c, "feddf.server_data"), "noise") ? f->S : 0;
     for (long j = 0; j < d->off[N]; j++) used = HF_MAX(used, d->idx[j] + 1);
-    if (used + f->S + f->V > n_all) {
+    if (used + S_rows + f->V > n_all) {
         char msg[256];
         snprintf(msg, sizeof msg, "the clients hold the first %ld of %ld training samples: %ld server + "
                  "%ld validation samples do not fit (lower data.train_samples or feddf.*_samples)",
-                 used, n_all, f->S, f->V);
+                 used, n_all, S_rows, f->V);
         free(f);
         return hf_key_err(c, "feddf.server_samples", msg);
     }
-    f->sx = d->x + used * d->dim;
-    f->vx = d->x + (used + f->S) * d->dim;
-    f->vy = d->y + used + f->S;
+    if (!S_rows) f->noise = noise_set(f, used);
+    f->sx = S_rows ? d->x + used * d->dim : f->noise;
+    f->vx = d->x + (used + S_rows) * d->dim;
+    f->vy = d->y + used + S_rows;
     int wb = HF_MAX(HF_MAX(p->batch_size, f->bsz), HF_EVAL_CHUNK);
-    size_t Pf = (size_t)full->nparams;
+    size_t Pf = 0;
     for (int g = 0; g < f->ng; g++) {
-        hf_model_cfg_t sc;
-        rc = hf_slice_cfg(&full->cfg, f->gw[g], &sc);
+        hf_model_cfg_t gc, sc;
+        hf_model_t fam;  /* the group's full-size model: the run's, or feddf.group_models' entry */
+        rc = group_cfg(c, f->ng, g, &full->cfg, &gc);
+        if (!rc) rc = hf_key_wrap(c, "feddf.group_models", hf_model_init(&fam, &gc));
+        if (!rc) rc = hf_slice_cfg(&gc, f->gw[g], &sc);
         if (!rc) rc = hf_model_init(&f->gm[g], &sc);
         if (rc) { hf_feddf_free(f); return rc; }
         long PG = f->gm[g].nparams;
+        Pf = HF_MAX(Pf, (size_t)PG);
         f->state_x[g] = hf_alloc_aligned((size_t)PG * sizeof(float));
-        hf_slice_extract(full, global, &f->gm[g], f->state_x[g]);  /* group a: the global init itself */
+        if (gc.arch == full->cfg.arch && !memcmp(gc.hidden, full->cfg.hidden, sizeof gc.hidden) &&
+            gc.nhidden == full->cfg.nhidden)
+            hf_slice_extract(full, global, &f->gm[g], f->state_x[g]);  /* group a: the global init itself */
+        else {  /* another family: its own initialisation from the seed, then its width */
+            float *x0 = hf_alloc_aligned((size_t)fam.nparams * sizeof(float));
+            hf_model_init_params(&fam, x0, p->seed);
+            hf_slice_extract(&fam, x0, &f->gm[g], f->state_x[g]);
+            free(x0);
+        }
         long toff[HF_MAX_TENSORS + 1];
         for (int i = 0; i < f->gm[g].ntensors; i++) toff[i] = f->gm[g].tensors[i].off;
         toff[f->gm[g].ntensors] = PG;
@@ -201,6 +319,7 @@ void hf_feddf_free(hf_feddf_t *f)
     }
     free(f->cgroup); free(f->grp); free(f->fscale); free(f->bscale);
     free(f->ws); free(f->ws0); free(f->dx); free(f->zloc); free(f->aug_ids); free(f->aug_scratch);
+    free(f->noise);
     free(f);
 }
 
@@ -323,7 +442,7 @@ static void distil(hf_feddf_t *f, int g, int t, const float *zt, feddf_rec_t *re
         hf_adam_step(PG, x, gr, am, av, lr * sqrt(1.0 - b2t) / (1.0 - b1t));
         if ((s + 1) % f->val_every == 0 || s + 1 == f->steps) {
             int v = val_correct(f, g, x);
-            if (v > vbest) {
+            if (v > vbest || f->V == 0) {  /* no validation set: keep the last step */
                 vbest = v;
                 best_step = s + 1;
                 memcpy(best, x, (size_t)PG * sizeof(float));
@@ -470,6 +589,17 @@ static const hf_opt_t keys[] = {
     {"feddf.patience", HF_OPT_INT, "1000", 1, 100000000, NULL,
      "feddf: stop after this many steps without a better validation accuracy; the best student is kept"},
     {"feddf.batch_size", HF_OPT_INT, "64", 1, 100000, NULL, "feddf: distillation batch size"},
+    {"feddf.group_models", HF_OPT_STRING, "", HF_OPT_NORANGE, NULL,
+     "feddf: model families, one ';'-separated entry per group of feddf.groups (widest first): - = the "
+     "run's model, or ARCH[:W,W,...] (logreg, mlp, cnn, resnet, lstm; widths as model.hidden, defaults "
+     "200,200 / 32,64,512 / 64,128,256,512 / 256,256), which the group's letter then slices; the first "
+     "entry must be -; empty = every group the run's model. The data must feed every family (no lstm "
+     "on images, no cnn/resnet on vectors or text)"},
+    {"feddf.server_data", HF_OPT_CHOICE, "heldout", HF_OPT_NORANGE, "heldout|noise",
+     "feddf: the unlabeled distillation set: heldout = feddf.server_samples training samples no client "
+     "holds; noise = as many samples of i.i.d. uniform noise over the range of the clients' features "
+     "(token ids: uniform over the vocabulary), keyed (seed, distill, 2^32, 0) (out of distribution, as "
+     "the paper's ablation); validation stays on held-out samples"},
     {"feddf.lr", HF_OPT_FLOAT, "1e-3", 0, 1e3, NULL,
      "feddf: Adam learning rate (beta 0.9, 0.999, eps 1e-8), cosine decay to 0 over feddf.steps"},
     {"feddf.temperature", HF_OPT_FLOAT, "1", 1e-3, 1e3, NULL,

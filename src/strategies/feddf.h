@@ -25,6 +25,13 @@
  * bitwise identical for any rank count.  With one group (a) and feddf.steps
  * = 0, FedDF is FedAvg bit for bit (tests/hetero.sh).
  *
+ * Model families (feddf.group_models): a group may be another architecture
+ * (e.g. the run's MLP in group a, a CNN in group b), initialised from the seed
+ * as its own full-size model and sliced by its letter's width; its logits join
+ * the same teacher (same classes).  Out-of-distribution server data
+ * (feddf.server_data = noise): uniform noise over the clients' feature range
+ * instead of held-out samples (hf_feddf_noise).
+ *
  * The widest group must be width 1 (letter a): it is the run's global model,
  * evaluated in /rounds and saved as /model/final.  Every group's accuracy goes
  * to /rounds_by_width; server cost per group and round to /feddf
@@ -43,6 +50,11 @@
 typedef struct hf_feddf hf_feddf_t;
 
 extern const hf_strategy_t hf_strategy_feddf;
+
+/* feddf.server_data = noise: x (S, dim) = lo + (hi − lo)·u, u the uniforms of
+ * (seed, HF_RNG_DISTILL, 2^32, 0) in row-major order; with vocab > 0, token
+ * ids ⌊u·vocab⌋ instead. */
+void hf_feddf_noise(float *x, long S, int dim, double lo, double hi, int vocab, uint64_t seed);
 
 /* Check the [feddf] keys: HF_EINPUT "FILE:LINE: key 'x': reason". */
 int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c);

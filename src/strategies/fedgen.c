@@ -37,6 +37,21 @@
  *    are not used: α alone weights the regulariser;
  *  - the generator's learning rate does not decay (the code: ×0.98 a round).
  *
+ * Mixed widths (fedgen.levels beyond a, e.g. a1-c1): clients train
+ * HeteroFL-style width sub-models (hetero.c: levels fixed by client index or
+ * by the device class's memory cap; n_k-weighted masked averaging of every
+ * coordinate over the clients holding it; no scaler, masked loss or label
+ * split, so fedgen.levels = a is FedAvg's aggregation).  G keeps generating
+ * features of the full head's width F; a width-β client's head is the first
+ * ⌈βF⌉ columns of the full head (slice.h keeps a layer's leading inputs), so
+ * its regulariser reads the first ⌈βF⌉ generated features, and on the server
+ * its head counts as the full head with zeros in the columns it does not hold
+ * (the generator's loss through it reads exactly those features).  Every
+ * client of such a run trains through hetero.c (the width-1 arithmetic is the
+ * engine's: gradient, regulariser, step); /rounds_by_width reports each width.
+ * The clock scales a narrow client's side bytes (G, p̂, label counts) with its
+ * model's bytes factor; /participation and /rounds count them exactly.
+ *
  * Determinism: every draw is keyed — clients' (seed, HF_RNG_FEDGEN, round,
  * (1 + client) << 32 | local step), the server's (seed, HF_RNG_FEDGEN, round,
  * 0), G's initialisation (seed, HF_RNG_FEDGEN, 2^32, 0); heads are gathered
@@ -47,6 +62,8 @@
  */
 #include "fedgen.h"
 #include "strategy.h"
+#include "hetero.h"
+#include "h5out.h"
 #include "agg.h"
 #include "checkpoint.h"
 #include "hf_util.h"
@@ -196,7 +213,7 @@ double hf_fedgen_gen_loss(const hf_fedgen_dims_t *d, const float *gen, int n, co
 
 typedef struct {
     hf_fedgen_dims_t d;
-    long PG, HS, head_off;   /* generator parameters, head floats (C·F + C), head offset in the model */
+    long PG, HS;             /* generator parameters, head floats (C·F + C) */
     float *gen, *am, *av;    /* G and its Adam moments (every rank alike; trained on rank 0) */
     double adam_steps;       /* Adam steps so far (bias correction) */
     double *prior;           /* p̂(y), C */
@@ -210,6 +227,7 @@ typedef struct {
     int *gy;
     double alpha, decay, eta, lr, alpha_t;  /* alpha_t: this round's regulariser weight */
     int gen_batch, gen_steps;
+    hf_hetero_t *het;        /* fedgen.levels beyond a: the width sub-models (hetero.c); else NULL */
 } fedgen_t;
 
 static const hf_opt_t keys[] = {
@@ -229,15 +247,45 @@ static const hf_opt_t keys[] = {
      "(authors: 1; 0 = none)"},
     {"fedgen.noise_dim", HF_OPT_INT, "32", 1, 4096, NULL, "fedgen: the generator's noise width Z (authors: 32)"},
     {"fedgen.hidden", HF_OPT_INT, "256", 1, 65536, NULL, "fedgen: the generator's hidden units (authors: 256)"},
+    {"fedgen.levels", HF_OPT_STRING, "a", HF_OPT_NORANGE, NULL,
+     "fedgen: client widths as HeteroFL's levels a..e = 1, 1/2, 1/4, 1/8, 1/16 with proportions (a1-c1: "
+     "half width 1, half 1/4; by client index, or the widest level a device class's mem_width allows); "
+     "n_k-weighted masked averaging; a narrow client's head reads the first width x F generated features"},
     {0},
 };
+
+/* fedgen.levels beyond a: whether *narrow (some level below width 1 or more than one level). */
+static int parse_levels(const hf_conf_t *c, int *narrow)
+{
+    int n;
+    double w[HF_HET_MAX_LEVELS], pr[HF_HET_MAX_LEVELS];
+    int rc = hf_het_parse_letters(c, "fedgen.levels", "level", &n, w, pr);
+    *narrow = !rc && (n > 1 || w[0] < 1.0);
+    return rc;
+}
 
 static int check_fedgen(const hf_params_t *p, const hf_conf_t *c)
 {
     if (strcmp(p->server_opt, "none"))
         return hf_key_err(c, "server.optimizer", "fedgen applies FedAvg's aggregate itself: use none");
+    int narrow, rc = parse_levels(c, &narrow);
+    if (rc || !narrow) return rc;
+    const char *why = "fedgen with narrow levels trains and uploads sub-models itself";
+    if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
+        return hf_key_err(c, "energy.compress", "%s: no upload codec", why);
+    const char *bs = hf_conf_get(c, "energy.budget_strategy");
+    if (strcmp(bs, "exclude") && strcmp(bs, "steps"))
+        return hf_key_err(c, "energy.budget_strategy", "%s: exclude or steps", why);
+    if (hf_conf_bool(c, "availability.transfer"))
+        return hf_key_err(c, "availability.transfer", "%s: no data transfer", why);
+    if (!strcmp(hf_conf_get(c, "privacy.attack"), "update"))
+        return hf_key_err(c, "privacy.attack", "%s: the uplink observer sees full models only", why);
+    if (!strcmp(hf_conf_get(c, "privacy.attribute_attack"), "update"))
+        return hf_key_err(c, "privacy.attribute_attack", "%s: the uplink observer sees full models only", why);
     return 0;
 }
+
+static const hf_strategy_t fedgen_widths;
 
 /* G's initialisation: PyTorch's default, U(±1/sqrt(fan_in)) for weights and biases. */
 static void gen_init(fedgen_t *g, uint64_t seed)
@@ -261,7 +309,6 @@ static int init_fedgen(hf_strat_t *s, hf_run_t *x)
     const hf_conf_t *c = s->conf;
     g->d = (hf_fedgen_dims_t){.C = W->shape[0], .F = W->shape[1], .Z = (int)hf_conf_int(c, "fedgen.noise_dim"),
                               .H = (int)hf_conf_int(c, "fedgen.hidden")};
-    g->head_off = W->off;
     g->HS = (long)g->d.C * g->d.F + g->d.C;
     g->PG = hf_fedgen_nparams(&g->d);
     g->alpha = hf_conf_float(c, "fedgen.alpha");
@@ -290,7 +337,12 @@ static int init_fedgen(hf_strat_t *s, hf_run_t *x)
     g->fscale = hf_calloc((size_t)HF_MAX(s->nclients, 1), sizeof(double));
     s->grad_active = 0;  /* on from the round after G's first training (plan) */
     s->side_up = (uint64_t)C * sizeof(int32_t);  /* label counts */
-    return 0;
+    int narrow, rc = parse_levels(c, &narrow);
+    if (!rc && narrow) {  /* the same strategy with the width hooks (hetero.c) */
+        rc = hf_het_new_run(s, x, &g->het);
+        s->st = &fedgen_widths;
+    }
+    return rc;
 }
 
 static void free_fedgen(hf_strat_t *s)
@@ -299,6 +351,7 @@ static void free_fedgen(hf_strat_t *s)
     if (!g) return;
     free(g->gen); free(g->am); free(g->av); free(g->prior); free(g->counts);
     free(g->heads); free(g->fscale); free(g->gz); free(g->gg); free(g->gy);
+    hf_hetero_free(g->het);
     free(g);
 }
 
@@ -319,31 +372,42 @@ static void ckpt_fedgen(hf_strat_t *s)
     hf_ckpt_register("fedgen_have_gen", &g->have_gen, sizeof g->have_gen);
 }
 
+static void grad_sub(void *ctx, const hf_model_t *m, int k, const float *w, float *grad);
+
 /* The round: regularise once G exists; clients then download G and p̂. */
 static void plan_fedgen(hf_strat_t *s, int t, const int *sel, int m)
 {
-    (void)sel;
     fedgen_t *g = s->state;
     g->t = t;
     g->alpha_t = g->alpha * pow(g->decay, t);
     int on = g->alpha_t > 0 && g->have_gen;
     s->grad_active = on;
     s->side_down = on ? (uint64_t)g->PG * sizeof(float) + (uint64_t)g->d.C * sizeof(float) : 0;
+    if (g->het) {
+        hf_hetero_plan(g->het, t, sel, m);
+        hf_hetero_set_grad(g->het, on ? grad_sub : NULL, s);  /* off: the fused step, as the engine's */
+    }
     /* a step's extra FLOPs: G's forward and the head's forward and backward on
-     * gen_batch samples, over the B samples' training FLOPs (a last, smaller
-     * batch is charged at the full batch's ratio) */
+     * gen_batch samples (the head's width Fh), over the B samples' training
+     * FLOPs of the full model (a last, smaller batch is charged at the full
+     * batch's ratio); added to the sub-model's factor */
     const hf_fedgen_dims_t *d = &g->d;
-    double extra = (double)g->gen_batch * (2.0 * d->H * (d->Z + 1) + 2.0 * d->F * d->H + 6.0 * d->C * d->F);
     double base = (double)s->p->batch_size * hf_model_train_flops(&s->run->model);
-    for (int i = 0; i < m; i++) g->fscale[i] = on ? 1.0 + extra / base : 1.0;
+    for (int i = 0; i < m; i++) {
+        const hf_model_t *mi = g->het ? hf_hetero_level_model(g->het, hf_hetero_level(g->het, i)) : &s->run->model;
+        double Fh = mi->tensors[mi->ntensors - 2].shape[1];
+        double extra = (double)g->gen_batch * (2.0 * d->H * (d->Z + 1) + 2.0 * d->F * d->H + 6.0 * d->C * Fh);
+        double f0 = g->het ? hf_hetero_flops_scale(g->het)[i] : 1.0;
+        g->fscale[i] = on ? f0 + extra / base : f0;
+    }
 }
 
 static const double *flops_fedgen(const hf_strat_t *s) { return ((const fedgen_t *)s->state)->fscale; }
 
 static void begin_fedgen(hf_strat_t *s) { ((fedgen_t *)s->state)->nheads = 0; }
 
-double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const double *prior, int n, double alpha_t,
-                            hf_rng_t *r, const float *head, float *ghead, float *z, int *y, float *g)
+double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const double *prior, int n, int Fh,
+                            double alpha_t, hf_rng_t *r, const float *head, float *ghead, float *z, int *y, float *g)
 {
     for (int b = 0; b < n; b++) {
         double u = hf_rng_uniform(r), cum = 0.0;
@@ -356,29 +420,64 @@ double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const d
         for (int q = 0; q < d->Z; q++) z[(long)b * d->Z + q] = (float)hf_rng_normal(r);
     }
     hf_fedgen_forward(d, gen, n, z, y, NULL, g);
+    for (int b = 1; b < n && Fh < d->F; b++)  /* a narrow head: the first Fh features of each sample */
+        memmove(g + (long)b * Fh, g + (long)b * d->F, (size_t)Fh * sizeof(float));
     double wb[n];
     for (int b = 0; b < n; b++) wb[b] = alpha_t / n;
-    return hf_fedgen_head_ce(d->C, d->F, head, n, g, y, wb, ghead, NULL);
+    return hf_fedgen_head_ce(d->C, Fh, head, n, g, y, wb, ghead, NULL);
 }
 
-/* Per minibatch of client k: the regulariser's gradient on the head. */
-static void grad_fedgen(hf_strat_t *s, int k, const float *w, const float *x0, float *grad)
+/* Per minibatch of client k training model m (the run's, or a width's): the
+ * regulariser's gradient on m's head (its last dense layer, Fh inputs). */
+static void regularise_head(hf_strat_t *s, int k, const hf_model_t *m, const float *w, float *grad)
 {
-    (void)x0;
     fedgen_t *g = s->state;
+    const hf_tensor_t *W = &m->tensors[m->ntensors - 2];
     if (k != g->hook_k || g->t != g->hook_t) { g->hook_k = k; g->hook_t = g->t; g->hook_step = 0; }
     hf_rng_t r;
     hf_rng_init(&r, s->p->seed, HF_RNG_FEDGEN, (uint64_t)g->t, ((uint64_t)(k + 1) << 32) | (uint64_t)g->hook_step++);
-    hf_fedgen_regularise(&g->d, g->gen, g->prior, g->gen_batch, g->alpha_t, &r, w + g->head_off, grad + g->head_off,
-                         g->gz, g->gy, g->gg);
+    hf_fedgen_regularise(&g->d, g->gen, g->prior, g->gen_batch, W->shape[1], g->alpha_t, &r, w + W->off,
+                         grad + W->off, g->gz, g->gy, g->gg);
+}
+
+static void grad_fedgen(hf_strat_t *s, int k, const float *w, const float *x0, float *grad)
+{
+    (void)x0;
+    regularise_head(s, k, &s->run->model, w, grad);
+}
+
+static void grad_sub(void *ctx, const hf_model_t *m, int k, const float *w, float *grad)
+{
+    regularise_head(ctx, k, m, w, grad);
+}
+
+/* Keep a trained head of model m (parameters w) for the server, as the full
+ * head: the Fh columns it holds, zeros in the others, its bias. */
+static void keep_head(fedgen_t *g, const hf_model_t *m, const float *w)
+{
+    const hf_tensor_t *W = &m->tensors[m->ntensors - 2], *b = &m->tensors[m->ntensors - 1];
+    int C = g->d.C, F = g->d.F, Fh = W->shape[1];
+    float *h = g->heads + (long)g->nheads++ * g->HS;
+    memset(h, 0, (size_t)g->HS * sizeof(float));
+    for (int c = 0; c < C; c++) memcpy(h + (long)c * F, w + W->off + (long)c * Fh, (size_t)Fh * sizeof(float));
+    memcpy(h + (long)C * F, w + b->off, (size_t)C * sizeof(float));
 }
 
 /* After a kept client's training (its model in x->local): keep its head. */
 static void head_fedgen(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
 {
     (void)i; (void)k; (void)t; (void)cp;
+    keep_head(s->state, &s->run->model, s->run->local);
+}
+
+/* Mixed widths: plan entry i's sub-model (hetero.c, the regulariser as its
+ * gradient term), its update to the aggregator, its head kept. */
+static hf_local_t train_sub(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
+{
     fedgen_t *g = s->state;
-    memcpy(g->heads + (long)g->nheads++ * g->HS, s->run->local + g->head_off, (size_t)g->HS * sizeof(float));
+    hf_local_t r = hf_het_train_with(g->het, s->run, i, k, t, cp);
+    keep_head(g, hf_hetero_level_model(g->het, hf_hetero_level(g->het, i)), hf_hetero_trained(g->het));
+    return r;
 }
 
 /* Rank 0: fedgen.gen_steps Adam steps on G against the U kept heads with
@@ -430,7 +529,8 @@ static int aggregate_fedgen(hf_strat_t *s, int t, int have)
     hf_run_t *x = s->run;
     fedgen_t *g = s->state;
     double divisor = x->plan.divisor;
-    if (have) hf_agg_apply(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->global);
+    if (g->het) hf_hetero_aggregate(g->het, x->agg, &x->plan, have, x->global, 1);
+    else if (have) hf_agg_apply(x->agg, divisor > 0 ? 1.0 / divisor : 0.0, x->global);
     int U = x->plan.kept, mine = g->nheads * (int)g->HS, *cnt = NULL, *dsp = NULL;
     float *heads = NULL;
     if (x->rank == 0) {
@@ -465,24 +565,42 @@ static int aggregate_fedgen(hf_strat_t *s, int t, int have)
     return 0;
 }
 
+/* Mixed widths: the width hooks (hetero.c) */
+static const double *bytes_sub(const hf_strat_t *s) { return hf_hetero_bytes_scale(((fedgen_t *)s->state)->het); }
+static double width_sub(const hf_strat_t *s, int i) { return hf_hetero_width(((fedgen_t *)s->state)->het, i); }
+static uint64_t model_bytes_sub(const hf_strat_t *s, int i)
+{
+    return hf_hetero_bytes(((fedgen_t *)s->state)->het, i);
+}
+static int evaluate_sub(hf_strat_t *s, int round)
+{
+    hf_run_t *x = s->run;
+    return hf_hetero_eval_widths(((fedgen_t *)s->state)->het, x->global, x->test.x, x->test.y, x->test.n,
+                                 x->test.dim, round, x->comm, x->rank == 0 ? hf_h5out_file(x->h5) : -1);
+}
+
+#define FEDGEN_HOOKS                                                                                        \
+    .name = "fedgen",                                                                                       \
+    .doc = "FedAvg plus a server-side generator of head features trained from the clients' heads and "     \
+           "label counts; clients regularise their heads with its samples (Zhu et al. 2021); "              \
+           "fedgen.levels: HeteroFL-style width sub-models",                                                \
+    .modes = HF_MODE_CENTRAL, .keeps_stragglers = 0, .upload_factor = 1, .keys = keys,                      \
+    .check = check_fedgen, .init = init_fedgen, .free = free_fedgen, .state_bytes = bytes_fedgen,           \
+    .ckpt_register = ckpt_fedgen, .weights = hf_weights_samples, .plan = plan_fedgen,                      \
+    .flops_scale = flops_fedgen, .round_begin = begin_fedgen, .aggregate = aggregate_fedgen
+
 const hf_strategy_t hf_strategy_fedgen = {
-    .name = "fedgen",
-    .doc = "FedAvg plus a server-side generator of head features trained from the clients' heads and "
-           "label counts; clients regularise their heads with its samples (Zhu et al. 2021)",
-    .modes = HF_MODE_CENTRAL,
-    .keeps_stragglers = 0,
-    .upload_factor = 1,
-    .keys = keys,
-    .check = check_fedgen,
-    .init = init_fedgen,
-    .free = free_fedgen,
-    .state_bytes = bytes_fedgen,
-    .ckpt_register = ckpt_fedgen,
-    .weights = hf_weights_samples,
-    .plan = plan_fedgen,
-    .flops_scale = flops_fedgen,
-    .round_begin = begin_fedgen,
+    FEDGEN_HOOKS,
     .grad_hook = grad_fedgen,
     .personal_train = head_fedgen,
-    .aggregate = aggregate_fedgen,
+};
+
+/* fedgen.levels beyond a: init puts this table in place of the one above */
+static const hf_strategy_t fedgen_widths = {
+    FEDGEN_HOOKS,
+    .train = train_sub,
+    .bytes_scale = bytes_sub,
+    .width = width_sub,
+    .model_bytes = model_bytes_sub,
+    .evaluate = evaluate_sub,
 };

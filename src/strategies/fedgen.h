@@ -44,10 +44,11 @@ double hf_fedgen_gen_loss(const hf_fedgen_dims_t *d, const float *gen, int n, co
 /* One client minibatch's regulariser: n labels y_b ~ prior (inverse CDF of a
  * uniform) and z_b ~ N(0, I_Z), drawn from r in sample order (the uniform,
  * then the Z normals); features g = G(z, y); adds α_t · ∂/∂head of
- * (1/n) Σ_b CE(head(g_b), y_b) to ghead.  Scratch z (n, Z), y (n), g (n, F).
- * Returns the regulariser's value. */
-double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const double *prior, int n, double alpha_t,
-                            hf_rng_t *r, const float *head, float *ghead, float *z, int *y, float *g);
+ * (1/n) Σ_b CE(head(g_b[0..Fh)), y_b) to ghead.  The head has Fh ≤ F inputs
+ * (C·Fh + C floats): a width sub-model's head reads the first Fh features.
+ * Scratch z (n, Z), y (n), g (n, F).  Returns the regulariser's value. */
+double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const double *prior, int n, int Fh,
+                            double alpha_t, hf_rng_t *r, const float *head, float *ghead, float *z, int *y, float *g);
 
 /* Label counts of U clients (U, C) → w (U, C) = n_{u,y} / Σ_u' n_{u',y} (0
  * where no client holds y), labels = those some client holds (ascending),

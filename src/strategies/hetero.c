@@ -1,6 +1,7 @@
 /*
- * hetero.c — the width sub-model machinery shared by heterofl.c, fjord.c and
- * dkt.c (see hetero.h), and the strategy hooks HeteroFL and FjORD share.
+ * hetero.c — the width sub-model machinery shared by heterofl.c, fjord.c,
+ * dkt.c and fedgen.c's mixed widths (see hetero.h), and the strategy hooks
+ * HeteroFL and FjORD share.
  *
  * A client never materialises the full model: it extracts its width's
  * coordinates of the global model into a compact buffer (slice.h), trains the
@@ -37,10 +38,10 @@
 #define FJORD_DRAW_BASE (1ULL << 32)   /* per-minibatch width stream: client + 2^32 */
 #define FJORD_KD_BASE (2ULL << 32)     /* distillation labels: client + 2^33 */
 
-enum { HET_HETEROFL = 0, HET_FJORD = 1 };
+enum { HET_HETEROFL = 0, HET_FJORD = 1, HET_FEDGEN = 2 };
 
 struct hf_hetero {
-    int kind;                          /* HET_HETEROFL or HET_FJORD */
+    int kind;                          /* HET_HETEROFL, HET_FJORD or HET_FEDGEN */
     const hf_params_t *p;
     hf_model_t full;                   /* the global model's layout */
     int nlev;                          /* width levels, widest first */
@@ -72,6 +73,8 @@ struct hf_hetero {
     hf_masked_t *ma;
     int dkt_steps;                     /* dkt.steps (dkt.c) */
     double dkt_lr, dkt_T;              /* dkt.lr (0: federation.lr), dkt.temperature */
+    hf_het_grad_fn grad_fn;            /* a strategy's gradient term (FedGen's regulariser), or NULL */
+    void *grad_ctx;
 };
 
 /* ------------------------------------------------------------- parsing --- */
@@ -230,14 +233,17 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
 {
     *out = NULL;
     hf_hetero_t *h = hf_calloc(1, sizeof *h);
-    h->kind = !strcmp(p->strategy, hf_strategy_fjord.name) ? HET_FJORD : HET_HETEROFL;
+    h->kind = !strcmp(p->strategy, hf_strategy_fjord.name)    ? HET_FJORD
+              : !strcmp(p->strategy, hf_strategy_fedgen.name) ? HET_FEDGEN
+                                                              : HET_HETEROFL;
     h->p = p;
     h->full = *full;
     h->d = *d;
     h->N = N;
     h->C = full->cfg.n_classes;
     int rc = h->kind == HET_FJORD ? parse_fjord(c, &h->nlev, h->lw, h->prop)
-                                  : hf_het_parse_letters(c, "heterofl.levels", "level", &h->nlev, h->lw, h->prop);
+                                  : hf_het_parse_letters(c, h->kind == HET_FEDGEN ? "fedgen.levels" : "heterofl.levels",
+                                                         "level", &h->nlev, h->lw, h->prop);
     if (rc) { free(h); return rc; }
     h->dynamic = h->kind == HET_HETEROFL && !strcmp(hf_conf_get(c, "heterofl.mode"), "dynamic");
     h->dkt_steps = (int)hf_conf_int(c, "dkt.steps");
@@ -492,7 +498,12 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
             double tk = hf_wtime();
             float l;
             int q = h->kind == HET_FJORD ? fjord_draw(h, &rw, L) : L;
-            if (q == L && f == 1.0f && !mask) {  /* the plain step: the engine's training arithmetic (client.c) */
+            if (q == L && f == 1.0f && !mask && h->grad_fn) {  /* gradient, strategy term, step (client.c) */
+                l = hf_model_train_step_grad(mL, work_of(h, L), h->ws, h->gs, xb, yb, B);
+                h->grad_fn(h->grad_ctx, mL, k, h->ws, h->gs);
+                hf_sgd_step(&opt, PL, h->ws, h->gs, h->ms);
+                res.flops += hf_model_train_flops(mL) * B;
+            } else if (q == L && f == 1.0f && !mask) {  /* the plain step: the engine's training arithmetic (client.c) */
                 l = hf_model_train_step(mL, work_of(h, L), &opt, h->ws, h->gs, h->ms, xb, yb, B);
                 res.flops += hf_model_train_flops(mL) * B;
             } else if (h->kind == HET_HETEROFL) {  /* scaler and/or masked loss */
@@ -587,6 +598,12 @@ int hf_hetero_eval_widths(hf_hetero_t *h, const float *global, const float *tx, 
 
 /* ------------------------------------------------------ accessors (dkt.c) - */
 
+void hf_hetero_set_grad(hf_hetero_t *h, hf_het_grad_fn fn, void *ctx)
+{
+    h->grad_fn = fn;
+    h->grad_ctx = ctx;
+}
+const float *hf_hetero_trained(const hf_hetero_t *h) { return h->ws; }
 int hf_hetero_level(const hf_hetero_t *h, int i) { return h->lev[i]; }
 int hf_hetero_nlevels(const hf_hetero_t *h) { return h->nlev; }
 double hf_hetero_level_width(const hf_hetero_t *h, int l) { return h->lw[l]; }
@@ -608,12 +625,17 @@ int hf_hetero_write_width_rows(hf_hetero_t *h, hid_t f, int round, const double 
 
 /* ------------------------------------------ strategy hooks (heterofl, fjord) */
 
-int hf_het_init(hf_strat_t *s, hf_run_t *x)
+int hf_het_new_run(hf_strat_t *s, hf_run_t *x, hf_hetero_t **h)
 {
     hf_het_data_t hd = {x->train.x, x->train.y, x->train.dim, x->part.off, x->part.idx, x->dcls, x->norm_x,
                         x->norm_n, x->train.c, x->train.h, x->train.w};
+    return hf_hetero_new(h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
+}
+
+int hf_het_init(hf_strat_t *s, hf_run_t *x)
+{
     hf_hetero_t *h = NULL;
-    int rc = hf_hetero_new(&h, s->p, x->o->conf, &x->model, s->nclients, x->m, &hd);
+    int rc = hf_het_new_run(s, x, &h);
     s->state = h;
     return rc;
 }
@@ -634,9 +656,13 @@ void hf_het_narrow(hf_strat_t *s, int i, int j) { hf_hetero_narrow(s->state, i, 
  * slice) goes to the round's aggregator. */
 hf_local_t hf_het_train(hf_strat_t *s, int i, int k, int t, const hf_cplan_t *cp)
 {
-    hf_run_t *x = s->run;
+    return hf_het_train_with(s->state, s->run, i, k, t, cp);
+}
+
+hf_local_t hf_het_train_with(hf_hetero_t *h, hf_run_t *x, int i, int k, int t, const hf_cplan_t *cp)
+{
     double th = hf_wtime();
-    hf_het_local_t hl = hf_hetero_train(s->state, i, k, t, x->global, cp, x->delta, x->xb, x->yb, x->iperm,
+    hf_het_local_t hl = hf_hetero_train(h, i, k, t, x->global, cp, x->delta, x->xb, x->yb, x->iperm,
                                         &x->t_kernel);
     hf_local_t lr = {.loss = hl.loss, .steps = hl.steps, .samples = hl.samples, .measured = hf_wtime() - th};
     const hf_eplan_t *ep = &x->eplan[i];

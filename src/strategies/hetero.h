@@ -37,8 +37,10 @@
 
 typedef struct hf_hetero hf_hetero_t;
 
-/* The registry entries (heterofl.c, fjord.c). */
-extern const hf_strategy_t hf_strategy_heterofl, hf_strategy_fjord;
+/* The registry entries (heterofl.c, fjord.c; fedgen.c trains its narrow
+ * clients here too: fedgen.levels, fixed by index or memory cap, n_k-weighted
+ * masked averaging, no scaler, masked loss or label split). */
+extern const hf_strategy_t hf_strategy_heterofl, hf_strategy_fjord, hf_strategy_fedgen;
 
 /* Check the [heterofl] (heterofl, dkt) or [fjord] keys of the run's strategy:
  * HF_EINPUT "FILE:LINE: key 'x': reason". */
@@ -48,6 +50,11 @@ int hf_hetero_params_check(const hf_params_t *p, const hf_conf_t *c);
  * hf_hetero_t); dkt uses init, free, plan, width and model_bytes too. */
 struct hf_run;
 int hf_het_init(hf_strat_t *s, struct hf_run *x);
+/* The run's hetero state into *h (hf_het_init without setting s->state). */
+int hf_het_new_run(hf_strat_t *s, struct hf_run *x, hf_hetero_t **h);
+/* hf_het_train with the hetero state h (not s->state): plan entry i's width,
+ * its update (and energy.budget_strategy = steps scaling) to the run's aggregator. */
+hf_local_t hf_het_train_with(hf_hetero_t *h, struct hf_run *x, int i, int k, int t, const hf_cplan_t *cp);
 void hf_het_free(hf_strat_t *s);
 void hf_het_plan(hf_strat_t *s, int t, const int *sel, int m);
 const double *hf_het_flops_scale(const hf_strat_t *s);
@@ -101,6 +108,15 @@ uint64_t hf_hetero_bytes(const hf_hetero_t *h, int i);
  * how many.  narrow: entry i takes the j-th of them (scales, width follow). */
 int hf_hetero_narrower(const hf_hetero_t *h, int i, double *fscale, uint64_t *bytes);
 void hf_hetero_narrow(hf_hetero_t *h, int i, int j);
+
+/* A strategy's term added to every plain minibatch gradient of client k
+ * (FedGen's regulariser): m is the (sub-)model trained, w its parameters,
+ * grad the minibatch gradient (both m's compact layout).  With it the step is
+ * gradient, term, SGD step, as the engine's grad_hook (client.c). */
+typedef void (*hf_het_grad_fn)(void *ctx, const hf_model_t *m, int k, const float *w, float *grad);
+void hf_hetero_set_grad(hf_hetero_t *h, hf_het_grad_fn fn, void *ctx);
+/* The sub-model the last hf_hetero_train left (its level's compact layout). */
+const float *hf_hetero_trained(const hf_hetero_t *h);
 
 typedef struct {
     double loss;              /* mean local loss */

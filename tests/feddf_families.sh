@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# FedDF across model families and with out-of-distribution server data
+# (feddf.group_models, feddf.server_data; src/strategies/feddf.c):
+#  - the distillation against tests/feddf_reference.awk (double precision, from
+#    the formulas): a LEAF toy (D = 2, C = 3), 2 clients that do not move
+#    (federation.lr = 0), client 0 in group a (the run's logreg), client 1 in
+#    group b (an MLP with 4 hidden units at width 1/2); the teacher is the mean
+#    of both families' logits on the 4 server rows after data.train_samples, the
+#    logreg student takes 2 Adam steps (lr 0.1, cosine, T = 2, one batch of 4);
+#    its initial model (x0) from the run with feddf.steps = 0, the MLP's (m0)
+#    from a FedAvg run of that MLP with lr 0 (the same seed's initialisation);
+#  - feddf.val_samples = 0 keeps the last step (the key's help; it kept step 0);
+#  - MLP + CNN groups on Fashion-MNIST with noise server data: 1/2/3 ranks
+#    bitwise, SIGTERM + --resume on 2 ranks bitwise, /rounds_by_width rows for
+#    both groups; the noise set needs no held-out rows (on the toy, heldout
+#    is refused where noise is accepted);
+#  - bad input (the toy's vectors): an lstm or cnn group, group a not the run's
+#    model, a wrong entry count, an unknown architecture, a zero width: exit 2,
+#    FILE:LINE: key, no results file.
+. "$(dirname "$0")/lib.sh"
+skip_if_sanitized
+need_fmnist
+printf '0 3 1.0 -0.5 0\n1 3 0.25 0.75 2\n2 1 0.8 0.4 1\n3 1 -0.6 1.2 0\n4 1 1.5 -1.0 2\n5 1 -0.3 -0.9 1\n' > "$TMP/rows"
+leaf_json 2 < "$TMP/rows" > "$TMP/train.json"
+printf '{"users": ["t"], "num_samples": [2], "user_data": {"t": {"x": [[1.0, 0.0], [0.0, 1.0]], "y": [0, 2]}}}\n' \
+  > "$TMP/test.json"
+cat > "$TMP/s.conf" <<EOS
+[run]
+seed = 11
+[data]
+dataset = leaf
+path = $TMP/train.json
+test_path = $TMP/test.json
+partition = iid
+train_samples = 6
+[model]
+arch = logreg
+[federation]
+strategy = feddf
+clients = 2
+clients_per_round = 2
+rounds = 1
+batch_size = 2
+lr = 0
+[feddf]
+groups = a1-b1
+group_models = -; mlp:4
+server_samples = 4
+val_samples = 0
+steps = 2
+batch_size = 4
+lr = 0.1
+temperature = 2
+EOS
+run() { local s=$1 o=$2; shift 2; "$HETFL" run "$s" --quiet -o "$TMP/$o.h5" "$@" > "$TMP/$o.log" 2>&1 ||
+          { cat "$TMP/$o.log"; return 1; }; }
+run "$TMP/s.conf" x0 --set feddf.steps=0
+run "$TMP/s.conf" m0 --set federation.strategy=fedavg --set model.arch=mlp --set model.hidden=4
+run "$TMP/s.conf" kd
+{ model_values "$TMP/x0.h5" | awk '{ print "x0", NR - 1, $1 }'
+  model_values "$TMP/m0.h5" | awk '{ print "m0", NR - 1, $1 }'
+  awk 'NR > 2 { print "srv", $3, $4 }' "$TMP/rows"; } > "$TMP/ref.in"
+awk -v D=2 -v C=3 -v H=4 -v T=2 -v lr=0.1 -v steps=2 -f "$HETFL_SRCDIR/tests/feddf_reference.awk" "$TMP/ref.in" \
+  > "$TMP/ref.out"
+check "logreg student distilled from logreg + MLP teacher = reference (2 Adam steps, T 2)" \
+  model_matches "$TMP/kd.h5" "$TMP/ref.out" 1e-6
+check "the distillation moved the student (the check above can fail)" \
+  bash -c "! h5diff '$TMP/x0.h5' '$TMP/kd.h5' /model/final /model/final > /dev/null 2>&1"
+check "val_samples = 0: /feddf best_step = the last step (2) for both groups" \
+  test "$(col "$TMP/kd.h5" /feddf best_step | tr '\n' ' ')" = "2 2 "
+# the toy's 10 rows: 6 for the clients, 4 after them; 5 noise samples need none of them
+run "$TMP/s.conf" held5 --set feddf.server_samples=5 > /dev/null 2>&1
+check "heldout: 5 server samples after the clients' 6 of 10 rows: exit 2" \
+  grep -q "key 'feddf.server_samples': the clients hold the first 6 of 10" "$TMP/held5.log"
+run "$TMP/s.conf" noise5 --set feddf.server_samples=5 --set feddf.server_data=noise
+check "noise: 5 server samples, no held-out rows needed: runs, the student moves" \
+  bash -c "! h5diff '$TMP/x0.h5' '$TMP/noise5.h5' /model/final /model/final > /dev/null 2>&1"
+
+# MLP (group a) + CNN (group b, 8-16-32 at width 1/2) on noise, Fashion-MNIST (1,500 samples)
+S=$HETFL_SRCDIR/tests/data/tiny.conf
+F=(--set federation.strategy=feddf --set feddf.groups=a1-b1 "--set=feddf.group_models=-;cnn:8,16,32"
+   --set feddf.server_data=noise --set feddf.server_samples=50 --set feddf.val_samples=50
+   --set feddf.steps=6 --set feddf.val_every=3 --set feddf.patience=6 --set data.train_samples=1500
+   --set federation.rounds=3 --set run.checkpoint_every=1)
+"$HETFL" run "$S" --quiet -o "$TMP/f1.h5" "${F[@]}" > "$TMP/f1.log" 2>&1
+check "mlp + cnn on noise: runs" test $? = 0
+check "/rounds_by_width: groups 1 and 0.5, 2 evaluations" \
+  test "$(cols "$TMP/f1.h5" /rounds_by_width round width | tr '\n' ' ')" = "2 1 2 0.5 3 1 3 0.5 "
+run_mpi 2 run "$S" --quiet -o "$TMP/f2.h5" "${F[@]}" > /dev/null 2>&1
+check "mlp + cnn: 2 ranks = 1 rank" "$HETFL" compare "$TMP/f1.h5" "$TMP/f2.h5"
+run_mpi 3 run "$S" --quiet -o "$TMP/f3.h5" "${F[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
+check "mlp + cnn: 3 ranks, allreduce = 1 rank" "$HETFL" compare "$TMP/f1.h5" "$TMP/f3.h5"
+"$HETFL" run "$S" -o "$TMP/term.h5" "${F[@]}" > "$TMP/term.log" 2>&1 & pid=$!
+wait_round 1 "$TMP/term.log"
+kill -TERM $pid; wait $pid; rc=$?
+check "mlp + cnn: SIGTERM: exit 3 (got $rc)" test $rc = 3
+run_mpi 2 run "$S" --quiet --resume "$TMP/term.h5" "${F[@]}" > "$TMP/resume.log" 2>&1
+check "mlp + cnn: resumed on 2 ranks = uninterrupted run" "$HETFL" compare "$TMP/f1.h5" "$TMP/term.h5"
+
+refused() {  # VALUE WHY: the toy suite with feddf.group_models = VALUE: exit 2, FILE:LINE: key, no file
+  sed "s/^group_models = .*/group_models = $1/" "$TMP/s.conf" > "$TMP/bad.conf"
+  local line rc
+  line=$(grep -n '^group_models' "$TMP/bad.conf" | cut -d: -f1)
+  "$HETFL" run "$TMP/bad.conf" --quiet -o "$TMP/bad.h5" > "$TMP/bad.log" 2>&1
+  rc=$?
+  [ $rc = 2 ] && grep -q "bad.conf:$line: key 'feddf.group_models': .*$2" "$TMP/bad.log" && [ ! -e "$TMP/bad.h5" ]
+}
+check "an lstm group on vectors: exit 2" refused "-; lstm" "lstm needs text data"
+check "a cnn group on vectors: exit 2" refused "-; cnn" "cnn needs image data"
+check "group a not the run's model: exit 2" refused "mlp; -" "must be -"
+check "one entry for two groups: exit 2" refused "-" "1 entries for 2 groups"
+check "an unknown architecture: exit 2" refused "-; vgg" "expected -, logreg"
+check "an mlp with a zero width: exit 2" refused "-; mlp:4,0" "widths are 1 to 8 integers"
+finish
