@@ -27,17 +27,19 @@
  * linear.bias (norm tensors only with group norm).
  *
  * The network runs layer by layer over a group of samples, every parameter
- * gradient accumulated in sample order.  Without batch norm a group is one
- * sample (its result never depends on the batch; the work space holds one
- * sample's activations); with static batch norm a training step's group is
- * the whole batch (the work space grows to hold the largest batch stepped),
- * evaluation again one sample at a time.  Every convolution is im2col + one
- * sgemm for as many of the group's samples as fit GROUP_COLS floats
- * (conv_batch: a function of the geometry and the group size only, so
- * results are the same in every work space).  Measured (CPU time per
- * ResNet-18 step of 32 samples on the shared 2-core VM): groups of the whole
- * batch are within noise of one sample at a time (1.70-1.92 s vs 1.74-1.88
- * s), so without batch norm samples stay one at a time (32x less memory).
+ * gradient accumulated in sample order.  A training step's group is up to
+ * TRAIN_GROUP samples of the batch (static batch norm: the whole batch, the
+ * work space grows to hold the largest batch stepped); evaluation runs one
+ * sample at a time.  Every convolution is im2col + one sgemm for as many of
+ * the group's samples as conv_batch allows (a function of the geometry and
+ * the group size only, so results are the same in every work space): one
+ * sample per sgemm at the 32x32 and 16x16 stages, several at the 8x8 and 4x4
+ * ones, where one sample's sgemm is thin and each of its three sgemms would
+ * stream the whole weight matrix.  Measured (thread CPU time of a ResNet-18
+ * step of 32 samples, group norm, on the shared 2-core EPYC VM, Haswell
+ * kernels): one sample at a time 1.83-2.18 s, groups of 8 with this rule
+ * 1.69-1.83 s; with the CPU's AVX-512 (Cooperlake) kernels 1.28-1.57 s
+ * against 1.02-1.40 s.
  */
 #include "nn_resnet.h"
 #include "hf_util.h"
@@ -461,6 +463,7 @@ typedef enum { BN_TRAIN, BN_RECOMPUTE, BN_EVAL } bn_mode_t;
 /* ------------------------------------------------------------------------ */
 
 #define GROUP_COLS ((long)1 << 21)   /* floats of the im2col (and output) of one sgemm (8 MB) */
+#define TRAIN_GROUP 8                /* samples per group of a training step without batch norm */
 
 typedef struct { int cin, h, w, cout, k, s, p, ho, wo; } rn_conv_t;
 
@@ -471,12 +474,19 @@ static rn_conv_t conv_of(int cin, int h, int w, int cout, int k, int s)
     return (rn_conv_t){cin, h, w, cout, k, s, p, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1};
 }
 
-/* Samples per sgemm of c: their im2col and output fit GROUP_COLS floats (at
- * least one); a function of the geometry and n only, never of the work space. */
+/* Samples per sgemm of c: as many as keep the sgemm's columns (samples x
+ * output pixels) within the output channels, so the im2col block is no larger
+ * than the weight matrix, and their im2col and output within GROUP_COLS
+ * floats (at least one sample); a function of the geometry and n only, never
+ * of the work space.  Where outputs are small (ResNet-18's 8x8 and 4x4
+ * stages) one sgemm then serves several samples and the weights are streamed
+ * once for them; where outputs are large a sample's im2col already makes a
+ * wide sgemm, and batching more only moves more im2col through the caches
+ * (measured: README, Performance). */
 static int conv_batch(const rn_conv_t *c, int n)
 {
-    long per = (long)HF_MAX(c->cin * c->k * c->k, c->cout) * c->ho * c->wo;
-    return (int)HF_MAX(1L, HF_MIN((long)n, GROUP_COLS / per));
+    long pix = (long)c->ho * c->wo, per = (long)HF_MAX(c->cin * c->k * c->k, c->cout) * pix;
+    return (int)HF_MAX(1L, HF_MIN((long)n, HF_MIN((long)c->cout / pix, GROUP_COLS / per)));
 }
 
 /* out_s = conv(in_s) (add: out_s +=) for the n samples of the group, sample
@@ -623,7 +633,7 @@ double hf_resnet_work_bytes(const hf_model_t *m, int batch)
     memset(&w, 0, sizeof w);
     plan_of(&m->cfg, NULL, &w.pl);
     w.bn = m->cfg.norm == HF_NORM_STATIC_BN;
-    return fixed_buffers(&w, 0) + group_buffers(&w, m, w.bn ? HF_MAX(batch, 1) : 1, 0);
+    return fixed_buffers(&w, 0) + group_buffers(&w, m, HF_MAX(1, w.bn ? batch : HF_MIN(batch, TRAIN_GROUP)), 0);
 }
 
 void hf_resnet_work_free(hf_resnet_work_t *w)
@@ -839,7 +849,7 @@ static void group_backward(const hf_model_t *m, hf_resnet_work_t *w, const float
 float hf_resnet_step(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
                      const float *x, const int *y, const float *zt, float T, int B)
 {
-    int C = m->cfg.n_classes, g = w->bn ? B : 1;
+    int C = m->cfg.n_classes, g = w->bn ? B : HF_MIN(B, TRAIN_GROUP);
     reserve(w, m, g);
     w->mode = BN_TRAIN;
     memset(grad, 0, sizeof(float) * m->nparams);

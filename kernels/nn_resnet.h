@@ -18,12 +18,12 @@ void hf_resnet_init_params(const hf_model_t *m, float *params, uint64_t seed);
 
 hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m);
 /* The bytes its work space holds once training steps of `batch` samples ran
- * (one sample's activations and gradients, im2col; static batch norm: the
- * whole batch's, and the statistics). */
+ * (the activations and gradients of a group of min(batch, 8) samples, their
+ * im2col; static batch norm: the whole batch's, and the statistics). */
 double hf_resnet_work_bytes(const hf_model_t *m, int batch);
 void hf_resnet_work_free(hf_resnet_work_t *w);
 
-/* Forward + backward of B samples (one after the other; with static batch
+/* Forward + backward of B samples (in groups of up to 8; with static batch
  * norm all together, normalised by the batch's statistics): grad = the
  * gradient of the mean over the batch of the cross-entropy (zt == NULL) or of
  * the soft-target divergence at temperature T.  Returns the mean loss. */

@@ -1292,6 +1292,55 @@ static void test_grad_resnet(void)
     gradcheck(&c, 4, 3e-4, 305, "resnet-10 static-bn");
 }
 
+/* The batched training path against one sample at a time.  A training step
+ * without batch norm runs groups of up to 8 samples, and at the small
+ * stages one sgemm serves several of them (widths 2,4,8,16 on 3x8x8: the
+ * 2x2 stage's 8 channels over 4 pixels take 2 samples per sgemm, the 1x1
+ * stage's 16 channels 16, capped by the group).  The gradient of the mean
+ * loss of B = 11 samples (groups of 8 and 3) must be the mean of the 11
+ * one-sample steps' gradients (each sample alone: one sample per sgemm), and
+ * the loss the mean of their losses: only the order of float sums differs,
+ * so within 2e-5 of each tensor's largest gradient (1e-6 for the loss). */
+static void test_resnet_batched(void)
+{
+    static const int w4[4] = {2, 4, 8, 16};
+    enum { B = 11 };
+    for (int norm = HF_NORM_NONE; norm <= HF_NORM_GROUP; norm++) {
+        hf_model_cfg_t c = cfg_resnet(3, 8, 8, 5, w4, 18, norm);
+        hf_model_t m;
+        CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+        hf_work_t *w = hf_work_new(&m, B);
+        float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams);
+        float *g1 = malloc(sizeof(float) * m.nparams), *x = malloc(sizeof(float) * B * m.in_dim);
+        double *ref = calloc((size_t)m.nparams, sizeof(double)), lref = 0.0;
+        int y[B];
+        hf_model_init_params(&m, p, 310 + norm);
+        fill_uniform(x, (long)B * m.in_dim, 311, -1, 1);
+        fill_labels(y, B, c.n_classes, 312);
+        for (int s = 0; s < B; s++) {
+            lref += hf_model_train_step_grad(&m, w, p, g1, x + (long)s * m.in_dim, y + s, 1) / (double)B;
+            for (long i = 0; i < m.nparams; i++) ref[i] += g1[i] / (double)B;
+        }
+        float L = hf_model_train_step_grad(&m, w, p, g, x, y, B);
+        CU_ASSERT_DOUBLE_EQUAL(L, lref, 1e-6);
+        for (int t = 0; t < m.ntensors; t++) {
+            const hf_tensor_t *T = &m.tensors[t];
+            double big = 0.0, worst = 0.0;
+            for (long i = T->off; i < T->off + T->n; i++) big = fmax(big, fabs(ref[i]));
+            for (long i = T->off; i < T->off + T->n; i++) worst = fmax(worst, fabs(g[i] - ref[i]));
+            if (!(worst <= 2e-5 * big)) printf("\n  norm %d %s: batched off by %g (largest %g)", norm, T->name, worst, big);
+            CU_ASSERT(worst <= 2e-5 * big);
+            CU_ASSERT(big > 0.0);
+        }
+        free(p);
+        free(g);
+        free(g1);
+        free(x);
+        free(ref);
+        hf_work_free(w);
+    }
+}
+
 /* hf_work_bytes (the memory estimate's activations) against byte counts
  * worked out by hand from the buffers' shapes.  Every model also holds the
  * dense buffers: act (B, classes), two gradient buffers (B, widest dense
@@ -1309,12 +1358,14 @@ static void test_grad_resnet(void)
  *   out), head 2 + pooled 2: 146 floats per sample; group norm statistics
  *   9 norms · 8 = 72; gradient buffers 3 · 16 (the largest activation);
  *   logit, dz 5 each: 276 floats per sample; im2col and sgemm output scratch
- *   of one sample's largest im2col (3·9·16 = 432 floats) each.  Group norm
- *   (one sample at a time): dense (batch 3) 15 + 2·3·48 + 48 = 351 floats:
- *   4·(351 + 276 + 2·432) = 5964 bytes.  Static batch norm, training batch
- *   3: the per-sample buffers 3 times (828 floats), the scratch of 3 samples
- *   (1296 each), its 15 channels' four float and two double statistics (240
- *   + 240 bytes): 4·(351 + 828 + 2·1296) + 480 = 15564 bytes. */
+ *   of one sample's largest im2col (3·9·16 = 432 floats) each.  Group norm,
+ *   training batch 3 (one group of 3 samples): dense (batch 3) 15 + 2·3·48 +
+ *   48 = 351 floats, the per-sample buffers 3 times (828 floats), the scratch
+ *   of 3 samples (1296 each): 4·(351 + 828 + 2·1296) = 15084 bytes; training
+ *   batch 20, groups of 8 (TRAIN_GROUP): 4·(351 + 8·276 + 2·8·432) = 37884
+ *   bytes.  Static batch norm, training batch 3: as group norm plus its 15
+ *   channels' four float and two double statistics (240 + 240 bytes): 15564
+ *   bytes. */
 static void test_work_bytes(void)
 {
     hf_model_cfg_t l;
@@ -1334,7 +1385,8 @@ static void test_work_bytes(void)
     static const int w1[4] = {1, 2, 2, 2};
     hf_model_cfg_t r = cfg_resnet(3, 4, 4, 5, w1, 10, HF_NORM_GROUP);
     CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
-    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 5964, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 15084, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 20), 37884, 0);
     r.norm = HF_NORM_STATIC_BN;
     CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &r), HF_OK);
     CU_ASSERT_DOUBLE_EQUAL(hf_work_bytes(&m, 3, 3), 15564, 0);
@@ -1347,6 +1399,7 @@ static const hf_cu_test_t tests_resnet[] = {
     {"batch norm: definition + finite differences", test_batch_norm, NULL},
     {"layout, parameter count, FLOPs", test_resnet_layout, NULL},
     {"gradcheck tiny resnets", test_grad_resnet, NULL},
+    {"batched training step = mean of one-sample steps", test_resnet_batched, NULL},
     {0},
 };
 
