@@ -13,6 +13,10 @@
 #  - the majority baseline: 0.6 in seed 1 (24 of client 0's 40 samples carry s = 1
 #    or 0; the same in every row);
 #  - bitwise identical on 1, 2 and 3 ranks (hetfl compare and the rows);
+#  - reconstruct (the local optimum estimated from the last uploads): rows 1, 2, 3
+#    with observed 3, uploads 1, 2, 3 (window 2: 1, 2, 2), the first = update's,
+#    training untouched; target 9 (hosted by rank 1 of 2, rank 2 of 3) bitwise
+#    identical on 1, 2 and 3 ranks;
 #  - combined (each sample's scores summed over the uploads so far): rows 1, 2, 3
 #    with uploads 1, 2, 3, the first = update's, training untouched, above
 #    chance after 3 uploads, bitwise identical on 1 and 3 ranks;
@@ -23,6 +27,7 @@
 S=$HETFL_SRCDIR/tests/data/attribute.conf
 run1() { local o=$1; shift; "$HETFL" run "$S" --quiet -o "$TMP/$o.h5" "$@" > "$TMP/$o.log" 2>&1; }
 rows() { cols -x "$1" /attribute_inference round target observed samples accuracy auc majority; }
+crows() { cols -x "$1" /attribute_inference round uploads accuracy auc; }
 LDP=(--set federation.strategy=dpfedavg --set dp.where=client --set dp.noise_multiplier=10 --set dp.clip=1)
 for s in 1 2 3 4 5 6; do
   run1 u$s --seed $s
@@ -70,6 +75,31 @@ echo "  round 3, mean over seeds 1-3 (accuracy AUC): combined $mc, the 3rd uploa
 check "combined after 3 uploads beats chance: mean accuracy, AUC ($mc) >= 0.62, 0.65" \
   awk -v m="$mc" 'BEGIN { split(m, v, " "); exit !(v[1] >= 0.62 && v[2] >= 0.65) }'
 
+# reconstruct: the local optimum estimated from the last uploads (its arithmetic is pinned
+# by hand in test_privacy); one upload = update's row; the window caps the uploads used
+R=(--set privacy.attribute_attack=reconstruct)
+run1 r1 "${R[@]}"
+run1 r1w "${R[@]}" --set privacy.reconstruct_uploads=2
+check "reconstruct: rows for rounds 1, 2, 3, observed 3, uploads 1, 2, 3 (window 2: 1, 2, 2)" \
+  test "$(cols "$TMP/r1.h5" /attribute_inference round observed uploads | tr '\n' ' ')$(cols "$TMP/r1w.h5" \
+    /attribute_inference uploads | tr '\n' ' ')" = "1 3 1 2 3 2 3 3 3 1 2 2 "
+check "reconstruct: its first row (one upload) = update's" \
+  test "$(cols -x "$TMP/r1.h5" /attribute_inference accuracy auc | head -1)" = \
+    "$(cols -x "$TMP/u1.h5" /attribute_inference accuracy auc | head -1)"
+check "reconstruct: training unchanged (/rounds = update's)" \
+  test "$(cols -x "$TMP/r1.h5" /rounds test_accuracy test_loss)" = "$(cols -x "$TMP/u1.h5" /rounds test_accuracy test_loss)"
+check "reconstruct: window 2 = window 3 up to the 2nd upload, then not" test "$(cols -x "$TMP/r1.h5" \
+  /attribute_inference auc | sed -n 1,2p | tr '\n' ' ')" = "$(cols -x "$TMP/r1w.h5" /attribute_inference auc |
+  sed -n 1,2p | tr '\n' ' ')" -a "$(crows "$TMP/r1.h5" | tail -1)" != "$(crows "$TMP/r1w.h5" | tail -1)"
+# target 9: hosted by rank 1 of 2 and rank 2 of 3 (rank 0 keeps a copy of its uploads)
+run1 r9 "${R[@]}" --set privacy.target=9
+for n in 2 3; do
+  run_mpi $n run "$S" --quiet -o "$TMP/r9-$n.h5" "${R[@]}" --set privacy.target=9 > /dev/null 2>&1
+  check "reconstruct, target 9: $n ranks = 1 rank (hetfl compare)" "$HETFL" compare "$TMP/r9.h5" "$TMP/r9-$n.h5"
+  check "reconstruct, target 9: $n ranks = 1 rank (rows)" test "$(crows "$TMP/r9.h5")" = "$(crows "$TMP/r9-$n.h5")" \
+    -a "$(nrows "$TMP/r9.h5" /attribute_inference)" = 3
+done
+
 run1 g1 --set privacy.attribute_attack=global
 check "global: a row each evaluation (rounds 2, 3), observed 0" \
   test "$(cols "$TMP/g1.h5" /attribute_inference round observed | tr '\n' ' ')" = "2 0 3 0 "
@@ -78,7 +108,6 @@ for n in 2 3; do
   check "update: $n ranks = 1 rank (hetfl compare)" "$HETFL" compare "$TMP/u1.h5" "$TMP/u1-$n.h5"
   check "update: $n ranks = 1 rank (/attribute_inference rows)" test "$(rows "$TMP/u1.h5")" = "$(rows "$TMP/u1-$n.h5")"
 done
-crows() { cols -x "$1" /attribute_inference round uploads accuracy auc; }
 run_mpi 3 run "$S" --quiet -o "$TMP/c1-3.h5" --set privacy.attribute_attack=combined > /dev/null 2>&1
 check "combined: 3 ranks = 1 rank (hetfl compare)" "$HETFL" compare "$TMP/c1.h5" "$TMP/c1-3.h5"
 check "combined: 3 ranks = 1 rank (rows)" test "$(crows "$TMP/c1.h5")" = "$(crows "$TMP/c1-3.h5")" -a -n "$(crows "$TMP/c1.h5")"
@@ -117,5 +146,6 @@ check "no sensitive attribute in the data: exit 2" bad_key "privacy.attribute_fe
 check "a target that is not a client: exit 2" bad_key "privacy.target" --set privacy.target=10
 check "update with a strategy that trains itself: exit 2" bad_key "privacy.attribute_attack" --set federation.strategy=heterofl
 check "async mode: exit 2" bad_key "privacy.attribute_attack" --set federation.mode=async
+check "a reconstruction window of 0 uploads: exit 2" bad_key "privacy.reconstruct_uploads" --set privacy.reconstruct_uploads=0
 check "an unknown mode: exit 2" bad_key "privacy.attribute_attack" --set privacy.attribute_attack=gradient
 finish

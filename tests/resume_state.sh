@@ -16,7 +16,8 @@
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
 #   Poisson sampling with DP noise and the privacy observers' round tables; the combined
-#   attribute attack's running score sums (per-client, moved to another rank).
+#   attribute attack's running score sums (per-client, moved to another rank); the
+#   reconstruction attack's window of uploads (global, saved from rank 0's copy).
 #   (SIGKILL/SIGTERM/SIGUSR1 at random rounds: tests/resume.sh, resume_avail.sh.)
 . "$(dirname "$0")/lib.sh"
 cat > "$TMP/s.conf" <<'EOF'
@@ -125,6 +126,15 @@ resume_case combined 2 3 --set data.synthetic_sensitive=yes --set privacy.attrib
 case " ${RESUME_STATE_CASES:-combined} " in *" combined "*)
   check "combined: round 9's row sums 9 uploads" \
     test "$(cols "$TMP/combined-res.h5" /attribute_inference round uploads | tail -1)" = "9 9" ;;
+esac
+# the reconstruction attack's window of uploads (aia_history: global state, kept by the
+# target's rank and rank 0), target 10: hosted by rank 1 of 2 (rank 0's copy is what the
+# checkpoint saves), then rank 2 of 3; a window of 4, so rounds 7-9 use uploads from before it
+resume_case reconstruct 2 3 --set data.synthetic_sensitive=yes --set privacy.attribute_attack=reconstruct \
+  --set privacy.reconstruct_uploads=4 --set privacy.target=10 --set privacy.samples=20 --set federation.clients_per_round=11
+case " ${RESUME_STATE_CASES:-reconstruct} " in *" reconstruct "*)
+  check "reconstruct: round 9's row uses 4 uploads" \
+    test "$(cols "$TMP/reconstruct-res.h5" /attribute_inference round uploads | tail -1)" = "9 4" ;;
 esac
 # top-k error-feedback memory (energy.compress = topk: energy_topk_memory)
 case " ${RESUME_STATE_CASES:-topk} " in *" topk "*) ;; *) finish; exit ;; esac

@@ -171,7 +171,49 @@ static void test_aia_combined_by_hand(void)
     hf_work_free(w);
 }
 
+/* The reconstruction's fixed point by hand.  An affine local update u = U(x) =
+ * A x + b on R², A = diag(0.5, 0.25), b = (1, 3): fixed point (2, 4).  Uploads
+ * from x = (0, 0), (4, 0), (0, 8) give u = (1, 3), (3, 3), (1, 5), residuals
+ * g = x − u = (−1, −3), (1, −3), (−1, 3); Σ α g = 0 with Σ α = 1 is solved by
+ * α = (0, 1/2, 1/2) (G is singular: the ridge picks the null direction), and
+ * Σ α u = (2, 4), U's exact fixed point.  Orthogonal residuals g = (1, 0),
+ * (0, 2) weigh the uploads by 1/|g|²: α = (4/5, 1/5).  On a line, U(x) = x/2 + 1
+ * from x = 0 and 4 (u = 1, 3): the secant's root, α = (1/2, 1/2), x* = 2.  One
+ * upload is its own estimate; uploads equal to their starts (no residual) give
+ * the latest. */
+static void test_aia_fixed_point_by_hand(void)
+{
+    const float x1[2] = {0, 0}, x2[2] = {4, 0}, x3[2] = {0, 8}, u1[2] = {1, 3}, u2[2] = {3, 3}, u3[2] = {1, 5};
+    const float *xs[3] = {x1, x2, x3}, *ups[3] = {u1, u2, u3};
+    float out[2];
+    double alpha[3];
+    hf_aia_fixed_point(xs, ups, 3, 2, out, alpha);
+    CU_ASSERT_DOUBLE_EQUAL(alpha[0], 0.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(alpha[1], 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(alpha[2], 0.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(out[0], 2.0, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(out[1], 4.0, 1e-5);
+    const float ox1[2] = {1, 0}, ox2[2] = {0, 2}, ou1[2] = {0, 0}, ou2[2] = {0, 0}, ov1[2] = {5, 10}, ov2[2] = {10, 20};
+    const float *oxs[2] = {ox1, ox2}, *ous[2] = {ou1, ou2};
+    hf_aia_fixed_point(oxs, ous, 2, 2, out, alpha);  /* residuals (1, 0), (0, 2); estimate 0 */
+    CU_ASSERT_DOUBLE_EQUAL(alpha[0], 0.8, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(alpha[1], 0.2, 1e-6);
+    const float ox1b[2] = {6, 10}, ox2b[2] = {10, 22}, *oxsb[2] = {ox1b, ox2b}, *ovs[2] = {ov1, ov2};
+    hf_aia_fixed_point(oxsb, ovs, 2, 2, out, alpha);  /* the same residuals, uploads (5, 10), (10, 20) */
+    CU_ASSERT_DOUBLE_EQUAL(out[0], 0.8 * 5 + 0.2 * 10, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(out[1], 0.8 * 10 + 0.2 * 20, 1e-5);
+    const float l1[1] = {0}, l2[1] = {4}, lu1[1] = {1}, lu2[1] = {3}, *lxs[2] = {l1, l2}, *lus[2] = {lu1, lu2};
+    hf_aia_fixed_point(lxs, lus, 2, 1, out, alpha);
+    CU_ASSERT_DOUBLE_EQUAL(out[0], 2.0, 1e-6);
+    hf_aia_fixed_point(lxs + 1, lus + 1, 1, 1, out, alpha);  /* one upload: u = 3 */
+    CU_ASSERT(alpha[0] == 1.0 && out[0] == 3.0f);
+    const float *same[2] = {lu1, lu2};
+    hf_aia_fixed_point(same, lus, 2, 1, out, alpha);  /* g = 0: the latest upload */
+    CU_ASSERT(alpha[0] == 0.0 && alpha[1] == 1.0 && out[0] == 3.0f);
+}
+
 static const hf_cu_test_t privacy_tests[] = {
+    {"attribute attack: the reconstructed local optimum by hand", test_aia_fixed_point_by_hand, NULL},
     {"attribute attack: uploads combined, by hand", test_aia_combined_by_hand, NULL},
     {"membership attack: AUC, balanced accuracy, TPR at 1% FPR by hand", test_mia_figures, NULL},
     {"attribute attack: loss differences and guesses by hand", test_aia_by_hand, NULL},

@@ -368,7 +368,7 @@ def plot_privacy(runs, outdir, opts):
     return save(fig, outdir, "privacy", opts)
 
 
-ATTRIBUTE_OBSERVED = {0: "global model", 1: "each upload", 2: "uploads combined"}
+ATTRIBUTE_OBSERVED = {0: "global model", 1: "each upload", 2: "uploads combined", 3: "local optimum reconstructed"}
 
 
 def plot_attribute(runs, outdir, opts):

@@ -447,12 +447,17 @@ static const hf_opt_t core_options[] = {
     {"privacy.samples", HF_OPT_INT, "200", 1, 1000000, NULL,
      "members scored (the target's first samples, at most its n_k), and as many non-members; the "
      "attribute attack's samples (the target's first)"},
-    {"privacy.attribute_attack", HF_OPT_CHOICE, "none", NONE, "none|global|update|combined",
+    {"privacy.attribute_attack", HF_OPT_CHOICE, "none", NONE, "none|global|update|combined|reconstruct",
      "passive attribute inference (the model-based attack of Driouich et al. 2022: each of the target's "
      "samples gets the value of privacy.attribute_feature, 0 or 1, under which the observed model's loss "
      "is lower; /attribute_inference table): none; global (the global model, every evaluation); update "
      "(an eavesdropper on the target's uplink: global + the target's upload, every round it participates); "
-     "combined (the same eavesdropper summing each sample's loss differences over every upload seen so far)"},
+     "combined (the same eavesdropper summing each sample's loss differences over every upload seen so far); "
+     "reconstruct (the same eavesdropper attacking the target's local optimum, the fixed point of its local "
+     "update estimated from its last privacy.reconstruct_uploads uploads, as in the paper)"},
+    {"privacy.reconstruct_uploads", HF_OPT_INT, "10", 1, 100, NULL,
+     "privacy.attribute_attack = reconstruct: the target's latest uploads it uses (it keeps 2 models per "
+     "upload on the target's rank and rank 0, checkpointed)"},
     {"privacy.attribute_feature", HF_OPT_INT, "0", 0, 2147483646, NULL,
      "the input feature holding the binary sensitive attribute (0 or 1 on every attacked sample; "
      "data.synthetic_sensitive = yes makes feature 0 one)"},
