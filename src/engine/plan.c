@@ -188,6 +188,15 @@ void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl)
  * select.c).  With model always, a policy that draws from the whole population
  * (uniform) and no correction, no availability is modelled (x->vol = 0): every
  * client is a candidate every round. */
+int hf_vol_stateless(const hf_conf_t *c)
+{
+    return !strcmp(hf_conf_get(c, "selection.policy"), "uniform") &&
+           !strcmp(hf_conf_get(c, "aggregation.correction"), "none") &&
+           !strcmp(hf_conf_get(c, "availability.model"), "always") &&
+           !(hf_conf_float(c, "availability.withdraw_fraction") > 0) &&
+           strcmp(hf_conf_get(c, "energy.scheduler"), "carbon-aware");
+}
+
 int hf_vol_init(hf_run_t *x, int N, int m)
 {
     const hf_conf_t *c = x->o->conf;
@@ -199,9 +208,7 @@ int hf_vol_init(hf_run_t *x, int N, int m)
     hf_correction_t corr = !strcmp(cor, "unbiased") ? HF_CORR_UNBIASED
                            : !strcmp(cor, "cafed") ? HF_CORR_CAFED : HF_CORR_NONE;
     const char *pname = hf_conf_get(c, "selection.policy");
-    int always = spec.model == HF_AV_ALWAYS && spec.withdraw_fraction <= 0;
-    if (always && !strcmp(pname, "uniform") && corr == HF_CORR_NONE &&
-        strcmp(hf_conf_get(c, "energy.scheduler"), "carbon-aware")) {
+    if (hf_vol_stateless(c)) {
         x->sel = hf_select_new(pname, corr, N, NULL, NULL, NULL);  /* stateless: O(m) memory (select.h) */
         x->vol_w = hf_calloc((size_t)m, sizeof(double));
         return 0;

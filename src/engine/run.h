@@ -172,6 +172,10 @@ double hf_dec_flops(const hf_run_t *x, int k, long samples);
 uint64_t hf_dec_edge_bytes(const hf_run_t *x, int i, int j);
 double hf_dec_cycle_time(const hf_run_t *x);
 void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl);
+/* True when the selection keeps no per-client state (select.h, stateless):
+ * uniform, no correction, availability always, no withdrawals, no carbon-aware
+ * scheduler. */
+int hf_vol_stateless(const hf_conf_t *c);
 int hf_vol_init(hf_run_t *x, int N, int m);
 void hf_vol_transfer_plan(hf_run_t *x, int t, const int *sel, int mt);
 void hf_vol_transfer_data(hf_run_t *x, int t, int i, int k);

@@ -76,31 +76,35 @@ double hf_mem_per_rank(MPI_Comm comm)
 }
 
 /* Bytes every rank keeps for each registered client, whether or not it ever
- * takes part (docs/scale.md, the survey), at their peak in hf_vol_init: the
- * partition's offset (8), the device class (4), the energy model's region,
- * budget, remaining energy, budget period and error-feedback slot (36), the
- * selection state's 15 per-client arrays (109), and hf_vol_init's transient
- * priors and sizes (24). */
-#define HF_BYTES_PER_REGISTERED 181.0
-
-double hf_population_bytes(long clients)
+ * takes part, at their peak (docs/scale.md): the device class and the
+ * permutation that deals the classes (4 + 4); the partition's offset (8, none
+ * with data.on_demand); a selection policy's per-client state and its priors
+ * (109 + 24, none when stateless: uniform without availability, hf_vol_stateless);
+ * the energy model's regions and their dealing permutation (4 + 4), budgets
+ * (budget, remaining, period: 24) and top-k memory slots (8), each only when
+ * configured.  /clients is written a block at a time (h5out.c): not per client. */
+double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
 {
-    return (double)clients * (HF_BYTES_PER_REGISTERED + (double)sizeof(hf_client_rec_t));
+    const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
+    double b = 8.0 + (p->on_demand ? 0.0 : 8.0) + (hf_vol_stateless(c) ? 0.0 : 133.0);
+    if ((rf && rf[0]) || (rs && rs[0])) b += 8.0;
+    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) b += 24.0;
+    if (!strcmp(hf_conf_get(c, "energy.compress"), "topk")) b += 8.0;
+    return b * (double)p->clients;
 }
 
 /* Refuse, before the data load or any per-client allocation, a population
  * whose per-registered-client state alone exceeds the memory of a rank: exit 2
- * naming federation.clients and the estimate.  Rank 0 also builds the /clients
- * table (one hf_client_rec_t per client) when it writes it. */
+ * naming federation.clients and the estimate. */
 static int check_population_memory(const hf_params_t *p, const hf_conf_t *c, MPI_Comm comm)
 {
-    double need = hf_population_bytes(p->clients), have = hf_mem_per_rank(comm);
+    double need = hf_population_bytes(p, c), have = hf_mem_per_rank(comm);
     if (need <= have) return 0;
     int rc = hf_key_err(c, "federation.clients", "%d registered clients need at least %.6g MB per rank "
-                        "(%.0f bytes each, and rank 0's %zu-byte /clients row), more than the %.6g MB "
-                        "available to each rank", p->clients, need / 1e6, HF_BYTES_PER_REGISTERED,
-                        sizeof(hf_client_rec_t), have / 1e6);
-    hf_addhint("docs/scale.md: the memory model; fewer federation.clients, or a node with more memory");
+                        "(%.0f bytes each), more than the %.6g MB available to each rank", p->clients,
+                        need / 1e6, need / p->clients, have / 1e6);
+    hf_addhint("docs/scale.md: the memory model; fewer federation.clients, data.on_demand, a selection without "
+               "per-client state, or a node with more memory");
     return rc;
 }
 
