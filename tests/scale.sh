@@ -3,7 +3,8 @@
 # 2^31-1, docs/scale.md): 120,000 registered clients, 16 a round, one
 # Synthetic sample each, 3 rounds.
 #   - bitwise identical on 1, 2 and 3 ranks (hetfl compare);
-#   - /clients has every registered client, each on the rank the block
+#   - /clients has every registered client in id order (rows written by
+#     blocks of 65,536), each on the rank the block
 #     formula first(r) = ceil(r N / R) gives: by hand, 2 ranks split at
 #     60,000, 3 ranks at 40,000 and 80,000;
 #   - every round selects 16 distinct clients (the O(k) Floyd draw over the
@@ -48,6 +49,8 @@ ranks_equal big "$TMP/s.conf"
 for n in 2 3; do cols "$TMP/big-$n.h5" clients id rank > "$TMP/cl-$n.txt"; done
 rank_of() { awk -v k="$2" '$1 == k { print $2 }' "$TMP/cl-$1.txt"; }
 check "/clients has 120000 rows" test "$(wc -l < "$TMP/cl-2.txt")" = 120000
+check "/clients: row i is client i (written 65,536 rows at a time)" \
+  test "$(awk '$1 != NR - 1' "$TMP/cl-2.txt" | wc -l)" = 0
 check "2 ranks: client 59999 on rank 0, 60000 on rank 1" test "$(rank_of 2 59999)$(rank_of 2 60000)" = 01
 check "3 ranks: client 39999 on rank 0, 40000 on rank 1" test "$(rank_of 3 39999)$(rank_of 3 40000)" = 01
 check "3 ranks: client 79999 on rank 1, 80000 on rank 2" test "$(rank_of 3 79999)$(rank_of 3 80000)" = 12
