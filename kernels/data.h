@@ -68,6 +68,33 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
                           int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
                           hf_partition_t *ptrain, hf_partition_t *ptest);
 
+/* The generator itself (data_synth.c), one device at a time: its parameters
+ * (n_k = int(LogNormal(size_mu, size_sigma)) + size_min samples a device, the
+ * first int(0.9 n_k) of them training data) and, after hf_synth_init, the
+ * iid variant's shared W (dim x n_classes) and b. */
+typedef struct {
+    double alpha, beta;
+    int iid, sensitive, dim, n_classes;
+    uint64_t seed;
+    double size_mu, size_sigma;
+    long size_min;
+    double *W, *b;              /* iid: set by hf_synth_init; NULL otherwise */
+} hf_synth_t;
+/* Checks the parameters (HF_EINPUT) and draws the iid model. */
+int hf_synth_init(hf_synth_t *s);
+void hf_synth_free(hf_synth_t *s);
+/* n_k of device k (every sample, training and test), from its stream's first draw. */
+long hf_synth_device_size(const hf_synth_t *s, long k);
+/* Its training samples: int(0.9 n). */
+long hf_synth_train_size(long n);
+/* Device k's first ntr samples into xtr (ntr x dim), ytr, the next nte into xte,
+ * yte (ntr + nte <= n_k; nte = 0: training rows only). */
+void hf_synth_device_rows(const hf_synth_t *s, long k, float *xtr, int *ytr, long ntr, float *xte, int *yte,
+                          long nte);
+/* Every device's samples, train and test sets, natural partitions of both. */
+int hf_synth_generate(const hf_synth_t *s, int ndev, hf_dataset_t *train, hf_dataset_t *test,
+                      hf_partition_t *ptrain, hf_partition_t *ptest);
+
 /* CA-Fed's synthetic clustered data (Rodio et al. 2023; data_synth.c): ndev
  * devices in two clusters (the second half flips labels with probability
  * hetero), dim standard-normal features, binary labels of a shared logistic

@@ -5,7 +5,8 @@
  * data set (hf_synthetic_clustered_generate, at the end of this file).
  *
  * Per device k (of ndev):
- *   n_k  = int(LogNormal(4, 2)) + 50
+ *   n_k  = int(LogNormal(4, 2)) + 50               (hf_synth_t's size_mu, size_sigma, size_min:
+ *                                                   data.synthetic_size_*, these by default)
  *   u_k ~ N(0, alpha), B_k ~ N(0, beta)            (alpha, beta: standard deviations)
  *   v_k[j] ~ N(B_k, 1), j < dim                    (mean of x)
  *   W_k (dim x classes), b_k (classes): entries ~ N(u_k, 1)
@@ -24,7 +25,9 @@
  * within a device, so that changes nothing in distribution and is not done).
  *
  * Determinism: device k draws everything from its own Philox stream
- * (seed, HF_RNG_DATA, k, 0), so the result does not depend on generation order;
+ * (seed, HF_RNG_DATA, k, 0), so the result does not depend on generation order
+ * and one device's samples can be made alone (hf_synth_device_rows: the
+ * on-demand mode of data_ondemand.c makes a client's when it trains);
  * the shared iid W, b come from (seed, HF_RNG_DATA, 0, 1).
  *
  * Like the original, n_k is not capped: LogNormal(4,2) has a heavy tail (the
@@ -41,13 +44,21 @@
 #include <string.h>
 
 /* Stream of device k; its first draw is n_k. */
-static long synth_device_size(hf_rng_t *r, uint64_t seed, int k)
+static long synth_device_size(hf_rng_t *r, const hf_synth_t *s, long k)
 {
-    hf_rng_init(r, seed, HF_RNG_DATA, (uint64_t)k, 0);
-    double s = hf_rng_lognormal(r, 4.0, 2.0);
-    if (!(s < 1e15)) s = 1e15;  /* only to keep the cast defined; rejected below */
-    return (long)s + 50;
+    hf_rng_init(r, s->seed, HF_RNG_DATA, (uint64_t)k, 0);
+    double v = hf_rng_lognormal(r, s->size_mu, s->size_sigma);
+    if (!(v < 1e15)) v = 1e15;  /* only to keep the cast defined; rejected by the callers */
+    return (long)v + s->size_min;
 }
+
+long hf_synth_device_size(const hf_synth_t *s, long k)
+{
+    hf_rng_t r;
+    return synth_device_size(&r, s, k);
+}
+
+long hf_synth_train_size(long n) { return (long)(0.9 * (double)n); }
 
 static int synth_argmax(const float *x, const double *W, const double *b, int dim, int nc)
 {
@@ -61,9 +72,68 @@ static int synth_argmax(const float *x, const double *W, const double *b, int di
     return best;
 }
 
-int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int ndev, int dim,
-                          int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
-                          hf_partition_t *ptrain, hf_partition_t *ptest)
+int hf_synth_init(hf_synth_t *s)
+{
+    s->W = s->b = NULL;
+    if (s->dim < 1)
+        return hf_seterr(HF_EINPUT, "synthetic: dimension %d must be >= 1", s->dim);
+    if (s->n_classes < 2)
+        return hf_seterr(HF_EINPUT, "synthetic: number of classes %d must be >= 2", s->n_classes);
+    if ((double)s->dim * (double)s->n_classes > 1e9)
+        return hf_seterr(HF_EINPUT, "synthetic: %d features x %d classes is too large", s->dim, s->n_classes);
+    if (!s->iid && (!(s->alpha >= 0) || !(s->beta >= 0) || isinf(s->alpha) || isinf(s->beta)))
+        return hf_seterr(HF_EINPUT, "synthetic: alpha (%g) and beta (%g) must be finite and >= 0",
+                         s->alpha, s->beta);
+    if (!s->iid) return HF_OK;
+    s->W = hf_malloc((size_t)s->dim * (size_t)s->n_classes * sizeof(double));
+    s->b = hf_malloc((size_t)s->n_classes * sizeof(double));
+    hf_rng_t rs;
+    hf_rng_init(&rs, s->seed, HF_RNG_DATA, 0, 1);
+    for (size_t i = 0; i < (size_t)s->dim * (size_t)s->n_classes; i++) s->W[i] = hf_rng_normal(&rs);
+    for (int c = 0; c < s->n_classes; c++) s->b[c] = hf_rng_normal(&rs);
+    return HF_OK;
+}
+
+void hf_synth_free(hf_synth_t *s)
+{
+    free(s->W);
+    free(s->b);
+    s->W = s->b = NULL;
+}
+
+void hf_synth_device_rows(const hf_synth_t *s, long k, float *xtr, int *ytr, long ntr, float *xte, int *yte,
+                          long nte)
+{
+    int dim = s->dim, nc = s->n_classes;
+    hf_rng_t r, rs;  /* the device's stream (its first draw, n_k, skipped); the sensitive attribute's */
+    synth_device_size(&r, s, k);
+    hf_rng_init(&rs, s->seed, HF_RNG_DATA, (uint64_t)k, 2);
+    double *own = s->iid ? NULL : hf_malloc(((size_t)dim * (size_t)nc + (size_t)nc) * sizeof(double));
+    const double *W = s->iid ? s->W : own, *b = s->iid ? s->b : own + (size_t)dim * nc;
+    double *v = hf_calloc((size_t)dim, sizeof(double)), *sd = hf_malloc((size_t)dim * sizeof(double));
+    for (int j = 0; j < dim; j++) sd[j] = sqrt(pow((double)(j + 1), -1.2));
+    if (!s->iid) {
+        double u = s->alpha * hf_rng_normal(&r);
+        double B = s->beta * hf_rng_normal(&r);
+        for (int j = 0; j < dim; j++) v[j] = B + hf_rng_normal(&r);
+        for (size_t i = 0; i < (size_t)dim * (size_t)nc; i++) own[i] = u + hf_rng_normal(&r);
+        for (int c = 0; c < nc; c++) own[(size_t)dim * nc + c] = u + hf_rng_normal(&r);
+    }
+    for (long i = 0; i < ntr + nte; i++) {
+        float *x = i < ntr ? xtr + (size_t)i * dim : xte + (size_t)(i - ntr) * dim;
+        for (int j = 0; j < dim; j++) x[j] = (float)(v[j] + sd[j] * hf_rng_normal(&r));
+        if (s->sensitive) x[0] = hf_rng_uniform(&rs) < 0.5 ? 1.0f : 0.0f;
+        int y = synth_argmax(x, W, b, dim, nc);
+        if (i < ntr) ytr[i] = y;
+        else yte[i - ntr] = y;
+    }
+    free(own);
+    free(v);
+    free(sd);
+}
+
+int hf_synth_generate(const hf_synth_t *s, int ndev, hf_dataset_t *train, hf_dataset_t *test,
+                      hf_partition_t *ptrain, hf_partition_t *ptest)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
@@ -71,19 +141,8 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
     memset(ptest, 0, sizeof *ptest);
     if (ndev < 1)
         return hf_seterr(HF_EINPUT, "synthetic: number of devices %d must be >= 1", ndev);
-    if (dim < 1)
-        return hf_seterr(HF_EINPUT, "synthetic: dimension %d must be >= 1", dim);
-    if (n_classes < 2)
-        return hf_seterr(HF_EINPUT, "synthetic: number of classes %d must be >= 2", n_classes);
-    if ((double)dim * (double)n_classes > 1e9)
-        return hf_seterr(HF_EINPUT, "synthetic: %d features x %d classes is too large", dim,
-                         n_classes);
-    if (!iid && (!(alpha >= 0) || !(beta >= 0) || isinf(alpha) || isinf(beta)))
-        return hf_seterr(HF_EINPUT, "synthetic: alpha (%g) and beta (%g) must be finite and >= 0",
-                         alpha, beta);
-
+    int dim = s->dim;
     /* Pass 1: sizes, to allocate. */
-    hf_rng_t r;
     long *ntr = hf_malloc((size_t)ndev * sizeof(long));
     long *nte = hf_malloc((size_t)ndev * sizeof(long));
     long tot_tr = 0, tot_te = 0;
@@ -91,21 +150,21 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
     if ((unsigned long)maxrows > SIZE_MAX / sizeof(float) / (size_t)dim)
         maxrows = (long)(SIZE_MAX / sizeof(float) / (size_t)dim);
     for (int k = 0; k < ndev; k++) {
-        long n = synth_device_size(&r, seed, k);
-        ntr[k] = (long)(0.9 * (double)n);
+        long n = hf_synth_device_size(s, k);
+        ntr[k] = hf_synth_train_size(n);
         nte[k] = n - ntr[k];
         if (n > maxrows - tot_tr - tot_te) {
             free(ntr);
             free(nte);
             return hf_seterr(HF_EINPUT, "synthetic: device %d draws %ld samples; the data set "
                              "is too large to address (seed %llu)", k, n,
-                             (unsigned long long)seed);
+                             (unsigned long long)s->seed);
         }
         tot_tr += ntr[k];
         tot_te += nte[k];
     }
-    hf_dataset_alloc(train, tot_tr, 1, 1, dim, n_classes);
-    hf_dataset_alloc(test, tot_te, 1, 1, dim, n_classes);
+    hf_dataset_alloc(train, tot_tr, 1, 1, dim, s->n_classes);
+    hf_dataset_alloc(test, tot_te, 1, 1, dim, s->n_classes);
     ptrain->nclients = ptest->nclients = ndev;
     ptrain->off = hf_malloc(((size_t)ndev + 1) * sizeof(long));
     ptest->off = hf_malloc(((size_t)ndev + 1) * sizeof(long));
@@ -118,49 +177,31 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
     }
     for (long i = 0; i < tot_tr; i++) ptrain->idx[i] = i;
     for (long i = 0; i < tot_te; i++) ptest->idx[i] = i;
-
-    /* Model parameters: shared (iid) or per device. */
-    double *W = hf_malloc((size_t)dim * (size_t)n_classes * sizeof(double));
-    double *b = hf_malloc((size_t)n_classes * sizeof(double));
-    double *v = hf_calloc((size_t)dim, sizeof(double));
-    double *sd = hf_malloc((size_t)dim * sizeof(double));
-    for (int j = 0; j < dim; j++) sd[j] = sqrt(pow((double)(j + 1), -1.2));
-    if (iid) {
-        hf_rng_t rs;
-        hf_rng_init(&rs, seed, HF_RNG_DATA, 0, 1);
-        for (size_t i = 0; i < (size_t)dim * (size_t)n_classes; i++) W[i] = hf_rng_normal(&rs);
-        for (int c = 0; c < n_classes; c++) b[c] = hf_rng_normal(&rs);
-    }
-
-    /* Pass 2: each device from its own stream (n_k is redrawn: the first draw). */
-    for (int k = 0; k < ndev; k++) {
-        long n = synth_device_size(&r, seed, k);
-        hf_rng_t rs;  /* the sensitive attribute's stream */
-        hf_rng_init(&rs, seed, HF_RNG_DATA, (uint64_t)k, 2);
-        if (!iid) {
-            double u = alpha * hf_rng_normal(&r);
-            double B = beta * hf_rng_normal(&r);
-            for (int j = 0; j < dim; j++) v[j] = B + hf_rng_normal(&r);
-            for (size_t i = 0; i < (size_t)dim * (size_t)n_classes; i++)
-                W[i] = u + hf_rng_normal(&r);
-            for (int c = 0; c < n_classes; c++) b[c] = u + hf_rng_normal(&r);
-        }
-        for (long i = 0; i < n; i++) {
-            hf_dataset_t *d = i < ntr[k] ? train : test;
-            long row = i < ntr[k] ? ptrain->off[k] + i : ptest->off[k] + (i - ntr[k]);
-            float *x = d->x + (size_t)row * (size_t)dim;
-            for (int j = 0; j < dim; j++) x[j] = (float)(v[j] + sd[j] * hf_rng_normal(&r));
-            if (sensitive) x[0] = hf_rng_uniform(&rs) < 0.5 ? 1.0f : 0.0f;
-            d->y[row] = synth_argmax(x, W, b, dim, n_classes);
-        }
-    }
-    free(W);
-    free(b);
-    free(v);
-    free(sd);
+    /* Pass 2: each device from its own stream. */
+    for (int k = 0; k < ndev; k++)
+        hf_synth_device_rows(s, k, train->x + (size_t)ptrain->off[k] * dim, train->y + ptrain->off[k], ntr[k],
+                             test->x + (size_t)ptest->off[k] * dim, test->y + ptest->off[k], nte[k]);
     free(ntr);
     free(nte);
     return HF_OK;
+}
+
+int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int ndev, int dim,
+                          int n_classes, uint64_t seed, hf_dataset_t *train, hf_dataset_t *test,
+                          hf_partition_t *ptrain, hf_partition_t *ptest)
+{
+    hf_synth_t s = {.alpha = alpha, .beta = beta, .iid = iid, .sensitive = sensitive, .dim = dim,
+                    .n_classes = n_classes, .seed = seed, .size_mu = 4.0, .size_sigma = 2.0, .size_min = 50};
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    memset(ptrain, 0, sizeof *ptrain);
+    memset(ptest, 0, sizeof *ptest);
+    if (ndev < 1)
+        return hf_seterr(HF_EINPUT, "synthetic: number of devices %d must be >= 1", ndev);
+    int rc = hf_synth_init(&s);
+    if (!rc) rc = hf_synth_generate(&s, ndev, train, test, ptrain, ptest);
+    hf_synth_free(&s);
+    return rc;
 }
 
 /*

@@ -3,14 +3,27 @@
 # 2^31-1, docs/scale.md): 120,000 registered clients, 16 a round, one
 # Synthetic sample each, 3 rounds.
 #   - bitwise identical on 1, 2 and 3 ranks (hetfl compare);
-#   - /clients has every registered client, each on the rank the block
+#   - /clients has every registered client in id order (rows written by
+#     blocks of 65,536), each on the rank the block
 #     formula first(r) = ceil(r N / R) gives: by hand, 2 ranks split at
 #     60,000, 3 ranks at 40,000 and 80,000;
 #   - every round selects 16 distinct clients (the O(k) Floyd draw over the
 #     120,000 ids; its set is pinned against a dense reference in test_rng).
+# data.on_demand (data_ondemand.c, docs/scale.md):
+#   - 40 clients of unequal sizes, non-iid Synthetic(1,1), evaluation on every
+#     client: bitwise the run of the materialised generator (natural partition,
+#     synthetic_devices = 40), whose samples it never stores; /clients' samples
+#     column equal to that run's partition sizes;
+#   - (n_k by hand from the RNG primitives and one client's rows against the
+#     materialised set: test_data's on-demand tests);
+#   - 1,000,000 registered clients, 20 a round: identical on 1, 2 and 3 ranks and
+#     across SIGTERM + --resume;
+#   - every participant's steps follow its /clients n_k (40 clients).
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized  # 8 s of CPU in the regular build; three 120,000-client runs under ASan are minutes
 start=$SECONDS
+only=${SCALE_ONLY:-}  # one part alone (a mutant's): population (120,000 clients) or on-demand
+if [ "$only" != on-demand ]; then
 cat > "$TMP/s.conf" <<'CONF'
 [run]
 name = scale-test
@@ -36,10 +49,67 @@ ranks_equal big "$TMP/s.conf"
 for n in 2 3; do cols "$TMP/big-$n.h5" clients id rank > "$TMP/cl-$n.txt"; done
 rank_of() { awk -v k="$2" '$1 == k { print $2 }' "$TMP/cl-$1.txt"; }
 check "/clients has 120000 rows" test "$(wc -l < "$TMP/cl-2.txt")" = 120000
+check "/clients: row i is client i (written 65,536 rows at a time)" \
+  test "$(awk '$1 != NR - 1' "$TMP/cl-2.txt" | wc -l)" = 0
 check "2 ranks: client 59999 on rank 0, 60000 on rank 1" test "$(rank_of 2 59999)$(rank_of 2 60000)" = 01
 check "3 ranks: client 39999 on rank 0, 40000 on rank 1" test "$(rank_of 3 39999)$(rank_of 3 40000)" = 01
 check "3 ranks: client 79999 on rank 1, 80000 on rank 2" test "$(rank_of 3 79999)$(rank_of 3 80000)" = 12
 sel=$(cols "$TMP/big-1.h5" participation round client | sort -u | awk '{ n[$1]++ } END { for (r in n) print n[r] }' | sort -u)
 check "every round: 16 distinct clients ($sel)" test "$sel" = 16
+fi
+echo "# elapsed $((SECONDS - start)) s"
+[ "$only" = population ] && { finish; exit; }
+
+# --- data.on_demand ---
+cat > "$TMP/od.conf" <<'CONF'
+[run]
+name = od-test
+seed = 4
+[data]
+dataset = synthetic
+partition = natural
+synthetic_devices = 40
+on_demand_eval_clients = 40
+[model]
+arch = logreg
+[federation]
+clients = 40
+clients_per_round = 7
+rounds = 3
+eval_every = 1
+[energy]
+measure = no
+CONF
+"$HETFL" run "$TMP/od.conf" --quiet -o "$TMP/mat.h5" > "$TMP/od.log" 2>&1 &&
+  "$HETFL" run "$TMP/od.conf" --quiet --set data.on_demand=yes -o "$TMP/od.h5" >> "$TMP/od.log" 2>&1
+check "on demand: 40 clients run both ways" test $? = 0
+check "on demand == materialised natural partition (hetfl compare)" \
+  "$HETFL" compare "$TMP/mat.h5" "$TMP/od.h5" --ignore-key data.on_demand
+check "on demand: /clients samples == the materialised partition's sizes" \
+  test "$(cols "$TMP/od.h5" clients id samples | md5sum)" = "$(cols "$TMP/mat.h5" clients id samples | md5sum)"
+sizes=$(cols "$TMP/od.h5" clients samples | sort -un | wc -l)
+check "on demand: clients of unequal sizes ($sizes distinct)" test "$sizes" -ge 10
+# every participant trained 3 epochs of ceil(n_k / 4) steps, n_k its /clients row:
+# the rows made when it trains are as many as hf_od_nk says
+"$HETFL" run "$TMP/od.conf" --quiet --set data.on_demand=yes --set federation.local_epochs=3 \
+  --set federation.batch_size=4 -o "$TMP/od-steps.h5" >> "$TMP/od.log" 2>&1
+cols "$TMP/od-steps.h5" clients id samples > "$TMP/odcl.txt"
+cols "$TMP/od-steps.h5" participation client steps > "$TMP/odpa.txt"
+bad_rows=$(awk 'NR == FNR { n[$1] = $2; next } $2 != 3 * int((n[$1] + 3) / 4)' "$TMP/odcl.txt" "$TMP/odpa.txt" | wc -l)
+check "on demand: 21 participation rows' steps = 3 ceil(n_k / 4) ($bad_rows differ)" \
+  test "$bad_rows" = 0 -a "$(wc -l < "$TMP/odpa.txt")" = 21
+
+BIG=(--set data.on_demand=yes --set federation.clients=1000000 --set federation.clients_per_round=20
+     --set data.synthetic_size_mu=1 --set data.synthetic_size_sigma=1 --set data.synthetic_size_min=6
+     --set data.on_demand_eval_clients=100 --set federation.rounds=30 --set federation.local_epochs=200
+     --set federation.batch_size=4 --set federation.eval_every=10 --set run.checkpoint_every=1)
+ranks_equal od-big "$TMP/od.conf" "${BIG[@]}"
+check "on demand: /clients has 1,000,000 rows" test "$(nrows "$TMP/od-big-1.h5" /clients)" = 1000000
+"$HETFL" run "$TMP/od.conf" "${BIG[@]}" -o "$TMP/od-term.h5" > "$TMP/term.log" 2> "$TMP/term.err" & pid=$!
+wait_round 2 "$TMP/term.log"; kill -TERM $pid; wait $pid; rc=$?
+check "on demand: SIGTERM exits 3 (got $rc)" test $rc = 3
+run_mpi 2 run "$TMP/od.conf" --quiet "${BIG[@]}" --resume "$TMP/od-term.h5" > "$TMP/res.log" 2>&1
+check "on demand: SIGTERM + --resume on 2 ranks == uninterrupted" \
+  "$HETFL" compare "$TMP/od-big-1.h5" "$TMP/od-term.h5"
 echo "# elapsed $((SECONDS - start)) s"
 finish

@@ -1172,6 +1172,56 @@ static void test_synthetic_sensitive(void)
     hf_dataset_free(&tr0); hf_dataset_free(&te0); hf_partition_free(&ptr0); hf_partition_free(&pte0);
 }
 
+/* data.on_demand's generator (data_ondemand.c): one device made alone is the
+ * materialised set's device, for non-iid and iid data; n_k by hand from the
+ * keyed stream's first normal z: int(exp(mu + sigma z)) + min, its first
+ * int(0.9 n_k) samples training data; unequal sizes. */
+static void test_synthetic_on_demand(void)
+{
+    for (int iid = 0; iid < 2; iid++) {
+        hf_dataset_t tr, te;
+        hf_partition_t ptr, pte;
+        CU_ASSERT_EQUAL_FATAL(hf_synthetic_generate(1, 1, iid, 0, 30, 60, 10, 42, &tr, &te, &ptr, &pte), HF_OK);
+        hf_synth_t s = {.alpha = 1, .beta = 1, .iid = iid, .dim = 60, .n_classes = 10, .seed = 42,
+                        .size_mu = 4, .size_sigma = 2, .size_min = 50};
+        CU_ASSERT_EQUAL_FATAL(hf_synth_init(&s), HF_OK);
+        const int ks[] = {0, 7, 29};
+        long sizes[3];
+        for (int i = 0; i < 3; i++) {
+            int k = ks[i];
+            hf_rng_t r;
+            hf_rng_init(&r, 42, HF_RNG_DATA, (uint64_t)k, 0);
+            long n = (long)exp(4.0 + 2.0 * hf_rng_normal(&r)) + 50, ntr = (long)(0.9 * (double)n);
+            sizes[i] = n;
+            CU_ASSERT_EQUAL(hf_synth_device_size(&s, k), n);
+            CU_ASSERT_EQUAL(hf_synth_train_size(n), ntr);
+            CU_ASSERT_EQUAL(ptr.off[k + 1] - ptr.off[k], ntr);
+            CU_ASSERT_EQUAL(pte.off[k + 1] - pte.off[k], n - ntr);
+            float *x = calloc((size_t)n * 60, sizeof(float)), *xt = calloc((size_t)n * 60, sizeof(float));
+            int *y = calloc((size_t)n, sizeof(int)), *yt = calloc((size_t)n, sizeof(int));
+            hf_synth_device_rows(&s, k, x, y, ntr, NULL, NULL, 0);  /* training rows only */
+            CU_ASSERT(memcmp(x, tr.x + ptr.off[k] * 60, (size_t)ntr * 60 * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(y, tr.y + ptr.off[k], (size_t)ntr * sizeof(int)) == 0);
+            hf_synth_device_rows(&s, k, x, y, ntr, xt, yt, n - ntr);  /* and its test rows */
+            CU_ASSERT(memcmp(xt, te.x + pte.off[k] * 60, (size_t)(n - ntr) * 60 * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(yt, te.y + pte.off[k], (size_t)(n - ntr) * sizeof(int)) == 0);
+            free(x); free(xt); free(y); free(yt);
+        }
+        CU_ASSERT(sizes[0] != sizes[1] && sizes[1] != sizes[2]);
+        hf_synth_free(&s);
+        hf_dataset_free(&tr); hf_dataset_free(&te); hf_partition_free(&ptr); hf_partition_free(&pte);
+    }
+    /* the size keys: int(exp(1 + 1 z)) + 6 */
+    hf_synth_t s = {.iid = 1, .dim = 60, .n_classes = 10, .seed = 5, .size_mu = 1, .size_sigma = 1, .size_min = 6};
+    CU_ASSERT_EQUAL_FATAL(hf_synth_init(&s), HF_OK);
+    for (int k = 0; k < 50; k++) {
+        hf_rng_t r;
+        hf_rng_init(&r, 5, HF_RNG_DATA, (uint64_t)k, 0);
+        CU_ASSERT_EQUAL(hf_synth_device_size(&s, k), (long)exp(1.0 + hf_rng_normal(&r)) + 6);
+    }
+    hf_synth_free(&s);
+}
+
 /* CA-Fed's synthetic clustered data, rebuilt from the keyed streams with the
  * formula of arodio/CA-Fed's generator: theta from (seed, DATA, 0, 3); device
  * k from (seed, DATA, k, 4), per sample dim normals then one uniform; the
@@ -1226,6 +1276,7 @@ static void test_synthetic_clustered(void)
 static const hf_cu_test_t tests_synthetic[] = {
     {"synthetic(1,1) and iid", test_synthetic, NULL},
     {"synthetic: the sensitive attribute, rebuilt from the keyed streams", test_synthetic_sensitive, NULL},
+    {"synthetic: one device alone (data.on_demand), n_k by hand", test_synthetic_on_demand, NULL},
     {"synthetic-clustered (CA-Fed), rebuilt from the keyed streams", test_synthetic_clustered, NULL},
     {0},
 };

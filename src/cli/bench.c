@@ -363,52 +363,47 @@ static long peak_rss_kib(int use_hwm)
     return ru.ru_maxrss;
 }
 
-/* One scale row: its population, per-round count, Synthetic devices, what the
- * memory model predicts per rank, and what was measured (run = 0: not run). */
+/* One scale row: its population, per-round count, what the memory model
+ * predicts per rank, and what was measured (run = 0: not run). */
 typedef struct {
     long N;
-    int K, devices, run;
+    int K, run;
     double pred, med, min;
     long rss_max, rss_tot;   /* KiB */
 } scale_row_t;
 
-/* Synthetic devices for 10 samples per client: a device draws int(LogNormal(4, 2))
- * + 50 samples, e^6 + 50 ≈ 453 on average, 90 % of them training data (data_synth.c);
- * 350 a device keeps the training set above 10 N in the rows measured here. */
-static int scale_devices(long N, int quick)
-{
-    long d = (10 * N + 349) / 350;
-    return (int)HF_MIN(HF_MAX(d, quick ? 300 : 30), 1000000L);
-}
-
 /* The memory model (docs/scale.md) for a row, per rank: the process's base
- * (32 MiB: the 1,000-client rows measure 59 MiB with 300 devices' data), the registered clients' state
- * (hf_population_bytes) and the generated data, every rank the whole set:
- * 453 samples a device of 60 float32 features and a label, with two 8-byte
- * partition indices each. */
-static double scale_predict(const scale_row_t *r)
+ * (32 MiB, the 10^4-client row's measured peak), the registered clients'
+ * state (hf_population_bytes: 8 bytes a client with on-demand data and
+ * uniform selection), and the evaluation set of 1,000 clients' test samples
+ * (about 1.4 a client at 244 bytes: 0.3 MiB). */
+static double scale_predict(const char *suite, char **sets, int nsets)
 {
-    return 32.0 * 1024 * 1024 + hf_population_bytes(r->N) + (double)r->devices * 453.0 * (60 * 4 + 4 + 16);
+    hf_conf_t conf = {0};
+    hf_params_t p;
+    double b = NAN;
+    if (hf_conf_load(&conf, suite, hf_options_table(), sets, nsets, -1) == 0 && hf_params_from_conf(&p, &conf) == 0)
+        b = 32.0 * 1048576 + hf_population_bytes(&p, &conf) + 1000 * 1.4 * 244.0;
+    hf_conf_free(&conf);
+    return b;
 }
 
-/* Run one row (every rank): skipped, with the prediction printed, when the model
- * predicts more than a rank may allocate or more devices than the key allows. */
+/* Run one row (every rank): skipped, with the prediction printed, when the
+ * model predicts more than a rank may allocate. */
 static int scale_row(MPI_Comm comm, const char *suite, int rounds, double have, scale_row_t *row)
 {
-    row->pred = scale_predict(row);
-    row->run = row->pred <= have && row->devices <= 100000;
-    if (!row->run) return 0;
-    char s1[64], s2[64], s3[64], s4[64], s5[64];
+    char s1[64], s2[64], s3[64];
     snprintf(s1, sizeof s1, "federation.clients=%ld", row->N);
     snprintf(s2, sizeof s2, "federation.clients_per_round=%d", row->K);
-    snprintf(s3, sizeof s3, "data.train_samples=%ld", 10L * row->N);
-    snprintf(s4, sizeof s4, "federation.rounds=%d", rounds);
-    snprintf(s5, sizeof s5, "data.synthetic_devices=%d", row->devices);
-    char *sets[5] = {s1, s2, s3, s4, s5};
+    snprintf(s3, sizeof s3, "federation.rounds=%d", rounds);
+    char *sets[3] = {s1, s2, s3};
+    row->pred = scale_predict(suite, sets, 3);
+    row->run = row->pred <= have;
+    if (!row->run) return 0;
     int hwm = hwm_reset(), all_hwm;
     MPI_Allreduce(&hwm, &all_hwm, 1, MPI_INT, MPI_MIN, comm);
     run_res_t r;
-    int rc = run_suite(comm, suite, sets, 5, "hetfl bench scale", &r);
+    int rc = run_suite(comm, suite, sets, 3, "hetfl bench scale", &r);
     if (rc) return rc;
     long mine = peak_rss_kib(all_hwm);
     MPI_Reduce(&mine, &row->rss_max, 1, MPI_LONG, MPI_MAX, 0, comm);
@@ -425,8 +420,7 @@ static void scale_print_row(FILE *out, const scale_row_t *r)
                 1e3 * r->min, r->rss_max / 1024.0, r->rss_tot / 1024.0, r->pred / 1048576.0);
     else
         fprintf(out, "%-12ld %-10d %12s %12s %14s %14s %10.1f MiB  not run: predicted over the memory of a "
-                "rank, or over 100,000 devices (%d)\n", r->N, r->K, "-", "-", "-", "-", r->pred / 1048576.0,
-                r->devices);
+                "rank\n", r->N, r->K, "-", "-", "-", "-", r->pred / 1048576.0);
 }
 
 /* Scale: round time and peak RSS with many registered clients; the round
@@ -446,11 +440,10 @@ static int bench_scale(FILE *out, MPI_Comm comm, int quick)
     scale_row_t row[4] = {{.N = small, .K = K / 10}, {.N = small, .K = K}, {.N = mid, .K = K}, {.N = big, .K = K}};
     double have = hf_mem_per_rank(comm);
     if (rank == 0)
-        fprintf(out, "\n== scale: %s, logreg on synthetic iid data, 10 samples per client, %d rank(s), "
+        fprintf(out, "\n== scale: %s, logreg on on-demand Synthetic iid data (~9 training samples a client), %d rank(s), "
                 "%d rounds ==\n%-12s %-10s %12s %12s %14s %14s %14s\n", suite, size, rounds, "registered",
                 "per round", "median ms", "min ms", "peak RSS/rank", "peak RSS all", "model/rank");
     for (int c = 0; c < 4; c++) {
-        row[c].devices = scale_devices(row[c].N, quick);
         int rc = scale_row(comm, suite, rounds, have, &row[c]);
         if (rc) return rc;
         if (rank == 0) scale_print_row(out, &row[c]);

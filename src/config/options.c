@@ -85,6 +85,20 @@ static const hf_opt_t core_options[] = {
      "before the label, which depends on it (privacy.attribute_attack)"},
     {"data.synthetic_devices", HF_OPT_INT, "30", 1, 100000, NULL,
      "Synthetic, synthetic-clustered: number of devices generated (natural partition: one client each)"},
+    {"data.synthetic_size_mu", HF_OPT_FLOAT, "4", -20, 20, NULL,
+     "Synthetic: a device's samples are int(LogNormal(mu, sigma)) + synthetic_size_min, 90 % of them training "
+     "data (FedProx's 4, 2, 50 by default)"},
+    {"data.synthetic_size_sigma", HF_OPT_FLOAT, "2", 0, 10, NULL, "Synthetic: sigma of the device sizes (above)"},
+    {"data.synthetic_size_min", HF_OPT_INT, "50", 2, 1000000, NULL,
+     "Synthetic: samples every device has on top of the log-normal draw (above)"},
+    {"data.on_demand", HF_OPT_BOOL, "no", NONE, NULL,
+     "Synthetic with data.partition = natural: client k is device k, its samples generated from its keyed "
+     "stream each time it trains, never stored for the population (data_ondemand.c, docs/scale.md); "
+     "data.synthetic_devices is then federation.clients; evaluation on data.on_demand_eval_clients clients' "
+     "test samples"},
+    {"data.on_demand_eval_clients", HF_OPT_INT, "1000", 1, 10000000, NULL,
+     "data.on_demand: the test set is the test samples of this many clients, drawn without replacement "
+     "from (seed, data, 0, 5) and taken in increasing id order (every client when it is >= federation.clients)"},
     {"data.clustered_dim", HF_OPT_INT, "10", 1, 100000, NULL,
      "synthetic-clustered (Rodio et al. 2023, arodio/CA-Fed): features, x ~ N(0, I); label y ~ "
      "Bernoulli(sigmoid(x.theta)), theta ~ N(0, I) shared; the second half of the devices flips it "
@@ -581,6 +595,11 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->syn_iid = hf_conf_bool(c, "data.synthetic_iid");
     p->syn_sensitive = hf_conf_bool(c, "data.synthetic_sensitive");
     p->syn_devices = (int)hf_conf_int(c, "data.synthetic_devices");
+    p->syn_size_mu = hf_conf_float(c, "data.synthetic_size_mu");
+    p->syn_size_sigma = hf_conf_float(c, "data.synthetic_size_sigma");
+    p->syn_size_min = hf_conf_int(c, "data.synthetic_size_min");
+    p->on_demand = hf_conf_bool(c, "data.on_demand");
+    p->od_eval_clients = (int)hf_conf_int(c, "data.on_demand_eval_clients");
     p->clu_dim = (int)hf_conf_int(c, "data.clustered_dim");
     p->clu_train = hf_conf_int(c, "data.clustered_train");
     p->clu_test = hf_conf_int(c, "data.clustered_test");

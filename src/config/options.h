@@ -43,6 +43,10 @@ typedef struct {
     int client_test_natural;    /* per-client test split: the test file's users (data.client_test_natural) */
     double syn_alpha, syn_beta;
     int syn_iid, syn_sensitive, syn_devices;
+    double syn_size_mu, syn_size_sigma; /* a device's samples: int(LogNormal(mu, sigma)) + syn_size_min */
+    long syn_size_min;
+    int on_demand;              /* data.on_demand: clients' Synthetic samples made when used (data_ondemand.c) */
+    int od_eval_clients;        /* data.on_demand_eval_clients */
     int clu_dim;                /* synthetic-clustered: features, samples per device, label flip */
     long clu_train, clu_test;
     double clu_hetero;

@@ -20,6 +20,7 @@ void hf_client_rows_build(hf_run_t *x)
 {
     const hf_dataset_t *d = &x->train;
     int nc = x->last_client - x->first_client, dim = d->dim;
+    if (x->od) return;  /* no rows stored (data_ondemand.c) */
     long rows = x->part.off[x->last_client] - x->part.off[x->first_client];
     if (nc <= 0 || rows <= 0 || dim <= 0 || x->stream) return;  /* a stream's rows change every round */
     /* bytes only where every value is exactly b/255, the IDX reader's expression
@@ -69,13 +70,13 @@ HF_CLONES static void gather_client_rows(const hf_run_t *x, int k, const int *pe
     }
 }
 
-/* Ask for rows idx[perm[0..B)] of d: memory fetches them while the kernels run on
- * the current batch. */
-static void prefetch_rows(const hf_dataset_t *d, const long *idx, const int *perm, int B)
+/* Ask for rows idx[perm[0..B)] of dx (dim floats each): memory fetches them while
+ * the kernels run on the current batch. */
+static void prefetch_rows(const float *dx, int dim, const long *idx, const int *perm, int B)
 {
-    size_t row = (size_t)d->dim * sizeof(float);
+    size_t row = (size_t)dim * sizeof(float);
     for (int i = 0; i < B; i++) {
-        const char *r = (const char *)(d->x + (size_t)idx[perm[i]] * d->dim);
+        const char *r = (const char *)(dx + (size_t)idx[perm[i]] * dim);
         for (size_t o = 0; o < row; o += 64) __builtin_prefetch(r + o, 0, 1);
     }
 }
@@ -109,9 +110,16 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
 {
     const hf_params_t *p = x->p;
     hf_local_t res = {0};
-    long nk = x->part.off[k + 1] - x->part.off[k];
-    const long *idx = x->part.idx + x->part.off[k];
+    long nk;
+    const long *idx;
+    const float *dx = x->train.x;
+    const int *dy = x->train.y;
     int block = x->coff != NULL;  /* its rows from this rank's client-major copy */
+    if (x->od) hf_od_client_rows(x, k, &nk, &dx, &dy, &idx);  /* generated now (data_ondemand.c) */
+    else {
+        nk = x->part.off[k + 1] - x->part.off[k];
+        idx = x->part.idx + x->part.off[k];
+    }
     if (x->tr_idx && x->tr_client == k) { nk = x->tr_n; idx = x->tr_idx; block = 0; }  /* + received data */
     double t0 = hf_wtime();
     long P = x->model.nparams;
@@ -134,8 +142,8 @@ hf_local_t hf_client_sgd(hf_run_t *x, int k, const float *start, const hf_cplan_
                 gather_client_rows(x, k, x->iperm + b0, B, x->xb, x->yb);
                 prefetch_client_rows(x, k, x->iperm + b0 + B, Bn);
             } else {
-                hf_gather_rows(x->train.x, x->train.y, x->train.dim, idx, x->iperm + b0, B, x->xb, x->yb);
-                prefetch_rows(&x->train, idx, x->iperm + b0 + B, Bn);
+                hf_gather_rows(dx, dy, x->train.dim, idx, x->iperm + b0, B, x->xb, x->yb);
+                prefetch_rows(dx, x->train.dim, idx, x->iperm + b0 + B, Bn);
             }
             if (x->sample_w) {  /* weighted loss (FedEM): the batch's weights to the kernels */
                 for (int b = 0; b < B; b++) x->wb[b] = x->sample_w[x->iperm[b0 + b]];
@@ -184,7 +192,7 @@ hf_local_t hf_client_train(hf_run_t *x, int k, int t, const float *start, const 
  * strategy hook, shuffles from (seed, HF_RNG_PERSONAL, round, client). */
 const float *hf_client_finetune(hf_run_t *x, int k, int round, const float *start, int steps)
 {
-    long nk = x->part.off[k + 1] - x->part.off[k], B = x->p->batch_size, nb = (nk + B - 1) / B;
+    long nk = hf_run_nk(x, k), B = x->p->batch_size, nb = (nk + B - 1) / B;
     hf_cplan_t cp = {.client = k, .kept = 1, .epochs = nb > 0 ? (int)((steps + nb - 1) / nb) : 0, .steps = steps};
     hf_rng_t r;
     hf_rng_init(&r, x->p->seed, HF_RNG_PERSONAL, (uint64_t)round, (uint64_t)k);

@@ -145,8 +145,12 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
         dataset_truncate(test, nt);
     } else if (p->dataset == HF_DS_SYNTHETIC) {
         hf_partition_t ptest = {0};
-        rc = hf_synthetic_generate(p->syn_alpha, p->syn_beta, p->syn_iid, p->syn_sensitive, p->syn_devices, 60, 10,
-                                   p->seed, train, test, &natural, &ptest);
+        hf_synth_t s = {.alpha = p->syn_alpha, .beta = p->syn_beta, .iid = p->syn_iid, .sensitive = p->syn_sensitive,
+                        .dim = 60, .n_classes = 10, .seed = p->seed, .size_mu = p->syn_size_mu,
+                        .size_sigma = p->syn_size_sigma, .size_min = p->syn_size_min};
+        rc = hf_synth_init(&s);
+        if (!rc) rc = hf_synth_generate(&s, p->syn_devices, train, test, &natural, &ptest);
+        hf_synth_free(&s);
         hf_partition_free(&ptest);
         if (rc) return rc;
         have_natural = 1;

@@ -44,6 +44,6 @@ int hf_fed_run(const hf_fed_opts_t *o, MPI_Comm comm, hf_fed_timing_t *timing);
  * (rank 0's /clients row included); a run whose population needs more is
  * refused before its data load (exit 2, key federation.clients). */
 double hf_mem_per_rank(MPI_Comm comm);
-double hf_population_bytes(long clients);
+double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c);
 
 #endif

@@ -461,6 +461,14 @@ int hf_h5out_config(hf_h5out_t *h, const char *text)
 
 int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n)
 {
+    return hf_h5out_clients_by(h, n, NULL, (void *)c);
+}
+
+/* Blocks of HF_CLIENTS_BLOCK rows (a multiple of the 4,096-row chunk: the same
+ * chunks as one write), each filled then written; fill NULL: ctx is the rows. */
+#define HF_CLIENTS_BLOCK 65536L
+int hf_h5out_clients_by(hf_h5out_t *h, long n, hf_client_fill_t fill, void *ctx)
+{
     hsize_t dims = (hsize_t)n, chunk = n > 0 ? (hsize_t)HF_MIN(n, 4096) : 1;
     hid_t sp = H5Screate_simple(1, &dims, NULL);
     hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
@@ -469,7 +477,18 @@ int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n)
         H5Pset_deflate(pl, 4);
     }
     hid_t d = H5Dcreate2(h->file, "clients", h->t_client, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    herr_t e = n > 0 ? H5Dwrite(d, h->t_client, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) : 0;
+    herr_t e = d < 0 ? -1 : 0;
+    hf_client_rec_t *buf = fill ? hf_calloc((size_t)HF_MIN(HF_MAX(n, 1), HF_CLIENTS_BLOCK), sizeof *buf) : NULL;
+    for (long k0 = 0; k0 < n && e >= 0; k0 += HF_CLIENTS_BLOCK) {
+        hsize_t off = (hsize_t)k0, cnt = (hsize_t)HF_MIN(HF_CLIENTS_BLOCK, n - k0);
+        if (fill) fill(ctx, k0, (long)cnt, buf);
+        const hf_client_rec_t *rows = fill ? buf : (const hf_client_rec_t *)ctx + k0;
+        hid_t ms = H5Screate_simple(1, &cnt, NULL);
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
+        e = H5Dwrite(d, h->t_client, ms, sp, H5P_DEFAULT, rows);
+        H5Sclose(ms);
+    }
+    free(buf);
     if (d >= 0) hf_h5out_describe(d, "one row per client (docs/results.md)", client_cols);
     H5Pclose(pl);
     H5Dclose(d);

@@ -86,6 +86,10 @@ int hf_h5out_root_attr_double(hf_h5out_t *h, const char *name, double value);
 int hf_h5out_config(hf_h5out_t *h, const char *text);
 int hf_h5out_system_attr(hf_h5out_t *h, const char *name, const char *value);
 int hf_h5out_clients(hf_h5out_t *h, const hf_client_rec_t *c, long n);
+/* The same, rows made by fill(ctx, first, count, rows) a block at a time:
+ * memory for one block (65,536 rows), not for the n. */
+typedef void (*hf_client_fill_t)(void *ctx, long first, long count, hf_client_rec_t *rows);
+int hf_h5out_clients_by(hf_h5out_t *h, long n, hf_client_fill_t fill, void *ctx);
 int hf_h5out_round(hf_h5out_t *h, const hf_round_rec_t *r);
 int hf_h5out_participation(hf_h5out_t *h, const hf_part_rec_t *p, long n);
 int hf_h5out_model(hf_h5out_t *h, const char *group, const hf_model_t *m, const float *params);

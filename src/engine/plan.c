@@ -23,7 +23,7 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
     const hf_strategy_t *st = x->strat.st;
     uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
     for (int i = 0; i < m; i++) {
-        x->d_nk[i] = x->part.off[sel[i] + 1] - x->part.off[sel[i]] + (x->tr_count ? x->tr_count[i] : 0);
+        x->d_nk[i] = hf_run_nk(x, sel[i]) + (x->tr_count ? x->tr_count[i] : 0);
         x->d_cls[i] = x->dcls[sel[i]];
         x->d_ep[i] = x->plan.c[i].epochs;
         x->d_skip[i] = !x->plan.c[i].kept;
@@ -188,6 +188,15 @@ void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl)
  * select.c).  With model always, a policy that draws from the whole population
  * (uniform) and no correction, no availability is modelled (x->vol = 0): every
  * client is a candidate every round. */
+int hf_vol_stateless(const hf_conf_t *c)
+{
+    return !strcmp(hf_conf_get(c, "selection.policy"), "uniform") &&
+           !strcmp(hf_conf_get(c, "aggregation.correction"), "none") &&
+           !strcmp(hf_conf_get(c, "availability.model"), "always") &&
+           !(hf_conf_float(c, "availability.withdraw_fraction") > 0) &&
+           strcmp(hf_conf_get(c, "energy.scheduler"), "carbon-aware");
+}
+
 int hf_vol_init(hf_run_t *x, int N, int m)
 {
     const hf_conf_t *c = x->o->conf;
@@ -198,6 +207,12 @@ int hf_vol_init(hf_run_t *x, int N, int m)
     const char *cor = hf_conf_get(c, "aggregation.correction");
     hf_correction_t corr = !strcmp(cor, "unbiased") ? HF_CORR_UNBIASED
                            : !strcmp(cor, "cafed") ? HF_CORR_CAFED : HF_CORR_NONE;
+    const char *pname = hf_conf_get(c, "selection.policy");
+    if (hf_vol_stateless(c)) {
+        x->sel = hf_select_new(pname, corr, N, NULL, NULL, NULL);  /* stateless: O(m) memory (select.h) */
+        x->vol_w = hf_calloc((size_t)m, sizeof(double));
+        return 0;
+    }
     double *ppi = hf_calloc((size_t)N, sizeof(double)), *plam = hf_calloc((size_t)N, sizeof(double));
     double prior = hf_conf_float(c, "aggregation.pi_prior");
     for (int k = 0; k < N; k++) {
@@ -206,7 +221,7 @@ int hf_vol_init(hf_run_t *x, int N, int m)
     }
     long *nk = hf_calloc((size_t)N, sizeof(long));
     for (int k = 0; k < N; k++) nk[k] = hf_run_nk(x, k);
-    x->sel = hf_select_new(hf_conf_get(c, "selection.policy"), corr, N, nk, ppi, plam);
+    x->sel = hf_select_new(pname, corr, N, nk, ppi, plam);
     free(ppi); free(plam); free(nk);
     if (!x->sel) return HF_EINPUT;
     if (x->sel->pol->configure) x->sel->pol->configure(x->sel, c);  /* the policy's keys */
@@ -298,7 +313,7 @@ int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *na
         uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
         for (int k = 0; k < N; k++) {
             const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
-            double fl = hf_model_train_flops(&x->model) * (double)(x->part.off[k + 1] - x->part.off[k]) *
+            double fl = hf_model_train_flops(&x->model) * (double)hf_run_nk(x, k) *
                         p->local_epochs;
             need[k] = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, xfer) +
                       hf_clock_compute_s(dc, fl, 1.0) + hf_clock_transfer_s(dc->latency_s, dc->up_mbps, xfer);

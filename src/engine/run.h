@@ -112,12 +112,25 @@ typedef struct hf_run {
     int *ce_y, *ce_perm;
     /* data streams (stream.*; stream.c): arrivals and memories, NULL when off */
     struct hf_stream *stream;
+    /* data.on_demand (data_ondemand.c): the generator; part has no offsets, train no rows; NULL when off */
+    struct hf_ondemand *od;
 } hf_run_t;
 
 /* First client of rank r when N clients are dealt to R ranks in contiguous blocks. */
 static inline int hf_run_first_client(int r, int R, int N) { return (int)(((long)r * N + R - 1) / R); }
+/* data_ondemand.c: n_k of an on-demand client; the setup in place of the data load
+ * (test set, empty training set, a partition of N clients without offsets);
+ * client k's training rows made into the generator's buffer (its n_k, rows,
+ * labels and row ids 0..n_k − 1); the generator freed. */
+long hf_od_nk(const struct hf_ondemand *od, int k);
+int hf_od_setup(hf_run_t *x);
+void hf_od_client_rows(hf_run_t *x, int k, long *nk, const float **dx, const int **dy, const long **idx);
+void hf_od_free(struct hf_ondemand *od);
 /* n_k of client k */
-static inline long hf_run_nk(const hf_run_t *x, int k) { return x->part.off[k + 1] - x->part.off[k]; }
+static inline long hf_run_nk(const hf_run_t *x, int k)
+{
+    return x->od ? hf_od_nk(x->od, k) : x->part.off[k + 1] - x->part.off[k];
+}
 /* The status every rank agrees on: the largest of the ranks' rc. */
 int hf_run_agree(int rc, MPI_Comm comm);
 
@@ -163,6 +176,10 @@ double hf_dec_flops(const hf_run_t *x, int k, long samples);
 uint64_t hf_dec_edge_bytes(const hf_run_t *x, int i, int j);
 double hf_dec_cycle_time(const hf_run_t *x);
 void hf_plan_dbw_round(hf_run_t *x, int m, int nloc, int *rcounts, int *rdispl);
+/* True when the selection keeps no per-client state (select.h, stateless):
+ * uniform, no correction, availability always, no withdrawals, no carbon-aware
+ * scheduler. */
+int hf_vol_stateless(const hf_conf_t *c);
 int hf_vol_init(hf_run_t *x, int N, int m);
 void hf_vol_transfer_plan(hf_run_t *x, int t, const int *sel, int mt);
 void hf_vol_transfer_data(hf_run_t *x, int t, int i, int k);

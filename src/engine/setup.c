@@ -76,31 +76,35 @@ double hf_mem_per_rank(MPI_Comm comm)
 }
 
 /* Bytes every rank keeps for each registered client, whether or not it ever
- * takes part (docs/scale.md, the survey), at their peak in hf_vol_init: the
- * partition's offset (8), the device class (4), the energy model's region,
- * budget, remaining energy, budget period and error-feedback slot (36), the
- * selection state's 15 per-client arrays (109), and hf_vol_init's transient
- * priors and sizes (24). */
-#define HF_BYTES_PER_REGISTERED 181.0
-
-double hf_population_bytes(long clients)
+ * takes part, at their peak (docs/scale.md): the device class and the
+ * permutation that deals the classes (4 + 4); the partition's offset (8, none
+ * with data.on_demand); a selection policy's per-client state and its priors
+ * (109 + 24, none when stateless: uniform without availability, hf_vol_stateless);
+ * the energy model's regions and their dealing permutation (4 + 4), budgets
+ * (budget, remaining, period: 24) and top-k memory slots (8), each only when
+ * configured.  /clients is written a block at a time (h5out.c): not per client. */
+double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
 {
-    return (double)clients * (HF_BYTES_PER_REGISTERED + (double)sizeof(hf_client_rec_t));
+    const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
+    double b = 8.0 + (p->on_demand ? 0.0 : 8.0) + (hf_vol_stateless(c) ? 0.0 : 133.0);
+    if ((rf && rf[0]) || (rs && rs[0])) b += 8.0;
+    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) b += 24.0;
+    if (!strcmp(hf_conf_get(c, "energy.compress"), "topk")) b += 8.0;
+    return b * (double)p->clients;
 }
 
 /* Refuse, before the data load or any per-client allocation, a population
  * whose per-registered-client state alone exceeds the memory of a rank: exit 2
- * naming federation.clients and the estimate.  Rank 0 also builds the /clients
- * table (one hf_client_rec_t per client) when it writes it. */
+ * naming federation.clients and the estimate. */
 static int check_population_memory(const hf_params_t *p, const hf_conf_t *c, MPI_Comm comm)
 {
-    double need = hf_population_bytes(p->clients), have = hf_mem_per_rank(comm);
+    double need = hf_population_bytes(p, c), have = hf_mem_per_rank(comm);
     if (need <= have) return 0;
     int rc = hf_key_err(c, "federation.clients", "%d registered clients need at least %.6g MB per rank "
-                        "(%.0f bytes each, and rank 0's %zu-byte /clients row), more than the %.6g MB "
-                        "available to each rank", p->clients, need / 1e6, HF_BYTES_PER_REGISTERED,
-                        sizeof(hf_client_rec_t), have / 1e6);
-    hf_addhint("docs/scale.md: the memory model; fewer federation.clients, or a node with more memory");
+                        "(%.0f bytes each), more than the %.6g MB available to each rank", p->clients,
+                        need / 1e6, need / p->clients, have / 1e6);
+    hf_addhint("docs/scale.md: the memory model; fewer federation.clients, data.on_demand, a selection without "
+               "per-client state, or a node with more memory");
     return rc;
 }
 
@@ -283,8 +287,8 @@ static int setup_model(hf_run_t *x)
         x->aug_ids = hf_calloc((size_t)p->batch_size, sizeof(long));
         x->aug_scratch = hf_alloc_aligned((size_t)x->train.dim * sizeof(float));
     }
-    long maxn = 1;
-    for (int k = 0; k < x->part.nclients; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
+    long maxn = 1;  /* data.on_demand: grown with the clients trained (data_ondemand.c) */
+    for (int k = 0; k < x->part.nclients && !x->od; k++) maxn = HF_MAX(maxn, hf_run_nk(x, k));
     x->iperm = hf_calloc((size_t)maxn, sizeof(int));
     setup_norm_samples(x);
     hf_model_init_params(&x->model, x->global, p->seed);
@@ -413,8 +417,9 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     openblas_set_num_threads(p->dev.cores);
     int rc = check_population_memory(p, o->conf, comm);  /* every rank alike: hf_mem_per_rank's minimum */
     if (rc) return rc;
-    rc = hf_run_agree(hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part, &x->train_all,
-                                       &x->ctest), comm);
+    rc = hf_run_agree(p->on_demand ? hf_od_setup(x)  /* data.on_demand: generated when used */
+                                   : hf_load_data(p, o->conf, o->suite, &x->train, &x->test, &x->part,
+                                                  &x->train_all, &x->ctest), comm);
     if (!rc) hf_ceval_setup(x);  /* per-client test splits out of the partition (client_eval.c) */
     if (!rc) rc = hf_run_agree(hf_stream_setup(x), comm);  /* data streams: arrival orders, trace (stream.c) */
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
@@ -495,7 +500,8 @@ static void print_header(hf_run_t *x, const char *placement)
     ROW("ranks", "%d", x->size);
     ROW("MPI", "%.40s", mpiver);
     ROW("data", "%s, %s partition", hf_conf_get(x->o->conf, "data.dataset"), hf_conf_get(x->o->conf, "data.partition"));
-    ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
+    if (x->od) ROW("train / test samples", "on demand / %ld", x->test.n);
+    else ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
     ROW("model", "%s, %ld params", hf_arch_name(p->model.arch), x->model.nparams);
     if (p->decentralized)
         ROW("strategy", "%s, %s graph, gap %.4f", x->strat.st->gossip ? p->strategy : "D-PSGD", p->topo_kind,
@@ -574,24 +580,30 @@ static void write_run_attributes(hf_run_t *x, const char *hosts, const char *pla
     }
 }
 
-/* /clients: every client's class, samples, region, budget and rank. */
+/* /clients rows [k0, k0 + n): each client's class, samples, region, budget and rank. */
+static void client_rows(void *ctx, long k0, long n, hf_client_rec_t *cl)
+{
+    const hf_run_t *x = ctx;
+    const hf_params_t *p = x->p;
+    int N = p->clients, R = x->size, r = 0;
+    memset(cl, 0, (size_t)n * sizeof *cl);
+    while (hf_run_first_client(r + 1, R, N) <= k0) r++;
+    for (int i = 0; i < n; i++) {
+        int k = (int)(k0 + i);
+        cl[i].id = k;
+        snprintf(cl[i].device_class, sizeof cl[i].device_class, "%s", p->devs.cls[x->dcls[k]].name);
+        cl[i].samples = hf_run_nk(x, k);
+        snprintf(cl[i].region, sizeof cl[i].region, "%s", hf_energy_region_name(x->en, k));
+        cl[i].energy_budget_j = hf_energy_budget(x->en, k);
+        while (hf_run_first_client(r + 1, R, N) <= k) r++;
+        cl[i].rank = r;
+    }
+}
+
+/* /clients: a block of rows at a time (a row is 80 bytes: 800 MB at 10^7 clients). */
 static int write_clients(hf_run_t *x)
 {
-    const hf_params_t *p = x->p;
-    int N = p->clients, R = x->size;
-    hf_client_rec_t *cl = hf_calloc((size_t)N, sizeof *cl);
-    for (int k = 0, r = 0; k < N; k++) {
-        cl[k].id = k;
-        snprintf(cl[k].device_class, sizeof cl[k].device_class, "%s", p->devs.cls[x->dcls[k]].name);
-        cl[k].samples = hf_run_nk(x, k);
-        snprintf(cl[k].region, sizeof cl[k].region, "%s", hf_energy_region_name(x->en, k));
-        cl[k].energy_budget_j = hf_energy_budget(x->en, k);
-        while (hf_run_first_client(r + 1, R, N) <= k) r++;
-        cl[k].rank = r;
-    }
-    int rc = hf_h5out_clients(x->h5, cl, N);
-    free(cl);
-    return rc;
+    return hf_h5out_clients_by(x->h5, x->p->clients, client_rows, x);
 }
 
 /* hwloc placement: the rank's class is the one with the most cores among its
@@ -653,6 +665,7 @@ void hf_run_free(hf_run_t *x)
     hf_partition_free(&x->part);
     hf_partition_free(&x->ctest);
     hf_stream_free(x->stream);
+    hf_od_free(x->od);
     free(x->ce_x); free(x->ce_y); free(x->ce_perm);
     free(x->norm_x);
     if (x->work) hf_work_free(x->work);

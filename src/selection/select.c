@@ -30,6 +30,16 @@ static int cmp_int(const void *a, const void *b)
 
 /* ------------------------------------------------------------ policies --- */
 
+/* n ints of scratch: grown when a stateless selection draws more than before */
+static int *sel_scratch(hf_select_t *s, int n)
+{
+    if (n > s->ntmp) {
+        s->tmp = hf_realloc(s->tmp, (size_t)n * sizeof(int));
+        s->ntmp = n;
+    }
+    return s->tmp;
+}
+
 /* the i-th candidate (without an availability model: client i) */
 static inline int cand_at(const hf_select_ctx_t *c, int i) { return c->cand ? c->cand[i] : i; }
 
@@ -39,8 +49,9 @@ static int pick_uniform(hf_select_t *s, const hf_select_ctx_t *c, int *out)
     if (k <= 0) return 0;
     hf_rng_t r;
     hf_rng_init(&r, c->in->seed, HF_RNG_SELECT, (uint64_t)c->in->round, c->stream);
-    hf_rng_sample(&r, c->ncand, k, s->tmp);
-    for (int i = 0; i < k; i++) out[i] = c->cand ? c->cand[s->tmp[i]] : s->tmp[i];
+    int *t = sel_scratch(s, k);
+    hf_rng_sample(&r, c->ncand, k, t);
+    for (int i = 0; i < k; i++) out[i] = c->cand ? c->cand[t[i]] : t[i];
     return k;
 }
 
@@ -300,6 +311,7 @@ hf_select_t *hf_select_new(const char *policy, hf_correction_t corr, int N, cons
     s->N = N;
     s->beta = 0.01;
     s->cafed_c = 1.0;
+    if (!samples) return s;  /* stateless: no per-client arrays */
     s->q = hf_calloc((size_t)N, sizeof(double));
     double tot = 0.0;
     for (int k = 0; k < N; k++) tot += (double)samples[k];
@@ -316,6 +328,7 @@ hf_select_t *hf_select_new(const char *policy, hf_correction_t corr, int N, cons
     s->loss = hf_calloc((size_t)N, sizeof(double));
     s->alloc = hf_calloc((size_t)N, sizeof(double));
     s->tmp = hf_calloc((size_t)N + 1, sizeof(int));
+    s->ntmp = N + 1;
     s->inv_pi = hf_calloc((size_t)N + 1, sizeof(double));
     s->dtmp = hf_calloc((size_t)N + 1, sizeof(double));
     for (int k = 0; k < N; k++) {
@@ -451,7 +464,7 @@ int hf_select_pick(hf_select_t *s, const hf_select_in_t *in, double *start, int 
     /* F3AST's rates start at m/N; without an availability model (no
      * observation, t stays 0) once, at round 0, not every round: r is read by
      * f3ast only, which always has one, so the round stays O(m) */
-    if (in->round == 0 || (s->t == 0 && in->online))
+    if (s->r && (in->round == 0 || (s->t == 0 && in->online)))
         for (int k = 0; k < s->N; k++) s->r[k] = (double)in->m / s->N;
     hf_select_ctx_t c = {.in = in, .stream = SEL_UNIFORM, .start = start};
     int n, na = s->N;
@@ -530,6 +543,7 @@ void hf_select_ckpt_register(hf_select_t *s)
 {
     size_t N = (size_t)s->N;
     hf_ckpt_register("sel_t", &s->t, sizeof s->t);
+    if (!s->q) return;  /* stateless */
     hf_ckpt_register("sel_n_on", s->n_on, N * sizeof(long));
     hf_ckpt_register("sel_n_onon", s->n_onon, N * sizeof(long));
     hf_ckpt_register("sel_n_offoff", s->n_offoff, N * sizeof(long));

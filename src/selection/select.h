@@ -138,12 +138,17 @@ struct hf_select {
     double *loss;               /* last known local training loss, NaN = unknown */
     double *alloc;              /* cafed allocation (0 = excluded) */
     int t_eligible;             /* eligible count of the last round (hf_select_round) */
-    int *tmp;                   /* N ints of scratch */
+    int *tmp;                   /* ntmp ints of scratch (N + 1, or grown to the draw: stateless) */
+    int ntmp;
     double *dtmp;               /* N doubles of scratch */
 };
 
 /* New state.  samples: n_k (N); prior_pi/prior_lambda: per-client priors
- * (NULL: 0.5 and 0).  Returns NULL and sets an error for unknown names. */
+ * (NULL: 0.5 and 0).  Returns NULL and sets an error for unknown names.
+ * samples NULL: stateless, no array of N entries (q, the estimator, r, loss,
+ * alloc, inv_pi stay NULL): only for a policy that reads none of them, drawn
+ * without an availability model and without a correction (uniform: plan.c's
+ * hf_vol_init); its scratch grows to the draw's size, O(m) memory. */
 hf_select_t *hf_select_new(const char *policy, hf_correction_t corr, int N, const long *samples,
                            const double *prior_pi, const double *prior_lambda);
 void hf_select_free(hf_select_t *s);

@@ -232,7 +232,11 @@ void hf_ditto_grad(hf_strat_t *s, int k, const float *v, const float *x0, float 
  * summed in double in index order. */
 void hf_dp_clip(float *u, long n, double clip);
 /* n_k of client k */
-static inline long hf_strat_nk(const hf_strat_t *s, int k) { return s->off[k + 1] - s->off[k]; }
+long hf_strat_nk_on_demand(const hf_strat_t *s, int k);  /* no offsets: data.on_demand (registry.c) */
+static inline long hf_strat_nk(const hf_strat_t *s, int k)
+{
+    return s->off ? s->off[k + 1] - s->off[k] : hf_strat_nk_on_demand(s, k);
+}
 
 /* Per-client vectors of P floats for the clients this rank hosts, allocated at
  * a client's first use (zero until then): SCAFFOLD's c_k, FedDyn's history.

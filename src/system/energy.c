@@ -46,8 +46,8 @@ struct hf_energy {
     int nclients, rounds;
     hf_carbon_t carbon;
     int default_region;     /* index of "default" (constant energy.carbon_intensity) or -1 */
-    int *region;            /* per client: index into carbon */
-    double *budget;         /* per client: B_k (+inf: unlimited) */
+    int *region;            /* per client: index into carbon; NULL: every client in "default" */
+    double *budget;         /* per client: B_k (+inf: unlimited); NULL: every budget infinite */
     double *remaining;      /* per client: budget left */
     int64_t *period;        /* per client: budget period index of the last refill */
     int64_t start;          /* Unix time of simulated time 0 */
@@ -58,7 +58,7 @@ struct hf_energy {
     int count_idle;
     hf_comp_cfg_t comp;     /* energy.compress for every upload */
     hf_comp_cfg_t adapt_comp;  /* the QSGD codec of the compress strategy */
-    float **topk_mem;       /* per client error-feedback memory (hosting rank, lazily) */
+    float **topk_mem;       /* per client error-feedback memory (hosting rank, lazily; top-k only) */
     long nparams_mem;
     char rapl_root[4096];
     int measure;
@@ -192,11 +192,6 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     e->seed = seed;
     e->nclients = nclients;
     e->rounds = rounds;
-    e->region = hf_calloc((size_t)nclients, sizeof(int));
-    e->budget = hf_calloc((size_t)nclients, sizeof(double));
-    e->remaining = hf_calloc((size_t)nclients, sizeof(double));
-    e->period = hf_calloc((size_t)nclients, sizeof(int64_t));
-    e->topk_mem = hf_calloc((size_t)nclients, sizeof(float *));
     const char *cf = hf_conf_get(c, "energy.carbon_file");
     if (cf && cf[0]) {
         rc = hf_carbon_load(&e->carbon, cf);
@@ -220,10 +215,11 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     if (!rc && hf_time_parse(hf_conf_get(c, "energy.start"), &e->start))
         rc = hf_key_err(c, "energy.start", "expected an ISO 8601 time, e.g. 2022-01-01T00:00Z");
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
-    if (!rc) {
-        if (rf && rf[0]) rc = assign_regions_file(e, c, rf);
-        else if (rs && rs[0]) rc = assign_regions_mix(e, c, rs);
-        else for (int k = 0; k < nclients; k++) e->region[k] = e->default_region;
+    /* per-client arrays only where a client's value differs from the default
+     * (region "default", no budget, no top-k memory): none on the common path */
+    if (!rc && ((rf && rf[0]) || (rs && rs[0]))) {
+        e->region = hf_calloc((size_t)nclients, sizeof(int));
+        rc = rf && rf[0] ? assign_regions_file(e, c, rf) : assign_regions_mix(e, c, rs);
     }
     const char *sc = hf_conf_get(c, "energy.scheduler");
     e->sched = sc && !strcmp(sc, "carbon-aware") ? HF_SCHED_AWARE : HF_SCHED_AGNOSTIC;
@@ -232,7 +228,12 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     e->alpha = hf_conf_float(c, "energy.fair_alpha");
     double bj = hf_conf_float(c, "energy.budget_j"), spread = hf_conf_float(c, "energy.budget_spread");
     e->period_s = hf_conf_float(c, "energy.budget_period_h") * 3600.0;
-    for (int k = 0; k < nclients; k++) {
+    if (bj > 0 || hf_conf_bool(c, "energy.battery_budget")) {
+        e->budget = hf_calloc((size_t)nclients, sizeof(double));
+        e->remaining = hf_calloc((size_t)nclients, sizeof(double));
+        e->period = hf_calloc((size_t)nclients, sizeof(int64_t));
+    }
+    for (int k = 0; k < nclients && e->budget; k++) {
         hf_rng_t rg;
         hf_rng_init(&rg, seed, HF_RNG_ENERGY, 2, (uint64_t)k);
         double u = hf_rng_uniform(&rg);
@@ -245,6 +246,7 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     e->count_idle = hf_conf_bool(c, "energy.count_idle");
     e->comp.kind = hf_comp_parse(hf_conf_get(c, "energy.compress"));
     if (e->comp.kind < 0) e->comp.kind = HF_COMP_NONE;
+    if (e->comp.kind == HF_COMP_TOPK) e->topk_mem = hf_calloc((size_t)nclients, sizeof(float *));
     e->comp.qsgd_levels = (int)hf_conf_int(c, "energy.qsgd_levels");
     e->comp.qsgd_bucket = (int)hf_conf_int(c, "energy.qsgd_bucket");
     e->comp.topk_ratio = hf_conf_float(c, "energy.topk_ratio");
@@ -261,7 +263,7 @@ void hf_energy_free(hf_energy_t *e)
 {
     if (!e) return;
     hf_carbon_free(&e->carbon);
-    for (int k = 0; k < e->nclients; k++) free(e->topk_mem[k]);
+    for (int k = 0; k < e->nclients && e->topk_mem; k++) free(e->topk_mem[k]);
     free(e->topk_mem);
     free(e->region); free(e->budget); free(e->remaining); free(e->period);
     free(e);
@@ -274,16 +276,20 @@ void hf_energy_set_budget(hf_energy_t *e, int k, double joules)
 
 void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats)
 {
-    hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
-    hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
+    if (e->budget) {  /* without budgets every client's stays infinite: nothing to save */
+        hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
+        hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
+    }
     hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
     if (e->comp.kind == HF_COMP_TOPK)  /* top-k's error-feedback memory of the hosted clients */
         hf_ckpt_register_client_ptrs("energy_topk_memory", (void **)(e->topk_mem + first_client),
                                      (size_t)upload_floats * sizeof(float));
 }
 
-const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[e->region[k]].name; }
-double hf_energy_budget(const hf_energy_t *e, int k) { return e->budget[k]; }
+/* client k's region and budget: the defaults when no array was needed */
+static int region_of(const hf_energy_t *e, int k) { return e->region ? e->region[k] : e->default_region; }
+const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[region_of(e, k)].name; }
+double hf_energy_budget(const hf_energy_t *e, int k) { return e->budget ? e->budget[k] : INFINITY; }
 int hf_energy_scheduler(const hf_energy_t *e) { return e->sched; }
 int hf_energy_compress_kind(const hf_energy_t *e) { return e->comp.kind; }
 const char *hf_energy_rapl_root(const hf_energy_t *e) { return e->rapl_root; }
@@ -291,7 +297,7 @@ int hf_energy_measure(const hf_energy_t *e) { return e->measure; }
 
 double hf_energy_ci(const hf_energy_t *e, int k, double sim_time)
 {
-    return hf_carbon_at(&e->carbon, e->region[k], e->start + (int64_t)floor(sim_time));
+    return hf_carbon_at(&e->carbon, region_of(e, k), e->start + (int64_t)floor(sim_time));
 }
 
 void hf_energy_describe(const hf_energy_t *e, char *buf, size_t n)
@@ -300,7 +306,7 @@ void hf_energy_describe(const hf_energy_t *e, char *buf, size_t n)
     buf[0] = 0;
     for (int i = 0; i < e->carbon.n && l + 1 < n; i++) {
         int cnt = 0;
-        for (int k = 0; k < e->nclients; k++) cnt += e->region[k] == i;
+        for (int k = 0; k < e->nclients; k++) cnt += region_of(e, k) == i;
         if (cnt) l += (size_t)snprintf(buf + l, n - l, "%s%s:%d", l ? "," : "", e->carbon.r[i].name, cnt);
     }
 }
@@ -445,11 +451,11 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
     o->weight = 1.0;
     o->scale = 1.0;
     /* refill at period boundaries of simulated time */
-    if (e->period_s > 0) {
+    if (e->period_s > 0 && e->budget) {
         int64_t per = (int64_t)floor(start / e->period_s);
         if (per != e->period[k]) { e->period[k] = per; e->remaining[k] = e->budget[k]; }
     }
-    double B = e->remaining[k];
+    double B = e->budget ? e->remaining[k] : INFINITY;
     price(c, o);
     if (o->e.total_j > B) {
         int s = e->strategy;
@@ -494,8 +500,8 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
         o->e.idle_j = c->idle_w * (o->narrow ? c->narrow_comm_s[o->narrow - 1] : c->comm_s);  /* radio waits */
         o->e.total_j += o->e.idle_j;
     }
-    if (isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;
-    o->remaining_j = e->remaining[k];
+    if (e->budget && isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;
+    o->remaining_j = e->budget ? e->remaining[k] : INFINITY;
     o->ci = hf_energy_ci(e, k, start);
     o->carbon_g = hf_energy_carbon_g(o->e.total_j, o->ci);
     (void)t;
