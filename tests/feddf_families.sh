@@ -90,12 +90,15 @@ run_mpi 2 run "$S" --quiet -o "$TMP/f2.h5" "${F[@]}" > /dev/null 2>&1
 check "mlp + cnn: 2 ranks = 1 rank" "$HETFL" compare "$TMP/f1.h5" "$TMP/f2.h5"
 run_mpi 3 run "$S" --quiet -o "$TMP/f3.h5" "${F[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
 check "mlp + cnn: 3 ranks, allreduce = 1 rank" "$HETFL" compare "$TMP/f1.h5" "$TMP/f3.h5"
+# SIGTERM + resume over 10 rounds, so that the signal lands mid-run on a fast machine too
+F=("${F[@]}" --set federation.rounds=10)
+"$HETFL" run "$S" --quiet -o "$TMP/f10.h5" "${F[@]}" > /dev/null 2>&1
 "$HETFL" run "$S" -o "$TMP/term.h5" "${F[@]}" > "$TMP/term.log" 2>&1 & pid=$!
-wait_round 1 "$TMP/term.log"
+wait_round 2 "$TMP/term.log"
 kill -TERM $pid; wait $pid; rc=$?
 check "mlp + cnn: SIGTERM: exit 3 (got $rc)" test $rc = 3
 run_mpi 2 run "$S" --quiet --resume "$TMP/term.h5" "${F[@]}" > "$TMP/resume.log" 2>&1
-check "mlp + cnn: resumed on 2 ranks = uninterrupted run" "$HETFL" compare "$TMP/f1.h5" "$TMP/term.h5"
+check "mlp + cnn: resumed on 2 ranks = uninterrupted run" "$HETFL" compare "$TMP/f10.h5" "$TMP/term.h5"
 
 refused() {  # VALUE WHY: the toy suite with feddf.group_models = VALUE: exit 2, FILE:LINE: key, no file
   sed "s/^group_models = .*/group_models = $1/" "$TMP/s.conf" > "$TMP/bad.conf"

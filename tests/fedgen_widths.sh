@@ -86,7 +86,9 @@ priced() {
 check "regulariser FLOPs of a narrow head priced: width 1/4 x (0.25 + 57344/2439168)/0.25 from round 2" priced
 
 # determinism and resume (G trained after round 1, regularised from round 2)
-cp "$TMP/g1.h5" "$TMP/d1.h5"
+# 10 rounds, so that SIGTERM after round 2 lands mid-run on a fast machine too
+D=("${D[@]}" --set federation.rounds=10)
+run1 d1 "${D[@]}"
 run_mpi 2 run "$S" --quiet -o "$TMP/d2.h5" "${D[@]}" > /dev/null 2>&1
 check "a1-c1: 2 ranks = 1 rank" "$HETFL" compare "$TMP/d1.h5" "$TMP/d2.h5"
 run_mpi 3 run "$S" --quiet -o "$TMP/d3.h5" "${D[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
