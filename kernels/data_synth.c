@@ -132,8 +132,10 @@ void hf_synth_device_rows(const hf_synth_t *s, long k, float *xtr, int *ytr, lon
     free(sd);
 }
 
-int hf_synth_generate(const hf_synth_t *s, int ndev, hf_dataset_t *train, hf_dataset_t *test,
-                      hf_partition_t *ptrain, hf_partition_t *ptest)
+/* Zero a generator's four outputs (so a failure leaves nothing to free) and check the
+ * device count: 0, or HF_EINPUT with the error set. */
+static int synth_outputs_reset(int ndev, hf_dataset_t *train, hf_dataset_t *test,
+                               hf_partition_t *ptrain, hf_partition_t *ptest)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
@@ -141,6 +143,14 @@ int hf_synth_generate(const hf_synth_t *s, int ndev, hf_dataset_t *train, hf_dat
     memset(ptest, 0, sizeof *ptest);
     if (ndev < 1)
         return hf_seterr(HF_EINPUT, "synthetic: number of devices %d must be >= 1", ndev);
+    return 0;
+}
+
+int hf_synth_generate(const hf_synth_t *s, int ndev, hf_dataset_t *train, hf_dataset_t *test,
+                      hf_partition_t *ptrain, hf_partition_t *ptest)
+{
+    if (synth_outputs_reset(ndev, train, test, ptrain, ptest))
+        return HF_EINPUT;
     int dim = s->dim;
     /* Pass 1: sizes, to allocate. */
     long *ntr = hf_malloc((size_t)ndev * sizeof(long));
@@ -192,12 +202,8 @@ int hf_synthetic_generate(double alpha, double beta, int iid, int sensitive, int
 {
     hf_synth_t s = {.alpha = alpha, .beta = beta, .iid = iid, .sensitive = sensitive, .dim = dim,
                     .n_classes = n_classes, .seed = seed, .size_mu = 4.0, .size_sigma = 2.0, .size_min = 50};
-    memset(train, 0, sizeof *train);
-    memset(test, 0, sizeof *test);
-    memset(ptrain, 0, sizeof *ptrain);
-    memset(ptest, 0, sizeof *ptest);
-    if (ndev < 1)
-        return hf_seterr(HF_EINPUT, "synthetic: number of devices %d must be >= 1", ndev);
+    if (synth_outputs_reset(ndev, train, test, ptrain, ptest))
+        return HF_EINPUT;
     int rc = hf_synth_init(&s);
     if (!rc) rc = hf_synth_generate(&s, ndev, train, test, ptrain, ptest);
     hf_synth_free(&s);
