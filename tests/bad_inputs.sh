@@ -206,6 +206,7 @@ topology.path|[topology];kind = file;path = @F@
 data.path|[data];path = @F@
 data.test_path|[data];test_path = @F@
 stream.trace|[stream];trace = @F@
+feddf.server_file|[federation];strategy = feddf;[feddf];server_data = file;server_file = @F@
 KEYS
   # an include, the suite itself, the resume file
   n=g-special-$kind-include
@@ -219,6 +220,15 @@ done
 # the availability model with its own file key, dataset files read by their loaders
 { echo "$BASE" | sed 's/^dataset = synthetic/dataset = hdf5\npath = '"${G//\//\\/}"'\/adir/'; } |
   gcase g-special-dir-hdf5-data "key 'data.path': $G/adir: not a regular file \(it is a directory\)" "mode: run"
+# FedDF's server file (the generic layout, written by h5import) with 5 input
+# features for the suite's 60
+printf '1 2 3 4 5\n6 7 8 9 10\n' > "$G/srv5.txt"; printf '0\n1\n' > "$G/srv5-labels.txt"
+printf 'PATH inputs\nINPUT-CLASS TEXTFP\nRANK 2\nDIMENSION-SIZES 2 5\nOUTPUT-CLASS FP\nOUTPUT-SIZE 32\n' > "$G/srv5.cfg"
+printf 'PATH labels\nINPUT-CLASS TEXTIN\nRANK 1\nDIMENSION-SIZES 2\nOUTPUT-CLASS IN\nOUTPUT-SIZE 32\n' > "$G/srv5-labels.cfg"
+h5import "$G/srv5.txt" -c "$G/srv5.cfg" "$G/srv5-labels.txt" -c "$G/srv5-labels.cfg" -o "$G/srv5.h5" > /dev/null
+{ echo "$BASE"; printf '[federation]\nstrategy = feddf\n[feddf]\nserver_data = file\nserver_file = %s\n' "$G/srv5.h5"
+  printf 'server_samples = 2\nval_samples = 0\n'; } |
+  gcase g-feddf-server-file-shape "g-feddf-server-file-shape.conf:[0-9]+: key 'feddf.server_file': .*srv5\.h5: inputs of shape 1x1x5; the run's are 1x1x60" "mode: run"
 # a file with HDF5's signature and nothing else given to --resume: refused
 # (exit 2) when reopened, after the data load
 { printf '\211HDF\r\n\032\n'; head -c 4096 /dev/zero; } > "$G/fake.h5"

@@ -76,6 +76,53 @@ run "$TMP/s.conf" noise5 --set feddf.server_samples=5 --set feddf.server_data=no
 check "noise: 5 server samples, no held-out rows needed: runs, the student moves" \
   bash -c "! h5diff '$TMP/x0.h5' '$TMP/noise5.h5' /model/final /model/final > /dev/null 2>&1"
 
+# another data set file as server data (feddf.server_data = file): the first 4 of
+# the 6 inputs of a generic-layout HDF5 file (h5import); the 6th, (9, 9), would
+# move the student if it were read; the labels are never read
+h5file() {  # OUT ROWS COLS < VALUES: /inputs float32 (ROWS, COLS), /labels int32 (ROWS) of zeros
+  cat > "$TMP/vals.txt"
+  printf 'PATH inputs\nINPUT-CLASS TEXTFP\nRANK 2\nDIMENSION-SIZES %s %s\nOUTPUT-CLASS FP\nOUTPUT-SIZE 32\n' \
+    "$2" "$3" > "$TMP/ci.txt"
+  printf 'PATH labels\nINPUT-CLASS TEXTIN\nRANK 1\nDIMENSION-SIZES %s\nOUTPUT-CLASS IN\nOUTPUT-SIZE 32\n' \
+    "$2" > "$TMP/cl.txt"
+  awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++) print 0 }' > "$TMP/lab.txt"
+  rm -f "$1"
+  h5import "$TMP/vals.txt" -c "$TMP/ci.txt" "$TMP/lab.txt" -c "$TMP/cl.txt" -o "$1" > /dev/null
+}
+printf '2.5 -1.5\n0.3 3.0\n-2.0 0.7\n1.1 1.9\n-0.4 -2.2\n9 9\n' > "$TMP/srv.txt"
+h5file "$TMP/srv.h5" 6 2 < "$TMP/srv.txt"
+FILE=(--set feddf.server_data=file --set feddf.server_file="$TMP/srv.h5")
+run "$TMP/s.conf" kdf "${FILE[@]}"
+{ grep -v srv "$TMP/ref.in"; head -4 "$TMP/srv.txt" | awk '{ print "srv", $1, $2 }'; } > "$TMP/reff.in"
+awk -v D=2 -v C=3 -v H=4 -v T=2 -v lr=0.1 -v steps=2 -f "$HETFL_SRCDIR/tests/feddf_reference.awk" "$TMP/reff.in" \
+  > "$TMP/reff.out"
+check "server data from a file: student = reference on the file's first 4 inputs" \
+  model_matches "$TMP/kdf.h5" "$TMP/reff.out" 1e-6
+check "server data from a file: differs from the held-out rows' student (the check above can fail)" \
+  bash -c "! h5diff -d 1e-4 '$TMP/kd.h5' '$TMP/kdf.h5' /model/final /model/final > /dev/null 2>&1"
+# 3 rounds with training (lr 0.2), checkpoints every 2: 1/2/3 ranks; the finished
+# run resumed on 2 ranks redoes round 3 from round 2's checkpoint (tests/resume_state.sh)
+R=("${FILE[@]}" --set federation.rounds=3 --set federation.lr=0.2 --set run.checkpoint_every=2)
+run "$TMP/s.conf" fr1 "${R[@]}"
+run_mpi 2 run "$TMP/s.conf" --quiet -o "$TMP/fr2.h5" "${R[@]}" > /dev/null 2>&1
+check "server data from a file: 2 ranks = 1 rank" "$HETFL" compare "$TMP/fr1.h5" "$TMP/fr2.h5"
+run_mpi 3 run "$TMP/s.conf" --quiet -o "$TMP/fr3.h5" "${R[@]}" --set aggregation.topology=allreduce > /dev/null 2>&1
+check "server data from a file: 3 ranks, allreduce = 1 rank" "$HETFL" compare "$TMP/fr1.h5" "$TMP/fr3.h5"
+cp "$TMP/fr1.h5" "$TMP/frr.h5"
+run_mpi 2 run "$TMP/s.conf" --quiet --resume "$TMP/frr.h5" "${R[@]}" > "$TMP/frr.log" 2>&1
+check "server data from a file: resumed from round 2 on 2 ranks = uninterrupted" \
+  "$HETFL" compare "$TMP/fr1.h5" "$TMP/frr.h5"
+h5file "$TMP/srv3.h5" 4 3 < <(printf '1 2 3\n4 5 6\n7 8 9\n1 1 1\n')
+"$HETFL" run "$TMP/s.conf" --quiet -o "$TMP/bad3.h5" "${FILE[@]}" --set feddf.server_file="$TMP/srv3.h5" \
+  > "$TMP/bad3.log" 2>&1
+rc=$?
+check "server file with 3 features for 2: exit 2 (got $rc), key 'feddf.server_file', no results file" \
+  bash -c "[ $rc = 2 ] && grep -q \"key 'feddf.server_file': .*srv3.h5: inputs of shape 1x1x3; the run's are 1x1x2\" \
+    '$TMP/bad3.log' && [ ! -e '$TMP/bad3.h5' ]"
+run "$TMP/s.conf" few "${FILE[@]}" --set feddf.server_samples=7 > /dev/null 2>&1
+check "7 server samples from a file of 6: exit 2" \
+  grep -q "key 'feddf.server_samples': 7 server samples, but .*srv.h5 holds 6" "$TMP/few.log"
+
 # MLP (group a) + CNN (group b, 8-16-32 at width 1/2) on noise, Fashion-MNIST (1,500 samples)
 S=$HETFL_SRCDIR/tests/data/tiny.conf
 F=(--set federation.strategy=feddf --set feddf.groups=a1-b1 "--set=feddf.group_models=-;cnn:8,16,32"

@@ -125,6 +125,36 @@ static void test_regulariser_narrow_head(void)
     CU_ASSERT_DOUBLE_EQUAL(gh[3], -0.375, 1e-6);
 }
 
+/* The server's loss through a narrow head (hf_fedgen_full_head, then
+ * hf_fedgen_gen_loss).  Generator C = 2, Z = 1, H = 1, F = 2: W1 = (1, 0, 0),
+ * b1 = 0, W2 = (v, 5), b2 = 0, so z = 1 gives h = 1 and g = (v, 5), the second
+ * feature large.  A width-1/2 head (Fh = 1) as the model stores it, W = (1, −1)
+ * then b = (1/2, −1/2), v = (ln 3 − 1)/2: padded with a zero second column its
+ * logits are ±ln(3)/2, softmax (3/4, 1/4).  Label 0, weight w = 0.75, eta 0:
+ *   L = 0.75 ln(4/3);  ∂L/∂g = 0.75 Σ_c (p_c − e_0c) W_c = (−3/8, 0)
+ *   ∂L/∂W2 = ∂L/∂b2 = (−3/8, 0) (h = 1);  ∂L/∂h = −3v/8 = ∂L/∂W1_z (z = 1)
+ *   = ∂L/∂W1_{y=0} = ∂L/∂b1;  ∂L/∂W1_{y=1} = 0.
+ * The output buffer starts with junk that differs per class: padding that kept
+ * it (or any column read with the full head's stride, here the bias) moves the
+ * logits by 5 × a per-class value, and the loss with them. */
+static void test_gen_loss_narrow_head_zero_padded(void)
+{
+    hf_fedgen_dims_t d = {.C = 2, .F = 2, .Z = 1, .H = 1};
+    float v = (float)((log(3.0) - 1) / 2), gen[8] = {1, 0, 0, 0, v, 5, 0, 0};  /* W1 (1 × 3), b1, W2 (2 × 1), b2 */
+    CU_ASSERT_EQUAL(hf_fedgen_nparams(&d), 8);
+    float model_head[4] = {1.0f, -1.0f, 0.5f, -0.5f};  /* W (2 × 1), then b (2) */
+    float full[6] = {7, 3, -2, -9, 4, 6}, want_full[6] = {1, 0, -1, 0, 0.5f, -0.5f};
+    hf_fedgen_full_head(2, 2, 1, model_head, model_head + 2, full);
+    for (int j = 0; j < 6; j++) CU_ASSERT_EQUAL(full[j], want_full[j]);
+    float z = 1, grad[8], scr[2 * (1 + 2)];
+    int y = 0;
+    double w[2] = {0.75, 0.25};
+    double L = hf_fedgen_gen_loss(&d, gen, 1, &z, &y, 1, full, w, 0.0, grad, scr);
+    CU_ASSERT_DOUBLE_EQUAL(L, 0.75 * log(4.0 / 3.0), 1e-6);
+    double want[8] = {-3 * v / 8, -3 * v / 8, 0, -3 * v / 8, -3.0 / 8, 0, -3.0 / 8, 0};
+    for (int j = 0; j < 8; j++) CU_ASSERT_DOUBLE_EQUAL(grad[j], want[j], 1e-6);
+}
+
 /* Counts u0 = (2, 0, 7), u1 = (6, 0, 0): per label totals (8, 0, 7) of 15. */
 static void test_label_weights_by_hand(void)
 {
@@ -146,6 +176,7 @@ static const hf_cu_test_t fedgen_tests[] = {
     {"head cross-entropy by hand", test_head_by_hand, NULL},
     {"diversity term by hand", test_diversity_by_hand, NULL},
     {"generator loss gradient by finite differences", test_gen_loss_finite_differences, NULL},
+    {"generator loss through a zero-padded narrow head by hand", test_gen_loss_narrow_head_zero_padded, NULL},
     {0},
 };
 static const hf_cu_suite_t suites[] = {{"fedgen", fedgen_tests, NULL, NULL}, {0}};

@@ -39,7 +39,7 @@ struct hf_feddf {
     double *fscale, *bscale;
     /* server data: rows of the training set no client holds */
     const float *sx;                          /* unlabeled server set (S, dim) */
-    float *noise;                             /* feddf.server_data = noise: the generated set (owned) */
+    float *own_sx;                            /* server_data noise / file: the set, owned (else NULL) */
     const float *vx;                          /* validation set (V, dim) */
     const int *vy;
     long S, V;
@@ -176,6 +176,9 @@ int hf_feddf_params_check(const hf_params_t *p, const hf_conf_t *c)
     if (rc) return rc;
     if (strcmp(p->server_opt, "none"))
         return hf_key_err(c, "server.optimizer", "feddf replaces the server step by distillation: use none");
+    if (!strcmp(hf_conf_get(c, "feddf.server_data"), "file") && !hf_conf_get(c, "feddf.server_file")[0])
+        return hf_key_err(c, "feddf.server_data", "file needs feddf.server_file (an HDF5 file in the generic "
+                          "layout of docs/data.md)");
     if (hf_conf_int(c, "feddf.server_samples") < 1)
         return hf_key_err(c, "feddf.server_samples", "must be >= 1");
     if (strcmp(hf_conf_get(c, "energy.compress"), "none"))
@@ -211,6 +214,33 @@ static float *noise_set(const hf_feddf_t *f, long used)
     return x;
 }
 
+/* feddf.server_data = file: the first S inputs of feddf.server_file (the
+ * generic HDF5 layout, docs/data.md; its labels are never used), which must
+ * have the shape of the run's inputs (token ids of the same vocabulary). */
+static int file_set(hf_feddf_t *f, const hf_conf_t *c)
+{
+    static const char *K = "feddf.server_file";
+    const char *path = hf_conf_get(c, K);
+    hf_dataset_t ds, test;
+    hf_partition_t part;
+    int rc = hf_key_wrap(c, K, hf_h5data_load(path, &ds, &test, &part));
+    if (rc) return rc;
+    const hf_het_data_t *d = &f->d;
+    if (ds.c != d->c || ds.h != d->h || ds.w != d->w || ds.vocab != f->full.cfg.vocab)
+        rc = hf_key_err(c, K, "%s: inputs of shape %dx%dx%d%s; the run's are %dx%dx%d%s", path, ds.c, ds.h, ds.w,
+                        ds.vocab ? " (token ids)" : "", d->c, d->h, d->w, f->full.cfg.vocab ? " (token ids)" : "");
+    else if (ds.n < f->S)
+        rc = hf_key_err(c, "feddf.server_samples", "%ld server samples, but %s holds %ld", f->S, path, ds.n);
+    else {
+        f->own_sx = hf_alloc_aligned((size_t)f->S * (size_t)d->dim * sizeof(float));
+        memcpy(f->own_sx, ds.x, (size_t)f->S * (size_t)d->dim * sizeof(float));
+    }
+    hf_dataset_free(&ds);
+    hf_dataset_free(&test);
+    hf_partition_free(&part);
+    return rc;
+}
+
 int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, const hf_model_t *full,
                  int N, int m, const hf_het_data_t *d, long n_all, const float *global, MPI_Comm comm)
 {
@@ -235,8 +265,9 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
     f->lr = (float)hf_conf_float(c, "feddf.lr");
     f->T = (float)hf_conf_float(c, "feddf.temperature");
     /* server and validation sets: the rows after the last one any client holds
-     * (noise: only the validation set; the server set is generated) */
-    long used = 0, S_rows = strcmp(hf_conf_get(c, "feddf.server_data"), "noise") ? f->S : 0;
+     * (noise, file: only the validation set; the server set is generated or read) */
+    const char *sd = hf_conf_get(c, "feddf.server_data");
+    long used = 0, S_rows = !strcmp(sd, "heldout") ? f->S : 0;
     for (long j = 0; j < d->off[N]; j++) used = HF_MAX(used, d->idx[j] + 1);
     if (used + S_rows + f->V > n_all) {
         char msg[256];
@@ -246,8 +277,12 @@ int hf_feddf_new(hf_feddf_t **out, const hf_params_t *p, const hf_conf_t *c, con
         free(f);
         return hf_key_err(c, "feddf.server_samples", msg);
     }
-    if (!S_rows) f->noise = noise_set(f, used);
-    f->sx = S_rows ? d->x + used * d->dim : f->noise;
+    if (!strcmp(sd, "noise")) f->own_sx = noise_set(f, used);
+    if (!strcmp(sd, "file") && (rc = file_set(f, c))) {
+        hf_feddf_free(f);
+        return rc;
+    }
+    f->sx = S_rows ? d->x + used * d->dim : f->own_sx;
     f->vx = d->x + (used + S_rows) * d->dim;
     f->vy = d->y + used + S_rows;
     int wb = HF_MAX(HF_MAX(p->batch_size, f->bsz), HF_EVAL_CHUNK);
@@ -319,7 +354,7 @@ void hf_feddf_free(hf_feddf_t *f)
     }
     free(f->cgroup); free(f->grp); free(f->fscale); free(f->bscale);
     free(f->ws); free(f->ws0); free(f->dx); free(f->zloc); free(f->aug_ids); free(f->aug_scratch);
-    free(f->noise);
+    free(f->own_sx);
     free(f);
 }
 
@@ -595,11 +630,16 @@ static const hf_opt_t keys[] = {
      "200,200 / 32,64,512 / 64,128,256,512 / 256,256), which the group's letter then slices; the first "
      "entry must be -; empty = every group the run's model. The data must feed every family (no lstm "
      "on images, no cnn/resnet on vectors or text)"},
-    {"feddf.server_data", HF_OPT_CHOICE, "heldout", HF_OPT_NORANGE, "heldout|noise",
+    {"feddf.server_data", HF_OPT_CHOICE, "heldout", HF_OPT_NORANGE, "heldout|noise|file",
      "feddf: the unlabeled distillation set: heldout = feddf.server_samples training samples no client "
      "holds; noise = as many samples of i.i.d. uniform noise over the range of the clients' features "
      "(token ids: uniform over the vocabulary), keyed (seed, distill, 2^32, 0) (out of distribution, as "
-     "the paper's ablation); validation stays on held-out samples"},
+     "the paper's ablation); file = the first feddf.server_samples inputs of feddf.server_file (another "
+     "data set: out of distribution); validation stays on held-out samples"},
+    {"feddf.server_file", HF_OPT_PATH, "", HF_OPT_NORANGE, NULL,
+     "feddf: with feddf.server_data = file, an HDF5 file in the generic layout of docs/data.md (/inputs "
+     "of the run's input shape, token ids of its vocabulary for text; /labels as the layout requires, "
+     "never read)"},
     {"feddf.lr", HF_OPT_FLOAT, "1e-3", 0, 1e3, NULL,
      "feddf: Adam learning rate (beta 0.9, 0.999, eps 1e-8), cosine decay to 0 over feddf.steps"},
     {"feddf.temperature", HF_OPT_FLOAT, "1", 1e-3, 1e3, NULL,

@@ -30,7 +30,9 @@
  * as its own full-size model and sliced by its letter's width; its logits join
  * the same teacher (same classes).  Out-of-distribution server data
  * (feddf.server_data = noise): uniform noise over the clients' feature range
- * instead of held-out samples (hf_feddf_noise).
+ * instead of held-out samples (hf_feddf_noise); or (= file) the first
+ * feddf.server_samples inputs of another data set, feddf.server_file in the
+ * generic HDF5 layout (docs/data.md), of the run's input shape.
  *
  * The widest group must be width 1 (letter a): it is the run's global model,
  * evaluated in /rounds and saved as /model/final.  Every group's accuracy goes

@@ -451,16 +451,20 @@ static void grad_sub(void *ctx, const hf_model_t *m, int k, const float *w, floa
     regularise_head(ctx, k, m, w, grad);
 }
 
+void hf_fedgen_full_head(int C, int F, int Fh, const float *W, const float *b, float *out)
+{
+    memset(out, 0, ((size_t)C * F + C) * sizeof(float));
+    for (int c = 0; c < C; c++) memcpy(out + (long)c * F, W + (long)c * Fh, (size_t)Fh * sizeof(float));
+    memcpy(out + (long)C * F, b, (size_t)C * sizeof(float));
+}
+
 /* Keep a trained head of model m (parameters w) for the server, as the full
- * head: the Fh columns it holds, zeros in the others, its bias. */
+ * head (hf_fedgen_full_head). */
 static void keep_head(fedgen_t *g, const hf_model_t *m, const float *w)
 {
     const hf_tensor_t *W = &m->tensors[m->ntensors - 2], *b = &m->tensors[m->ntensors - 1];
-    int C = g->d.C, F = g->d.F, Fh = W->shape[1];
     float *h = g->heads + (long)g->nheads++ * g->HS;
-    memset(h, 0, (size_t)g->HS * sizeof(float));
-    for (int c = 0; c < C; c++) memcpy(h + (long)c * F, w + W->off + (long)c * Fh, (size_t)Fh * sizeof(float));
-    memcpy(h + (long)C * F, w + b->off, (size_t)C * sizeof(float));
+    hf_fedgen_full_head(g->d.C, g->d.F, W->shape[1], w + W->off, w + b->off, h);
 }
 
 /* After a kept client's training (its model in x->local): keep its head. */

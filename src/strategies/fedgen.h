@@ -50,6 +50,12 @@ double hf_fedgen_gen_loss(const hf_fedgen_dims_t *d, const float *gen, int n, co
 double hf_fedgen_regularise(const hf_fedgen_dims_t *d, const float *gen, const double *prior, int n, int Fh,
                             double alpha_t, hf_rng_t *r, const float *head, float *ghead, float *z, int *y, float *g);
 
+/* A width sub-model's head as the server counts it, the full head (C·F + C
+ * floats, out): its C × Fh weights W (row-major) in the first Fh columns of
+ * every row, zeros in the other F − Fh, then its C biases b.  The generator's
+ * loss through it reads exactly the first Fh features. */
+void hf_fedgen_full_head(int C, int F, int Fh, const float *W, const float *b, float *out);
+
 /* Label counts of U clients (U, C) → w (U, C) = n_{u,y} / Σ_u' n_{u',y} (0
  * where no client holds y), labels = those some client holds (ascending),
  * prior = Σ_u n_{u,y} / Σ_{u,y} n_{u,y}.  Returns the number of labels. */
