@@ -10,6 +10,11 @@
 #    its initial model (x0) from the run with feddf.steps = 0, the MLP's (m0)
 #    from a FedAvg run of that MLP with lr 0 (the same seed's initialisation);
 #  - feddf.val_samples = 0 keeps the last step (the key's help; it kept step 0);
+#  - server data from another data set's file (feddf.server_data = file): the
+#    same reference on the first 4 of the 6 inputs of a generic-layout HDF5
+#    file (h5import), not the held-out rows; 3 rounds with training on 1/2/3
+#    ranks and resumed from round 2's checkpoint on 2 ranks, bitwise; a file of
+#    another input width and one with too few samples: exit 2, FILE:LINE: key;
 #  - MLP + CNN groups on Fashion-MNIST with noise server data: 1/2/3 ranks
 #    bitwise, SIGTERM + --resume on 2 ranks bitwise, /rounds_by_width rows for
 #    both groups; the noise set needs no held-out rows (on the toy, heldout

@@ -145,6 +145,36 @@ leaf_json() {
           printf "],\n \"user_data\": {"; for (i = 1; i <= NR; i++) printf "%s%s", (i > 1 ? ",\n  " : ""), data[i]
           print "}}" }'
 }
+# leaf_text_json FILE SEED COUNT...: LEAF Shakespeare JSON, one user per count;
+# characters from a subset of LEAF's 80 symbols by a fixed LCG (no JSON escapes needed)
+leaf_text_json() {
+  local f=$1 seed=$2; shift 2
+  awk -v seed="$seed" -v counts="$*" 'BEGIN {
+    A = "abcdefghijklmnopqrstuvwxyz ,.;:!?ABCDEFGHIJKLM"; na = length(A)
+    n = split(counts, c, " "); s = seed
+    printf "{\"users\": ["
+    for (u = 1; u <= n; u++) printf "%s\"ROLE_%d\"", (u > 1 ? ", " : ""), u
+    printf "], \"num_samples\": ["
+    for (u = 1; u <= n; u++) printf "%s%d", (u > 1 ? ", " : ""), c[u]
+    printf "], \"user_data\": {"
+    for (u = 1; u <= n; u++) {
+      printf "%s\"ROLE_%d\": {\"x\": [", (u > 1 ? ", " : ""), u
+      ys = ""
+      for (r = 1; r <= c[u]; r++) {
+        x = ""
+        for (i = 0; i <= 80; i++) {
+          s = (s * 1103515245 + 12345) % 2147483648
+          ch = substr(A, int(s / 65536) % (na - 3 * u) + 1, 1)  # roles differ in their alphabets
+          if (i < 80) x = x ch; else y = ch
+        }
+        printf "%s\"%s\"", (r > 1 ? ", " : ""), x
+        ys = ys (r > 1 ? ", " : "") "\"" y "\""
+      }
+      printf "], \"y\": [%s]}", ys
+    }
+    printf "}}\n"
+  }' > "$f"
+}
 # model_matches FILE REF [TOL]: /model/final of FILE equals the "param J VALUE" lines of
 # REF (tests/fl_reference.awk's output) within TOL (default 2e-6) + 1e-5 relative
 model_matches() {

@@ -12,36 +12,6 @@
 D=$TMP/data
 mkdir -p "$D"
 
-# leaf_text_json FILE SEED COUNT...: one user per count; characters from a subset of
-# LEAF's 80 symbols by a fixed LCG (no JSON escapes needed)
-leaf_text_json() {
-  local f=$1 seed=$2; shift 2
-  awk -v seed="$seed" -v counts="$*" 'BEGIN {
-    A = "abcdefghijklmnopqrstuvwxyz ,.;:!?ABCDEFGHIJKLM"; na = length(A)
-    n = split(counts, c, " "); s = seed
-    printf "{\"users\": ["
-    for (u = 1; u <= n; u++) printf "%s\"ROLE_%d\"", (u > 1 ? ", " : ""), u
-    printf "], \"num_samples\": ["
-    for (u = 1; u <= n; u++) printf "%s%d", (u > 1 ? ", " : ""), c[u]
-    printf "], \"user_data\": {"
-    for (u = 1; u <= n; u++) {
-      printf "%s\"ROLE_%d\": {\"x\": [", (u > 1 ? ", " : ""), u
-      ys = ""
-      for (r = 1; r <= c[u]; r++) {
-        x = ""
-        for (i = 0; i <= 80; i++) {
-          s = (s * 1103515245 + 12345) % 2147483648
-          ch = substr(A, int(s / 65536) % (na - 3 * u) + 1, 1)  # roles differ in their alphabets
-          if (i < 80) x = x ch; else y = ch
-        }
-        printf "%s\"%s\"", (r > 1 ? ", " : ""), x
-        ys = ys (r > 1 ? ", " : "") "\"" y "\""
-      }
-      printf "], \"y\": [%s]}", ys
-    }
-    printf "}}\n"
-  }' > "$f"
-}
 leaf_text_json "$D/train.json" 7 3 7 2 5 4
 leaf_text_json "$D/test.json" 8 1 2 1 2 1
 

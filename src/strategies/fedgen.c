@@ -7,8 +7,14 @@
  *
  * The head is the model's last dense layer (its last two tensors, nn.h): for
  * the MLP the output layer on the last hidden layer's ReLU units, for the CNN
- * the output layer on the ReLU units of its fully connected layer.  A feature
- * is the input of that layer (F = its in-width).
+ * the output layer on the ReLU units of its fully connected layer, for the
+ * ResNet the linear layer on the pooled channels of the last stage, for the
+ * LSTM the fc layer on the top layer's hidden state at the last time step (a
+ * next-character head: G learns, per character y, states the head maps to y;
+ * real states lie in (−1, 1), G's output is not bounded, as for the other
+ * models' ReLU features).  A feature is the input of that layer (F = its
+ * in-width); a width sub-model keeps the leading inputs of the layer on every
+ * model (slice.h), so the narrow-head rule below holds for all four.
  *
  * Each round:
  *  - client (grad_hook, every minibatch, from the second round on, when
