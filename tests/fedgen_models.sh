@@ -27,7 +27,6 @@
 skip_if_sanitized
 GEN=$(dirname "$HETFL")/tests/test_datasets
 [ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
-start=$(date +%s)
 D=$TMP/data
 "$GEN" --write "$D" > /dev/null || { echo "FAIL - writing the sample files"; exit 1; }
 leaf_text_json "$D/train.json" 7 3 7 2 5 4
@@ -127,5 +126,4 @@ rc=$?
 check "resnet with static-bn: fedgen refused, exit 2 (got $rc), key 'model.norm', no results file" \
   bash -c "[ $rc = 2 ] && grep -q \"bn.conf:11: key 'model.norm': static-bn .*not for fedgen\" '$TMP/bn.log' &&
            [ ! -e '$TMP/bn.h5' ]"
-echo "# elapsed $(($(date +%s) - start)) s"
 finish
