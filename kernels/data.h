@@ -206,6 +206,14 @@ int hf_partition_shards(const int *y, long n, int nclients, uint64_t seed, hf_pa
 int hf_partition_dirichlet(const int *y, long n, int n_classes, int nclients, double alpha,
                            int min_size, uint64_t seed, hf_partition_t *p);
 
+/* data.size_by_capability: re-deal p's client blocks (each client's samples,
+ * in their order) by size.  order[0..N-1] lists every client once, the most
+ * capable first; the client at position r receives the r-th largest block
+ * (largest_first) or the r-th smallest (else).  Blocks rank by size, equal
+ * sizes by their client's index (lower first; reversed when !largest_first).
+ * The multiset of blocks is unchanged.  p is replaced. */
+void hf_partition_by_rank(hf_partition_t *p, const int *order, int largest_first);
+
 /* Per-client test split (data.client_test_fraction): client k keeps its
  * samples in their order except h_k = hf_partition_holdout_count(n_k, frac) of
  * them, at positions drawn by hf_rng_sample from the stream (seed,

@@ -19,6 +19,9 @@
  *
  *   holdout    hf_partition_holdout: a per-client test split taken out of an
  *              existing partition (data.client_test_fraction).
+ *   by rank    hf_partition_by_rank: an existing partition's client blocks
+ *              re-dealt by size along a ranking of the clients
+ *              (data.size_by_capability).
  *
  * Results are CSR (off[N+1], idx[n]).  Memory: O(n + N) for iid and shards,
  * O(n + N * classes) for dirichlet (the per-class cut points; at most 2^28 of
@@ -295,6 +298,39 @@ void hf_partition_holdout(hf_partition_t *p, double frac, uint64_t seed, hf_part
     free(p->idx);
     p->off = noff;
     p->idx = keep;
+}
+
+typedef struct { long size; int client; } block_t;
+
+/* Larger block first; equal sizes: lower client index first. */
+static int cmp_block_desc(const void *a, const void *b)
+{
+    const block_t *x = a, *z = b;
+    if (x->size != z->size) return (x->size < z->size) - (x->size > z->size);
+    return (x->client > z->client) - (x->client < z->client);
+}
+
+void hf_partition_by_rank(hf_partition_t *p, const int *order, int largest_first)
+{
+    int N = p->nclients;
+    block_t *bl = hf_malloc((size_t)HF_MAX(N, 1) * sizeof *bl);
+    for (int k = 0; k < N; k++) bl[k] = (block_t){p->off[k + 1] - p->off[k], k};
+    qsort(bl, (size_t)N, sizeof *bl, cmp_block_desc);
+    int *src = hf_malloc((size_t)HF_MAX(N, 1) * sizeof(int));  /* client k takes block src[k] */
+    for (int r = 0; r < N; r++) src[order[r]] = bl[largest_first ? r : N - 1 - r].client;
+    long *noff = hf_calloc((size_t)N + 1, sizeof(long));
+    long *nidx = hf_malloc((size_t)HF_MAX(p->off[N], 1) * sizeof(long));
+    for (int k = 0; k < N; k++) {
+        long a = p->off[src[k]], b = p->off[src[k] + 1];
+        memcpy(nidx + noff[k], p->idx + a, (size_t)(b - a) * sizeof(long));
+        noff[k + 1] = noff[k] + (b - a);
+    }
+    free(bl);
+    free(src);
+    free(p->off);
+    free(p->idx);
+    p->off = noff;
+    p->idx = nidx;
 }
 
 void hf_gather_rows(const float *x, const int *y, int dim, const long *idx, const int *perm, int B, float *xb,

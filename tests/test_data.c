@@ -1109,6 +1109,78 @@ static const char *leaf_real_skip(void)
     return find_shared_leaf() ? NULL : "leaf/fedprox_synthetic_1_1_test.json absent (set SHARED_DATA)";
 }
 
+/* hf_partition_by_rank (data.size_by_capability) on a hand-made partition of
+ * 14 samples, sizes 2, 5, 3, 1, 3 (sample ids 10 j + 1 at position j), clients
+ * ranked 2, 0, 4, 3, 1 (client 2 the most capable).  Blocks by size, ties by
+ * index: c1 (5), c2 (3), c4 (3), c0 (2), c3 (1).  strong: client 2 takes c1,
+ * 0 takes c2, 4 takes c4, 3 takes c0, 1 takes c3; weak: the reverse list. */
+static void hand_partition(hf_partition_t *p)
+{
+    static const long off[] = {0, 2, 7, 10, 11, 14};
+    p->nclients = 5;
+    p->off = hf_malloc(sizeof off);
+    memcpy(p->off, off, sizeof off);
+    p->idx = hf_malloc(14 * sizeof(long));
+    for (int j = 0; j < 14; j++) p->idx[j] = 10L * j + 1;
+}
+
+static int partition_is(const hf_partition_t *p, const long *off, const long *pos)
+{
+    for (int k = 0; k <= p->nclients; k++) if (p->off[k] != off[k]) return 0;
+    for (long j = 0; j < off[p->nclients]; j++) if (p->idx[j] != 10L * pos[j] + 1) return 0;
+    return 1;
+}
+
+static void test_partition_by_rank(void)
+{
+    static const int order[] = {2, 0, 4, 3, 1};
+    hf_partition_t a;
+    hand_partition(&a);
+    hf_partition_by_rank(&a, order, 1);
+    static const long s_off[] = {0, 3, 4, 9, 11, 14};  /* sizes 3, 1, 5, 2, 3 */
+    static const long s_pos[] = {7, 8, 9, 10, 2, 3, 4, 5, 6, 0, 1, 11, 12, 13};
+    CU_ASSERT(partition_is(&a, s_off, s_pos));
+    hf_partition_free(&a);
+    hand_partition(&a);
+    hf_partition_by_rank(&a, order, 0);
+    static const long w_off[] = {0, 2, 7, 8, 11, 14};  /* sizes 2, 5, 1, 3, 3 */
+    static const long w_pos[] = {0, 1, 2, 3, 4, 5, 6, 10, 7, 8, 9, 11, 12, 13};
+    CU_ASSERT(partition_is(&a, w_off, w_pos));
+    hf_partition_free(&a);
+
+    /* a Dirichlet partition ranked by index: sizes non-increasing (strong) or
+     * non-decreasing (weak), every sample still assigned once, and each new
+     * block one of the old blocks, whole and in order */
+    long n = 600;
+    int *y = hf_malloc((size_t)n * sizeof(int));
+    for (long i = 0; i < n; i++) y[i] = (int)((i * 7) % 10);
+    int ident[12];
+    for (int k = 0; k < 12; k++) ident[k] = k;
+    for (int strong = 0; strong < 2; strong++) {
+        hf_partition_t d, r;
+        CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 12, 0.3, 5, 4, &d), HF_OK);
+        CU_ASSERT_EQUAL_FATAL(hf_partition_dirichlet(y, n, 10, 12, 0.3, 5, 4, &r), HF_OK);
+        hf_partition_by_rank(&r, ident, strong);
+        CU_ASSERT(partition_is_exact(&r, n));
+        int mono = 1, whole = 1;
+        for (int k = 0; k < 12; k++) {
+            long nk = r.off[k + 1] - r.off[k];
+            if (k && (strong ? nk > r.off[k] - r.off[k - 1] : nk < r.off[k] - r.off[k - 1])) mono = 0;
+            int found = 0;
+            for (int j = 0; j < 12 && !found; j++)
+                found = d.off[j + 1] - d.off[j] == nk &&
+                        !memcmp(d.idx + d.off[j], r.idx + r.off[k], (size_t)nk * sizeof(long));
+            whole &= found;
+        }
+        CU_ASSERT(mono);
+        CU_ASSERT(whole);
+        CU_ASSERT(r.off[1] - r.off[0] != r.off[12] - r.off[11]);  /* unequal: the test means something */
+        hf_partition_free(&d);
+        hf_partition_free(&r);
+    }
+    free(y);
+}
+
 static const hf_cu_test_t tests_idx[] = {
     {"fashion-mnist", test_fmnist, fmnist_skip},
     {"fashion-mnist missing dir", test_fmnist_missing, NULL},
@@ -1118,6 +1190,7 @@ static const hf_cu_test_t tests_idx[] = {
     {"partition iid", test_partition_iid, NULL},
     {"partition shards", test_partition_shards, NULL},
     {"partition dirichlet", test_partition_dirichlet, NULL},
+    {"partition by rank", test_partition_by_rank, NULL},
     {0},
 };
 

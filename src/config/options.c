@@ -50,6 +50,11 @@ static const hf_opt_t core_options[] = {
     {"data.partition", HF_OPT_CHOICE, "iid", NONE, "iid|shards|dirichlet|natural",
      "iid (equal random shares), shards (McMahan: 2 label-sorted shards per client), "
      "dirichlet (per-class Dir(alpha)), natural (per-user data of synthetic/leaf)"},
+    {"data.size_by_capability", HF_OPT_CHOICE, "none", NONE, "none|strong|weak",
+     "tie client data set sizes to capability: strong (weak) re-deals the partition's client blocks so "
+     "the most capable clients hold the largest (smallest); capability = the device class's mem_width, "
+     "then gflops, then lower client index (the width strategies' widest tiers); needs unequal sizes "
+     "(partition = dirichlet or natural); none keeps the partition as drawn"},
     {"data.alpha", HF_OPT_FLOAT, "0.5", 1e-6, 1e6, NULL,
      "Dirichlet concentration for partition = dirichlet (small = skewed)"},
     {"data.min_samples", HF_OPT_INT, "10", 0, 1000000, NULL,

@@ -6,6 +6,7 @@
  * federation.clients clients.  hf_datasets[] is the registry `hetfl list` prints.
  */
 #include "data_load.h"
+#include "devices.h"
 #include "hf_util.h"
 #include <math.h>
 #include <stdlib.h>
@@ -285,11 +286,55 @@ static int check_population(const hf_params_t *p, const hf_conf_t *c, const hf_p
     return rc;
 }
 
+typedef struct { double mem_width, gflops; int client; } capability_t;
+
+/* More capable first: larger mem_width, then larger gflops, then lower index. */
+static int cmp_capability(const void *a, const void *b)
+{
+    const capability_t *x = a, *z = b;
+    if (x->mem_width != z->mem_width) return (x->mem_width < z->mem_width) - (x->mem_width > z->mem_width);
+    if (x->gflops != z->gflops) return (x->gflops < z->gflops) - (x->gflops > z->gflops);
+    return (x->client > z->client) - (x->client < z->client);
+}
+
+/* data.size_by_capability = strong | weak: the partition's client blocks
+ * re-dealt so that the most capable clients hold the largest (strong) or the
+ * smallest (weak) ones.  Capability: the client's device class (the seeded
+ * assignment setup.c makes, devices.c) by mem_width, then gflops; equal
+ * classes by client index, lower first, as the width strategies give the
+ * widest tiers (fjord.tiers, heterofl.levels) to the lowest indices. */
+static int size_by_capability(const hf_params_t *p, const hf_conf_t *c, hf_partition_t *part)
+{
+    const char *v = hf_conf_get(c, "data.size_by_capability");
+    if (!strcmp(v, "none")) return 0;
+    if (p->partition == HF_PART_IID || p->partition == HF_PART_SHARDS)
+        return hf_key_err(c, "data.size_by_capability", "the %s partition gives every client the same number "
+                          "of samples: it needs data.partition = dirichlet or natural (unequal sizes)",
+                          hf_conf_get(c, "data.partition"));
+    if (p->client_test_natural)
+        return hf_key_err(c, "data.size_by_capability", "re-deals the users among the clients, while "
+                          "data.client_test_natural pairs client k with the test file's k-th user: set one of them off");
+    int N = part->nclients;
+    int *cls = hf_calloc((size_t)HF_MAX(N, 1), sizeof(int)), *order = hf_calloc((size_t)HF_MAX(N, 1), sizeof(int));
+    capability_t *cap = hf_malloc((size_t)HF_MAX(N, 1) * sizeof *cap);
+    hf_devices_assign(&p->devs, p->seed, N, cls);
+    for (int k = 0; k < N; k++)
+        cap[k] = (capability_t){p->devs.cls[cls[k]].mem_width, p->devs.cls[cls[k]].gflops, k};
+    qsort(cap, (size_t)N, sizeof *cap, cmp_capability);
+    for (int r = 0; r < N; r++) order[r] = cap[r].client;
+    hf_partition_by_rank(part, order, !strcmp(v, "strong"));
+    free(cls);
+    free(order);
+    free(cap);
+    return 0;
+}
+
 int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_dataset_t *train,
                  hf_dataset_t *test, hf_partition_t *part, long *train_all, hf_partition_t *test_part)
 {
     memset(test_part, 0, sizeof *test_part);
     int rc = load_data(p, c, suite, train, test, part, train_all, test_part);
+    if (!rc) rc = size_by_capability(p, c, part);
     if (!rc) rc = check_population(p, c, part);
     return rc;
 }

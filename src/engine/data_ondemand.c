@@ -58,6 +58,7 @@ static int od_refuse(const hf_params_t *p, const hf_conf_t *c)
                       : hf_conf_bool(c, "availability.transfer") ? "availability.transfer = no"
                       : p->client_test_fraction > 0 ? "data.client_test_fraction = 0"
                       : p->augment ? "data.augment = none"
+                      : strcmp(hf_conf_get(c, "data.size_by_capability"), "none") ? "data.size_by_capability = none"
                       : strcmp(hf_conf_get(c, "privacy.attack"), "none") ? "privacy.attack = none"
                       : strcmp(hf_conf_get(c, "privacy.attribute_attack"), "none") ? "privacy.attribute_attack = none"
                       : NULL;
