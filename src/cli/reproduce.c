@@ -764,8 +764,9 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
             !failed ? "" : r->report_only ? "; some runs are not there, left out (see below)"
                                           : "; some runs failed or are missing (see below)");
     if (counts[1] + counts[2])
-        fprintf(md, "- of the %d claims that do not PASS, %d have a measured explanation (the suite's `NAME.why`), "
-                "%d have **no explanation**\n", counts[1] + counts[2], t->explained[1], t->explained[0]);
+        fprintf(md, "- not PASS: %d claim%s; with a measured explanation (the suite's `NAME.why`): %d; with **no "
+                "explanation**: %d\n", counts[1] + counts[2], counts[1] + counts[2] == 1 ? "" : "s", t->explained[1],
+                t->explained[0]);
     fputc('\n', md);
     fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
           "for final accuracy and every figure a claim names (`hetfl report`'s figures; `@T`: to target "
