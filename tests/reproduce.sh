@@ -55,7 +55,7 @@ check "... the FAIL with its explanation" \
 check "... the INCONCLUSIVE without one marked" \
   grep -q '^- `never` (\*\*INCONCLUSIVE\*\*): \*\*no explanation\*\* (no `never.why` in the suite.s `\[expect\]`)$' "$M"
 check "... the header counts them" grep -q \
-  '^- not PASS: 2 claims; with a measured explanation (the suite.s `NAME.why`): 1; with \*\*no explanation\*\*: 1$' "$M"
+  '^- not PASS: 2 claims; with a measured explanation (the suite.s `NAME.why`): 1; with \*\*no explanation\*\*: 1; without one while runs of their variants are missing: 0$' "$M"
 check "... and the output names the one without" grep -q '^ *rep never: no explanation (never.why)$' "$TMP/r.txt"
 check "no temporary file left" test -z "$(find "$TMP/out" -name '*.tmp-*')"
 
@@ -130,6 +130,11 @@ check "... and uses the 2 seeds there (paired t, n = 2)" grep -q '^| `more_bytes
 check "... the suite without results: not run, from its last attempt's log" \
   grep -q "^reproduce: nodata: NOT RUN: hetfl: .*cannot open.*(the log of its last attempt, .*v0-s1.log)$" "$TMP/ro.txt"
 check "... the header says nothing was run" grep -q '^- date: .*--report-only: nothing run' "$TMP/ro.md"
+check "... a claim without explanation whose variants miss runs: runs missing, not 'no explanation'" \
+  grep -q '^- `never` (\*\*INCONCLUSIVE\*\*): \*\*runs missing\*\*: 2 of the 6 runs of its variants are not there$' "$TMP/ro.md"
+check "... an explained one: its explanation and the runs not there" \
+  grep -q '^- `planted_fail` (\*\*FAIL\*\*): measured: .* \[2 of the 6 runs of its variants not there\]$' "$TMP/ro.md"
+check "... counted apart" grep -q '^- not PASS: 2 claims; .*: 1; with \*\*no explanation\*\*: 0; without one while runs of their variants are missing: 1$' "$TMP/ro.md"
 # a suite with no completed run and no error: its claims not checked, listed as such
 sed 's/^name = rep$/name = rep2/' "$S" > "$TMP/rep2.conf"
 "$HETFL" reproduce "$TMP/rep2.conf" --seeds 2 --report-only --out "$TMP/out" --report "$TMP/ro2.md" > "$TMP/ro2.txt" 2>&1

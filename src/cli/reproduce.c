@@ -506,7 +506,8 @@ typedef struct {
 
 typedef struct {
     int counts[3];              /* verdicts */
-    int explained[2];           /* FAIL or INCONCLUSIVE claims without, with an explanation */
+    int explained[3];           /* FAIL or INCONCLUSIVE claims without, with an explanation, and
+                                 * without one whose variants miss runs (no verdict to explain yet) */
     int runs, other;            /* completed runs read; of them, written by another build */
     char builds[RP_MAX_BUILDS][64];  /* those other builds (rp_build_key) */
     int nbuilds;
@@ -644,25 +645,42 @@ static void rp_table(FILE *md, const rp_suite_t *s, const rp_data_t *d)
 }
 
 /* After the claims' table: each FAIL or INCONCLUSIVE claim with its measured
- * explanation (NAME.why) or the marker that it has none, and, for a paired
- * test, the seeds its mean and sd of Δ would need.  t->explained[0/1] counts. */
+ * explanation (NAME.why) or the marker that it has none — or, without one, that
+ * `missing` of the `runs` of its variants are not there (a verdict still to
+ * come, not a finding) — and, for a paired test, the seeds its mean and sd of Δ
+ * would need.  t->explained[0/1/2] counts. */
 static void rp_explain(FILE *md, FILE *out, const rp_suite_t *s, const hf_expect_t *x,
-                       const hf_expect_result_t *res, int *first, rp_totals_t *t)
+                       const hf_expect_result_t *res, int missing, int runs, int *first, rp_totals_t *t)
 {
     if (res->verdict == HF_VERDICT_PASS) return;
     if (*first) fputs("\nNot PASS, and why:\n\n", md);
     *first = 0;
-    t->explained[x->why[0] != 0]++;
-    fprintf(md, "- `%s` (**%s**): %s", x->name, hf_verdict_names[res->verdict],
-            x->why[0] ? x->why : "**no explanation** (no `");
-    if (!x->why[0]) fprintf(md, "%s.why` in the suite's `[expect]`)", x->name);
+    int pending = !x->why[0] && missing;
+    t->explained[pending ? 2 : x->why[0] != 0]++;
+    fprintf(md, "- `%s` (**%s**): ", x->name, hf_verdict_names[res->verdict]);
+    if (x->why[0]) fputs(x->why, md);
+    else if (pending) fprintf(md, "**runs missing**: %d of the %d runs of its variants are not there", missing, runs);
+    else fprintf(md, "**no explanation** (no `%s.why` in the suite's `[expect]`)", x->name);
+    if (missing && !pending) fprintf(md, " [%d of the %d runs of its variants not there]", missing, runs);
     int n = res->verdict == HF_VERDICT_INCONCLUSIVE ? hf_expect_seeds_needed(x, res) : 0;
     if (n > HF_EXPECT_SEEDS_MAX) fprintf(md, " [at this mean and sd of Δ a PASS needs more than %d seeds]",
                                          HF_EXPECT_SEEDS_MAX);
     else if (n > 0) fprintf(md, " [at this mean and sd of Δ a PASS needs %d seeds]", n);
     else if (n < 0) fputs(" [the mean Δ lies on the wrong side: no number of seeds makes it PASS]", md);
     fputc('\n', md);
-    if (!x->why[0]) fprintf(out, "%-12s %s %s: no explanation (%s.why)\n", "", s->name, x->name, x->name);
+    if (!x->why[0]) fprintf(out, "%-12s %s %s: %s (%s.why)\n", "", s->name, x->name,
+                            pending ? "runs missing, no explanation yet" : "no explanation", x->name);
+}
+
+/* Runs of claim x's variants that d has no value for (missing or incomplete:
+ * every completed run has a final accuracy, column 0). */
+static int rp_missing_runs(const rp_data_t *d, const hf_expect_t *x, int *runs)
+{
+    int m = 0, vs[2] = {x->lhs, x->rhs};
+    *runs = 0;
+    for (int i = 0; i < 2 && vs[i] >= 0; i++)
+        for (int k = 0; k < d->nseeds; k++, (*runs)++) m += isnan(RP_V(d, 0, vs[i], k));
+    return m;
 }
 
 /* Check every claim of s; one markdown row and one stdout line each; the
@@ -708,7 +726,10 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
         verdicts[e] = res;
     }
     int first = 1;
-    for (int e = 0; e < s->nex; e++) rp_explain(md, out, s, &s->ex[e], &verdicts[e], &first, t);
+    for (int e = 0; e < s->nex; e++) {
+        int runs, miss = rp_missing_runs(d, &s->ex[e], &runs);
+        rp_explain(md, out, s, &s->ex[e], &verdicts[e], miss, runs, &first, t);
+    }
     free(verdicts);
 }
 
@@ -765,8 +786,8 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
                                           : "; some runs failed or are missing (see below)");
     if (counts[1] + counts[2])
         fprintf(md, "- not PASS: %d claim%s; with a measured explanation (the suite's `NAME.why`): %d; with **no "
-                "explanation**: %d\n", counts[1] + counts[2], counts[1] + counts[2] == 1 ? "" : "s", t->explained[1],
-                t->explained[0]);
+                "explanation**: %d; without one while runs of their variants are missing: %d\n", counts[1] + counts[2],
+                counts[1] + counts[2] == 1 ? "" : "s", t->explained[1], t->explained[0], t->explained[2]);
     fputc('\n', md);
     fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
           "for final accuracy and every figure a claim names (`hetfl report`'s figures; `@T`: to target "
@@ -877,7 +898,7 @@ int hf_reproduce_main(int argc, char **argv, FILE *out)
         if (hf_mkdir_p(r->s[i].dir) != 0)
             rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --out: cannot create directory '%s': %s", r->s[i].dir,
                            strerror(errno));
-    rp_totals_t tot = {{0, 0, 0}, {0, 0}, 0, 0, {{0}}, 0, "", ""};
+    rp_totals_t tot = {{0, 0, 0}, {0, 0, 0}, 0, 0, {{0}}, 0, "", ""};
     int *counts = tot.counts, failed = 0;
     if (!rc) {
         char started[32];
