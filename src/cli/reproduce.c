@@ -13,7 +13,10 @@
  * other than its own wrote (the files' git_commit / git_dirty attributes).  A
  * run that exits 2 (bad input found at run time: its data files are not on
  * this machine) makes its suite "not run": its other runs are skipped and the
- * report gives the run's message instead of figures.  Runs without MPI: main.c calls it
+ * report gives the run's message instead of figures (with --slurm, `hetfl
+ * validate` of every variant before submitting finds it: no job array).  Each
+ * FAIL or INCONCLUSIVE claim is printed with its explanation (the suite's
+ * NAME.why, expect.h) or marked without one.  Runs without MPI: main.c calls it
  * before MPI_Init, so the child processes start clean (an MPI singleton's
  * environment would make them join its job).
  * Exit: 0 every run completed (or its suite is "not run") and no claim FAILed;
