@@ -14,7 +14,8 @@
 #   - dkt (decentralized knowledge transfer): 1/2/3 ranks identical, including
 #     /rounds_by_width; distillation changes the result; needs decentralized mode;
 #   - determinism across 1, 2 and 3 ranks and both topologies (dynamic levels,
-#     label split on a shards partition; FjORD with KD and momentum), including
+#     label split on a shards partition; FjORD with KD and momentum, 1, 2 and 3
+#     ranks), including
 #     /rounds_by_width.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
@@ -117,7 +118,9 @@ check "heterofl dynamic, shards: 1 rank == 3 ranks allreduce" \
 check "heterofl: /rounds_by_width identical across ranks" same_table "$TMP/hd1.h5" "$TMP/hd3.h5" /rounds_by_width
 F="--set federation.strategy=fjord --set fjord.kd=yes --set federation.momentum=0.5"
 run fd1 1 $F
+run fd2 2 $F
 run fd3 3 $F --set aggregation.topology=allreduce
+check "fjord kd (exact soft target) + momentum: 1 rank == 2 ranks" same "$TMP/fd1.h5" "$TMP/fd2.h5"
 check "fjord kd + momentum: 1 rank == 3 ranks allreduce" \
   same "$TMP/fd1.h5" "$TMP/fd3.h5" --ignore-key aggregation.topology
 check "fjord: /rounds_by_width identical across ranks" same_table "$TMP/fd1.h5" "$TMP/fd3.h5" /rounds_by_width

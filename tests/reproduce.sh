@@ -2,8 +2,9 @@
 # hetfl reproduce: a small reproduce (a synthetic suite, 2 variants x 2 seeds,
 # 4 rounds) whose [expect] claims must give known verdicts — a planted PASS
 # (4 clients a round move twice the bytes of 2: bytes v1 >= 1.5 x v0, exact), a
-# planted FAIL (bytes v1 <= v0) and an INCONCLUSIVE (a target never reached: no
-# values) — the report's figures against hetfl report's (mean, and the 95 % CI
+# planted FAIL (bytes v1 <= v0, with its NAME.why explanation printed beside it)
+# and an INCONCLUSIVE (a target never reached: no values; no explanation: marked
+# so, and counted in the header) — the report's figures against hetfl report's (mean, and the 95 % CI
 # mean ± t_{0.975,1} sd/√2 with t = 12.706 from the table), reuse of completed
 # results (the report names the runs another build wrote: a git_commit attribute
 # rewritten), a suite whose data are missing (reported "not run" with the run's
@@ -17,6 +18,7 @@ S=$TMP/rep.conf
   printf '[sweep]\nfederation.clients_per_round = 2 | 4\n'
   printf '[expect]\nmore_bytes = bytes: v1 >= 1.5 * v0   # planted PASS\n'
   printf 'planted_fail = bytes: v1 <= v0\n'
+  printf 'planted_fail.why = measured: 4 clients a round move twice the bytes of 2\n'
   printf 'never = rounds_to_target@0.9999: v1 < v0\n'
   printf 'all_rounds = rounds: v1 >= 4\n'
   # uploads: 4 rounds x 2 clients x (60 + 1) x 10 float32 parameters = 19520 bytes (by hand)
@@ -46,6 +48,15 @@ for w in '^# Reproduce report' '^- command: `hetfl reproduce ' '^- date: 20[0-9-
          '^| `planted_fail` | .* | \*\*FAIL\*\* |'; do
   check "report has '$w'" grep -q "$w" "$M"
 done
+# explanations: the FAIL's NAME.why beside it, the INCONCLUSIVE one without marked, both counted
+check "report: the non-PASS claims listed" grep -q '^Not PASS, and why:$' "$M"
+check "... the FAIL with its explanation" \
+  grep -q '^- `planted_fail` (\*\*FAIL\*\*): measured: 4 clients a round move twice the bytes of 2$' "$M"
+check "... the INCONCLUSIVE without one marked" \
+  grep -q '^- `never` (\*\*INCONCLUSIVE\*\*): \*\*no explanation\*\* (no `never.why` in the suite.s `\[expect\]`)$' "$M"
+check "... the header counts them" grep -q \
+  '^- not PASS: 2 claims; with a measured explanation (the suite.s `NAME.why`): 1; with \*\*no explanation\*\*: 1; without one while runs of their variants are missing: 0$' "$M"
+check "... and the output names the one without" grep -q '^ *rep never: no explanation (never.why)$' "$TMP/r.txt"
 check "no temporary file left" test -z "$(find "$TMP/out" -name '*.tmp-*')"
 
 # the figures against hetfl report's, computed independently: v0's final accuracy
@@ -119,6 +130,11 @@ check "... and uses the 2 seeds there (paired t, n = 2)" grep -q '^| `more_bytes
 check "... the suite without results: not run, from its last attempt's log" \
   grep -q "^reproduce: nodata: NOT RUN: hetfl: .*cannot open.*(the log of its last attempt, .*v0-s1.log)$" "$TMP/ro.txt"
 check "... the header says nothing was run" grep -q '^- date: .*--report-only: nothing run' "$TMP/ro.md"
+check "... a claim without explanation whose variants miss runs: runs missing, not 'no explanation'" \
+  grep -q '^- `never` (\*\*INCONCLUSIVE\*\*): \*\*runs missing\*\*: 2 of the 6 runs of its variants are not there$' "$TMP/ro.md"
+check "... an explained one: its explanation and the runs not there" \
+  grep -q '^- `planted_fail` (\*\*FAIL\*\*): measured: .* \[2 of the 6 runs of its variants not there\]$' "$TMP/ro.md"
+check "... counted apart" grep -q '^- not PASS: 2 claims; .*: 1; with \*\*no explanation\*\*: 0; without one while runs of their variants are missing: 1$' "$TMP/ro.md"
 # a suite with no completed run and no error: its claims not checked, listed as such
 sed 's/^name = rep$/name = rep2/' "$S" > "$TMP/rep2.conf"
 "$HETFL" reproduce "$TMP/rep2.conf" --seeds 2 --report-only --out "$TMP/out" --report "$TMP/ro2.md" > "$TMP/ro2.txt" 2>&1
@@ -149,6 +165,10 @@ bad_claim '' "empty expectation"
 "$HETFL" validate "$TMP/d.conf" > /dev/null 2> "$TMP/d.err"
 check "a claim name given twice: exit 2, both lines named" \
   grep -qF "d.conf:15: key 'a': listed twice in [expect] (first at $TMP/d.conf:14)" "$TMP/d.err"
+{ printf '[run]\nname = b\n'; small_suite 2; printf '[expect]\na = bytes: v0 > 0\nb.why = no claim b\n'; } > "$TMP/w.conf"
+"$HETFL" validate "$TMP/w.conf" > /dev/null 2> "$TMP/w.err"
+check "an explanation without its claim: exit 2, FILE:LINE: key" \
+  sh -c '[ $1 = 2 ] && grep -qF "w.conf:15: key '"'b.why'"': no claim of that name in [expect]" "$2"' _ $? "$TMP/w.err"
 "$HETFL" run "$TMP/b.conf" --variant 0 -o "$TMP/brun.h5" > /dev/null 2>&1
 check "hetfl run refuses a suite with a bad claim (exit 2, no results file)" test $? = 2 -a ! -e "$TMP/brun.h5"
 for args in "--seeds 0" "--seeds x" "--jobs 0" "--frobnicate" "--jobs" "--force --report-only"; do

@@ -12,7 +12,8 @@
 #   clients over 2, then 3 ranks: blocks of different sizes); Ditto's personal
 #   models (the same layout; per-client evaluation on); FedEM's components and
 #   mixture weights (3 ranks, then 2); dynamic backup
-#   workers' estimates; D-PSGD client models; FedDF group models; energy budgets
+#   workers' estimates; D-PSGD client models; FjORD with self-distillation (the
+#   model only); FedDF group models; energy budgets
 #   and their refill periods; the carbon-aware sampler's carbon spent; selection
 #   estimators and losses (power-of-choice, F3AST rates, unbiased correction);
 #   Poisson sampling with DP noise and the privacy observers' round tables; the combined
@@ -85,6 +86,9 @@ resume_case fedem 3 2 --set federation.strategy=fedem --set fedem.components=2 -
 resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \
   --set federation.clients_per_round=8
 resume_case dpsgd 3 2 --set federation.mode=decentralized --set topology.kind=ring
+# FjORD's self-distillation (exact soft target) with momentum: no state beyond the model;
+# the redone rounds' per-minibatch widths and KD steps come from the keyed RNG
+resume_case fjordkd 2 3 --set federation.strategy=fjord --set fjord.kd=yes --set federation.momentum=0.5
 resume_case feddf 1 2 --set federation.strategy=feddf --set feddf.groups=a1-c1 --set feddf.steps=20 \
   --set feddf.val_every=10 --set feddf.patience=20
 # budgets that bind (0.6-1.8 mJ; a full round costs about 0.93 mJ: fewer steps, or

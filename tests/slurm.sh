@@ -6,7 +6,9 @@
 #   hetfl.sbatch   srun --mpi=pmix, and the mpirun fallback (HETFL_LAUNCH=mpirun);
 #                  2 ranks, results bitwise equal to a direct run (hetfl compare)
 #   reproduce      hetfl reproduce inside an allocation: a job array through
-#                  sweep.sh, results where a local reproduce puts them, verdicts
+#                  sweep.sh, results where a local reproduce puts them, verdicts;
+#                  a suite whose data are absent validated first, reported not
+#                  run, no array submitted
 #   sweep.sh       job array of 2 variants x 2 seeds, one file per task, equal to
 #                  the direct run of the same variant and seed
 #   scaling.sh     weak + strong series on 1 and 2 ranks, summary.tsv
@@ -145,8 +147,13 @@ j_sc=$!
 # hetfl reproduce inside an allocation (SLURM_JOB_ID): one job array through sweep.sh
 printf 'include = %s\n[sweep]\nfederation.clients_per_round = 3 | 6\n[expect]\nb = bytes: v1 >= 1.5 * v0\n' \
   "$TINY" > "$W/rp.conf"
+# ... and a suite whose data are not here (its second variant's file is missing):
+# validated first, reported not run, no job array submitted for it
+printf 'include = %s\n[sweep]\ndata.path = /usr/share/datasets/fashion-mnist | %s/no/such/dir\n' "$TINY" "$W" \
+  > "$W/nodata.conf"
+printf '[expect]\nb = bytes: v1 >= v0\n' >> "$W/nodata.conf"
 SLURM_JOB_ID=1 HETFL_SLURM_DIR=$SRC/slurm HETFL_SBATCH="-n 1 -o $W/rp_%A_%a.out -e $W/rp_%A_%a.out" \
-  "$HETFL" reproduce "$W/rp.conf" --seeds 2 "${R2[@]}" --out "$W/rp" > "$W/rp.log" 2>&1 &
+  "$HETFL" reproduce "$W/rp.conf" "$W/nodata.conf" --seeds 2 "${R2[@]}" --out "$W/rp" > "$W/rp.log" 2>&1 &
 j_rp=$!
 
 # requeue flow with a stand-in hetfl that follows the checkpoint contract:
@@ -269,6 +276,12 @@ check "reproduce in Slurm: exit 0" test $rc_rp = 0
 check "reproduce in Slurm: one job array through sweep.sh" grep -q "submitted through .*sweep.sh" "$W/rp.log"
 for f in v0-s1 v0-s2 v1-s1 v1-s2; do check "reproduce in Slurm: results file rp/$f.h5" test -f "$W/rp/rp/$f.h5"; done
 check "reproduce in Slurm: the claim PASSes" grep -q "^PASS *rp b: bytes" "$W/rp.log"
+check "reproduce in Slurm: the suite without its data validated, NOT RUN with the message, not submitted" \
+  grep -q "^reproduce: nodata: NOT RUN (hetfl validate of variant 1 exited 2, bad input: hetfl: .*no/such/dir.*); its job array not submitted$" "$W/rp.log"
+check "... one job array in all" test "$(grep -c 'submitted through' "$W/rp.log")" = 1
+check "... no run of it, its validation log kept" test "$(ls "$W/rp/nodata")" = validate.log
+check "... the report lists it as not run, its claim not checked" \
+  sh -c 'grep -q "^- not run (.*): \`nodata\`$" "$1" && grep -q "^1 claim not checked (not run)\.$" "$1"' _ "$W/rp/reproduce.md"
 "$HETFL" run "$W/rp.conf" "${R2[@]}" --variant 1 --seed 2 -o "$W/ref-rp.h5" --quiet > /dev/null 2>&1
 check "reproduce in Slurm: task v1 seed 2 = direct run" "$HETFL" compare "$W/ref-rp.h5" "$W/rp/rp/v1-s2.h5"
 

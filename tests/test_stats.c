@@ -9,12 +9,21 @@
  *   - "Student"'s sleep data (Cushny & Peebles; R's `sleep`): paired t = 4.0621,
  *     df 9, two-sided p 0.002833, CI [0.7001142, 2.4598858]; Welch t = −1.8608,
  *     df 17.776, p 0.07939, CI [−3.3654832, 0.2054832] (R's t.test output, as
- *     printed in countless textbooks); the paired mean 1.58 and sd 1.229995 by hand.
+ *     printed in countless textbooks); the paired mean 1.58 and sd 1.229995 by hand;
+ *   - the seeds a claim would need (hf_expect_seeds_needed) from t tables: mean 1,
+ *     sd 2 needs 18 (t_{0.975,17} 2/√18 = 0.995 < 1, t_{0.975,16} 2/√17 = 1.028);
+ *     '~ within 0.05' at mean 0.01, sd 0.02 needs 4 (3.182·0.02/2 = 0.032 < 0.04,
+ *     4.303·0.02/√3 = 0.050);
+ *   - NAME.why explanations attached to their claims (hf_expect_parse).
  */
 #include "cunit_main.h"
+#include "conf.h"
 #include "expect.h"
+#include "hf_util.h"
+#include "options.h"
 #include "stats.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const double g1[10] = {0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0};
@@ -198,6 +207,58 @@ static void test_expect_syntax(void)
     CU_ASSERT_STRING_EQUAL(d, "v1 ~ v0 within 0.01");
 }
 
+/* Two values with mean m and sample sd s: m ∓ s/√2. */
+static int needed(const char *text, double m, double s)
+{
+    double b[2] = {m - s / sqrt(2.0), m + s / sqrt(2.0)};
+    hf_expect_t e = claim(text, 2);
+    hf_expect_result_t r;
+    hf_expect_check(&e, b, NULL, 2, &r);
+    CU_ASSERT_EQUAL(r.verdict, HF_VERDICT_INCONCLUSIVE);
+    return hf_expect_seeds_needed(&e, &r);
+}
+
+static void test_expect_seeds_needed(void)
+{
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 > 0", 1, 2), 18);
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 < 2", 1, 2), 18);
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 ~ 0 within 0.05", 0.01, 0.02), 4);
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 >= 2", 1, 2), -1);   /* mean on the wrong side */
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 ~ 0 within 0.05", 0.06, 0.02), -1);
+    CU_ASSERT_EQUAL(needed("final_accuracy: v0 > 0", 1e-9, 2), HF_EXPECT_SEEDS_MAX + 1);
+    /* Welch (a value missing): no figure */
+    const double b[3] = {1, 2, NAN}, a[3] = {0, 1, 2};
+    hf_expect_t e = claim("final_accuracy: v1 > v0", 2);
+    hf_expect_result_t r;
+    hf_expect_check(&e, b, a, 3, &r);
+    CU_ASSERT_EQUAL(hf_expect_seeds_needed(&e, &r), 0);
+}
+
+static void test_expect_why(void)
+{
+    hf_conf_t c = {0};
+    const char *text = "[expect]\na = final_accuracy: v0 > 0\nb.c = final_accuracy: v0 > 1\n"
+                       "b.c.why = measured: dotted name\na.why = within seed noise\n";
+    CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&c, text, "w.conf", hf_options_table(), NULL, 0, -1), 0);
+    hf_expect_t *e;
+    int n;
+    CU_ASSERT_EQUAL_FATAL(hf_expect_parse(&c, 1, &e, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_STRING_EQUAL(e[0].name, "a");
+    CU_ASSERT_STRING_EQUAL(e[0].why, "within seed noise");
+    CU_ASSERT_STRING_EQUAL(e[1].name, "b.c");
+    CU_ASSERT_STRING_EQUAL(e[1].why, "measured: dotted name");
+    free(e);
+    hf_conf_free(&c);
+    memset(&c, 0, sizeof c);
+    CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&c, "[expect]\na = final_accuracy: v0 > 0\nb.why = orphan\n", "w.conf",
+                                              hf_options_table(), NULL, 0, -1), 0);
+    CU_ASSERT_EQUAL(hf_expect_parse(&c, 1, &e, &n), HF_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hf_errmsg(), "w.conf:3: key 'b.why': no claim of that name in [expect]"));
+    hf_clearerr();
+    hf_conf_free(&c);
+}
+
 static const hf_cu_test_t stats_tests[] = {
     {"incomplete beta", test_betai, NULL},
     {"t quantiles and CDF: tables and closed forms", test_t_quantiles, NULL},
@@ -208,6 +269,8 @@ static const hf_cu_test_t stats_tests[] = {
 static const hf_cu_test_t expect_tests[] = {
     {"verdicts", test_expect_verdicts, NULL},
     {"claim syntax and errors", test_expect_syntax, NULL},
+    {"seeds a claim would need", test_expect_seeds_needed, NULL},
+    {"NAME.why explanations", test_expect_why, NULL},
     {0}
 };
 static const hf_cu_suite_t suites[] = {{"stats", stats_tests, NULL, NULL}, {"expect", expect_tests, NULL, NULL}, {0}};

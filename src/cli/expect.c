@@ -134,29 +134,78 @@ int hf_expect_parse_claim(const char *text, int nvariants, hf_expect_t *e, char 
 }
 #undef WHY
 
+/* Key NAME.why: the length of NAME, else 0. */
+static size_t why_of(const char *key)
+{
+    size_t l = strlen(key);
+    return l > 4 && !strcmp(key + l - 4, ".why") ? l - 4 : 0;
+}
+
 int hf_expect_parse(const hf_conf_t *c, int nvariants, hf_expect_t **out, int *n)
 {
     *out = NULL;
     *n = 0;
     if (!c->nexpect) return 0;
     hf_expect_t *e = hf_calloc((size_t)c->nexpect, sizeof *e);
+    int ne = 0;
     for (int i = 0; i < c->nexpect; i++) {
         char why[1536];
-        if (strlen(c->expect[i].key) >= sizeof e[i].name) {
+        if (why_of(c->expect[i].key)) continue;
+        if (strlen(c->expect[i].key) >= sizeof e[ne].name) {
             free(e);
             return hf_seterr(HF_EINPUT, "%s: key '%.60s...': expectation name longer than %zu characters",
-                             c->expect[i].origin, c->expect[i].key, sizeof e[i].name - 1);
+                             c->expect[i].origin, c->expect[i].key, sizeof e[ne].name - 1);
         }
-        if (hf_expect_parse_claim(c->expect[i].value, nvariants, &e[i], why, sizeof why)) {
+        if (hf_expect_parse_claim(c->expect[i].value, nvariants, &e[ne], why, sizeof why)) {
             free(e);
             return hf_seterr(HF_EINPUT, "%s: key '%s': %s", c->expect[i].origin, c->expect[i].key, why);
         }
-        snprintf(e[i].name, sizeof e[i].name, "%s", c->expect[i].key);
-        snprintf(e[i].origin, sizeof e[i].origin, "%s", c->expect[i].origin);
+        snprintf(e[ne].name, sizeof e[ne].name, "%s", c->expect[i].key);
+        snprintf(e[ne].origin, sizeof e[ne].origin, "%s", c->expect[i].origin);
+        ne++;
+    }
+    for (int i = 0; i < c->nexpect; i++) {
+        const hf_conf_entry_t *x = &c->expect[i];
+        size_t l = why_of(x->key);
+        int j = 0;
+        while (l && j < ne && (strlen(e[j].name) != l || strncmp(e[j].name, x->key, l))) j++;
+        const char *bad = !l ? NULL : j == ne ? "no claim of that name in [expect]"
+                                : strlen(x->value) >= sizeof e[j].why ? "explanation longer than 1023 characters"
+                                                                      : NULL;
+        if (bad) {
+            free(e);
+            return hf_seterr(HF_EINPUT, "%s: key '%s': %s", x->origin, x->key, bad);
+        }
+        if (l) snprintf(e[j].why, sizeof e[j].why, "%s", x->value);
     }
     *out = e;
-    *n = c->nexpect;
+    *n = ne;
     return 0;
+}
+
+int hf_expect_seeds_needed(const hf_expect_t *e, const hf_expect_result_t *r)
+{
+    const hf_ttest_t *t = &r->t;
+    if (!t->paired || t->n < 2 || !(t->se > 0)) return 0;
+    double sd = t->se * sqrt((double)t->n), margin;
+    if (e->op == HF_EX_NEAR) margin = e->within - fabs(t->diff);
+    else margin = e->op == HF_EX_LT || e->op == HF_EX_LE ? -t->diff : t->diff;
+    if (!(margin > 0)) return -1;
+    /* t_{0.975,n-1}/√n falls with n: double, then bisect */
+#define FITS(n) (hf_stats_t_quantile(0.975, (double)(n) - 1) * sd / sqrt((double)(n)) < margin)
+    int lo = 1, hi = 2;
+    while (!FITS(hi)) {
+        if (hi > HF_EXPECT_SEEDS_MAX) return HF_EXPECT_SEEDS_MAX + 1;
+        lo = hi;
+        hi *= 2;
+    }
+    while (hi - lo > 1) {  /* FITS(hi), !FITS(lo) (lo = 1: no test) */
+        int mid = lo + (hi - lo) / 2;
+        if (FITS(mid)) hi = mid;
+        else lo = mid;
+    }
+#undef FITS
+    return hi > HF_EXPECT_SEEDS_MAX ? HF_EXPECT_SEEDS_MAX + 1 : hi;
 }
 
 void hf_expect_describe(const hf_expect_t *e, char *buf, size_t n)

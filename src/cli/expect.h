@@ -25,6 +25,11 @@
  *     '~':      PASS inside (-W, W) (two one-sided tests), FAIL wholly outside;
  * INCONCLUSIVE otherwise, or with fewer than 2 values.  p is the one-sided
  * p-value of "the claim is false" (for '~', the larger of the two TOST p-values).
+ *
+ * Explanations: `NAME.why = TEXT` in [expect] attaches TEXT to claim NAME (a
+ * measured reason for a FAIL or INCONCLUSIVE verdict, which `hetfl reproduce`
+ * prints beside it; a key ending in `.why` is always an explanation, never a
+ * claim).  A `.why` without its claim is bad input.
  */
 #ifndef HF_EXPECT_H
 #define HF_EXPECT_H
@@ -45,6 +50,7 @@ typedef struct {
     double factor;       /* F (1 when absent) */
     double offset;       /* M with its sign, or the constant */
     double within;       /* W for '~' (NaN otherwise) */
+    char why[1024];      /* NAME.why: the measured explanation of a non-PASS verdict ("" = none) */
 } hf_expect_t;
 
 typedef enum { HF_VERDICT_PASS, HF_VERDICT_FAIL, HF_VERDICT_INCONCLUSIVE } hf_verdict_t;
@@ -67,6 +73,13 @@ int hf_expect_parse_claim(const char *text, int nvariants, hf_expect_t *e, char 
  * missing).  xa is ignored for a constant right-hand side. */
 void hf_expect_check(const hf_expect_t *e, const double *xb, const double *xa, int nseeds,
                      hf_expect_result_t *r);
+/* Seeds a paired (or one-sample) test would need for a PASS if the mean and sd
+ * of D stayed as measured: the least N with t_{0.975,N-1} sd/√N below the
+ * margin (|D| for an ordering, W − |D| for '~').  0: no such figure (Welch,
+ * fewer than 2 values, no spread); -1: the mean D is on the wrong side (no
+ * number of seeds makes it PASS); HF_EXPECT_SEEDS_MAX + 1: more than that. */
+#define HF_EXPECT_SEEDS_MAX 100000
+int hf_expect_seeds_needed(const hf_expect_t *e, const hf_expect_result_t *r);
 /* "v1 <= 0.8 * v0" style text of the comparison (without the metric). */
 void hf_expect_describe(const hf_expect_t *e, char *buf, size_t n);
 

@@ -13,7 +13,10 @@
  * other than its own wrote (the files' git_commit / git_dirty attributes).  A
  * run that exits 2 (bad input found at run time: its data files are not on
  * this machine) makes its suite "not run": its other runs are skipped and the
- * report gives the run's message instead of figures.  Runs without MPI: main.c calls it
+ * report gives the run's message instead of figures (with --slurm, `hetfl
+ * validate` of every variant before submitting finds it: no job array).  Each
+ * FAIL or INCONCLUSIVE claim is printed with its explanation (the suite's
+ * NAME.why, expect.h) or marked without one.  Runs without MPI: main.c calls it
  * before MPI_Init, so the child processes start clean (an MPI singleton's
  * environment would make them join its job).
  * Exit: 0 every run completed (or its suite is "not run") and no claim FAILed;
@@ -312,6 +315,7 @@ static int rp_report_only(rp_t *r, FILE *out)
                 have += rp_completed(path);
             }
         snprintf(path, sizeof path, "%s/v0-s1.log", s->dir);
+        if (access(path, R_OK) != 0) snprintf(path, sizeof path, "%s/validate.log", s->dir);  /* --slurm's */
         if (!have && access(path, R_OK) == 0) {
             rp_log_reason(path, why, sizeof why);
             if (!strncmp(why, "hetfl", 5) && strstr(why, ": key '"))  /* a bad-input message, not a stopped run's */
@@ -394,8 +398,43 @@ static void rp_sweep_path(const rp_t *r, char *buf, size_t n)
     snprintf(buf, n, "%s/slurm/sweep.sh", HETFL_DATADIR);
 }
 
+/* Before a suite's job array: `hetfl validate` of every variant (keys, data and
+ * trace files, as `hetfl run` checks them before any work), output in
+ * DIR/<suite>/validate.log.  A variant that exits 2 makes the suite "not run",
+ * as the local pool's first run would, and it is not submitted.  Returns 1 then. */
+static int rp_validate_suite(const rp_t *r, rp_suite_t *s, char **args, FILE *out)
+{
+    char log[4500], vbuf[16];
+    snprintf(log, sizeof log, "%s/validate.log", s->dir);
+    for (int v = 0; v < s->nvariants; v++) {
+        int k = 0;
+        args[k++] = (char *)r->hetfl;
+        args[k++] = "validate";
+        args[k++] = s->path;
+        if (s->sweep) {
+            snprintf(vbuf, sizeof vbuf, "%d", v);
+            args[k++] = "--variant";
+            args[k++] = vbuf;
+        }
+        for (int q = 0; q < r->nsets; q++) { args[k++] = "--set"; args[k++] = r->sets[q]; }
+        args[k] = NULL;
+        rp_job_t j = {.pid = rp_spawn(args, log, NULL), .state = 1};
+        if (j.pid < 0) return 0;  /* the array's tasks will say what is wrong */
+        rp_wait_any(&j, 1);
+        if (j.rc != HF_EINPUT) continue;
+        rp_log_reason(log, s->notrun, sizeof s->notrun);
+        fprintf(out, "reproduce: %s: NOT RUN (hetfl validate of variant %d exited 2, bad input: %s); its job "
+                "array not submitted\n", s->name, v, s->notrun);
+        return 1;
+    }
+    unlink(log);
+    return 0;
+}
+
 /* One job array per suite (slurm/sweep.sh --wait, all suites submitted at
- * once); results in the same layout (HETFL_OUTPUT_DIR).  Returns failures. */
+ * once); results in the same layout (HETFL_OUTPUT_DIR).  A suite whose
+ * validation exits 2 (rp_validate_suite) is not run and not submitted.
+ * Returns failures. */
 static int rp_run_slurm(rp_t *r, FILE *out)
 {
     char sweep[4200], seeds[8 * RP_MAX_SEEDS] = "";
@@ -408,7 +447,10 @@ static int rp_run_slurm(rp_t *r, FILE *out)
     rp_job_t *jobs = hf_calloc((size_t)r->ns, sizeof *jobs);
     char **args = hf_calloc(2 * RP_MAX_SETS + 16, sizeof *args);
     static char envb[RP_MAX_SUITES][2][4500];
+    int submitted = 0;
     for (int i = 0; i < r->ns; i++) {
+        jobs[i].state = 2;
+        if (rp_validate_suite(r, &r->s[i], args, out)) continue;
         int k = 0;
         args[k++] = sweep;
         args[k++] = "--wait";
@@ -430,12 +472,13 @@ static int rp_run_slurm(rp_t *r, FILE *out)
         jobs[i].t0 = now_s();
         jobs[i].pid = rp_spawn(args, log, env);
         jobs[i].state = 1;
+        submitted++;
         fprintf(out, "reproduce: %s: %d variant(s) x %d seed(s) submitted through %s (log %s)\n", r->s[i].name,
                 r->s[i].nvariants, r->nseeds, sweep, log);
     }
     fflush(out);
     int failed = 0;
-    for (int n = 0; n < r->ns; n++) {
+    for (int n = 0; n < submitted; n++) {
         rp_job_t *j = &jobs[rp_wait_any(jobs, r->ns)];
         failed += j->rc != 0;
         fprintf(out, "reproduce: %s: job array %s after %.0f s\n", r->s[j->suite].name,
@@ -466,6 +509,8 @@ typedef struct {
 
 typedef struct {
     int counts[3];              /* verdicts */
+    int explained[3];           /* FAIL or INCONCLUSIVE claims without, with an explanation, and
+                                 * without one whose variants miss runs (no verdict to explain yet) */
     int runs, other;            /* completed runs read; of them, written by another build */
     char builds[RP_MAX_BUILDS][64];  /* those other builds (rp_build_key) */
     int nbuilds;
@@ -602,9 +647,50 @@ static void rp_table(FILE *md, const rp_suite_t *s, const rp_data_t *d)
     }
 }
 
-/* Check every claim of s; one markdown row and one stdout line each.  counts[verdict]++. */
-static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t *d, int *counts)
+/* After the claims' table: each FAIL or INCONCLUSIVE claim with its measured
+ * explanation (NAME.why) or the marker that it has none — or, without one, that
+ * `missing` of the `runs` of its variants are not there (a verdict still to
+ * come, not a finding) — and, for a paired test, the seeds its mean and sd of Δ
+ * would need.  t->explained[0/1/2] counts. */
+static void rp_explain(FILE *md, FILE *out, const rp_suite_t *s, const hf_expect_t *x,
+                       const hf_expect_result_t *res, int missing, int runs, int *first, rp_totals_t *t)
 {
+    if (res->verdict == HF_VERDICT_PASS) return;
+    if (*first) fputs("\nNot PASS, and why:\n\n", md);
+    *first = 0;
+    int pending = !x->why[0] && missing;
+    t->explained[pending ? 2 : x->why[0] != 0]++;
+    fprintf(md, "- `%s` (**%s**): ", x->name, hf_verdict_names[res->verdict]);
+    if (x->why[0]) fputs(x->why, md);
+    else if (pending) fprintf(md, "**runs missing**: %d of the %d runs of its variants are not there", missing, runs);
+    else fprintf(md, "**no explanation** (no `%s.why` in the suite's `[expect]`)", x->name);
+    if (missing && !pending) fprintf(md, " [%d of the %d runs of its variants not there]", missing, runs);
+    int n = res->verdict == HF_VERDICT_INCONCLUSIVE ? hf_expect_seeds_needed(x, res) : 0;
+    if (n > HF_EXPECT_SEEDS_MAX) fprintf(md, " [at this mean and sd of Δ a PASS needs more than %d seeds]",
+                                         HF_EXPECT_SEEDS_MAX);
+    else if (n > 0) fprintf(md, " [at this mean and sd of Δ a PASS needs %d seeds]", n);
+    else if (n < 0) fputs(" [the mean Δ lies on the wrong side: no number of seeds makes it PASS]", md);
+    fputc('\n', md);
+    if (!x->why[0]) fprintf(out, "%-12s %s %s: %s (%s.why)\n", "", s->name, x->name,
+                            pending ? "runs missing, no explanation yet" : "no explanation", x->name);
+}
+
+/* Runs of claim x's variants that d has no value for (missing or incomplete:
+ * every completed run has a final accuracy, column 0). */
+static int rp_missing_runs(const rp_data_t *d, const hf_expect_t *x, int *runs)
+{
+    int m = 0, vs[2] = {x->lhs, x->rhs};
+    *runs = 0;
+    for (int i = 0; i < 2 && vs[i] >= 0; i++)
+        for (int k = 0; k < d->nseeds; k++, (*runs)++) m += isnan(RP_V(d, 0, vs[i], k));
+    return m;
+}
+
+/* Check every claim of s; one markdown row and one stdout line each; the
+ * explanations of the claims that do not PASS.  t->counts[verdict]++. */
+static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t *d, rp_totals_t *t)
+{
+    int *counts = t->counts;
     if (!s->nex) {
         fputs("\nNo `[expect]` section: nothing to check.\n", md);
         return;
@@ -615,6 +701,7 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
         fprintf(out, "NOT CHECKED  %s: %d claim%s (%s)\n", s->name, s->nex, s->nex == 1 ? "" : "s", why);
         return;
     }
+    hf_expect_result_t *verdicts = hf_calloc((size_t)s->nex, sizeof *verdicts);
     fputs("\n| expectation | claim | test | Δ = vB − RHS [95 % CI] | effect d | p (claim false) | verdict |\n"
           "|---|---|---|---|---|---|---|\n", md);
     for (int e = 0; e < s->nex; e++) {
@@ -639,7 +726,14 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
                 dd, lo, hi, ef, p, hf_verdict_names[res.verdict]);
         fprintf(out, "%-12s %s %s: %s: %s: %s%s; diff %s [%s, %s], d %s, p %s\n", hf_verdict_names[res.verdict],
                 s->name, x->name, name, desc, res.test, df, dd, lo, hi, ef, p);
+        verdicts[e] = res;
     }
+    int first = 1;
+    for (int e = 0; e < s->nex; e++) {
+        int runs, miss = rp_missing_runs(d, &s->ex[e], &runs);
+        rp_explain(md, out, s, &s->ex[e], &verdicts[e], miss, runs, &first, t);
+    }
+    free(verdicts);
 }
 
 static void rp_machine(char *buf, size_t n)
@@ -690,9 +784,14 @@ static void rp_header(FILE *md, const rp_t *r, int argc, char **argv, const char
     if (t->notrun[0]) fprintf(md, "- not run (a run exited 2: bad input found at run time, such as data files that are not on this "
                                   "machine; the message is in the suite's section): %s\n", t->notrun);
     if (t->pending[0]) fprintf(md, "- no completed run yet (--report-only), claims not checked: %s\n", t->pending);
-    fprintf(md, "- verdicts: %d PASS, %d FAIL, %d INCONCLUSIVE%s\n\n", counts[0], counts[1], counts[2],
+    fprintf(md, "- verdicts: %d PASS, %d FAIL, %d INCONCLUSIVE%s\n", counts[0], counts[1], counts[2],
             !failed ? "" : r->report_only ? "; some runs are not there, left out (see below)"
                                           : "; some runs failed or are missing (see below)");
+    if (counts[1] + counts[2])
+        fprintf(md, "- not PASS: %d claim%s; with a measured explanation (the suite's `NAME.why`): %d; with **no "
+                "explanation**: %d; without one while runs of their variants are missing: %d\n", counts[1] + counts[2],
+                counts[1] + counts[2] == 1 ? "" : "s", t->explained[1], t->explained[0], t->explained[2]);
+    fputc('\n', md);
     fputs("Tables: mean ± sd [95 % confidence interval of the mean, Student t] over the seeds, per variant, "
           "for final accuracy and every figure a claim names (`hetfl report`'s figures; `@T`: to target "
           "accuracy T, best-so-far curve, linear interpolation; a run that never reaches T has no value). "
@@ -746,7 +845,7 @@ static int rp_write_report(const rp_t *r, int argc, char **argv, const char *sta
                 s->arg, s->nvariants, s->nvariants == 1 ? "" : "s", r->nseeds, gone, s->dir);
         rp_table(md, s, &d);
         rp_suite_notes(md, out, s, &d, t);
-        rp_claims(md, out, s, &d, t->counts);
+        rp_claims(md, out, s, &d, t);
         free(d.v);
     }
     fclose(md);
@@ -802,7 +901,7 @@ int hf_reproduce_main(int argc, char **argv, FILE *out)
         if (hf_mkdir_p(r->s[i].dir) != 0)
             rc = hf_seterr(HF_EINPUT, "hetfl reproduce: --out: cannot create directory '%s': %s", r->s[i].dir,
                            strerror(errno));
-    rp_totals_t tot = {{0, 0, 0}, 0, 0, {{0}}, 0, "", ""};
+    rp_totals_t tot = {{0, 0, 0}, {0, 0, 0}, 0, 0, {{0}}, 0, "", ""};
     int *counts = tot.counts, failed = 0;
     if (!rc) {
         char started[32];

@@ -16,7 +16,8 @@ static const hf_opt_t keys[] = {
      "mem_width < 1: the tier is the largest width <= the class's cap instead"},
     {"fjord.kd", HF_OPT_BOOL, "no", HF_OPT_NORANGE, NULL,
      "fjord: self-distillation; a minibatch at p < p_max adds CE(f_p(x), softmax(f_pmax(x))) to "
-     "CE(f_pmax(x), y), one step on both (soft target estimated by one label drawn per sample)"},
+     "CE(f_pmax(x), y), one step on both: the exact soft target at temperature 1 (FjORD's baseline "
+     "in the Flower repository), the teacher not differentiated"},
     {"fjord.pmax_prob", HF_OPT_FLOAT, "-1", -1, 1, NULL,
      "fjord: probability that a minibatch trains the client's own tier p_max, the rest uniform over "
      "the narrower widths; -1 = uniform over all widths <= p_max (FjORD's rule)"},

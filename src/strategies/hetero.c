@@ -15,11 +15,12 @@
  *   masked loss: setting the logits of absent classes to 0 is training with
  *     those classifier rows (weight and bias) at zero and discarding their
  *     gradient.
- * FjORD's self-distillation term CE(f_p(x), softmax(f_pmax(x))) is linear in
- * the soft target, so its gradient is the expectation over labels drawn from
- * softmax(f_pmax(x)) of the hard-label gradient: each minibatch uses one such
- * drawn label per sample (keyed RNG), an unbiased estimate computed with the
- * same kernels (documented approximation: one sample per example).
+ * FjORD's self-distillation term CE(f_p(x), softmax(f_pmax(x))) at
+ * temperature 1 (as the FjORD baseline of the Flower repository) uses the
+ * exact soft target: hf_model_train_step_soft with T = 1, whose logit gradient
+ * softmax(z_p) − softmax(z_pmax) is that of the cross-entropy (the teacher's
+ * entropy is constant); the teacher is not differentiated through
+ * (tests/test_fjord_kd.c pins the step by finite differences).
  */
 #include "hetero.h"
 #include "evaluate.h"
@@ -36,7 +37,6 @@
 #include <string.h>
 
 #define FJORD_DRAW_BASE (1ULL << 32)   /* per-minibatch width stream: client + 2^32 */
-#define FJORD_KD_BASE (2ULL << 32)     /* distillation labels: client + 2^33 */
 
 enum { HET_HETEROFL = 0, HET_FJORD = 1, HET_FEDGEN = 2 };
 
@@ -67,7 +67,6 @@ struct hf_hetero {
     /* scratch (full-size) */
     float *ws, *gs, *ms, *ts, *wp, *gp, *mp, *ws0;
     float *logits;
-    int *ys;
     long *aug_ids;                     /* data.augment: a minibatch's sample ids (B) */
     float *aug_scratch;                /* data.augment: one sample (dim) */
     hf_masked_t *ma;
@@ -318,7 +317,6 @@ int hf_hetero_new(hf_hetero_t **out, const hf_params_t *p, const hf_conf_t *c, c
     h->mp = hf_alloc_aligned(P); h->ws0 = hf_alloc_aligned(P);
     int B = HF_MAX(p->batch_size, 1);
     h->logits = hf_calloc((size_t)B * (size_t)h->C, sizeof(float));
-    h->ys = hf_calloc((size_t)B, sizeof(int));
     h->aug_ids = hf_calloc((size_t)B, sizeof(long));
     h->aug_scratch = hf_calloc((size_t)HF_MAX(d->dim, 1), sizeof(float));
     h->ma = hf_masked_new(full->nparams);
@@ -333,7 +331,7 @@ void hf_hetero_free(hf_hetero_t *h)
     free(h->classes); free(h->allfull); free(h->cap); free(h->fixlev);
     free(h->lev); free(h->fscale); free(h->bscale);
     free(h->ws); free(h->gs); free(h->ms); free(h->ts); free(h->wp); free(h->gp); free(h->mp);
-    free(h->ws0); free(h->logits); free(h->ys); free(h->aug_ids); free(h->aug_scratch);
+    free(h->ws0); free(h->logits); free(h->aug_ids); free(h->aug_scratch);
     hf_masked_free(h->ma);
     free(h);
 }
@@ -445,23 +443,6 @@ void hf_het_augment(const hf_params_t *p, const hf_het_data_t *d, int t, int k, 
     hf_augment_crop_flip(xb, B, d->c, d->h, d->w, 4, p->seed, t, k, ids, scratch);
 }
 
-/* ys[b] ~ softmax(z[b,:]) */
-static void draw_labels(hf_rng_t *r, const float *z, int B, int C, int *ys)
-{
-    for (int b = 0; b < B; b++) {
-        const float *zb = z + (size_t)b * C;
-        double mx = zb[0], s = 0.0;
-        for (int c = 1; c < C; c++) mx = fmax(mx, zb[c]);
-        for (int c = 0; c < C; c++) s += exp((double)zb[c] - mx);
-        double u = hf_rng_uniform(r) * s, acc = 0.0;
-        ys[b] = C - 1;
-        for (int c = 0; c < C; c++) {
-            acc += exp((double)zb[c] - mx);
-            if (u < acc) { ys[b] = c; break; }
-        }
-    }
-}
-
 hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float *global,
                                const hf_cplan_t *cp, float *delta, float *xb, int *yb, int *iperm,
                                double *t_kernel)
@@ -481,10 +462,9 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
     const unsigned char *cls = h->classes + (size_t)k * h->C;
     float f = h->scaler && h->lw[L] < 1.0 ? (float)(1.0 / h->lw[L]) : 1.0f;
     int mask = h->masked_loss && !h->allfull[k];
-    hf_rng_t r, rw, rk;
+    hf_rng_t r, rw;
     hf_rng_init(&r, p->seed, HF_RNG_SHUFFLE, (uint64_t)t, (uint64_t)k);  /* as the engine's client training (client.c) */
     hf_rng_init(&rw, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_DRAW_BASE + (uint64_t)k);
-    hf_rng_init(&rk, p->seed, HF_RNG_WIDTH, (uint64_t)t, FJORD_KD_BASE + (uint64_t)k);
     double loss_sum = 0.0;
     long seen = 0;
     int dim = d->dim;
@@ -528,9 +508,8 @@ hf_het_local_t hf_hetero_train(hf_hetero_t *h, int i, int k, int t, const float 
                 long Pq = mq->nparams;
                 hf_model_forward(mL, work_of(h, L), h->ws, xb, NULL, B, h->logits, NULL);
                 l = hf_model_train_step_grad(mL, work_of(h, L), h->ws, h->gs, xb, yb, B);
-                draw_labels(&rk, h->logits, B, h->C, h->ys);
                 hf_slice_extract(mL, h->ws, mq, h->wp);
-                hf_model_train_step_grad(mq, work_of(h, q), h->wp, h->gp, xb, h->ys, B);
+                hf_model_train_step_soft(mq, work_of(h, q), h->wp, h->gp, xb, h->logits, 1.0f, B);
                 hf_slice_extract(mL, h->gs, mq, h->ts);
                 for (long j = 0; j < Pq; j++) h->ts[j] += h->gp[j];
                 hf_slice_scatter(mL, h->gs, mq, h->ts);
