@@ -839,6 +839,7 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
         MPI_Comm_size(comm, &size);
         fprintf(out, "hetfl %s bench on %s, %d rank(s)%s\n", PACKAGE_VERSION, host, size,
                 quick ? " (quick)" : "");
+        hf_bench_blas_header(out);
     }
     if (all || !strcmp(section, "kernels")) {
         if (rank == 0) rc = hf_bench_kernels(out, quick);
