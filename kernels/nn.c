@@ -24,11 +24,12 @@
  * params -= lr*mom per layer while it is in cache).  dZ is carried unscaled
  * (softmax - onehot); 1/B goes into alpha.
  *
- * CNN: conv5x5 'same' via im2col + sgemm, one sample at a time (so a sample's
- * result never depends on the batch), bias pre-filled, then 2x2 max-pool with
- * the ReLU fused (relu∘max = max∘relu) and argmax indices kept for backward.
- * The backward pass recomputes im2col per sample instead of storing it
- * (800x196 floats per sample for conv2).
+ * CNN: conv5x5 'same' via im2col + sgemm on sub-batches of samples (one
+ * sgemm per sub-batch; hf_conv5_subbatch: the im2col within L2, and within
+ * OpenBLAS's small-matrix limit where it has those kernels), bias pre-filled,
+ * then 2x2 max-pool with the ReLU fused (relu∘max = max∘relu) and argmax
+ * indices kept for backward.  The backward pass recomputes im2col per
+ * sub-batch instead of storing it (800x196 floats per sample for conv2).
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).
