@@ -24,11 +24,12 @@
  * params -= lr*mom per layer while it is in cache).  dZ is carried unscaled
  * (softmax - onehot); 1/B goes into alpha.
  *
- * CNN: conv5x5 'same' via im2col + sgemm, one sample at a time (so a sample's
- * result never depends on the batch), bias pre-filled, then 2x2 max-pool with
- * the ReLU fused (relu∘max = max∘relu) and argmax indices kept for backward.
- * The backward pass recomputes im2col per sample instead of storing it
- * (800x196 floats per sample for conv2).
+ * CNN: conv5x5 'same' via im2col + sgemm on sub-batches of samples (one
+ * sgemm per sub-batch; hf_conv5_subbatch: the im2col within L2, and within
+ * OpenBLAS's small-matrix limit where it has those kernels), bias pre-filled,
+ * then 2x2 max-pool with the ReLU fused (relu∘max = max∘relu) and argmax
+ * indices kept for backward.  The backward pass recomputes im2col per
+ * sub-batch instead of storing it (800x196 floats per sample for conv2).
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).
@@ -57,7 +58,8 @@
  * at the McMahan CNN's conv1, 1 at conv2).  Measured (thread CPU time, one core
  * of this project's EPYC machines, shared): conv2 fwd+bwd at 75 % of the sgemm
  * peak with 1 sample per sgemm, 71 % with 4, 61 % with 16, 54 % with 64 — the
- * im2col matrix must stay in the core's L2; conv1 (K = 25) best at 4-6. */
+ * im2col matrix must stay in the core's L2; conv1 (K = 25) best at 4-6
+ * (Haswell kernels; hf_conv5_subbatch for cores with small-matrix kernels). */
 #ifndef CONV_COLS_FLOATS
 #define CONV_COLS_FLOATS ((size_t)128 << 10)
 #endif
@@ -445,7 +447,7 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
         size_t no[2] = {(size_t)g->c[1] * hw0, (size_t)g->c[2] * hw1};
         size_t ncols = 0, nconv = 0;
         for (int l = 0; l < 2; l++) {
-            size_t sb = (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l]);
+            size_t sb = (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l], g->c[l + 1]);
             if (sb > B) sb = B;
             w->sb[l] = (int)sb;
             ncols = HF_MAX(ncols, nc[l] * sb);
@@ -822,10 +824,21 @@ void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out
     pool2_strided(in, c, h, w, (long)h * w, relu, out, argmax);
 }
 
-int hf_conv5_subbatch(int cin, int h, int w)
+/* Samples per sub-batch: as many as keep the im2col within CONV_COLS_FLOATS
+ * (at least one); where OpenBLAS has small-matrix kernels (blas_small), no
+ * more than keep the forward sgemm (cout, n*h*w, cin*25) within their
+ * M*N*K <= SMALL_MNK.  Measured with the Cooperlake kernels (bench kernels,
+ * thread CPU time): conv1 of the McMahan CNN (32 x 784 x 25 a sample) at
+ * 77 GFLOP/s one sample a sgemm, 54-56 with 2-6 (the packed path); with the
+ * Haswell kernels (no small kernels) 47-49 GFLOP/s at 1-8 samples. */
+int hf_conv5_subbatch(int cin, int h, int w, int cout)
 {
+    hf_blas_init();
     size_t n = (size_t)cin * KK * (size_t)h * (size_t)w;
-    return (int)HF_MIN((size_t)1 << 20, HF_MAX((size_t)1, CONV_COLS_FLOATS / n));
+    size_t sb = HF_MIN((size_t)1 << 20, HF_MAX((size_t)1, CONV_COLS_FLOATS / n));
+    double mnk = (double)n * HF_MAX(cout, 1);
+    if (blas_small && mnk <= SMALL_MNK) sb = HF_MIN(sb, (size_t)(SMALL_MNK / mnk));
+    return (int)sb;
 }
 
 /* Batched 'same' 5x5 convolution of n samples (the sub-batch layout).
@@ -846,6 +859,25 @@ void hf_conv5_forward_batch(const float *in, long in_stride, int n, int cin, int
                 cols, (int)N, 1.0f, out, (int)N);
 }
 
+/* sm[j] = Σ_i rows[j*N + i] for j < nl <= ROWSUM_LANES, each row summed
+ * from i = 0 upwards (a plain left-to-right sum).  The rows' additions are
+ * interleaved: one row's sum is a chain of dependent additions, limited by
+ * the adder's latency, and ROWSUM_LANES independent chains keep the adders
+ * busy (conv1's bias gradient, 32 rows of n*784, took longer than its sgemm). */
+#define ROWSUM_LANES 8
+static void row_sums(const float *rows, long N, int nl, float *sm)
+{
+    float acc[ROWSUM_LANES] = {0};
+    if (nl == ROWSUM_LANES) {
+        for (long i = 0; i < N; i++)
+            for (int j = 0; j < ROWSUM_LANES; j++) acc[j] += rows[j * N + i];
+    } else {
+        for (int j = 0; j < nl; j++)
+            for (long i = 0; i < N; i++) acc[j] += rows[j * N + i];
+    }
+    for (int j = 0; j < nl; j++) sm[j] = acc[j];
+}
+
 /* Backward of hf_conv5_forward_batch.  dout (cout, n*hw) as out; cols must
  * hold the forward's im2col of `in` (recomputed here when recompute != 0).
  * dW (cout, cin*25) = alpha·dout·colsᵀ + beta·dW; db (cout) = alpha·rowsums + beta·db;
@@ -861,11 +893,14 @@ void hf_conv5_backward_batch(const float *in, long in_stride, int n, int cin, in
         for (int s = 0; s < n; s++) im2col5(in + s * in_stride, cin, h, w, cols + s * hw, N);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, K, (int)N, alpha, dout, (int)N, cols, (int)N,
                 beta, dweight, K);
-    for (int o = 0; o < cout; o++) {
-        const float *d = dout + o * N;
-        float sm = 0.0f;
-        for (long i = 0; i < N; i++) sm += d[i];
-        dbias[o] = beta == 0.0f ? alpha * sm : beta * dbias[o] + alpha * sm;   /* never read at beta = 0 */
+    for (int o0 = 0; o0 < cout; o0 += ROWSUM_LANES) {
+        float sm[ROWSUM_LANES];
+        int nl = HF_MIN(ROWSUM_LANES, cout - o0);
+        row_sums(dout + (long)o0 * N, N, nl, sm);
+        for (int j = 0; j < nl; j++) {
+            int o = o0 + j;
+            dbias[o] = beta == 0.0f ? alpha * sm[j] : beta * dbias[o] + alpha * sm[j];   /* never read at beta = 0 */
+        }
     }
     if (!din) return;
     /* dcols (K, n*hw) = Wᵀ · dout, then col2im per sample */

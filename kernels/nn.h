@@ -196,8 +196,10 @@ void hf_conv5_backward_batch(const float *in, long in_stride, int n, int cin, in
                              float *dweight, float *dbias, float *din, long din_stride, float *cols,
                              int recompute);
 /* Samples per hf_conv5_*_batch call the CNN uses for a layer with this input
- * shape (its im2col stays within a core's L2; nn.c CONV_COLS_FLOATS). */
-int hf_conv5_subbatch(int cin, int h, int w);
+ * shape and cout output channels (its im2col stays within a core's L2, nn.c
+ * CONV_COLS_FLOATS; with OpenBLAS's small-matrix kernels, the forward sgemm
+ * within their size limit too). */
+int hf_conv5_subbatch(int cin, int h, int w, int cout);
 /* 2x2 max-pool, stride 2 (floor): in (c,h,w) -> out (c,h/2,w/2); argmax[i] =
  * index into in of the maximum (first in row-major window order on ties);
  * relu != 0: out = max(pool, 0) (same as pooling after a ReLU). */

@@ -21,6 +21,8 @@ cat "$TMP/all.txt"
 check "bench exits 0" test "$rc" = 0
 has() { grep -Eq -- "$1" "$TMP/all.txt"; }
 verdict='(PASS|MISS)'
+check "the OpenBLAS kernels and their sgemm rate are named" \
+  has "^OpenBLAS kernels: core [A-Za-z0-9]+ \(OPENBLAS_CORETYPE (= [A-Za-z0-9]+|unset)\); 1-thread sgemm 1024\^3 [0-9.]+ GFLOP/s$"
 check "agg: float allreduce vs raw ratio" has "allreduce +float .*x <= 1\.1x $verdict"
 check "agg: exact allreduce vs raw ratio" has "allreduce +exact .*x <= 1\.5x $verdict"
 check "scale: registered-clients ratio" has "^registered x[0-9]+ .*round time x[0-9.]+ .*$verdict"

@@ -385,6 +385,84 @@ static void test_conv_naive(void)
     CU_ASSERT_DOUBLE_EQUAL(o1[5], 16.0, 1e-6);   /* (1,1): rows 0..3, cols 0..3 */
 }
 
+/* hf_conv5_backward_batch of n = 2 samples against direct sums in double:
+ * dW = alpha·Σ dout·im2col(in) (+ beta·dW), db = alpha·Σ dout (+ beta·db),
+ * din = the adjoint of the convolution.  11 output channels: the bias
+ * gradient's interleaved row sums (8 channels at a time) and their tail. */
+static void test_conv_backward_naive(void)
+{
+    enum { N = 2, CI = 2, H = 6, W = 5, CO = 11, HW = H * W, K = CI * 25 };
+    static float in[N * CI * HW], dout[CO * N * HW], wt[CO * K], dw[CO * K], db[CO], din[N * CI * HW],
+        cols[K * N * HW];
+    fill_uniform(in, N * CI * HW, 71, -1, 1);
+    fill_uniform(dout, CO * N * HW, 72, -1, 1);
+    fill_uniform(wt, CO * K, 73, -0.5f, 0.5f);
+    for (int beta = 0; beta < 2; beta++) {
+        float dw0[CO * K], db0[CO];
+        fill_uniform(dw, CO * K, 74, -1, 1);
+        fill_uniform(db, CO, 75, -1, 1);
+        memcpy(dw0, dw, sizeof dw);
+        memcpy(db0, db, sizeof db);
+        hf_conv5_backward_batch(in, CI * HW, N, CI, H, W, wt, CO, dout, 0.5f, (float)beta, dw, db, din, CI * HW,
+                                cols, 1);
+        double edw = 0, edb = 0, edin = 0;
+        for (int co = 0; co < CO; co++) {
+            double sb = 0;
+            for (int i = 0; i < N * HW; i++) sb += dout[co * N * HW + i];
+            edb = fmax(edb, fabs(0.5 * sb + beta * db0[co] - db[co]));
+            for (int ci = 0; ci < CI; ci++)
+                for (int t = 0; t < 25; t++) {
+                    double sw = 0;
+                    for (int s = 0; s < N; s++)
+                        for (int y = 0; y < H; y++)
+                            for (int x = 0; x < W; x++) {
+                                int iy = y + t / 5 - 2, ix = x + t % 5 - 2;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                    sw += (double)dout[co * N * HW + s * HW + y * W + x] *
+                                          in[(s * CI + ci) * HW + iy * W + ix];
+                            }
+                    int k = co * K + ci * 25 + t;
+                    edw = fmax(edw, fabs(0.5 * sw + beta * dw0[k] - dw[k]));
+                }
+        }
+        for (int s = 0; s < N; s++)
+            for (int ci = 0; ci < CI; ci++)
+                for (int iy = 0; iy < H; iy++)
+                    for (int ix = 0; ix < W; ix++) {
+                        double sx = 0;
+                        for (int co = 0; co < CO; co++)
+                            for (int t = 0; t < 25; t++) {
+                                int y = iy - t / 5 + 2, x = ix - t % 5 + 2;
+                                if (y >= 0 && y < H && x >= 0 && x < W)
+                                    sx += (double)wt[co * K + ci * 25 + t] * dout[co * N * HW + s * HW + y * W + x];
+                            }
+                        edin = fmax(edin, fabs(sx - din[(s * CI + ci) * HW + iy * W + ix]));
+                    }
+        if (!(edw < 1e-4 && edb < 1e-5 && edin < 1e-4))
+            printf("\n  conv5 backward (beta %d): max error dW %.3g, db %.3g, din %.3g", beta, edw, edb, edin);
+        CU_ASSERT(edw < 1e-4 && edb < 1e-5 && edin < 1e-4);
+    }
+}
+
+/* The CNN's conv sub-batches (hf_conv5_subbatch), by hand: the im2col of a
+ * sub-batch within 128 Ki floats (cin·25·h·w floats a sample), and with
+ * OpenBLAS's small-matrix kernels (hf_gemm_split(1)) also the forward sgemm
+ * within M·N·K = cout·(n·h·w)·(cin·25) <= 10^6. */
+static void test_conv_subbatch(void)
+{
+    hf_gemm_split(0);
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(1, 28, 28, 32), 6);     /* 131072 / 19600 = 6.7 */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(32, 14, 14, 64), 1);    /* 156800 floats > 128 Ki */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(1, 8, 8, 4), 81);       /* 131072 / 1600 = 81.9 */
+    hf_gemm_split(1);
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(1, 28, 28, 32), 1);     /* 627200 a sample: 1.6 fit */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(1, 28, 28, 8), 6);      /* 156800: 6.4 fit, the im2col 6 */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(1, 8, 8, 4), 81);       /* 6400: 156 fit, the im2col 81 */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(2, 8, 8, 20), 15);      /* 64000: 15.6 fit, the im2col 40 */
+    CU_ASSERT_EQUAL(hf_conv5_subbatch(32, 14, 14, 64), 1);
+    hf_gemm_split(-1);   /* the automatic setting */
+}
+
 static void test_pool_naive(void)
 {
     enum { C = 2, H = 5, W = 7 };
@@ -1410,6 +1488,8 @@ static const hf_cu_test_t tests_nn[] = {
     {"deterministic init", test_init_determinism, NULL},
     {"softmax cross-entropy", test_softmax_xent, NULL},
     {"conv5 vs naive", test_conv_naive, NULL},
+    {"conv5 batched backward vs naive", test_conv_backward_naive, NULL},
+    {"conv5 sub-batches by hand", test_conv_subbatch, NULL},
     {"max-pool vs naive", test_pool_naive, NULL},
     {"gradcheck logreg", test_grad_logreg, NULL},
     {"gradcheck mlp", test_grad_mlp, NULL},

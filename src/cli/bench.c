@@ -18,6 +18,9 @@
  *            (10 clients x --resnet-samples N, default 32; not with --quick;
  *            section peer-resnet: that row alone)
  * Run it under mpirun with 2+ ranks for the MPI sections: `make bench` does.
+ * The first line names the OpenBLAS kernels every figure ran (the core, and
+ * OPENBLAS_CORETYPE when the environment sets it) and their sgemm rate:
+ * hetfl bench uses the kernels hetfl run would use and never overrides them.
  */
 #include "config.h"
 #include "agg.h"
@@ -839,6 +842,7 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
         MPI_Comm_size(comm, &size);
         fprintf(out, "hetfl %s bench on %s, %d rank(s)%s\n", PACKAGE_VERSION, host, size,
                 quick ? " (quick)" : "");
+        hf_bench_blas_header(out);
     }
     if (all || !strcmp(section, "kernels")) {
         if (rank == 0) rc = hf_bench_kernels(out, quick);

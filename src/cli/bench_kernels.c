@@ -83,6 +83,17 @@ static double bench_sgemm_peak(int n, int reps)
     return best;
 }
 
+void hf_bench_blas_header(FILE *out)
+{
+    const char *core = hf_blas_init(), *env = getenv("OPENBLAS_CORETYPE");
+    int saved_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    double peak = bench_sgemm_peak(BENCH_GEMM_N, BENCH_GEMM_REPS_QUICK);
+    openblas_set_num_threads(saved_threads);
+    fprintf(out, "OpenBLAS kernels: core %s (OPENBLAS_CORETYPE %s%s); 1-thread sgemm %d^3 %.1f GFLOP/s\n", core,
+            env ? "= " : "unset", env ? env : "", BENCH_GEMM_N, peak);
+}
+
 typedef struct {
     double samples_per_s;
     double gflops;
@@ -138,7 +149,7 @@ static bench_row_t bench_train(const hf_model_t *m, int B, int epoch, int fused,
 static bench_row_t bench_conv(int B, int cin, int h, int w, int cout, int dx, double min_s)
 {
     bench_row_t res = {0, 0};
-    int sb = HF_MIN(B, hf_conv5_subbatch(cin, h, w));
+    int sb = HF_MIN(B, hf_conv5_subbatch(cin, h, w, cout));
     long hw = (long)h * w, n0 = (long)cin * hw, K = (long)cin * 25;
     float *in = hf_alloc_aligned((size_t)(B * n0) * sizeof(float)), *din = hf_alloc_aligned((size_t)(B * n0) * sizeof(float));
     float *wt = hf_alloc_aligned((size_t)(cout * K) * sizeof(float)), *dw = hf_alloc_aligned((size_t)(cout * K) * sizeof(float));
