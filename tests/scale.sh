@@ -16,8 +16,14 @@
 #     column equal to that run's partition sizes;
 #   - (n_k by hand from the RNG primitives and one client's rows against the
 #     materialised set: test_data's on-demand tests);
-#   - 1,000,000 registered clients, 20 a round: identical on 1, 2 and 3 ranks and
-#     across SIGTERM + --resume;
+#   - 1,000,000 registered clients, 20 a round, three device classes and two
+#     energy regions dealt by the keyed bijection (devices.deal = auto above
+#     100,000 clients, deal.h): identical on 1, 2 and 3 ranks and across
+#     SIGTERM + --resume; /clients' classes exactly 500,000 / 300,000 /
+#     200,000 (shares 5:3:2) and regions FR 333,333, DE 666,667 (1:2, the
+#     remainder to the larger fraction); auto == devices.deal = bijection
+#     there (the resumed run names it), and auto == devices.deal = permutation at 40 clients (the deal of
+#     every run up to the old cap, kept bit for bit);
 #   - every participant's steps follow its /clients n_k (40 clients).
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized  # 8 s of CPU in the regular build; three 120,000-client runs under ASan are minutes
@@ -102,14 +108,31 @@ check "on demand: 21 participation rows' steps = 3 ceil(n_k / 4) ($bad_rows diff
 BIG=(--set data.on_demand=yes --set federation.clients=1000000 --set federation.clients_per_round=20
      --set data.synthetic_size_mu=1 --set data.synthetic_size_sigma=1 --set data.synthetic_size_min=6
      --set data.on_demand_eval_clients=100 --set federation.rounds=30 --set federation.local_epochs=200
-     --set federation.batch_size=4 --set federation.eval_every=10 --set run.checkpoint_every=1)
+     --set federation.batch_size=4 --set federation.eval_every=10 --set run.checkpoint_every=1
+     --set devices.classes=phone-low:5,phone-mid:3,laptop:2 --set energy.regions=FR:1,DE:2)
 ranks_equal od-big "$TMP/od.conf" "${BIG[@]}"
 check "on demand: /clients has 1,000,000 rows" test "$(nrows "$TMP/od-big-1.h5" /clients)" = 1000000
-"$HETFL" run "$TMP/od.conf" "${BIG[@]}" -o "$TMP/od-term.h5" > "$TMP/term.log" 2> "$TMP/term.err" & pid=$!
+counts=$(cols "$TMP/od-big-2.h5" clients device_class | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')
+check "bijection deal: classes $counts= laptop 200000, phone-low 500000, phone-mid 300000" \
+  test "$counts" = "laptop=200000 phone-low=500000 phone-mid=300000 "
+counts=$(cols "$TMP/od-big-2.h5" clients region | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')
+check "bijection deal: regions $counts= DE 666667, FR 333333" test "$counts" = "DE=666667 FR=333333 "
+SMALL=(--set devices.classes=phone-low:5,phone-mid:3,laptop:2 --set energy.regions=FR:1,DE:2)
+"$HETFL" run "$TMP/od.conf" --quiet "${SMALL[@]}" -o "$TMP/od-auto.h5" > "$TMP/bij.log" 2>&1 &&
+  "$HETFL" run "$TMP/od.conf" --quiet "${SMALL[@]}" --set devices.deal=permutation -o "$TMP/od-perm.h5" >> "$TMP/bij.log" 2>&1 &&
+  "$HETFL" run "$TMP/od.conf" --quiet "${SMALL[@]}" --set devices.deal=bijection -o "$TMP/od-b40.h5" >> "$TMP/bij.log" 2>&1
+check "devices.deal = auto is the permutation at 40 clients" \
+  "$HETFL" compare "$TMP/od-auto.h5" "$TMP/od-perm.h5" --ignore-key devices.deal
+check "40 clients: the bijection deals other ids than the permutation" \
+  test "$(cols "$TMP/od-perm.h5" clients device_class | md5sum)" != "$(cols "$TMP/od-b40.h5" clients device_class | md5sum)"
+# the interrupted run names devices.deal = bijection: equal to auto's run, the bijection above 100,000
+"$HETFL" run "$TMP/od.conf" "${BIG[@]}" --set devices.deal=bijection -o "$TMP/od-term.h5" > "$TMP/term.log" \
+  2> "$TMP/term.err" & pid=$!
 wait_round 2 "$TMP/term.log"; kill -TERM $pid; wait $pid; rc=$?
 check "on demand: SIGTERM exits 3 (got $rc)" test $rc = 3
-run_mpi 2 run "$TMP/od.conf" --quiet "${BIG[@]}" --resume "$TMP/od-term.h5" > "$TMP/res.log" 2>&1
-check "on demand: SIGTERM + --resume on 2 ranks == uninterrupted" \
-  "$HETFL" compare "$TMP/od-big-1.h5" "$TMP/od-term.h5"
+run_mpi 2 run "$TMP/od.conf" --quiet "${BIG[@]}" --set devices.deal=bijection --resume "$TMP/od-term.h5" \
+  > "$TMP/res.log" 2>&1
+check "on demand: SIGTERM + --resume on 2 ranks == uninterrupted (devices.deal auto == bijection)" \
+  "$HETFL" compare "$TMP/od-big-1.h5" "$TMP/od-term.h5" --ignore-key devices.deal
 echo "# elapsed $((SECONDS - start)) s"
 finish

@@ -222,6 +222,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
     d->deadline_s = hf_conf_float(c, "federation.deadline_s");
     d->partial_work = hf_conf_bool(c, "federation.partial_work");
     d->overcommit = hf_conf_float(c, "federation.overcommit");
+    d->deal = hf_deal_mode(cget(c, "devices.deal"));
     const char *bw = cget(c, "federation.backup_workers");
     if (!strcmp(bw, "dynamic")) d->backup = HF_BACKUP_DYNAMIC;
     else {
@@ -338,7 +339,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
     return 0;
 }
 
-void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
+void hf_devices_deal(const hf_devices_t *d, uint64_t seed, int n, hf_deal_t *out)
 {
     /* exact quotas: floor(share·n), the remainder to the largest fractional parts
      * (ties: lower class index) */
@@ -358,14 +359,17 @@ void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
         frac[best] = -1;
         given++;
     }
-    int *perm = hf_calloc((size_t)HF_MAX(n, 1), sizeof(int));
     hf_rng_t r;
     hf_rng_init(&r, seed, HF_RNG_DEVICE, 0xC1A55u, 0);
-    hf_rng_permutation(&r, n, perm);
-    int pos = 0;
-    for (int i = 0; i < d->nclasses; i++)
-        for (int j = 0; j < cnt[i]; j++) out[perm[pos++]] = i;
-    free(perm);
+    hf_deal_init(out, &r, n, d->nclasses, cnt, d->deal);
+}
+
+void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
+{
+    hf_deal_t dl;
+    hf_devices_deal(d, seed, n, &dl);
+    for (int k = 0; k < n; k++) out[k] = hf_deal_class(&dl, k);
+    hf_deal_free(&dl);
 }
 
 void hf_devices_describe(const hf_devices_t *d, char *mix, size_t nmix, char *pol, size_t npol)

@@ -33,6 +33,7 @@
  */
 #include "energy.h"
 #include "checkpoint.h"
+#include "deal.h"
 #include "h5out.h"
 #include "hf_util.h"
 #include "provenance.h"
@@ -46,7 +47,9 @@ struct hf_energy {
     int nclients, rounds;
     hf_carbon_t carbon;
     int default_region;     /* index of "default" (constant energy.carbon_intensity) or -1 */
-    int *region;            /* per client: index into carbon; NULL: every client in "default" */
+    int *region;            /* per client: index into carbon (energy.regions_file); NULL: dealt or "default" */
+    hf_deal_t deal;         /* energy.regions: client k's region is region_idx[its class] (deal.h); n = 0: none */
+    int region_idx[HF_DEAL_MAX_CLASSES];
     double *budget;         /* per client: B_k (+inf: unlimited); NULL: every budget infinite */
     double *remaining;      /* per client: budget left */
     int64_t *period;        /* per client: budget period index of the last refill */
@@ -93,8 +96,9 @@ static int region_index(hf_energy_t *e, const hf_conf_t *c, const char *key, con
 }
 
 /* energy.regions = "CISO:0.2,ERCO:0.3,..." → exact quotas by largest remainder,
- * dealt to clients by a permutation keyed by the seed. */
-static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *spec)
+ * dealt to clients from the stream (seed, HF_RNG_ENERGY, 1, 0) as devices.deal
+ * says (deal.h). */
+static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *spec, int mode)
 {
     int nr = 0, idx[64];
     double share[64], tot = 0;
@@ -138,13 +142,10 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
         rem[b] = -1;
         given++;
     }
-    int *perm = hf_calloc((size_t)N, sizeof(int));
     hf_rng_t rg;
     hf_rng_init(&rg, e->seed, HF_RNG_ENERGY, 1, 0);
-    hf_rng_permutation(&rg, N, perm);
-    for (int r = 0, j = 0; r < nr; r++)
-        for (int q = 0; q < quota[r]; q++) e->region[perm[j++]] = idx[r];
-    free(perm);
+    hf_deal_init(&e->deal, &rg, N, nr, quota, mode);
+    memcpy(e->region_idx, idx, (size_t)nr * sizeof(int));
     return 0;
 }
 
@@ -217,10 +218,11 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
     /* per-client arrays only where a client's value differs from the default
      * (region "default", no budget, no top-k memory): none on the common path */
-    if (!rc && ((rf && rf[0]) || (rs && rs[0]))) {
+    if (!rc && rf && rf[0]) {
         e->region = hf_calloc((size_t)nclients, sizeof(int));
-        rc = rf && rf[0] ? assign_regions_file(e, c, rf) : assign_regions_mix(e, c, rs);
-    }
+        rc = assign_regions_file(e, c, rf);
+    } else if (!rc && rs && rs[0])
+        rc = assign_regions_mix(e, c, rs, hf_deal_mode(hf_conf_get(c, "devices.deal")));
     const char *sc = hf_conf_get(c, "energy.scheduler");
     e->sched = sc && !strcmp(sc, "carbon-aware") ? HF_SCHED_AWARE : HF_SCHED_AGNOSTIC;
     e->slack_h = hf_conf_float(c, "energy.slack_h");
@@ -265,6 +267,7 @@ void hf_energy_free(hf_energy_t *e)
     hf_carbon_free(&e->carbon);
     for (int k = 0; k < e->nclients && e->topk_mem; k++) free(e->topk_mem[k]);
     free(e->topk_mem);
+    hf_deal_free(&e->deal);
     free(e->region); free(e->budget); free(e->remaining); free(e->period);
     free(e);
 }
@@ -287,7 +290,11 @@ void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_float
 }
 
 /* client k's region and budget: the defaults when no array was needed */
-static int region_of(const hf_energy_t *e, int k) { return e->region ? e->region[k] : e->default_region; }
+static int region_of(const hf_energy_t *e, int k)
+{
+    if (e->region) return e->region[k];
+    return e->deal.n ? e->region_idx[hf_deal_class(&e->deal, k)] : e->default_region;
+}
 const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[region_of(e, k)].name; }
 double hf_energy_budget(const hf_energy_t *e, int k) { return e->budget ? e->budget[k] : INFINITY; }
 int hf_energy_scheduler(const hf_energy_t *e) { return e->sched; }
@@ -303,12 +310,16 @@ double hf_energy_ci(const hf_energy_t *e, int k, double sim_time)
 void hf_energy_describe(const hf_energy_t *e, char *buf, size_t n)
 {
     size_t l = 0;
+    int *cnt = hf_calloc((size_t)e->carbon.n, sizeof(int));
+    if (e->deal.n && !e->region)  /* dealt: the quotas (one pass over N otherwise) */
+        for (int q = 0; q < e->deal.nclasses; q++)
+            cnt[e->region_idx[q]] += e->deal.end[q] - (q ? e->deal.end[q - 1] : 0);
+    else
+        for (int k = 0; k < e->nclients; k++) cnt[region_of(e, k)]++;
     buf[0] = 0;
-    for (int i = 0; i < e->carbon.n && l + 1 < n; i++) {
-        int cnt = 0;
-        for (int k = 0; k < e->nclients; k++) cnt += region_of(e, k) == i;
-        if (cnt) l += (size_t)snprintf(buf + l, n - l, "%s%s:%d", l ? "," : "", e->carbon.r[i].name, cnt);
-    }
+    for (int i = 0; i < e->carbon.n && l + 1 < n; i++)
+        if (cnt[i]) l += (size_t)snprintf(buf + l, n - l, "%s%s:%d", l ? "," : "", e->carbon.r[i].name, cnt[i]);
+    free(cnt);
 }
 
 /* ------------------------------------------------------ carbon-aware --- */
