@@ -8,6 +8,7 @@
 #include "hf_util.h"
 #include "options.h"
 #include "rapl.h"
+#include "rng.h"
 #include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
@@ -510,6 +511,27 @@ static void test_regions_errors(void)
     for (int k = 0; k < 10; k++)
         for (int i = 0; i < 3; i++) cnt[i] += !strcmp(hf_energy_region_name(e, k), names[i]);
     CU_ASSERT(cnt[0] == 4 && cnt[1] == 3 && cnt[2] == 3);
+    hf_energy_free(e);
+    /* devices.deal = bijection: FR:1,DE:2 of 1,000 → 333.3, 666.7 → 333 and 667 (the remainder to
+     * DE's larger fraction), client k in FR iff π(k) < 333, π the bijection of the stream
+     * (seed 7, energy, 1, 0); describe lists the quotas in the order the regions were resolved */
+    e = mk_energy("[devices]\ndeal = bijection\n[energy]\nregions = FR:1,DE:2\n", 1000, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    hf_rng_t r;
+    hf_rng_init(&r, 7, HF_RNG_ENERGY, 1, 0);
+    hf_rng_bij_t b;
+    hf_rng_bij_init(&b, &r, 1000);
+    int nfr = 0, by_image = 1;
+    for (int k = 0; k < 1000; k++) {
+        int is_fr = !strcmp(hf_energy_region_name(e, k), "FR");
+        nfr += is_fr;
+        by_image &= is_fr == (hf_rng_bij_at(&b, (uint32_t)k) < 333);
+    }
+    CU_ASSERT_EQUAL(nfr, 333);
+    CU_ASSERT(by_image);
+    char d[256];
+    hf_energy_describe(e, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "FR:333,DE:667");
     hf_energy_free(e);
 }
 
