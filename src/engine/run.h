@@ -77,6 +77,7 @@ typedef struct hf_run {
     /* simulated system: devices (devices.c) */
     int m;                        /* clients selected per round (upper bound) */
     hf_deal_t ddeal;              /* the clients' device classes (deal.h): hf_run_class */
+    double battery_j[HF_MAX_CLASSES];  /* each class's battery (energy.battery_budget) */
     int *dcls;                    /* ddeal's class of every client (index into p->devs.cls); NULL with
                                    * data.on_demand when dealt by the bijection (strategies that index it
                                    * are refused there) */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "run.h"
 #include "checkpoint.h"
+#include "cstore.h"
 #include "data_load.h"
 #include "evaluate.h"
 #include "hf_util.h"
@@ -82,9 +83,10 @@ double hf_mem_per_rank(MPI_Comm comm)
  * offset (8, none with data.on_demand); a selection policy's per-client state
  * and its priors (109 + 24, none when stateless: uniform without availability,
  * hf_vol_stateless); the energy model's regions (a file's: 4; a mix's: 4 + 4
- * when dealt by the permutation, none by the bijection), budgets (budget,
- * remaining, period: 24) and top-k memory slots (8), each only when
- * configured.  /clients is written a block at a time (h5out.c): not per client. */
+ * when dealt by the permutation, none by the bijection) and top-k memory
+ * slots (8), each only when configured; and the budgets spent (cstore.c:
+ * 24 bytes a slot, slots for the rounds × clients a round who can spend,
+ * at most one a client).  /clients is written a block at a time (h5out.c): not per client. */
 double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
 {
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
@@ -93,9 +95,15 @@ double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
                (hf_vol_stateless(c) ? 0.0 : 133.0);
     if (rf && rf[0]) b += 4.0;
     else if (rs && rs[0] && !bij) b += 8.0;
-    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) b += 24.0;
     if (!strcmp(hf_conf_get(c, "energy.compress"), "topk")) b += 8.0;
-    return b * (double)p->clients;
+    double sparse = 0;  /* budgets spent: 24 bytes a slot, slots for rounds x clients a round (cstore.h) */
+    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) {
+        const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(c, "selection.policy"));
+        int m = pol && (pol->needs & HF_SEL_VARIABLE) ? p->clients
+                                                      : hf_devices_nselect(&p->devs, p->clients_per_round, p->clients);
+        sparse = hf_cstore_bytes(p->clients, (double)p->rounds * m, 16);
+    }
+    return b * (double)p->clients + sparse;
 }
 
 /* Refuse, before the data load or any per-client allocation, a population
@@ -396,12 +404,11 @@ static int setup_energy(hf_run_t *x)
         hf_rapl_open(&x->rapl, hf_energy_rapl_root(x->en), x->rank == 0 ? stderr : NULL);
     if (p->decentralized) return 0;
     x->eplan = hf_calloc((size_t)x->m, sizeof(hf_eplan_t));  /* budgets, carbon-aware sampler */
-    if (hf_conf_bool(c, "energy.battery_budget"))
-        for (int k = 0; k < N; k++) {
-            const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, k)];
-            if (!isfinite(hf_energy_budget(x->en, k)) && isfinite(dc->battery_j) && dc->battery_j > 0)
-                hf_energy_set_budget(x->en, k, dc->battery_j);
-        }
+    if (hf_conf_bool(c, "energy.battery_budget")) {
+        for (int i = 0; i < p->devs.nclasses; i++) x->battery_j[i] = p->devs.cls[i].battery_j;
+        hf_energy_set_batteries(x->en, x->battery_j, &x->ddeal);
+    }
+    hf_energy_bound_clients(x->en, (double)p->rounds * x->m);  /* the most clients ever planned */
     hf_energy_ckpt_register(x->en, x->first_client, (long)x->strat.st->upload_factor * x->model.nparams);
     if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
     if (x->vol || !(x->sel->pol->needs & HF_SEL_POPULATION))

@@ -33,6 +33,7 @@
  */
 #include "energy.h"
 #include "checkpoint.h"
+#include "cstore.h"
 #include "deal.h"
 #include "h5out.h"
 #include "hf_util.h"
@@ -42,6 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a planned client's budget: what is left, and the period of its last refill */
+typedef struct { double remaining; int64_t period; } budget_state_t;
+
 struct hf_energy {
     uint64_t seed;
     int nclients, rounds;
@@ -50,9 +54,11 @@ struct hf_energy {
     int *region;            /* per client: index into carbon (energy.regions_file); NULL: dealt or "default" */
     hf_deal_t deal;         /* energy.regions: client k's region is region_idx[its class] (deal.h); n = 0: none */
     int region_idx[HF_DEAL_MAX_CLASSES];
-    double *budget;         /* per client: B_k (+inf: unlimited); NULL: every budget infinite */
-    double *remaining;      /* per client: budget left */
-    int64_t *period;        /* per client: budget period index of the last refill */
+    int has_budget;         /* energy.budget_j > 0 or energy.battery_budget; 0: every budget infinite */
+    double budget_j, spread;   /* B_k = budget_j × U[1−spread, 1+spread] keyed by (seed, energy, 2, k) */
+    const double *battery_j;   /* energy.battery_budget without budget_j: B_k = battery_j[class of k] */
+    const hf_deal_t *classes;  /* (hf_energy_set_batteries), +inf when not finite and > 0 */
+    hf_cstore_t spent;      /* budget_state_t of the clients planned so far (cstore.h) */
     int64_t start;          /* Unix time of simulated time 0 */
     int sched;              /* hf_sched_t */
     double slack_h, carbon_budget_g, alpha, carbon_spent;
@@ -231,16 +237,10 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     double bj = hf_conf_float(c, "energy.budget_j"), spread = hf_conf_float(c, "energy.budget_spread");
     e->period_s = hf_conf_float(c, "energy.budget_period_h") * 3600.0;
     if (bj > 0 || hf_conf_bool(c, "energy.battery_budget")) {
-        e->budget = hf_calloc((size_t)nclients, sizeof(double));
-        e->remaining = hf_calloc((size_t)nclients, sizeof(double));
-        e->period = hf_calloc((size_t)nclients, sizeof(int64_t));
-    }
-    for (int k = 0; k < nclients && e->budget; k++) {
-        hf_rng_t rg;
-        hf_rng_init(&rg, seed, HF_RNG_ENERGY, 2, (uint64_t)k);
-        double u = hf_rng_uniform(&rg);
-        e->budget[k] = bj > 0 ? bj * (1.0 + spread * (2.0 * u - 1.0)) : INFINITY;
-        e->remaining[k] = e->budget[k];
+        e->has_budget = 1;
+        e->budget_j = bj;
+        e->spread = spread;
+        hf_energy_bound_clients(e, (double)nclients);  /* dense until the engine gives the bound */
     }
     static const char *strat[] = {"exclude", "steps", "sample", "compress", "auto", "width"};
     const char *bs = hf_conf_get(c, "energy.budget_strategy");
@@ -268,21 +268,28 @@ void hf_energy_free(hf_energy_t *e)
     for (int k = 0; k < e->nclients && e->topk_mem; k++) free(e->topk_mem[k]);
     free(e->topk_mem);
     hf_deal_free(&e->deal);
-    free(e->region); free(e->budget); free(e->remaining); free(e->period);
+    hf_cstore_free(&e->spent);
+    free(e->region);
     free(e);
 }
 
-void hf_energy_set_budget(hf_energy_t *e, int k, double joules)
+void hf_energy_bound_clients(hf_energy_t *e, double clients)
 {
-    e->budget[k] = e->remaining[k] = joules;
+    if (!e->has_budget) return;
+    hf_cstore_free(&e->spent);
+    hf_cstore_init(&e->spent, e->nclients, clients, sizeof(budget_state_t));
+}
+
+void hf_energy_set_batteries(hf_energy_t *e, const double *battery_j, const hf_deal_t *classes)
+{
+    e->battery_j = battery_j;
+    e->classes = classes;
 }
 
 void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats)
 {
-    if (e->budget) {  /* without budgets every client's stays infinite: nothing to save */
-        hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
-        hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
-    }
+    if (e->has_budget)  /* without budgets every client's stays infinite: nothing to save */
+        hf_cstore_ckpt_register(&e->spent, "energy_budget_state");
     hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
     if (e->comp.kind == HF_COMP_TOPK)  /* top-k's error-feedback memory of the hosted clients */
         hf_ckpt_register_client_ptrs("energy_topk_memory", (void **)(e->topk_mem + first_client),
@@ -296,7 +303,26 @@ static int region_of(const hf_energy_t *e, int k)
     return e->deal.n ? e->region_idx[hf_deal_class(&e->deal, k)] : e->default_region;
 }
 const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[region_of(e, k)].name; }
-double hf_energy_budget(const hf_energy_t *e, int k) { return e->budget ? e->budget[k] : INFINITY; }
+double hf_energy_budget(const hf_energy_t *e, int k)
+{
+    if (!e->has_budget) return INFINITY;
+    if (e->budget_j > 0) {
+        hf_rng_t rg;
+        hf_rng_init(&rg, e->seed, HF_RNG_ENERGY, 2, (uint64_t)k);
+        return e->budget_j * (1.0 + e->spread * (2.0 * hf_rng_uniform(&rg) - 1.0));
+    }
+    double b = e->battery_j ? e->battery_j[hf_deal_class(e->classes, k)] : INFINITY;
+    return isfinite(b) && b > 0 ? b : INFINITY;
+}
+
+/* client k's budget state, made (full budget, period 0) the first time it is planned */
+static budget_state_t *budget_state(hf_energy_t *e, int k)
+{
+    int created;
+    budget_state_t *b = hf_cstore_get(&e->spent, k, &created);
+    if (created) *b = (budget_state_t){hf_energy_budget(e, k), 0};
+    return b;
+}
 int hf_energy_scheduler(const hf_energy_t *e) { return e->sched; }
 int hf_energy_compress_kind(const hf_energy_t *e) { return e->comp.kind; }
 const char *hf_energy_rapl_root(const hf_energy_t *e) { return e->rapl_root; }
@@ -462,11 +488,12 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
     o->weight = 1.0;
     o->scale = 1.0;
     /* refill at period boundaries of simulated time */
-    if (e->period_s > 0 && e->budget) {
+    budget_state_t *bs = e->has_budget ? budget_state(e, k) : NULL;
+    if (e->period_s > 0 && bs) {
         int64_t per = (int64_t)floor(start / e->period_s);
-        if (per != e->period[k]) { e->period[k] = per; e->remaining[k] = e->budget[k]; }
+        if (per != bs->period) { bs->period = per; bs->remaining = hf_energy_budget(e, k); }
     }
-    double B = e->budget ? e->remaining[k] : INFINITY;
+    double B = bs ? bs->remaining : INFINITY;
     price(c, o);
     if (o->e.total_j > B) {
         int s = e->strategy;
@@ -511,8 +538,8 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
         o->e.idle_j = c->idle_w * (o->narrow ? c->narrow_comm_s[o->narrow - 1] : c->comm_s);  /* radio waits */
         o->e.total_j += o->e.idle_j;
     }
-    if (e->budget && isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;
-    o->remaining_j = e->budget ? e->remaining[k] : INFINITY;
+    if (bs && isfinite(bs->remaining)) bs->remaining -= o->e.total_j;
+    o->remaining_j = bs ? bs->remaining : INFINITY;
     o->ci = hf_energy_ci(e, k, start);
     o->carbon_g = hf_energy_carbon_g(o->e.total_j, o->ci);
     (void)t;
