@@ -392,12 +392,11 @@ void hf_devices_describe(const hf_devices_t *d, char *mix, size_t nmix, char *po
 
 void hf_devices_print_placement(FILE *out, const hf_devices_t *d, uint64_t seed, int nclients, int ranks)
 {
-    int *cl = hf_calloc((size_t)nclients, sizeof(int));
-    hf_devices_assign(d, seed, nclients, cl);
+    hf_deal_t cl;  /* the run's deal: no array with the bijection */
+    hf_devices_deal(d, seed, nclients, &cl);
     fprintf(out, "# device classes (clients: share → count):\n");
     for (int i = 0; i < d->nclasses; i++) {
-        int cnt = 0;
-        for (int k = 0; k < nclients; k++) cnt += cl[k] == i;
+        int cnt = cl.end[i] - (i ? cl.end[i - 1] : 0);
         const hf_devclass_t *c = &d->cls[i];
         fprintf(out, "#   %-12s %5.1f%% → %d clients: %d cores, %g GFLOP/s, up/down %g/%g Mbit/s, "
                 "latency %g s\n", c->name, 100 * d->share[i], cnt, c->cores, c->gflops, c->up_mbps,
@@ -410,13 +409,15 @@ void hf_devices_print_placement(FILE *out, const hf_devices_t *d, uint64_t seed,
         int f = (int)(((long)r * nclients + ranks - 1) / ranks);
         int l = (int)(((long)(r + 1) * nclients + ranks - 1) / ranks);
         int best = -1;
-        for (int k = f; k < l; k++)
-            if (best < 0 || d->cls[cl[k]].cores > d->cls[best].cores) best = cl[k];
+        for (int k = f; k < l; k++) {
+            int ck = hf_deal_class(&cl, k);
+            if (best < 0 || d->cls[ck].cores > d->cls[best].cores) best = ck;
+        }
         if (best < 0) fprintf(out, "#   rank %d: no clients\n", r);
         else fprintf(out, "#   rank %d: clients %d-%d, class %s, %d core%s\n", r, f, l - 1,
                      d->cls[best].name, d->cls[best].cores, d->cls[best].cores == 1 ? "" : "s");
     }
-    free(cl);
+    hf_deal_free(&cl);
 }
 
 /* -------------------------------------------------------------- clock --- */
