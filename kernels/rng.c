@@ -39,6 +39,29 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+void hf_rng_bij_init(hf_rng_bij_t *b, hf_rng_t *r, uint32_t n)
+{
+    b->n = n;
+    b->half = 1;
+    while (b->half < 16 && ((uint64_t)1 << (2 * b->half)) < n) b->half++;
+    for (int i = 0; i < 4; i++) b->key[i] = hf_rng_u64(r);
+}
+
+uint32_t hf_rng_bij_at(const hf_rng_bij_t *b, uint32_t i)
+{
+    uint32_t h = b->half, mask = (uint32_t)(((uint64_t)1 << h) - 1), x = i;
+    do {
+        uint32_t l = x >> h, rr = x & mask;
+        for (int j = 0; j < 4; j++) {
+            uint32_t t = l ^ ((uint32_t)splitmix64(rr ^ b->key[j]) & mask);
+            l = rr;
+            rr = t;
+        }
+        x = (l << h) | rr;
+    } while (x >= b->n);
+    return x;
+}
+
 void hf_rng_init(hf_rng_t *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
 {
     memset(r, 0, sizeof *r);

@@ -67,6 +67,23 @@ void hf_rng_permutation(hf_rng_t *r, int n, int *out);
  * O(k log k) time and memory, independent of n. */
 void hf_rng_sample(hf_rng_t *r, int n, int k, int *out);
 
+/* A keyed bijection of [0, n), evaluated one element at a time in O(1)
+ * memory: a balanced 4-round Feistel network over [0, 2^(2h)), 2^(2h) >= n
+ * (h >= 1 bits a half), whose round functions are splitmix64 of the half
+ * xor a 64-bit round key drawn from a keyed stream; values >= n walk the
+ * cycle (apply the network again) until they fall in [0, n).  The Feistel
+ * network permutes [0, 2^(2h)), so cycle-walking restricts it to a
+ * permutation of [0, n); 2^(2h) < 4n, so a walk takes under 4 steps on
+ * average. */
+typedef struct {
+    uint64_t key[4];   /* round keys */
+    uint32_t n, half;  /* domain [0, n); bits of a half */
+} hf_rng_bij_t;
+/* n >= 1; the four round keys are the next four u64 of r. */
+void hf_rng_bij_init(hf_rng_bij_t *b, hf_rng_t *r, uint32_t n);
+/* The image of i in [0, n). */
+uint32_t hf_rng_bij_at(const hf_rng_bij_t *b, uint32_t i);
+
 /* One Philox4x32-10 block, exposed for tests against the reference vectors. */
 void hf_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 

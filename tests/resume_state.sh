@@ -95,6 +95,12 @@ resume_case feddf 1 2 --set federation.strategy=feddf --set feddf.groups=a1-c1 -
 # over_budget) and are refilled every 0.25 simulated seconds (2.5 rounds)
 resume_case budgets 2 3 --set energy.budget_j=0.0012 --set energy.budget_spread=0.5 \
   --set energy.budget_period_h=7e-5 --set energy.budget_strategy=steps --set energy.measure=no
+# the same budgets, never refilled, for 130 clients of 100 samples: the budgets
+# spent are kept sparsely (cstore.c: at most 9 x 5 = 45 clients spend, 128 slots
+# < 130 clients); clients planned before the checkpoint come back after it
+resume_case budgets-sparse 2 3 --set energy.budget_j=0.0012 --set energy.budget_spread=0.5 \
+  --set energy.budget_strategy=steps --set energy.measure=no \
+  --set federation.clients=130 --set data.train_samples=13000
 resume_case carbon 1 2 --set energy.scheduler=carbon-aware --set energy.carbon_budget_g=1e-6 \
   --set "energy.regions=FR:1,PL:1" --set energy.measure=no
 resume_case poc 1 3 --set selection.policy=poc --set aggregation.correction=unbiased \

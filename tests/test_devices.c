@@ -358,6 +358,83 @@ static void test_assign_quotas(void)
     CU_ASSERT(c3[0] + c3[1] + c3[2] == 7 && c3[0] >= 2 && c3[1] >= 2 && c3[2] >= 2);
 }
 
+/* devices.deal: the permutation deal is the Fisher–Yates deal of the stream
+ * (seed, DEVICE, 0xC1A55, 0) rebuilt here by hand (the results of every run up
+ * to 100,000 clients); the bijection keeps the exact quotas, stores nothing
+ * and gives id k the class whose range holds its image π(k). */
+static void test_deal_modes(void)
+{
+    hf_devices_t d = three_classes();
+    d.share[0] = 0.5;
+    d.share[1] = 0.3;
+    d.share[2] = 0.2;
+    enum { N = 1000 };
+    int perm[N], want[N], got[N];
+    hf_rng_t r;
+    hf_rng_init(&r, 7, HF_RNG_DEVICE, 0xC1A55u, 0);
+    hf_rng_permutation(&r, N, perm);
+    for (int pos = 0; pos < N; pos++) want[perm[pos]] = pos < 500 ? 0 : pos < 800 ? 1 : 2;
+    for (int mode = HF_DEAL_AUTO; mode <= HF_DEAL_PERMUTATION; mode++) {
+        d.deal = mode;
+        hf_devices_assign(&d, 7, N, got);
+        CU_ASSERT(!memcmp(got, want, sizeof want));
+    }
+    CU_ASSERT(!hf_deal_uses_bijection(HF_DEAL_AUTO, 100000));
+    CU_ASSERT(hf_deal_uses_bijection(HF_DEAL_AUTO, 100001));
+    CU_ASSERT(!hf_deal_uses_bijection(HF_DEAL_PERMUTATION, 10000000));
+    CU_ASSERT(hf_deal_uses_bijection(HF_DEAL_BIJECTION, 1));
+    d.deal = HF_DEAL_BIJECTION;
+    hf_deal_t dl;
+    hf_devices_deal(&d, 7, N, &dl);
+    CU_ASSERT_PTR_NULL(dl.cls);
+    hf_rng_bij_t b;
+    hf_rng_init(&r, 7, HF_RNG_DEVICE, 0xC1A55u, 0);
+    hf_rng_bij_init(&b, &r, N);
+    int cnt[3] = {0}, image_ok = 1, same_as_perm = 0;
+    for (int k = 0; k < N; k++) {
+        int cl = hf_deal_class(&dl, k), y = (int)hf_rng_bij_at(&b, (uint32_t)k);
+        cnt[cl]++;
+        image_ok &= cl == (y < 500 ? 0 : y < 800 ? 1 : 2);
+        same_as_perm += cl == want[k];
+    }
+    CU_ASSERT(cnt[0] == 500 && cnt[1] == 300 && cnt[2] == 200);
+    CU_ASSERT(image_ok);
+    CU_ASSERT(same_as_perm < 700);  /* another deal: about 0.5² + 0.3² + 0.2² = 38 % agree */
+    hf_deal_materialise(&dl);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dl.cls);
+    int mat_ok = 1;
+    for (int k = 0; k < N; k++) {
+        uint32_t y = hf_rng_bij_at(&b, (uint32_t)k);
+        mat_ok &= dl.cls[k] == (y >= 500) + (y >= 800);
+    }
+    CU_ASSERT(mat_ok);
+    hf_deal_free(&dl);
+    /* 7 clients at 1/3 each: floor 2 each, the remainder to the lowest class on a tie → 3, 2, 2;
+     * 1 client at 0.5/0.3/0.2 → class 0 (largest fraction) */
+    d.share[0] = d.share[1] = d.share[2] = 1.0 / 3;
+    int q[7], c7[3] = {0};
+    hf_devices_assign(&d, 7, 7, q);
+    for (int k = 0; k < 7; k++) c7[q[k]]++;
+    CU_ASSERT(c7[0] == 3 && c7[1] == 2 && c7[2] == 2);
+    d.share[0] = 0.5;
+    d.share[1] = 0.3;
+    d.share[2] = 0.2;
+    hf_devices_assign(&d, 7, 1, q);
+    CU_ASSERT_EQUAL(q[0], 0);
+    /* classes with no ids are skipped: quotas 0, 3, 0, 2 of 5 */
+    const int cnt4[4] = {0, 3, 0, 2};
+    hf_rng_init(&r, 1, HF_RNG_TEST, 0, 0);
+    hf_deal_init(&dl, &r, 5, 4, cnt4, HF_DEAL_BIJECTION);
+    int c4[4] = {0};
+    for (int k = 0; k < 5; k++) c4[hf_deal_class(&dl, k)]++;
+    CU_ASSERT(c4[0] == 0 && c4[1] == 3 && c4[2] == 0 && c4[3] == 2);
+    hf_deal_free(&dl);
+    CU_ASSERT_EQUAL(hf_deal_mode("auto"), HF_DEAL_AUTO);
+    CU_ASSERT_EQUAL(hf_deal_mode("bijection"), HF_DEAL_BIJECTION);
+    CU_ASSERT_EQUAL(hf_deal_mode("permutation"), HF_DEAL_PERMUTATION);
+    CU_ASSERT_EQUAL(hf_deal_mode("feistel"), -1);
+}
+
 static int load(hf_conf_t *c, hf_params_t *p, const char *text)
 {
     int rc = hf_conf_load_string(c, text, "t.conf", hf_options_table(), NULL, 0, -1);
@@ -620,6 +697,7 @@ static const hf_cu_test_t tests_devices[] = {
     {"static and dynamic backup workers", test_backup_workers, NULL},
     {"DBW chooses k by loss decrease per second", test_dbw_choice, NULL},
     {"class assignment: exact seeded quotas", test_assign_quotas, NULL},
+    {"class assignment: permutation and keyed bijection deals", test_deal_modes, NULL},
     {"suite keys and the library", test_conf_and_library, NULL},
     {"class CSV files", test_csv, NULL},
     {"placement on synthetic topologies", test_placement_synthetic, NULL},

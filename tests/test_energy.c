@@ -3,11 +3,13 @@
  * budgets with adaptive strategies, and the carbon-aware sampler's inclusion
  * probabilities. */
 #include "carbon.h"
+#include "cstore.h"
 #include "energy.h"
 #include "h5out.h"
 #include "hf_util.h"
 #include "options.h"
 #include "rapl.h"
+#include "rng.h"
 #include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
@@ -511,11 +513,124 @@ static void test_regions_errors(void)
         for (int i = 0; i < 3; i++) cnt[i] += !strcmp(hf_energy_region_name(e, k), names[i]);
     CU_ASSERT(cnt[0] == 4 && cnt[1] == 3 && cnt[2] == 3);
     hf_energy_free(e);
+    /* devices.deal = bijection: FR:1,DE:2 of 1,000 → 333.3, 666.7 → 333 and 667 (the remainder to
+     * DE's larger fraction), client k in FR iff π(k) < 333, π the bijection of the stream
+     * (seed 7, energy, 1, 0); describe lists the quotas in the order the regions were resolved */
+    e = mk_energy("[devices]\ndeal = bijection\n[energy]\nregions = FR:1,DE:2\n", 1000, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    hf_rng_t r;
+    hf_rng_init(&r, 7, HF_RNG_ENERGY, 1, 0);
+    hf_rng_bij_t b;
+    hf_rng_bij_init(&b, &r, 1000);
+    int nfr = 0, by_image = 1;
+    for (int k = 0; k < 1000; k++) {
+        int is_fr = !strcmp(hf_energy_region_name(e, k), "FR");
+        nfr += is_fr;
+        by_image &= is_fr == (hf_rng_bij_at(&b, (uint32_t)k) < 333);
+    }
+    CU_ASSERT_EQUAL(nfr, 333);
+    CU_ASSERT(by_image);
+    char d[256];
+    hf_energy_describe(e, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "FR:333,DE:667");
+    hf_energy_free(e);
+}
+
+/* The sparse client store (cstore.c): slots by hand.  1,000 clients, bound 4:
+ * 8 slots (the least power of two >= 2 x 4); client k's home slot is the top
+ * 3 bits of k x 0x9E3779B97F4A7C15 mod 2^64 (Python: 1 -> 4, 9 -> 4, 8 -> 7,
+ * 16 -> 7, 0 -> 0), linear probing: 1 in 4, 9 in 5, 8 in 7, 16 wraps to 0. */
+static void test_cstore(void)
+{
+    hf_cstore_t s;
+    hf_cstore_init(&s, 1000, 4, 16);
+    CU_ASSERT(!s.direct && s.cap == 8 && s.esize == 24);
+    CU_ASSERT_DOUBLE_EQUAL(hf_cstore_bytes(1000, 4, 16), 8 * 24, 0);
+    const int ids[4] = {1, 9, 8, 16}, want_slot[4] = {4, 5, 7, 0};
+    for (int i = 0; i < 4; i++) {
+        int created;
+        double *v = hf_cstore_get(&s, ids[i], &created);
+        CU_ASSERT(created);
+        v[0] = 10.0 * ids[i];
+        v[1] = -1;
+        CU_ASSERT_PTR_EQUAL(v, s.slot + (size_t)want_slot[i] * 24 + 8);
+        int64_t id;
+        memcpy(&id, s.slot + (size_t)want_slot[i] * 24, 8);
+        CU_ASSERT_EQUAL(id, ids[i] + 1);
+    }
+    CU_ASSERT_EQUAL(s.count, 4);
+    int created;
+    double *v = hf_cstore_get(&s, 9, &created);
+    CU_ASSERT(!created && v[0] == 90.0 && v[1] == -1);
+    CU_ASSERT_PTR_NULL(hf_cstore_find(&s, 0));    /* home 0 holds 16, slot 1 is empty */
+    CU_ASSERT_PTR_NULL(hf_cstore_find(&s, 17));   /* home 4: 1, 9, slot 6 empty */
+    v = hf_cstore_find(&s, 16);
+    CU_ASSERT(v && v[0] == 160.0);
+    hf_cstore_free(&s);
+    /* bound 8 of 10 clients: 16 slots would be more than the clients: direct, slot k = client k */
+    hf_cstore_init(&s, 10, 8, 12);
+    CU_ASSERT(s.direct && s.cap == 10 && s.esize == 24);
+    CU_ASSERT_DOUBLE_EQUAL(hf_cstore_bytes(10, 8, 12), 10 * 24, 0);
+    CU_ASSERT_PTR_EQUAL(hf_cstore_get(&s, 7, &created), s.slot + 7 * 24 + 8);
+    CU_ASSERT(created && s.count == 1 && !hf_cstore_find(&s, 6) && hf_cstore_find(&s, 7));
+    hf_cstore_free(&s);
+    CU_ASSERT_DOUBLE_EQUAL(hf_cstore_bytes(1000000000, 40000, 16), 131072.0 * 24, 0);
+}
+
+/* Budgets spent kept sparsely (bound 4 of 1,000 clients) plan exactly as the
+ * direct table (bound = the population): budget 30 J, a full round 20.08 J,
+ * refills every hour.  Client 1 twice in the first hour: 9.92 J left, then over
+ * budget (exclude); client 9 again at 4000 s: refilled, 9.92 J left again. */
+static void test_budget_sparse(void)
+{
+    hf_energy_client_t cl = {600, 60, 4.0, 1.0, 5.0, 0.5, 0.1};
+    const char *text = "[energy]\nbudget_j = 30\nbudget_period_h = 1\n";
+    hf_energy_t *dense = mk_energy(text, 1000, 10), *sparse = mk_energy(text, 1000, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dense);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sparse);
+    hf_energy_bound_clients(sparse, 4);
+    const int k[6] = {1, 9, 8, 16, 1, 9}, out[6] = {HF_OUT_COMPLETED, HF_OUT_COMPLETED, HF_OUT_COMPLETED,
+                                                   HF_OUT_COMPLETED, HF_OUT_OVER_BUDGET, HF_OUT_COMPLETED};
+    const double start[6] = {0, 0, 0, 0, 10, 4000};
+    for (int i = 0; i < 6; i++) {
+        hf_eplan_t a, b;
+        hf_energy_plan(dense, 0, start[i], k[i], &cl, 400000, 100000, &a);
+        hf_energy_plan(sparse, 0, start[i], k[i], &cl, 400000, 100000, &b);
+        CU_ASSERT_EQUAL(a.outcome, out[i]);
+        CU_ASSERT_EQUAL(b.outcome, out[i]);
+        CU_ASSERT(!memcmp(&a.remaining_j, &b.remaining_j, sizeof(double)));
+        CU_ASSERT_DOUBLE_EQUAL(b.remaining_j, 30 - 20.08, 1e-9);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(hf_energy_budget(sparse, 500), 30.0, 0);  /* never planned */
+    hf_energy_free(dense);
+    hf_energy_free(sparse);
+    /* energy.battery_budget alone: class 0's battery (100 J), class 1's not finite: unlimited */
+    hf_energy_t *e = mk_energy("[energy]\nbattery_budget = yes\n", 4, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT(isinf(hf_energy_budget(e, 0)));
+    const int cnt[2] = {2, 2};
+    const double bat[2] = {100.0, INFINITY};
+    hf_rng_t r;
+    hf_rng_init(&r, 1, HF_RNG_TEST, 0, 0);
+    hf_deal_t dl;
+    hf_deal_init(&dl, &r, 4, 2, cnt, HF_DEAL_PERMUTATION);
+    hf_energy_set_batteries(e, bat, &dl);
+    int n100 = 0;
+    for (int j = 0; j < 4; j++) {
+        double b = hf_energy_budget(e, j);
+        n100 += b == 100.0;
+        CU_ASSERT(b == 100.0 ? dl.cls[j] == 0 : isinf(b) && dl.cls[j] == 1);
+    }
+    CU_ASSERT_EQUAL(n100, 2);
+    hf_energy_free(e);
+    hf_deal_free(&dl);
 }
 
 static const hf_cu_test_t tests_energy[] = {
     {"model identities", test_model_identities, NULL},
     {"budgets and adaptive strategies", test_plan_budget, NULL},
+    {"sparse client store: slots by hand", test_cstore, NULL},
+    {"budgets spent kept sparsely == dense", test_budget_sparse, NULL},
     {"budget width adaptation", test_plan_width, NULL},
     {"RAPL fake tree, wrap-around", test_rapl_fake_tree, NULL},
     {"ISO 8601 times", test_time, NULL},

@@ -243,6 +243,55 @@ static void test_sample_dense(void)
     }
 }
 
+/* The keyed bijection: every id of [0, n) hit exactly once, for n = 1, powers
+ * of 2 and (mostly) not; and the network's images pinned against an
+ * independent Python reference of its definition (4 Feistel rounds of
+ * splitmix64(right ^ key_j) & mask, halves of h bits, 2^(2h) >= n, cycle
+ * walking), with round keys set by hand. */
+static void test_bijection(void)
+{
+    static const uint32_t ns[] = {1, 2, 3, 4, 5, 7, 16, 17, 100, 1000, 4096, 4097, 65537, 100001};
+    for (size_t v = 0; v < sizeof ns / sizeof ns[0]; v++) {
+        uint32_t n = ns[v];
+        hf_rng_t r;
+        hf_rng_init(&r, 11, HF_RNG_TEST, n, 9);
+        hf_rng_bij_t b;
+        hf_rng_bij_init(&b, &r, n);
+        char *hit = calloc(n, 1);
+        int ok = 1, fixed = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t y = hf_rng_bij_at(&b, i);
+            if (y >= n || hit[y]) ok = 0;
+            else hit[y] = 1;
+            fixed += y == i;
+        }
+        CU_ASSERT(ok);
+        if (n >= 1000) CU_ASSERT(fixed < 20);  /* about one fixed point, as a random permutation */
+        free(hit);
+    }
+    hf_rng_bij_t b = {.key = {1, 2, 3, 4}, .n = 10, .half = 2};
+    const uint32_t want10[10] = {3, 8, 9, 0, 4, 5, 6, 1, 7, 2};
+    for (uint32_t i = 0; i < 10; i++) CU_ASSERT_EQUAL(hf_rng_bij_at(&b, i), want10[i]);
+    hf_rng_bij_t b5 = {.key = {0x0123456789abcdefull, 7, 11, 13}, .n = 5, .half = 2};
+    const uint32_t want5[5] = {3, 0, 1, 2, 4};
+    for (uint32_t i = 0; i < 5; i++) CU_ASSERT_EQUAL(hf_rng_bij_at(&b5, i), want5[i]);
+    hf_rng_bij_t bl = {.key = {5, 6, 7, 8}, .n = 100001, .half = 9};  /* 2^18 >= 100001 > 2^16 */
+    CU_ASSERT_EQUAL(hf_rng_bij_at(&bl, 12345), 54767);
+    CU_ASSERT_EQUAL(hf_rng_bij_at(&bl, 99), 53642);
+    /* init: the half is the least h with 4^h >= n, the keys the stream's next four u64 */
+    hf_rng_t r1, r2;
+    hf_rng_init(&r1, 3, HF_RNG_TEST, 1, 2);
+    hf_rng_init(&r2, 3, HF_RNG_TEST, 1, 2);
+    hf_rng_bij_init(&b, &r1, 100001);
+    CU_ASSERT_EQUAL(b.half, 9);
+    for (int j = 0; j < 4; j++) CU_ASSERT_EQUAL(b.key[j], hf_rng_u64(&r2));
+    hf_rng_bij_init(&b, &r1, 1);
+    CU_ASSERT_EQUAL(b.half, 1);
+    hf_rng_bij_init(&b, &r1, 2147483647);
+    CU_ASSERT_EQUAL(b.half, 16);
+    CU_ASSERT(hf_rng_bij_at(&b, 2147483646) < 2147483647u);
+}
+
 static const hf_cu_test_t tests_rng[] = {
     {"philox known answers", test_philox_kat, NULL},
     {"reproducible streams", test_reproducible, NULL},
@@ -250,6 +299,7 @@ static const hf_cu_test_t tests_rng[] = {
     {"gamma, dirichlet, exponential, weibull", test_gamma_dirichlet, NULL},
     {"permutation, sampling", test_permutation_sample, NULL},
     {"sampling: the sparse set equals a dense reference", test_sample_dense, NULL},
+    {"keyed bijection of [0, n): one hit per id, pinned images", test_bijection, NULL},
     {0},
 };
 static const hf_cu_suite_t suites[] = {

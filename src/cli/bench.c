@@ -377,8 +377,8 @@ typedef struct {
 
 /* The memory model (docs/scale.md) for a row, per rank: the process's base
  * (32 MiB, the 10^4-client row's measured peak), the registered clients'
- * state (hf_population_bytes: 8 bytes a client with on-demand data and
- * uniform selection), and the evaluation set of 1,000 clients' test samples
+ * state (hf_population_bytes: with on-demand data and uniform selection 8
+ * bytes a client up to 100,000 clients, none above: devices.deal), and the evaluation set of 1,000 clients' test samples
  * (about 1.4 a client at 244 bytes: 0.3 MiB). */
 static double scale_predict(const char *suite, char **sets, int nsets)
 {

@@ -264,13 +264,18 @@ static const hf_opt_t core_options[] = {
      "(faster, not reproducible across layouts)"},
     /* [devices] (devices.c, placement.c) */
     {"devices.classes", HF_OPT_STRING, "", NONE, NULL,
-     "class mix 'name:share,...' (shares normalised; clients dealt exact quotas by a seeded "
-     "permutation); names from the built-in library (`hetfl list`), devices.file, or 'custom' "
+     "class mix 'name:share,...' (shares normalised; clients dealt exact quotas as "
+     "devices.deal says); names from the built-in library (`hetfl list`), devices.file, or 'custom' "
      "(the devices.cores... keys); empty: one class 'default' from those keys"},
     {"devices.file", HF_OPT_PATH, "", NONE, NULL,
      "CSV of classes (header name,cores,gflops,mem_width,up_mbps,down_mbps,latency_s,active_w,"
      "idle_w,radio_j_per_mb,battery_j[,share]); adds to / overrides the library by name; "
      "without devices.classes its share column is the mix"},
+    {"devices.deal", HF_OPT_CHOICE, "auto", NONE, "auto|permutation|bijection",
+     "how the exact quotas of devices.classes and energy.regions are dealt to client ids: a seeded "
+     "permutation of all N ids (4 bytes a client kept, 4 more while dealing), or a keyed bijection of "
+     "[0, N) evaluated per id (nothing stored; deal.c, docs/scale.md); auto: the permutation up to 100000 "
+     "clients (every run of the old cap dealt as before), the bijection above"},
     {"devices.clock", HF_OPT_CHOICE, "model", NONE, "model|measured",
      "model: compute time = FLOPs / class GFLOP/s x jitter, deterministic; measured: the pinned "
      "wall-clock compute time advances /rounds.sim_time_s (outside the determinism contract; "
@@ -408,7 +413,7 @@ static const hf_opt_t core_options[] = {
     {"energy.start", HF_OPT_STRING, "2022-01-01T00:00Z", NONE, NULL,
      "wall-clock (UTC, ISO 8601) time of simulated time 0: carbon look-ups use start + sim time"},
     {"energy.regions", HF_OPT_STRING, "", NONE, NULL,
-     "client regions as REGION:SHARE,... (exact quotas, dealt by a seed-keyed permutation); a "
+     "client regions as REGION:SHARE,... (exact quotas, dealt as devices.deal says); a "
      "region is one of energy.carbon_file's, a country-table code (FR, DE, US-CA, ...: "
      "country_annual_CI.csv figures) or 'default' (energy.carbon_intensity); empty = all default"},
     {"energy.regions_file", HF_OPT_PATH, "", NONE, NULL,

@@ -68,7 +68,7 @@ static const float *client_model(hf_run_t *x, int k, int round)
     else if (x->strat.st->personal_model) m = x->strat.st->personal_model(&x->strat, k);
     if (!m) m = x->global;
     if (x->p->finetune_steps > 0) {
-        openblas_set_num_threads(x->p->devs.cls[x->dcls[k]].cores);  /* as its training */
+        openblas_set_num_threads(x->p->devs.cls[hf_run_class(x, k)].cores);  /* as its training */
         m = hf_client_finetune(x, k, round, m, x->p->finetune_steps);
         openblas_set_num_threads(x->eval_threads);
     }

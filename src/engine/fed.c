@@ -193,7 +193,7 @@ static void round_train(hf_run_t *x, loop_t *L, round_t *R)
         int k = L->sel[i];
         if (k < x->first_client || k >= x->last_client) continue;
         hf_local_t lr = {.loss = NAN};
-        openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);  /* its class's, on any rank */
+        openblas_set_num_threads(p->devs.cls[hf_run_class(x, k)].cores);  /* its class's, on any rank */
         uint64_t ebytes = train_client(x, R->t, i, k, R->nloc, &lr);
         if (x->plan.c[i].kept && x->strat.st->personal_train && !p->decentralized)  /* Ditto's v_k */
             x->strat.st->personal_train(&x->strat, i, k, R->t, &x->plan.c[i]);
@@ -367,7 +367,7 @@ static double async_train(void *ctx, int k, long j, const float *start, float *d
     const hf_params_t *p = x->p;
     hf_cplan_t cp = {.client = k, .kept = 1, .epochs = p->local_epochs, .steps = 1 << 30, .a = 0, .weight = 1};
     x->train_sample = 0;
-    openblas_set_num_threads(p->devs.cls[x->dcls[k]].cores);
+    openblas_set_num_threads(p->devs.cls[hf_run_class(x, k)].cores);
     hf_local_t lr = hf_client_train(x, k, (int)j, start, &cp, 1);
     memcpy(delta, x->delta, (size_t)x->model.nparams * sizeof(float));
     *steps = lr.steps;

@@ -24,7 +24,7 @@ double hf_plan_devices(hf_run_t *x, int t, const int *sel, int m, int K, double 
     uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
     for (int i = 0; i < m; i++) {
         x->d_nk[i] = hf_run_nk(x, sel[i]) + (x->tr_count ? x->tr_count[i] : 0);
-        x->d_cls[i] = x->dcls[sel[i]];
+        x->d_cls[i] = hf_run_class(x, sel[i]);
         x->d_ep[i] = x->plan.c[i].epochs;
         x->d_skip[i] = !x->plan.c[i].kept;
     }
@@ -115,7 +115,7 @@ void hf_plan_energy(hf_run_t *x, int t, const int *sel, int m, double start)
         hf_dplan_t *d = &x->dplan[i];
         ep->client = -1;
         if (!c->kept || d->outcome < 0) continue;
-        const hf_devclass_t *dc = &p->devs.cls[x->dcls[sel[i]]];
+        const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, sel[i])];
         hf_energy_client_t ec = {.samples = x->d_nk[i], .steps_full = c->steps, .compute_s = d->t_compute,
                                  .comm_s = d->t_down + d->t_up, .active_w = dc->active_w,
                                  .idle_w = dc->idle_w, .radio_j_per_mb = dc->radio_j_per_mb};
@@ -263,7 +263,7 @@ void hf_vol_transfer_plan(hf_run_t *x, int t, const int *sel, int mt)
     hf_avail_transfer_plan(p->seed, t, p->clients, x->online, x->part.off, mt, NULL,
                            hf_conf_float(c, "availability.transfer_fraction"), x->tr_donor, x->tr_count);
     for (int i = 0; i < mt; i++) {
-        const hf_devclass_t *dc = &p->devs.cls[x->dcls[sel[i]]];
+        const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, sel[i])];
         uint64_t b = (uint64_t)x->tr_count[i] * ((uint64_t)x->train.dim * sizeof(float) + sizeof(int32_t));
         x->tr_s[i] = x->tr_count[i] > 0 ? hf_clock_transfer_s(dc->latency_s, bw > 0 ? bw : dc->down_mbps, b) : 0.0;
     }
@@ -312,7 +312,7 @@ int hf_vol_select(hf_run_t *x, int t, double *sim_time, int m, int *sel, int *na
         need = hf_calloc((size_t)N, sizeof(double));
         uint64_t xfer = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
         for (int k = 0; k < N; k++) {
-            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+            const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, k)];
             double fl = hf_model_train_flops(&x->model) * (double)hf_run_nk(x, k) *
                         p->local_epochs;
             need[k] = hf_clock_transfer_s(dc->latency_s, dc->down_mbps, xfer) +
@@ -425,7 +425,7 @@ double hf_dec_cycle_time(const hf_run_t *x)
     double *up = hf_calloc((size_t)N, sizeof(double)), *down = hf_calloc((size_t)N, sizeof(double));
     double *bits = hf_calloc((size_t)HF_MAX(g->off[N], 1), sizeof(double));
     for (int k = 0; k < N; k++) {
-        const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+        const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, k)];
         long samples = hf_strat_samples(hf_run_nk(x, k), p->batch_size, x->plan.c[k].steps);
         tc[k] = hf_dec_flops(x, k, samples) / (dc->gflops * 1e9);
         lat[k] = dc->latency_s;

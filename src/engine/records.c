@@ -63,7 +63,7 @@ void hf_record_client(const hf_run_t *x, int t, int i, int k, const hf_cplan_t *
 {
     const hf_params_t *p = x->p;
     const hf_strategy_t *st = x->strat.st;
-    const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+    const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, k)];
     const hf_dplan_t *dp = !p->decentralized && x->dplan[i].outcome >= 0 ? &x->dplan[i] : NULL;
     memset(pr, 0, sizeof *pr);
     pr->round = t + 1;

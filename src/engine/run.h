@@ -76,7 +76,11 @@ typedef struct hf_run {
     struct hf_aia *aia;           /* privacy.attribute_attack's observer (aia.c), NULL: none */
     /* simulated system: devices (devices.c) */
     int m;                        /* clients selected per round (upper bound) */
-    int *dcls;                    /* device class of every client (index into p->devs.cls) */
+    hf_deal_t ddeal;              /* the clients' device classes (deal.h): hf_run_class */
+    double battery_j[HF_MAX_CLASSES];  /* each class's battery (energy.battery_budget) */
+    int *dcls;                    /* ddeal's class of every client (index into p->devs.cls); NULL with
+                                   * data.on_demand when dealt by the bijection (strategies that index it
+                                   * are refused there) */
     hf_dplan_t *dplan;            /* this round: simulated times and outcome per selected client */
     long *d_nk;                   /* hf_round_plan inputs per selected client: n_k, class, */
     int *d_cls, *d_ep, *d_skip;   /* epochs, discarded by the strategy */
@@ -130,6 +134,11 @@ void hf_od_free(struct hf_ondemand *od);
 static inline long hf_run_nk(const hf_run_t *x, int k)
 {
     return x->od ? hf_od_nk(x->od, k) : x->part.off[k + 1] - x->part.off[k];
+}
+/* device class of client k (index into p->devs.cls) */
+static inline int hf_run_class(const hf_run_t *x, int k)
+{
+    return x->dcls ? x->dcls[k] : hf_deal_class(&x->ddeal, k);
 }
 /* The status every rank agrees on: the largest of the ranks' rc. */
 int hf_run_agree(int rc, MPI_Comm comm);

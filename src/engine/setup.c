@@ -9,6 +9,7 @@
 #include "config.h"
 #include "run.h"
 #include "checkpoint.h"
+#include "cstore.h"
 #include "data_load.h"
 #include "evaluate.h"
 #include "hf_util.h"
@@ -77,20 +78,32 @@ double hf_mem_per_rank(MPI_Comm comm)
 
 /* Bytes every rank keeps for each registered client, whether or not it ever
  * takes part, at their peak (docs/scale.md): the device class and the
- * permutation that deals the classes (4 + 4); the partition's offset (8, none
- * with data.on_demand); a selection policy's per-client state and its priors
- * (109 + 24, none when stateless: uniform without availability, hf_vol_stateless);
- * the energy model's regions and their dealing permutation (4 + 4), budgets
- * (budget, remaining, period: 24) and top-k memory slots (8), each only when
- * configured.  /clients is written a block at a time (h5out.c): not per client. */
+ * permutation that deals the classes (4 + 4; none when dealt by the bijection,
+ * deal.h, but 4 for the class array with materialised data); the partition's
+ * offset (8, none with data.on_demand); a selection policy's per-client state
+ * and its priors (109 + 24, none when stateless: uniform without availability,
+ * hf_vol_stateless); the energy model's regions (a file's: 4; a mix's: 4 + 4
+ * when dealt by the permutation, none by the bijection) and top-k memory
+ * slots (8), each only when configured; and the budgets spent (cstore.c:
+ * 24 bytes a slot, slots for the rounds × clients a round who can spend,
+ * at most one a client).  /clients is written a block at a time (h5out.c): not per client. */
 double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
 {
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
-    double b = 8.0 + (p->on_demand ? 0.0 : 8.0) + (hf_vol_stateless(c) ? 0.0 : 133.0);
-    if ((rf && rf[0]) || (rs && rs[0])) b += 8.0;
-    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) b += 24.0;
+    int bij = hf_deal_uses_bijection(p->devs.deal, p->clients);
+    double b = (bij ? (p->on_demand ? 0.0 : 4.0) : 8.0) + (p->on_demand ? 0.0 : 8.0) +
+               (hf_vol_stateless(c) ? 0.0 : 133.0);
+    if (rf && rf[0]) b += 4.0;
+    else if (rs && rs[0] && !bij) b += 8.0;
     if (!strcmp(hf_conf_get(c, "energy.compress"), "topk")) b += 8.0;
-    return b * (double)p->clients;
+    double sparse = 0;  /* budgets spent: 24 bytes a slot, slots for rounds x clients a round (cstore.h) */
+    if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) {
+        const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(c, "selection.policy"));
+        int m = pol && (pol->needs & HF_SEL_VARIABLE) ? p->clients
+                                                      : hf_devices_nselect(&p->devs, p->clients_per_round, p->clients);
+        sparse = hf_cstore_bytes(p->clients, (double)p->rounds * m, 16);
+    }
+    return b * (double)p->clients + sparse;
 }
 
 /* Refuse, before the data load or any per-client allocation, a population
@@ -313,8 +326,9 @@ static void setup_devices(hf_run_t *x)
     const hf_params_t *p = x->p;
     int N = p->clients, m = x->m;
     x->plan.c = hf_calloc((size_t)m, sizeof(hf_cplan_t));
-    x->dcls = hf_calloc((size_t)N, sizeof(int));
-    hf_devices_assign(&p->devs, p->seed, N, x->dcls);  /* seeded exact quotas (devices.c) */
+    hf_devices_deal(&p->devs, p->seed, N, &x->ddeal);  /* seeded exact quotas (devices.c, deal.h) */
+    if (!p->on_demand) hf_deal_materialise(&x->ddeal);  /* strategies index x->dcls */
+    x->dcls = x->ddeal.cls;
     x->dplan = hf_calloc((size_t)m, sizeof(hf_dplan_t));
     x->d_nk = hf_calloc((size_t)m, sizeof(long));
     x->d_cls = hf_calloc((size_t)m, sizeof(int));
@@ -366,7 +380,7 @@ static void setup_carbon_aware(hf_run_t *x)
     x->ecl = hf_calloc((size_t)N, sizeof *x->ecl);
     uint64_t xb = (uint64_t)x->strat.st->upload_factor * (uint64_t)x->model.nparams * sizeof(float);
     for (int k = 0; k < N; k++) {
-        const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
+        const hf_devclass_t *dc = &p->devs.cls[hf_run_class(x, k)];
         long nk = hf_run_nk(x, k);
         x->ecl[k] = (hf_energy_client_t){
             .samples = nk, .steps_full = p->local_epochs * (int)((nk + p->batch_size - 1) / p->batch_size),
@@ -390,12 +404,11 @@ static int setup_energy(hf_run_t *x)
         hf_rapl_open(&x->rapl, hf_energy_rapl_root(x->en), x->rank == 0 ? stderr : NULL);
     if (p->decentralized) return 0;
     x->eplan = hf_calloc((size_t)x->m, sizeof(hf_eplan_t));  /* budgets, carbon-aware sampler */
-    if (hf_conf_bool(c, "energy.battery_budget"))
-        for (int k = 0; k < N; k++) {
-            const hf_devclass_t *dc = &p->devs.cls[x->dcls[k]];
-            if (!isfinite(hf_energy_budget(x->en, k)) && isfinite(dc->battery_j) && dc->battery_j > 0)
-                hf_energy_set_budget(x->en, k, dc->battery_j);
-        }
+    if (hf_conf_bool(c, "energy.battery_budget")) {
+        for (int i = 0; i < p->devs.nclasses; i++) x->battery_j[i] = p->devs.cls[i].battery_j;
+        hf_energy_set_batteries(x->en, x->battery_j, &x->ddeal);
+    }
+    hf_energy_bound_clients(x->en, (double)p->rounds * x->m);  /* the most clients ever planned */
     hf_energy_ckpt_register(x->en, x->first_client, (long)x->strat.st->upload_factor * x->model.nparams);
     if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
     if (x->vol || !(x->sel->pol->needs & HF_SEL_POPULATION))
@@ -591,7 +604,7 @@ static void client_rows(void *ctx, long k0, long n, hf_client_rec_t *cl)
     for (int i = 0; i < n; i++) {
         int k = (int)(k0 + i);
         cl[i].id = k;
-        snprintf(cl[i].device_class, sizeof cl[i].device_class, "%s", p->devs.cls[x->dcls[k]].name);
+        snprintf(cl[i].device_class, sizeof cl[i].device_class, "%s", p->devs.cls[hf_run_class(x, k)].name);
         cl[i].samples = hf_run_nk(x, k);
         snprintf(cl[i].region, sizeof cl[i].region, "%s", hf_energy_region_name(x->en, k));
         cl[i].energy_budget_j = hf_energy_budget(x->en, k);
@@ -613,7 +626,7 @@ static void place_ranks(hf_run_t *x, hf_place_rec_t *prec, char **placement, cha
     const hf_params_t *p = x->p;
     int rcl = -1;
     for (int k = x->first_client; k < x->last_client; k++)
-        if (rcl < 0 || p->devs.cls[x->dcls[k]].cores > p->devs.cls[rcl].cores) rcl = x->dcls[k];
+        if (rcl < 0 || p->devs.cls[hf_run_class(x, k)].cores > p->devs.cls[rcl].cores) rcl = hf_run_class(x, k);
     hf_placement_setup(x->comm, rcl >= 0 ? p->devs.cls[rcl].name : "-", rcl >= 0 ? p->devs.cls[rcl].cores : 1,
                        x->first_client, x->last_client - 1, p->devs.bind, prec, pnote, nn);
     if (x->rank == 0) {
@@ -680,7 +693,7 @@ void hf_run_free(hf_run_t *x)
     if (x->p && x->p->decentralized) hf_dec_free(&x->dec);
     hf_graph_free(&x->graph);
     free(x->plan.c);
-    free(x->dcls); free(x->dplan); free(x->d_nk); free(x->d_cls); free(x->d_ep); free(x->d_skip);
+    hf_deal_free(&x->ddeal); free(x->dplan); free(x->d_nk); free(x->d_cls); free(x->d_ep); free(x->d_skip);
     free(x->d_norm2); free(x->dbw_old);
     hf_dbw_free(x->dbw);
     hf_avail_free(&x->av); hf_select_free(x->sel); free(x->online); free(x->vol_loss);

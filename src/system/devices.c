@@ -222,6 +222,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
     d->deadline_s = hf_conf_float(c, "federation.deadline_s");
     d->partial_work = hf_conf_bool(c, "federation.partial_work");
     d->overcommit = hf_conf_float(c, "federation.overcommit");
+    d->deal = hf_deal_mode(cget(c, "devices.deal"));
     const char *bw = cget(c, "federation.backup_workers");
     if (!strcmp(bw, "dynamic")) d->backup = HF_BACKUP_DYNAMIC;
     else {
@@ -338,7 +339,7 @@ int hf_devices_from_conf(hf_devices_t *d, const hf_conf_t *c, const hf_devclass_
     return 0;
 }
 
-void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
+void hf_devices_deal(const hf_devices_t *d, uint64_t seed, int n, hf_deal_t *out)
 {
     /* exact quotas: floor(share·n), the remainder to the largest fractional parts
      * (ties: lower class index) */
@@ -358,14 +359,17 @@ void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
         frac[best] = -1;
         given++;
     }
-    int *perm = hf_calloc((size_t)HF_MAX(n, 1), sizeof(int));
     hf_rng_t r;
     hf_rng_init(&r, seed, HF_RNG_DEVICE, 0xC1A55u, 0);
-    hf_rng_permutation(&r, n, perm);
-    int pos = 0;
-    for (int i = 0; i < d->nclasses; i++)
-        for (int j = 0; j < cnt[i]; j++) out[perm[pos++]] = i;
-    free(perm);
+    hf_deal_init(out, &r, n, d->nclasses, cnt, d->deal);
+}
+
+void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out)
+{
+    hf_deal_t dl;
+    hf_devices_deal(d, seed, n, &dl);
+    for (int k = 0; k < n; k++) out[k] = hf_deal_class(&dl, k);
+    hf_deal_free(&dl);
 }
 
 void hf_devices_describe(const hf_devices_t *d, char *mix, size_t nmix, char *pol, size_t npol)
@@ -388,12 +392,11 @@ void hf_devices_describe(const hf_devices_t *d, char *mix, size_t nmix, char *po
 
 void hf_devices_print_placement(FILE *out, const hf_devices_t *d, uint64_t seed, int nclients, int ranks)
 {
-    int *cl = hf_calloc((size_t)nclients, sizeof(int));
-    hf_devices_assign(d, seed, nclients, cl);
+    hf_deal_t cl;  /* the run's deal: no array with the bijection */
+    hf_devices_deal(d, seed, nclients, &cl);
     fprintf(out, "# device classes (clients: share → count):\n");
     for (int i = 0; i < d->nclasses; i++) {
-        int cnt = 0;
-        for (int k = 0; k < nclients; k++) cnt += cl[k] == i;
+        int cnt = cl.end[i] - (i ? cl.end[i - 1] : 0);
         const hf_devclass_t *c = &d->cls[i];
         fprintf(out, "#   %-12s %5.1f%% → %d clients: %d cores, %g GFLOP/s, up/down %g/%g Mbit/s, "
                 "latency %g s\n", c->name, 100 * d->share[i], cnt, c->cores, c->gflops, c->up_mbps,
@@ -406,13 +409,15 @@ void hf_devices_print_placement(FILE *out, const hf_devices_t *d, uint64_t seed,
         int f = (int)(((long)r * nclients + ranks - 1) / ranks);
         int l = (int)(((long)(r + 1) * nclients + ranks - 1) / ranks);
         int best = -1;
-        for (int k = f; k < l; k++)
-            if (best < 0 || d->cls[cl[k]].cores > d->cls[best].cores) best = cl[k];
+        for (int k = f; k < l; k++) {
+            int ck = hf_deal_class(&cl, k);
+            if (best < 0 || d->cls[ck].cores > d->cls[best].cores) best = ck;
+        }
         if (best < 0) fprintf(out, "#   rank %d: no clients\n", r);
         else fprintf(out, "#   rank %d: clients %d-%d, class %s, %d core%s\n", r, f, l - 1,
                      d->cls[best].name, d->cls[best].cores, d->cls[best].cores == 1 ? "" : "s");
     }
-    free(cl);
+    hf_deal_free(&cl);
 }
 
 /* -------------------------------------------------------------- clock --- */

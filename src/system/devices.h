@@ -17,6 +17,7 @@
 #ifndef HF_DEVICES_H
 #define HF_DEVICES_H
 #include "conf.h"
+#include "deal.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,6 +57,7 @@ typedef struct {
     double overcommit;              /* federation.overcommit f ≥ 1 */
     hf_backup_t backup;             /* federation.backup_workers: none, b, dynamic */
     int backup_b;                   /* static b */
+    int deal;                       /* devices.deal: HF_DEAL_* (deal.h) */
 } hf_devices_t;
 
 /* The built-in library (NULL-terminated by count): n classes. */
@@ -84,8 +86,12 @@ void hf_devices_describe(const hf_devices_t *d, char *mix, size_t nmix, char *po
 void hf_devices_print_placement(FILE *out, const hf_devices_t *d, uint64_t seed, int nclients,
                                 int ranks);
 
-/* Class of every client (out[0..n-1], indices into d->cls): exact quotas by
- * largest remainder of share·n, dealt by a permutation keyed by the seed. */
+/* The classes of n clients (indices into d->cls): exact quotas by largest
+ * remainder of share·n (ties: lower class), dealt from the stream (seed,
+ * HF_RNG_DEVICE, 0xC1A55, 0) by d->deal (deal.h: a permutation of the ids or
+ * a keyed bijection); hf_deal_class(out, k) is client k's class. */
+void hf_devices_deal(const hf_devices_t *d, uint64_t seed, int n, hf_deal_t *out);
+/* Class of every client in out[0..n-1]: hf_devices_deal, materialised. */
 void hf_devices_assign(const hf_devices_t *d, uint64_t seed, int n, int *out);
 
 /* ------------------------------------------------------------- clock --- */

@@ -33,6 +33,8 @@
  */
 #include "energy.h"
 #include "checkpoint.h"
+#include "cstore.h"
+#include "deal.h"
 #include "h5out.h"
 #include "hf_util.h"
 #include "provenance.h"
@@ -41,15 +43,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a planned client's budget: what is left, and the period of its last refill */
+typedef struct { double remaining; int64_t period; } budget_state_t;
+
 struct hf_energy {
     uint64_t seed;
     int nclients, rounds;
     hf_carbon_t carbon;
     int default_region;     /* index of "default" (constant energy.carbon_intensity) or -1 */
-    int *region;            /* per client: index into carbon; NULL: every client in "default" */
-    double *budget;         /* per client: B_k (+inf: unlimited); NULL: every budget infinite */
-    double *remaining;      /* per client: budget left */
-    int64_t *period;        /* per client: budget period index of the last refill */
+    int *region;            /* per client: index into carbon (energy.regions_file); NULL: dealt or "default" */
+    hf_deal_t deal;         /* energy.regions: client k's region is region_idx[its class] (deal.h); n = 0: none */
+    int region_idx[HF_DEAL_MAX_CLASSES];
+    int has_budget;         /* energy.budget_j > 0 or energy.battery_budget; 0: every budget infinite */
+    double budget_j, spread;   /* B_k = budget_j × U[1−spread, 1+spread] keyed by (seed, energy, 2, k) */
+    const double *battery_j;   /* energy.battery_budget without budget_j: B_k = battery_j[class of k] */
+    const hf_deal_t *classes;  /* (hf_energy_set_batteries), +inf when not finite and > 0 */
+    hf_cstore_t spent;      /* budget_state_t of the clients planned so far (cstore.h) */
     int64_t start;          /* Unix time of simulated time 0 */
     int sched;              /* hf_sched_t */
     double slack_h, carbon_budget_g, alpha, carbon_spent;
@@ -93,8 +102,9 @@ static int region_index(hf_energy_t *e, const hf_conf_t *c, const char *key, con
 }
 
 /* energy.regions = "CISO:0.2,ERCO:0.3,..." → exact quotas by largest remainder,
- * dealt to clients by a permutation keyed by the seed. */
-static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *spec)
+ * dealt to clients from the stream (seed, HF_RNG_ENERGY, 1, 0) as devices.deal
+ * says (deal.h). */
+static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *spec, int mode)
 {
     int nr = 0, idx[64];
     double share[64], tot = 0;
@@ -138,13 +148,10 @@ static int assign_regions_mix(hf_energy_t *e, const hf_conf_t *c, const char *sp
         rem[b] = -1;
         given++;
     }
-    int *perm = hf_calloc((size_t)N, sizeof(int));
     hf_rng_t rg;
     hf_rng_init(&rg, e->seed, HF_RNG_ENERGY, 1, 0);
-    hf_rng_permutation(&rg, N, perm);
-    for (int r = 0, j = 0; r < nr; r++)
-        for (int q = 0; q < quota[r]; q++) e->region[perm[j++]] = idx[r];
-    free(perm);
+    hf_deal_init(&e->deal, &rg, N, nr, quota, mode);
+    memcpy(e->region_idx, idx, (size_t)nr * sizeof(int));
     return 0;
 }
 
@@ -217,10 +224,11 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     const char *rf = hf_conf_get(c, "energy.regions_file"), *rs = hf_conf_get(c, "energy.regions");
     /* per-client arrays only where a client's value differs from the default
      * (region "default", no budget, no top-k memory): none on the common path */
-    if (!rc && ((rf && rf[0]) || (rs && rs[0]))) {
+    if (!rc && rf && rf[0]) {
         e->region = hf_calloc((size_t)nclients, sizeof(int));
-        rc = rf && rf[0] ? assign_regions_file(e, c, rf) : assign_regions_mix(e, c, rs);
-    }
+        rc = assign_regions_file(e, c, rf);
+    } else if (!rc && rs && rs[0])
+        rc = assign_regions_mix(e, c, rs, hf_deal_mode(hf_conf_get(c, "devices.deal")));
     const char *sc = hf_conf_get(c, "energy.scheduler");
     e->sched = sc && !strcmp(sc, "carbon-aware") ? HF_SCHED_AWARE : HF_SCHED_AGNOSTIC;
     e->slack_h = hf_conf_float(c, "energy.slack_h");
@@ -229,16 +237,10 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     double bj = hf_conf_float(c, "energy.budget_j"), spread = hf_conf_float(c, "energy.budget_spread");
     e->period_s = hf_conf_float(c, "energy.budget_period_h") * 3600.0;
     if (bj > 0 || hf_conf_bool(c, "energy.battery_budget")) {
-        e->budget = hf_calloc((size_t)nclients, sizeof(double));
-        e->remaining = hf_calloc((size_t)nclients, sizeof(double));
-        e->period = hf_calloc((size_t)nclients, sizeof(int64_t));
-    }
-    for (int k = 0; k < nclients && e->budget; k++) {
-        hf_rng_t rg;
-        hf_rng_init(&rg, seed, HF_RNG_ENERGY, 2, (uint64_t)k);
-        double u = hf_rng_uniform(&rg);
-        e->budget[k] = bj > 0 ? bj * (1.0 + spread * (2.0 * u - 1.0)) : INFINITY;
-        e->remaining[k] = e->budget[k];
+        e->has_budget = 1;
+        e->budget_j = bj;
+        e->spread = spread;
+        hf_energy_bound_clients(e, (double)nclients);  /* dense until the engine gives the bound */
     }
     static const char *strat[] = {"exclude", "steps", "sample", "compress", "auto", "width"};
     const char *bs = hf_conf_get(c, "energy.budget_strategy");
@@ -265,21 +267,29 @@ void hf_energy_free(hf_energy_t *e)
     hf_carbon_free(&e->carbon);
     for (int k = 0; k < e->nclients && e->topk_mem; k++) free(e->topk_mem[k]);
     free(e->topk_mem);
-    free(e->region); free(e->budget); free(e->remaining); free(e->period);
+    hf_deal_free(&e->deal);
+    hf_cstore_free(&e->spent);
+    free(e->region);
     free(e);
 }
 
-void hf_energy_set_budget(hf_energy_t *e, int k, double joules)
+void hf_energy_bound_clients(hf_energy_t *e, double clients)
 {
-    e->budget[k] = e->remaining[k] = joules;
+    if (!e->has_budget) return;
+    hf_cstore_free(&e->spent);
+    hf_cstore_init(&e->spent, e->nclients, clients, sizeof(budget_state_t));
+}
+
+void hf_energy_set_batteries(hf_energy_t *e, const double *battery_j, const hf_deal_t *classes)
+{
+    e->battery_j = battery_j;
+    e->classes = classes;
 }
 
 void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats)
 {
-    if (e->budget) {  /* without budgets every client's stays infinite: nothing to save */
-        hf_ckpt_register("energy_remaining", e->remaining, (size_t)e->nclients * sizeof(double));
-        hf_ckpt_register("energy_period", e->period, (size_t)e->nclients * sizeof(int64_t));
-    }
+    if (e->has_budget)  /* without budgets every client's stays infinite: nothing to save */
+        hf_cstore_ckpt_register(&e->spent, "energy_budget_state");
     hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
     if (e->comp.kind == HF_COMP_TOPK)  /* top-k's error-feedback memory of the hosted clients */
         hf_ckpt_register_client_ptrs("energy_topk_memory", (void **)(e->topk_mem + first_client),
@@ -287,9 +297,32 @@ void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_float
 }
 
 /* client k's region and budget: the defaults when no array was needed */
-static int region_of(const hf_energy_t *e, int k) { return e->region ? e->region[k] : e->default_region; }
+static int region_of(const hf_energy_t *e, int k)
+{
+    if (e->region) return e->region[k];
+    return e->deal.n ? e->region_idx[hf_deal_class(&e->deal, k)] : e->default_region;
+}
 const char *hf_energy_region_name(const hf_energy_t *e, int k) { return e->carbon.r[region_of(e, k)].name; }
-double hf_energy_budget(const hf_energy_t *e, int k) { return e->budget ? e->budget[k] : INFINITY; }
+double hf_energy_budget(const hf_energy_t *e, int k)
+{
+    if (!e->has_budget) return INFINITY;
+    if (e->budget_j > 0) {
+        hf_rng_t rg;
+        hf_rng_init(&rg, e->seed, HF_RNG_ENERGY, 2, (uint64_t)k);
+        return e->budget_j * (1.0 + e->spread * (2.0 * hf_rng_uniform(&rg) - 1.0));
+    }
+    double b = e->battery_j ? e->battery_j[hf_deal_class(e->classes, k)] : INFINITY;
+    return isfinite(b) && b > 0 ? b : INFINITY;
+}
+
+/* client k's budget state, made (full budget, period 0) the first time it is planned */
+static budget_state_t *budget_state(hf_energy_t *e, int k)
+{
+    int created;
+    budget_state_t *b = hf_cstore_get(&e->spent, k, &created);
+    if (created) *b = (budget_state_t){hf_energy_budget(e, k), 0};
+    return b;
+}
 int hf_energy_scheduler(const hf_energy_t *e) { return e->sched; }
 int hf_energy_compress_kind(const hf_energy_t *e) { return e->comp.kind; }
 const char *hf_energy_rapl_root(const hf_energy_t *e) { return e->rapl_root; }
@@ -303,12 +336,16 @@ double hf_energy_ci(const hf_energy_t *e, int k, double sim_time)
 void hf_energy_describe(const hf_energy_t *e, char *buf, size_t n)
 {
     size_t l = 0;
+    int *cnt = hf_calloc((size_t)e->carbon.n, sizeof(int));
+    if (e->deal.n && !e->region)  /* dealt: the quotas (one pass over N otherwise) */
+        for (int q = 0; q < e->deal.nclasses; q++)
+            cnt[e->region_idx[q]] += e->deal.end[q] - (q ? e->deal.end[q - 1] : 0);
+    else
+        for (int k = 0; k < e->nclients; k++) cnt[region_of(e, k)]++;
     buf[0] = 0;
-    for (int i = 0; i < e->carbon.n && l + 1 < n; i++) {
-        int cnt = 0;
-        for (int k = 0; k < e->nclients; k++) cnt += region_of(e, k) == i;
-        if (cnt) l += (size_t)snprintf(buf + l, n - l, "%s%s:%d", l ? "," : "", e->carbon.r[i].name, cnt);
-    }
+    for (int i = 0; i < e->carbon.n && l + 1 < n; i++)
+        if (cnt[i]) l += (size_t)snprintf(buf + l, n - l, "%s%s:%d", l ? "," : "", e->carbon.r[i].name, cnt[i]);
+    free(cnt);
 }
 
 /* ------------------------------------------------------ carbon-aware --- */
@@ -451,11 +488,12 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
     o->weight = 1.0;
     o->scale = 1.0;
     /* refill at period boundaries of simulated time */
-    if (e->period_s > 0 && e->budget) {
+    budget_state_t *bs = e->has_budget ? budget_state(e, k) : NULL;
+    if (e->period_s > 0 && bs) {
         int64_t per = (int64_t)floor(start / e->period_s);
-        if (per != e->period[k]) { e->period[k] = per; e->remaining[k] = e->budget[k]; }
+        if (per != bs->period) { bs->period = per; bs->remaining = hf_energy_budget(e, k); }
     }
-    double B = e->budget ? e->remaining[k] : INFINITY;
+    double B = bs ? bs->remaining : INFINITY;
     price(c, o);
     if (o->e.total_j > B) {
         int s = e->strategy;
@@ -500,8 +538,8 @@ void hf_energy_plan(hf_energy_t *e, int t, double start, int k, const hf_energy_
         o->e.idle_j = c->idle_w * (o->narrow ? c->narrow_comm_s[o->narrow - 1] : c->comm_s);  /* radio waits */
         o->e.total_j += o->e.idle_j;
     }
-    if (e->budget && isfinite(e->remaining[k])) e->remaining[k] -= o->e.total_j;
-    o->remaining_j = e->budget ? e->remaining[k] : INFINITY;
+    if (bs && isfinite(bs->remaining)) bs->remaining -= o->e.total_j;
+    o->remaining_j = bs ? bs->remaining : INFINITY;
     o->ci = hf_energy_ci(e, k, start);
     o->carbon_g = hf_energy_carbon_g(o->e.total_j, o->ci);
     (void)t;

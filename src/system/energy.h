@@ -19,6 +19,7 @@
 #include "carbon.h"
 #include "compress.h"
 #include "conf.h"
+#include "deal.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -96,10 +97,15 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
                            int *rc);
 void hf_energy_free(hf_energy_t *e);
 
-/* Client k's budget becomes `joules` (full, nothing spent yet): fed.c gives a
- * client without energy.budget_j its device class's battery_j when
- * energy.battery_budget = yes.  Call on every rank before the first round. */
-void hf_energy_set_budget(hf_energy_t *e, int client, double joules);
+/* energy.battery_budget without energy.budget_j: client k's budget is
+ * battery_j[its class in `classes`] (+inf when not finite and > 0); both
+ * arrays stay the caller's.  Call on every rank before the first round. */
+void hf_energy_set_batteries(hf_energy_t *e, const double *battery_j, const hf_deal_t *classes);
+/* The budgets spent are kept for the clients planned so far only (cstore.h),
+ * in a table sized for at most `clients` of them (rounds × clients a round;
+ * the population until this is called).  Call on every rank, before
+ * hf_energy_ckpt_register and the first round. */
+void hf_energy_bound_clients(hf_energy_t *e, double clients);
 /* Register the persistent budget state (remaining J, refill periods, carbon
  * spent) and, with energy.compress = topk, the hosted clients' error-feedback
  * memory (upload_floats each; first_client: this rank's first) with the
