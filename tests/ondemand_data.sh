@@ -12,7 +12,7 @@
 #     given are its n_k;
 #   - dirichlet, 1,000 clients of 6 samples (6,000 > 1,000: the windows wrap
 #     around), alpha 0.3: /clients samples 6 for every client; identical on 1,
-#     2 and 3 ranks;
+#     2 and 3 ranks and across SIGTERM + --resume (on 2 ranks);
 #   - 1,000,000 registered clients, 6 samples each, 20 a round, iid: 1 rank ==
 #     2 ranks, /clients has 10^6 rows.
 . "$(dirname "$0")/lib.sh"
@@ -62,6 +62,18 @@ sizes=$(cols "$TMP/od-dir-1.h5" clients samples | sort | uniq -c | awk '{ print 
 check "dirichlet on demand: 1,000 clients of 6 samples ($sizes)" test "$sizes" = 1000x6
 check "dirichlet on demand differs from iid on demand (other samples)" \
   sh -c "! '$HETFL' compare '$TMP/od-dir-1.h5' '$TMP/od-iid-1.h5' > /dev/null 2>&1"
+
+# SIGTERM + --resume on 2 ranks: nothing of the partition is checkpointed (a
+# function of the seed), the resumed run equals the uninterrupted one
+RES=(--set federation.rounds=30 --set federation.local_epochs=300 --set run.checkpoint_every=1
+     --set federation.eval_every=10)
+"$HETFL" run "$TMP/od.conf" "${DIR[@]}" "${RES[@]}" -o "$TMP/term.h5" > "$TMP/term.log" 2> "$TMP/term.err" & pid=$!
+wait_round 2 "$TMP/term.log"; kill -TERM $pid; wait $pid; rc=$?
+check "dirichlet on demand: SIGTERM exits 3 (got $rc)" test $rc = 3
+run_mpi 2 run "$TMP/od.conf" --quiet "${DIR[@]}" "${RES[@]}" --resume "$TMP/term.h5" > "$TMP/res.log" 2>&1
+"$HETFL" run "$TMP/od.conf" --quiet "${DIR[@]}" "${RES[@]}" -o "$TMP/full.h5" >> "$TMP/res.log" 2>&1
+check "dirichlet on demand: SIGTERM + --resume on 2 ranks == uninterrupted" \
+  "$HETFL" compare "$TMP/full.h5" "$TMP/term.h5"
 
 BIG=(--set federation.clients=1000000 --set data.on_demand_client_samples=6 --set federation.clients_per_round=20
      --set federation.eval_every=3)
