@@ -256,10 +256,11 @@ static void valid_cols(int w, int wo, int kx, int s, int p, int *a, int *b)
 #define NO_LIBCALLS
 #endif
 
-/* The stride-1 rows of im2col and col2im: contiguous runs that vectorize
- * (the strided loops below stay scalar; perf put im2col + col2im at 12 % of
- * a ResNet-18 step, in those scalar loops).  add_run adds element-wise, so
- * every pixel still gets its contributions in the same order: same bits. */
+/* The rows of a stride-1 convolution that is not 'same' (those go through
+ * hf_im2col_same/hf_col2im_same, one linear copy or add a row): contiguous
+ * runs that vectorize, where the strided loops below stay scalar (perf put
+ * those loops at 12 % of a ResNet-18 step before the 'same' path).  add_run
+ * adds element-wise, so every pixel gets its terms in the same order. */
 HF_INLINE void copy_run(float *restrict dst, const float *restrict src, int n)
 {
     for (int i = 0; i < n; i++) dst[i] = src[i];
