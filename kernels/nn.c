@@ -687,7 +687,7 @@ static void dense_backward(int in, int out, int B, const float *W, const float *
 /* ------------------------------------------------------------------------ */
 
 /* Range [*x0,*x1) of output columns ox whose input column ox+dx lies in [0,w). */
-static void valid_range(int w, int dx, int *x0, int *x1)
+static inline void valid_range(int w, int dx, int *x0, int *x1)
 {
     int a = dx < 0 ? -dx : 0, b = dx > 0 ? w - dx : w;
     if (a > w) a = w;
@@ -703,7 +703,7 @@ static void valid_range(int w, int dx, int *x0, int *x1)
  * shift_span() gives the linear output range [*lo,*hi) of that copy, clipped
  * so that the source stays inside the plane (the clipped ends are wrapped
  * columns, zeroed anyway). */
-static void shift_span(int h, int w, int dy, int dx, long *lo, long *hi)
+static inline void shift_span(int h, int w, int dy, int dx, long *lo, long *hi)
 {
     int oy0 = dy < 0 ? -dy : 0, oy1 = dy > 0 ? h - dy : h;
     if (oy0 > h) oy0 = h;
@@ -719,29 +719,41 @@ static void shift_span(int h, int w, int dy, int dx, long *lo, long *hi)
     *hi = u;
 }
 
-/* Zero the output columns outside [x0,x1) in every row of an (h,w) row. */
-static void zero_cols(float *row, int h, int w, int x0, int x1)
+/* Zero the output columns outside [x0,x1) in every row of an (h,w) row (one
+ * side only is ever cut: x0 > 0 or x1 < w).  Up to 2 columns (padding <= 2)
+ * by explicit stores, because GCC turns the two short loops into a memset
+ * call per row, and those calls took most of im2col5's time (perf, conv2:
+ * 800 rows of 14 a sample). */
+static inline void zero_cols(float *row, int h, int w, int x0, int x1)
 {
-    if (x0 == 0 && x1 == w) return;
+    int nl = x0, nr = w - x1;
+    if (nl == 0 && nr == 0) return;
+    if (nl > 2 || nr > 2) {
+        for (int oy = 0; oy < h; oy++) {
+            float *r = row + (long)oy * w;
+            for (int ox = 0; ox < x0; ox++) r[ox] = 0.0f;
+            for (int ox = x1; ox < w; ox++) r[ox] = 0.0f;
+        }
+        return;
+    }
     for (int oy = 0; oy < h; oy++) {
-        float *r = row + (long)oy * w;
-        for (int ox = 0; ox < x0; ox++) r[ox] = 0.0f;
-        for (int ox = x1; ox < w; ox++) r[ox] = 0.0f;
+        float *r = row + (long)oy * w, *e = r + w;
+        if (nl > 0) r[0] = 0.0f;
+        if (nl > 1) r[1] = 0.0f;
+        if (nr > 0) e[-1] = 0.0f;
+        if (nr > 1) e[-2] = 0.0f;
     }
 }
 
-/* cols (cin*25, h*w) with row stride ld (>= h*w):
- * cols[(ci*25 + ky*5 + kx)*ld + oy*w + ox] = in[ci, oy+ky-2, ox+kx-2], 0 outside.
- * ld > h*w lays several samples side by side in one matrix (sub-batches). */
-static void im2col5(const float *in, int cin, int h, int w, float *cols, long ld)
+void hf_im2col_same(const float *in, int cin, int h, int w, int k, int pad, float *cols, long ld)
 {
     long hw = (long)h * w;
     for (int ci = 0; ci < cin; ci++) {
         const float *plane = in + ci * hw;
-        for (int ky = 0; ky < KS; ky++)
-            for (int kx = 0; kx < KS; kx++) {
-                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * ld;
-                int dy = ky - PAD, dx = kx - PAD, x0, x1;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = cols + ((long)(ci * k + ky) * k + kx) * ld;
+                int dy = ky - pad, dx = kx - pad, x0, x1;
                 long lo, hi, off = (long)dy * w + dx;
                 valid_range(w, dx, &x0, &x1);
                 shift_span(h, w, dy, dx, &lo, &hi);
@@ -753,18 +765,21 @@ static void im2col5(const float *in, int cin, int h, int w, float *cols, long ld
     }
 }
 
-/* Adjoint of im2col5 (same ld): din (cin,h,w) = Σ over cols entries that read
- * each pixel.  Destroys cols (the wrapped columns are zeroed before the linear add). */
-static void col2im5(float *cols, int cin, int h, int w, float *din, long ld)
+/* The 5x5 'same' im2col of the CNN: cols (cin*25, h*w), row stride ld. */
+static void im2col5(const float *in, int cin, int h, int w, float *cols, long ld)
+{
+    hf_im2col_same(in, cin, h, w, KS, PAD, cols, ld);
+}
+
+void hf_col2im_same(float *cols, int cin, int h, int w, int k, int pad, float *din, long ld)
 {
     long hw = (long)h * w;
-    memset(din, 0, sizeof(float) * cin * hw);
     for (int ci = 0; ci < cin; ci++) {
         float *plane = din + ci * hw;
-        for (int ky = 0; ky < KS; ky++)
-            for (int kx = 0; kx < KS; kx++) {
-                float *row = cols + ((long)(ci * KS + ky) * KS + kx) * ld;
-                int dy = ky - PAD, dx = kx - PAD, x0, x1;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = cols + ((long)(ci * k + ky) * k + kx) * ld;
+                int dy = ky - pad, dx = kx - pad, x0, x1;
                 long lo, hi, off = (long)dy * w + dx;
                 valid_range(w, dx, &x0, &x1);
                 shift_span(h, w, dy, dx, &lo, &hi);
@@ -772,6 +787,14 @@ static void col2im5(float *cols, int cin, int h, int w, float *din, long ld)
                 vec_add(hi - lo, plane + lo + off, row + lo);
             }
     }
+}
+
+/* Adjoint of im2col5 (same ld): din (cin,h,w) = Σ over cols entries that read
+ * each pixel.  Destroys cols. */
+static void col2im5(float *cols, int cin, int h, int w, float *din, long ld)
+{
+    memset(din, 0, sizeof(float) * cin * (long)h * w);
+    hf_col2im_same(cols, cin, h, w, KS, PAD, din, ld);
 }
 
 void hf_conv5_forward(const float *in, int cin, int h, int w, const float *weight, const float *bias,

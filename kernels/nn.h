@@ -175,6 +175,18 @@ double hf_softmax_xent(const float *z, int C, int n, long cs, long bs, const int
  * dz (may be NULL) = its gradient w.r.t. z, (softmax(z/T) − softmax(zt/T))/T per
  * sample, NOT divided by n.  Returns the summed divergence. */
 double hf_softmax_kl(const float *z, const float *zt, int C, int n, float T, float *dz);
+/* im2col of a stride-1 'same' k x k convolution (padding pad, 2*pad = k-1):
+ * cols[(ci*k + ky)*k + kx][oy*w + ox] = in[ci][oy+ky-pad][ox+kx-pad], 0 outside;
+ * row stride ld >= h*w (several samples side by side).  Each row is one linear
+ * copy of the shifted plane, then the wrapped columns zeroed. */
+void hf_im2col_same(const float *in, int cin, int h, int w, int k, int pad, float *cols, long ld);
+/* Its adjoint: din (cin,h,w) += each cols entry at the pixel it was read from,
+ * every pixel's terms in the order (ci, ky, kx).  Each row is one linear add
+ * after its wrapped columns are zeroed in cols (destroyed), so a wrapped entry
+ * adds +0: the same bits as skipping it unless din holds -0, which a din that
+ * started at +0 and only received additions never does (x + y is -0 only when
+ * both are).  Every caller zeroes din first. */
+void hf_col2im_same(float *cols, int cin, int h, int w, int k, int pad, float *din, long ld);
 /* 'same' 5x5 convolution of one sample, stride 1, zero padding 2:
  * in (cin,h,w), weight (cout,cin,5,5), bias (cout), out (cout,h,w);
  * cols: scratch of cin*25*h*w floats (im2col). */
@@ -212,7 +224,8 @@ void hf_pool2_forward(const float *in, int c, int h, int w, int relu, float *out
 void hf_conv2d_forward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
                        int p, float *out, float *cols);
 /* Its backward: dweight (cout,cin,k,k) += dout · im2col(in)ᵀ; din (NULL: skipped)
- * += the input gradient (both accumulate).  cols as above, overwritten. */
+ * += the input gradient (both accumulate; for a stride-1 'same' convolution a -0
+ * entry of din may come back +0: hf_col2im_same).  cols as above, overwritten. */
 void hf_conv2d_backward(const float *in, int cin, int h, int w, const float *weight, int cout, int k, int s,
                         int p, const float *dout, float *dweight, float *din, float *cols);
 /* Group norm of one sample x (C, hw): G groups of C/G consecutive channels,
