@@ -42,7 +42,7 @@ static int init_feddyn(hf_strat_t *s, struct hf_run *x)
     (void)x;
     feddyn_t *f = hf_calloc(1, sizeof *f);
     f->H = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    hf_client_vecs_init(&f->hist, s);
+    hf_client_vecs_init(&f->hist, s, s->P);
     f->nbar = (double)(s->off[s->nclients] - s->off[0]) / (double)s->nclients;
     f->alpha = (float)hf_conf_float(s->conf, "feddyn.alpha");
     s->state = f;
