@@ -63,7 +63,7 @@ static int init_ditto(hf_strat_t *s, struct hf_run *x)
     d->fscale = hf_calloc((size_t)np, sizeof(double));
     for (int i = 0; i < np; i++) d->fscale[i] = 2.0;
     s->grad_active = 0;  /* on only while a personal model trains */
-    s->state_bytes_max = (uint64_t)s->nclients * (uint64_t)s->P * sizeof(float);
+    s->state_bytes_max = (uint64_t)s->client_bound_all * (uint64_t)s->P * sizeof(float);  /* the v_k */
     return 0;
 }
 

@@ -47,7 +47,7 @@ static int init_feddyn(hf_strat_t *s, struct hf_run *x)
     f->alpha = (float)hf_conf_float(s->conf, "feddyn.alpha");
     s->state = f;
     s->grad_active = f->alpha != 0.0f;
-    s->state_bytes_max = ((uint64_t)s->nclients + 1) * (uint64_t)s->P * sizeof(float);
+    s->state_bytes_max = ((uint64_t)s->client_bound_all + 1) * (uint64_t)s->P * sizeof(float);  /* H, the hist_k */
     return 0;
 }
 

@@ -116,7 +116,7 @@ static int init_fedem(hf_strat_t *s, struct hf_run *x)
     int np = x->m > 0 ? x->m : s->nclients;  /* plan entries: at most x->m a round */
     f->scale = hf_malloc((size_t)np * sizeof(double));
     for (int i = 0; i < np; i++) f->scale[i] = f->M;
-    s->state_bytes_max = (uint64_t)M * (P + (uint64_t)s->nclients) * sizeof(float);
+    s->state_bytes_max = (uint64_t)M * (P + (uint64_t)s->client_bound_all) * sizeof(float);
     return 0;
 }
 
