@@ -14,6 +14,9 @@
 #   error feedback, P floats per uploaded float (SCAFFOLD uploads 2P: 6896)
 #   clients a rank may see: its block of the 11 clients (11 on 1 rank, 6 on 2),
 #   or rounds * clients_per_round when fewer (1 round * 5).
+#   the sparse table that finds each kind of per-client vector (cstore.h): the
+#   least power of two of slots >= 2 * the clients seen, or a slot per hosted
+#   client when that is no more (here always: 11 or 6 slots), 16 bytes a slot
 . "$(dirname "$0")/lib.sh"
 base() {  # STRATEGY ROUNDS [EXTRA LINE for [energy]]
   cat <<EOF
@@ -57,21 +60,23 @@ mcase() {
     test "$(grep -c "^hetfl: s.conf:[0-9]*: key '$want': .* more than the $avail available" "$d/log")" = 1
   check "$name: no results or temporary file, no core" test -z "$(ls "$d" | grep -v -e '^s.conf$' -e '^log$' || true)"
 }
-# SCAFFOLD on 1 rank: 176720 + 11 * 3448 = 214648
-mcase scaffold 1 214648 run scaffold 9
-mcase scaffold-short 1 214647 federation.strategy scaffold 9
-# FedAvg keeps nothing per client: the model's 176720 fit in 214647
-mcase fedavg 1 214647 run fedavg 9
+# SCAFFOLD on 1 rank: 176720 + 11 * 3448 + 11 * 16 = 214824
+mcase scaffold 1 214824 run scaffold 9
+mcase scaffold-short 1 214823 federation.strategy scaffold 9
+# FedAvg keeps nothing per client: the model's 176720 fit in 214823
+mcase fedavg 1 214823 run fedavg 9
 mcase fedavg-model 1 176719 model.hidden fedavg 9
-# 2 ranks: blocks of 6 and 5 clients: 176720 + 6 * 3448 = 197408
-mcase scaffold-2ranks 2 197408 run scaffold 9
-mcase scaffold-2ranks-short 2 197407 federation.strategy scaffold 9
-# one round of 5 clients: at most 5 take part: 176720 + 5 * 3448 = 193960
-mcase scaffold-1round 1 193960 run scaffold 1
-mcase scaffold-1round-short 1 193959 federation.strategy scaffold 1
+# 2 ranks: blocks of 6 and 5 clients: 176720 + 6 * 3448 + 6 * 16 = 197504
+mcase scaffold-2ranks 2 197504 run scaffold 9
+mcase scaffold-2ranks-short 2 197503 federation.strategy scaffold 9
+# one round of 5 clients: at most 5 take part: 176720 + 5 * 3448 = 193960, and a table
+# for 5 of 11 clients: 16 slots >= 2 * 5 are no fewer than 11, so 11 slots: 176
+mcase scaffold-1round 1 194136 run scaffold 1
+mcase scaffold-1round-short 1 194135 federation.strategy scaffold 1
 # FedDyn: the same 3448 bytes per client
-mcase feddyn-short 1 214647 federation.strategy feddyn 9
-# top-k error feedback with SCAFFOLD: 11 * (3448 + 6896) = 113784, top-k the larger part
-mcase topk-scaffold 1 290504 run scaffold 9 "compress = topk"
-mcase topk-scaffold-short 1 290503 energy.compress scaffold 9 "compress = topk"
+mcase feddyn-short 1 214823 federation.strategy feddyn 9
+# top-k error feedback with SCAFFOLD: 11 * (3448 + 6896) = 113784, top-k the larger part,
+# and two tables of 176: 176720 + 113784 + 352 = 290856
+mcase topk-scaffold 1 290856 run scaffold 9 "compress = topk"
+mcase topk-scaffold-short 1 290855 energy.compress scaffold 9 "compress = topk"
 finish

@@ -81,6 +81,42 @@ esac
 resume_case scaffold 2 3 --set federation.strategy=scaffold
 # Ditto's personal models (per-client, lazily created; they enter /rounds.client_acc_*)
 resume_case ditto 2 3 --set federation.strategy=ditto --set data.client_test_fraction=0.2
+# the same per-client vectors kept sparsely (cstore.h: hf_cvecs_t): 200 clients, 2 a round
+# for 9 rounds, so at most 18 take part: a table of 64 slots on each rank, fewer than its
+# 100 (2 ranks) or 66-67 (3 ranks) clients, in another slot order after the resume; the
+# checkpoint holds records of the clients that took part; top-k memory on the same store
+SP=(--set federation.clients=200 --set federation.clients_per_round=2 --set data.train_samples=4000)
+resume_case scaffold-sparse 2 3 --set federation.strategy=scaffold "${SP[@]}"
+case " ${RESUME_STATE_CASES:-scaffold-sparse} " in *" scaffold-sparse "*)
+  # The committed checkpoint of the uninterrupted run (round 6), by hand: scaffold_ck holds
+  # min(N, rounds x m) = min(200, 9 x 2) = 18 records of an int64 id and c_k (P = 60*12 + 12
+  # + 12*10 + 10 = 862 floats): 18 x 3456 = 62208 bytes whatever N; its used records are
+  # the clients that completed a round by then, in id order (from /participation); and
+  # since c and every c_k start at 0 and c moves by (1/N) of the kept clients' Δc, c equals
+  # (1/N) Σ_k c_k over the records (to float rounding).
+  F=$TMP/scaffold-sparse.h5
+  attr() { "$H5DUMP" -a "$2" "$1" | sed -n 's/^ *(0): \([-0-9]*\).*/\1/p'; }
+  S=/checkpoint/slot$(attr "$F" /checkpoint/current)
+  rnd=$(attr "$F" $S/round) ent=$(attr "$F" $S/scaffold_ck/entries)
+  check "scaffold-sparse: the checkpoint's c_k dataset is 18 records of 8 + 4 x 862 bytes" \
+    test "$(nrows "$F" $S/scaffold_ck)" = 62208 -a "$rnd" = 6
+  "$H5DUMP" -d $S/scaffold_ck -b LE -o "$TMP/ck.bin" "$F" > /dev/null
+  "$H5DUMP" -d $S/scaffold_c -b LE -o "$TMP/c.bin" "$F" > /dev/null
+  for ((j = 0; j < ent; j++)); do od -A n -t d8 -j $((j * 3456)) -N 8 "$TMP/ck.bin"; done | tr -d ' ' > "$TMP/ck.ids"
+  cols "$F" /participation round client outcome | awk -v r="$rnd" '$1 <= r && $3 == "completed" { print $2 }' |
+    sort -n | uniq > "$TMP/took.ids"
+  check "scaffold-sparse: records = the $(wc -l < "$TMP/took.ids") clients that took part by round 6, in id order" \
+    sh -c "[ -s '$TMP/took.ids' ] && cmp -s '$TMP/ck.ids' '$TMP/took.ids'"
+  { od -A n -v -t f4 -w4 "$TMP/c.bin"; echo SEP
+    for ((j = 0; j < ent; j++)); do od -A n -v -t f4 -w4 -j $((j * 3456 + 8)) -N 3448 "$TMP/ck.bin"; done; } > "$TMP/ck.vals"
+  check "scaffold-sparse: c = (1/N) sum of the recorded c_k" awk -v N=200 -v P=862 '
+    $1 == "SEP" { s = 1; next } !s { c[n++] = $1; next } { sum[i++ % P] += $1 }
+    END { for (j = 0; j < P; j++) { d = sum[j] / N - c[j]; a = c[j] < 0 ? -c[j] : c[j]
+            if (d > 1e-6 * a + 1e-9 || d < -1e-6 * a - 1e-9) exit 1; if (a > 0) nz++ }
+          exit !(n == P && i == P * '"$ent"' && nz > 0) }' "$TMP/ck.vals" ;;
+esac
+resume_case ditto-sparse 3 2 --set federation.strategy=ditto --set data.client_test_fraction=0.2 "${SP[@]}"
+resume_case topk-sparse 2 3 --set energy.compress=topk --set energy.topk_ratio=0.1 --set energy.measure=no "${SP[@]}"
 # FedEM's components (every rank) and mixture weights pi_k (per client, lazily created)
 resume_case fedem 3 2 --set federation.strategy=fedem --set fedem.components=2 --set data.client_test_fraction=0.2
 resume_case dbw 1 3 --set federation.backup_workers=dynamic --set devices.classes=phone-low:1,laptop:1 \

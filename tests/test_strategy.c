@@ -11,8 +11,12 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conf.h"
+#include "cstore.h"
 #include "decentral.h"
 #include "hf_util.h"
+#include "options.h"
+#include "run.h"
 #include "server_opt.h"
 #include "strategy.h"
 #include "topology.h"
@@ -131,6 +135,123 @@ static void test_scaffold_partial_participation(void)
     s.st->grad_hook(&s, 2, x, x, g);                     /* client 2: g = c − c_2 = −0.75 Δc */
     for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], -0.75 * dc[j], 1e-6);
     hf_strat_free(&s);
+}
+
+/* SCAFFOLD's c_k kept sparsely (hf_cvecs_t): N = 1000 clients on one rank, a run
+ * of 3 rounds of m = 2, so at most 6 ever have a c_k: a table of the least power
+ * of two of slots >= 12, 16 slots of 16 bytes (not 1000).  By hand (n_k = 10,
+ * batch 1: K lr = 1; x = 0 throughout, c = c_k = 0 at first):
+ *   round 0, clients 7 and 901 with y = (1, -2, 4) and (2, 0, -2):
+ *     Δc_7 = (x - y) - c = (-1, 2, -4) = c_7, Δc_901 = (-2, 0, 2) = c_901;
+ *     c ← c + (2/1000)·mean Δc = 0.002·(-1.5, 1, -1) = (-0.003, 0.002, -0.002);
+ *   round 1, client 7 again with y = (0.5, 0.5, 0.5): its c_7 carried over,
+ *     c_7⁺ = c_7 - c + (x - y) = (-1.497, 1.498, -4.498), the upload's
+ *     Δc = (x - y) - c = (-0.497, -0.502, -0.498).
+ * Read back through the gradient hook: g = c - c_k (client 500, never selected:
+ * g = c), and the state bytes: c and two c_k. */
+static void test_scaffold_sparse_twice(void)
+{
+    enum { N = 1000 };
+    static hf_conf_t conf;
+    hf_params_t p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.strategy, sizeof p.strategy, "scaffold");
+    p.seed = 1;
+    p.local_epochs = 1;
+    p.batch_size = 1;
+    p.lr = 0.1f;
+    p.exact = 1;
+    p.rounds = 3;
+    CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&conf, "[federation]\nstrategy = scaffold\n", "t.conf",
+                                              hf_options_table(), NULL, 0, -1), 0);
+    static hf_run_t x;
+    x.m = 2;
+    static long off[N + 1];
+    for (int k = 0; k <= N; k++) off[k] = 10L * k;
+    hf_strat_t s;
+    CU_ASSERT_EQUAL_FATAL(hf_strat_init(&s, &p, &conf, &x, QP, N, off, 0, N, MPI_COMM_WORLD), 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.client_bound, 6.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(hf_cvecs_table_bytes(N, s.client_bound), 16.0 * 16.0, 0);
+    hf_cplan_t cps[2];
+    hf_plan_t plan = {.c = cps};
+    int sel0[2] = {7, 901}, sel1[1] = {7};
+    float x0[QP] = {0, 0, 0}, y7[QP] = {1, -2, 4}, y901[QP] = {2, 0, -2}, y7b[QP] = {0.5f, 0.5f, 0.5f};
+    float u[2][2 * QP], agg[2 * QP], g[QP];
+    hf_strat_plan(&s, 0, sel0, 2, &plan);
+    CU_ASSERT_EQUAL_FATAL(plan.c[0].steps, 10);
+    s.st->client_upload(&s, 7, &plan.c[0], y7, x0, u[0]);
+    s.st->client_upload(&s, 901, &plan.c[1], y901, x0, u[1]);
+    for (int j = 0; j < 2 * QP; j++) agg[j] = (u[0][j] + u[1][j]) / 2.0f;
+    s.st->server_update(&s, &plan, agg, 1);
+    const float c[QP] = {-0.003f, 0.002f, -0.002f};
+    memset(g, 0, sizeof g);
+    s.st->grad_hook(&s, 500, x0, x0, g);
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], c[j], 1e-7);
+    hf_strat_plan(&s, 1, sel1, 1, &plan);
+    s.st->client_upload(&s, 7, &plan.c[0], y7b, x0, u[0]);
+    const float dc7[QP] = {-0.497f, -0.502f, -0.498f}, c7[QP] = {-1.497f, 1.498f, -4.498f}, c901[QP] = {-2, 0, 2};
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(u[0][QP + j], dc7[j], 1e-6);
+    memset(g, 0, sizeof g);
+    s.st->grad_hook(&s, 7, x0, x0, g);                   /* g = c − c_7 */
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], c[j] - c7[j], 1e-6);
+    memset(g, 0, sizeof g);
+    s.st->grad_hook(&s, 901, x0, x0, g);                 /* g = c − c_901 */
+    for (int j = 0; j < QP; j++) CU_ASSERT_DOUBLE_EQUAL(g[j], c[j] - c901[j], 1e-6);
+    CU_ASSERT_EQUAL(hf_strat_state_bytes(&s), (uint64_t)3 * QP * sizeof(float));
+    hf_strat_free(&s);
+    hf_conf_free(&conf);
+}
+
+/* The sparse store of per-client vectors against dense arrays: 5000 random
+ * lookups and creations among the 700 clients [300, 1000) of a rank, at most 40
+ * of them created, with a table of 128 slots (probing, wrapping) and with the
+ * direct table (bound = every client); every lookup finds what the dense array
+ * of pointers holds (NULL or the same values), a new vector is zero, vectors
+ * stay where they are as others are added, and the count is the clients
+ * created. */
+static void test_cvecs_sparse_vs_dense(void)
+{
+    enum { FIRST = 300, NH = 700, B = 40, V = 5 };
+    for (int mode = 0; mode < 2; mode++) {
+        hf_cvecs_t cv;
+        hf_cvecs_init(&cv, FIRST, NH, mode ? NH : B, V * sizeof(float));
+        CU_ASSERT_EQUAL(cv.map.direct, mode);
+        CU_ASSERT_EQUAL(cv.map.cap, mode ? NH : 128);
+        float *dense[NH] = {0}, *where[NH] = {0};
+        int created = 0, bad = 0;
+        uint64_t r = 12345;
+        for (int op = 0; op < 5000; op++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            int k = FIRST + (int)((r >> 33) % (created < B ? NH : 60));  /* once full: only old ids */
+            int create = (r >> 20) % 3 == 0 && (dense[k - FIRST] || created < B);
+            if (created >= B && !dense[k - FIRST]) create = 0;
+            float *v = hf_cvecs_get(&cv, k, create);
+            float *d = dense[k - FIRST];
+            if (create && !d) {  /* new: zero, then both written alike */
+                for (int j = 0; j < V; j++) bad |= v[j] != 0.0f;
+                d = dense[k - FIRST] = calloc(V, sizeof(float));
+                where[k - FIRST] = v;
+                created++;
+            }
+            if (!d) { bad |= v != NULL; continue; }
+            bad |= v != where[k - FIRST];
+            for (int j = 0; j < V; j++) {
+                bad |= v[j] != d[j];
+                v[j] = d[j] = (float)(op * V + j);
+            }
+        }
+        CU_ASSERT_FALSE(bad);
+        CU_ASSERT_EQUAL(hf_cvecs_count(&cv), created);
+        CU_ASSERT(created > 20);
+        int k, seen = 0;
+        for (long i = hf_cstore_next(&cv.map, 0, &k); i < cv.map.cap; i = hf_cstore_next(&cv.map, i + 1, &k)) {
+            seen++;
+            CU_ASSERT_PTR_NOT_NULL(dense[k]);  /* the table's ids are k − first */
+        }
+        CU_ASSERT_EQUAL(seen, created);
+        for (int i = 0; i < NH; i++) free(dense[i]);
+        hf_cvecs_free(&cv);
+    }
 }
 
 static void test_fedprox_mu0_is_fedavg(void)
@@ -400,6 +521,8 @@ static const hf_cu_test_t tests_strategy[] = {
     {"registry", test_registry, NULL},
     {"SCAFFOLD beats FedAvg on a heterogeneous quadratic", test_scaffold_beats_fedavg, NULL},
     {"SCAFFOLD partial participation: c moves by |S|/N of mean dc", test_scaffold_partial_participation, NULL},
+    {"SCAFFOLD c_k kept sparsely across two participations", test_scaffold_sparse_twice, NULL},
+    {"per-client vectors: sparse store = dense arrays", test_cvecs_sparse_vs_dense, NULL},
     {"FedProx mu=0 is FedAvg bit for bit", test_fedprox_mu0_is_fedavg, NULL},
     {"FedNova a_k", test_fednova_a, NULL},
     {"FedNova weights, stragglers", test_fednova_weights, NULL},

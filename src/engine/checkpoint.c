@@ -8,14 +8,16 @@
  * and the save/restore code never needs to know what they mean.
  */
 #include "checkpoint.h"
+#include "cstore.h"
 #include "hf_util.h"
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CKPT_MAX 64
-#define CKPT_FORMAT 1
+#define CKPT_FORMAT 2  /* 2: sparse per-client vectors as (id, bytes) records */
 
 typedef struct {
     char name[64];
@@ -23,9 +25,11 @@ typedef struct {
     size_t nbytes;            /* global: total bytes; per-client: bytes per client */
     int per_client;
     int kind;                 /* PLAIN: ptr is the buffer; REF: *(void **)ptr is;
-                               * PTRS: ptr is a void *[last - first] of lazy buffers */
+                               * PTRS: ptr is a void *[last - first] of lazy buffers;
+                               * CVECS: ptr is an hf_cvecs_t, nbytes its vectors' bytes */
+    size_t records;           /* CVECS: records the dataset holds, min(N, bound) */
 } hf_ckpt_entry_t;
-enum { PLAIN, REF, PTRS };
+enum { PLAIN, REF, PTRS, CVECS };
 
 static struct {
     hf_ckpt_entry_t e[CKPT_MAX];
@@ -88,6 +92,15 @@ void hf_ckpt_register_client_ptrs(const char *name, void **ptrs, size_t bytes_pe
 {
     add(name, ptrs, bytes_per_client, 1, PTRS);
 }
+
+void hf_ckpt_register_client_vecs(const char *name, struct hf_cvecs *v, double bound)
+{
+    add(name, v, v->bytes, 1, CVECS);
+    reg.e[reg.n - 1].records = (size_t)HF_MIN((double)reg.nclients, ceil(bound));
+}
+
+/* Bytes of a CVECS dataset: its records of an int64 id and the vector. */
+static size_t cvecs_total(const hf_ckpt_entry_t *e) { return e->records * (8 + e->nbytes); }
 
 /* This rank's bytes of e: the buffer itself, or (PTRS) a packed copy, zeros
  * for NULL entries (*tmp is set then; caller frees). */
@@ -217,6 +230,151 @@ static int client_layout(size_t bpc, int *counts, int *displ)
     return 0;
 }
 
+/* ------------------------------------------- sparse per-client vectors --- */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* This rank's records of a CVECS entry, in client order: (int64 id, vector);
+ * *n bytes (caller frees). */
+static unsigned char *cvecs_pack(const hf_ckpt_entry_t *e, size_t *n)
+{
+    hf_cvecs_t *v = e->ptr;
+    size_t rec = 8 + v->bytes, m = 0;
+    int *ids = hf_malloc((size_t)HF_MAX(hf_cvecs_count(v), 1) * sizeof(int)), k;
+    for (long i = hf_cstore_next(&v->map, 0, &k); i < v->map.cap; i = hf_cstore_next(&v->map, i + 1, &k))
+        ids[m++] = k;
+    qsort(ids, m, sizeof(int), cmp_int);  /* the table's slot order differs by rank count: ids do not */
+    unsigned char *b = hf_malloc(m ? m * rec : 1);
+    for (size_t j = 0; j < m; j++) {
+        int64_t id = (int64_t)v->first + ids[j];
+        memcpy(b + j * rec, &id, 8);
+        memcpy(b + j * rec + 8, hf_cvecs_get(v, (int)id, 0), v->bytes);
+    }
+    free(ids);
+    *n = m * rec;
+    return b;
+}
+
+/* Rewrite the first `used` bytes of the records dataset NAME (made at `total`
+ * bytes if missing) and its entries attribute. */
+static int write_records(hid_t g, const char *name, const void *buf, size_t used, size_t total, long per_client,
+                         long entries)
+{
+    if (write_blob(g, name, NULL, total, per_client) < 0) return -1;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : 0;
+    if (e >= 0 && used) {
+        hsize_t off = 0, cnt = (hsize_t)used;
+        hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &cnt, NULL);
+        e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL);
+        if (e >= 0) e = H5Dwrite(d, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, buf);
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    if (e >= 0) e = attr_set_long(d, "entries", entries);
+    if (d >= 0) H5Dclose(d);
+    return e < 0 ? -1 : 0;
+}
+
+/* Save a CVECS entry: every rank's records gathered to rank 0 in rank order,
+ * which is client order (ranks host consecutive blocks).  Collective; returns
+ * -2 on every rank when they exceed 2 GiB or the dataset (a bound too small),
+ * -1 on rank 0 when the write fails. */
+static int save_cvecs(const hf_ckpt_entry_t *e, hid_t s, MPI_Comm comm)
+{
+    size_t n, rec = 8 + e->nbytes;
+    unsigned char *mine = cvecs_pack(e, &n), *all = NULL;
+    int cnt = n <= INT_MAX ? (int)n : -1, bad = 0, rc = 0;
+    int *counts = hf_calloc((size_t)reg.size, sizeof(int)), *displ = hf_calloc((size_t)reg.size, sizeof(int));
+    MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
+    long tot = 0;
+    if (reg.rank == 0)
+        for (int r = 0; r < reg.size && !bad; r++) {
+            bad = counts[r] < 0 || tot + counts[r] > INT_MAX;
+            displ[r] = (int)tot;
+            tot += counts[r];
+        }
+    bad = bad || (size_t)tot > cvecs_total(e);
+    MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+    if (!bad) {
+        all = reg.rank == 0 ? hf_malloc(tot ? (size_t)tot : 1) : NULL;
+        MPI_Gatherv(mine, cnt, MPI_BYTE, all, counts, displ, MPI_BYTE, 0, comm);
+        if (reg.rank == 0 && write_records(s, e->name, all, (size_t)tot, cvecs_total(e), (long)e->nbytes,
+                                           (long)((size_t)tot / rec)) < 0)
+            rc = -1;
+    }
+    free(all);
+    free(mine);
+    free(counts);
+    free(displ);
+    return bad ? -2 : rc;
+}
+
+/* Restore a CVECS entry from rank 0's dataset d (records sorted by client id):
+ * each rank gets the records of the clients it now hosts and rebuilds its
+ * store from them.  Collective; -1 on every rank when the dataset is unreadable. */
+static int restore_cvecs(hf_ckpt_entry_t *e, hid_t s, char *why, size_t nwhy, MPI_Comm comm)
+{
+    hf_cvecs_t *v = e->ptr;
+    size_t rec = 8 + e->nbytes;
+    long entries = 0;
+    unsigned char *all = NULL;
+    int bad = 0, *counts = hf_calloc((size_t)reg.size, sizeof(int)), *displ = hf_calloc((size_t)reg.size, sizeof(int));
+    if (reg.rank == 0) {
+        hid_t d = H5Lexists(s, e->name, H5P_DEFAULT) > 0 ? H5Dopen2(s, e->name, H5P_DEFAULT) : -1;
+        bad = d < 0 || attr_get_long(d, "entries", &entries) < 0 || entries < 0 || (size_t)entries > e->records ||
+              (size_t)entries * rec > INT_MAX;
+        if (d >= 0) H5Dclose(d);
+        all = hf_malloc(bad || !entries ? 1 : (size_t)entries * rec);
+        if (!bad && entries) {  /* the used head of the dataset */
+            hid_t dd = H5Dopen2(s, e->name, H5P_DEFAULT), fs = H5Dget_space(dd);
+            hsize_t off = 0, cnt = (hsize_t)entries * rec, cur = 0;
+            hid_t ms = H5Screate_simple(1, &cnt, NULL);
+            H5Sget_simple_extent_dims(fs, &cur, NULL);
+            bad = cur != cvecs_total(e) || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL) < 0 ||
+                  H5Dread(dd, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, all) < 0;
+            H5Sclose(ms);
+            H5Sclose(fs);
+            H5Dclose(dd);
+        }
+        int64_t prev = -1;
+        int r = 0;
+        for (long j = 0; j < entries && !bad; j++) {  /* ids increasing; each to its rank of the new layout */
+            int64_t id;
+            memcpy(&id, all + (size_t)j * rec, 8);
+            bad = id <= prev || id >= reg.nclients;
+            prev = id;
+            while (r + 1 < reg.size && ((long)(r + 1) * reg.nclients + reg.size - 1) / reg.size <= id) r++;
+            counts[r] += (int)rec;  /* first(r) = ⌈r·N/R⌉, client_layout's blocks */
+        }
+        for (int r = 1; r < reg.size; r++) displ[r] = displ[r - 1] + counts[r - 1];
+        if (bad) snprintf(why, nwhy, "/checkpoint has no readable sparse buffer '%s' of %zu records of %zu bytes "
+                          "(made by another hetfl version?)", e->name, e->records, rec);
+    }
+    MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+    if (!bad) {
+        int mine = 0;
+        MPI_Scatter(counts, 1, MPI_INT, &mine, 1, MPI_INT, 0, comm);
+        unsigned char *b = hf_malloc(mine ? (size_t)mine : 1);
+        MPI_Scatterv(all, counts, displ, MPI_BYTE, b, mine, MPI_BYTE, 0, comm);
+        hf_cvecs_clear(v);
+        for (size_t j = 0; j < (size_t)mine / rec; j++) {
+            int64_t id;
+            memcpy(&id, b + j * rec, 8);
+            memcpy(hf_cvecs_get(v, (int)id, 1), b + j * rec + 8, e->nbytes);
+        }
+        free(b);
+    }
+    free(all);
+    free(counts);
+    free(displ);
+    return bad ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------ save --- */
 
 int hf_ckpt_prepare(hf_h5out_t *h)
@@ -235,6 +393,10 @@ int hf_ckpt_prepare(hf_h5out_t *h)
         if (s < 0) { rc = -1; break; }
         for (int i = 0; i < reg.n && !rc; i++) {
             const hf_ckpt_entry_t *e = &reg.e[i];
+            if (e->kind == CVECS) {
+                if (write_records(s, e->name, NULL, 0, cvecs_total(e), (long)e->nbytes, 0) < 0) rc = -1;
+                continue;
+            }
             size_t total = e->per_client ? (size_t)reg.nclients * e->nbytes : e->nbytes;
             if (write_blob(s, e->name, NULL, total, e->per_client ? (long)e->nbytes : 0) < 0) rc = -1;
         }
@@ -265,6 +427,11 @@ int hf_ckpt_save(hf_h5out_t *h, int round, MPI_Comm comm)
     int *counts = hf_calloc((size_t)reg.size, sizeof(int)), *displ = hf_calloc((size_t)reg.size, sizeof(int));
     for (int i = 0; i < reg.n; i++) {
         hf_ckpt_entry_t *e = &reg.e[i];
+        if (e->kind == CVECS) {
+            int r = save_cvecs(e, s, comm);
+            if (r == -2 || !rc) rc = r;
+            continue;
+        }
         unsigned char *tmp;
         void *mine = local_bytes(e, &tmp);
         if (!e->per_client) {
@@ -409,6 +576,10 @@ int hf_ckpt_restore(hf_h5out_t *h, MPI_Comm comm, int *round)
         int *counts = hf_calloc((size_t)reg.size, sizeof(int)), *displ = hf_calloc((size_t)reg.size, sizeof(int));
         for (int i = 0; i < reg.n && !rc; i++) {
             hf_ckpt_entry_t *e = &reg.e[i];
+            if (e->kind == CVECS) {
+                rc = restore_cvecs(e, s, why, sizeof why, comm);
+                continue;
+            }
             size_t total = e->per_client ? (size_t)reg.nclients * e->nbytes : e->nbytes;
             unsigned char *all = reg.rank == 0 ? hf_malloc(total ? total : 1) : NULL;
             int bad = 0;

@@ -22,7 +22,7 @@
  * In the results file: /checkpoint (attr current = 0|1, format) holds two slots
  * /checkpoint/slot0 and /checkpoint/slot1 (attrs round, rows_rounds,
  * rows_participation, ranks; one uint8 dataset per registered buffer, attr
- * per_client_bytes on client buffers).  A checkpoint is written into the slot
+ * per_client_bytes on client buffers, and entries on sparse ones).  A checkpoint is written into the slot
  * that is NOT current, flushed, and only then `current` is switched and the
  * file flushed again: a crash at any instant leaves the old or the new
  * checkpoint intact.  Datasets are rewritten in place (fixed sizes), so the
@@ -53,6 +53,15 @@ void hf_ckpt_register_clients_ref(const char *name, void **pptr, size_t bytes_pe
  * bytes_per_client bytes.  Restore allocates (hf_alloc_aligned, owner frees
  * with free()) the ones that are not all zero and leaves the others NULL. */
 void hf_ckpt_register_client_ptrs(const char *name, void **ptrs, size_t bytes_per_client);
+/* Per-client vectors kept sparsely (cstore.h) for this rank's hosted clients,
+ * at most `bound` clients of all ranks together (rounds × clients a round: the
+ * same figure on every rank count).  Saved as one record per client that has a
+ * vector, in client order: its id (int64) and its v->bytes bytes, in a dataset
+ * of min(N, bound) records (attr entries: how many are used), so the file holds
+ * the participants' vectors, not N of them; restored into the hosting rank's
+ * store by the new layout (a client without a record has none). */
+struct hf_cvecs;
+void hf_ckpt_register_client_vecs(const char *name, struct hf_cvecs *v, double bound);
 
 /* Resume: open FILE for appending (rank 0), check that its /config matches
  * `config` (hf_conf_dump(conf, 0) of this run) up to the keys allowed to

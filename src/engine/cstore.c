@@ -92,3 +92,65 @@ void hf_cstore_free(hf_cstore_t *s)
     free(s->slot);
     memset(s, 0, sizeof *s);
 }
+
+long hf_cstore_next(const hf_cstore_t *s, long i, int *k)
+{
+    for (; i < s->cap; i++) {
+        int64_t id;
+        memcpy(&id, s->slot + (size_t)i * s->esize, sizeof id);
+        if (id) {
+            *k = (int)(id - 1);
+            return i;
+        }
+    }
+    return s->cap;
+}
+
+/* ------------------------------------------------- per-client vectors --- */
+
+double hf_cvecs_table_bytes(int n, double bound) { return hf_cstore_bytes(n, bound, sizeof(void *)); }
+
+void hf_cvecs_init(hf_cvecs_t *v, int first, int n, double bound, size_t bytes)
+{
+    hf_cstore_init(&v->map, n, HF_MIN(bound, (double)n), sizeof(void *));
+    v->first = first;
+    v->bytes = bytes;
+}
+
+void *hf_cvecs_get(hf_cvecs_t *v, int k, int create)
+{
+    void **e = create ? NULL : hf_cstore_find(&v->map, k - v->first);
+    if (!create) return e ? *e : NULL;
+    int created;
+    e = hf_cstore_get(&v->map, k - v->first, &created);
+    if (created) *e = hf_alloc_aligned(v->bytes);  /* zeroed */
+    return *e;
+}
+
+long hf_cvecs_count(const hf_cvecs_t *v) { return v->map.count; }
+
+static void free_vectors(hf_cvecs_t *v)
+{
+    int k;
+    for (long i = hf_cstore_next(&v->map, 0, &k); i < v->map.cap; i = hf_cstore_next(&v->map, i + 1, &k)) {
+        void *p;
+        memcpy(&p, v->map.slot + (size_t)i * v->map.esize + 8, sizeof p);
+        free(p);
+    }
+}
+
+void hf_cvecs_clear(hf_cvecs_t *v)
+{
+    free_vectors(v);
+    free(v->map.slot);  /* a fresh zeroed table: its pages unmapped again */
+    v->map.slot = hf_calloc((size_t)v->map.cap, v->map.esize);
+    v->map.count = 0;
+}
+
+void hf_cvecs_free(hf_cvecs_t *v)
+{
+    free_vectors(v);
+    hf_cstore_free(&v->map);
+    v->first = 0;
+    v->bytes = 0;
+}

@@ -42,5 +42,37 @@ void *hf_cstore_get(hf_cstore_t *s, int k, int *created);
  * every rank must hold the same table (checkpoint.h). */
 void hf_cstore_ckpt_register(hf_cstore_t *s, const char *name);
 void hf_cstore_free(hf_cstore_t *s);
+/* The first occupied slot at or after slot i (cap when none), its client id in
+ * *k: for (long i = hf_cstore_next(s, 0, &k); i < s->cap; i = hf_cstore_next(s, i + 1, &k)). */
+long hf_cstore_next(const hf_cstore_t *s, long i, int *k);
+
+/*
+ * Per-client vectors of `bytes` bytes on the rank hosting the client (SCAFFOLD's
+ * c_k, Ditto's v_k, FedDyn's hist_k, FedEM's π_k, top-k's error-feedback
+ * memory), allocated zeroed the first time a client asks for one.  A store
+ * keyed by k − first maps client k to its vector (an 8-byte pointer, 16 bytes
+ * a slot), sized for `bound` clients: the most of this rank's n hosted clients
+ * that can ever have one (rounds × clients a round, hf_strat_clients_seen), so
+ * the table is 16 × 2^⌈log2(2·bound)⌉ bytes (16 × n when that is more) and the
+ * vectors are those of the clients that took part.  Lookups never depend on the
+ * table's slot order; the checkpoint (hf_ckpt_register_client_vecs) saves the
+ * vectors by client id, so a run resumes on any rank count.
+ */
+typedef struct hf_cvecs {
+    hf_cstore_t map;       /* k − first → void * (bytes bytes) */
+    int first;             /* hosted clients [first, first + map.n) */
+    size_t bytes;          /* of one vector */
+} hf_cvecs_t;
+
+/* Bytes of the table of n hosted clients for bound of them (the vectors excluded). */
+double hf_cvecs_table_bytes(int n, double bound);
+void hf_cvecs_init(hf_cvecs_t *v, int first, int n, double bound, size_t bytes);
+/* Client k's vector; NULL while it has none, unless create (then zeroed). */
+void *hf_cvecs_get(hf_cvecs_t *v, int k, int create);
+/* Free every vector: no client has one. */
+void hf_cvecs_clear(hf_cvecs_t *v);
+/* Vectors allocated. */
+long hf_cvecs_count(const hf_cvecs_t *v);
+void hf_cvecs_free(hf_cvecs_t *v);
 
 #endif

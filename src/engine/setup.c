@@ -83,8 +83,8 @@ double hf_mem_per_rank(MPI_Comm comm)
  * offset (8, none with data.on_demand); a selection policy's per-client state
  * and its priors (109 + 24, none when stateless: uniform without availability,
  * hf_vol_stateless); the energy model's regions (a file's: 4; a mix's: 4 + 4
- * when dealt by the permutation, none by the bijection) and top-k memory
- * slots (8), each only when configured; and the budgets spent (cstore.c:
+ * when dealt by the permutation, none by the bijection), each only when
+ * configured; and the budgets spent (cstore.c:
  * 24 bytes a slot, slots for the rounds × clients a round who can spend,
  * at most one a client).  /clients is written a block at a time (h5out.c): not per client. */
 double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
@@ -95,7 +95,6 @@ double hf_population_bytes(const hf_params_t *p, const hf_conf_t *c)
                (hf_vol_stateless(c) ? 0.0 : 133.0);
     if (rf && rf[0]) b += 4.0;
     else if (rs && rs[0] && !bij) b += 8.0;
-    if (!strcmp(hf_conf_get(c, "energy.compress"), "topk")) b += 8.0;
     double sparse = 0;  /* budgets spent: 24 bytes a slot, slots for rounds x clients a round (cstore.h) */
     if (hf_conf_float(c, "energy.budget_j") > 0 || hf_conf_bool(c, "energy.battery_budget")) {
         const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(c, "selection.policy"));
@@ -122,18 +121,33 @@ static int check_population_memory(const hf_params_t *p, const hf_conf_t *c, MPI
 }
 
 /* State kept for clients, on their rank: bytes per client, for how many clients
- * of one rank at most, the key that asks for it and what it is. */
-typedef struct { double bytes, clients; const char *key, *what; } client_state_t;
+ * of one rank at most, the bytes of the sparse table that finds them (cstore.h;
+ * 0: none), the key that asks for it and what it is. */
+typedef struct { double bytes, clients, table; const char *key, *what; } client_state_t;
+
+/* The most clients a round plans: ⌈f·K⌉ with the device policy's
+ * over-selection; every client for a policy that draws a varying count
+ * (Poisson) and in decentralized mode (x->m). */
+static int round_clients(const hf_params_t *p, const hf_conf_t *c)
+{
+    const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(c, "selection.policy"));
+    return p->decentralized || (pol && (pol->needs & HF_SEL_VARIABLE))
+           ? p->clients : hf_devices_nselect(&p->devs, p->clients_per_round, p->clients);
+}
+
+double hf_run_clients_seen(const hf_params_t *p, const hf_conf_t *c, int m, int hosted)
+{
+    if (p->decentralized || !strcmp(hf_conf_get(c, "federation.mode"), "async")) return hosted;
+    return HF_MIN((double)hosted, (double)p->rounds * m);
+}
 
 /* The most clients of one rank that may ever take part: its block (the largest
- * over ranks), or rounds · ⌈f·K⌉ when fewer (async: the block; decentralized:
- * every client, every round). */
+ * over ranks), or rounds · m when fewer (hf_run_clients_seen). */
 static double clients_seen(const hf_params_t *p, const hf_conf_t *c, int R)
 {
     int N = p->clients, block = 0;
     for (int r = 0; r < R; r++) block = HF_MAX(block, hf_run_first_client(r + 1, R, N) - hf_run_first_client(r, R, N));
-    if (p->decentralized || !strcmp(hf_conf_get(c, "federation.mode"), "async")) return block;
-    return HF_MIN((double)block, (double)p->rounds * hf_devices_nselect(&p->devs, p->clients_per_round, N));
+    return hf_run_clients_seen(p, c, round_clients(p, c), block);
 }
 
 /* Every kind of per-client state the run will keep (at most 5 in cs[]): the
@@ -141,28 +155,32 @@ static double clients_seen(const hf_params_t *p, const hf_conf_t *c, int R)
  * decentralized client models and their mixed copies, async's buffered
  * updates (at most one per client, async.concurrency in all), a data stream's
  * copy of the partition and memories (every registered client on every rank:
- * hf_stream_bytes / N a client, for N clients). */
+ * hf_stream_bytes / N a client, for N clients).  The strategy's and top-k's
+ * vectors are found through a sparse table each (hf_cvecs_t: 16 bytes a slot,
+ * slots for the clients seen, hf_cvecs_table_bytes). */
 static int client_state(const hf_params_t *p, const hf_conf_t *c, long P, int R, const hf_partition_t *part,
                         client_state_t *cs)
 {
     const hf_strategy_t *st = hf_strategy_find(p->strategy);
     double seen = clients_seen(p, c, R), fl = 4.0 * (double)P;
+    int block = hf_run_first_client(1, R, p->clients);  /* rank 0's block is the largest */
+    double table = hf_cvecs_table_bytes(block, seen);
     int n = 0;
     if (st && st->client_state_bytes && !p->decentralized)
-        cs[n++] = (client_state_t){(double)st->client_state_bytes(P), seen, "federation.strategy", p->strategy};
+        cs[n++] = (client_state_t){(double)st->client_state_bytes(P), seen, table, "federation.strategy", p->strategy};
     if (!strcmp(hf_conf_get(c, "energy.compress"), "topk") && !p->decentralized)
-        cs[n++] = (client_state_t){fl * (st ? st->upload_factor : 1), seen, "energy.compress",
+        cs[n++] = (client_state_t){fl * (st ? st->upload_factor : 1), seen, table, "energy.compress",
                                    "top-k error feedback"};
     if (p->decentralized)
-        cs[n++] = (client_state_t){2.0 * fl, seen, "federation.mode", "decentralized client models"};
+        cs[n++] = (client_state_t){2.0 * fl, seen, 0, "federation.mode", "decentralized client models"};
     if (!strcmp(hf_conf_get(c, "federation.mode"), "async")) {
         double C = (double)hf_conf_int(c, "async.concurrency");
-        cs[n++] = (client_state_t){fl + 32.0, HF_MIN(seen, C > 0 ? C : p->clients_per_round),
+        cs[n++] = (client_state_t){fl + 32.0, HF_MIN(seen, C > 0 ? C : p->clients_per_round), 0,
                                    "async.concurrency", "async buffered updates"};
     }
     double sb = hf_stream_bytes(p, part);
     if (sb > 0)
-        cs[n++] = (client_state_t){sb / HF_MAX(part->nclients, 1), (double)HF_MAX(part->nclients, 1),
+        cs[n++] = (client_state_t){sb / HF_MAX(part->nclients, 1), (double)HF_MAX(part->nclients, 1), 0,
                                    p->stream_trace[0] ? "stream.trace" : "stream.rate",
                                    "a data stream's arrival orders and memories"};
     return n;
@@ -190,17 +208,19 @@ static int check_model_memory(hf_run_t *x, long P)
     int ncs = client_state(p, c, P, x->size, &x->part, cs), big = 0;
     double per_client = 0.0;
     for (int i = 0; i < ncs; i++) {
-        per_client += cs[i].bytes * cs[i].clients;
-        if (cs[i].bytes * cs[i].clients > cs[big].bytes * cs[big].clients) big = i;
+        per_client += cs[i].bytes * cs[i].clients + cs[i].table;
+        if (cs[i].bytes * cs[i].clients + cs[i].table > cs[big].bytes * cs[big].clients + cs[big].table) big = i;
     }
     double need = copies + act + per_client, have = hf_mem_per_rank(x->comm);
     if (need <= have) return 0;
     if (copies + act <= have) {  /* the per-client state does not fit */
         const char *o = hf_conf_origin(c, cs[big].key);
-        int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %.6g MB per client, for up to %.0f clients on a rank; "
+        char tb[64] = "";
+        if (cs[big].table > 0) snprintf(tb, sizeof tb, " (and %.6g MB of table)", cs[big].table / 1e6);
+        int rc = hf_seterr(HF_EINPUT, "%s: key '%s': %s: %.6g MB per client, for up to %.0f clients on a rank%s; "
                            "with the model's buffers (%.6g MB) that needs at least %.6g MB per rank, more than "
                            "the %.6g MB available to each rank", o ? o : "default", cs[big].key, cs[big].what,
-                           cs[big].bytes / 1e6, cs[big].clients, (copies + act) / 1e6, need / 1e6, have / 1e6);
+                           cs[big].bytes / 1e6, cs[big].clients, tb, (copies + act) / 1e6, need / 1e6, have / 1e6);
         hf_addhint(!strncmp(cs[big].key, "stream.", 7)
                    ? "every rank holds every client's stream: a smaller stream.memory, fewer clients or samples"
                    : "more ranks (fewer clients each), fewer federation.clients, or a smaller model");
@@ -409,7 +429,10 @@ static int setup_energy(hf_run_t *x)
         hf_energy_set_batteries(x->en, x->battery_j, &x->ddeal);
     }
     hf_energy_bound_clients(x->en, (double)p->rounds * x->m);  /* the most clients ever planned */
-    hf_energy_ckpt_register(x->en, x->first_client, (long)x->strat.st->upload_factor * x->model.nparams);
+    hf_energy_ckpt_register(x->en, x->first_client, x->last_client,
+                            (long)x->strat.st->upload_factor * x->model.nparams,
+                            hf_run_clients_seen(p, c, x->m, x->last_client - x->first_client),
+                            hf_run_clients_seen(p, c, x->m, N));
     if (hf_energy_scheduler(x->en) != HF_SCHED_AWARE) return 0;
     if (x->vol || !(x->sel->pol->needs & HF_SEL_POPULATION))
         return hf_key_err(c, "energy.scheduler", "carbon-aware selects the clients itself: it needs "
@@ -438,9 +461,7 @@ int hf_run_setup(hf_run_t *x, const hf_fed_opts_t *o, MPI_Comm comm)
     if (!rc) rc = hf_run_agree(setup_model(x), comm);
     if (rc) return rc;
     int N = p->clients;
-    const hf_select_policy_t *pol = hf_select_policy_find(hf_conf_get(o->conf, "selection.policy"));
-    x->m = p->decentralized || (pol && (pol->needs & HF_SEL_VARIABLE))
-           ? N : hf_devices_nselect(&p->devs, p->clients_per_round, N);  /* ⌈f·K⌉; poisson: up to N */
+    x->m = round_clients(p, o->conf);  /* ⌈f·K⌉; poisson: up to N */
     x->first_client = hf_run_first_client(x->rank, x->size, N);
     x->last_client = hf_run_first_client(x->rank + 1, x->size, N);
     hf_client_rows_build(x);

@@ -54,16 +54,16 @@ typedef struct {
 
 static int init_ditto(hf_strat_t *s, struct hf_run *x)
 {
-    (void)x;
     ditto_t *d = hf_calloc(1, sizeof *d);
-    hf_client_vecs_init(&d->v, s);
+    hf_client_vecs_init(&d->v, s, s->P);
     d->lambda = (float)hf_conf_float(s->conf, "ditto.lambda");
     d->scale = (float)(1.0 / (1.0 + (double)s->p->lr * (double)d->lambda));
     s->state = d;
-    d->fscale = hf_calloc((size_t)s->nclients, sizeof(double));  /* m ≤ N plan entries */
-    for (int i = 0; i < s->nclients; i++) d->fscale[i] = 2.0;
+    int np = x && x->m > 0 ? x->m : s->nclients;  /* plan entries: at most x->m a round */
+    d->fscale = hf_calloc((size_t)np, sizeof(double));
+    for (int i = 0; i < np; i++) d->fscale[i] = 2.0;
     s->grad_active = 0;  /* on only while a personal model trains */
-    s->state_bytes_max = (uint64_t)s->nclients * (uint64_t)s->P * sizeof(float);
+    s->state_bytes_max = (uint64_t)s->client_bound_all * (uint64_t)s->P * sizeof(float);  /* the v_k */
     return 0;
 }
 

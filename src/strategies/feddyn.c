@@ -42,12 +42,12 @@ static int init_feddyn(hf_strat_t *s, struct hf_run *x)
     (void)x;
     feddyn_t *f = hf_calloc(1, sizeof *f);
     f->H = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    hf_client_vecs_init(&f->hist, s);
+    hf_client_vecs_init(&f->hist, s, s->P);
     f->nbar = (double)(s->off[s->nclients] - s->off[0]) / (double)s->nclients;
     f->alpha = (float)hf_conf_float(s->conf, "feddyn.alpha");
     s->state = f;
     s->grad_active = f->alpha != 0.0f;
-    s->state_bytes_max = ((uint64_t)s->nclients + 1) * (uint64_t)s->P * sizeof(float);
+    s->state_bytes_max = ((uint64_t)s->client_bound_all + 1) * (uint64_t)s->P * sizeof(float);  /* H, the hist_k */
     return 0;
 }
 

@@ -98,8 +98,7 @@ static int init_fedem(hf_strat_t *s, struct hf_run *x)
         hf_rng_init(&r, s->p->seed, HF_RNG_FEDEM, (uint64_t)m, 0);
         hf_model_init_params(&x->model, f->comps + (size_t)m * P, hf_rng_u64(&r));
     }
-    hf_client_vecs_init(&f->pi, s);
-    f->pi.P = f->M;  /* π_k: M floats a client */
+    hf_client_vecs_init(&f->pi, s, f->M);  /* π_k: M floats a client */
     long toff[HF_MAX_TENSORS + 1];
     for (int i = 0; i < x->model.ntensors; i++) toff[i] = x->model.tensors[i].off;
     toff[x->model.ntensors] = s->P;
@@ -114,9 +113,10 @@ static int init_fedem(hf_strat_t *s, struct hf_run *x)
     f->logits = hf_malloc(M * HF_EVAL_CHUNK * (size_t)f->C * sizeof(float));
     f->uniform = hf_malloc(M * sizeof(float));
     for (int m = 0; m < f->M; m++) f->uniform[m] = 1.0f / (float)f->M;
-    f->scale = hf_malloc((size_t)s->nclients * sizeof(double));  /* m ≤ N plan entries */
-    for (int i = 0; i < s->nclients; i++) f->scale[i] = f->M;
-    s->state_bytes_max = (uint64_t)M * (P + (uint64_t)s->nclients) * sizeof(float);
+    int np = x->m > 0 ? x->m : s->nclients;  /* plan entries: at most x->m a round */
+    f->scale = hf_malloc((size_t)np * sizeof(double));
+    for (int i = 0; i < np; i++) f->scale[i] = f->M;
+    s->state_bytes_max = (uint64_t)M * (P + (uint64_t)s->client_bound_all) * sizeof(float);
     return 0;
 }
 

@@ -14,6 +14,8 @@
 #include "strategy.h"
 #include "agg.h"
 #include "checkpoint.h"
+#include "cstore.h"
+#include "run.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <math.h>
@@ -84,39 +86,32 @@ void hf_weights_count(hf_strat_t *s, hf_plan_t *pl)
 
 /* ---------------------------------------------------- per-client state --- */
 
-void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s)
+void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s, long floats)
 {
-    cv->first = s->first_client;
-    cv->n = s->last_client - s->first_client;
-    cv->P = s->P;
-    cv->v = hf_calloc((size_t)HF_MAX(cv->n, 1), sizeof(float *));
+    cv->P = floats;
+    cv->bound_all = s->client_bound_all;
+    cv->s = hf_calloc(1, sizeof *cv->s);
+    hf_cvecs_init(cv->s, s->first_client, s->last_client - s->first_client, s->client_bound,
+                  (size_t)floats * sizeof(float));
 }
 
-float *hf_client_vecs_get(hf_client_vecs_t *cv, int k, int create)
-{
-    float **slot = &cv->v[k - cv->first];
-    if (!*slot && create) *slot = hf_alloc_aligned((size_t)cv->P * sizeof(float));
-    return *slot;
-}
+float *hf_client_vecs_get(hf_client_vecs_t *cv, int k, int create) { return hf_cvecs_get(cv->s, k, create); }
 
 uint64_t hf_client_vecs_bytes(const hf_client_vecs_t *cv)
 {
-    uint64_t b = 0;
-    for (int i = 0; i < cv->n; i++)
-        if (cv->v[i]) b += (uint64_t)cv->P * sizeof(float);
-    return b;
+    return (uint64_t)hf_cvecs_count(cv->s) * (uint64_t)cv->P * sizeof(float);
 }
 
 void hf_client_vecs_ckpt(hf_client_vecs_t *cv, const char *name)
 {
-    hf_ckpt_register_client_ptrs(name, (void **)cv->v, (size_t)cv->P * sizeof(float));
+    hf_ckpt_register_client_vecs(name, cv->s, cv->bound_all);
 }
 
 void hf_client_vecs_free(hf_client_vecs_t *cv)
 {
-    for (int i = 0; cv->v && i < cv->n; i++) free(cv->v[i]);
-    free(cv->v);
-    cv->v = NULL;
+    if (cv->s) hf_cvecs_free(cv->s);
+    free(cv->s);
+    cv->s = NULL;
 }
 
 /* ------------------------------------------------------------------ setup -- */
@@ -136,6 +131,13 @@ int hf_strat_init(hf_strat_t *s, const hf_params_t *p, const hf_conf_t *conf, st
     s->first_client = first;
     s->last_client = last;
     s->comm = comm;
+    /* per-client state for the clients that may take part (a run: x->m clients a round) */
+    s->client_bound = last - first;
+    s->client_bound_all = nclients;
+    if (x && x->m > 0) {
+        s->client_bound = hf_run_clients_seen(p, conf, x->m, last - first);
+        s->client_bound_all = hf_run_clients_seen(p, conf, x->m, nclients);
+    }
     MPI_Comm_rank(comm, &s->rank);
     s->grad_active = s->st->grad_hook != NULL;
     return s->st->init ? s->st->init(s, x) : 0;

@@ -30,9 +30,9 @@ static int init_scaffold(hf_strat_t *s, struct hf_run *x)
     (void)x;
     scaffold_t *sc = hf_calloc(1, sizeof *sc);
     sc->c = hf_alloc_aligned((size_t)s->P * sizeof(float));
-    hf_client_vecs_init(&sc->ck, s);
+    hf_client_vecs_init(&sc->ck, s, s->P);
     s->state = sc;
-    s->state_bytes_max = ((uint64_t)s->nclients + 1) * (uint64_t)s->P * sizeof(float);
+    s->state_bytes_max = ((uint64_t)s->client_bound_all + 1) * (uint64_t)s->P * sizeof(float);  /* c, the c_k */
     return 0;
 }
 

@@ -184,6 +184,9 @@ struct hf_strat {
     uint64_t side_up, side_down;    /* bytes a selected client sends / receives each round besides its
                                      * model (FedGen: label counts up, generator down); set by init, plan */
     uint64_t state_bytes_max;       /* worst-case bytes of persistent state, all ranks */
+    double client_bound;            /* the most hosted clients that may ever take part (hf_run_clients_seen;
+                                     * every hosted client outside a run) */
+    double client_bound_all;        /* the same for all ranks' clients */
 };
 
 /* Fill p's strategy fields from c and check cross-key rules (called by
@@ -239,20 +242,27 @@ static inline long hf_strat_nk(const hf_strat_t *s, int k)
 }
 
 /* Per-client vectors of P floats for the clients this rank hosts, allocated at
- * a client's first use (zero until then): SCAFFOLD's c_k, FedDyn's history.
- * Memory grows with the clients that ever participated. */
+ * a client's first use (zero until then): SCAFFOLD's c_k, FedDyn's history,
+ * Ditto's v_k, FedEM's π_k.  Kept sparsely (hf_cvecs_t, cstore.h) for at most
+ * s->client_bound clients: memory grows with the clients that ever took part,
+ * not with the population. */
 typedef struct {
-    float **v;                      /* [k − first] → P floats, NULL = still zero */
-    int first, n;                   /* hosted clients [first, first + n) */
-    long P;
+    struct hf_cvecs *s;             /* the store (cstore.h) */
+    long P;                         /* floats a vector */
+    double bound_all;               /* the most clients of all ranks that may have one (checkpoint) */
 } hf_client_vecs_t;
-void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s);
-/* Client k's vector; NULL while zero unless create. */
+void hf_client_vecs_init(hf_client_vecs_t *cv, const hf_strat_t *s, long floats);
+/* Client k's vector (`floats` floats); NULL while zero unless create. */
 float *hf_client_vecs_get(hf_client_vecs_t *cv, int k, int create);
 uint64_t hf_client_vecs_bytes(const hf_client_vecs_t *cv);
 /* Register them for checkpoints under `name` (checkpoint.h). */
 void hf_client_vecs_ckpt(hf_client_vecs_t *cv, const char *name);
 void hf_client_vecs_free(hf_client_vecs_t *cv);
+/* The most of a rank's `hosted` clients that may ever take part in a run of
+ * p->rounds rounds of at most m clients (the engine's x->m: ⌈f·K⌉ with its
+ * over-selection, N for Poisson sampling): min(hosted, rounds · m); every
+ * hosted client in async and decentralized modes (setup.c). */
+double hf_run_clients_seen(const hf_params_t *p, const hf_conf_t *c, int m, int hosted);
 
 /* The fixed-point aggregator of uploads of f models (the tensor offsets toff
  * repeated f times): the engine's has f = upload_factor, FedEM's f = M. */

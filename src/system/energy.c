@@ -67,7 +67,7 @@ struct hf_energy {
     int count_idle;
     hf_comp_cfg_t comp;     /* energy.compress for every upload */
     hf_comp_cfg_t adapt_comp;  /* the QSGD codec of the compress strategy */
-    float **topk_mem;       /* per client error-feedback memory (hosting rank, lazily; top-k only) */
+    hf_cvecs_t topk_mem;    /* hosted clients' error-feedback memory, for those that uploaded (top-k only) */
     long nparams_mem;
     char rapl_root[4096];
     int measure;
@@ -248,7 +248,6 @@ hf_energy_t *hf_energy_new(const hf_conf_t *c, uint64_t seed, int nclients, int 
     e->count_idle = hf_conf_bool(c, "energy.count_idle");
     e->comp.kind = hf_comp_parse(hf_conf_get(c, "energy.compress"));
     if (e->comp.kind < 0) e->comp.kind = HF_COMP_NONE;
-    if (e->comp.kind == HF_COMP_TOPK) e->topk_mem = hf_calloc((size_t)nclients, sizeof(float *));
     e->comp.qsgd_levels = (int)hf_conf_int(c, "energy.qsgd_levels");
     e->comp.qsgd_bucket = (int)hf_conf_int(c, "energy.qsgd_bucket");
     e->comp.topk_ratio = hf_conf_float(c, "energy.topk_ratio");
@@ -265,8 +264,7 @@ void hf_energy_free(hf_energy_t *e)
 {
     if (!e) return;
     hf_carbon_free(&e->carbon);
-    for (int k = 0; k < e->nclients && e->topk_mem; k++) free(e->topk_mem[k]);
-    free(e->topk_mem);
+    hf_cvecs_free(&e->topk_mem);
     hf_deal_free(&e->deal);
     hf_cstore_free(&e->spent);
     free(e->region);
@@ -286,14 +284,18 @@ void hf_energy_set_batteries(hf_energy_t *e, const double *battery_j, const hf_d
     e->classes = classes;
 }
 
-void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats)
+void hf_energy_ckpt_register(hf_energy_t *e, int first_client, int last_client, long upload_floats, double bound,
+                             double bound_all)
 {
     if (e->has_budget)  /* without budgets every client's stays infinite: nothing to save */
         hf_cstore_ckpt_register(&e->spent, "energy_budget_state");
     hf_ckpt_register("energy_carbon_spent", &e->carbon_spent, sizeof(double));
-    if (e->comp.kind == HF_COMP_TOPK)  /* top-k's error-feedback memory of the hosted clients */
-        hf_ckpt_register_client_ptrs("energy_topk_memory", (void **)(e->topk_mem + first_client),
-                                     (size_t)upload_floats * sizeof(float));
+    if (e->comp.kind == HF_COMP_TOPK) {  /* top-k's error-feedback memory of the hosted clients */
+        hf_cvecs_free(&e->topk_mem);
+        hf_cvecs_init(&e->topk_mem, first_client, last_client - first_client, bound,
+                      (size_t)upload_floats * sizeof(float));
+        hf_ckpt_register_client_vecs("energy_topk_memory", &e->topk_mem, bound_all);
+    }
 }
 
 /* client k's region and budget: the defaults when no array was needed */
@@ -558,8 +560,12 @@ uint64_t hf_energy_apply(hf_energy_t *e, const hf_eplan_t *pl, int t, float *del
     c.kind = pl->comp;
     float *mem = NULL;
     if (c.kind == HF_COMP_TOPK) {
-        if (!e->topk_mem[pl->client]) e->topk_mem[pl->client] = hf_calloc((size_t)n, sizeof(float));
-        mem = e->topk_mem[pl->client];
+        if ((size_t)n * sizeof(float) > e->topk_mem.bytes) {
+            fprintf(stderr, "hetfl: internal error: top-k memory of %ld floats for an upload of %ld\n",
+                    (long)(e->topk_mem.bytes / sizeof(float)), n);
+            abort();
+        }
+        mem = hf_cvecs_get(&e->topk_mem, pl->client, 1);  /* zero at the client's first upload */
     }
     hf_rng_t r;
     hf_rng_init(&r, e->seed, HF_RNG_COMPRESS, (uint64_t)t, (uint64_t)pl->client);

@@ -108,9 +108,12 @@ void hf_energy_set_batteries(hf_energy_t *e, const double *battery_j, const hf_d
 void hf_energy_bound_clients(hf_energy_t *e, double clients);
 /* Register the persistent budget state (remaining J, refill periods, carbon
  * spent) and, with energy.compress = topk, the hosted clients' error-feedback
- * memory (upload_floats each; first_client: this rank's first) with the
- * checkpoint registry (checkpoint.h); every rank. */
-void hf_energy_ckpt_register(hf_energy_t *e, int first_client, long upload_floats);
+ * memory (upload_floats each, this rank's clients [first_client, last_client))
+ * with the checkpoint registry (checkpoint.h); every rank, before the first
+ * round.  The memory is kept sparsely (hf_cvecs_t, cstore.h) for at most
+ * `bound` of the hosted clients and `bound_all` of all (hf_run_clients_seen). */
+void hf_energy_ckpt_register(hf_energy_t *e, int first_client, int last_client, long upload_floats, double bound,
+                             double bound_all);
 
 /* Accessors for the results file and the header. */
 const char *hf_energy_region_name(const hf_energy_t *e, int client);
