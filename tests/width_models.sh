@@ -9,6 +9,9 @@
 #     own training, keyed as the engine's, so the check fails without it);
 #     dkt at width 1 without distillation or masked loss equals D-PSGD within
 #     1e-5 (dkt adds the update to the model, D-PSGD copies it: float rounding);
+#   - HeteroFL (levels a-c) and FjORD (with self-distillation) on the CNN are
+#     bitwise identical on 1, 2 and 3 ranks (the suites heterofl-cnn and
+#     fjord-cnn; on the ResNet: tests/resnet.sh);
 #   - FedDF (groups a1-c1, 5 distillation steps) on the CNN and dkt (levels
 #     a-c, 2 steps) on the ResNet are bitwise identical on 1 and 3 ranks, and
 #     across a resume on 3 ranks from a checkpoint written on 2 (against the
@@ -87,6 +90,10 @@ run1 dkt1 "${DKT[@]}" --set heterofl.levels=a --set dkt.steps=0 --set heterofl.m
 check "cnn: dkt at width 1, no distillation, no masked loss == D-PSGD within 1e-5" close "$TMP/dpsgd.h5" "$TMP/dkt1.h5" 1e-5
 
 ranks13 cnn-feddf "${FEDDF[@]}"
+# HeteroFL (levels a-c) and FjORD (self-distillation) on the CNN on 1, 2 and 3
+# ranks (on the ResNet: tests/resnet.sh)
+ranks_equal cnn-heterofl "$S" --set federation.strategy=heterofl
+ranks_equal cnn-fjord-kd "$S" --set federation.strategy=fjord --set fjord.kd=yes
 ranks13 resnet-dkt "${RESNET[@]}" "${DKT[@]}"
 check "cnn: feddf's distillation changes the model" \
   differ "$TMP/cnn-feddf-1.h5" "$TMP/cnn-df1.h5" --ignore-key feddf.groups --ignore-key feddf.steps
