@@ -7,6 +7,7 @@
  */
 #ifndef HF_DATA_H
 #define HF_DATA_H
+#include "rng.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -226,5 +227,53 @@ static inline long hf_partition_holdout_count(long n, double frac)
     long h = (long)(frac * (double)n);
     return h < n ? h : (n > 0 ? n - 1 : 0);
 }
+
+/* Partitions on demand (data.on_demand with data.partition = iid or
+ * dirichlet): client k's sample ids computed from (seed, k) alone, in O(n_k)
+ * time and O(1) memory per client, never stored for the population.
+ * Sizes: n_k = per_client for every client, or (per_client = 0) the
+ * materialised iid partition's, ⌊M/N⌋ and one more for the first M mod N
+ * clients (needs N <= M).  Client k's window of the circle [0, M) starts at
+ * off_k = k·per_client (or k·⌊M/N⌋ + min(k, M mod N)).
+ *   iid        client k holds π(off_k + j mod M), j < n_k, π the keyed
+ *              bijection of [0, M) from (seed, PARTITION, 0, 4): a partition
+ *              when N·n <= M; beyond, sample π(p) is held by ⌊N·n/M⌋ clients,
+ *              one more when p < N·n mod M (the windows wrap around).
+ *   dirichlet  p_k ~ Dir(alpha) over the C classes from (seed, PARTITION, k, 5);
+ *              class counts = n_k·p_k rounded by largest remainder (ties: the
+ *              lower class), then capped at the class's M_c samples, the excess
+ *              moved to the classes with room in decreasing p_k (ties: lower
+ *              class); client k's class-c samples are π_c((o + j) mod M_c),
+ *              j < cnt_c, π_c the keyed bijection of class c's M_c samples
+ *              (their ids in increasing order; the C round-key sets the next
+ *              4C draws of (seed, PARTITION, 0, 6)), o = ⌊(off_k mod M)·M_c/M⌋
+ *              (its window's place scaled to the class).  Samples may be
+ *              shared between clients; a client never holds one twice.
+ * Memory: the ids sorted by class (8 M bytes, dirichlet only) and C bijections. */
+typedef struct {
+    int dirichlet;           /* 0: iid */
+    long m;                  /* training samples M */
+    int nclients;
+    long per_client;         /* 0: ⌊M/N⌋ (+1 for the first M mod N clients) */
+    uint64_t seed;
+    double alpha;
+    int n_classes;
+    hf_rng_bij_t bij;        /* iid: over [0, M) */
+    hf_rng_bij_t *cbij;      /* dirichlet: one per class (n = max(M_c, 1)) */
+    long *byclass, *cstart;  /* dirichlet: ids stably sorted by label; class offsets (C + 1) */
+} hf_odpart_t;
+/* HF_EINPUT: M < 1 or M >= 2^32, N < 1, per_client > M, per_client = 0 and
+ * N > M, labels out of [0, n_classes) (dirichlet), alpha not finite > 0. */
+int hf_odpart_init(hf_odpart_t *o, int dirichlet, const int *y, long m, int n_classes, int nclients,
+                   long per_client, double alpha, uint64_t seed);
+void hf_odpart_free(hf_odpart_t *o);
+long hf_odpart_size(const hf_odpart_t *o, long k);
+/* Start of client k's window on the circle (before the mod M). */
+long hf_odpart_offset(const hf_odpart_t *o, long k);
+/* dirichlet: client k's samples of each class, cnt[0..C) (sum n_k). */
+void hf_odpart_counts(const hf_odpart_t *o, long k, long *cnt);
+/* Client k's n_k sample ids into idx (iid: in window order; dirichlet: class by
+ * class, each in window order).  cnt: C longs of scratch (dirichlet; NULL for iid). */
+void hf_odpart_client(const hf_odpart_t *o, long k, long *idx, long *cnt);
 
 #endif

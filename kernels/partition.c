@@ -17,6 +17,9 @@
  *              client holds >= min_size samples, at most HF_DIRICHLET_MAX_TRIES
  *              attempts.  Attempt t draws from stream (seed, PARTITION, t, 3).
  *
+ *   on demand  hf_odpart_*: iid and dirichlet computed per client from (seed, k)
+ *              (data.h: sizes, windows, what is shared between clients).
+ *
  *   holdout    hf_partition_holdout: a per-client test split taken out of an
  *              existing partition (data.client_test_fraction).
  *   by rank    hf_partition_by_rank: an existing partition's client blocks
@@ -38,7 +41,7 @@
 #define HF_DIRICHLET_MAX_TRIES 1000
 
 /* Stream tags (the rng key's last word) of the three methods. */
-enum { PART_IID = 1, PART_SHARDS = 2, PART_DIRICHLET = 3 };
+enum { PART_IID = 1, PART_SHARDS = 2, PART_DIRICHLET = 3, PART_OD_IID = 4, PART_OD_MIX = 5, PART_OD_CLASS = 6 };
 
 static void part_alloc(hf_partition_t *p, int nclients, long n)
 {
@@ -265,6 +268,144 @@ int hf_partition_dirichlet(const int *y, long n, int n_classes, int nclients, do
     free(pr);
     free(elig);
     return rc;
+}
+
+/* ------------------------------------------------ partitions on demand --- */
+
+int hf_odpart_init(hf_odpart_t *o, int dirichlet, const int *y, long m, int n_classes, int nclients,
+                   long per_client, double alpha, uint64_t seed)
+{
+    memset(o, 0, sizeof *o);
+    if (m < 1 || m > (long)UINT32_MAX)
+        return hf_seterr(HF_EINPUT, "partition on demand: %ld training samples, must be in [1, 2^32)", m);
+    if (nclients < 1)
+        return hf_seterr(HF_EINPUT, "partition on demand: number of clients %d must be >= 1", nclients);
+    if (per_client < 0 || per_client > m)
+        return hf_seterr(HF_EINPUT, "partition on demand: %ld samples a client, must be in [0, %ld] (the "
+                         "training samples)", per_client, m);
+    if (per_client == 0 && nclients > m)
+        return hf_seterr(HF_EINPUT, "partition on demand: %d clients share %ld training samples: at most one "
+                         "client a sample when the sizes follow the materialised iid partition", nclients, m);
+    *o = (hf_odpart_t){.dirichlet = dirichlet, .m = m, .nclients = nclients, .per_client = per_client,
+                       .seed = seed, .alpha = alpha, .n_classes = n_classes};
+    hf_rng_t r;
+    if (!dirichlet) {
+        hf_rng_init(&r, seed, HF_RNG_PARTITION, 0, PART_OD_IID);
+        hf_rng_bij_init(&o->bij, &r, (uint32_t)m);
+        return HF_OK;
+    }
+    if (!(alpha > 0) || isinf(alpha))
+        return hf_seterr(HF_EINPUT, "partition on demand: dirichlet alpha %g must be finite and > 0", alpha);
+    if (n_classes < 1 || !y)
+        return hf_seterr(HF_EINPUT, "partition on demand: dirichlet needs labels and >= 1 class");
+    int maxl;
+    int rc = check_labels("on demand", y, m, n_classes, &maxl);
+    if (rc) return rc;
+    o->byclass = hf_malloc((size_t)m * sizeof(long));
+    o->cstart = hf_malloc(((size_t)n_classes + 1) * sizeof(long));
+    sort_by_label(y, m, n_classes, o->byclass, o->cstart);
+    o->cbij = hf_malloc((size_t)n_classes * sizeof *o->cbij);
+    hf_rng_init(&r, seed, HF_RNG_PARTITION, 0, PART_OD_CLASS);
+    for (int c = 0; c < n_classes; c++)
+        hf_rng_bij_init(&o->cbij[c], &r, (uint32_t)HF_MAX(o->cstart[c + 1] - o->cstart[c], 1));
+    return HF_OK;
+}
+
+void hf_odpart_free(hf_odpart_t *o)
+{
+    free(o->cbij);
+    free(o->byclass);
+    free(o->cstart);
+    memset(o, 0, sizeof *o);
+}
+
+long hf_odpart_size(const hf_odpart_t *o, long k)
+{
+    if (o->per_client) return o->per_client;
+    return o->m / o->nclients + (k < o->m % o->nclients);
+}
+
+long hf_odpart_offset(const hf_odpart_t *o, long k)
+{
+    if (o->per_client) return k * o->per_client;
+    long rem = o->m % o->nclients;
+    return k * (o->m / o->nclients) + HF_MIN(k, rem);
+}
+
+typedef struct { double key; int c; } od_rank_t;
+
+/* Larger key first; equal keys: lower class first. */
+static int cmp_od_rank(const void *a, const void *b)
+{
+    const od_rank_t *x = a, *z = b;
+    if (x->key != z->key) return (x->key < z->key) - (x->key > z->key);
+    return (x->c > z->c) - (x->c < z->c);
+}
+
+void hf_odpart_counts(const hf_odpart_t *o, long k, long *cnt)
+{
+    int C = o->n_classes;
+    long n = hf_odpart_size(o, k), given = 0;
+    double *p = hf_malloc((size_t)C * sizeof(double));
+    od_rank_t *rk = hf_malloc((size_t)C * sizeof *rk);
+    hf_rng_t r;
+    hf_rng_init(&r, o->seed, HF_RNG_PARTITION, (uint64_t)k, PART_OD_MIX);
+    hf_rng_dirichlet(&r, o->alpha, C, p);
+    for (int c = 0; c < C; c++) {
+        double v = (double)n * p[c];
+        cnt[c] = HF_MIN((long)v, n);
+        given += cnt[c];
+        rk[c] = (od_rank_t){v - (double)cnt[c], c};
+    }
+    /* largest remainder: the n − Σ⌊n p_c⌋ samples left go to the largest fractions
+     * (a sum of floors over n, from rounding, takes back from the smallest) */
+    qsort(rk, (size_t)C, sizeof *rk, cmp_od_rank);
+    for (int i = 0; given < n; i = (i + 1) % C, given++) cnt[rk[i].c]++;
+    for (int i = C - 1; given > n; i = (i + C - 1) % C)
+        if (cnt[rk[i].c] > 0) { cnt[rk[i].c]--; given--; }
+    /* a class holds M_c samples: the excess to the classes with room, larger p_k first */
+    long excess = 0;
+    for (int c = 0; c < C; c++) {
+        long mc = o->cstart[c + 1] - o->cstart[c];
+        if (cnt[c] > mc) { excess += cnt[c] - mc; cnt[c] = mc; }
+        rk[c] = (od_rank_t){p[c], c};
+    }
+    if (excess > 0) {
+        qsort(rk, (size_t)C, sizeof *rk, cmp_od_rank);
+        for (int i = 0; i < C && excess > 0; i++) {
+            int c = rk[i].c;
+            long add = HF_MIN(o->cstart[c + 1] - o->cstart[c] - cnt[c], excess);
+            cnt[c] += add;
+            excess -= add;
+        }
+    }
+    free(p);
+    free(rk);
+}
+
+void hf_odpart_client(const hf_odpart_t *o, long k, long *idx, long *cnt)
+{
+    long n = hf_odpart_size(o, k), M = o->m;
+    uint64_t pos0 = (uint64_t)(hf_odpart_offset(o, k) % M);  /* the window's place on the circle */
+    if (!o->dirichlet) {
+        for (long j = 0; j < n; j++) {
+            uint64_t q = pos0 + (uint64_t)j;
+            idx[j] = hf_rng_bij_at(&o->bij, (uint32_t)(q >= (uint64_t)M ? q - (uint64_t)M : q));
+        }
+        return;
+    }
+    hf_odpart_counts(o, k, cnt);
+    long w = 0;
+    for (int c = 0; c < o->n_classes; c++) {
+        uint64_t mc = (uint64_t)(o->cstart[c + 1] - o->cstart[c]);
+        if (cnt[c] <= 0) continue;
+        uint64_t start = pos0 * mc / (uint64_t)M;  /* < 2^64: both below 2^32 */
+        const long *ids = o->byclass + o->cstart[c];
+        for (long j = 0; j < cnt[c]; j++) {
+            uint64_t q = (start + (uint64_t)j) % mc;
+            idx[w++] = ids[hf_rng_bij_at(&o->cbij[c], (uint32_t)q)];
+        }
+    }
 }
 
 void hf_partition_holdout(hf_partition_t *p, double frac, uint64_t seed, hf_partition_t *test)

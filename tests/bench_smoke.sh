@@ -34,6 +34,9 @@ if [ "$have_fmnist" = 1 ]; then
   check "round: framework overhead share" has "^framework overhead .*target <= 10%: $verdict"
   check "hdf5: in-run share of the round" has "^quickstart, .*of the round +target <= 5%: $verdict"
   check "hdf5: writer-alone share" has "^writer alone, .*target <= 5%: $verdict"
+  check "scale: Fashion-MNIST on demand, two populations measured" \
+    test "$(grep -Ec '^fmnist [0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB' "$TMP/all.txt")" = 2
+  check "scale: Fashion-MNIST on demand, registered-clients ratio" has "^fmnist: registered x10 .*round time x[0-9.]+ .*$verdict"
   for B in 10 64; do
     check "peer: B=$B ratio or a clean skip" has "^$B +[0-9.]+ +([0-9.]+ .*x .*$verdict, $verdict|- .*pytorch peer skipped)"
   done

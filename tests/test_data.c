@@ -1181,6 +1181,225 @@ static void test_partition_by_rank(void)
     free(y);
 }
 
+/* ---- partitions on demand (hf_odpart_*, data.on_demand) ---- */
+
+/* The network of test_rng's pinned images: keys 1, 2, 3, 4 over [0, 10) maps
+ * 0..9 to 3 8 9 0 4 5 6 1 7 2 (an independent Python transcription). */
+static const long od_pi10[10] = {3, 8, 9, 0, 4, 5, 6, 1, 7, 2};
+/* keys 0x0123456789abcdef, 7, 11, 13 over [0, 5): 3 0 1 2 4 */
+static const long od_pi5[5] = {3, 0, 1, 2, 4};
+
+/* IID on demand: sizes, windows and sample ids by hand from the bijection's
+ * known images; a partition when N·n <= M; the wrap-around count beyond. */
+static void test_odpart_iid(void)
+{
+    hf_odpart_t o;
+    /* M = 10, N = 3, sizes by the materialised rule: 4, 3, 3 at offsets 0, 4, 7 */
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 0, NULL, 10, 0, 3, 0, 0, 1), HF_OK);
+    o.bij = (hf_rng_bij_t){.key = {1, 2, 3, 4}, .n = 10, .half = 2};
+    static const long want3[3][4] = {{3, 8, 9, 0}, {4, 5, 6}, {1, 7, 2}};
+    static const long size3[3] = {4, 3, 3}, off3[3] = {0, 4, 7};
+    long ids[1000];
+    for (int k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL(hf_odpart_size(&o, k), size3[k]);
+        CU_ASSERT_EQUAL(hf_odpart_offset(&o, k), off3[k]);
+        hf_odpart_client(&o, k, ids, NULL);
+        for (int j = 0; j < size3[k]; j++) CU_ASSERT_EQUAL(ids[j], want3[k][j]);
+    }
+    hf_odpart_free(&o);
+    /* 4 samples a client, N = 4: 16 > 10 positions wrap around: client 2 holds
+     * π(8), π(9), π(0), π(1); positions 0..5 are held twice, 6..9 once */
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 0, NULL, 10, 0, 4, 4, 0, 1), HF_OK);
+    o.bij = (hf_rng_bij_t){.key = {1, 2, 3, 4}, .n = 10, .half = 2};
+    static const long want4[4][4] = {{3, 8, 9, 0}, {4, 5, 6, 1}, {7, 2, 3, 8}, {9, 0, 4, 5}};
+    int held[10] = {0};
+    for (int k = 0; k < 4; k++) {
+        CU_ASSERT_EQUAL(hf_odpart_size(&o, k), 4);
+        hf_odpart_client(&o, k, ids, NULL);
+        for (int j = 0; j < 4; j++) { CU_ASSERT_EQUAL(ids[j], want4[k][j]); held[ids[j]]++; }
+    }
+    for (int p = 0; p < 10; p++) CU_ASSERT_EQUAL(held[od_pi10[p]], p < 6 ? 2 : 1);
+    hf_odpart_free(&o);
+    /* init: the round keys are the first four u64 of (seed, PARTITION, 0, 4) */
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 0, NULL, 1000, 0, 7, 0, 0, 42), HF_OK);
+    hf_rng_t r;
+    hf_rng_init(&r, 42, HF_RNG_PARTITION, 0, 4);
+    for (int j = 0; j < 4; j++) CU_ASSERT_EQUAL(o.bij.key[j], hf_rng_u64(&r));
+    CU_ASSERT_EQUAL(o.bij.n, 1000);
+    CU_ASSERT_EQUAL(o.bij.half, 5);  /* 4^5 = 1024 >= 1000 > 4^4 */
+    /* M = 1000, N = 7: 143 for the first 6 (1000 mod 7), 142 for the last; every id once */
+    int *hit = calloc(1000, sizeof(int));
+    long tot = 0;
+    for (int k = 0; k < 7; k++) {
+        long n = hf_odpart_size(&o, k);
+        CU_ASSERT_EQUAL(n, k < 6 ? 143 : 142);
+        hf_odpart_client(&o, k, ids, NULL);
+        for (long j = 0; j < n; j++) hit[ids[j]]++;
+        tot += n;
+    }
+    CU_ASSERT_EQUAL(tot, 1000);
+    int once = 0;
+    for (int i = 0; i < 1000; i++) once += hit[i] == 1;
+    CU_ASSERT_EQUAL(once, 1000);
+    hf_odpart_free(&o);
+    /* 100 a client: 9 clients hold 900 distinct ids; 25 clients (2,500 > 1,000)
+     * hold each id ⌊2.5⌋ = 2 times, 3 times for the 500 ids at positions < 500 */
+    int *ncl = calloc(1000, sizeof(int));
+    for (int N = 9; N <= 25; N += 16) {
+        CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 0, NULL, 1000, 0, N, 100, 0, 42), HF_OK);
+        memset(hit, 0, 1000 * sizeof(int));
+        for (int k = 0; k < N; k++) {
+            hf_odpart_client(&o, k, ids, NULL);
+            for (int j = 0; j < 100; j++) hit[ids[j]]++;
+        }
+        memset(ncl, 0, 1000 * sizeof(int));
+        for (int i = 0; i < 1000; i++) ncl[hit[i]]++;
+        if (N == 9) CU_ASSERT(ncl[1] == 900 && ncl[0] == 100);
+        if (N == 25) CU_ASSERT(ncl[2] == 500 && ncl[3] == 500);
+        for (int i = 0; i < 500; i++) CU_ASSERT_EQUAL(hit[hf_rng_bij_at(&o.bij, (uint32_t)i)], N == 9 ? 1 : 3);
+        hf_odpart_free(&o);
+    }
+    free(ncl);
+    free(hit);
+    /* refused: more a client than samples, more clients than samples with the default sizes */
+    CU_ASSERT_EQUAL(hf_odpart_init(&o, 0, NULL, 10, 0, 3, 11, 0, 1), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_odpart_init(&o, 0, NULL, 10, 0, 11, 0, 0, 1), HF_EINPUT);
+    CU_ASSERT_EQUAL(hf_odpart_init(&o, 0, NULL, 10, 0, 11, 1, 0, 1), HF_OK);
+    hf_odpart_free(&o);
+}
+
+/* The reference rule of the class counts: n·p_c rounded by largest remainder
+ * (ties: lower class), then capped at cap[c], the excess to the classes with
+ * room in decreasing p (ties: lower class).  Selection by repeated scans. */
+static void od_ref_counts(const double *p, int C, long n, const long *cap, long *cnt)
+{
+    double fr[64];
+    int used[64] = {0};
+    long given = 0;
+    for (int c = 0; c < C; c++) { cnt[c] = (long)floor((double)n * p[c]); fr[c] = (double)n * p[c] - (double)cnt[c]; given += cnt[c]; }
+    for (; given < n; given++) {
+        int b = -1;
+        for (int c = 0; c < C; c++) if (!used[c] && (b < 0 || fr[c] > fr[b])) b = c;
+        used[b] = 1;
+        cnt[b]++;
+    }
+    long ex = 0;
+    for (int c = 0; c < C; c++) if (cnt[c] > cap[c]) { ex += cnt[c] - cap[c]; cnt[c] = cap[c]; }
+    memset(used, 0, sizeof used);
+    while (ex > 0) {
+        int b = -1;
+        for (int c = 0; c < C; c++) if (!used[c] && (b < 0 || p[c] > p[b])) b = c;
+        used[b] = 1;
+        long add = HF_MIN(cap[b] - cnt[b], ex);
+        cnt[b] += add;
+        ex -= add;
+    }
+}
+
+/* Dirichlet on demand: class counts against the reference rule, exact counts
+ * in stated cases (a one-class mix capped by its class; near-uniform mixes),
+ * and the sample ids by hand from hand-keyed class bijections. */
+static void test_odpart_dirichlet(void)
+{
+    /* M = 15: class 1 = ids 1, 4, 7, 10, 13; class 0 the other 10 */
+    int y[15];
+    for (int i = 0; i < 15; i++) y[i] = i % 3 == 1;
+    hf_odpart_t o;
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 1, y, 15, 2, 3, 0, 0.5, 9), HF_OK);
+    o.cbij[0] = (hf_rng_bij_t){.key = {1, 2, 3, 4}, .n = 10, .half = 2};
+    o.cbij[1] = (hf_rng_bij_t){.key = {0x0123456789abcdefull, 7, 11, 13}, .n = 5, .half = 2};
+    static const long cls0[10] = {0, 2, 3, 5, 6, 8, 9, 11, 12, 14}, cls1[5] = {1, 4, 7, 10, 13};
+    static const long start0[3] = {0, 3, 6}, start1[3] = {0, 1, 3};  /* ⌊off·M_c/M⌋, off = 0, 5, 10 */
+    const long cap[2] = {10, 5};
+    long ids[64], cnt[64], want[64];
+    for (int k = 0; k < 3; k++) {
+        double p[2];
+        hf_rng_t r;
+        hf_rng_init(&r, 9, HF_RNG_PARTITION, (uint64_t)k, 5);
+        hf_rng_dirichlet(&r, 0.5, 2, p);
+        od_ref_counts(p, 2, 5, cap, want);
+        hf_odpart_client(&o, k, ids, cnt);
+        CU_ASSERT(cnt[0] == want[0] && cnt[1] == want[1]);
+        /* by hand: p_0 = 0.0010, 0.1730, 0.2870 -> 5 p = 0.005 4.995, 0.865 4.135, 1.435 3.565 */
+        static const long hand[3][2] = {{0, 5}, {1, 4}, {1, 4}};
+        CU_ASSERT(cnt[0] == hand[k][0] && cnt[1] == hand[k][1]);
+        long w = 0;
+        for (long j = 0; j < cnt[0]; j++) CU_ASSERT_EQUAL(ids[w++], cls0[od_pi10[(start0[k] + j) % 10]]);
+        for (long j = 0; j < cnt[1]; j++) CU_ASSERT_EQUAL(ids[w++], cls1[od_pi5[(start1[k] + j) % 5]]);
+        printf("(client %d: p %.3f %.3f, counts %ld %ld) ", k, p[0], p[1], cnt[0], cnt[1]);
+    }
+    hf_odpart_free(&o);
+
+    /* 30 samples, classes of 12, 10 and 8 (labels 0 0 1 2 0 1 ... interleaved) */
+    int y3[30];
+    for (int i = 0; i < 30; i++) y3[i] = i < 24 ? i % 3 : (i < 28 ? 0 : 1);
+    const long cap3[3] = {12, 10, 8};  /* 8 + 4, 8 + 2, 8 */
+    /* alpha 1e-4: the whole mix on one class c*; 20 samples: c* takes what it
+     * has, the rest goes to the lowest class with room: c* = 0 -> 12 8 0,
+     * c* = 1 -> 10 10 0, c* = 2 -> 12 0 8 */
+    static const long one[3][3] = {{12, 8, 0}, {10, 10, 0}, {12, 0, 8}};
+    int seen[3] = {0};
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 1, y3, 30, 3, 40, 20, 1e-4, 3), HF_OK);
+    for (int c = 0; c < 3; c++) CU_ASSERT_EQUAL(o.cstart[c + 1] - o.cstart[c], cap3[c]);
+    for (int k = 0; k < 40; k++) {
+        double p[3];
+        hf_rng_t r;
+        hf_rng_init(&r, 3, HF_RNG_PARTITION, (uint64_t)k, 5);
+        hf_rng_dirichlet(&r, 1e-4, 3, p);
+        int cs = p[1] > p[0] ? (p[2] > p[1] ? 2 : 1) : (p[2] > p[0] ? 2 : 0);
+        hf_odpart_client(&o, k, ids, cnt);
+        if (p[cs] > 0.999) {  /* all but rare draws (two gammas of one size) */
+            seen[cs]++;
+            CU_ASSERT(cnt[0] == one[cs][0] && cnt[1] == one[cs][1] && cnt[2] == one[cs][2]);
+        }
+        int lab[3] = {0}, dup = 0;
+        for (int j = 0; j < 20; j++) {
+            lab[y3[ids[j]]]++;
+            for (int i = 0; i < j; i++) dup += ids[i] == ids[j];
+        }
+        CU_ASSERT(lab[0] == cnt[0] && lab[1] == cnt[1] && lab[2] == cnt[2] && dup == 0);
+    }
+    printf("(one-class mixes: %d, %d, %d of 40) ", seen[0], seen[1], seen[2]);
+    CU_ASSERT(seen[0] > 0 && seen[1] > 0 && seen[2] > 0 && seen[0] + seen[1] + seen[2] >= 35);
+    hf_odpart_free(&o);
+    /* alpha 1e6: mixes within 1e-2 of 1/3: 7 samples -> 3 2 2 in some order */
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 1, y3, 30, 3, 4, 7, 1e6, 3), HF_OK);
+    for (int k = 0; k < 4; k++) {
+        hf_odpart_counts(&o, k, cnt);
+        long mx = HF_MAX(cnt[0], HF_MAX(cnt[1], cnt[2])), mn = HF_MIN(cnt[0], HF_MIN(cnt[1], cnt[2]));
+        CU_ASSERT(mx == 3 && mn == 2 && cnt[0] + cnt[1] + cnt[2] == 7);
+    }
+    hf_odpart_free(&o);
+    /* alpha 0.3, 50 clients of 13 (default sizes would be 0: 13 a client), 10 classes */
+    int *yb = make_labels(10, 100, 3);
+    long capb[10];
+    for (int c = 0; c < 10; c++) capb[c] = 100;
+    CU_ASSERT_EQUAL_FATAL(hf_odpart_init(&o, 1, yb, 1000, 10, 50, 13, 0.3, 11), HF_OK);
+    int agree = 1, labels_ok = 1;
+    for (int k = 0; k < 50; k++) {
+        double p[10];
+        hf_rng_t r;
+        hf_rng_init(&r, 11, HF_RNG_PARTITION, (uint64_t)k, 5);
+        hf_rng_dirichlet(&r, 0.3, 10, p);
+        od_ref_counts(p, 10, 13, capb, want);
+        hf_odpart_client(&o, k, ids, cnt);
+        int lab[10] = {0};
+        for (int j = 0; j < 13; j++) lab[yb[ids[j]]]++;
+        for (int c = 0; c < 10; c++) { agree &= cnt[c] == want[c]; labels_ok &= lab[c] == cnt[c]; }
+    }
+    CU_ASSERT(agree);
+    CU_ASSERT(labels_ok);
+    /* the class bijections' keys: the next 4 u64 of (seed, PARTITION, 0, 6), class by class */
+    hf_rng_t r;
+    hf_rng_init(&r, 11, HF_RNG_PARTITION, 0, 6);
+    int keys_ok = 1;
+    for (int c = 0; c < 10; c++)
+        for (int j = 0; j < 4; j++) keys_ok &= o.cbij[c].key[j] == hf_rng_u64(&r);
+    CU_ASSERT(keys_ok);
+    hf_odpart_free(&o);
+    free(yb);
+}
+
 static const hf_cu_test_t tests_idx[] = {
     {"fashion-mnist", test_fmnist, fmnist_skip},
     {"fashion-mnist missing dir", test_fmnist_missing, NULL},
@@ -1191,6 +1410,8 @@ static const hf_cu_test_t tests_idx[] = {
     {"partition shards", test_partition_shards, NULL},
     {"partition dirichlet", test_partition_dirichlet, NULL},
     {"partition by rank", test_partition_by_rank, NULL},
+    {"partition iid on demand: windows of the keyed order, by hand", test_odpart_iid, NULL},
+    {"partition dirichlet on demand: class counts, ids by hand", test_odpart_dirichlet, NULL},
     {0},
 };
 

@@ -12,10 +12,11 @@
 #   - HeteroFL (levels a-c) and FjORD (with self-distillation) on the CNN are
 #     bitwise identical on 1, 2 and 3 ranks (the suites heterofl-cnn and
 #     fjord-cnn; on the ResNet: tests/resnet.sh);
-#   - FedDF (groups a1-c1, 5 distillation steps) on the CNN and dkt (levels
-#     a-c, 2 steps) on the ResNet are bitwise identical on 1 and 3 ranks, and
-#     across a resume on 3 ranks from a checkpoint written on 2 (against the
-#     uninterrupted run on 2 ranks).
+#   - FedDF (groups a1-c1, 5 distillation steps) and dkt (levels a-c, 2
+#     steps) on the CNN and on the ResNet are bitwise identical on 1, 2 and 3
+#     ranks; FedDF on the CNN and dkt on the ResNet also across a resume on 3
+#     ranks from a checkpoint written on 2 (against the uninterrupted run on 2
+#     ranks).
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized
 GEN=$(dirname "$HETFL")/tests/test_datasets
@@ -62,12 +63,14 @@ same() { "$HETFL" compare "$@" > "$TMP/cmp.log" 2>&1 || { cat "$TMP/cmp.log"; re
 differ() { ! "$HETFL" compare "$@" > /dev/null 2>&1; }
 # close A B TOL: every value of /model/final of A and B within TOL (absolute)
 close() { h5diff -d "$3" "$1" "$2" /model/final /model/final > "$TMP/diff.log" 2>&1 || { head -5 "$TMP/diff.log"; return 1; }; }
-# ranks13 NAME [--set ...]: 1 rank == 3 ranks (2 ranks: the resume below)
-ranks13() {
-  local name=$1; shift
+# ranks123 NAME [--set ...]: 1 rank == 2 ranks == 3 ranks
+ranks123() {
+  local name=$1 r; shift
   run1 $name-1 "$@"
-  run_mpi 3 run "$S" --quiet -o "$TMP/$name-3.h5" "$@" > "$TMP/$name.log" 2>&1 || cat "$TMP/$name.log"
-  check "$name: 3 ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-3.h5"
+  for r in 2 3; do
+    run_mpi $r run "$S" --quiet -o "$TMP/$name-$r.h5" "$@" > "$TMP/$name.log" 2>&1 || cat "$TMP/$name.log"
+    check "$name: $r ranks == 1 rank" "$HETFL" compare "$TMP/$name-1.h5" "$TMP/$name-$r.h5"
+  done
 }
 
 for model in cnn resnet; do
@@ -89,12 +92,17 @@ run1 dkt1 "${DKT[@]}" --set heterofl.levels=a --set dkt.steps=0 --set heterofl.m
   --set heterofl.label_split=no
 check "cnn: dkt at width 1, no distillation, no masked loss == D-PSGD within 1e-5" close "$TMP/dpsgd.h5" "$TMP/dkt1.h5" 1e-5
 
-ranks13 cnn-feddf "${FEDDF[@]}"
+ranks123 cnn-feddf "${FEDDF[@]}"
+ranks123 resnet-feddf "${RESNET[@]}" "${FEDDF[@]}"
+ranks123 cnn-dkt "${DKT[@]}"
+ranks123 resnet-dkt "${RESNET[@]}" "${DKT[@]}"
 # HeteroFL (levels a-c) and FjORD (self-distillation) on the CNN on 1, 2 and 3
 # ranks (on the ResNet: tests/resnet.sh)
-ranks_equal cnn-heterofl "$S" --set federation.strategy=heterofl
-ranks_equal cnn-fjord-kd "$S" --set federation.strategy=fjord --set fjord.kd=yes
-ranks13 resnet-dkt "${RESNET[@]}" "${DKT[@]}"
+ranks123 cnn-heterofl --set federation.strategy=heterofl
+ranks123 cnn-fjord-kd --set federation.strategy=fjord --set fjord.kd=yes
+run1 cnn-dkt0 "${DKT[@]}" --set dkt.steps=0
+check "cnn: dkt's distillation changes the model (the rank checks compare distilled runs)" \
+  differ "$TMP/cnn-dkt-1.h5" "$TMP/cnn-dkt0.h5" --ignore-key dkt.steps
 check "cnn: feddf's distillation changes the model" \
   differ "$TMP/cnn-feddf-1.h5" "$TMP/cnn-df1.h5" --ignore-key feddf.groups --ignore-key feddf.steps
 

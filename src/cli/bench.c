@@ -10,7 +10,8 @@
  *            parameters vs raw MPI_Allreduce / MPI_Reduce of the same bytes
  *   scale    10^4, 10^6 and 10^7 registered clients at 1,000 per round (and 10^4 at
  *            100), small model: round time vs registered and vs participating
- *            clients, peak RSS per rank, the memory model's prediction (docs/scale.md)
+ *            clients, peak RSS per rank, the memory model's prediction (docs/scale.md);
+ *            then Fashion-MNIST partitioned on demand at 10^4 and 10^7 clients
  *   hdf5     the results writer's time per round as a share of the quickstart round
  *   peer     hetfl's single-rank round vs the same FedAvg workload as a plain
  *            PyTorch loop (bench/peer_pytorch.py; skipped where torch is absent):
@@ -366,11 +367,14 @@ static long peak_rss_kib(int use_hwm)
     return ru.ru_maxrss;
 }
 
-/* One scale row: its population, per-round count, what the memory model
- * predicts per rank, and what was measured (run = 0: not run). */
+/* One scale row: its population, per-round count, the suite's further
+ * overrides, what the memory model predicts per rank, and what was measured
+ * (run = 0: not run). */
 typedef struct {
     long N;
     int K, run;
+    const char *const *extra;  /* more --set overrides (NULL-terminated), or NULL */
+    double data;               /* bytes of the loaded data set and test set a rank holds (0: generated) */
     double pred, med, min;
     long rss_max, rss_tot;   /* KiB */
 } scale_row_t;
@@ -378,15 +382,16 @@ typedef struct {
 /* The memory model (docs/scale.md) for a row, per rank: the process's base
  * (32 MiB, the 10^4-client row's measured peak), the registered clients'
  * state (hf_population_bytes: with on-demand data and uniform selection 8
- * bytes a client up to 100,000 clients, none above: devices.deal), and the evaluation set of 1,000 clients' test samples
- * (about 1.4 a client at 244 bytes: 0.3 MiB). */
-static double scale_predict(const char *suite, char **sets, int nsets)
+ * bytes a client up to 100,000 clients, none above: devices.deal), and the
+ * data: generated, the evaluation set of 1,000 clients' test samples (about
+ * 1.4 a client at 244 bytes: 0.3 MiB); loaded, its samples (row->data). */
+static double scale_predict(const char *suite, char **sets, int nsets, double data)
 {
     hf_conf_t conf = {0};
     hf_params_t p;
     double b = NAN;
     if (hf_conf_load(&conf, suite, hf_options_table(), sets, nsets, -1) == 0 && hf_params_from_conf(&p, &conf) == 0)
-        b = 32.0 * 1048576 + hf_population_bytes(&p, &conf) + 1000 * 1.4 * 244.0;
+        b = 32.0 * 1048576 + hf_population_bytes(&p, &conf) + (data > 0 ? data : 1000 * 1.4 * 244.0);
     hf_conf_free(&conf);
     return b;
 }
@@ -399,14 +404,16 @@ static int scale_row(MPI_Comm comm, const char *suite, int rounds, double have, 
     snprintf(s1, sizeof s1, "federation.clients=%ld", row->N);
     snprintf(s2, sizeof s2, "federation.clients_per_round=%d", row->K);
     snprintf(s3, sizeof s3, "federation.rounds=%d", rounds);
-    char *sets[3] = {s1, s2, s3};
-    row->pred = scale_predict(suite, sets, 3);
+    char *sets[16] = {s1, s2, s3};
+    int nsets = 3;
+    for (int i = 0; row->extra && row->extra[i] && nsets < 16; i++) sets[nsets++] = (char *)row->extra[i];
+    row->pred = scale_predict(suite, sets, nsets, row->data);
     row->run = row->pred <= have;
     if (!row->run) return 0;
     int hwm = hwm_reset(), all_hwm;
     MPI_Allreduce(&hwm, &all_hwm, 1, MPI_INT, MPI_MIN, comm);
     run_res_t r;
-    int rc = run_suite(comm, suite, sets, 3, "hetfl bench scale", &r);
+    int rc = run_suite(comm, suite, sets, nsets, "hetfl bench scale", &r);
     if (rc) return rc;
     long mine = peak_rss_kib(all_hwm);
     MPI_Reduce(&mine, &row->rss_max, 1, MPI_LONG, MPI_MAX, 0, comm);
@@ -416,8 +423,9 @@ static int scale_row(MPI_Comm comm, const char *suite, int rounds, double have, 
     return 0;
 }
 
-static void scale_print_row(FILE *out, const scale_row_t *r)
+static void scale_print_row(FILE *out, const char *label, const scale_row_t *r)
 {
+    fputs(label, out);
     if (r->run)
         fprintf(out, "%-12ld %-10d %12.2f %12.2f %10.1f MiB %10.1f MiB %10.1f MiB\n", r->N, r->K, 1e3 * r->med,
                 1e3 * r->min, r->rss_max / 1024.0, r->rss_tot / 1024.0, r->pred / 1048576.0);
@@ -449,7 +457,7 @@ static int bench_scale(FILE *out, MPI_Comm comm, int quick)
     for (int c = 0; c < 4; c++) {
         int rc = scale_row(comm, suite, rounds, have, &row[c]);
         if (rc) return rc;
-        if (rank == 0) scale_print_row(out, &row[c]);
+        if (rank == 0) scale_print_row(out, "", &row[c]);
     }
     if (rank != 0) return 0;
     /* ratios of the fastest rounds: on a shared machine the median carries other jobs' noise */
@@ -475,6 +483,52 @@ static int bench_scale(FILE *out, MPI_Comm comm, int quick)
     else
         fprintf(out, "peak RSS, all %d ranks, %ld registered: not run, the model predicts %.1f MiB   "
                 "target <= 2 GiB: MISS\n", size, b->N, size * b->pred / 1048576.0);
+    return 0;
+}
+
+/* Scale with a loaded data set: Fashion-MNIST's 60,000 training images
+ * partitioned iid on demand (data_ondemand.c), 6 samples a client (the
+ * clients' windows of the keyed order wrap around above 10,000 clients),
+ * its 10,000 test images; the small and the big population at 1,000 a round.
+ * Skipped where the data set is absent. */
+static int bench_scale_fmnist(FILE *out, MPI_Comm comm, int quick)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char path[4200];
+    const char *suite = find_bench_file("scale.conf", path, sizeof path);
+    if (!suite) return hf_seterr(HF_EINPUT, "bench scale: bench/scale.conf not found (set HETFL_SRCDIR)");
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
+        if (rank == 0) fprintf(out, "Fashion-MNIST on demand: skipped (Fashion-MNIST absent)\n");
+        return 0;
+    }
+    static const char *const fm[] = {"data.dataset=fashion-mnist", "data.partition=iid",
+                                     "data.on_demand_client_samples=6", NULL};
+    long small = quick ? 1000 : 10000, big = quick ? 10000 : 10000000;
+    int K = 1000, rounds = quick ? 12 : 40;
+    double data = (60000.0 + 10000.0) * (784 * 4 + 4);  /* training and test images as floats, labels */
+    scale_row_t row[2] = {{.N = small, .K = K, .extra = fm, .data = data}, {.N = big, .K = K, .extra = fm, .data = data}};
+    double have = hf_mem_per_rank(comm);
+    if (rank == 0)
+        fprintf(out, "Fashion-MNIST loaded (60,000 + 10,000 images), iid on demand, 6 samples a client, logreg:\n");
+    for (int c = 0; c < 2; c++) {
+        int rc = scale_row(comm, suite, rounds, have, &row[c]);
+        if (rc) return rc;
+        if (rank == 0) scale_print_row(out, "fmnist ", &row[c]);
+    }
+    if (rank != 0) return 0;
+    if (!row[0].run || !row[1].run) {
+        fprintf(out, "fmnist: registered x%ld: not run   target flat (<= 1.5x): MISS\n", big / small);
+        return 0;
+    }
+    double reg = row[1].min / row[0].min;
+    fprintf(out, "fmnist: registered x%ld (%ld -> %ld) at %d per round: round time x%.2f (median x%.2f)   "
+            "target flat (<= 1.5x): %s\n", big / small, small, big, K, reg, row[1].med / row[0].med,
+            reg <= 1.5 ? "PASS" : "MISS");
+    fprintf(out, "fmnist: peak RSS, all %d ranks, %ld registered: %.1f MiB (%ld registered: %.1f MiB)   "
+            "target: the same within 10%%: %s\n", size, big, row[1].rss_tot / 1024.0, small, row[0].rss_tot / 1024.0,
+            row[1].rss_tot <= 1.1 * row[0].rss_tot ? "PASS" : "MISS");
     return 0;
 }
 
@@ -851,6 +905,7 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     if (!rc && (all || !strcmp(section, "round"))) rc = bench_round(out, comm, quick, suite);
     if (!rc && (all || !strcmp(section, "agg"))) rc = bench_agg(out, comm, quick);
     if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale(out, comm, quick);
+    if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale_fmnist(out, comm, quick);
     if (!rc && (all || !strcmp(section, "hdf5"))) rc = bench_hdf5(out, comm, quick, suite);
     if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite, resnet_samples, 1);
     if (!rc && !strcmp(section, "peer-resnet")) rc = bench_peer(out, comm, quick, suite, resnet_samples, 0);

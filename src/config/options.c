@@ -97,10 +97,18 @@ static const hf_opt_t core_options[] = {
     {"data.synthetic_size_min", HF_OPT_INT, "50", 2, 1000000, NULL,
      "Synthetic: samples every device has on top of the log-normal draw (above)"},
     {"data.on_demand", HF_OPT_BOOL, "no", NONE, NULL,
-     "Synthetic with data.partition = natural: client k is device k, its samples generated from its keyed "
-     "stream each time it trains, never stored for the population (data_ondemand.c, docs/scale.md); "
-     "data.synthetic_devices is then federation.clients; evaluation on data.on_demand_eval_clients clients' "
-     "test samples"},
+     "clients' samples computed when they train, never stored for the population (data_ondemand.c, "
+     "docs/scale.md).  Synthetic with data.partition = natural: client k is device k, its samples generated "
+     "from its keyed stream (data.synthetic_devices is then federation.clients; evaluation on "
+     "data.on_demand_eval_clients clients' test samples).  A loaded data set (fashion-mnist, cifar, ...) with "
+     "data.partition = iid or dirichlet: client k's sample ids from (seed, k) through keyed bijections of "
+     "the training samples (data.on_demand_client_samples; dirichlet clients may share samples); the test "
+     "set as without it"},
+    {"data.on_demand_client_samples", HF_OPT_INT, "0", 0, 100000000, NULL,
+     "data.on_demand with data.partition = iid or dirichlet: samples of every client, at most the training "
+     "samples M; 0: the materialised iid partition's sizes, floor(M/N) and one more for the first M mod N "
+     "clients (needs N <= M).  With N x this > M clients' windows of the keyed order wrap around: a sample "
+     "is held by floor(N n/M) or ceil(N n/M) clients (docs/scale.md)"},
     {"data.on_demand_eval_clients", HF_OPT_INT, "1000", 1, 10000000, NULL,
      "data.on_demand: the test set is the test samples of this many clients, drawn without replacement "
      "from (seed, data, 0, 5) and taken in increasing id order (every client when it is >= federation.clients)"},
@@ -610,6 +618,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->syn_size_min = hf_conf_int(c, "data.synthetic_size_min");
     p->on_demand = hf_conf_bool(c, "data.on_demand");
     p->od_eval_clients = (int)hf_conf_int(c, "data.on_demand_eval_clients");
+    p->od_client_samples = hf_conf_int(c, "data.on_demand_client_samples");
     p->clu_dim = (int)hf_conf_int(c, "data.clustered_dim");
     p->clu_train = hf_conf_int(c, "data.clustered_train");
     p->clu_test = hf_conf_int(c, "data.clustered_test");

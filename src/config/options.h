@@ -45,8 +45,9 @@ typedef struct {
     int syn_iid, syn_sensitive, syn_devices;
     double syn_size_mu, syn_size_sigma; /* a device's samples: int(LogNormal(mu, sigma)) + syn_size_min */
     long syn_size_min;
-    int on_demand;              /* data.on_demand: clients' Synthetic samples made when used (data_ondemand.c) */
+    int on_demand;              /* data.on_demand: clients' samples made when used (data_ondemand.c) */
     int od_eval_clients;        /* data.on_demand_eval_clients */
+    long od_client_samples;     /* data.on_demand_client_samples (0: the materialised iid sizes) */
     int clu_dim;                /* synthetic-clustered: features, samples per device, label flip */
     long clu_train, clu_test;
     double clu_hetero;

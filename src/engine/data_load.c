@@ -245,6 +245,7 @@ static int load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite
                          "= the data set's users)", o ? o : suite);
     }
     dataset_truncate(train, p->train_samples);
+    if (p->on_demand) return 0;  /* iid or dirichlet computed per client when it trains (data_ondemand.c) */
     switch (p->partition) {
     case HF_PART_SHARDS:
         rc = hf_partition_shards(train->y, train->n, p->clients, p->seed, part);
@@ -334,6 +335,7 @@ int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf
 {
     memset(test_part, 0, sizeof *test_part);
     int rc = load_data(p, c, suite, train, test, part, train_all, test_part);
+    if (p->on_demand) return rc;  /* no partition made: data_ondemand.c checks the sizes */
     if (!rc) rc = size_by_capability(p, c, part);
     if (!rc) rc = check_population(p, c, part);
     return rc;

@@ -19,6 +19,8 @@ void hf_data_hint(hf_dsname_t ds);
  * clients; *train_all = training samples loaded before data.train_samples cut
  * them (FedDF's server set lies beyond).  Errors: HF_EINPUT "FILE:LINE: key
  * 'x': reason" (suite names the file when no key has an origin). */
+/* With data.on_demand (iid, dirichlet) the training set is loaded (and cut
+ * to data.train_samples) but not partitioned: *part is left zeroed. */
 /* With data.client_test_natural, *test_part is the test file's per-user
  * partition of test (client k: its k-th user), else left zeroed. */
 int hf_load_data(const hf_params_t *p, const hf_conf_t *c, const char *suite, hf_dataset_t *train,

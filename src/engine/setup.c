@@ -513,7 +513,8 @@ static void print_header(hf_run_t *x, const char *placement)
     ROW("ranks", "%d", x->size);
     ROW("MPI", "%.40s", mpiver);
     ROW("data", "%s, %s partition", hf_conf_get(x->o->conf, "data.dataset"), hf_conf_get(x->o->conf, "data.partition"));
-    if (x->od) ROW("train / test samples", "on demand / %ld", x->test.n);
+    if (x->od && x->train.n) ROW("train / test samples", "%ld, dealt on demand / %ld", x->train.n, x->test.n);
+    else if (x->od) ROW("train / test samples", "on demand / %ld", x->test.n);
     else ROW("train / test samples", "%ld / %ld", x->part.off[x->part.nclients], x->test.n);
     ROW("model", "%s, %ld params", hf_arch_name(p->model.arch), x->model.nparams);
     if (p->decentralized)
