@@ -82,4 +82,10 @@ check "scaling.sh weak on the whole data set: exit 2 with a hint" bash -c '[ $0 
 for s in "$HETFL_SRCDIR"/suites/*.conf; do
   check "every shipped suite expands: $(basename "$s")" bash -c '"$0" expand "$1" > /dev/null' "$HETFL" "$s"
 done
+# their [expect] claims (expand does not read them): a report of no results, nothing
+# run; exit 1 (every run missing), 2 would be a bad claim
+"$HETFL" reproduce "$HETFL_SRCDIR"/suites/*.conf --seeds 1 --report-only --out "$TMP/claims" \
+  --report "$TMP/claims.md" > "$TMP/claims.txt" 2>&1; rc=$?
+check "every shipped suite's [expect] claims parse (reproduce --report-only: exit 1, not 2)" \
+  bash -c '[ $0 = 1 ] || { cat "$1"; exit 1; }' "$rc" "$TMP/claims.txt"
 finish

@@ -4,7 +4,8 @@
 # (4 clients a round move twice the bytes of 2: bytes v1 >= 1.5 x v0, exact), a
 # planted FAIL (bytes v1 <= v0, with its NAME.why explanation printed beside it)
 # and an INCONCLUSIVE (a target never reached: no values; no explanation: marked
-# so, and counted in the header) — the report's figures against hetfl report's (mean, and the 95 % CI
+# so, and counted in the header), a claim on another figure of variant A
+# (bytes_up: v1 ~ v0.bytes: 4 clients' uploads = 2 clients' uploads + downloads) — the report's figures against hetfl report's (mean, and the 95 % CI
 # mean ± t_{0.975,1} sd/√2 with t = 12.706 from the table), reuse of completed
 # results (the report names the runs another build wrote: a git_commit attribute
 # rewritten), a suite whose data are missing (reported "not run" with the run's
@@ -22,7 +23,9 @@ S=$TMP/rep.conf
   printf 'never = rounds_to_target@0.9999: v1 < v0\n'
   printf 'all_rounds = rounds: v1 >= 4\n'
   # uploads: 4 rounds x 2 clients x (60 + 1) x 10 float32 parameters = 19520 bytes (by hand)
-  printf 'uploads = bytes_up: v0 ~ 19520 within 0.5\n'; } > "$S"
+  printf 'uploads = bytes_up: v0 ~ 19520 within 0.5\n'
+  # vA.METRIC2: v1's uploads (4 clients: 39040 bytes) = v0's uploads + downloads (2 x 19520)
+  printf 'other_figure = bytes_up: v1 ~ v0.bytes within 0.5\n'; } > "$S"
 "$HETFL" validate "$S" > /dev/null
 check "a suite with an [expect] section validates" test $? = 0
 
@@ -39,7 +42,9 @@ check "planted claim FAILs" grep -q '^FAIL .* rep planted_fail:' "$TMP/r.txt"
 check "a target never reached is INCONCLUSIVE" grep -q '^INCONCLUSIVE *rep never: .*fewer than 2 values' "$TMP/r.txt"
 check "one-sample claim against a constant PASSes" grep -q '^PASS *rep all_rounds: rounds: v1 >= 4: one-sample t' "$TMP/r.txt"
 check "bytes_up (uploads only) = 19520 bytes, the hand computation" grep -q '^PASS *rep uploads: bytes_up: ' "$TMP/r.txt"
-check "summary line" grep -q '^reproduce: 3 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 failed runs; report' "$TMP/r.txt"
+check "vA.METRIC2: v1's uploads against v0's uploads + downloads PASSes (paired t)" \
+  grep -q '^PASS *rep other_figure: bytes_up: v1 ~ v0.bytes within 0.5: paired t, n = 2' "$TMP/r.txt"
+check "summary line" grep -q '^reproduce: 4 PASS, 1 FAIL, 1 INCONCLUSIVE; 0 failed runs; report' "$TMP/r.txt"
 M=$TMP/out/reproduce.md
 check "markdown report written" test -f "$M"
 for w in '^# Reproduce report' '^- command: `hetfl reproduce ' '^- date: 20[0-9-]*T[0-9:]*Z' '^- machine: ' \
@@ -75,7 +80,7 @@ check "v0 final accuracy mean and 95 % CI = hand computation from hetfl report" 
 t0=$(stat -c %Y "$TMP/out/rep/v0-s1.h5")
 "$HETFL" reproduce "$S" --seeds 2 --out "$TMP/out" > "$TMP/r2.txt" 2>&1
 check "second reproduce reuses the 4 completed runs" test "$(grep -c 'completed results there, reused' "$TMP/r2.txt")" = 4
-check "... and gives the same verdicts" grep -q '^reproduce: 3 PASS, 1 FAIL, 1 INCONCLUSIVE' "$TMP/r2.txt"
+check "... and gives the same verdicts" grep -q '^reproduce: 4 PASS, 1 FAIL, 1 INCONCLUSIVE' "$TMP/r2.txt"
 check "... without touching the files" test "$(stat -c %Y "$TMP/out/rep/v0-s1.h5")" = "$t0"
 check "... all 4 written by this build, the report says" grep -q '^- all 4 runs read were written by this build$' \
   "$TMP/out/reproduce.md"

@@ -14,7 +14,9 @@
  *     sd 2 needs 18 (t_{0.975,17} 2/√18 = 0.995 < 1, t_{0.975,16} 2/√17 = 1.028);
  *     '~ within 0.05' at mean 0.01, sd 0.02 needs 4 (3.182·0.02/2 = 0.032 < 0.04,
  *     4.303·0.02/√3 = 0.050);
- *   - NAME.why explanations attached to their claims (hf_expect_parse).
+ *   - NAME.why explanations attached to their claims (hf_expect_parse);
+ *   - vA.METRIC2 (variant A's value of another figure) parsed into its fields
+ *     and printed back, and refused where it is bad input.
  */
 #include "cunit_main.h"
 #include "conf.h"
@@ -189,6 +191,13 @@ static void test_expect_syntax(void)
         {"final_accuracy: v1 > v0 extra", "unexpected text 'extra'"},
         {"final_accuracy: x1 > v0", "expected a variant"},
         {"final_accuracy: v1 >", "expected a variant (v0, v1, ...) or a number"},
+        /* vA.METRIC2: variant A's value of another figure */
+        {"final_accuracy: v1 > v0.final_acuracy", "unknown metric 'final_acuracy'"},
+        {"final_accuracy: v1 > v0.rounds_to_target - 1", "'rounds_to_target' needs a target accuracy"},
+        {"final_accuracy: v1 > v0.bytes@0.8", "is not a \"to target\" figure"},
+        {"final_accuracy: v1.bytes > v0", "v1.bytes: only the right-hand side's variant names another figure"},
+        {"final_accuracy: v1 > v1.final_accuracy", "compared with itself"},
+        {"final_accuracy: v1 > v0.", "expected a variant"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         hf_expect_t e;
@@ -205,6 +214,19 @@ static void test_expect_syntax(void)
     char d[256];
     hf_expect_describe(&e, d, sizeof d);
     CU_ASSERT_STRING_EQUAL(d, "v1 ~ v0 within 0.01");
+    CU_ASSERT(e.rmetric[0] == 0 && isnan(e.rtarget));
+    /* vA.METRIC2, with a factor, a target and a margin; a variant against its own other figure */
+    e = claim("final_accuracy: v1 > 2 * v0.rounds_to_target@0.5 - 1", 2);
+    CU_ASSERT(e.lhs == 1 && e.rhs == 0 && e.factor == 2 && e.offset == -1 && e.rtarget == 0.5 && isnan(e.target));
+    CU_ASSERT_STRING_EQUAL(e.metric, "final_accuracy");
+    CU_ASSERT_STRING_EQUAL(e.rmetric, "rounds_to_target");
+    hf_expect_describe(&e, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "v1 > 2 * v0.rounds_to_target@0.5 - 1");
+    e = claim("final_accuracy_width_1: v1 > v1.final_accuracy_width_0.0625", 2);
+    CU_ASSERT(e.lhs == 1 && e.rhs == 1 && e.factor == 1 && e.offset == 0 && isnan(e.rtarget));
+    CU_ASSERT_STRING_EQUAL(e.rmetric, "final_accuracy_width_0.0625");
+    hf_expect_describe(&e, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "v1 > v1.final_accuracy_width_0.0625");
 }
 
 /* Two values with mean m and sample sd s: m ∓ s/√2. */

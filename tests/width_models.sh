@@ -9,6 +9,9 @@
 #     own training, keyed as the engine's, so the check fails without it);
 #     dkt at width 1 without distillation or masked loss equals D-PSGD within
 #     1e-5 (dkt adds the update to the model, D-PSGD copies it: float rounding);
+#   - HeteroFL (levels a-c) and FjORD (with self-distillation) on the CNN are
+#     bitwise identical on 1, 2 and 3 ranks (the suites heterofl-cnn and
+#     fjord-cnn; on the ResNet: tests/resnet.sh);
 #   - FedDF (groups a1-c1, 5 distillation steps) and dkt (levels a-c, 2
 #     steps) on the CNN and on the ResNet are bitwise identical on 1, 2 and 3
 #     ranks; FedDF on the CNN and dkt on the ResNet also across a resume on 3
@@ -93,6 +96,10 @@ ranks123 cnn-feddf "${FEDDF[@]}"
 ranks123 resnet-feddf "${RESNET[@]}" "${FEDDF[@]}"
 ranks123 cnn-dkt "${DKT[@]}"
 ranks123 resnet-dkt "${RESNET[@]}" "${DKT[@]}"
+# HeteroFL (levels a-c) and FjORD (self-distillation) on the CNN on 1, 2 and 3
+# ranks (on the ResNet: tests/resnet.sh)
+ranks123 cnn-heterofl --set federation.strategy=heterofl
+ranks123 cnn-fjord-kd --set federation.strategy=fjord --set fjord.kd=yes
 run1 cnn-dkt0 "${DKT[@]}" --set dkt.steps=0
 check "cnn: dkt's distillation changes the model (the rank checks compare distilled runs)" \
   differ "$TMP/cnn-dkt-1.h5" "$TMP/cnn-dkt0.h5" --ignore-key dkt.steps

@@ -25,8 +25,9 @@ static long parse_variant(const char **s)
     if (*p != 'v' || !isdigit((unsigned char)p[1])) return -1;
     char *end;
     long v = strtol(p + 1, &end, 10);
-    if (isalnum((unsigned char)*end) || *end == '_' || *end == '.') return -1;
-    *s = end;
+    if (isalnum((unsigned char)*end) || *end == '_' || (*end == '.' && !isalpha((unsigned char)end[1])))
+        return -1;
+    *s = end;  /* at a '.' before a letter: vA.METRIC2 (the caller decides) */
     return v;
 }
 
@@ -44,7 +45,34 @@ static int parse_number(const char **s, double *x)
 
 #define WHY(...) do { snprintf(why, nwhy, __VA_ARGS__); return -1; } while (0)
 
-/* The right-hand side: NUMBER | [F '*'] vA [(+|-) M] */
+/* METRIC[@TARGET], the len characters at s, into metric and *target (NaN
+ * when there is no target). */
+static int parse_metric(const char *s, size_t ml, char *metric, size_t nm, double *target, char *why,
+                        size_t nwhy)
+{
+    *target = NAN;
+    const char *at = memchr(s, '@', ml);
+    size_t nl = at ? (size_t)(at - s) : ml;
+    if (!nl || nl >= nm) WHY("missing or too long metric name");
+    memcpy(metric, s, nl);
+    metric[nl] = 0;
+    int to = 0;
+    if (!hf_report_metric_valid(metric, &to)) WHY("unknown metric '%s' (one of: %s)", metric,
+                                                     hf_report_metric_names());
+    if (at) {
+        char tb[64], *end;
+        snprintf(tb, sizeof tb, "%.*s", (int)(ml - nl - 1), at + 1);
+        *target = strtod(tb, &end);
+        if (end == tb || *end || !(*target > 0 && *target <= 1))
+            WHY("target '@%s': expected an accuracy in (0, 1]", tb);
+        if (!to) WHY("'%s' is not a \"to target\" figure: drop '@%s'", metric, tb);
+    } else if (to) {
+        WHY("'%s' needs a target accuracy: %s@0.8", metric, metric);
+    }
+    return 0;
+}
+
+/* The right-hand side: NUMBER | [F '*'] vA['.'METRIC2] [(+|-) M] */
 static int parse_rhs(const char **s, int nvariants, hf_expect_t *e, char *why, size_t nwhy)
 {
     e->factor = 1;
@@ -68,6 +96,12 @@ static int parse_rhs(const char **s, int nvariants, hf_expect_t *e, char *why, s
     if (a >= nvariants) WHY("variant v%ld does not exist: the suite has %d variant%s (v0..v%d)", a, nvariants,
                             nvariants == 1 ? "" : "s", nvariants - 1);
     e->rhs = (int)a;
+    if (**s == '.') {  /* vA.METRIC2[@TARGET]: up to a blank, a sign or the end */
+        const char *m = *s + 1;
+        size_t ml = strcspn(m, " \t+-");
+        if (parse_metric(m, ml, e->rmetric, sizeof e->rmetric, &e->rtarget, why, nwhy)) return -1;
+        *s = m + ml;
+    }
     const char *p = skip_ws(*s);
     if (*p == '+' || *p == '-') {
         const char *q = p + 1;
@@ -82,35 +116,21 @@ static int parse_rhs(const char **s, int nvariants, hf_expect_t *e, char *why, s
 int hf_expect_parse_claim(const char *text, int nvariants, hf_expect_t *e, char *why, size_t nwhy)
 {
     memset(e, 0, sizeof *e);
-    e->target = e->within = NAN;
+    e->target = e->within = e->rtarget = NAN;
     snprintf(e->text, sizeof e->text, "%s", text);
     const char *s = skip_ws(text), *colon = strchr(s, ':');
     if (!colon) WHY("expected 'METRIC: vB OP RHS' (e.g. final_accuracy: v1 >= v0 - 0.02)");
     size_t ml = (size_t)(colon - s);
     while (ml && (s[ml - 1] == ' ' || s[ml - 1] == '\t')) ml--;
-    const char *at = memchr(s, '@', ml);
-    size_t nl = at ? (size_t)(at - s) : ml;
-    if (!nl || nl >= sizeof e->metric) WHY("missing or too long metric name before ':'");
-    memcpy(e->metric, s, nl);
-    int to = 0;
-    if (!hf_report_metric_valid(e->metric, &to)) WHY("unknown metric '%s' (one of: %s)", e->metric,
-                                                       hf_report_metric_names());
-    if (at) {
-        char tb[64], *end;
-        snprintf(tb, sizeof tb, "%.*s", (int)(ml - nl - 1), at + 1);
-        e->target = strtod(tb, &end);
-        if (end == tb || *end || !(e->target > 0 && e->target <= 1))
-            WHY("target '@%s': expected an accuracy in (0, 1]", tb);
-        if (!to) WHY("'%s' is not a \"to target\" figure: drop '@%s'", e->metric, tb);
-    } else if (to) {
-        WHY("'%s' needs a target accuracy: %s@0.8", e->metric, e->metric);
-    }
+    if (parse_metric(s, ml, e->metric, sizeof e->metric, &e->target, why, nwhy)) return -1;
     s = colon + 1;
     long b = parse_variant(&s);
     if (b < 0) WHY("expected a variant (v0, v1, ...) after ':'");
     if (b >= nvariants) WHY("variant v%ld does not exist: the suite has %d variant%s (v0..v%d)", b, nvariants,
                             nvariants == 1 ? "" : "s", nvariants - 1);
     e->lhs = (int)b;
+    if (*s == '.') WHY("v%ld%.*s: only the right-hand side's variant names another figure", b,
+                       (int)strcspn(s, " \t<>~"), s);
     s = skip_ws(s);
     if (!strncmp(s, "<=", 2)) { e->op = HF_EX_LE; s += 2; }
     else if (!strncmp(s, ">=", 2)) { e->op = HF_EX_GE; s += 2; }
@@ -119,7 +139,9 @@ int hf_expect_parse_claim(const char *text, int nvariants, hf_expect_t *e, char 
     else if (*s == '~') { e->op = HF_EX_NEAR; s++; }
     else WHY("expected an operator (<, <=, >, >=, ~) after v%ld", b);
     if (parse_rhs(&s, nvariants, e, why, nwhy)) return -1;
-    if (e->rhs == e->lhs) WHY("v%d is compared with itself", e->lhs);
+    if (e->rhs == e->lhs && (!e->rmetric[0] || (!strcmp(e->rmetric, e->metric) &&
+                                                 (isnan(e->target) ? isnan(e->rtarget) : e->rtarget == e->target))))
+        WHY("v%d is compared with itself", e->lhs);
     s = skip_ws(s);
     if (!strncmp(s, "within", 6) && (s[6] == ' ' || s[6] == '\t')) {
         if (e->op != HF_EX_NEAR) WHY("'within' goes with '~' only");
@@ -217,6 +239,8 @@ void hf_expect_describe(const hf_expect_t *e, char *buf, size_t n)
     else {
         if (e->factor != 1) w += snprintf(buf + w, n - (size_t)w, "%g * ", e->factor);
         w += snprintf(buf + w, n - (size_t)w, "v%d", e->rhs);
+        if (e->rmetric[0] && isnan(e->rtarget)) w += snprintf(buf + w, n - (size_t)w, ".%s", e->rmetric);
+        else if (e->rmetric[0]) w += snprintf(buf + w, n - (size_t)w, ".%s@%g", e->rmetric, e->rtarget);
         if (e->offset) snprintf(buf + w, n - (size_t)w, " %c %g", e->offset < 0 ? '-' : '+', fabs(e->offset));
     }
     w = (int)strlen(buf);

@@ -4,16 +4,20 @@
  *
  * One claim a line, `NAME = CLAIM`:
  *     CLAIM  := METRIC[@TARGET] ':' vB OP RHS [within W]
- *     RHS    := NUMBER | [F '*'] vA [('+' | '-') M]
+ *     RHS    := NUMBER | [F '*'] vA['.'METRIC2[@TARGET]] [('+' | '-') M]
  *     OP     := '<' | '<=' | '>' | '>=' | '~'   ('~' needs `within W`: |vB - RHS| < W)
  * METRIC is a figure of `hetfl report` (its CSV column names: final_accuracy,
  * carbon_g, rounds_to_target, final_accuracy_width_0.2, ...); "to target"
  * figures name their target accuracy: rounds_to_target@0.8.  vN is sweep
- * variant N (`hetfl expand`; v0 in a suite without a sweep).  Examples:
+ * variant N (`hetfl expand`; v0 in a suite without a sweep).  vA.METRIC2
+ * takes variant A's value of another figure (default: METRIC), for claims
+ * whose two sides are different figures: HeteroFL's e-only run is judged by
+ * its width-1/16 model, the other runs by their width-1 model.  Examples:
  *     carbon   = carbon_g: v1 <= 0.8 * v0          # B's carbon at most 80 % of A's
  *     accuracy = final_accuracy: v1 >= v0 - 0.02   # B's accuracy within 0.02 of A's
  *     target   = final_accuracy: v0 >= 0.8         # one variant against a constant
  *     same     = final_accuracy: v1 ~ v0 within 0.01
+ *     narrow   = final_accuracy: v2 > v3.final_accuracy_width_0.0625
  *
  * The test (hf_expect_check): the difference D = vB - RHS per seed.  Where both
  * variants have a value for the same seeds (at least 2): a paired t-test on the
@@ -47,6 +51,8 @@ typedef struct {
     int lhs;             /* variant B */
     hf_expect_op_t op;
     int rhs;             /* variant A, -1 for a constant */
+    char rmetric[64];    /* vA.METRIC2: variant A's figure ("" = metric) */
+    double rtarget;      /* METRIC2's @TARGET, NaN when none */
     double factor;       /* F (1 when absent) */
     double offset;       /* M with its sign, or the constant */
     double within;       /* W for '~' (NaN otherwise) */

@@ -572,7 +572,10 @@ static int rp_collect(const rp_t *r, const rp_suite_t *s, rp_data_t *d, rp_total
 {
     memset(d, 0, sizeof *d);
     rp_col_add(d, "final_accuracy", NAN);
-    for (int e = 0; e < s->nex; e++) rp_col_add(d, s->ex[e].metric, s->ex[e].target);
+    for (int e = 0; e < s->nex; e++) {
+        rp_col_add(d, s->ex[e].metric, s->ex[e].target);
+        if (s->ex[e].rmetric[0]) rp_col_add(d, s->ex[e].rmetric, s->ex[e].rtarget);
+    }
     d->nv = s->nvariants;
     d->nseeds = r->nseeds;
     d->v = hf_calloc((size_t)d->ncols * (size_t)d->nv * (size_t)d->nseeds, sizeof *d->v);
@@ -707,8 +710,9 @@ static void rp_claims(FILE *md, FILE *out, const rp_suite_t *s, const rp_data_t 
     for (int e = 0; e < s->nex; e++) {
         const hf_expect_t *x = &s->ex[e];
         int c = rp_col_find(d, x->metric, x->target);
+        int ca = x->rmetric[0] ? rp_col_find(d, x->rmetric, x->rtarget) : c;  /* vA.METRIC2 */
         hf_expect_result_t res;
-        hf_expect_check(x, &RP_V(d, c, x->lhs, 0), x->rhs >= 0 ? &RP_V(d, c, x->rhs, 0) : NULL, d->nseeds, &res);
+        hf_expect_check(x, &RP_V(d, c, x->lhs, 0), x->rhs >= 0 ? &RP_V(d, ca, x->rhs, 0) : NULL, d->nseeds, &res);
         counts[res.verdict]++;
         char desc[256], name[96], df[48] = "", dd[32], lo[32], hi[32], ef[32], p[32];
         hf_expect_describe(x, desc, sizeof desc);
