@@ -54,11 +54,11 @@ runs() {  # NAME RANKS... -- [--set ...]
 }
 runs fedavg 1 2 3 --
 runs heterofl 1 2 3 -- --set federation.strategy=heterofl
-runs fjord 1 3 -- --set federation.strategy=fjord
+runs fjord 1 2 3 -- --set federation.strategy=fjord
 # FedDF and dkt on the lstm (issue 19): FedDF on 4 of the 5 roles, the fifth's 4
 # samples its server (2) and validation (2) sets; one group without distillation
 # == FedAvg bitwise; groups a-b (widths 1, 1/2) with 3 distillation steps and
-# dkt (levels a-b, 2 distillation steps) identical on 1 and 3 ranks
+# dkt (levels a-b, 2 distillation steps) identical on 1, 2 and 3 ranks
 DF=(--set federation.clients=4 --set federation.strategy=feddf --set feddf.server_samples=2
     --set feddf.val_samples=2 --set feddf.batch_size=2)
 runs fedavg4 1 -- --set federation.clients=4
@@ -66,8 +66,8 @@ runs feddf1 1 -- "${DF[@]}" --set feddf.steps=0
 check "feddf, one group a, no distillation == fedavg (lstm), bitwise" "$HETFL" compare "$TMP/fedavg4-1.h5" \
   "$TMP/feddf1-1.h5" --ignore-key federation.strategy --ignore-key feddf.server_samples \
   --ignore-key feddf.val_samples --ignore-key feddf.batch_size --ignore-key feddf.steps
-runs feddf 1 3 -- "${DF[@]}" --set feddf.groups=a-b --set feddf.steps=3 --set feddf.val_every=1
-runs dkt 1 3 -- --set federation.mode=decentralized --set federation.strategy=dkt --set dkt.steps=2
+runs feddf 1 2 3 -- "${DF[@]}" --set feddf.groups=a-b --set feddf.steps=3 --set feddf.val_every=1
+runs dkt 1 2 3 -- --set federation.mode=decentralized --set federation.strategy=dkt --set dkt.steps=2
 
 # a finished run (checkpoint at round 2 of 3) resumed on another rank count
 # redoes round 3 from the checkpoint: identical to the uninterrupted run

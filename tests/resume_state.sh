@@ -96,12 +96,12 @@ case " ${RESUME_STATE_CASES:-scaffold-sparse} " in *" scaffold-sparse "*)
   # (1/N) Σ_k c_k over the records (to float rounding).
   F=$TMP/scaffold-sparse.h5
   attr() { "$H5DUMP" -a "$2" "$1" | sed -n 's/^ *(0): \([-0-9]*\).*/\1/p'; }
-  S=/checkpoint/slot$(attr "$F" /checkpoint/current)
-  rnd=$(attr "$F" $S/round) ent=$(attr "$F" $S/scaffold_ck/entries)
+  SLOT=/checkpoint/slot$(attr "$F" /checkpoint/current)
+  rnd=$(attr "$F" $SLOT/round) ent=$(attr "$F" $SLOT/scaffold_ck/entries)
   check "scaffold-sparse: the checkpoint's c_k dataset is 18 records of 8 + 4 x 862 bytes" \
-    test "$(nrows "$F" $S/scaffold_ck)" = 62208 -a "$rnd" = 6
-  "$H5DUMP" -d $S/scaffold_ck -b LE -o "$TMP/ck.bin" "$F" > /dev/null
-  "$H5DUMP" -d $S/scaffold_c -b LE -o "$TMP/c.bin" "$F" > /dev/null
+    test "$(nrows "$F" $SLOT/scaffold_ck)" = 62208 -a "$rnd" = 6
+  "$H5DUMP" -d $SLOT/scaffold_ck -b LE -o "$TMP/ck.bin" "$F" > /dev/null
+  "$H5DUMP" -d $SLOT/scaffold_c -b LE -o "$TMP/c.bin" "$F" > /dev/null
   for ((j = 0; j < ent; j++)); do od -A n -t d8 -j $((j * 3456)) -N 8 "$TMP/ck.bin"; done | tr -d ' ' > "$TMP/ck.ids"
   cols "$F" /participation round client outcome | awk -v r="$rnd" '$1 <= r && $3 == "completed" { print $2 }' |
     sort -n | uniq > "$TMP/took.ids"
