@@ -92,6 +92,19 @@ static void test_scaffold_beats_fedavg(void)
     CU_ASSERT(sc < avg / 100);
 }
 
+/* SCAFFOLD's parameters shared by the hand-computed cases below: one local
+ * epoch of batch 1 at lr 0.1, exact aggregation, seed 1. */
+static void scaffold_hand_params(hf_params_t *p)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->strategy, sizeof p->strategy, "scaffold");
+    p->seed = 1;
+    p->local_epochs = 1;
+    p->batch_size = 1;
+    p->lr = 0.1f;
+    p->exact = 1;
+}
+
 /* SCAFFOLD under partial participation (values.sh and the quadratic above select
  * every client, where |S|/N = 1): one of N = 4 clients (n_k = 10, batch 1, so
  * K = 10 steps of lr 0.1, K·lr = 1) takes part.  By hand, from c = c_k = 0 and
@@ -101,13 +114,7 @@ static void test_scaffold_beats_fedavg(void)
 static void test_scaffold_partial_participation(void)
 {
     hf_params_t p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.strategy, sizeof p.strategy, "scaffold");
-    p.seed = 1;
-    p.local_epochs = 1;
-    p.batch_size = 1;
-    p.lr = 0.1f;
-    p.exact = 1;
+    scaffold_hand_params(&p);
     long off[QN + 1];
     for (int k = 0; k <= QN; k++) off[k] = 10L * k;
     hf_strat_t s;
@@ -154,13 +161,7 @@ static void test_scaffold_sparse_twice(void)
     enum { N = 1000 };
     static hf_conf_t conf;
     hf_params_t p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.strategy, sizeof p.strategy, "scaffold");
-    p.seed = 1;
-    p.local_epochs = 1;
-    p.batch_size = 1;
-    p.lr = 0.1f;
-    p.exact = 1;
+    scaffold_hand_params(&p);
     p.rounds = 3;
     CU_ASSERT_EQUAL_FATAL(hf_conf_load_string(&conf, "[federation]\nstrategy = scaffold\n", "t.conf",
                                               hf_options_table(), NULL, 0, -1), 0);

@@ -438,14 +438,11 @@ static void scale_print_row(FILE *out, const char *label, const scale_row_t *r)
  * time must follow the participants, not the registered clients.  Rows:
  * (small, K/10), (small, K), (mid, K), (big, K); full: 10^4, 10^6, 10^7
  * registered, K = 1,000; --quick: 1,000, 3,000, 10,000. */
-static int bench_scale(FILE *out, MPI_Comm comm, int quick)
+static int bench_scale(FILE *out, MPI_Comm comm, const char *suite, int quick)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    char path[4200];
-    const char *suite = find_bench_file("scale.conf", path, sizeof path);
-    if (!suite) return hf_seterr(HF_EINPUT, "bench scale: bench/scale.conf not found (set HETFL_SRCDIR)");
     long small = quick ? 1000 : 10000, mid = quick ? 3000 : 1000000, big = quick ? 10000 : 10000000;
     int K = 1000, rounds = quick ? 12 : 40;  /* rounds are milliseconds: many, for a stable minimum */
     scale_row_t row[4] = {{.N = small, .K = K / 10}, {.N = small, .K = K}, {.N = mid, .K = K}, {.N = big, .K = K}};
@@ -491,14 +488,11 @@ static int bench_scale(FILE *out, MPI_Comm comm, int quick)
  * clients' windows of the keyed order wrap around above 10,000 clients),
  * its 10,000 test images; the small and the big population at 1,000 a round.
  * Skipped where the data set is absent. */
-static int bench_scale_fmnist(FILE *out, MPI_Comm comm, int quick)
+static int bench_scale_fmnist(FILE *out, MPI_Comm comm, const char *suite, int quick)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    char path[4200];
-    const char *suite = find_bench_file("scale.conf", path, sizeof path);
-    if (!suite) return hf_seterr(HF_EINPUT, "bench scale: bench/scale.conf not found (set HETFL_SRCDIR)");
     if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
         if (rank == 0) fprintf(out, "Fashion-MNIST on demand: skipped (Fashion-MNIST absent)\n");
         return 0;
@@ -904,8 +898,13 @@ int hf_bench_main(int argc, char **argv, MPI_Comm comm, FILE *out)
     }
     if (!rc && (all || !strcmp(section, "round"))) rc = bench_round(out, comm, quick, suite);
     if (!rc && (all || !strcmp(section, "agg"))) rc = bench_agg(out, comm, quick);
-    if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale(out, comm, quick);
-    if (!rc && (all || !strcmp(section, "scale"))) rc = bench_scale_fmnist(out, comm, quick);
+    if (!rc && (all || !strcmp(section, "scale"))) {
+        char path[4200];
+        const char *suite = find_bench_file("scale.conf", path, sizeof path);
+        if (!suite) rc = hf_seterr(HF_EINPUT, "bench scale: bench/scale.conf not found (set HETFL_SRCDIR)");
+        if (!rc) rc = bench_scale(out, comm, suite, quick);
+        if (!rc) rc = bench_scale_fmnist(out, comm, suite, quick);
+    }
     if (!rc && (all || !strcmp(section, "hdf5"))) rc = bench_hdf5(out, comm, quick, suite);
     if (!rc && (all || !strcmp(section, "peer"))) rc = bench_peer(out, comm, quick, suite, resnet_samples, 1);
     if (!rc && !strcmp(section, "peer-resnet")) rc = bench_peer(out, comm, quick, suite, resnet_samples, 0);
