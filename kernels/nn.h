@@ -17,6 +17,11 @@
 typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_RESNET = 3, HF_ARCH_LSTM = 4 } hf_arch_t;
 /* resnet normalisation (nn_resnet.c) */
 typedef enum { HF_NORM_NONE = 0, HF_NORM_GROUP = 1, HF_NORM_STATIC_BN = 2 } hf_norm_t;
+/* convolution scheme of cnn and resnet (key model.conv): im2col + sgemm everywhere
+ * (the bits of every earlier release), or the fast kernels (Winograd for 3x3 and
+ * 5x5 stride-1 'same' convolutions, a direct kernel for one-input-channel ones):
+ * other summation orders, so other result bits */
+typedef enum { HF_CONV_GEMM = 0, HF_CONV_FAST = 1 } hf_conv_t;
 
 #define HF_MAX_HIDDEN 8
 #define HF_MAX_TENSORS 64        /* ResNet-18 with group norm: 56 */
@@ -33,6 +38,7 @@ typedef struct {
                                  embedding size (0: 8) — nn_lstm.h */
     int depth;                /* resnet: 10 (one basic block per stage) or 18 (two); 0 = 18 */
     int norm;                 /* resnet: hf_norm_t */
+    int conv;                 /* cnn, resnet: hf_conv_t */
 } hf_model_cfg_t;
 
 typedef struct {

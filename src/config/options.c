@@ -183,6 +183,11 @@ static const hf_opt_t core_options[] = {
      "of its minibatch, no running averages; evaluation by statistics recomputed from "
      "model.norm_samples training samples, in minibatches of federation.batch_size, for every "
      "evaluated model; per-channel scale and shift, eps 1e-5)"},
+    {"model.conv", HF_OPT_CHOICE, "gemm", NONE, "gemm|fast",
+     "cnn and resnet convolutions: gemm (im2col + one sgemm, every earlier release's result bits) or "
+     "fast (Winograd F(4x4,3x3) / F(2x2,5x5) for 3x3 and 5x5 stride-1 'same' convolutions, a direct "
+     "kernel for convolutions of one input channel; the same model and the same mathematics in other "
+     "summation orders, so other result bits, within float rounding of gemm's; README, Performance)"},
     {"model.norm_samples", HF_OPT_INT, "1000", 1, 100000000, NULL,
      "model.norm = static-bn: training samples, evenly spaced over the training set (all of it when "
      "it holds fewer), whose statistics evaluation normalises by: every channel's mean and variance "
@@ -635,6 +640,7 @@ int hf_params_from_conf(hf_params_t *p, const hf_conf_t *c)
     p->model.norm = !strcmp(norm, "group")       ? HF_NORM_GROUP
                     : !strcmp(norm, "static-bn") ? HF_NORM_STATIC_BN : HF_NORM_NONE;
     p->norm_samples = hf_conf_int(c, "model.norm_samples");
+    p->model.conv = !strcmp(oget(c, "model.conv"), "fast") ? HF_CONV_FAST : HF_CONV_GEMM;
     int hid[HF_MAX_HIDDEN + 1];
     int nh = hf_conf_intlist(c, "model.hidden", hid, HF_MAX_HIDDEN + 1);
     if (nh > HF_MAX_HIDDEN)
