@@ -30,6 +30,9 @@
  * then 2x2 max-pool with the ReLU fused (relu∘max = max∘relu) and argmax
  * indices kept for backward.  The backward pass recomputes im2col per
  * sub-batch instead of storing it (800x196 floats per sample for conv2).
+ * With model.conv = fast and one input channel, conv1 is the direct kernel of
+ * conv_direct.c instead (a sample at a time, bias in its forward, weight and
+ * bias gradient summed over the whole batch before alpha is applied).
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).
@@ -38,6 +41,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "nn.h"
+#include "conv_direct.h"
 #include "nn_lstm.h"
 #include "nn_resnet.h"
 #include "hf_util.h"
@@ -418,6 +422,10 @@ struct hf_work {
     float *pool1;               /* (B, c1,h1,w1), after ReLU */
     float *pool2;               /* (B, c2,h2,w2) = input of fc1, batch-major, after ReLU */
     int *arg1, *arg2;           /* argmax of each pooled element, index into the conv output */
+    /* model.conv = fast with one input channel: conv1 is the direct kernel (conv_direct.h) */
+    int direct1;
+    float *c1x;                 /* its shifted input planes, one sample */
+    float *c1acc;               /* its weight-gradient lanes, summed over the whole batch */
     hf_lstm_work_t *lstm;       /* lstm only (its logits go to act[0]) */
     hf_resnet_work_t *rn;       /* resnet: its own work space (nn_resnet.c), else NULL */
 };
@@ -446,12 +454,20 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
         size_t nc[2] = {(size_t)g->c[0] * KK * hw0, (size_t)g->c[1] * KK * hw1};
         size_t no[2] = {(size_t)g->c[1] * hw0, (size_t)g->c[2] * hw1};
         size_t ncols = 0, nconv = 0;
+        /* the direct conv1 needs no im2col, and runs a sample at a time (its
+         * output stays in L2; its bits do not depend on the sub-batches) */
+        w->direct1 = m->cfg.conv == HF_CONV_FAST && g->c[0] == 1;
         for (int l = 0; l < 2; l++) {
-            size_t sb = (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l], g->c[l + 1]);
+            int direct = l == 0 && w->direct1;
+            size_t sb = direct ? 1 : (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l], g->c[l + 1]);
             if (sb > B) sb = B;
             w->sb[l] = (int)sb;
-            ncols = HF_MAX(ncols, nc[l] * sb);
+            if (!direct) ncols = HF_MAX(ncols, nc[l] * sb);
             nconv = HF_MAX(nconv, no[l] * sb);
+        }
+        if (w->direct1) {
+            w->c1x = hf_take(&b, (size_t)hf_conv1_scratch(g->h[0], g->w[0], KS), f, alloc);
+            w->c1acc = hf_take(&b, (size_t)hf_conv1_acc_floats(g->c[1], KS), f, alloc);
         }
         w->cols = hf_take(&b, ncols, f, alloc);
         w->conv = hf_take(&b, nconv, f, alloc);
@@ -503,6 +519,8 @@ void hf_work_free(hf_work_t *w)
     free(w->pool1);
     free(w->pool2);
     free(w->arg1);
+    free(w->c1x);
+    free(w->c1acc);
     free(w->arg2);
     hf_lstm_work_free(w->lstm);
     hf_resnet_work_free(w->rn);
@@ -943,8 +961,12 @@ static void cnn_forward(const hf_model_t *m, hf_work_t *w, const float *params, 
     long hw0 = (long)g->h[0] * g->w[0], hw1 = (long)g->h[1] * g->w[1];
     for (int s0 = 0; s0 < B; s0 += w->sb[0]) {
         int n = HF_MIN(w->sb[0], B - s0);
-        hf_conv5_forward_batch(x + s0 * n0, n0, n, g->c[0], g->h[0], g->w[0], params + T[0].off,
-                               params + T[1].off, g->c[1], w->conv, w->cols);
+        if (w->direct1)
+            hf_conv1_forward(x + s0 * n0, n0, n, g->h[0], g->w[0], KS, params + T[0].off, params + T[1].off,
+                             g->c[1], w->conv, n * hw0, w->c1x);
+        else
+            hf_conv5_forward_batch(x + s0 * n0, n0, n, g->c[0], g->h[0], g->w[0], params + T[0].off,
+                                   params + T[1].off, g->c[1], w->conv, w->cols);
         for (int s = 0; s < n; s++)
             pool2_strided(w->conv + s * hw0, g->c[1], g->h[0], g->w[0], n * hw0, 1, w->pool1 + (s0 + s) * n1,
                           w->arg1 + (s0 + s) * n1);
@@ -998,9 +1020,15 @@ static void cnn_backward(const hf_model_t *m, hf_work_t *w, const float *params,
             unpool(w->dconv + s * hw0, w->pool1 + (s0 + s) * n1, w->dpool1 + (s0 + s) * n1, w->arg1 + (s0 + s) * n1,
                    n1);
         /* conv1: dW1, db1 (no input gradient) */
-        hf_conv5_backward_batch(x + s0 * n0, n0, n, c0, g->h[0], g->w[0], params + T[0].off, c1, w->dconv, alpha,
-                                s0 ? 1.0f : 0.0f, dw1, db1, NULL, 0, w->cols, 1);
+        if (w->direct1) {
+            if (s0 == 0) memset(w->c1acc, 0, sizeof(float) * hf_conv1_acc_floats(c1, KS));
+            hf_conv1_grad_acc(x + s0 * n0, n0, n, g->h[0], g->w[0], KS, c1, w->dconv, n * hw0, w->c1acc, w->c1x);
+        } else {
+            hf_conv5_backward_batch(x + s0 * n0, n0, n, c0, g->h[0], g->w[0], params + T[0].off, c1, w->dconv,
+                                    alpha, s0 ? 1.0f : 0.0f, dw1, db1, NULL, 0, w->cols, 1);
+        }
     }
+    if (w->direct1) hf_conv1_grad_finish(w->c1acc, c1, KS, alpha, dw1, db1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
  */
 #include "hf_util.h"
 #include "nn.h"
+#include "conv_direct.h"
 #include "rng.h"
 #include "cunit_main.h"
 #include <cblas.h>
@@ -442,6 +443,169 @@ static void test_conv_backward_naive(void)
             printf("\n  conv5 backward (beta %d): max error dW %.3g, db %.3g, din %.3g", beta, edw, edb, edin);
         CU_ASSERT(edw < 1e-4 && edb < 1e-5 && edin < 1e-4);
     }
+}
+
+/* The direct one-channel convolution (conv_direct.c, model.conv = fast)
+ * against sums in double, n samples of (h, w), cout channels, k x k.
+ * Tolerances are the float rounding bounds of the kernel's own summation
+ * orders (conv_direct.h): a sum of m terms in float is within (m+1)·u·Σ|term|
+ * of the exact one (u = FLT_EPSILON/2; the +1 for the product roundings), so
+ *   forward:  m = k² + 1 (bias + taps);
+ *   gradient: m = n·h·w/L + L + 1 (a lane's pixels, then the L lanes; the
+ *             scaling by alpha adds one more rounding);
+ * with a factor 2 of margin (FLT_EPSILON instead of u).  A wrong tap, a
+ * missing pixel or a lost lane is off by O(0.01-1), far above these.
+ * ld > n·h·w checks the channel stride; the gradient comes in two pieces
+ * (samples [0,1) then [1,n)) and must equal one call on all n bitwise. */
+static int conv_direct_case(int n, int h, int w, int cout, int k, uint64_t seed)
+{
+    int p = (k - 1) / 2, kk = k * k, ok = 1;
+    long N = (long)h * w, ld = n * N + 3;
+    float *in = malloc(sizeof(float) * n * N), *wt = malloc(sizeof(float) * cout * kk),
+          *bias = malloc(sizeof(float) * cout), *out = malloc(sizeof(float) * cout * ld),
+          *dout = malloc(sizeof(float) * cout * ld), *dw = malloc(sizeof(float) * cout * kk),
+          *db = malloc(sizeof(float) * cout), *dw1 = malloc(sizeof(float) * cout * kk),
+          *db1 = malloc(sizeof(float) * cout);
+    float *scr = malloc(sizeof(float) * hf_conv1_scratch(h, w, k));
+    long na = hf_conv1_acc_floats(cout, k);
+    float *acc = calloc((size_t)na, sizeof(float)), *acc1 = calloc((size_t)na, sizeof(float));
+    fill_uniform(in, n * N, seed, -1, 1);
+    fill_uniform(wt, cout * kk, seed + 1, -0.5f, 0.5f);
+    fill_uniform(bias, cout, seed + 2, -0.5f, 0.5f);
+    fill_uniform(dout, cout * ld, seed + 3, -1, 1);
+    hf_conv1_forward(in, N, n, h, w, k, wt, bias, cout, out, ld, scr);
+    float alpha = 1.0f / 3.0f;
+    hf_conv1_grad_acc(in, N, n, h, w, k, cout, dout, ld, acc, scr);
+    hf_conv1_grad_finish(acc, cout, k, alpha, dw, db);
+    hf_conv1_grad_acc(in, N, 1, h, w, k, cout, dout, ld, acc1, scr);
+    hf_conv1_grad_acc(in + N, N, n - 1, h, w, k, cout, dout + N, ld, acc1, scr);
+    hf_conv1_grad_finish(acc1, cout, k, alpha, dw1, db1);
+    double efwd = 0, edw = 0, edb = 0;   /* worst error / its bound */
+    for (int co = 0; co < cout; co++) {
+        for (int s = 0; s < n; s++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    double sum = bias[co], mag = fabs(bias[co]);
+                    for (int t = 0; t < kk; t++) {
+                        int iy = y + t / k - p, ix = x + t % k - p;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        double term = (double)wt[co * kk + t] * in[s * N + iy * w + ix];
+                        sum += term;
+                        mag += fabs(term);
+                    }
+                    double e = fabs(sum - out[co * ld + s * N + y * w + x]);
+                    efwd = fmax(efwd, e / ((kk + 2) * FLT_EPSILON * mag + 1e-30));
+                }
+        double m = (double)n * N / HF_CONV1_LANES + HF_CONV1_LANES + 2;
+        for (int t = 0; t <= kk; t++) {
+            double sum = 0, mag = 0;
+            for (int s = 0; s < n; s++)
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++) {
+                        int iy = y + t / k - p, ix = x + t % k - p;
+                        double d = dout[co * ld + s * N + y * w + x], term;
+                        if (t == kk)
+                            term = d;
+                        else if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            continue;
+                        else
+                            term = d * in[s * N + iy * w + ix];
+                        sum += term;
+                        mag += fabs(term);
+                    }
+            double got = t < kk ? dw[co * kk + t] : db[co];
+            double e = fabs(alpha * sum - got) / (m * FLT_EPSILON * alpha * mag + 1e-30);
+            if (t < kk)
+                edw = fmax(edw, e);
+            else
+                edb = fmax(edb, e);
+        }
+    }
+    int same = !memcmp(dw, dw1, sizeof(float) * cout * kk) && !memcmp(db, db1, sizeof(float) * cout);
+    if (!(efwd <= 1 && edw <= 1 && edb <= 1 && same)) {
+        printf("\n  direct conv n=%d %dx%d -> %d, k=%d: error/bound fwd %.3g dW %.3g db %.3g, pieces %s", n, h, w,
+               cout, k, efwd, edw, edb, same ? "same" : "DIFFER");
+        ok = 0;
+    }
+    free(in); free(wt); free(bias); free(out); free(dout); free(dw); free(db); free(dw1); free(db1);
+    free(scr); free(acc); free(acc1);
+    return ok;
+}
+
+static void test_conv_direct(void)
+{
+    /* n, h, w, cout, k: odd unequal sizes (tails of every block: 5 channels,
+     * 63 pixels), the McMahan conv1 (full tiles, 784 = 24·32 + 16: the last
+     * tile overlaps), k = 3 and 7 (7 taps a row: a block of 5 and one of 2),
+     * a plane smaller than a tile and than the kernel */
+    static const int cases[][5] = {{3, 7, 9, 5, 5}, {3, 7, 9, 5, 3}, {2, 28, 28, 32, 5}, {2, 28, 28, 13, 5},
+                                   {3, 9, 7, 9, 7}, {2, 2, 3, 4, 5}, {1, 1, 1, 2, 3}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CU_ASSERT(conv_direct_case(cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4], 900 + 10 * i));
+    /* by hand: a 4x4 plane of ones, a 5x5 kernel of ones, bias 0.5 -> the
+     * corner sums its 3x3 in-range taps (9.5), pixel (1,1) its 4x4 (16.5);
+     * dout = 1 everywhere, alpha 1: dW of the centre tap = 16 pixels,
+     * of the corner tap (0,0) = the 2x2 pixels with (y-2, x-2) inside = 4,
+     * db = 16 */
+    float img[16], k1[25], b1[1] = {0.5f}, o1[16], d1[16], dw[25], db[1];
+    float *scr = malloc(sizeof(float) * hf_conv1_scratch(4, 4, 5)), *acc = calloc(26 * HF_CONV1_LANES, sizeof(float));
+    for (int i = 0; i < 16; i++) img[i] = d1[i] = 1;
+    for (int i = 0; i < 25; i++) k1[i] = 1;
+    hf_conv1_forward(img, 16, 1, 4, 4, 5, k1, b1, 1, o1, 16, scr);
+    CU_ASSERT_EQUAL(o1[0], 9.5f);
+    CU_ASSERT_EQUAL(o1[5], 16.5f);
+    CU_ASSERT_EQUAL(o1[15], 9.5f);
+    hf_conv1_grad_acc(img, 16, 1, 4, 4, 5, 1, d1, 16, acc, scr);
+    hf_conv1_grad_finish(acc, 1, 5, 1.0f, dw, db);
+    CU_ASSERT_EQUAL(dw[12], 16.0f);
+    CU_ASSERT_EQUAL(dw[0], 4.0f);
+    CU_ASSERT_EQUAL(dw[24], 4.0f);
+    CU_ASSERT_EQUAL(db[0], 16.0f);
+    free(scr);
+    free(acc);
+}
+
+/* model.conv = fast in the CNN (conv1 direct, one input channel): the loss
+ * and every gradient agree with model.conv = gemm to float rounding (the same
+ * mathematics), and the fast gradient does not depend on the work space's
+ * max batch (the direct conv1 sums its gradient over the whole batch). */
+static void test_cnn_conv_fast(void)
+{
+    int hd[3] = {5, 6, 7};
+    hf_model_cfg_t c = cfg_cnn(1, 12, 10, 4, 3, hd), cf = c;
+    cf.conv = HF_CONV_FAST;
+    hf_model_t m, mf;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&mf, &cf), HF_OK);
+    CU_ASSERT_EQUAL(m.nparams, mf.nparams);
+    enum { B = 7 };
+    float *p = malloc(sizeof(float) * m.nparams), *g = malloc(sizeof(float) * m.nparams),
+          *gf = malloc(sizeof(float) * m.nparams), *gf2 = malloc(sizeof(float) * m.nparams),
+          *x = malloc(sizeof(float) * B * m.in_dim);
+    int y[B];
+    hf_model_init_params(&m, p, 950);
+    fill_uniform(x, B * m.in_dim, 951, 0, 1);
+    fill_labels(y, B, 4, 952);
+    hf_work_t *w = hf_work_new(&m, B), *wf = hf_work_new(&mf, B), *wf2 = hf_work_new(&mf, B + 5);
+    float l = hf_model_train_step_grad(&m, w, p, g, x, y, B);
+    float lf = hf_model_train_step_grad(&mf, wf, p, gf, x, y, B);
+    hf_model_train_step_grad(&mf, wf2, p, gf2, x, y, B);
+    CU_ASSERT(fabsf(l - lf) <= 1e-5f * fabsf(l));
+    for (int t = 0; t < m.ntensors; t++) {
+        const hf_tensor_t *T = &m.tensors[t];
+        double e = 0, mag = 0;
+        for (long i = T->off; i < T->off + T->n; i++) {
+            e = fmax(e, fabs((double)g[i] - gf[i]));
+            mag = fmax(mag, fabs((double)g[i]));
+        }
+        if (!(e <= 1e-4 * mag)) printf("\n  %s: fast vs gemm max diff %.3g (max |g| %.3g)", T->name, e, mag);
+        CU_ASSERT(e <= 1e-4 * mag);
+    }
+    CU_ASSERT(memcmp(gf, gf2, sizeof(float) * m.nparams) == 0);
+    hf_work_free(w);
+    hf_work_free(wf);
+    hf_work_free(wf2);
+    free(p); free(g); free(gf); free(gf2); free(x);
 }
 
 /* The CNN's conv sub-batches (hf_conv5_subbatch), by hand: the im2col of a
@@ -1490,6 +1654,8 @@ static const hf_cu_test_t tests_nn[] = {
     {"conv5 vs naive", test_conv_naive, NULL},
     {"conv5 batched backward vs naive", test_conv_backward_naive, NULL},
     {"conv5 sub-batches by hand", test_conv_subbatch, NULL},
+    {"direct 1-channel conv (model.conv = fast) vs double", test_conv_direct, NULL},
+    {"cnn with model.conv = fast vs gemm", test_cnn_conv_fast, NULL},
     {"max-pool vs naive", test_pool_naive, NULL},
     {"gradcheck logreg", test_grad_logreg, NULL},
     {"gradcheck mlp", test_grad_mlp, NULL},
