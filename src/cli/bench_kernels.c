@@ -12,9 +12,13 @@
  *      hf_sgd_step) are timed;
  *   3. McMahan CNN at the same batch sizes (120-sample epochs), FLOPs =
  *      hf_model_train_flops() x samples;
+ *      and again with model.conv = fast ("fast" rows: conv1 direct, conv2
+ *      Winograd where that is built);
  *   4. its two convolution layers alone (hf_conv5_forward_batch + backward,
  *      im2col included, in the sub-batches the CNN uses), FLOPs = 3 x forward
- *      (conv1 has no input gradient: 2 x);
+ *      (conv1 has no input gradient: 2 x); conv1 again through the direct
+ *      kernel of model.conv = fast ("direct": forward with bias, weight and
+ *      bias gradient, a sample at a time; conv_direct.c);
  *   5. LEAF's char-LSTM (embedding 8, 256-256, 80 symbols, 80-token sequences
  *      of uniform ids; 40-sample epochs), FLOPs = hf_model_train_flops() x samples.
  *
@@ -29,6 +33,7 @@
 #include "config.h"
 #endif
 #include "bench.h"
+#include "conv_direct.h"
 #include "hf_util.h"
 #include "nn.h"
 #include "rng.h"
@@ -184,6 +189,48 @@ static bench_row_t bench_conv(int B, int cin, int h, int w, int cout, int dx, do
     return res;
 }
 
+/* conv1 through the direct kernel (model.conv = fast, conv_direct.c): B
+ * samples (1,h,w) -> cout, forward (bias included) + weight and bias gradient,
+ * a sample at a time as the CNN runs it; FLOPs = 2 x forward, as for conv1
+ * above. */
+static bench_row_t bench_conv1_direct(int B, int h, int w, int cout, double min_s)
+{
+    bench_row_t res = {0, 0};
+    long hw = (long)h * w, K = 25, na = hf_conv1_acc_floats(cout, 5);
+    float *in = hf_alloc_aligned((size_t)(B * hw) * sizeof(float));
+    float *wt = hf_alloc_aligned((size_t)(cout * K) * sizeof(float)), *dw = hf_alloc_aligned((size_t)(cout * K) * sizeof(float));
+    float *bias = hf_alloc_aligned((size_t)cout * sizeof(float)), *db = hf_alloc_aligned((size_t)cout * sizeof(float));
+    float *out = hf_alloc_aligned((size_t)(cout * hw) * sizeof(float));
+    float *scr = hf_alloc_aligned((size_t)hf_conv1_scratch(h, w, 5) * sizeof(float));
+    float *acc = hf_alloc_aligned((size_t)na * sizeof(float));
+    hf_rng_t r;
+    hf_rng_init(&r, BENCH_SEED, HF_RNG_TEST, 1, 0);
+    for (long i = 0; i < B * hw; i++) in[i] = (float)hf_rng_uniform(&r);
+    for (long i = 0; i < cout * K; i++) wt[i] = (float)hf_rng_uniform(&r) - 0.5f;
+    long done = 0;
+    double t0 = 0;
+    for (int e = 0;; e++) {
+        if (e == BENCH_WARMUP_EPOCHS) t0 = tcpu();
+        memset(acc, 0, (size_t)na * sizeof(float));
+        for (int s = 0; s < B; s++) {
+            hf_conv1_forward(in + s * hw, hw, 1, h, w, 5, wt, bias, cout, out, hw, scr);
+            hf_conv1_grad_acc(in + s * hw, hw, 1, h, w, 5, cout, out, hw, acc, scr);
+        }
+        hf_conv1_grad_finish(acc, cout, 5, 1.0f / B, dw, db);
+        if (e >= BENCH_WARMUP_EPOCHS) {
+            done += B;
+            double t = tcpu() - t0;
+            if (t >= min_s) {
+                res.samples_per_s = done / t;
+                res.gflops = 2.0 * 2.0 * cout * K * hw * done / t / 1e9;
+                break;
+            }
+        }
+    }
+    free(in); free(wt); free(dw); free(bias); free(db); free(out); free(scr); free(acc);
+    return res;
+}
+
 static void bench_print_row(FILE *out, const char *model, const char *path, int B, bench_row_t r,
                             double peak, double target_pct)
 {
@@ -223,8 +270,11 @@ int hf_bench_kernels(FILE *out, int quick)
     hf_model_cfg_t c2nn = {.arch = HF_ARCH_MLP, .in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10, .nhidden = 2,
                            .hidden = {200, 200}};
     hf_model_cfg_t ccnn = {.arch = HF_ARCH_CNN, .in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10};
-    hf_model_t mlp, cnn;
-    if (hf_model_init(&mlp, &c2nn) != HF_OK || hf_model_init(&cnn, &ccnn) != HF_OK) {
+    hf_model_cfg_t ccnnf = ccnn;
+    ccnnf.conv = HF_CONV_FAST;
+    hf_model_t mlp, cnn, cnnf;
+    if (hf_model_init(&mlp, &c2nn) != HF_OK || hf_model_init(&cnn, &ccnn) != HF_OK ||
+        hf_model_init(&cnnf, &ccnnf) != HF_OK) {
         free(x);
         free(y);
         openblas_set_num_threads(saved_threads);
@@ -252,11 +302,21 @@ int hf_bench_kernels(FILE *out, int quick)
         bench_row_t row = bench_train(&cnn, B, BENCH_CNN_EPOCH, 1, min_s, hf_model_train_flops(&cnn), x, y);
         bench_print_row(out, "CNN", "fused", B, row, peak, 0);
     }
+    /* the same with model.conv = fast (conv1: conv_direct.c; conv2: Winograd where built) */
+    for (int i = 0; i < nb; i++) {
+        int B = bench_batches[i];
+        bench_row_t row = bench_train(&cnnf, B, BENCH_CNN_EPOCH, 1, min_s, hf_model_train_flops(&cnnf), x, y);
+        bench_print_row(out, "CNN", "fast", B, row, peak, 0);
+    }
     /* the CNN's conv layers alone: conv1 1x28x28 -> 32 (no input gradient), conv2 32x14x14 -> 64 */
     for (int i = 0; i < nb; i++) {
         int B = bench_batches[i];
         bench_print_row(out, "conv1", "fwd+bwd", B, bench_conv(B, 1, 28, 28, 32, 0, min_s), peak, 75);
         bench_print_row(out, "conv2", "fwd+bwd", B, bench_conv(B, 32, 14, 14, 64, 1, min_s), peak, 75);
+    }
+    for (int i = 0; i < nb; i++) {
+        int B = bench_batches[i];
+        bench_print_row(out, "conv1", "direct", B, bench_conv1_direct(B, 28, 28, 32, min_s), peak, 75);
     }
     /* LEAF's char-LSTM: ids in [0,80) as floats, 80 per sample */
     hf_model_cfg_t clstm = {.arch = HF_ARCH_LSTM, .in_c = 1, .in_h = 1, .in_w = 80, .n_classes = 80, .vocab = 80};
