@@ -568,7 +568,8 @@ static void test_conv_direct(void)
 /* model.conv = fast in the CNN (conv1 direct, one input channel): the loss
  * and every gradient agree with model.conv = gemm to float rounding (the same
  * mathematics), and the fast gradient does not depend on the work space's
- * max batch (the direct conv1 sums its gradient over the whole batch). */
+ * max batch (the direct conv1 sums its gradient over the whole batch) nor on
+ * the steps run before in the same work space (its lanes start at zero). */
 static void test_cnn_conv_fast(void)
 {
     int hd[3] = {5, 6, 7};
@@ -589,6 +590,7 @@ static void test_cnn_conv_fast(void)
     hf_work_t *w = hf_work_new(&m, B), *wf = hf_work_new(&mf, B), *wf2 = hf_work_new(&mf, B + 5);
     float l = hf_model_train_step_grad(&m, w, p, g, x, y, B);
     float lf = hf_model_train_step_grad(&mf, wf, p, gf, x, y, B);
+    hf_model_train_step_grad(&mf, wf2, p, gf2, x + m.in_dim, y + 1, B - 1);   /* another step first */
     hf_model_train_step_grad(&mf, wf2, p, gf2, x, y, B);
     CU_ASSERT(fabsf(l - lf) <= 1e-5f * fabsf(l));
     for (int t = 0; t < m.ntensors; t++) {
