@@ -18,35 +18,25 @@
  * GRAD_CB x k products dout·X (plus the bias row's dout at ky = 0) are
  * accumulated in HF_CONV1_LANES-pixel vectors over the whole plane, each
  * X load feeding GRAD_CB channels and each dout load k taps.
- * Plain C loops built per instruction set (HF_CLONES) with -ffp-contract=off:
- * a product is rounded before it is added on every machine.  Zen's separate
- * add and multiply pipes run the pair at the FMA rate.
+ * The register tiles are GCC vectors (element-wise IEEE operations: GCC keeps
+ * arrays of them in registers once their loops are unrolled, where it kept
+ * the scalar loops' accumulators in memory: 37 GFLOP/s forward that way, 122
+ * with vectors, Zen 5), of 16 floats on AVX-512 machines and 8 elsewhere
+ * (conv_direct_tile.h, included once per width; the same lanes, the same
+ * bits), with -ffp-contract=off: a product is rounded before it is added on
+ * every machine.  Zen's separate add and multiply pipes run the pair at the
+ * FMA rate.
  */
 #include "conv_direct.h"
 #include "hf_util.h"
 #include <string.h>
 
-#define FWD_CB 8                   /* output channels per forward tile */
-#define FWD_PV 32                  /* output pixels per forward tile */
-#define GRAD_CB 4                  /* output channels per weight-gradient block */
+#define FWD_CB_MAX 8               /* the largest forward tile: channels */
+#define FWD_PV_MAX 32              /* and pixels */
+#define GRAD_CB_MAX 4              /* the largest weight-gradient block: channels */
 #define GRAD_KB 5                  /* taps (of one kernel row) per weight-gradient block */
 #define L HF_CONV1_LANES
-#define FWD_NV (FWD_PV / L)
-
-/* A vector of L floats (GCC vector extension: element-wise IEEE operations,
- * lowered to 1 AVX-512, 2 AVX2 or 4 SSE registers per clone).  GCC keeps
- * arrays of these in registers once their loops are unrolled, where it keeps
- * the accumulators of the equivalent scalar loops in memory (measured: the
- * forward at 37 GFLOP/s that way, 122 with vectors, Zen 5). */
-typedef float vf __attribute__((vector_size(4 * L)));
-#pragma GCC diagnostic ignored "-Wpsabi"   /* vf by value, inlined functions only */
-HF_INLINE vf vload(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-#define VSTORE(p, v) memcpy((p), &(v), sizeof(vf))   /* v an lvalue */
+#pragma GCC diagnostic ignored "-Wpsabi"   /* vectors by value: inlined functions only */
 
 long hf_conv1_scratch(int h, int w, int k)
 {
@@ -79,13 +69,13 @@ HF_CLONES static void shifted_planes(const float *restrict in, int h, int w, int
     }
 }
 
-/* The general tile: cb <= FWD_CB channels (weights wt, cb rows of k²) x
- * len <= FWD_PV pixels from x (X offset to the tile's first pixel):
+/* The general tile: cb <= FWD_CB_MAX channels (weights wt, cb rows of k²) x
+ * len <= FWD_PV_MAX pixels from x (X offset to the tile's first pixel):
  * out[c·ld + v] = bias[c] + Σ taps, taps in order. */
 HF_INLINE void fwd_tile(const float *restrict x, long P, int w, int k, const float *restrict wt,
                         const float *restrict bias, int cb, int len, float *restrict out, long ld)
 {
-    float acc[FWD_CB][FWD_PV];
+    float acc[FWD_CB_MAX][FWD_PV_MAX];
     int kk = k * k;
     for (int c = 0; c < cb; c++)
         for (int v = 0; v < len; v++) acc[c][v] = bias[c];
@@ -102,71 +92,6 @@ HF_INLINE void fwd_tile(const float *restrict x, long P, int w, int k, const flo
         for (int v = 0; v < len; v++) out[c * ld + v] = acc[c][v];
 }
 
-/* The same for a full tile, FWD_CB x FWD_PV, the same operations in the same
- * order per pixel, on vectors kept in registers. */
-HF_INLINE void fwd_tile_full(const float *restrict x, long P, int w, int k, const float *restrict wt,
-                             const float *restrict bias, float *restrict out, long ld)
-{
-    vf acc[FWD_CB][FWD_NV];
-    int kk = k * k;
-#pragma GCC unroll 8
-    for (int c = 0; c < FWD_CB; c++)
-#pragma GCC unroll 4
-        for (int j = 0; j < FWD_NV; j++) acc[c][j] = (vf){0} + bias[c];
-    for (int ky = 0; ky < k; ky++)
-        for (int kx = 0; kx < k; kx++) {
-            const float *restrict xs = x + kx * P + (long)ky * w;
-            int t = ky * k + kx;
-            vf xv[FWD_NV];
-#pragma GCC unroll 4
-            for (int j = 0; j < FWD_NV; j++) xv[j] = vload(xs + j * L);
-#pragma GCC unroll 8
-            for (int c = 0; c < FWD_CB; c++) {
-                float wc = wt[c * kk + t];
-#pragma GCC unroll 4
-                for (int j = 0; j < FWD_NV; j++) acc[c][j] += wc * xv[j];
-            }
-        }
-#pragma GCC unroll 8
-    for (int c = 0; c < FWD_CB; c++)
-#pragma GCC unroll 4
-        for (int j = 0; j < FWD_NV; j++) VSTORE(out + c * ld + j * L, acc[c][j]);
-}
-
-/* One sample's plane: every channel block x pixel tile. */
-HF_CLONES static void fwd_plane(const float *restrict X, int h, int w, int k, const float *restrict weight,
-                                const float *restrict bias, int cout, float *restrict out, long ld)
-{
-    long N = (long)h * w, P = (long)(h + k - 1) * w;
-    int kk = k * k;
-    for (int c0 = 0; c0 < cout; c0 += FWD_CB) {
-        int cb = HF_MIN(FWD_CB, cout - c0);
-        const float *wt = weight + (long)c0 * kk, *b = bias + c0;
-        float *o = out + c0 * ld;
-        if (N < FWD_PV) {
-            fwd_tile(X, P, w, k, wt, b, cb, (int)N, o, ld);
-            continue;
-        }
-        for (long i0 = 0; i0 < N; i0 += FWD_PV) {
-            long i = HF_MIN(i0, N - FWD_PV);   /* the last tile overlaps */
-            if (cb == FWD_CB)
-                fwd_tile_full(X + i, P, w, k, wt, b, o + i, ld);
-            else
-                fwd_tile(X + i, P, w, k, wt, b, cb, FWD_PV, o + i, ld);
-        }
-    }
-}
-
-void hf_conv1_forward(const float *in, long in_stride, int n, int h, int w, int k, const float *weight,
-                      const float *bias, int cout, float *out, long ld, float *scratch)
-{
-    long N = (long)h * w;
-    for (int s = 0; s < n; s++) {
-        shifted_planes(in + s * in_stride, h, w, k, scratch);
-        fwd_plane(scratch, h, w, k, weight, bias, cout, out + s * N, ld);
-    }
-}
-
 /* Lane sums of one block, pixels [i0, N) of one plane: with the block's
  * accumulators A = acc + (ky·k + kx0)·L (channel c's at A + c·stride, tap j
  * L floats further, the bias row's at acc + c·stride + k²·L),
@@ -176,7 +101,7 @@ void hf_conv1_forward(const float *in, long in_stride, int n, int h, int w, int 
 HF_INLINE void grad_block(const float *restrict x, long P, long i0, long N, int kb, const float *restrict d,
                           long ld, int cb, int bias, float *restrict A, float *restrict Ab, long stride)
 {
-    float a[GRAD_CB][GRAD_KB][L], ab[GRAD_CB][L];
+    float a[GRAD_CB_MAX][GRAD_KB][L], ab[GRAD_CB_MAX][L];
     for (int c = 0; c < cb; c++) {
         for (int j = 0; j < kb; j++)
             for (int v = 0; v < L; v++) a[c][j][v] = A[c * stride + j * L + v];
@@ -199,62 +124,83 @@ HF_INLINE void grad_block(const float *restrict x, long P, long i0, long N, int 
     }
 }
 
-/* The same for GRAD_CB channels x GRAD_KB taps from pixel 0, on vectors kept
- * in registers over the whole vectors of the plane; grad_block the rest. */
-HF_INLINE void grad_block_full(const float *restrict x, long P, long N, const float *restrict d, long ld, int bias,
-                               float *restrict A, float *restrict Ab, long stride)
+/* The vector loops, once per width: 16 floats (one AVX-512 register) where
+ * the CPU has AVX-512, else 8 (one AVX2 register, or two SSE ones).  A GCC
+ * vector of 16 floats on AVX2 is split in memory, not in registers (measured:
+ * 3.5 GFLOP/s against 109 with AVX-512, Zen 5), hence two widths rather than
+ * one width built per instruction set. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CD_WIDE 1
+#define VW 16
+#define SFX _v16
+#define ATTR __attribute__((target("avx512f")))
+#define FCB 8
+#define FNV 2
+#define GCB 4
+#include "conv_direct_tile.h"
+#undef VW
+#undef SFX
+#undef ATTR
+#undef FCB
+#undef FNV
+#undef GCB
+#endif
+#define VW 8
+#define SFX _v8
+#define ATTR HF_CLONES
+#define FCB 4
+#define FNV 2
+#define GCB 2
+#include "conv_direct_tile.h"
+
+static int force_narrow;   /* hf_conv1_narrow */
+
+int hf_conv1_narrow(int on)
 {
-    vf a[GRAD_CB][GRAD_KB], ab[GRAD_CB];
-#pragma GCC unroll 4
-    for (int c = 0; c < GRAD_CB; c++) {
-#pragma GCC unroll 5
-        for (int j = 0; j < GRAD_KB; j++) a[c][j] = vload(A + c * stride + j * L);
-        ab[c] = vload(Ab + c * stride);
-    }
-    long i = 0;
-    for (; i + L <= N; i += L) {
-        vf xv[GRAD_KB];
-#pragma GCC unroll 5
-        for (int j = 0; j < GRAD_KB; j++) xv[j] = vload(x + j * P + i);
-#pragma GCC unroll 4
-        for (int c = 0; c < GRAD_CB; c++) {
-            vf dv = vload(d + c * ld + i);
-#pragma GCC unroll 5
-            for (int j = 0; j < GRAD_KB; j++) a[c][j] += dv * xv[j];
-            if (bias) ab[c] += dv;
-        }
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < GRAD_CB; c++) {
-#pragma GCC unroll 5
-        for (int j = 0; j < GRAD_KB; j++) VSTORE(A + c * stride + j * L, a[c][j]);
-        VSTORE(Ab + c * stride, ab[c]);
-    }
-    if (i < N) grad_block(x, P, i, N, GRAD_KB, d, ld, GRAD_CB, bias, A, Ab, stride);
+    int was = force_narrow;
+    force_narrow = on != 0;
+    return was;
 }
 
-/* One sample's plane: every channel block x kernel row x tap block; the bias
- * row rides along with the first tap block. */
-HF_CLONES static void grad_plane(const float *restrict X, int h, int w, int k, int cout, const float *restrict d,
-                                 long ld, float *restrict acc)
+HF_INLINE int wide(void)
 {
-    long N = (long)h * w, P = (long)(h + k - 1) * w, stride = (long)(k * k + 1) * L;
-    for (int c0 = 0; c0 < cout; c0 += GRAD_CB) {
-        int cb = HF_MIN(GRAD_CB, cout - c0);
-        const float *dc = d + c0 * ld;
-        float *ac = acc + c0 * stride, *Ab = ac + (long)k * k * L;
-        for (int ky = 0; ky < k; ky++)
-            for (int kx0 = 0; kx0 < k; kx0 += GRAD_KB) {
-                int kb = HF_MIN(GRAD_KB, k - kx0), bias = ky == 0 && kx0 == 0;
-                const float *x = X + kx0 * P + (long)ky * w;
-                float *A = ac + (long)(ky * k + kx0) * L;
-                if (cb == GRAD_CB && kb == GRAD_KB && bias)
-                    grad_block_full(x, P, N, dc, ld, 1, A, Ab, stride);
-                else if (cb == GRAD_CB && kb == GRAD_KB)
-                    grad_block_full(x, P, N, dc, ld, 0, A, Ab, stride);
-                else
-                    grad_block(x, P, 0, N, kb, dc, ld, cb, bias, A, Ab, stride);
-            }
+#ifdef CD_WIDE
+    return !force_narrow && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static void fwd_plane(const float *X, int h, int w, int k, const float *weight, const float *bias, int cout,
+                      float *out, long ld)
+{
+#ifdef CD_WIDE
+    if (wide()) {
+        fwd_plane_v16(X, h, w, k, weight, bias, cout, out, ld);
+        return;
+    }
+#endif
+    fwd_plane_v8(X, h, w, k, weight, bias, cout, out, ld);
+}
+
+static void grad_plane(const float *X, int h, int w, int k, int cout, const float *d, long ld, float *acc)
+{
+#ifdef CD_WIDE
+    if (wide()) {
+        grad_plane_v16(X, h, w, k, cout, d, ld, acc);
+        return;
+    }
+#endif
+    grad_plane_v8(X, h, w, k, cout, d, ld, acc);
+}
+
+void hf_conv1_forward(const float *in, long in_stride, int n, int h, int w, int k, const float *weight,
+                      const float *bias, int cout, float *out, long ld, float *scratch)
+{
+    long N = (long)h * w;
+    for (int s = 0; s < n; s++) {
+        shifted_planes(in + s * in_stride, h, w, k, scratch);
+        fwd_plane(scratch, h, w, k, weight, bias, cout, out + s * N, ld);
     }
 }
 

@@ -17,7 +17,8 @@
  * pixel i of a sample's plane goes to lane i mod HF_CONV1_LANES, each lane in
  * sample order then pixel order; the lanes are then added 0, 1, ...  Those
  * are other orders than the sgemm's, hence other result bits than
- * model.conv = gemm (and the same on every machine).
+ * model.conv = gemm (and the same on every machine: the loops on 16-float
+ * vectors (AVX-512) and on 8-float ones (AVX2, SSE) compute the same lanes).
  */
 #ifndef HF_CONV_DIRECT_H
 #define HF_CONV_DIRECT_H
@@ -44,5 +45,9 @@ void hf_conv1_forward(const float *in, long in_stride, int n, int h, int w, int 
 void hf_conv1_grad_acc(const float *in, long in_stride, int n, int h, int w, int k, int cout, const float *dout,
                        long ld, float *acc, float *scratch);
 void hf_conv1_grad_finish(const float *acc, int cout, int k, float alpha, float *dweight, float *dbias);
+/* The loops run on vectors of 16 floats where the CPU has AVX-512, else of 8
+ * (the same bits).  For tests: on != 0 forces the 8-float loops; returns the
+ * previous setting.  Not thread-safe. */
+int hf_conv1_narrow(int on);
 
 #endif

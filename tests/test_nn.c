@@ -456,13 +456,14 @@ static void test_conv_backward_naive(void)
  * with a factor 2 of margin (FLT_EPSILON instead of u).  A wrong tap, a
  * missing pixel or a lost lane is off by O(0.01-1), far above these.
  * ld > n·h·w checks the channel stride; the gradient comes in two pieces
- * (samples [0,1) then [1,n)) and must equal one call on all n bitwise. */
+ * (samples [0,1) then [1,n)) and must equal one call on all n bitwise, and
+ * the 8-float loops (hf_conv1_narrow) must give the 16-float ones' bits. */
 static int conv_direct_case(int n, int h, int w, int cout, int k, uint64_t seed)
 {
     int p = (k - 1) / 2, kk = k * k, ok = 1;
     long N = (long)h * w, ld = n * N + 3;
     float *in = malloc(sizeof(float) * n * N), *wt = malloc(sizeof(float) * cout * kk),
-          *bias = malloc(sizeof(float) * cout), *out = malloc(sizeof(float) * cout * ld),
+          *bias = malloc(sizeof(float) * cout), *out = calloc((size_t)(cout * ld), sizeof(float)),
           *dout = malloc(sizeof(float) * cout * ld), *dw = malloc(sizeof(float) * cout * kk),
           *db = malloc(sizeof(float) * cout), *dw1 = malloc(sizeof(float) * cout * kk),
           *db1 = malloc(sizeof(float) * cout);
@@ -522,9 +523,21 @@ static int conv_direct_case(int n, int h, int w, int cout, int k, uint64_t seed)
         }
     }
     int same = !memcmp(dw, dw1, sizeof(float) * cout * kk) && !memcmp(db, db1, sizeof(float) * cout);
-    if (!(efwd <= 1 && edw <= 1 && edb <= 1 && same)) {
-        printf("\n  direct conv n=%d %dx%d -> %d, k=%d: error/bound fwd %.3g dW %.3g db %.3g, pieces %s", n, h, w,
-               cout, k, efwd, edw, edb, same ? "same" : "DIFFER");
+    /* the 8-float loops (AVX2, SSE machines) give the same bits as the 16-float ones */
+    float *out8 = calloc((size_t)(cout * ld), sizeof(float));
+    memset(acc1, 0, sizeof(float) * na);
+    hf_conv1_narrow(1);
+    hf_conv1_forward(in, N, n, h, w, k, wt, bias, cout, out8, ld, scr);
+    hf_conv1_grad_acc(in, N, n, h, w, k, cout, dout, ld, acc1, scr);
+    hf_conv1_narrow(0);
+    hf_conv1_grad_finish(acc1, cout, k, alpha, dw1, db1);
+    int narrow = !memcmp(out, out8, sizeof(float) * cout * ld) && !memcmp(dw, dw1, sizeof(float) * cout * kk) &&
+                 !memcmp(db, db1, sizeof(float) * cout);
+    free(out8);
+    if (!(efwd <= 1 && edw <= 1 && edb <= 1 && same && narrow)) {
+        printf("\n  direct conv n=%d %dx%d -> %d, k=%d: error/bound fwd %.3g dW %.3g db %.3g, pieces %s, "
+               "8-float loops %s", n, h, w, cout, k, efwd, edw, edb, same ? "same" : "DIFFER",
+               narrow ? "same" : "DIFFER");
         ok = 0;
     }
     free(in); free(wt); free(bias); free(out); free(dout); free(dw); free(db); free(dw1); free(db1);
