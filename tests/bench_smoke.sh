@@ -31,6 +31,8 @@ check "scale: peak RSS of all ranks within 2 GiB" has "^peak RSS, all 2 ranks, .
 check "scale: four configurations measured" test "$(grep -Ec '^[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ MiB +[0-9.]+ MiB +[0-9.]+ MiB' "$TMP/all.txt")" = 4
 if [ "$have_fmnist" = 1 ]; then
   check "kernels: 2NN B=10 vs sgemm peak" has "^2NN +fused +10 .*% +>= 50% +$verdict"
+  check "kernels: conv1 direct (model.conv = fast) B=10 vs sgemm peak" has "^conv1 +direct +10 .*% +>= 75% +$verdict"
+  check "kernels: CNN with model.conv = fast, B=64" has "^CNN +fast +64 +[0-9]+ +[0-9.]+ +[0-9.]+%"
   check "round: framework overhead share" has "^framework overhead .*target <= 10%: $verdict"
   check "hdf5: in-run share of the round" has "^quickstart, .*of the round +target <= 5%: $verdict"
   check "hdf5: writer-alone share" has "^writer alone, .*target <= 5%: $verdict"
@@ -39,6 +41,7 @@ if [ "$have_fmnist" = 1 ]; then
   check "scale: Fashion-MNIST on demand, registered-clients ratio" has "^fmnist: registered x10 .*round time x[0-9.]+ .*$verdict"
   for B in 10 64; do
     check "peer: B=$B ratio or a clean skip" has "^$B +[0-9.]+ +([0-9.]+ .*x .*$verdict, $verdict|- .*pytorch peer skipped)"
+    check "peer: CNN B=$B with model.conv = fast" has "^$B +[0-9.]+ +([0-9.]+ .*x .*$verdict, $verdict|- .*pytorch peer skipped.*) +\(model.conv = fast\)$"
   done
 fi
 run_mpi 2 bench nosuch > /dev/null 2>&1
