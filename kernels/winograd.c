@@ -197,7 +197,8 @@ HF_CLONES static void output_block(const plan_t *q, const lanes_t *L, const floa
     int m = q->m;
     float X[NT * WL], Y[NT * WL], tmp[NT * WL];
     for (int k = 0; k < g->cout; k++) {
-        for (int xi = 0; xi < NT; xi++) memcpy(X + xi * WL, M + ((long)xi * g->cout + k) * ldt + tt, sizeof(float) * WL);
+        for (int xi = 0; xi < NT; xi++)
+            memcpy(X + xi * WL, M + ((long)xi * g->cout + k) * ldt + tt, sizeof(float) * WL);
         tr2(q->AT, 6, 1, m, 6, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             float *o = out + L->s[l] * g->os + k * g->ocs;
@@ -241,7 +242,8 @@ HF_CLONES static void din_block(const plan_t *q, const lanes_t *L, const float *
     const hf_wino_t *g = q->g;
     float X[NT * WL], Y[NT * WL], tmp[NT * WL];
     for (int c = 0; c < g->cin; c++) {
-        for (int xi = 0; xi < NT; xi++) memcpy(X + xi * WL, dV + ((long)xi * g->cin + c) * ldt + tt, sizeof(float) * WL);
+        for (int xi = 0; xi < NT; xi++)
+            memcpy(X + xi * WL, dV + ((long)xi * g->cin + c) * ldt + tt, sizeof(float) * WL);
         tr2(BT, 1, 6, 6, 6, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             float *d = din + L->s[l] * dis + c * g->ics;

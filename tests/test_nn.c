@@ -1509,7 +1509,7 @@ static const hf_cu_suite_t suites[] = {
     {0},
 };
 
-/* --resnet-export DIR NORM: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
+/* --resnet-export DIR NORM [fast]: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
  * 10 classes, NORM none|group|static-bn) for tests/resnet_torch.py:
  * DIR/tensors.txt (name offset shape... per line), params.bin, x.bin (4
  * samples), y.bin (int32), calib.bin (10 samples), and what this code
@@ -1517,12 +1517,13 @@ static const hf_cu_suite_t suites[] = {
  * (float32, its gradient), logits.bin (the forward of x; static-bn: with the
  * statistics recomputed from calib.bin in chunks of 4, 4 and 2 samples).
  * Norm parameters are drawn away from their 1/0 initialisation so that they
- * matter. */
-static int resnet_export(const char *dir, const char *norm)
+ * matter.  fast: with model.conv = fast (Winograd convolutions). */
+static int resnet_export(const char *dir, const char *norm, int fast)
 {
     enum { B = 4, NC = 10 };
     int nk = !strcmp(norm, "group") ? HF_NORM_GROUP : !strcmp(norm, "static-bn") ? HF_NORM_STATIC_BN : HF_NORM_NONE;
     hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, nk);
+    c.conv = fast ? HF_CONV_FAST : HF_CONV_GEMM;
     hf_model_t m;
     if (hf_model_init(&m, &c)) return 1;
     hf_work_t *w = hf_work_new(&m, B);
@@ -1566,7 +1567,8 @@ static int resnet_export(const char *dir, const char *norm)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && !strcmp(argv[1], "--resnet-export")) return resnet_export(argv[2], argv[3]);
+    if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "fast"))) && !strcmp(argv[1], "--resnet-export"))
+        return resnet_export(argv[2], argv[3], argc == 5);
     printf("OpenBLAS core: %s\n", hf_blas_init());
     openblas_set_num_threads(1);
     return hf_cu_main(&argc, &argv, 0, suites);
