@@ -131,6 +131,12 @@ static long chunk_ld(const plan_t *q)
 
 int hf_wino_supported(int k, int s) { return s == 1 && (k == 3 || k == 5); }
 
+int hf_wino_samples(const hf_wino_t *g)
+{
+    plan_t q = plan_of(g);
+    return (int)HF_MAX(1L, HF_MIN(chunk_tiles(g) / q.tiles, 1L << 20));
+}
+
 size_t hf_wino_scratch(const hf_wino_t *g)
 {
     plan_t q = plan_of(g);

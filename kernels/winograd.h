@@ -28,6 +28,9 @@ typedef struct {
 /* Whether a k x k convolution with stride s goes through Winograd (k = 3 or
  * 5, stride 1). */
 int hf_wino_supported(int k, int s);
+/* Samples whose tiles fill one chunk of g's sgemms (at least 1; g->n is not
+ * read): a sub-batch size for callers that choose one. */
+int hf_wino_samples(const hf_wino_t *g);
 /* Floats of scratch the forward and the backward of g need (the larger). */
 size_t hf_wino_scratch(const hf_wino_t *g);
 /* out = conv(in), or out += conv(in) when add. */
