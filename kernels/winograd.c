@@ -34,40 +34,57 @@
 #define CHUNK_FLOATS ((long)1 << 20)
 #endif
 
-static const float BT[36] = {
-    4, 0, -5, 0, 1, 0,
-    0, -4, -4, 1, 1, 0,
-    0, 4, -4, -1, 1, 0,
-    0, -2, -1, 2, 1, 0,
-    0, 2, -1, -2, 1, 0,
-    0, 4, 0, -5, 0, 1,
-};
-static const float G3[18] = {
-    1.0f / 4, 0, 0,
-    -1.0f / 6, -1.0f / 6, -1.0f / 6,
-    -1.0f / 6, 1.0f / 6, -1.0f / 6,
-    1.0f / 24, 1.0f / 12, 1.0f / 6,
-    1.0f / 24, -1.0f / 12, 1.0f / 6,
-    0, 0, 1,
-};
-static const float G5[30] = {
-    1.0f / 4, 0, 0, 0, 0,
-    -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6,
-    -1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6,
-    1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3,
-    1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3,
-    0, 0, 0, 0, 1,
-};
-static const float AT4[24] = {
-    1, 1, 1, 1, 1, 0,
-    0, 1, -1, 2, -2, 0,
-    0, 1, 1, 4, 4, 0,
-    0, 1, -1, 8, -8, 1,
-};
-static const float AT2[12] = {
-    1, 1, 1, 1, 1, 0,
-    0, 1, -1, 2, -2, 1,
-};
+/* Bᵀ (6 x 6), the input transform of both. */
+static const float *input_matrix(void)
+{
+    static const float bt[36] = {
+        4, 0, -5, 0, 1, 0,
+        0, -4, -4, 1, 1, 0,
+        0, 4, -4, -1, 1, 0,
+        0, -2, -1, 2, 1, 0,
+        0, 2, -1, -2, 1, 0,
+        0, 4, 0, -5, 0, 1,
+    };
+    return bt;
+}
+
+/* G (6 x r), the filter transform. */
+static const float *filter_matrix(int r)
+{
+    static const float g3[18] = {
+        1.0f / 4, 0, 0,
+        -1.0f / 6, -1.0f / 6, -1.0f / 6,
+        -1.0f / 6, 1.0f / 6, -1.0f / 6,
+        1.0f / 24, 1.0f / 12, 1.0f / 6,
+        1.0f / 24, -1.0f / 12, 1.0f / 6,
+        0, 0, 1,
+    };
+    static const float g5[30] = {
+        1.0f / 4, 0, 0, 0, 0,
+        -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6,
+        -1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6,
+        1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3,
+        1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3,
+        0, 0, 0, 0, 1,
+    };
+    return r == 3 ? g3 : g5;
+}
+
+/* Aᵀ (m x 6), the output transform. */
+static const float *output_matrix(int r)
+{
+    static const float at4[24] = {
+        1, 1, 1, 1, 1, 0,
+        0, 1, -1, 2, -2, 0,
+        0, 1, 1, 4, 4, 0,
+        0, 1, -1, 8, -8, 1,
+    };
+    static const float at2[12] = {
+        1, 1, 1, 1, 1, 0,
+        0, 1, -1, 2, -2, 1,
+    };
+    return r == 3 ? at4 : at2;
+}
 
 /* A linear map P (p x a, P(i,j) = P[i·pi + j·pj]) on lane vectors:
  * y[i·ys + l] = Σ_j P(i,j) x[j·xs + l], zero coefficients skipped, j ascending. */
@@ -96,7 +113,7 @@ typedef struct {
     const hf_wino_t *g;
     int m, p, th, tw;    /* output tile size, padding, tiles down and across */
     long tiles;          /* per sample */
-    const float *G, *AT; /* G (6 x r), Aᵀ (m x 6) */
+    const float *BT, *G, *AT; /* Bᵀ (6 x 6), G (6 x r), Aᵀ (m x 6) */
 } plan_t;
 
 static plan_t plan_of(const hf_wino_t *g)
@@ -108,8 +125,9 @@ static plan_t plan_of(const hf_wino_t *g)
     q.th = (g->h + q.m - 1) / q.m;
     q.tw = (g->w + q.m - 1) / q.m;
     q.tiles = (long)q.th * q.tw;
-    q.G = g->r == 3 ? G3 : G5;
-    q.AT = g->r == 3 ? AT4 : AT2;
+    q.BT = input_matrix();
+    q.G = filter_matrix(g->r);
+    q.AT = output_matrix(g->r);
     return q;
 }
 
@@ -189,7 +207,7 @@ HF_CLONES static void input_block(const plan_t *q, const lanes_t *L, const float
     float X[NT * WL], Y[NT * WL], tmp[NT * WL];
     for (int c = 0; c < g->cin; c++) {
         gather6(q, L, in + c * g->ics, g->is, X);
-        tr2(BT, 6, 1, 6, 6, X, Y, tmp);
+        tr2(q->BT, 6, 1, 6, 6, X, Y, tmp);
         for (int xi = 0; xi < NT; xi++)
             memcpy(V + ((long)xi * g->cin + c) * ldt + tt, Y + xi * WL, sizeof(float) * WL);
     }
@@ -250,7 +268,7 @@ HF_CLONES static void din_block(const plan_t *q, const lanes_t *L, const float *
     for (int c = 0; c < g->cin; c++) {
         for (int xi = 0; xi < NT; xi++)
             memcpy(X + xi * WL, dV + ((long)xi * g->cin + c) * ldt + tt, sizeof(float) * WL);
-        tr2(BT, 1, 6, 6, 6, X, Y, tmp);
+        tr2(q->BT, 1, 6, 6, 6, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             float *d = din + L->s[l] * dis + c * g->ics;
             int y0 = L->y0[l] - q->p, x0 = L->x0[l] - q->p;

@@ -76,7 +76,8 @@ static void run_case(const wcase_t *c)
     float *in = malloc(sizeof(float) * nin), *wt = malloc(sizeof(float) * nw), *out = malloc(sizeof(float) * nout);
     float *dout = malloc(sizeof(float) * nout), *dw = malloc(sizeof(float) * nw), *din = malloc(sizeof(float) * ndin);
     float *out0 = malloc(sizeof(float) * nout), *dw0 = malloc(sizeof(float) * nw), *din0 = malloc(sizeof(float) * ndin);
-    double *rout = calloc(nout, sizeof(double)), *rdw = calloc(nw, sizeof(double)), *rdin = calloc(ndin, sizeof(double));
+    double *rout = calloc(nout, sizeof(double)), *rdw = calloc(nw, sizeof(double));
+    double *rdin = calloc(ndin, sizeof(double));
     float *scratch = malloc(sizeof(float) * hf_wino_scratch(&g));
     fill(in, nin, 1);
     fill(wt, nw, 2);
