@@ -30,8 +30,8 @@
  * then 2x2 max-pool with the ReLU fused (relu∘max = max∘relu) and argmax
  * indices kept for backward.  The backward pass recomputes im2col per
  * sub-batch instead of storing it (800x196 floats per sample for conv2).
- * model.conv = fast: conv2 (5x5, cin > 1) goes through Winograd F(2x2,5x5)
- * (winograd.c) on sub-batches that fill one chunk of its sgemms.
+ * model.conv = fast: conv2 (5x5, 4+ input channels) goes through Winograd
+ * F(2x2,5x5) (winograd.c) on sub-batches that fill one chunk of its sgemms.
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).
@@ -465,7 +465,7 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
             ncols = HF_MAX(ncols, nc[l] * sb);
             nconv = HF_MAX(nconv, no[l] * sb);
         }
-        if (m->cfg.conv == HF_CONV_FAST && g->c[1] > 1) {   /* conv2 through Winograd, its own sub-batches */
+        if (m->cfg.conv == HF_CONV_FAST && hf_wino_supported(KS, 1, g->c[1])) {   /* conv2: Winograd */
             hf_wino_t wg = conv2_wino(g, 1);
             size_t sb = HF_MIN((size_t)hf_wino_samples(&wg), B);
             w->sb[1] = (int)sb;

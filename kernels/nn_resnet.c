@@ -41,11 +41,13 @@
  * 1.69-1.83 s; with the CPU's AVX-512 (Cooperlake) kernels 1.28-1.57 s
  * against 1.02-1.40 s.
  *
- * model.conv = fast: every 3x3 stride-1 convolution (the stem, every conv2,
- * the conv1 of blocks without stride) goes through Winograd F(4x4,3x3)
+ * model.conv = fast: every 3x3 stride-1 convolution with 4 or more input
+ * channels (every conv2, the conv1 of blocks without stride; the stem too
+ * where the input has 4+ channels) goes through Winograd F(4x4,3x3)
  * (winograd.c) on all the group's samples at once, in the forward, the
  * backward, evaluation and the batch-norm statistics alike; the stride-2 3x3
- * and the 1x1 shortcut convolutions stay im2col + sgemm.
+ * and the 1x1 shortcut convolutions, and a 3-channel stem, stay im2col +
+ * sgemm.  Training groups are FAST_GROUP samples.
  */
 #include "nn_resnet.h"
 #include "hf_util.h"
@@ -510,6 +512,7 @@ typedef enum { BN_TRAIN, BN_RECOMPUTE, BN_EVAL } bn_mode_t;
 
 #define GROUP_COLS ((long)1 << 21)   /* floats of the im2col (and output) of one sgemm (8 MB) */
 #define TRAIN_GROUP 8                /* samples per group of a training step without batch norm */
+#define FAST_GROUP 32                /* the same with model.conv = fast */
 
 typedef struct { int cin, h, w, cout, k, s, p, ho, wo; } rn_conv_t;
 
@@ -549,7 +552,7 @@ static hf_wino_t wino_of(const rn_conv_t *c, int n, long is, long os)
 static void conv_forward_group(const rn_conv_t *c, const float *wt, const float *in, long is, float *out, long os,
                                int n, int add, float *cols, float *buf, float *wino)
 {
-    if (wino && hf_wino_supported(c->k, c->s)) {
+    if (wino && hf_wino_supported(c->k, c->s, c->cin)) {
         hf_wino_t g = wino_of(c, n, is, os);
         hf_wino_forward(&g, wt, in, out, add, wino);
         return;
@@ -584,7 +587,7 @@ static void conv_forward_group(const rn_conv_t *c, const float *wt, const float 
 static void conv_backward_group(const rn_conv_t *c, const float *wt, const float *in, long is, const float *dout,
                                 long ds, float *dw, float *din, long dis, int n, float *cols, float *buf, float *wino)
 {
-    if (wino && hf_wino_supported(c->k, c->s)) {
+    if (wino && hf_wino_supported(c->k, c->s, c->cin)) {
         hf_wino_t g = wino_of(c, n, is, ds);
         hf_wino_backward(&g, wt, in, dout, 1.0f, dw, din, dis, wino);
         return;
@@ -631,24 +634,26 @@ struct hf_resnet_work {
 static float *act_of(const hf_resnet_work_t *w, int s) { return w->act + (long)s * w->pl.nact; }
 static float *grad_of(const hf_resnet_work_t *w, int i, int s) { return w->g[i] + (long)s * w->pl.ngrad; }
 
-/* Floats of Winograd scratch of n samples: the largest of the 3x3 stride-1
- * convolutions' (0 with model.conv = gemm). */
+/* Floats of Winograd scratch of c on n samples (0: c does not use it). */
+static size_t wino_need(const rn_conv_t *c, int n)
+{
+    if (!hf_wino_supported(c->k, c->s, c->cin)) return 0;
+    hf_wino_t g = wino_of(c, n, 0, 0);
+    return hf_wino_scratch(&g);
+}
+
+/* Floats of Winograd scratch of n samples: the largest of the convolutions'
+ * (0 with model.conv = gemm). */
 static size_t wino_floats(const hf_model_t *m, const rn_plan_t *pl, int n)
 {
     if (m->cfg.conv != HF_CONV_FAST) return 0;
     rn_conv_t stem = conv_of(pl->c0, pl->h0, pl->w0, m->cfg.hidden[0], 3, 1);
-    hf_wino_t g = wino_of(&stem, n, 0, 0);
-    size_t f = hf_wino_scratch(&g);
+    size_t f = wino_need(&stem, n);
     for (int i = 0; i < pl->nb; i++) {
         const rn_block_t *b = &pl->b[i];
         rn_conv_t c1 = conv_of(b->cin, b->h, b->w, b->cout, 3, b->stride);
         rn_conv_t c2 = conv_of(b->cout, b->ho, b->wo, b->cout, 3, 1);
-        if (hf_wino_supported(c1.k, c1.s)) {
-            g = wino_of(&c1, n, 0, 0);
-            f = HF_MAX(f, hf_wino_scratch(&g));
-        }
-        g = wino_of(&c2, n, 0, 0);
-        f = HF_MAX(f, hf_wino_scratch(&g));
+        f = HF_MAX(f, HF_MAX(wino_need(&c1, n), wino_need(&c2, n)));
     }
     return f;
 }
@@ -713,6 +718,17 @@ static void set_eval_stats(hf_resnet_work_t *w, long k)
     }
 }
 
+/* Samples per group of a training step of B samples: the whole batch with
+ * static batch norm, else up to TRAIN_GROUP (gemm) or FAST_GROUP (fast: the
+ * Winograd sgemms' tile count grows with the group, and each group transforms
+ * every weight tensor twice and its gradient once; measured: README,
+ * Performance). */
+static int train_group(const hf_model_t *m, int B)
+{
+    if (m->cfg.norm == HF_NORM_STATIC_BN) return B;
+    return HF_MIN(B, m->cfg.conv == HF_CONV_FAST ? FAST_GROUP : TRAIN_GROUP);
+}
+
 hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m)
 {
     hf_resnet_work_t *w = hf_calloc(1, sizeof *w);
@@ -730,7 +746,7 @@ double hf_resnet_work_bytes(const hf_model_t *m, int batch)
     memset(&w, 0, sizeof w);
     plan_of(&m->cfg, NULL, &w.pl);
     w.bn = m->cfg.norm == HF_NORM_STATIC_BN;
-    return fixed_buffers(&w, 0) + group_buffers(&w, m, HF_MAX(1, w.bn ? batch : HF_MIN(batch, TRAIN_GROUP)), 0);
+    return fixed_buffers(&w, 0) + group_buffers(&w, m, HF_MAX(1, train_group(m, batch)), 0);
 }
 
 void hf_resnet_work_free(hf_resnet_work_t *w)
@@ -948,7 +964,7 @@ static void group_backward(const hf_model_t *m, hf_resnet_work_t *w, const float
 float hf_resnet_step(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
                      const float *x, const int *y, const float *zt, float T, int B)
 {
-    int C = m->cfg.n_classes, g = w->bn ? B : HF_MIN(B, TRAIN_GROUP);
+    int C = m->cfg.n_classes, g = train_group(m, B);
     reserve(w, m, g);
     w->mode = BN_TRAIN;
     memset(grad, 0, sizeof(float) * m->nparams);

@@ -25,9 +25,10 @@ typedef struct {
     long os, ocs;       /* output (and its gradient) strides */
 } hf_wino_t;
 
-/* Whether a k x k convolution with stride s goes through Winograd (k = 3 or
- * 5, stride 1). */
-int hf_wino_supported(int k, int s);
+/* Whether a k x k convolution with stride s and cin input channels goes
+ * through Winograd (k = 3 or 5, stride 1, cin >= 4: with fewer input
+ * channels the transforms cost what the sgemms save). */
+int hf_wino_supported(int k, int s, int cin);
 /* Samples whose tiles fill one chunk of g's sgemms (at least 1; g->n is not
  * read): a sub-batch size for callers that choose one. */
 int hf_wino_samples(const hf_wino_t *g);

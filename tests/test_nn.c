@@ -1426,18 +1426,18 @@ static void fast_vs_gemm(hf_model_cfg_t c, int B, uint64_t seed, double tol, con
 }
 
 /* model.conv = fast (Winograd: the resnet's 3x3 stride-1 convolutions, the
- * CNN's conv2) on odd sizes (partial tiles; the CNN's conv2 on 3x5 and 7x4
- * planes, the resnet's 9x8 stem): the CNN's analytic gradient against finite
+ * CNN's conv2, with 4+ input channels) on odd sizes (partial tiles; the
+ * CNN's conv2 on 3x5 and 7x4 planes, the resnet's 9x8 first stage): the CNN's analytic gradient against finite
  * differences of its own forward; the resnets' against gemm's (their finite
  * differences at eps 3e-4 drown in the float32 noise of the deeper Winograd
  * forward: one-sided differences 1e-2 apart, measured), and the CNN's too. */
 static void test_grad_fast(void)
 {
-    int h2[3] = {3, 2, 5};
+    int h2[3] = {4, 2, 5};
     hf_model_cfg_t c = cfg_cnn(2, 6, 10, 3, 3, h2);
     c.conv = HF_CONV_FAST;
     gradcheck(&c, 2, 1e-3, 510, "cnn fast");
-    int h3[3] = {2, 3, 6};
+    int h3[3] = {5, 3, 6};
     c = cfg_cnn(1, 14, 9, 4, 3, h3);
     c.conv = HF_CONV_FAST;
     gradcheck(&c, 5, 1e-3, 511, "cnn fast 14x9");
