@@ -175,13 +175,14 @@ typedef struct {
     long s[WL];          /* sample */
     int y0[WL], x0[WL];  /* output origin (input origin: minus p) */
     int in[WL];          /* the input window inside the image (then the output tile too) */
+    int all_full;        /* every lane's m x m output tile inside the image (nl = WL) */
 } lanes_t;
 
 static void lanes_of(const plan_t *q, long t0, int nl, lanes_t *L)
 {
     const hf_wino_t *g = q->g;
     L->nl = nl;
-    L->all_in = nl == WL;
+    L->all_in = L->all_full = nl == WL;
     for (int l = 0; l < nl; l++) {
         long t = t0 + l, r = t % q->tiles;
         L->s[l] = t / q->tiles;
@@ -190,6 +191,7 @@ static void lanes_of(const plan_t *q, long t0, int nl, lanes_t *L)
         L->in[l] = L->y0[l] >= q->p && L->x0[l] >= q->p && L->y0[l] - q->p + 6 <= g->h &&
                    L->x0[l] - q->p + 6 <= g->w;
         L->all_in &= L->in[l];
+        L->all_full &= L->y0[l] + q->m <= g->h && L->x0[l] + q->m <= g->w;
     }
 }
 
@@ -287,7 +289,7 @@ HF_INLINE void dout_block_r(const plan_t *q, const lanes_t *L, const float *dout
     const int m = 7 - r;
     float X[NT * WL], Y[NT * WL], tmp[NT * WL];
     for (int k = 0; k < g->cout; k++) {
-        if (!L->all_in) memset(X, 0, sizeof X);
+        if (!L->all_full) memset(X, 0, sizeof X);
         for (int l = 0; l < L->nl; l++) {
             const float *o = dout + L->s[l] * g->os + k * g->ocs + (long)L->y0[l] * g->w + L->x0[l];
             int ny = HF_MIN(m, g->h - L->y0[l]), nx = HF_MIN(m, g->w - L->x0[l]);
