@@ -545,6 +545,20 @@ static hf_wino_t wino_of(const rn_conv_t *c, int n, long is, long os)
     return (hf_wino_t){c->k, n, c->cin, c->cout, c->h, c->w, is, (long)c->h * c->w, os, (long)c->ho * c->wo};
 }
 
+/* Whether c on n samples goes through Winograd (wino: its scratch, NULL with
+ * model.conv = gemm): hf_wino_supported, and at least WINO_MIN_TILES 4x4
+ * output tiles in the call.  With fewer (evaluation's one sample at the 8x8
+ * and 4x4 stages) each call transforms every weight for a thin sgemm and
+ * streams 4 times gemm's weight bytes: measured slower than im2col (README). */
+#ifndef WINO_MIN_TILES
+#define WINO_MIN_TILES 32
+#endif
+static int use_wino(const rn_conv_t *c, int n, const float *wino)
+{
+    long tiles = (long)n * ((c->ho + 3) / 4) * ((c->wo + 3) / 4);
+    return wino && hf_wino_supported(c->k, c->s, c->cin) && tiles >= WINO_MIN_TILES;
+}
+
 /* out_s = conv(in_s) (add: out_s +=) for the n samples of the group, sample
  * s's input at in + s·is, its output at out + s·os.  cols, buf: scratch of
  * conv_batch(c, n) samples' im2col and output; wino (NULL: im2col always):
@@ -552,7 +566,7 @@ static hf_wino_t wino_of(const rn_conv_t *c, int n, long is, long os)
 static void conv_forward_group(const rn_conv_t *c, const float *wt, const float *in, long is, float *out, long os,
                                int n, int add, float *cols, float *buf, float *wino)
 {
-    if (wino && hf_wino_supported(c->k, c->s, c->cin)) {
+    if (use_wino(c, n, wino)) {
         hf_wino_t g = wino_of(c, n, is, os);
         hf_wino_forward(&g, wt, in, out, add, wino);
         return;
@@ -587,7 +601,7 @@ static void conv_forward_group(const rn_conv_t *c, const float *wt, const float 
 static void conv_backward_group(const rn_conv_t *c, const float *wt, const float *in, long is, const float *dout,
                                 long ds, float *dw, float *din, long dis, int n, float *cols, float *buf, float *wino)
 {
-    if (wino && hf_wino_supported(c->k, c->s, c->cin)) {
+    if (use_wino(c, n, wino)) {
         hf_wino_t g = wino_of(c, n, is, ds);
         hf_wino_backward(&g, wt, in, dout, 1.0f, dw, din, dis, wino);
         return;

@@ -1441,11 +1441,13 @@ static void test_grad_fast(void)
     c = cfg_cnn(1, 14, 9, 4, 3, h3);
     c.conv = HF_CONV_FAST;
     gradcheck(&c, 5, 1e-3, 511, "cnn fast 14x9");
-    c = cfg_resnet(3, 9, 8, 5, tiny_widths, 10, HF_NORM_GROUP);
-    fast_vs_gemm(c, 3, 311, 1e-4, "resnet-10 group");
-    c.depth = 18;
-    c.norm = HF_NORM_STATIC_BN;
-    fast_vs_gemm(c, 3, 314, 1e-4, "resnet-18 static-bn");
+    /* 32 samples of 32x32: every stage has the 32 tiles a call needs to go
+     * through Winograd (the 4x4 stage one a sample); evaluation's one sample
+     * only at the 32x32 stage */
+    c = cfg_resnet(3, 32, 32, 5, tiny_widths, 10, HF_NORM_GROUP);
+    fast_vs_gemm(c, 32, 311, 1e-4, "resnet-10 group 32x32");
+    c = cfg_resnet(3, 9, 8, 5, tiny_widths, 18, HF_NORM_STATIC_BN);
+    fast_vs_gemm(c, 9, 314, 1e-4, "resnet-18 static-bn");
     c.norm = HF_NORM_NONE;
     fast_vs_gemm(c, 11, 315, 1e-4, "resnet-18 none");
     c = cfg_cnn(2, 6, 10, 3, 3, h2);
