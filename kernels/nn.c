@@ -33,6 +33,8 @@
  * With model.conv = fast and one input channel, conv1 is the direct kernel of
  * conv_direct.c instead (a sample at a time, bias in its forward, weight and
  * bias gradient summed over the whole batch before alpha is applied).
+ * model.conv = fast: conv2 (5x5, 4+ input channels) goes through Winograd
+ * F(2x2,5x5) (winograd.c) on sub-batches that fill one chunk of its sgemms.
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).
@@ -44,6 +46,7 @@
 #include "conv_direct.h"
 #include "nn_lstm.h"
 #include "nn_resnet.h"
+#include "winograd.h"
 #include "hf_util.h"
 #include "rng.h"
 #include <cblas.h>
@@ -426,9 +429,18 @@ struct hf_work {
     int direct1;
     float *c1x;                 /* its shifted input planes, one sample */
     float *c1acc;               /* its weight-gradient lanes, summed over the whole batch */
+    float *wino;                /* model.conv = fast: conv2's Winograd scratch (else NULL) */
     hf_lstm_work_t *lstm;       /* lstm only (its logits go to act[0]) */
     hf_resnet_work_t *rn;       /* resnet: its own work space (nn_resnet.c), else NULL */
 };
+
+/* The Winograd geometry of conv2 on n samples of pool1 (batch-major) into the
+ * sub-batch layout (cout, n*h*w). */
+static hf_wino_t conv2_wino(const geom_t *g, int n)
+{
+    long hw = (long)g->h[1] * g->w[1];
+    return (hf_wino_t){KS, n, g->c[1], g->c[2], g->h[1], g->w[1], g->c[1] * hw, hw, hw, n * hw};
+}
 
 /* The dense and convolution buffers of w for max_batch samples (allocated
  * when alloc, else only counted); their bytes. */
@@ -468,6 +480,14 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
         if (w->direct1) {
             w->c1x = hf_take(&b, (size_t)hf_conv1_scratch(g->h[0], g->w[0], KS), f, alloc);
             w->c1acc = hf_take(&b, (size_t)hf_conv1_acc_floats(g->c[1], KS), f, alloc);
+        }
+        if (m->cfg.conv == HF_CONV_FAST && hf_wino_supported(KS, 1, g->c[1])) {   /* conv2: Winograd */
+            hf_wino_t wg = conv2_wino(g, 1);
+            size_t sb = HF_MIN((size_t)hf_wino_samples(&wg), B);
+            w->sb[1] = (int)sb;
+            nconv = HF_MAX(nconv, no[1] * sb);
+            wg = conv2_wino(g, (int)sb);
+            w->wino = hf_take(&b, hf_wino_scratch(&wg), f, alloc);
         }
         w->cols = hf_take(&b, ncols, f, alloc);
         w->conv = hf_take(&b, nconv, f, alloc);
@@ -522,6 +542,7 @@ void hf_work_free(hf_work_t *w)
     free(w->c1x);
     free(w->c1acc);
     free(w->arg2);
+    free(w->wino);
     hf_lstm_work_free(w->lstm);
     hf_resnet_work_free(w->rn);
     free(w);
@@ -919,6 +940,46 @@ static void row_sums(const float *rows, long N, int nl, float *sm)
     for (int j = 0; j < nl; j++) sm[j] = acc[j];
 }
 
+/* dbias (cout) = alpha·(row sums of dout (cout, N)) + beta·dbias. */
+static void bias_grad(const float *dout, long N, int cout, float alpha, float beta, float *dbias)
+{
+    for (int o0 = 0; o0 < cout; o0 += ROWSUM_LANES) {
+        float sm[ROWSUM_LANES];
+        int nl = HF_MIN(ROWSUM_LANES, cout - o0);
+        row_sums(dout + (long)o0 * N, N, nl, sm);
+        for (int j = 0; j < nl; j++) {
+            int o = o0 + j;
+            dbias[o] = beta == 0.0f ? alpha * sm[j] : beta * dbias[o] + alpha * sm[j];   /* never read at beta = 0 */
+        }
+    }
+}
+
+/* conv2 with model.conv = fast: hf_conv5_forward_batch's results (the bias
+ * pre-filled, then Winograd adds the convolution) ... */
+static void conv2_fast_forward(const geom_t *g, int n, const float *in, const float *weight, const float *bias,
+                               float *out, float *wino)
+{
+    long N = (long)n * g->h[1] * g->w[1];
+    for (int co = 0; co < g->c[2]; co++)
+        for (long i = 0; i < N; i++) out[co * N + i] = bias[co];
+    hf_wino_t wg = conv2_wino(g, n);
+    hf_wino_forward(&wg, weight, in, out, 1, wino);
+}
+
+/* ... and hf_conv5_backward_batch's: dW = alpha·grad + beta·dW (beta 0 or
+ * 1), db likewise, din (n samples of (cin,h,w), batch-major) = the input
+ * gradient. */
+static void conv2_fast_backward(const geom_t *g, int n, const float *in, const float *weight, const float *dout,
+                                float alpha, float beta, float *dweight, float *dbias, float *din, float *wino)
+{
+    long hw = (long)g->h[1] * g->w[1], nin = (long)g->c[1] * hw;
+    if (beta == 0.0f) memset(dweight, 0, sizeof(float) * g->c[2] * g->c[1] * KK);
+    memset(din, 0, sizeof(float) * n * nin);
+    hf_wino_t wg = conv2_wino(g, n);
+    hf_wino_backward(&wg, weight, in, dout, alpha, dweight, din, nin, wino);
+    bias_grad(dout, n * hw, g->c[2], alpha, beta, dbias);
+}
+
 /* Backward of hf_conv5_forward_batch.  dout (cout, n*hw) as out; cols must
  * hold the forward's im2col of `in` (recomputed here when recompute != 0).
  * dW (cout, cin*25) = alpha·dout·colsᵀ + beta·dW; db (cout) = alpha·rowsums + beta·db;
@@ -934,15 +995,7 @@ void hf_conv5_backward_batch(const float *in, long in_stride, int n, int cin, in
         for (int s = 0; s < n; s++) im2col5(in + s * in_stride, cin, h, w, cols + s * hw, N);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, K, (int)N, alpha, dout, (int)N, cols, (int)N,
                 beta, dweight, K);
-    for (int o0 = 0; o0 < cout; o0 += ROWSUM_LANES) {
-        float sm[ROWSUM_LANES];
-        int nl = HF_MIN(ROWSUM_LANES, cout - o0);
-        row_sums(dout + (long)o0 * N, N, nl, sm);
-        for (int j = 0; j < nl; j++) {
-            int o = o0 + j;
-            dbias[o] = beta == 0.0f ? alpha * sm[j] : beta * dbias[o] + alpha * sm[j];   /* never read at beta = 0 */
-        }
-    }
+    bias_grad(dout, N, cout, alpha, beta, dbias);
     if (!din) return;
     /* dcols (K, n*hw) = Wᵀ · dout, then col2im per sample */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, cout, 1.0f, weight, K, dout, (int)N, 0.0f,
@@ -973,8 +1026,11 @@ static void cnn_forward(const hf_model_t *m, hf_work_t *w, const float *params, 
     }
     for (int s0 = 0; s0 < B; s0 += w->sb[1]) {
         int n = HF_MIN(w->sb[1], B - s0);
-        hf_conv5_forward_batch(w->pool1 + s0 * n1, n1, n, g->c[1], g->h[1], g->w[1], params + T[2].off,
-                               params + T[3].off, g->c[2], w->conv, w->cols);
+        if (w->wino)
+            conv2_fast_forward(g, n, w->pool1 + s0 * n1, params + T[2].off, params + T[3].off, w->conv, w->wino);
+        else
+            hf_conv5_forward_batch(w->pool1 + s0 * n1, n1, n, g->c[1], g->h[1], g->w[1], params + T[2].off,
+                                   params + T[3].off, g->c[2], w->conv, w->cols);
         for (int s = 0; s < n; s++)
             pool2_strided(w->conv + s * hw1, g->c[2], g->h[1], g->w[1], n * hw1, 1, w->pool2 + (s0 + s) * n2,
                           w->arg2 + (s0 + s) * n2);
@@ -1009,8 +1065,12 @@ static void cnn_backward(const hf_model_t *m, hf_work_t *w, const float *params,
         for (int s = 0; s < n; s++)
             unpool(w->dconv + s * hw1, w->pool2 + (s0 + s) * n2, dx2 + (s0 + s) * n2, w->arg2 + (s0 + s) * n2, n2);
         /* conv2: dW2, db2, and dpool1 of these samples */
-        hf_conv5_backward_batch(w->pool1 + s0 * n1, n1, n, c1, g->h[1], g->w[1], w2, c2, w->dconv, alpha,
-                                s0 ? 1.0f : 0.0f, dw2, db2, w->dpool1 + s0 * n1, n1, w->cols, 1);
+        if (w->wino)
+            conv2_fast_backward(g, n, w->pool1 + s0 * n1, w2, w->dconv, alpha, s0 ? 1.0f : 0.0f, dw2, db2,
+                                w->dpool1 + s0 * n1, w->wino);
+        else
+            hf_conv5_backward_batch(w->pool1 + s0 * n1, n1, n, c1, g->h[1], g->w[1], w2, c2, w->dconv, alpha,
+                                    s0 ? 1.0f : 0.0f, dw2, db2, w->dpool1 + s0 * n1, n1, w->cols, 1);
     }
     for (int s0 = 0; s0 < B; s0 += w->sb[0]) {
         int n = HF_MIN(w->sb[0], B - s0);

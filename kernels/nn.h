@@ -19,7 +19,8 @@ typedef enum { HF_ARCH_LOGREG = 0, HF_ARCH_MLP = 1, HF_ARCH_CNN = 2, HF_ARCH_RES
 typedef enum { HF_NORM_NONE = 0, HF_NORM_GROUP = 1, HF_NORM_STATIC_BN = 2 } hf_norm_t;
 /* convolution scheme of cnn and resnet (key model.conv): im2col + sgemm everywhere
  * (the bits of every earlier release), or the fast kernels (Winograd for 3x3 and
- * 5x5 stride-1 'same' convolutions, a direct kernel for one-input-channel ones):
+ * 5x5 stride-1 'same' convolutions of 4+ input channels (winograd.h), a direct
+ * kernel for one-input-channel ones):
  * other summation orders, so other result bits */
 typedef enum { HF_CONV_GEMM = 0, HF_CONV_FAST = 1 } hf_conv_t;
 

@@ -40,10 +40,19 @@
  * kernels): one sample at a time 1.83-2.18 s, groups of 8 with this rule
  * 1.69-1.83 s; with the CPU's AVX-512 (Cooperlake) kernels 1.28-1.57 s
  * against 1.02-1.40 s.
+ *
+ * model.conv = fast: every 3x3 stride-1 convolution with 4 or more input
+ * channels (every conv2, the conv1 of blocks without stride; the stem too
+ * where the input has 4+ channels) goes through Winograd F(4x4,3x3)
+ * (winograd.c) on all the group's samples at once, in the forward, the
+ * backward, evaluation and the batch-norm statistics alike; the stride-2 3x3
+ * and the 1x1 shortcut convolutions, and a 3-channel stem, stay im2col +
+ * sgemm.  Training groups are FAST_GROUP samples.
  */
 #include "nn_resnet.h"
 #include "hf_util.h"
 #include "rng.h"
+#include "winograd.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -503,6 +512,9 @@ typedef enum { BN_TRAIN, BN_RECOMPUTE, BN_EVAL } bn_mode_t;
 
 #define GROUP_COLS ((long)1 << 21)   /* floats of the im2col (and output) of one sgemm (8 MB) */
 #define TRAIN_GROUP 8                /* samples per group of a training step without batch norm */
+#ifndef FAST_GROUP
+#define FAST_GROUP 32                /* the same with model.conv = fast */
+#endif
 
 typedef struct { int cin, h, w, cout, k, s, p, ho, wo; } rn_conv_t;
 
@@ -528,12 +540,39 @@ static int conv_batch(const rn_conv_t *c, int n)
     return (int)HF_MAX(1L, HF_MIN((long)n, HF_MIN((long)c->cout / pix, GROUP_COLS / per)));
 }
 
+/* The Winograd geometry of c for n samples, input and output sample strides
+ * is and os. */
+static hf_wino_t wino_of(const rn_conv_t *c, int n, long is, long os)
+{
+    return (hf_wino_t){c->k, n, c->cin, c->cout, c->h, c->w, is, (long)c->h * c->w, os, (long)c->ho * c->wo};
+}
+
+/* Whether c on n samples goes through Winograd (wino: its scratch, NULL with
+ * model.conv = gemm): hf_wino_supported, and at least WINO_MIN_TILES 4x4
+ * output tiles in the call.  With fewer (evaluation's one sample at the 8x8
+ * and 4x4 stages) each call transforms every weight for a thin sgemm and
+ * streams 4 times gemm's weight bytes: measured slower than im2col (README). */
+#ifndef WINO_MIN_TILES
+#define WINO_MIN_TILES 32
+#endif
+static int use_wino(const rn_conv_t *c, int n, const float *wino)
+{
+    long tiles = (long)n * ((c->ho + 3) / 4) * ((c->wo + 3) / 4);
+    return wino && hf_wino_supported(c->k, c->s, c->cin) && tiles >= WINO_MIN_TILES;
+}
+
 /* out_s = conv(in_s) (add: out_s +=) for the n samples of the group, sample
  * s's input at in + s·is, its output at out + s·os.  cols, buf: scratch of
- * conv_batch(c, n) samples' im2col and output. */
+ * conv_batch(c, n) samples' im2col and output; wino (NULL: im2col always):
+ * Winograd scratch for the convolutions hf_wino_supported takes. */
 static void conv_forward_group(const rn_conv_t *c, const float *wt, const float *in, long is, float *out, long os,
-                               int n, int add, float *cols, float *buf)
+                               int n, int add, float *cols, float *buf, float *wino)
 {
+    if (use_wino(c, n, wino)) {
+        hf_wino_t g = wino_of(c, n, is, os);
+        hf_wino_forward(&g, wt, in, out, add, wino);
+        return;
+    }
     int K = c->cin * c->k * c->k, sb = conv_batch(c, n);
     long N = (long)c->ho * c->wo;
     for (int s0 = 0; s0 < n; s0 += sb) {
@@ -562,8 +601,13 @@ static void conv_forward_group(const rn_conv_t *c, const float *wt, const float 
 /* Its backward: dw += Σ_s dout_s · im2col(in_s)ᵀ (dout_s at dout + s·ds);
  * din_s (at din + s·ds_in; din NULL: none) += the input gradient. */
 static void conv_backward_group(const rn_conv_t *c, const float *wt, const float *in, long is, const float *dout,
-                                long ds, float *dw, float *din, long dis, int n, float *cols, float *buf)
+                                long ds, float *dw, float *din, long dis, int n, float *cols, float *buf, float *wino)
 {
+    if (use_wino(c, n, wino)) {
+        hf_wino_t g = wino_of(c, n, is, ds);
+        hf_wino_backward(&g, wt, in, dout, 1.0f, dw, din, dis, wino);
+        return;
+    }
     int K = c->cin * c->k * c->k, sb = conv_batch(c, n);
     long N = (long)c->ho * c->wo;
     for (int s0 = 0; s0 < n; s0 += sb) {
@@ -595,6 +639,7 @@ struct hf_resnet_work {
     float *act;      /* cap samples' activations, pl.nact each */
     float *stats;    /* group norm: (mean, rstd) of every norm, pl.nstats per sample */
     float *cols, *buf;  /* im2col and sgemm output scratch: conv_batch samples' (group_cols) */
+    float *wino;        /* model.conv = fast: Winograd scratch of the group (else NULL) */
     float *g[3];     /* activation-gradient scratch, pl.ngrad per sample */
     float *logit, *dz;  /* n_classes per sample */
     float *bmean, *brstd;   /* batch norm: the group's statistics (pl.nbn each) */
@@ -605,15 +650,41 @@ struct hf_resnet_work {
 static float *act_of(const hf_resnet_work_t *w, int s) { return w->act + (long)s * w->pl.nact; }
 static float *grad_of(const hf_resnet_work_t *w, int i, int s) { return w->g[i] + (long)s * w->pl.ngrad; }
 
+/* Floats of Winograd scratch of c on n samples (0: c does not use it). */
+static size_t wino_need(const rn_conv_t *c, int n)
+{
+    if (!hf_wino_supported(c->k, c->s, c->cin)) return 0;
+    hf_wino_t g = wino_of(c, n, 0, 0);
+    return hf_wino_scratch(&g);
+}
+
+/* Floats of Winograd scratch of n samples: the largest of the convolutions'
+ * (0 with model.conv = gemm). */
+static size_t wino_floats(const hf_model_t *m, const rn_plan_t *pl, int n)
+{
+    if (m->cfg.conv != HF_CONV_FAST) return 0;
+    rn_conv_t stem = conv_of(pl->c0, pl->h0, pl->w0, m->cfg.hidden[0], 3, 1);
+    size_t f = wino_need(&stem, n);
+    for (int i = 0; i < pl->nb; i++) {
+        const rn_block_t *b = &pl->b[i];
+        rn_conv_t c1 = conv_of(b->cin, b->h, b->w, b->cout, 3, b->stride);
+        rn_conv_t c2 = conv_of(b->cout, b->ho, b->wo, b->cout, 3, 1);
+        f = HF_MAX(f, HF_MAX(wino_need(&c1, n), wino_need(&c2, n)));
+    }
+    return f;
+}
+
 /* The group buffers of w for n samples (allocated when alloc, else only
  * counted); their bytes. */
 static double group_buffers(hf_resnet_work_t *w, const hf_model_t *m, int n, int alloc)
 {
     size_t f = sizeof(float), N = (size_t)n;
     size_t gc = (size_t)HF_MAX(w->pl.ncols, HF_MIN(GROUP_COLS, (long)n * w->pl.ncols));
+    size_t nw = wino_floats(m, &w->pl, n);
     double b = 0.0;
     w->cols = hf_take(&b, gc, f, alloc);
     w->buf = hf_take(&b, gc, f, alloc);
+    w->wino = hf_take(&b, nw, f, alloc && nw);
     w->act = hf_take(&b, N * (size_t)w->pl.nact, f, alloc);
     w->stats = hf_take(&b, N * (size_t)w->pl.nstats, f, alloc);
     for (int i = 0; i < 3; i++) w->g[i] = hf_take(&b, N * (size_t)w->pl.ngrad, f, alloc);
@@ -629,6 +700,7 @@ static void reserve(hf_resnet_work_t *w, const hf_model_t *m, int n)
     if (n <= w->cap) return;
     free(w->cols);
     free(w->buf);
+    free(w->wino);
     free(w->act);
     free(w->stats);
     free(w->logit);
@@ -662,6 +734,19 @@ static void set_eval_stats(hf_resnet_work_t *w, long k)
     }
 }
 
+/* Samples per group of a training step of B samples: the whole batch with
+ * static batch norm, else up to TRAIN_GROUP (gemm) or FAST_GROUP (fast: the
+ * Winograd sgemms' tile count grows with the group, and each group transforms
+ * every weight tensor twice and its gradient once).  Measured (thread CPU
+ * time of a ResNet-18 step, B = 32, group norm, Haswell kernels, the least of
+ * 5, load ≈ 3.5): fast with groups of 8 0.937 s, of 16 0.911 s, of 32 0.798 s
+ * (gemm 1.28 s). */
+static int train_group(const hf_model_t *m, int B)
+{
+    if (m->cfg.norm == HF_NORM_STATIC_BN) return B;
+    return HF_MIN(B, m->cfg.conv == HF_CONV_FAST ? FAST_GROUP : TRAIN_GROUP);
+}
+
 hf_resnet_work_t *hf_resnet_work_new(const hf_model_t *m)
 {
     hf_resnet_work_t *w = hf_calloc(1, sizeof *w);
@@ -679,7 +764,7 @@ double hf_resnet_work_bytes(const hf_model_t *m, int batch)
     memset(&w, 0, sizeof w);
     plan_of(&m->cfg, NULL, &w.pl);
     w.bn = m->cfg.norm == HF_NORM_STATIC_BN;
-    return fixed_buffers(&w, 0) + group_buffers(&w, m, HF_MAX(1, w.bn ? batch : HF_MIN(batch, TRAIN_GROUP)), 0);
+    return fixed_buffers(&w, 0) + group_buffers(&w, m, HF_MAX(1, train_group(m, batch)), 0);
 }
 
 void hf_resnet_work_free(hf_resnet_work_t *w)
@@ -689,6 +774,7 @@ void hf_resnet_work_free(hf_resnet_work_t *w)
     free(w->stats);
     free(w->cols);
     free(w->buf);
+    free(w->wino);
     for (int i = 0; i < 3; i++) free(w->g[i]);
     free(w->logit);
     free(w->dz);
@@ -794,22 +880,23 @@ static void group_forward(const hf_model_t *m, hf_resnet_work_t *w, const float 
     long xs = pl->nact;
     float *A = w->act;
     rn_conv_t stem = conv_of(pl->c0, pl->h0, pl->w0, m->cfg.hidden[0], 3, 1);
-    conv_forward_group(&stem, tw(m, params, pl->tstem), x, m->in_dim, A + pl->x0, xs, n, 0, w->cols, w->buf);
+    conv_forward_group(&stem, tw(m, params, pl->tstem), x, m->in_dim, A + pl->x0, xs, n, 0, w->cols, w->buf, w->wino);
     for (int i = 0; i < pl->nb; i++) {
         const rn_block_t *b = &pl->b[i];
         rn_norm_t q1 = norm1_of(b), q2 = norm2_of(b);
         rn_conv_t c1 = conv_of(b->cin, b->h, b->w, b->cout, 3, b->stride), c2 = conv_of(b->cout, b->ho, b->wo, b->cout, 3, 1);
         long nout = (long)b->cout * b->ho * b->wo, out = b->a2 + nout;
         preact_forward(m, w, params, &q1, n);
-        conv_forward_group(&c1, tw(m, params, b->tc1), A + b->a1, xs, A + b->h1, xs, n, 0, w->cols, w->buf);
+        conv_forward_group(&c1, tw(m, params, b->tc1), A + b->a1, xs, A + b->h1, xs, n, 0, w->cols, w->buf, w->wino);
         preact_forward(m, w, params, &q2, n);
         if (b->tsc >= 0) {
             rn_conv_t sc = conv_of(b->cin, b->h, b->w, b->cout, 1, b->stride);
-            conv_forward_group(&sc, tw(m, params, b->tsc), A + b->a1, xs, A + out, xs, n, 0, w->cols, w->buf);
+            conv_forward_group(&sc, tw(m, params, b->tsc), A + b->a1, xs, A + out, xs, n, 0, w->cols, w->buf,
+                               w->wino);
         } else
             for (int s = 0; s < n; s++) memcpy(act_of(w, s) + out, act_of(w, s) + b->xin, sizeof(float) * nout);
         /* out += conv2(a2) */
-        conv_forward_group(&c2, tw(m, params, b->tc2), A + b->a2, xs, A + out, xs, n, 1, w->cols, w->buf);
+        conv_forward_group(&c2, tw(m, params, b->tc2), A + b->a2, xs, A + out, xs, n, 1, w->cols, w->buf, w->wino);
     }
     rn_norm_t qf = head_norm_of(pl);
     preact_forward(m, w, params, &qf, n);
@@ -842,19 +929,19 @@ static void block_backward(const hf_model_t *m, hf_resnet_work_t *w, const float
     /* conv2: da2 in t1 */
     for (int s = 0; s < n; s++) memset(grad_of(w, t1, s), 0, sizeof(float) * nout);
     conv_backward_group(&c2, tw(m, params, b->tc2), A + b->a2, xs, w->g[dout], gs, grad + T[b->tc2].off, w->g[t1], gs,
-                        n, w->cols, w->buf);
+                        n, w->cols, w->buf, w->wino);
     /* norm2 + relu: dh1 in t2 */
     for (int s = 0; s < n; s++) memset(grad_of(w, t2, s), 0, sizeof(float) * nout);
     preact_backward(m, w, params, grad, &q2, n, t1, t2);
     /* conv1 and the shortcut conv: da1 in t1 */
     for (int s = 0; s < n; s++) memset(grad_of(w, t1, s), 0, sizeof(float) * nin);
     conv_backward_group(&c1, tw(m, params, b->tc1), A + b->a1, xs, w->g[t2], gs, grad + T[b->tc1].off, w->g[t1], gs,
-                        n, w->cols, w->buf);
+                        n, w->cols, w->buf, w->wino);
     int dx = dout;                     /* identity shortcut: dx = dout + ... */
     if (b->tsc >= 0) {
         rn_conv_t sc = conv_of(b->cin, b->h, b->w, b->cout, 1, b->stride);
         conv_backward_group(&sc, tw(m, params, b->tsc), A + b->a1, xs, w->g[dout], gs, grad + T[b->tsc].off,
-                            w->g[t1], gs, n, w->cols, w->buf);
+                            w->g[t1], gs, n, w->cols, w->buf, w->wino);
         for (int s = 0; s < n; s++) memset(grad_of(w, t2, s), 0, sizeof(float) * nin);
         dx = t2;
     }
@@ -889,13 +976,13 @@ static void group_backward(const hf_model_t *m, hf_resnet_work_t *w, const float
     for (int i = pl->nb - 1; i >= 0; i--) block_backward(m, w, params, grad, &pl->b[i], n, &d);
     rn_conv_t stem = conv_of(pl->c0, pl->h0, pl->w0, m->cfg.hidden[0], 3, 1);
     conv_backward_group(&stem, tw(m, params, pl->tstem), x, m->in_dim, w->g[d], pl->ngrad, grad + T[pl->tstem].off,
-                        NULL, 0, n, w->cols, w->buf);
+                        NULL, 0, n, w->cols, w->buf, w->wino);
 }
 
 float hf_resnet_step(const hf_model_t *m, hf_resnet_work_t *w, const float *params, float *grad,
                      const float *x, const int *y, const float *zt, float T, int B)
 {
-    int C = m->cfg.n_classes, g = w->bn ? B : HF_MIN(B, TRAIN_GROUP);
+    int C = m->cfg.n_classes, g = train_group(m, B);
     reserve(w, m, g);
     w->mode = BN_TRAIN;
     memset(grad, 0, sizeof(float) * m->nparams);

@@ -1549,6 +1549,90 @@ static void test_grad_resnet(void)
     gradcheck(&c, 4, 3e-4, 305, "resnet-10 static-bn");
 }
 
+/* The training loss, gradient and logits of cfg with model.conv = fast
+ * against gemm's (im2col, independent code) on the same parameters and
+ * batch: within tol of each tensor's largest gradient, of the largest logit. */
+static void fast_vs_gemm(hf_model_cfg_t c, int B, uint64_t seed, double tol, const char *what)
+{
+    hf_model_t m[2];
+    hf_work_t *w[2];
+    float *g[2], *z[2], L[2];
+    for (int k = 0; k < 2; k++) {
+        c.conv = k ? HF_CONV_FAST : HF_CONV_GEMM;
+        CU_ASSERT_EQUAL_FATAL(hf_model_init(&m[k], &c), HF_OK);
+        w[k] = hf_work_new(&m[k], B);
+        g[k] = malloc(sizeof(float) * m[k].nparams);
+        z[k] = malloc(sizeof(float) * B * c.n_classes);
+    }
+    float *p = malloc(sizeof(float) * m[0].nparams), *x = malloc(sizeof(float) * B * m[0].in_dim);
+    int *y = malloc(sizeof(int) * B);
+    hf_model_init_params(&m[0], p, seed);
+    fill_uniform(x, (long)B * m[0].in_dim, seed + 1, 0, 1);
+    fill_labels(y, B, c.n_classes, seed + 2);
+    for (int k = 0; k < 2; k++) {
+        L[k] = hf_model_train_step_grad(&m[k], w[k], p, g[k], x, y, B);
+        hf_model_forward(&m[k], w[k], p, x, NULL, B, z[k], NULL);
+    }
+    double worst = 0.0;
+    for (int t = 0; t < m[0].ntensors; t++) {
+        const hf_tensor_t *T = &m[0].tensors[t];
+        double d = 0.0, s = 0.0;
+        for (long i = T->off; i < T->off + T->n; i++) {
+            d = fmax(d, fabs((double)g[1][i] - g[0][i]));
+            s = fmax(s, fabs((double)g[0][i]));
+        }
+        worst = fmax(worst, s > 0 ? d / s : d);
+    }
+    double dz = 0.0, sz = 0.0;
+    for (long i = 0; i < (long)B * c.n_classes; i++) {
+        dz = fmax(dz, fabs((double)z[1][i] - z[0][i]));
+        sz = fmax(sz, fabs((double)z[0][i]));
+    }
+    printf("\n  %s: fast - gemm: loss %.2e, logits %.2e of %.3g, gradients %.2e of each tensor's largest ", what,
+           fabs((double)L[1] - L[0]), dz, sz, worst);
+    CU_ASSERT(fabs((double)L[1] - L[0]) <= tol * fabs((double)L[0]));
+    CU_ASSERT(dz <= tol * sz);
+    CU_ASSERT(worst <= tol);
+    CU_ASSERT(worst > 0.0);   /* the fast path ran */
+    for (int k = 0; k < 2; k++) {
+        free(g[k]);
+        free(z[k]);
+        hf_work_free(w[k]);
+    }
+    free(p);
+    free(x);
+    free(y);
+}
+
+/* model.conv = fast (Winograd: the resnet's 3x3 stride-1 convolutions, the
+ * CNN's conv2, with 4+ input channels) on odd sizes (partial tiles; the
+ * CNN's conv2 on 3x5 and 7x4 planes, the resnet's 9x8 first stage): the CNN's analytic gradient against finite
+ * differences of its own forward; the resnets' against gemm's (their finite
+ * differences at eps 3e-4 drown in the float32 noise of the deeper Winograd
+ * forward: one-sided differences 1e-2 apart, measured), and the CNN's too. */
+static void test_grad_fast(void)
+{
+    int h2[3] = {4, 2, 5};
+    hf_model_cfg_t c = cfg_cnn(2, 6, 10, 3, 3, h2);
+    c.conv = HF_CONV_FAST;
+    gradcheck(&c, 2, 1e-3, 510, "cnn fast");
+    int h3[3] = {5, 3, 6};
+    c = cfg_cnn(1, 14, 9, 4, 3, h3);
+    c.conv = HF_CONV_FAST;
+    gradcheck(&c, 5, 1e-3, 511, "cnn fast 14x9");
+    /* 32 samples of 32x32: every stage has the 32 tiles a call needs to go
+     * through Winograd (the 4x4 stage one a sample); evaluation's one sample
+     * only at the 32x32 stage */
+    c = cfg_resnet(3, 32, 32, 5, tiny_widths, 10, HF_NORM_GROUP);
+    fast_vs_gemm(c, 32, 311, 1e-4, "resnet-10 group 32x32");
+    c = cfg_resnet(3, 9, 8, 5, tiny_widths, 18, HF_NORM_STATIC_BN);
+    fast_vs_gemm(c, 9, 314, 1e-4, "resnet-18 static-bn");
+    c.norm = HF_NORM_NONE;
+    fast_vs_gemm(c, 11, 315, 1e-4, "resnet-18 none");
+    c = cfg_cnn(2, 6, 10, 3, 3, h2);
+    fast_vs_gemm(c, 2, 512, 1e-4, "cnn");
+}
+
 /* The batched training path against one sample at a time.  A training step
  * without batch norm runs groups of up to 8 samples, and at the small
  * stages one sgemm serves several of them (widths 2,4,8,16 on 3x8x8: the
@@ -1656,6 +1740,7 @@ static const hf_cu_test_t tests_resnet[] = {
     {"batch norm: definition + finite differences", test_batch_norm, NULL},
     {"layout, parameter count, FLOPs", test_resnet_layout, NULL},
     {"gradcheck tiny resnets", test_grad_resnet, NULL},
+    {"gradcheck model.conv = fast (winograd)", test_grad_fast, NULL},
     {"batched training step = mean of one-sample steps", test_resnet_batched, NULL},
     {0},
 };
@@ -1690,7 +1775,7 @@ static const hf_cu_suite_t suites[] = {
     {0},
 };
 
-/* --resnet-export DIR NORM: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
+/* --resnet-export DIR NORM [fast]: a tiny ResNet-10 (widths 4,8,8,8, 3x32x32 inputs,
  * 10 classes, NORM none|group|static-bn) for tests/resnet_torch.py:
  * DIR/tensors.txt (name offset shape... per line), params.bin, x.bin (4
  * samples), y.bin (int32), calib.bin (10 samples), and what this code
@@ -1698,12 +1783,13 @@ static const hf_cu_suite_t suites[] = {
  * (float32, its gradient), logits.bin (the forward of x; static-bn: with the
  * statistics recomputed from calib.bin in chunks of 4, 4 and 2 samples).
  * Norm parameters are drawn away from their 1/0 initialisation so that they
- * matter. */
-static int resnet_export(const char *dir, const char *norm)
+ * matter.  fast: with model.conv = fast (Winograd convolutions). */
+static int resnet_export(const char *dir, const char *norm, int fast)
 {
     enum { B = 4, NC = 10 };
     int nk = !strcmp(norm, "group") ? HF_NORM_GROUP : !strcmp(norm, "static-bn") ? HF_NORM_STATIC_BN : HF_NORM_NONE;
     hf_model_cfg_t c = cfg_resnet(3, 32, 32, 10, tiny_widths, 10, nk);
+    c.conv = fast ? HF_CONV_FAST : HF_CONV_GEMM;
     hf_model_t m;
     if (hf_model_init(&m, &c)) return 1;
     hf_work_t *w = hf_work_new(&m, B);
@@ -1747,7 +1833,8 @@ static int resnet_export(const char *dir, const char *norm)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && !strcmp(argv[1], "--resnet-export")) return resnet_export(argv[2], argv[3]);
+    if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "fast"))) && !strcmp(argv[1], "--resnet-export"))
+        return resnet_export(argv[2], argv[3], argc == 5);
     printf("OpenBLAS core: %s\n", hf_blas_init());
     openblas_set_num_threads(1);
     return hf_cu_main(&argc, &argv, 0, suites);
