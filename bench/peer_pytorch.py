@@ -41,6 +41,14 @@ import struct
 import sys
 import time
 
+# One thread each side, as hetfl's rank.  torch.set_num_threads(1) (main) does
+# not reach the BLAS library Debian's torch and numpy link: OpenBLAS starts its
+# own threads, and on a 2-core VM its second thread doubled the process CPU
+# time of a CNN round (2,668 ms CPU for 1,339 ms wall) without shortening it
+# (1,244 ms wall with one thread).  They read these at import, so set them here.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
 try:
     import numpy as np
     import torch
