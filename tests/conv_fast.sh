@@ -5,10 +5,8 @@
 # trains a different model (other bits) than gemm, close to it.  Seconds.
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized
-GEN=$(dirname "$HETFL")/tests/test_datasets
-[ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
-"$GEN" --write "$D" > /dev/null || { echo "FAIL - writing the sample files"; exit 1; }
+write_sample_data "$D"
 cat > "$TMP/f.conf" <<EOC
 [data]
 dataset = cifar10

@@ -6,10 +6,8 @@
 # on 1, 2 and 3 ranks; bad files make every rank exit 2 naming the file and the
 # record or group; the paper suites say how to get their data when it is absent.
 . "$(dirname "$0")/lib.sh"
-GEN=$(dirname "$HETFL")/tests/test_datasets
-[ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
-"$GEN" --write "$D" || { echo "FAIL - writing the sample files"; exit 1; }
+write_sample_data "$D"
 
 base() {  # NAME DATASET PATH ARCH CLIENTS PARTITION [more --set]
   local name=$1 ds=$2 path=$3 arch=$4 cl=$5 part=$6; shift 6

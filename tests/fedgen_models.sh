@@ -25,10 +25,8 @@
 #    'model.norm': its generated features would meet stale statistics).
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized
-GEN=$(dirname "$HETFL")/tests/test_datasets
-[ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
-"$GEN" --write "$D" > /dev/null || { echo "FAIL - writing the sample files"; exit 1; }
+write_sample_data "$D"
 leaf_text_json "$D/train.json" 7 3 7 2 5 4
 leaf_text_json "$D/test.json" 8 1 2 1 2 1
 

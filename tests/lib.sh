@@ -237,3 +237,13 @@ tables_consistent() {
             bad = 1; print "  round " r ": test_loss " (isnan[r] ? "NaN" : "evaluated") " (eval_every " every ")" }
           exit bad || R == 0 }'
 }
+
+# write_sample_data DIR: tests/test_datasets --write's small files in each
+# published layout (CIFAR binary, LEAF JSON, TFF and generic HDF5) into DIR;
+# skips (77) where make check has not built the generator.
+write_sample_data() {
+  local gen
+  gen=$(dirname "$HETFL")/tests/test_datasets
+  [ -x "$gen" ] || { echo "SKIP: $gen not built (make check builds it)"; exit 77; }
+  "$gen" --write "$1" > /dev/null || { echo "FAIL - writing the sample files"; exit 1; }
+}

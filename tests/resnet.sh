@@ -12,10 +12,8 @@
 # test_nn's resnet suite and test_slice cover its kernels: skipped there.
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized
-GEN=$(dirname "$HETFL")/tests/test_datasets
-[ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
-"$GEN" --write "$D" || { echo "FAIL - writing the sample files"; exit 1; }
+write_sample_data "$D"
 
 cat > "$TMP/rn.conf" <<EOC
 [run]

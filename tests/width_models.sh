@@ -19,10 +19,8 @@
 #     ranks).
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized
-GEN=$(dirname "$HETFL")/tests/test_datasets
-[ -x "$GEN" ] || { echo "SKIP: $GEN not built (make check builds it)"; exit 77; }
 D=$TMP/data
-"$GEN" --write "$D" > /dev/null || { echo "FAIL - writing the sample files"; exit 1; }
+write_sample_data "$D"
 
 cat > "$TMP/w.conf" <<EOC
 [data]
