@@ -469,7 +469,9 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
         /* the direct conv1 needs no im2col, and runs a sample at a time (its
          * output stays in L2; its bits do not depend on the sub-batches) */
         w->direct1 = m->cfg.conv == HF_CONV_FAST && g->c[0] == 1;
+        int wino2 = m->cfg.conv == HF_CONV_FAST && hf_wino_supported(KS, 1, g->c[1]);
         for (int l = 0; l < 2; l++) {
+            if (l == 1 && wino2) continue;   /* no im2col: Winograd's sub-batch and scratch below */
             int direct = l == 0 && w->direct1;
             size_t sb = direct ? 1 : (size_t)hf_conv5_subbatch(g->c[l], g->h[l], g->w[l], g->c[l + 1]);
             if (sb > B) sb = B;
@@ -481,7 +483,7 @@ static double work_buffers(hf_work_t *w, const hf_model_t *m, int max_batch, int
             w->c1x = hf_take(&b, (size_t)hf_conv1_scratch(g->h[0], g->w[0], KS), f, alloc);
             w->c1acc = hf_take(&b, (size_t)hf_conv1_acc_floats(g->c[1], KS), f, alloc);
         }
-        if (m->cfg.conv == HF_CONV_FAST && hf_wino_supported(KS, 1, g->c[1])) {   /* conv2: Winograd */
+        if (wino2) {   /* conv2: Winograd */
             hf_wino_t wg = conv2_wino(g, 1);
             size_t sb = HF_MIN((size_t)hf_wino_samples(&wg), B);
             w->sb[1] = (int)sb;
