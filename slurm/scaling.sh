@@ -48,10 +48,14 @@ done
 [ -x "$HETFL" ] || { echo "scaling.sh: hetfl binary '$HETFL' not found. HINT: export HETFL=/path/to/hetfl" >&2; exit 2; }
 
 # ---------------------------------------------------------------- collect ---
+# Readers of a pipe below read all of it: under pipefail a reader that exits early
+# (awk's exit, grep -q, head) kills a writer whose output spans more than one
+# write with SIGPIPE, and set -e then ends this script with status 141 and no
+# message (the resolved configuration is ~9 KB: it happened under load).
 # column N of `hetfl report --csv` by header name
-csv_col() { awk -F, -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { print $k; exit }'; }
+csv_col() { awk -F, -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } !done { print $k; done = 1 }'; }
 # value of KEY in [SECTION] of a resolved configuration (hetfl validate / h5 /config)
-conf_get() { awk -v s="[$1]" -v k="$2" '/^\[/ { in_s = ($1 == s); next } in_s && $1 == k { print $3; exit }'; }
+conf_get() { awk -v s="[$1]" -v k="$2" '/^\[/ { in_s = ($1 == s); next } in_s && $1 == k && !done { print $3; done = 1 }'; }
 
 do_collect() {
   local dir=$1 f s r t

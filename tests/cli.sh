@@ -79,6 +79,26 @@ check "scaling.sh strong: the suite unchanged" bash -c '! grep -q -- "--set" <<<
 HETFL=$HETFL bash "$HETFL_SRCDIR/slurm/scaling.sh" --dry-run --ranks "1 2" --series weak \
   "$HETFL_SRCDIR/suites/quickstart.conf" > /dev/null 2> "$TMP/e"; rc=$?
 check "scaling.sh weak on the whole data set: exit 2 with a hint" bash -c '[ $0 = 2 ] && grep -q "data.train_samples=30000" "$1"' "$rc" "$TMP/e"
+# scaling.sh reads keys from the resolved configuration through a pipe under
+# pipefail: a reader that stops at the key (awk's exit) killed the writer with
+# SIGPIPE once the text spanned several writes, and the script died silently
+# with status 141 (slurm.sh's scaling check failed so under load).  A stand-in
+# hetfl whose `validate` adds 100 KB of comments (more than a pipe holds) after
+# the real configuration makes that certain instead of a race.
+cat > "$TMP/bigcfg-hetfl" << EOF
+#!/usr/bin/env bash
+if [ "\$1" = validate ]; then
+  "$HETFL" "\$@" || exit
+  awk 'BEGIN { for (i = 0; i < 2000; i++) printf "# padding line %d of a long resolved configuration ....\n", i }'
+  exit
+fi
+exec "$HETFL" "\$@"
+EOF
+chmod +x "$TMP/bigcfg-hetfl"
+sc=$(HETFL=$TMP/bigcfg-hetfl bash "$HETFL_SRCDIR/slurm/scaling.sh" --dry-run --ranks "1 2" --series weak \
+  "$HETFL_SRCDIR/tests/data/tiny.conf" 2>&1); rc=$?
+check "scaling.sh with a configuration larger than a pipe: exit 0, the keys read (status $rc)" \
+  bash -c '[ $0 = 0 ] && grep -q "federation.clients=40 --set federation.clients_per_round=14" <<<"$1"' "$rc" "$sc"
 for s in "$HETFL_SRCDIR"/suites/*.conf; do
   check "every shipped suite expands: $(basename "$s")" bash -c '"$0" expand "$1" > /dev/null' "$HETFL" "$s"
 done

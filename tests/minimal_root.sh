@@ -110,7 +110,7 @@ lists=$(mktemp -d) && mkdir "$lists/partial" && scratch+=("$lists")
 mapfile -t sources < <(apt-get -o Dir::State::Lists="$lists" --print-uris update 2> /dev/null |
   sed -nE "s#^'(.*)/dists/($suite(-updates|-security)?)/main/binary-[a-z0-9]+/Packages[^']*'.*#\\1 \\2#p" |
   sort -u)
-mirror=$(printf '%s\n' "${sources[@]}" | awk -v s="$suite" '$2 == s { print $1; exit }')
+mirror=$(printf '%s\n' "${sources[@]}" | awk -v s="$suite" '$2 == s && !m { print $1; m = 1 }')
 [ -n "$mirror" ] || skip "no Debian 12 ($suite main) source in this machine's apt configuration"
 say "mirror $mirror; sources: $(printf '%s\n' "${sources[@]}" | awk '{ print $2 }' | paste -sd' ')"
 
@@ -184,7 +184,7 @@ rm -f "$root/etc/apt/sources.list.d/"*
 apt-config dump 2> /dev/null | grep -E '^Acquire::((https?|ftp)::Proxy|Check-Valid-Until|Check-Date|ForceIPv[46])( |::)' \
   > "$root/etc/apt/apt.conf.d/99host-mirror"
 [ -f /etc/resolv.conf ] && cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-dirty=$(git -C "$src" status --porcelain --untracked-files=no 2> /dev/null | head -1)
+dirty=$(git -C "$src" status --porcelain --untracked-files=no 2> /dev/null | sed -n 1p)
 git clone -q --no-checkout "$src" "$root/root/hetfl" &&
   git -C "$root/root/hetfl" fetch -q "$src" "$sha" &&
   git -C "$root/root/hetfl" checkout -q --detach "$sha" || fail "cannot clone $src at $sha"
@@ -233,7 +233,7 @@ if [ -f "$tsl" ]; then
        sec ~ /^SKIP/ && prev ~ /^SKIP: / { print "      " prev } { prev = $0 }' "$tsl"
   if [ $failed != 0 ]; then
     echo "----- failed tests (from the root's test-suite.log):"
-    awk '/^(FAIL|ERROR): /{ p = 1 } /^(SKIP|PASS): /{ p = 0 } p' "$tsl" | head -300
+    awk '/^(FAIL|ERROR): /{ p = 1 } /^(SKIP|PASS): /{ p = 0 } p && n++ < 300' "$tsl"
   fi
 fi
 say "log: $log; total $(dur "$t_start")"
