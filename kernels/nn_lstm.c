@@ -7,10 +7,12 @@
  *   per layer, the input projections of all T steps are ONE sgemm
  *     Z (T·b, 4H) = A (T·b, in) · W_ihᵀ + bias,
  *   then per step ONE sgemm adds the four gates' recurrent part
- *     Z_t (b, 4H) += h_{t-1} (b, H) · W_hhᵀ,
+ *     Z_t (b, 4H) += h_{t-1} (b, H) · W_hhᵀ
+ *   (hf_gemm_fwd: on cores with OpenBLAS's small-matrix kernels, several calls
+ *   cut along 4H, each output still one dot product),
  *   and the cell activates Z_t in place (i, f, g, o) and writes c_t, tanh c_t, h_t.
  * Backward per layer, top layer first: per step (t = T-1 … 0) the cell turns
- * dh_t (from above plus the recurrent dZ_{t+1}·W_hh, ONE sgemm) into dZ_t in
+ * dh_t (from above plus the recurrent dZ_{t+1}·W_hh, ONE sgemm: hf_gemm_da) into dZ_t in
  * place of Z_t; then three sgemms over the whole sequence: dW_ih = dZᵀ·A,
  * dW_hh = dZ_{1..}ᵀ·h_{..T-2}, dA = dZ·W_ih (the gradient of the layer below's
  * h, or of the embeddings, which are scattered into embed.weight's rows).
@@ -226,7 +228,7 @@ void hf_lstm_work_free(hf_lstm_work_t *w)
  * remainder < 7e-8), 2^n through the exponent bits.  Branch-free, so GCC
  * vectorizes the loops below (libm's expf and tanhf are scalar calls: 15 % of
  * a training step at LEAF's sizes). */
-static inline float fexp(float x)
+HF_INLINE float fexp(float x)
 {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
     float n = (x * 1.44269504089f + 12582912.0f) - 12582912.0f;
@@ -239,7 +241,7 @@ static inline float fexp(float x)
 }
 
 /* σ(x) = 1/(1 + e^−x); tanh x = 2σ(2x) − 1 */
-static inline float fsigm(float x) { return 1.0f / (1.0f + fexp(-x)); }
+HF_INLINE float fsigm(float x) { return 1.0f / (1.0f + fexp(-x)); }
 
 /* Token id of sample s at step t (x batch-major (b, T)); -1 when outside [0,V). */
 static inline int token(const float *x, int T, int V, int s, int t)
@@ -264,8 +266,11 @@ static void embed(const lgeom_t *g, const float *emb, const float *x, int b, flo
 /* One step of the cell for b rows (n = b·H units, rows contiguous): z (n, 4)
  * pre-activations in, activated gates out; c, tc, h (n) written; cp: c_{t-1}
  * (NULL at t = 0).  The g gates are doubled first, so that one vectorized
- * loop takes σ of all four gates, and g = 2σ(2z) − 1 = tanh z after it. */
-static void cell_forward(long n, float *restrict z, const float *restrict cp, float *restrict c,
+ * loop takes σ of all four gates, and g = 2σ(2z) − 1 = tanh z after it.
+ * Built for AVX-512, AVX2 and baseline x86-64 (HF_CLONES: elementwise IEEE
+ * operations without contraction, so every variant gives the same bits); the
+ * baseline's 4-float vectors made it a fifth of a training step at B = 10. */
+HF_CLONES static void cell_forward(long n, float *restrict z, const float *restrict cp, float *restrict c,
                          float *restrict tc, float *restrict h)
 {
     for (long j = 0; j < n; j++) z[4 * j + 2] *= 2.0f;
@@ -293,9 +298,7 @@ static void layer_forward(const hf_model_t *m, hf_lstm_work_t *w, const float *p
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, G4, in, 1.0f, a, in, wih, in, 1.0f, z, G4);
     for (int t = 0; t < T; t++) {
         long o4 = (long)t * b * G4, o1 = (long)t * b * H;
-        if (t)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, G4, H, 1.0f, w->h[l] + o1 - (long)b * H, H,
-                        whh, H, 1.0f, z + o4, G4);
+        if (t) hf_gemm_fwd(b, G4, H, w->h[l] + o1 - (long)b * H, whh, z + o4);
         cell_forward((long)b * H, z + o4, t ? w->c[l] + o1 - (long)b * H : NULL, w->c[l] + o1, w->tc[l] + o1,
                      w->h[l] + o1);
     }
@@ -329,30 +332,47 @@ void hf_lstm_forward(const hf_model_t *m, hf_lstm_work_t *w, const float *params
 /* Backward through time                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* One step of the cell's backward for b rows.  dhin (b, H): dL/dh_t from
- * above; dh (b, H): the recurrent part (ignored when last); dc (b, H): dL/dc_t
- * carried from t+1 (ignored when last), replaced by dL/dc_{t-1}.  z (b, 4H)
- * holds the activated gates and is replaced by dL/dz_t. */
-static void cell_backward(int b, int H, float *z, const float *cp, const float *tc, const float *dhin,
-                          const float *dh, float *dc, int last)
+/* One step of the cell's backward for n = b·H units (rows contiguous, as in
+ * cell_forward).  dhin (n): dL/dh_t from above; dh (n): the recurrent part
+ * (ignored when last); dc (n): dL/dc_t carried from t+1 (ignored when last),
+ * replaced by dL/dc_{t-1}; cp: c_{t-1} (NULL at t = 0).  z (n, 4) holds the
+ * activated gates and is replaced by dL/dz_t.  The loop is instantiated per
+ * (last, cp) with the flags constant, so that it has no branch and vectorizes
+ * (HF_CLONES; the same expressions, so the same bits, as the flags tested per
+ * unit). */
+HF_INLINE void cell_backward_units(long n, float *restrict z, const float *restrict cp, const float *restrict tc,
+                                   const float *restrict dhin, const float *restrict dh, float *restrict dc,
+                                   const int last, const int has_cp)
 {
-    for (int s = 0; s < b; s++) {
-        float *zs = z + (long)s * 4 * H, *dcs = dc + (long)s * H;
-        const float *cps = cp ? cp + (long)s * H : NULL, *ts = tc + (long)s * H, *dis = dhin + (long)s * H,
-                    *dhs = dh + (long)s * H;
-        for (int j = 0; j < H; j++) {
-            float *q = zs + 4 * j;
-            float i = q[0], f = q[1], gg = q[2], o = q[3], t = ts[j];
-            float d = dis[j] + (last ? 0.0f : dhs[j]);
-            float c = (last ? 0.0f : dcs[j]) + d * o * (1.0f - t * t);
-            float cpv = cps ? cps[j] : 0.0f;
-            q[0] = c * gg * i * (1.0f - i);
-            q[1] = c * cpv * f * (1.0f - f);
-            q[2] = c * i * (1.0f - gg * gg);
-            q[3] = d * t * o * (1.0f - o);
-            dcs[j] = c * f;
-        }
+    for (long j = 0; j < n; j++) {
+        float *q = z + 4 * j;
+        float i = q[0], f = q[1], gg = q[2], o = q[3], t = tc[j];
+        float d = dhin[j] + (last ? 0.0f : dh[j]);
+        float c = (last ? 0.0f : dc[j]) + d * o * (1.0f - t * t);
+        float cpv = has_cp ? cp[j] : 0.0f;
+        q[0] = c * gg * i * (1.0f - i);
+        q[1] = c * cpv * f * (1.0f - f);
+        q[2] = c * i * (1.0f - gg * gg);
+        q[3] = d * t * o * (1.0f - o);
+        dc[j] = c * f;
     }
+}
+
+HF_CLONES static void cell_backward(long n, float *z, const float *cp, const float *tc, const float *dhin,
+                                    const float *dh, float *dc, int last)
+{
+    if (last && cp) cell_backward_units(n, z, cp, tc, dhin, dh, dc, 1, 1);
+    else if (last) cell_backward_units(n, z, cp, tc, dhin, dh, dc, 1, 0);
+    else if (cp) cell_backward_units(n, z, cp, tc, dhin, dh, dc, 0, 1);
+    else cell_backward_units(n, z, cp, tc, dhin, dh, dc, 0, 0);
+}
+
+/* cs (m) = the column sums of z (n, m), each summed top to bottom. */
+HF_CLONES static void column_sums(long n, int m, const float *restrict z, float *restrict cs)
+{
+    memcpy(cs, z, sizeof(float) * m);
+    for (long r = 1; r < n; r++)
+        for (int k = 0; k < m; k++) cs[k] += z[r * m + k];
 }
 
 /* Backward of layer l for b samples: dout (T·b, H) = dL/dh (times B) from
@@ -369,10 +389,9 @@ static void layer_backward(const hf_model_t *m, hf_lstm_work_t *w, const float *
         long o4 = (long)t * b * G4, o1 = (long)t * b * H;
         int last = t == T - 1;
         if (!last)  /* dh (b, H) = dZ_{t+1} · W_hh */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, H, G4, 1.0f, z + o4 + (long)b * G4, G4,
-                        params + th->off, H, 0.0f, w->dh, H);
-        cell_backward(b, H, z + o4, t ? w->c[l] + o1 - (long)b * H : NULL, w->tc[l] + o1, dout + o1, w->dh,
-                      w->dc, last);
+            hf_gemm_da(b, G4, H, z + o4 + (long)b * G4, params + th->off, w->dh);
+        cell_backward((long)b * H, z + o4, t ? w->c[l] + o1 - (long)b * H : NULL, w->tc[l] + o1, dout + o1,
+                      w->dh, w->dc, last);
     }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G4, in, (int)n, alpha, z, G4, a, in, beta,
                 grad + tw->off, in);
@@ -382,9 +401,7 @@ static void layer_backward(const hf_model_t *m, hf_lstm_work_t *w, const float *
     else if (beta == 0.0f)
         memset(grad + th->off, 0, sizeof(float) * th->n);
     float *cs = w->colsum, *db = grad + tb->off;
-    memcpy(cs, z, sizeof(float) * G4);
-    for (long r = 1; r < n; r++)
-        for (int k = 0; k < G4; k++) cs[k] += z[r * G4 + k];
+    column_sums(n, G4, z, cs);
     for (int k = 0; k < G4; k++) db[k] = (beta == 0.0f ? 0.0f : beta * db[k]) + alpha * cs[k];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, G4, 1.0f, z, G4, params + tw->off, in,
                 0.0f, din, in);

@@ -52,4 +52,14 @@ void hf_lstm_forward(const hf_model_t *m, hf_lstm_work_t *w, const float *params
  * the distillation loss of nn.h at temperature T.  Returns the mean loss. */
 float hf_lstm_step(const hf_model_t *m, hf_lstm_work_t *w, const float *params, float *grad, const float *x,
                    const int *y, const float *zt, float T, int B);
+
+/* nn.c's sgemms for a few rows against a weight matrix W (out, in), cut along
+ * an output dimension into calls OpenBLAS's small-matrix kernels accept on
+ * cores that have them (hf_gemm_split; one call elsewhere, so the same bits as
+ * a plain cblas_sgemm there):
+ *   hf_gemm_fwd  Z (B, out) += A (B, in) · Wᵀ
+ *   hf_gemm_da   dA (B, in)  = dZ (B, out) · W
+ * The lstm's per-step recurrent products are these shapes (B = a sub-batch). */
+void hf_gemm_fwd(int B, int out, int in, const float *A, const float *W, float *Z);
+void hf_gemm_da(int B, int out, int in, const float *dZ, const float *W, float *dA);
 #endif

@@ -123,7 +123,8 @@ fi
 
 # ------------------------------------------------------ applying one edit ---
 # apply_mutant SRC_ROOT DST_ROOT I: write mutant I's file of SRC_ROOT, edited, into DST_ROOT.
-# Finds the definition of the function (a line starting at column 0 with NAME( whose
+# Finds the definition of the function (a line starting at column 0 with NAME( or TYPE NAME(,
+# or TYPE FN(NAME)( in a header that names its functions by macro, whose
 # parameter list is followed by a body), its body by brace matching (strings, character
 # constants and comments skipped), and replaces the nth occurrence of 'from' in it.
 apply_mutant() {
@@ -155,7 +156,7 @@ apply_mutant() {
       return -1;
     }
     my @bodies;
-    while ($s =~ /^[A-Za-z_][^;{}\n]*?\b\Q$func\E[ \t]*\(/mg) {
+    while ($s =~ /^(?:[A-Za-z_][^;{}\n]*?\b)?\Q$func\E\)?[ \t]*\(/mg) {
       my $p = $+[0] - 1;
       my $pe = span_end($s, $p, "(", ")");
       next if $pe < 0;

@@ -5,7 +5,8 @@
  * gradient (cross-entropy and distillation loss, one and two sub-batches)
  * against central finite differences of that reference, and width slicing: a
  * width-β sub-model's forward equals the full model's with the removed units'
- * coordinates zeroed.  (The cross-check against PyTorch is tests/lstm_torch.sh.)
+ * coordinates zeroed; the per-step sgemms cut for OpenBLAS's small-matrix
+ * kernels equal one call each.  (The cross-check against PyTorch is tests/lstm_torch.sh.)
  *
  * Exit status: 0 when every assertion passed, 1 otherwise.
  */
@@ -293,6 +294,50 @@ static void test_train_step(void)
     free(a); free(b); free(g); free(ma); free(mb);
 }
 
+/* LEAF's widths (two layers of 256: the per-step products are 10 x 1024 x 256)
+ * at B = 10 with nn.c's sgemm splitting forced on (hf_gemm_split(1): the
+ * recurrent forward cut along 4H in 9 calls, its input gradient along H in 3,
+ * as on cores with OpenBLAS's small-matrix kernels) and off (one call each):
+ * the same loss, logits and gradient up to rounding.  The finite-difference
+ * tests above run with the automatic setting: off on AVX2 cores. */
+static void test_gemm_split(void)
+{
+    hf_model_cfg_t c = {.arch = HF_ARCH_LSTM, .in_c = 1, .in_h = 1, .in_w = 6, .n_classes = 80,
+                        .nhidden = 2, .hidden = {256, 256}, .vocab = 80, .embed = 8};
+    hf_model_t m;
+    CU_ASSERT_FATAL(hf_model_init(&m, &c) == 0);
+    enum { B = 10 };
+    long P = m.nparams;
+    float *p = hf_alloc_aligned(P * sizeof(float)), *g0 = hf_alloc_aligned(P * sizeof(float)),
+          *g1 = hf_alloc_aligned(P * sizeof(float)), x[B * 6], z0[B * 80], z1[B * 80];
+    int y[B];
+    hf_model_init_params(&m, p, 17);
+    fill_ids(x, B * 6, 80, 18);
+    fill_labels(y, B, 80, 19);
+    hf_work_t *w = hf_work_new(&m, B);
+    int prev = hf_gemm_split(1);
+    float l1 = hf_model_train_step_grad(&m, w, p, g1, x, y, B);
+    hf_model_forward(&m, w, p, x, y, B, z1, NULL);
+    hf_gemm_split(0);
+    float l0 = hf_model_train_step_grad(&m, w, p, g0, x, y, B);
+    hf_model_forward(&m, w, p, x, y, B, z0, NULL);
+    hf_gemm_split(-1);
+    CU_ASSERT_EQUAL(hf_gemm_split(-1), prev);   /* automatic setting restored */
+    double dg = 0, gm = 0, dz = 0;
+    for (long i = 0; i < P; i++) {
+        dg = fmax(dg, fabs(g1[i] - g0[i]));
+        gm = fmax(gm, fabs(g0[i]));
+    }
+    for (int i = 0; i < B * 80; i++) dz = fmax(dz, fabs(z1[i] - z0[i]));
+    if (!(dg <= 1e-5 * gm && dz < 1e-5))
+        printf("\n  split: max |dgrad| %.3g (max |grad| %.3g), max |dlogit| %.3g", dg, gm, dz);
+    CU_ASSERT(dg <= 1e-5 * gm && gm > 0);
+    CU_ASSERT(dz < 1e-5);
+    CU_ASSERT(fabs(l1 - l0) < 1e-5);
+    hf_work_free(w);
+    free(p); free(g0); free(g1);
+}
+
 /* Width slicing: for β = 1/2 and 1/3 of a (6, 5) model, extract + scatter
  * covers exactly the sub-model's coordinates (the first ⌈βH⌉ units' four gate
  * rows, their recurrent and next-layer columns), and the sub-model's forward
@@ -371,6 +416,7 @@ static const hf_cu_test_t lstm_tests[] = {
     {"gradient over two sub-batches vs finite differences", test_grad_xent_subbatches, NULL},
     {"distillation gradient vs finite differences", test_grad_soft, NULL},
     {"train step == gradient + sgd step", test_train_step, NULL},
+    {"LEAF widths, sgemm splitting forced on vs off", test_gemm_split, NULL},
     {"width slicing: coverage and zeroed-unit forward identity", test_slice, NULL},
     {0}};
 static const hf_cu_suite_t suites[] = {{"lstm", lstm_tests, NULL, NULL}, {0}};
