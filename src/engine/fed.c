@@ -352,7 +352,7 @@ static int run_round(hf_run_t *x, loop_t *L, int t)
     round_collect(x, L, &R);
     L->tm.gather += hf_wtime() - te;
     rc = round_record(x, L, &R, rc);
-    L->tm.rounds++;
+    if (++L->tm.rounds == 1) L->tm.first_round_cpu = cpu_seconds() - L->c_loop;
     return rc;
 }
 

@@ -30,6 +30,7 @@ typedef struct {
     double kernel;              /* inside numeric kernels (train steps + eval forward) */
     double agg_comm;            /* MPI time inside aggregation */
     double loop_cpu;            /* process CPU seconds (all threads) of the round loop */
+    double first_round_cpu;     /* ... of its first round (hetfl bench's warm-up; 0 when not measured) */
     double final_accuracy;
     long nparams;
 } hf_fed_timing_t;
