@@ -269,7 +269,8 @@ static void embed(const lgeom_t *g, const float *emb, const float *x, int b, flo
  * loop takes σ of all four gates, and g = 2σ(2z) − 1 = tanh z after it.
  * Built for AVX-512, AVX2 and baseline x86-64 (HF_CLONES: elementwise IEEE
  * operations without contraction, so every variant gives the same bits); the
- * baseline's 4-float vectors made it a fifth of a training step at B = 10. */
+ * baseline's 4-float vectors made it a fifth of a training step at B = 10
+ * with the Cooperlake kernels. */
 HF_CLONES static void cell_forward(long n, float *restrict z, const float *restrict cp, float *restrict c,
                          float *restrict tc, float *restrict h)
 {
