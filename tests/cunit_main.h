@@ -24,6 +24,7 @@
 #define HF_CUNIT_MAIN_H
 
 #include <CUnit/Basic.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 
@@ -41,6 +42,19 @@ typedef struct {
 } hf_cu_suite_t;
 
 enum { HF_CU_MPI = 1 };
+
+/* The largest |a[i] - b[i]| of n floats; *max_b (may be NULL) gets the largest
+ * |b[i]|, the scale of a relative tolerance. */
+static inline double hf_cu_max_diff(const float *a, const float *b, long n, double *max_b)
+{
+    double d = 0, m = 0;
+    for (long i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    if (max_b) *max_b = m;
+    return d;
+}
 
 static int hf_cu_register(const hf_cu_suite_t *suites)
 {

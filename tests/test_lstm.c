@@ -323,12 +323,7 @@ static void test_gemm_split(void)
     hf_model_forward(&m, w, p, x, y, B, z0, NULL);
     hf_gemm_split(-1);
     CU_ASSERT_EQUAL(hf_gemm_split(-1), prev);   /* automatic setting restored */
-    double dg = 0, gm = 0, dz = 0;
-    for (long i = 0; i < P; i++) {
-        dg = fmax(dg, fabs(g1[i] - g0[i]));
-        gm = fmax(gm, fabs(g0[i]));
-    }
-    for (int i = 0; i < B * 80; i++) dz = fmax(dz, fabs(z1[i] - z0[i]));
+    double gm, dg = hf_cu_max_diff(g1, g0, P, &gm), dz = hf_cu_max_diff(z1, z0, B * 80, NULL);
     if (!(dg <= 1e-5 * gm && dz < 1e-5))
         printf("\n  split: max |dgrad| %.3g (max |grad| %.3g), max |dlogit| %.3g", dg, gm, dz);
     CU_ASSERT(dg <= 1e-5 * gm && gm > 0);

@@ -1150,12 +1150,7 @@ static void test_gemm_split(void)
         hf_gemm_split(0);
         float l0 = hf_model_train_step_grad(&m, w, p, g0, x, y, B);
         hf_model_forward(&m, w, p, x, y, B, z0, NULL);
-        double dg = 0, gm = 0, dz = 0;
-        for (long i = 0; i < P; i++) {
-            dg = fmax(dg, fabs(g1[i] - g0[i]));
-            gm = fmax(gm, fabs(g0[i]));
-        }
-        for (int i = 0; i < B * 10; i++) dz = fmax(dz, fabs(z1[i] - z0[i]));
+        double gm, dg = hf_cu_max_diff(g1, g0, P, &gm), dz = hf_cu_max_diff(z1, z0, B * 10, NULL);
         if (!(dg <= 1e-5 * gm && dz < 1e-5))
             printf("\n  split B=%d: max |dgrad| %.3g (max |grad| %.3g), max |dlogit| %.3g", B, dg, gm, dz);
         CU_ASSERT(dg <= 1e-5 * gm && gm > 0);
