@@ -34,7 +34,7 @@
  * conv_direct.c instead (a sample at a time, bias in its forward, weight and
  * bias gradient summed over the whole batch before alpha is applied).
  * model.conv = fast: conv2 (5x5, 4+ input channels) goes through Winograd
- * F(2x2,5x5) (winograd.c) on sub-batches that fill one chunk of its sgemms.
+ * F(4x4,5x5) (winograd.c) on sub-batches that fill one chunk of its sgemms.
  *
  * Nothing here allocates after hf_work_new(), and nothing sets the OpenBLAS
  * thread count (the caller does).

@@ -1,24 +1,36 @@
 /*
- * winograd.c — Winograd convolutions on 6x6 tiles (winograd.h).
+ * winograd.c — Winograd convolutions on a x a tiles (winograd.h).
  *
- * F(m x m, r x r), m + r - 1 = 6, with the points 0, 1, -1, 2, -2, ∞:
+ * F(m x m, r x r), m = 4 outputs a side, a = m + r - 1: 6 x 6 tiles with the
+ * points 0, 1, -1, 2, -2, ∞ for r = 3, 8 x 8 tiles with 0, 1, -1, 2, -2,
+ * 1/2, -1/2, ∞ for r = 5:
  *   forward        Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A     per tile and channel pair
  * so with U = G g Gᵀ (per output k, input c), V = Bᵀ d B (per c, tile t) and
- * xi one of the 36 tile positions, M_xi = U_xi V_xi is one sgemm (K x C times
+ * xi one of the a² tile positions, M_xi = U_xi V_xi is one sgemm (K x C times
  * C x T) and Y = Aᵀ M A.  The backward passes are the transposes:
  *   input gradient dM = A dY Aᵀ,  dV_xi = U_xiᵀ dM_xi,  din += B dV Bᵀ
  *                  (overlap-add: neighbouring tiles share r - 1 rows/columns)
  *   weight gradient dU_xi = Σ_t dM_xi V_xiᵀ,  dw += alpha · Gᵀ dU G.
  * G_j(k) = α_jᵏ / Π_{l≠j}(α_j − α_l) and Aᵀ_i(j) = α_jⁱ (∞: the last row and
- * column are e_r, e_m); Bᵀ is the same 6x6 for r = 3 and r = 5.
+ * column are e_r, e_m); Bᵀ solves Aᵀ[(G g) ⊙ (Bᵀ d)] = the correlation of d
+ * with g exactly (for r = 5 the rows of the point 0 in G and Bᵀ are both
+ * negated, which leaves the product as it is and Bᵀ's first entry 1).  The
+ * 8 x 8 tiles compute 16 outputs with 64 multiplications where F(2x2,5x5)'s
+ * 6 x 6 ones computed 4 with 36: 2.25x fewer in the sgemms, and fewer
+ * transform operations an output.
  *
  * Tiles: ceil(h/m) x ceil(w/m) per sample, tile (ty, tx) reading input rows
- * ty·m - p .. ty·m - p + 5 (p = (r-1)/2, zeros outside) and writing output
+ * ty·m - p .. ty·m - p + a - 1 (p = (r-1)/2, zeros outside) and writing output
  * rows ty·m .. ty·m + m - 1 (clipped at the bottom and right edges).  The
  * n·tiles tiles of a call run in chunks of chunk_tiles() (V and M of a chunk
  * within CHUNK_FLOATS); the transforms work on WL tiles (or channel pairs) at
  * once, one SIMD lane each, so their loops vectorize without reordering any
- * sum (each lane is one tile's own arithmetic).
+ * sum (each lane is one tile's own arithmetic).  Each chunk first copies its
+ * samples' input (and output-gradient) planes into zero-padded planes that
+ * hold every tile's whole window, so the gathers run without bounds checks;
+ * the matrices of consecutive tile positions lie a cache line further apart
+ * than their size (skewed()).  Neither changes a value: the ResNet's 3x3
+ * results are bit for bit those of the unpadded, unskewed code.
  */
 #include "winograd.h"
 #include "hf_util.h"
@@ -26,7 +38,10 @@
 #include <string.h>
 
 #define WL 16          /* lanes: tiles (or weight pairs) transformed at once */
-#define NT 36          /* tile positions */
+#define NT_MAX 64      /* tile positions of the larger tile (8 x 8) */
+/* The tile of an r x r kernel: 6 x 6 for r = 3, 8 x 8 for r = 5, so m = 4
+ * outputs a side for both. */
+#define TILE(r) ((r) == 3 ? 6 : 8)
 /* Floats of V and M (or dM) of one chunk of tiles: 4 MiB.  Measured (thread
  * CPU time of a ResNet-18 training step, B = 32, group norm, groups of 32,
  * Haswell kernels, the least of 5 steps, shared 2-core VM at load ≈ 6.5):
@@ -41,10 +56,10 @@
 #define CHUNK_FLOATS ((long)1 << 20)
 #endif
 
-/* Bᵀ (6 x 6), the input transform of both. */
-HF_INLINE const float *input_matrix(void)
+/* Bᵀ (a x a), the input transform. */
+HF_INLINE const float *input_matrix(int r)
 {
-    static const float bt[36] = {
+    static const float bt6[36] = {
         4, 0, -5, 0, 1, 0,
         0, -4, -4, 1, 1, 0,
         0, 4, -4, -1, 1, 0,
@@ -52,10 +67,20 @@ HF_INLINE const float *input_matrix(void)
         0, 2, -1, -2, 1, 0,
         0, 4, 0, -5, 0, 1,
     };
-    return bt;
+    static const float bt8[64] = {
+        1, 0, -21.0f / 4, 0, 21.0f / 4, 0, -1, 0,
+        0, 1, 1, -17.0f / 4, -17.0f / 4, 1, 1, 0,
+        0, -1, 1, 17.0f / 4, -17.0f / 4, -1, 1, 0,
+        0, 1.0f / 2, 1.0f / 4, -5.0f / 2, -5.0f / 4, 2, 1, 0,
+        0, -1.0f / 2, 1.0f / 4, 5.0f / 2, -5.0f / 4, -2, 1, 0,
+        0, 2, 4, -5.0f / 2, -5, 1.0f / 2, 1, 0,
+        0, -2, 4, 5.0f / 2, -5, -1.0f / 2, 1, 0,
+        0, -1, 0, 21.0f / 4, 0, -21.0f / 4, 0, 1,
+    };
+    return r == 3 ? bt6 : bt8;
 }
 
-/* G (6 x r), the filter transform. */
+/* G (a x r), the filter transform. */
 HF_INLINE const float *filter_matrix(int r)
 {
     static const float g3[18] = {
@@ -66,18 +91,20 @@ HF_INLINE const float *filter_matrix(int r)
         1.0f / 24, -1.0f / 12, 1.0f / 6,
         0, 0, 1,
     };
-    static const float g5[30] = {
-        1.0f / 4, 0, 0, 0, 0,
-        -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6,
-        -1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6,
-        1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3,
-        1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3,
+    static const float g5[40] = {
+        1, 0, 0, 0, 0,
+        -2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9,
+        -2.0f / 9, 2.0f / 9, -2.0f / 9, 2.0f / 9, -2.0f / 9,
+        1.0f / 90, 1.0f / 45, 2.0f / 45, 4.0f / 45, 8.0f / 45,
+        1.0f / 90, -1.0f / 45, 2.0f / 45, -4.0f / 45, 8.0f / 45,
+        32.0f / 45, 16.0f / 45, 8.0f / 45, 4.0f / 45, 2.0f / 45,
+        32.0f / 45, -16.0f / 45, 8.0f / 45, -4.0f / 45, 2.0f / 45,
         0, 0, 0, 0, 1,
     };
     return r == 3 ? g3 : g5;
 }
 
-/* Aᵀ (m x 6), the output transform. */
+/* Aᵀ (4 x a), the output transform. */
 HF_INLINE const float *output_matrix(int r)
 {
     static const float at4[24] = {
@@ -86,11 +113,13 @@ HF_INLINE const float *output_matrix(int r)
         0, 1, 1, 4, 4, 0,
         0, 1, -1, 8, -8, 1,
     };
-    static const float at2[12] = {
-        1, 1, 1, 1, 1, 0,
-        0, 1, -1, 2, -2, 1,
+    static const float at8[32] = {
+        1, 1, 1, 1, 1, 1, 1, 0,
+        0, 1, -1, 2, -2, 1.0f / 2, -1.0f / 2, 0,
+        0, 1, 1, 4, 4, 1.0f / 4, 1.0f / 4, 0,
+        0, 1, -1, 8, -8, 1.0f / 8, -1.0f / 8, 1,
     };
-    return r == 3 ? at4 : at2;
+    return r == 3 ? at4 : at8;
 }
 
 /* A linear map P (p x a, P(i,j) = P[i·pi + j·pj]) on lane vectors:
@@ -99,6 +128,9 @@ HF_INLINE const float *output_matrix(int r)
  * sizes: the loops unroll and the coefficients fold into the code (x·1 is x
  * exactly), leaving one vector multiplication and addition per nonzero. */
 #define UNROLL _Pragma("GCC unroll 8")
+/* tr2's two outer loops stay rolled (a call of mat_lanes each): unrolled too,
+ * the 8x8 transforms had gcc compile this file for over 5 minutes. */
+#define ROLLED _Pragma("GCC unroll 1")
 HF_INLINE void mat_lanes(const float *P, int pi, int pj, int p, int a, const float *x, long xs, float *y, long ys)
 {
     UNROLL for (int i = 0; i < p; i++) {
@@ -121,15 +153,17 @@ HF_INLINE void mat_lanes(const float *P, int pi, int pj, int p, int a, const flo
 /* Y (p x p lane vectors) = P X Pᵀ for X (a x a), P as in mat_lanes; tmp: p·a·WL. */
 HF_INLINE void tr2(const float *P, int pi, int pj, int p, int a, const float *X, float *Y, float *tmp)
 {
-    UNROLL for (int j = 0; j < a; j++)
+    ROLLED for (int j = 0; j < a; j++)
         mat_lanes(P, pi, pj, p, a, X + j * WL, (long)a * WL, tmp + j * WL, (long)a * WL);
-    UNROLL for (int i = 0; i < p; i++)
+    ROLLED for (int i = 0; i < p; i++)
         mat_lanes(P, pi, pj, p, a, tmp + (long)i * a * WL, WL, Y + (long)i * p * WL, WL);
 }
 
 typedef struct {
     const hf_wino_t *g;
-    int m, p, th, tw;    /* output tile size, padding, tiles down and across */
+    int a, m, p, th, tw; /* tile and output tile size, padding, tiles down and across */
+    int ph, pw;          /* an input plane padded to whole tiles' windows */
+    int oh, ow;          /* an output plane padded to whole tiles */
     long tiles;          /* per sample */
 } plan_t;
 
@@ -137,11 +171,16 @@ static plan_t plan_of(const hf_wino_t *g)
 {
     plan_t q;
     q.g = g;
-    q.m = 7 - g->r;
+    q.a = TILE(g->r);
+    q.m = q.a + 1 - g->r;
     q.p = (g->r - 1) / 2;
     q.th = (g->h + q.m - 1) / q.m;
     q.tw = (g->w + q.m - 1) / q.m;
     q.tiles = (long)q.th * q.tw;
+    q.ph = (q.th - 1) * q.m + q.a;
+    q.pw = (q.tw - 1) * q.m + q.a;
+    q.oh = q.th * q.m;
+    q.ow = q.tw * q.m;
     return q;
 }
 
@@ -149,7 +188,7 @@ static plan_t plan_of(const hf_wino_t *g)
  * multiple of WL, at least WL (a function of the geometry only). */
 static long chunk_tiles(const hf_wino_t *g)
 {
-    long per = (long)NT * (g->cin + g->cout), t = CHUNK_FLOATS / per / WL * WL;
+    long per = (long)TILE(g->r) * TILE(g->r) * (g->cin + g->cout), t = CHUNK_FLOATS / per / WL * WL;
     return HF_MAX((long)WL, t);
 }
 
@@ -161,60 +200,89 @@ int hf_wino_samples(const hf_wino_t *g)
     return (int)HF_MAX(1L, HF_MIN(chunk_tiles(g) / q.tiles, 1L << 20));
 }
 
+/* Most samples one chunk's tiles come from: a chunk of T tiles starting
+ * anywhere in a sample spans at most (T - 1) / tiles + 2 of them. */
+static long chunk_samples_max(const plan_t *q)
+{
+    return HF_MIN((long)q->g->n, (chunk_tiles(q->g) - 1) / q->tiles + 2);
+}
+
+/* Floats of the chunk's padded input planes and padded output-gradient planes. */
+static size_t pad_floats(const plan_t *q)
+{
+    const hf_wino_t *g = q->g;
+    return (size_t)chunk_samples_max(q) * ((size_t)g->cin * q->ph * q->pw + (size_t)g->cout * q->oh * q->ow);
+}
+
+/* The distance between consecutive tile positions' matrices of n floats:
+ * n and one cache line more.  Without the line, n is often a multiple of
+ * 1024 (channels and chunk tiles are multiples of 16), and the 36 or 64
+ * rows a transform stores (or loads) at a time would all fall into one set
+ * of the L1 cache. */
+static long skewed(long n) { return n + 16; }
+
 size_t hf_wino_scratch(const hf_wino_t *g)
 {
     plan_t q = plan_of(g);
-    size_t T = (size_t)HF_MIN(chunk_tiles(g), (long)g->n * q.tiles);
-    return (size_t)NT * (2 * (size_t)g->cin * g->cout + (size_t)(g->cin + g->cout) * T);
+    long T = HF_MIN(chunk_tiles(g), (long)g->n * q.tiles), nt = TILE(g->r) * TILE(g->r);
+    long KC = (long)g->cin * g->cout;
+    return (size_t)nt * (2 * skewed(KC) + skewed(g->cin * T) + skewed(g->cout * T)) + pad_floats(&q);
+}
+
+/* Planes [0, C) of samples [sa, sa + ns) of src (sample stride ss, channel
+ * stride cs, h x w) into P (ph x pw each, sample-major) at row and column
+ * offset off, zeros around: every tile's window then lies inside its plane
+ * (the same values the windows read, so the same bits as bounds checks). */
+static void pad_planes(const float *src, long ss, long cs, int C, int h, int w, long sa, long ns, int off, int ph,
+                       int pw, float *P)
+{
+    long plane = (long)ph * pw;
+    for (long s = 0; s < ns; s++)
+        for (int c = 0; c < C; c++) {
+            float *d = P + (s * C + c) * plane;
+            const float *x = src + (sa + s) * ss + c * cs;
+            memset(d, 0, sizeof(float) * plane);
+            for (int y = 0; y < h; y++) memcpy(d + (long)(y + off) * pw + off, x + (long)y * w, sizeof(float) * w);
+        }
 }
 
 /* Where a block of lanes' tiles lie: tile t0 + l (l < nl) of the call. */
 typedef struct {
     int nl;
-    int all_in;          /* every lane's 6x6 input window inside the image (nl = WL) */
     long s[WL];          /* sample */
     int y0[WL], x0[WL];  /* output origin (input origin: minus p) */
     int in[WL];          /* the input window inside the image (then the output tile too) */
-    int all_full;        /* every lane's m x m output tile inside the image (nl = WL) */
 } lanes_t;
 
 static void lanes_of(const plan_t *q, long t0, int nl, lanes_t *L)
 {
     const hf_wino_t *g = q->g;
     L->nl = nl;
-    L->all_in = L->all_full = nl == WL;
     for (int l = 0; l < nl; l++) {
         long t = t0 + l, r = t % q->tiles;
         L->s[l] = t / q->tiles;
         L->y0[l] = (int)(r / q->tw) * q->m;
         L->x0[l] = (int)(r % q->tw) * q->m;
-        L->in[l] = L->y0[l] >= q->p && L->x0[l] >= q->p && L->y0[l] - q->p + 6 <= g->h &&
-                   L->x0[l] - q->p + 6 <= g->w;
-        L->all_in &= L->in[l];
-        L->all_full &= L->y0[l] + q->m <= g->h && L->x0[l] + q->m <= g->w;
+        L->in[l] = L->y0[l] >= q->p && L->x0[l] >= q->p && L->y0[l] - q->p + q->a <= g->h &&
+                   L->x0[l] - q->p + q->a <= g->w;
     }
 }
 
-/* X[(i·6 + j)·WL + l] = channel plane src + s·ss at the 6x6 input window of
- * lane l, zeros outside the image and in unused lanes (X is not cleared
- * first: each lane writes its 36 entries). */
-HF_INLINE void gather6(const plan_t *q, const lanes_t *L, const float *src, long ss, float *X)
+/* X[(i·n + j)·WL + l] = the n x n window at the origin of lane l's tile in
+ * its padded plane c (P: planes of size ph x pw, C a sample, from sample sa),
+ * zeros in unused lanes. */
+HF_INLINE void gather_padded(const lanes_t *L, const float *P, long sa, int C, int c, int ph, int pw, float *X,
+                             int n)
 {
-    int h = q->g->h, w = q->g->w;
+    long plane = (long)ph * pw;
     for (int l = 0; l < WL; l++) {
-        int y0 = L->y0[l] - q->p, x0 = L->x0[l] - q->p;
-        if (l < L->nl && L->in[l]) {
-            const float *r = src + L->s[l] * ss + (long)y0 * w + x0;
-            UNROLL for (int i = 0; i < 6; i++)
-                UNROLL for (int j = 0; j < 6; j++) X[(i * 6 + j) * WL + l] = r[(long)i * w + j];
+        if (l >= L->nl) {
+            UNROLL for (int e = 0; e < n * n; e++) X[e * WL + l] = 0.0f;
             continue;
         }
-        UNROLL for (int e = 0; e < NT; e++) X[e * WL + l] = 0.0f;
-        if (l >= L->nl) continue;
-        const float *b = src + L->s[l] * ss;
-        for (int i = HF_MAX(0, -y0); i < HF_MIN(6, h - y0); i++)
-            for (int j = HF_MAX(0, -x0); j < HF_MIN(6, w - x0); j++)
-                X[(i * 6 + j) * WL + l] = b[(long)(y0 + i) * w + x0 + j];
+        const float *r = P + ((L->s[l] - sa) * C + c) * plane + (long)L->y0[l] * pw + L->x0[l];
+        UNROLL for (int i = 0; i < n; i++)
+            UNROLL for (int j = 0; j < n; j++) X[(i * n + j) * WL + l] = r[(long)i * pw + j];
     }
 }
 
@@ -227,10 +295,10 @@ HF_INLINE void put_lanes(float *dst, const float *Y, int nl)
         for (int l = 0; l < nl; l++) dst[l] = Y[l];
 }
 
-/* X[xi·WL + l] = src[xi·stride + l] for the nl lanes in use (zeros beyond). */
-HF_INLINE void get_lanes(float *X, const float *src, long stride, int nl)
+/* X[xi·WL + l] = src[xi·stride + l], xi < nt, for the nl lanes in use (zeros beyond). */
+HF_INLINE void get_lanes(float *X, const float *src, long stride, int nl, int nt)
 {
-    for (int xi = 0; xi < NT; xi++) {
+    for (int xi = 0; xi < nt; xi++) {
         if (nl == WL)
             for (int l = 0; l < WL; l++) X[xi * WL + l] = src[xi * stride + l];
         else
@@ -238,32 +306,57 @@ HF_INLINE void get_lanes(float *X, const float *src, long stride, int nl)
     }
 }
 
-/* V (chunk layout: V[xi·C·ldt + c·ldt + tt]) of the lanes starting at chunk
- * tile tt, every input channel. */
-HF_CLONES static void input_block(const plan_t *q, const lanes_t *L, const float *in, float *V, long ldt, long tt)
+/* One chunk-layout transform of nch padded planes (P: ph x pw each, nch a
+ * sample, from sample sa): for each plane ch, the lanes' n x n windows,
+ * through tr2 with T (pi, pj as in mat_lanes) to a x a, into
+ * dst[xi·xs + ch·ldt + tt]. */
+HF_INLINE void planes_to_chunk(const lanes_t *L, const float *P, long sa, int nch, int ph, int pw, int n,
+                               const float *T, int pi, int pj, int a, float *dst, long ldt, long xs, long tt)
 {
-    const hf_wino_t *g = q->g;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
-    for (int c = 0; c < g->cin; c++) {
-        gather6(q, L, in + c * g->ics, g->is, X);
-        tr2(input_matrix(), 6, 1, 6, 6, X, Y, tmp);
-        for (int xi = 0; xi < NT; xi++) put_lanes(V + ((long)xi * g->cin + c) * ldt + tt, Y + xi * WL, L->nl);
+    float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
+    for (int ch = 0; ch < nch; ch++) {
+        gather_padded(L, P, sa, nch, ch, ph, pw, X, n);
+        tr2(T, pi, pj, a, n, X, Y, tmp);
+        for (int xi = 0; xi < a * a; xi++) put_lanes(dst + xi * xs + ch * ldt + tt, Y + xi * WL, L->nl);
     }
 }
 
-/* out (+)= Aᵀ M A of the lanes' tiles, every output channel, clipped. */
-HF_INLINE void output_block_r(const plan_t *q, const lanes_t *L, const float *M, long ldt, long tt, float *out,
-                              int add, int r)
+/* V = Bᵀ d B (chunk layout: V[xi·vs + c·ldt + tt], vs = skewed(C·ldt)) of
+ * the lanes starting at chunk tile tt, every input channel, from the
+ * chunk's padded input planes P (from sample sa). */
+HF_CLONES static void input_block(const plan_t *q, const lanes_t *L, const float *P, long sa, float *V, long ldt,
+                                  long vs, long tt)
 {
     const hf_wino_t *g = q->g;
-    const int m = 7 - r;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
+    if (g->r == 3)
+        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 6, input_matrix(3), 6, 1, 6, V, ldt, vs, tt);
+    else
+        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 8, input_matrix(5), 8, 1, 8, V, ldt, vs, tt);
+}
+
+/* out (+)= Aᵀ M A of the lanes' tiles, every output channel, clipped. */
+HF_INLINE void output_block_r(const plan_t *q, const lanes_t *L, const float *M, long ldt, long ms, long tt,
+                              float *out, int add, int r)
+{
+    const hf_wino_t *g = q->g;
+    const int a = TILE(r), m = a + 1 - r;
+    float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (int k = 0; k < g->cout; k++) {
-        get_lanes(X, M + (long)k * ldt + tt, (long)g->cout * ldt, L->nl);
-        tr2(output_matrix(r), 6, 1, m, 6, X, Y, tmp);
+        get_lanes(X, M + (long)k * ldt + tt, ms, L->nl, a * a);
+        tr2(output_matrix(r), a, 1, m, a, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             float *o = out + L->s[l] * g->os + k * g->ocs + (long)L->y0[l] * g->w + L->x0[l];
             int ny = HF_MIN(m, g->h - L->y0[l]), nx = HF_MIN(m, g->w - L->x0[l]);
+            if (ny == m && nx == m && add) {   /* a whole tile: constant loops */
+                UNROLL for (int i = 0; i < m; i++)
+                    UNROLL for (int j = 0; j < m; j++) o[(long)i * g->w + j] += Y[(i * m + j) * WL + l];
+                continue;
+            }
+            if (ny == m && nx == m) {
+                UNROLL for (int i = 0; i < m; i++)
+                    UNROLL for (int j = 0; j < m; j++) o[(long)i * g->w + j] = Y[(i * m + j) * WL + l];
+                continue;
+            }
             for (int i = 0; i < ny; i++)
                 for (int j = 0; j < nx; j++) {
                     float v = Y[(i * m + j) * WL + l];
@@ -272,136 +365,133 @@ HF_INLINE void output_block_r(const plan_t *q, const lanes_t *L, const float *M,
         }
     }
 }
-HF_CLONES static void output_block(const plan_t *q, const lanes_t *L, const float *M, long ldt, long tt, float *out,
-                                   int add)
+HF_CLONES static void output_block(const plan_t *q, const lanes_t *L, const float *M, long ldt, long ms, long tt,
+                                   float *out, int add)
 {
     if (q->g->r == 3)
-        output_block_r(q, L, M, ldt, tt, out, add, 3);
+        output_block_r(q, L, M, ldt, ms, tt, out, add, 3);
     else
-        output_block_r(q, L, M, ldt, tt, out, add, 5);
+        output_block_r(q, L, M, ldt, ms, tt, out, add, 5);
 }
 
-/* dM = A dY Aᵀ of the lanes' tiles (dY zero outside the image), every output
- * channel, into the chunk layout. */
-HF_INLINE void dout_block_r(const plan_t *q, const lanes_t *L, const float *dout, float *dM, long ldt, long tt, int r)
+/* dM = A dY Aᵀ of the lanes' tiles, every output channel, into the chunk
+ * layout (dM[xi·ms + k·ldt + tt]), from the chunk's padded output-gradient
+ * planes D (from sample sa; dY zero outside the image). */
+HF_CLONES static void dout_block(const plan_t *q, const lanes_t *L, const float *D, long sa, float *dM, long ldt,
+                                 long ms, long tt)
 {
     const hf_wino_t *g = q->g;
-    const int m = 7 - r;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
-    for (int k = 0; k < g->cout; k++) {
-        if (!L->all_full) memset(X, 0, sizeof X);
-        for (int l = 0; l < L->nl; l++) {
-            const float *o = dout + L->s[l] * g->os + k * g->ocs + (long)L->y0[l] * g->w + L->x0[l];
-            int ny = HF_MIN(m, g->h - L->y0[l]), nx = HF_MIN(m, g->w - L->x0[l]);
-            for (int i = 0; i < ny; i++)
-                for (int j = 0; j < nx; j++) X[(i * m + j) * WL + l] = o[(long)i * g->w + j];
-        }
-        tr2(output_matrix(r), 1, 6, 6, m, X, Y, tmp);
-        for (int xi = 0; xi < NT; xi++) put_lanes(dM + ((long)xi * g->cout + k) * ldt + tt, Y + xi * WL, L->nl);
-    }
-}
-HF_CLONES static void dout_block(const plan_t *q, const lanes_t *L, const float *dout, float *dM, long ldt, long tt)
-{
-    if (q->g->r == 3)
-        dout_block_r(q, L, dout, dM, ldt, tt, 3);
+    if (g->r == 3)
+        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, output_matrix(3), 1, 6, 6, dM, ldt, ms, tt);
     else
-        dout_block_r(q, L, dout, dM, ldt, tt, 5);
+        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, output_matrix(5), 1, 8, 8, dM, ldt, ms, tt);
 }
 
-/* din += B dV Bᵀ of the lanes' tiles, every input channel: each tile's 6x6
+/* din += B dV Bᵀ of the lanes' tiles, every input channel: each tile's a x a
  * window added where it lies inside the image, tiles in order. */
-HF_CLONES static void din_block(const plan_t *q, const lanes_t *L, const float *dV, long ldt, long tt, float *din,
-                                long dis)
+HF_INLINE void din_block_r(const plan_t *q, const lanes_t *L, const float *dV, long ldt, long vs, long tt,
+                           float *din, long dis, int r)
 {
     const hf_wino_t *g = q->g;
+    const int a = TILE(r);
     int h = g->h, w = g->w;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
+    float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (int c = 0; c < g->cin; c++) {
-        get_lanes(X, dV + (long)c * ldt + tt, (long)g->cin * ldt, L->nl);
-        tr2(input_matrix(), 1, 6, 6, 6, X, Y, tmp);
+        get_lanes(X, dV + (long)c * ldt + tt, vs, L->nl, a * a);
+        tr2(input_matrix(r), 1, a, a, a, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             int y0 = L->y0[l] - q->p, x0 = L->x0[l] - q->p;
             float *d = din + L->s[l] * dis + c * g->ics;
             if (L->in[l]) {
-                float *r = d + (long)y0 * w + x0;
-                UNROLL for (int i = 0; i < 6; i++)
-                    UNROLL for (int j = 0; j < 6; j++) r[(long)i * w + j] += Y[(i * 6 + j) * WL + l];
+                float *row = d + (long)y0 * w + x0;
+                UNROLL for (int i = 0; i < a; i++)
+                    UNROLL for (int j = 0; j < a; j++) row[(long)i * w + j] += Y[(i * a + j) * WL + l];
                 continue;
             }
-            for (int i = HF_MAX(0, -y0); i < HF_MIN(6, h - y0); i++)
-                for (int j = HF_MAX(0, -x0); j < HF_MIN(6, w - x0); j++)
-                    d[(long)(y0 + i) * w + x0 + j] += Y[(i * 6 + j) * WL + l];
+            for (int i = HF_MAX(0, -y0); i < HF_MIN(a, h - y0); i++)
+                for (int j = HF_MAX(0, -x0); j < HF_MIN(a, w - x0); j++)
+                    d[(long)(y0 + i) * w + x0 + j] += Y[(i * a + j) * WL + l];
         }
     }
 }
-
-/* U_xi (K x C, U[xi·K·C + k·C + c]) = (G g Gᵀ)_xi, WL (k, c) pairs at a time. */
-HF_INLINE void filter_transform_r(const plan_t *q, const float *wt, float *U, int r)
-{
-    const hf_wino_t *g = q->g;
-    const int rr = r * r;
-    long KC = (long)g->cout * g->cin;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
-    for (long p0 = 0; p0 < KC; p0 += WL) {
-        int nl = (int)HF_MIN((long)WL, KC - p0);
-        if (nl < WL) memset(X, 0, sizeof X);
-        for (int l = 0; l < nl; l++)
-            UNROLL for (int e = 0; e < rr; e++) X[e * WL + l] = wt[(p0 + l) * rr + e];
-        tr2(filter_matrix(r), r, 1, 6, r, X, Y, tmp);
-        for (int xi = 0; xi < NT; xi++) put_lanes(U + xi * KC + p0, Y + xi * WL, nl);
-    }
-}
-HF_CLONES static void filter_transform(const plan_t *q, const float *wt, float *U)
+HF_CLONES static void din_block(const plan_t *q, const lanes_t *L, const float *dV, long ldt, long vs, long tt,
+                                float *din, long dis)
 {
     if (q->g->r == 3)
-        filter_transform_r(q, wt, U, 3);
+        din_block_r(q, L, dV, ldt, vs, tt, din, dis, 3);
     else
-        filter_transform_r(q, wt, U, 5);
+        din_block_r(q, L, dV, ldt, vs, tt, din, dis, 5);
+}
+
+/* U_xi (K x C, U[xi·K·C + k·C + c]) = (G g Gᵀ)_xi, WL (k, c) pairs at a time. */
+HF_INLINE void filter_transform_r(const plan_t *q, const float *wt, float *U, long us, int r)
+{
+    const hf_wino_t *g = q->g;
+    const int a = TILE(r), rr = r * r;
+    long KC = (long)g->cout * g->cin;
+    float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
+    for (long p0 = 0; p0 < KC; p0 += WL) {
+        int nl = (int)HF_MIN((long)WL, KC - p0);
+        if (nl < WL) memset(X, 0, sizeof(float) * rr * WL);
+        for (int l = 0; l < nl; l++)
+            UNROLL for (int e = 0; e < rr; e++) X[e * WL + l] = wt[(p0 + l) * rr + e];
+        tr2(filter_matrix(r), r, 1, a, r, X, Y, tmp);
+        for (int xi = 0; xi < a * a; xi++) put_lanes(U + xi * us + p0, Y + xi * WL, nl);
+    }
+}
+HF_CLONES static void filter_transform(const plan_t *q, const float *wt, float *U, long us)
+{
+    if (q->g->r == 3)
+        filter_transform_r(q, wt, U, us, 3);
+    else
+        filter_transform_r(q, wt, U, us, 5);
 }
 
 /* dw += alpha · Gᵀ dU_xi G, WL (k, c) pairs at a time. */
-HF_INLINE void filter_backward_r(const plan_t *q, const float *dU, float alpha, float *dw, int r)
+HF_INLINE void filter_backward_r(const plan_t *q, const float *dU, long us, float alpha, float *dw, int r)
 {
     const hf_wino_t *g = q->g;
-    const int rr = r * r;
+    const int a = TILE(r), rr = r * r;
     long KC = (long)g->cout * g->cin;
-    float X[NT * WL], Y[NT * WL], tmp[NT * WL];
+    float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (long p0 = 0; p0 < KC; p0 += WL) {
         int nl = (int)HF_MIN((long)WL, KC - p0);
-        get_lanes(X, dU + p0, KC, nl);
-        tr2(filter_matrix(r), 1, r, r, 6, X, Y, tmp);
+        get_lanes(X, dU + p0, us, nl, a * a);
+        tr2(filter_matrix(r), 1, r, r, a, X, Y, tmp);
         for (int l = 0; l < nl; l++)
             UNROLL for (int e = 0; e < rr; e++) dw[(p0 + l) * rr + e] += alpha * Y[e * WL + l];
     }
 }
-HF_CLONES static void filter_backward(const plan_t *q, const float *dU, float alpha, float *dw)
+HF_CLONES static void filter_backward(const plan_t *q, const float *dU, long us, float alpha, float *dw)
 {
     if (q->g->r == 3)
-        filter_backward_r(q, dU, alpha, dw, 3);
+        filter_backward_r(q, dU, us, alpha, dw, 3);
     else
-        filter_backward_r(q, dU, alpha, dw, 5);
+        filter_backward_r(q, dU, us, alpha, dw, 5);
 }
 
 void hf_wino_forward(const hf_wino_t *g, const float *wt, const float *in, float *out, int add, float *scratch)
 {
     plan_t q = plan_of(g);
-    int C = g->cin, K = g->cout;
-    long KC = (long)K * C, total = (long)g->n * q.tiles, Tb = chunk_tiles(g), ld = HF_MIN(Tb, total);
-    float *U = scratch, *V = U + NT * KC, *M = V + NT * C * ld;
-    filter_transform(&q, wt, U);
+    int C = g->cin, K = g->cout, nt = q.a * q.a;
+    long total = (long)g->n * q.tiles, Tb = chunk_tiles(g), ld = HF_MIN(Tb, total);
+    long us = skewed((long)K * C), vs = skewed(C * ld), ms = skewed(K * ld);
+    float *U = scratch, *V = U + nt * us, *M = V + nt * vs, *P = M + nt * ms;
+    filter_transform(&q, wt, U, us);
     for (long t0 = 0; t0 < total; t0 += Tb) {
-        long Tc = HF_MIN(Tb, total - t0);
+        long Tc = HF_MIN(Tb, total - t0), sa = t0 / q.tiles, ns = (t0 + Tc - 1) / q.tiles + 1 - sa;
         lanes_t L;
+        pad_planes(in, g->is, g->ics, C, g->h, g->w, sa, ns, q.p, q.ph, q.pw, P);
         for (long tt = 0; tt < Tc; tt += WL) {
             lanes_of(&q, t0 + tt, (int)HF_MIN((long)WL, Tc - tt), &L);
-            input_block(&q, &L, in, V, Tc, tt);
+            input_block(&q, &L, P, sa, V, Tc, vs, tt);
         }
-        for (int xi = 0; xi < NT; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)Tc, C, 1.0f, U + xi * KC, C,
-                        V + xi * C * Tc, (int)Tc, 0.0f, M + xi * K * Tc, (int)Tc);
+        for (int xi = 0; xi < nt; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)Tc, C, 1.0f, U + xi * us, C,
+                        V + xi * vs, (int)Tc, 0.0f, M + xi * ms, (int)Tc);
         for (long tt = 0; tt < Tc; tt += WL) {
             lanes_of(&q, t0 + tt, (int)HF_MIN((long)WL, Tc - tt), &L);
-            output_block(&q, &L, M, Tc, tt, out, add);
+            output_block(&q, &L, M, Tc, ms, tt, out, add);
         }
     }
 }
@@ -410,29 +500,33 @@ void hf_wino_backward(const hf_wino_t *g, const float *wt, const float *in, cons
                       float *dw, float *din, long dis, float *scratch)
 {
     plan_t q = plan_of(g);
-    int C = g->cin, K = g->cout;
-    long KC = (long)K * C, total = (long)g->n * q.tiles, Tb = chunk_tiles(g), ld = HF_MIN(Tb, total);
-    float *U = scratch, *dU = U + NT * KC, *V = dU + NT * KC, *dM = V + NT * C * ld;
-    if (din) filter_transform(&q, wt, U);
+    int C = g->cin, K = g->cout, nt = q.a * q.a;
+    long total = (long)g->n * q.tiles, Tb = chunk_tiles(g), ld = HF_MIN(Tb, total);
+    long us = skewed((long)K * C), vs = skewed(C * ld), ms = skewed(K * ld);
+    float *U = scratch, *dU = U + nt * us, *V = dU + nt * us, *dM = V + nt * vs, *P = dM + nt * ms;
+    float *D = P + chunk_samples_max(&q) * C * q.ph * q.pw;
+    if (din) filter_transform(&q, wt, U, us);
     for (long t0 = 0; t0 < total; t0 += Tb) {
-        long Tc = HF_MIN(Tb, total - t0);
+        long Tc = HF_MIN(Tb, total - t0), sa = t0 / q.tiles, ns = (t0 + Tc - 1) / q.tiles + 1 - sa;
         lanes_t L;
+        pad_planes(in, g->is, g->ics, C, g->h, g->w, sa, ns, q.p, q.ph, q.pw, P);
+        pad_planes(dout, g->os, g->ocs, K, g->h, g->w, sa, ns, 0, q.oh, q.ow, D);
         for (long tt = 0; tt < Tc; tt += WL) {
             lanes_of(&q, t0 + tt, (int)HF_MIN((long)WL, Tc - tt), &L);
-            input_block(&q, &L, in, V, Tc, tt);
-            dout_block(&q, &L, dout, dM, Tc, tt);
+            input_block(&q, &L, P, sa, V, Tc, vs, tt);
+            dout_block(&q, &L, D, sa, dM, Tc, ms, tt);
         }
-        for (int xi = 0; xi < NT; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, (int)Tc, 1.0f, dM + xi * K * Tc, (int)Tc,
-                        V + xi * C * Tc, (int)Tc, t0 ? 1.0f : 0.0f, dU + xi * KC, C);
+        for (int xi = 0; xi < nt; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C, (int)Tc, 1.0f, dM + xi * ms, (int)Tc,
+                        V + xi * vs, (int)Tc, t0 ? 1.0f : 0.0f, dU + xi * us, C);
         if (!din) continue;
-        for (int xi = 0; xi < NT; xi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)Tc, K, 1.0f, U + xi * KC, C,
-                        dM + xi * K * Tc, (int)Tc, 0.0f, V + xi * C * Tc, (int)Tc);
+        for (int xi = 0; xi < nt; xi++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)Tc, K, 1.0f, U + xi * us, C,
+                        dM + xi * ms, (int)Tc, 0.0f, V + xi * vs, (int)Tc);
         for (long tt = 0; tt < Tc; tt += WL) {
             lanes_of(&q, t0 + tt, (int)HF_MIN((long)WL, Tc - tt), &L);
-            din_block(&q, &L, V, Tc, tt, din, dis);
+            din_block(&q, &L, V, Tc, vs, tt, din, dis);
         }
     }
-    filter_backward(&q, dU, alpha, dw);
+    filter_backward(&q, dU, us, alpha, dw);
 }

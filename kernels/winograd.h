@@ -1,13 +1,13 @@
 /*
- * winograd.h — 'same' stride-1 convolutions by Winograd minimal filtering on
- * 6x6 tiles (Lavin & Gray, "Fast Algorithms for Convolutional Neural
- * Networks", CVPR 2016), the points 0, ±1, ±2 and ∞: F(4x4,3x3) for 3x3
- * kernels, F(2x2,5x5) for 5x5 ones (the same input transform Bᵀ for both).
+ * winograd.h — 'same' stride-1 convolutions by Winograd minimal filtering
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR
+ * 2016): F(4x4,3x3) on 6x6 tiles (the points 0, ±1, ±2 and ∞) for 3x3
+ * kernels, F(4x4,5x5) on 8x8 tiles (0, ±1, ±2, ±1/2 and ∞) for 5x5 ones.
  *
  * A convolution of n samples: input channel c of sample s at in + s·is + c·ics
  * (an h x w plane, row-major), output channel k at out + s·os + k·ocs (h x w),
  * weights (cout, cin, r, r) as the im2col code's, zero padding (r-1)/2, no
- * bias.  Every pass is 36 sgemms (one per tile position) between transforms;
+ * bias.  Every pass is 36 or 64 sgemms (one per tile position) between transforms;
  * the backward passes are the transposes of the forward's linear maps, so they
  * save the same multiplications.  Results depend on the inputs, n and the
  * geometry only (no threads of its own, a fixed order), never on the machine's

@@ -1,19 +1,20 @@
 /*
  * test_winograd.c — kernels/winograd.c against a direct convolution in double
  * precision written here: the forward, the input gradient and the weight
- * gradient of 3x3 (F(4x4,3x3)) and 5x5 (F(2x2,5x5)) 'same' convolutions, on
+ * gradient of 3x3 (F(4x4,3x3)) and 5x5 (F(4x4,5x5)) 'same' convolutions, on
  * unequal odd sizes, images smaller than a tile, sizes that are multiples of
  * the tile, strided layouts (the ResNet's and the CNN's), accumulation into
- * existing values, and a call of several tile chunks.
+ * existing values, and calls of several tile chunks (both kernel sizes).
  *
  * Tolerance: max |error| <= TOL · max |reference| of each output.  Inputs,
  * weights and output gradients are uniform in [-1, 1).  float32 rounds each
  * operation by 2^-24 ≈ 6e-8 relative; the transforms' coefficients (up to 8
- * in Aᵀ, 5 in Bᵀ, 2/3 in G of F(2x2,5x5)) and the cancellation between
+ * in Aᵀ, 21/4 in Bᵀ, 32/45 in G of F(4x4,5x5)) and the cancellation between
  * tile terms amplify it: the errors measured here (printed) are 5e-7 to
- * 8e-6 of the output scale, 1.3e-5 for F(2x2,5x5)'s weight gradient over
- * 98 tiles.  TOL = 5e-5 leaves a margin of four, while a wrong transform
- * coefficient or a dropped edge tile gives errors of order 1e-2 or more.
+ * 8e-6 of the output scale for F(4x4,3x3), 1.7e-6 to 1.1e-5 for F(4x4,5x5)
+ * (the most with 96 input channels).  TOL = 5e-5 leaves a margin of four,
+ * while a wrong transform coefficient or a dropped edge tile gives errors of
+ * order 1e-2 or more.
  */
 #include "winograd.h"
 #include "cunit_main.h"
@@ -151,7 +152,8 @@ static const wcase_t cases3[] = {
 static const wcase_t cases5[] = {
     {5, 2, 3, 5, 7, 9, 0, 0},
     {5, 1, 2, 3, 5, 3, 0, 3},
-    {5, 3, 4, 2, 6, 10, 1, 5},    /* multiples of m = 2 */
+    {5, 3, 4, 2, 6, 10, 1, 5},    /* partial tiles of 2 rows and 2 columns */
+    {5, 2, 5, 3, 8, 12, 1, 2},    /* multiples of m = 4 */
     {5, 2, 6, 4, 14, 14, 1, 0},   /* the McMahan CNN's conv2 geometry, fewer channels */
 };
 
@@ -163,13 +165,15 @@ static void test_r5(void)
 {
     for (size_t i = 0; i < sizeof cases5 / sizeof cases5[0]; i++) run_case(&cases5[i]);
 }
-/* 9 samples of 25 tiles with C + K = 160: 176 tiles a chunk, so two chunks,
- * the second one partial and not a multiple of the lanes (the weight
- * gradient summed across them). */
+/* 9 samples of 25 tiles with C + K = 160: 3x3 kernels (6x6 tiles) 176
+ * tiles a chunk, so two chunks, the second one partial and not a multiple of
+ * the lanes (the weight gradient summed across them); 5x5 kernels (8x8
+ * tiles) 96 tiles a chunk, so three, the last of 33 tiles. */
 static void test_chunks(void)
 {
-    wcase_t c = {3, 9, 96, 64, 18, 17, 0, 1};
-    run_case(&c);
+    wcase_t c3 = {3, 9, 96, 64, 18, 17, 0, 1}, c5 = {5, 9, 96, 64, 18, 17, 0, 1};
+    run_case(&c3);
+    run_case(&c5);
 }
 
 /* One output pixel by hand: a 1x1 image, one channel, 3x3 weights: only the
@@ -192,7 +196,7 @@ static void test_hand(void)
 static const hf_cu_test_t tests[] = {
     {"by hand: a 1x1 image", test_hand, NULL},
     {"F(4x4,3x3) against a direct convolution", test_r3, NULL},
-    {"F(2x2,5x5) against a direct convolution", test_r5, NULL},
+    {"F(4x4,5x5) against a direct convolution", test_r5, NULL},
     {"several tile chunks", test_chunks, NULL},
     {0},
 };

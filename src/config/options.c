@@ -185,7 +185,7 @@ static const hf_opt_t core_options[] = {
      "evaluated model; per-channel scale and shift, eps 1e-5)"},
     {"model.conv", HF_OPT_CHOICE, "gemm", NONE, "gemm|fast",
      "cnn and resnet convolutions: gemm (im2col + one sgemm, every earlier release's result bits) or "
-     "fast (Winograd F(4x4,3x3) / F(2x2,5x5) for 3x3 and 5x5 stride-1 'same' convolutions of 4+ input "
+     "fast (Winograd F(4x4,3x3) / F(4x4,5x5) for 3x3 and 5x5 stride-1 'same' convolutions of 4+ input "
      "channels, a direct "
      "kernel for convolutions of one input channel; the same model and the same mathematics in other "
      "summation orders, so other result bits, within float rounding of gemm's; README, Performance)"},
