@@ -605,7 +605,7 @@ static void conv_backward_group(const rn_conv_t *c, const float *wt, const float
 {
     if (use_wino(c, n, wino)) {
         hf_wino_t g = wino_of(c, n, is, ds);
-        hf_wino_backward(&g, wt, in, dout, 1.0f, dw, din, dis, wino);
+        hf_wino_backward(&g, wt, in, dout, 1.0f, dw, din, dis, wino, 0);
         return;
     }
     int K = c->cin * c->k * c->k, sb = conv_batch(c, n);

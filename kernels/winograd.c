@@ -30,7 +30,12 @@
  * hold every tile's whole window, so the gathers run without bounds checks;
  * the matrices of consecutive tile positions lie a cache line further apart
  * than their size (skewed()).  Neither changes a value: the ResNet's 3x3
- * results are bit for bit those of the unpadded, unskewed code.
+ * results are bit for bit those of the unpadded, unskewed code.  The 8 x 8
+ * tiles' data transforms are written out with the points ±α paired
+ * (map8_lanes: fewer operations, other roundings than the tables'); the
+ * 6 x 6 ones go through the tables.  A forward whose tiles fill one chunk
+ * leaves U and V in scratch where the backward reads them, which then skips
+ * transforming the same weights and input again (hf_wino_keeps).
  */
 #include "winograd.h"
 #include "hf_util.h"
@@ -56,8 +61,9 @@
 #define CHUNK_FLOATS ((long)1 << 20)
 #endif
 
-/* Bᵀ (a x a), the input transform. */
-HF_INLINE const float *input_matrix(int r)
+/* Bᵀ (6 x 6), the input transform of F(4x4,3x3) (F(4x4,5x5)'s 8 x 8 one:
+ * map8_lanes). */
+HF_INLINE const float *input_matrix6(void)
 {
     static const float bt6[36] = {
         4, 0, -5, 0, 1, 0,
@@ -67,17 +73,7 @@ HF_INLINE const float *input_matrix(int r)
         0, 2, -1, -2, 1, 0,
         0, 4, 0, -5, 0, 1,
     };
-    static const float bt8[64] = {
-        1, 0, -21.0f / 4, 0, 21.0f / 4, 0, -1, 0,
-        0, 1, 1, -17.0f / 4, -17.0f / 4, 1, 1, 0,
-        0, -1, 1, 17.0f / 4, -17.0f / 4, -1, 1, 0,
-        0, 1.0f / 2, 1.0f / 4, -5.0f / 2, -5.0f / 4, 2, 1, 0,
-        0, -1.0f / 2, 1.0f / 4, 5.0f / 2, -5.0f / 4, -2, 1, 0,
-        0, 2, 4, -5.0f / 2, -5, 1.0f / 2, 1, 0,
-        0, -2, 4, 5.0f / 2, -5, -1.0f / 2, 1, 0,
-        0, -1, 0, 21.0f / 4, 0, -21.0f / 4, 0, 1,
-    };
-    return r == 3 ? bt6 : bt8;
+    return bt6;
 }
 
 /* G (a x r), the filter transform. */
@@ -104,8 +100,8 @@ HF_INLINE const float *filter_matrix(int r)
     return r == 3 ? g3 : g5;
 }
 
-/* Aᵀ (4 x a), the output transform. */
-HF_INLINE const float *output_matrix(int r)
+/* Aᵀ (4 x 6), the output transform of F(4x4,3x3) (the 4 x 8 one: map8_lanes). */
+HF_INLINE const float *output_matrix6(void)
 {
     static const float at4[24] = {
         1, 1, 1, 1, 1, 0,
@@ -113,13 +109,7 @@ HF_INLINE const float *output_matrix(int r)
         0, 1, 1, 4, 4, 0,
         0, 1, -1, 8, -8, 1,
     };
-    static const float at8[32] = {
-        1, 1, 1, 1, 1, 1, 1, 0,
-        0, 1, -1, 2, -2, 1.0f / 2, -1.0f / 2, 0,
-        0, 1, 1, 4, 4, 1.0f / 4, 1.0f / 4, 0,
-        0, 1, -1, 8, -8, 1.0f / 8, -1.0f / 8, 1,
-    };
-    return r == 3 ? at4 : at8;
+    return at4;
 }
 
 /* A linear map P (p x a, P(i,j) = P[i·pi + j·pj]) on lane vectors:
@@ -157,6 +147,81 @@ HF_INLINE void tr2(const float *P, int pi, int pj, int p, int a, const float *X,
         mat_lanes(P, pi, pj, p, a, X + j * WL, (long)a * WL, tmp + j * WL, (long)a * WL);
     ROLLED for (int i = 0; i < p; i++)
         mat_lanes(P, pi, pj, p, a, tmp + (long)i * a * WL, WL, Y + (long)i * p * WL, WL);
+}
+
+/* F(4x4,5x5)'s data maps, written out with the points ±α paired: the rows
+ * (or columns) of α and -α share their even and odd partial sums, so Bᵀ
+ * takes 38 vector operations where its 44 nonzeros took 66.  The matrices
+ * (α = 0, 1, -1, 1/2, -1/2, 2, -2, ∞):
+ *   Bᵀ = [ 1   0    -21/4  0      21/4  0     -1   0 ]   Aᵀ = [ 1  1  1  1  1  1    1    0 ]
+ *        [ 0   1    1      -17/4  -17/4 1     1    0 ]        [ 0  1 -1  2 -2  1/2 -1/2  0 ]
+ *        [ 0   -1   1      17/4   -17/4 -1    1    0 ]        [ 0  1  1  4  4  1/4  1/4  0 ]
+ *        [ 0   1/2  1/4    -5/2   -5/4  2     1    0 ]        [ 0  1 -1  8 -8  1/8 -1/8  1 ]
+ *        [ 0   -1/2 1/4    5/2    -5/4  -2    1    0 ]
+ *        [ 0   2    4      -5/2   -5    1/2   1    0 ]
+ *        [ 0   -2   4      5/2    -5    -1/2  1    0 ]
+ *        [ 0   -1   0      21/4   0     -21/4 0    1 ]
+ * (Bᵀ solved as the header says, the row of the point 0 negated).  y = map x
+ * on lane vectors: y[i·ys + l] from x[j·xs + l]. */
+enum { MAP_BT, MAP_B, MAP_AT, MAP_A };
+HF_INLINE void map8_lanes(int map, const float *x, long xs, float *y, long ys)
+{
+#define X_(i) x[(i) * xs + l]
+#define Y_(i) y[(i) * ys + l]
+/* the rows of ±α from their even and odd parts */
+#define PAIRS() (Y_(1) = e1 + o1, Y_(2) = e1 - o1, Y_(3) = e2 + o2, Y_(4) = e2 - o2, Y_(5) = e3 + o3, Y_(6) = e3 - o3)
+    for (int l = 0; l < WL; l++) {
+        if (map == MAP_BT) {   /* 8 -> 8 */
+            float e1 = X_(2) + X_(6) - 17.0f / 4 * X_(4), o1 = X_(1) + X_(5) - 17.0f / 4 * X_(3);
+            float e2 = 1.0f / 4 * X_(2) - 5.0f / 4 * X_(4) + X_(6), o2 = 1.0f / 2 * X_(1) - 5.0f / 2 * X_(3) + 2 * X_(5);
+            float e3 = 4 * X_(2) - 5 * X_(4) + X_(6), o3 = 2 * X_(1) - 5.0f / 2 * X_(3) + 1.0f / 2 * X_(5);
+            Y_(0) = (X_(0) - X_(6)) + 21.0f / 4 * (X_(4) - X_(2));
+            PAIRS();
+            Y_(7) = (X_(7) - X_(1)) + 21.0f / 4 * (X_(3) - X_(5));
+        } else if (map == MAP_B) {   /* Bᵀ's columns, 8 -> 8 */
+            float s1 = X_(1) + X_(2), d1 = X_(1) - X_(2), s2 = X_(3) + X_(4), d2 = X_(3) - X_(4);
+            float s3 = X_(5) + X_(6), d3 = X_(5) - X_(6);
+            Y_(0) = X_(0);
+            Y_(1) = d1 + 1.0f / 2 * d2 + 2 * d3 - X_(7);
+            Y_(2) = -21.0f / 4 * X_(0) + s1 + 1.0f / 4 * s2 + 4 * s3;
+            Y_(3) = -17.0f / 4 * d1 - 5.0f / 2 * d2 - 5.0f / 2 * d3 + 21.0f / 4 * X_(7);
+            Y_(4) = 21.0f / 4 * X_(0) - 17.0f / 4 * s1 - 5.0f / 4 * s2 - 5 * s3;
+            Y_(5) = d1 + 2 * d2 + 1.0f / 2 * d3 - 21.0f / 4 * X_(7);
+            Y_(6) = -X_(0) + s1 + s2 + s3;
+            Y_(7) = X_(7);
+        } else if (map == MAP_AT) {   /* 8 -> 4 */
+            float s1 = X_(1) + X_(2), d1 = X_(1) - X_(2), s2 = X_(3) + X_(4), d2 = X_(3) - X_(4);
+            float s3 = X_(5) + X_(6), d3 = X_(5) - X_(6);
+            Y_(0) = X_(0) + s1 + s2 + s3;
+            Y_(1) = d1 + 2 * d2 + 1.0f / 2 * d3;
+            Y_(2) = s1 + 4 * s2 + 1.0f / 4 * s3;
+            Y_(3) = d1 + 8 * d2 + 1.0f / 8 * d3 + X_(7);
+        } else {   /* MAP_A: Aᵀ's columns, 4 -> 8 */
+            float e1 = X_(0) + X_(2), o1 = X_(1) + X_(3), e2 = X_(0) + 4 * X_(2), o2 = 2 * X_(1) + 8 * X_(3);
+            float e3 = X_(0) + 1.0f / 4 * X_(2), o3 = 1.0f / 2 * X_(1) + 1.0f / 8 * X_(3);
+            Y_(0) = X_(0);
+            PAIRS();
+            Y_(7) = X_(3);
+        }
+    }
+#undef X_
+#undef Y_
+#undef PAIRS
+}
+
+/* Y (p x p lane vectors) = map X mapᵀ for X (a x a), map one of Bᵀ, B, Aᵀ, A
+ * of the r x r kernels' tiles: r = 3 through tr2 and the tables, r = 5
+ * through map8_lanes. */
+HF_INLINE void data_tr2(int map, int r, int p, int a, const float *X, float *Y, float *tmp)
+{
+    if (r == 3) {
+        const float *P = map == MAP_BT || map == MAP_B ? input_matrix6() : output_matrix6();
+        int rows = map == MAP_BT || map == MAP_AT;   /* the table as it is, else its transpose */
+        tr2(P, rows ? 6 : 1, rows ? 1 : 6, p, a, X, Y, tmp);
+        return;
+    }
+    ROLLED for (int j = 0; j < a; j++) map8_lanes(map, X + j * WL, (long)a * WL, tmp + j * WL, (long)a * WL);
+    ROLLED for (int i = 0; i < p; i++) map8_lanes(map, tmp + (long)i * a * WL, WL, Y + (long)i * p * WL, WL);
 }
 
 typedef struct {
@@ -308,15 +373,16 @@ HF_INLINE void get_lanes(float *X, const float *src, long stride, int nl, int nt
 
 /* One chunk-layout transform of nch padded planes (P: ph x pw each, nch a
  * sample, from sample sa): for each plane ch, the lanes' n x n windows,
- * through tr2 with T (pi, pj as in mat_lanes) to a x a, into
+ * through data_tr2 with map to a x a (the tile of r x r kernels), into
  * dst[xi·xs + ch·ldt + tt]. */
-HF_INLINE void planes_to_chunk(const lanes_t *L, const float *P, long sa, int nch, int ph, int pw, int n,
-                               const float *T, int pi, int pj, int a, float *dst, long ldt, long xs, long tt)
+HF_INLINE void planes_to_chunk(const lanes_t *L, const float *P, long sa, int nch, int ph, int pw, int n, int map,
+                               int r, float *dst, long ldt, long xs, long tt)
 {
+    const int a = TILE(r);
     float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (int ch = 0; ch < nch; ch++) {
         gather_padded(L, P, sa, nch, ch, ph, pw, X, n);
-        tr2(T, pi, pj, a, n, X, Y, tmp);
+        data_tr2(map, r, a, n, X, Y, tmp);
         for (int xi = 0; xi < a * a; xi++) put_lanes(dst + xi * xs + ch * ldt + tt, Y + xi * WL, L->nl);
     }
 }
@@ -329,9 +395,9 @@ HF_CLONES static void input_block(const plan_t *q, const lanes_t *L, const float
 {
     const hf_wino_t *g = q->g;
     if (g->r == 3)
-        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 6, input_matrix(3), 6, 1, 6, V, ldt, vs, tt);
+        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 6, MAP_BT, 3, V, ldt, vs, tt);
     else
-        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 8, input_matrix(5), 8, 1, 8, V, ldt, vs, tt);
+        planes_to_chunk(L, P, sa, g->cin, q->ph, q->pw, 8, MAP_BT, 5, V, ldt, vs, tt);
 }
 
 /* out (+)= Aᵀ M A of the lanes' tiles, every output channel, clipped. */
@@ -343,7 +409,7 @@ HF_INLINE void output_block_r(const plan_t *q, const lanes_t *L, const float *M,
     float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (int k = 0; k < g->cout; k++) {
         get_lanes(X, M + (long)k * ldt + tt, ms, L->nl, a * a);
-        tr2(output_matrix(r), a, 1, m, a, X, Y, tmp);
+        data_tr2(MAP_AT, r, m, a, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             float *o = out + L->s[l] * g->os + k * g->ocs + (long)L->y0[l] * g->w + L->x0[l];
             int ny = HF_MIN(m, g->h - L->y0[l]), nx = HF_MIN(m, g->w - L->x0[l]);
@@ -382,9 +448,9 @@ HF_CLONES static void dout_block(const plan_t *q, const lanes_t *L, const float 
 {
     const hf_wino_t *g = q->g;
     if (g->r == 3)
-        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, output_matrix(3), 1, 6, 6, dM, ldt, ms, tt);
+        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, MAP_A, 3, dM, ldt, ms, tt);
     else
-        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, output_matrix(5), 1, 8, 8, dM, ldt, ms, tt);
+        planes_to_chunk(L, D, sa, g->cout, q->oh, q->ow, 4, MAP_A, 5, dM, ldt, ms, tt);
 }
 
 /* din += B dV Bᵀ of the lanes' tiles, every input channel: each tile's a x a
@@ -398,7 +464,7 @@ HF_INLINE void din_block_r(const plan_t *q, const lanes_t *L, const float *dV, l
     float X[NT_MAX * WL], Y[NT_MAX * WL], tmp[NT_MAX * WL];
     for (int c = 0; c < g->cin; c++) {
         get_lanes(X, dV + (long)c * ldt + tt, vs, L->nl, a * a);
-        tr2(input_matrix(r), 1, a, a, a, X, Y, tmp);
+        data_tr2(MAP_B, r, a, a, X, Y, tmp);
         for (int l = 0; l < L->nl; l++) {
             int y0 = L->y0[l] - q->p, x0 = L->x0[l] - q->p;
             float *d = din + L->s[l] * dis + c * g->ics;
@@ -476,7 +542,8 @@ void hf_wino_forward(const hf_wino_t *g, const float *wt, const float *in, float
     int C = g->cin, K = g->cout, nt = q.a * q.a;
     long total = (long)g->n * q.tiles, Tb = chunk_tiles(g), ld = HF_MIN(Tb, total);
     long us = skewed((long)K * C), vs = skewed(C * ld), ms = skewed(K * ld);
-    float *U = scratch, *V = U + nt * us, *M = V + nt * vs, *P = M + nt * ms;
+    /* U and V where the backward has them (its dU between), for hf_wino_keeps */
+    float *U = scratch, *V = U + 2 * nt * us, *M = V + nt * vs, *P = M + nt * ms;
     filter_transform(&q, wt, U, us);
     for (long t0 = 0; t0 < total; t0 += Tb) {
         long Tc = HF_MIN(Tb, total - t0), sa = t0 / q.tiles, ns = (t0 + Tc - 1) / q.tiles + 1 - sa;
@@ -496,8 +563,14 @@ void hf_wino_forward(const hf_wino_t *g, const float *wt, const float *in, float
     }
 }
 
+int hf_wino_keeps(const hf_wino_t *g)
+{
+    plan_t q = plan_of(g);
+    return (long)g->n * q.tiles <= chunk_tiles(g);
+}
+
 void hf_wino_backward(const hf_wino_t *g, const float *wt, const float *in, const float *dout, float alpha,
-                      float *dw, float *din, long dis, float *scratch)
+                      float *dw, float *din, long dis, float *scratch, int kept)
 {
     plan_t q = plan_of(g);
     int C = g->cin, K = g->cout, nt = q.a * q.a;
@@ -505,15 +578,16 @@ void hf_wino_backward(const hf_wino_t *g, const float *wt, const float *in, cons
     long us = skewed((long)K * C), vs = skewed(C * ld), ms = skewed(K * ld);
     float *U = scratch, *dU = U + nt * us, *V = dU + nt * us, *dM = V + nt * vs, *P = dM + nt * ms;
     float *D = P + chunk_samples_max(&q) * C * q.ph * q.pw;
-    if (din) filter_transform(&q, wt, U, us);
+    kept = kept && hf_wino_keeps(g);
+    if (din && !kept) filter_transform(&q, wt, U, us);
     for (long t0 = 0; t0 < total; t0 += Tb) {
         long Tc = HF_MIN(Tb, total - t0), sa = t0 / q.tiles, ns = (t0 + Tc - 1) / q.tiles + 1 - sa;
         lanes_t L;
-        pad_planes(in, g->is, g->ics, C, g->h, g->w, sa, ns, q.p, q.ph, q.pw, P);
+        if (!kept) pad_planes(in, g->is, g->ics, C, g->h, g->w, sa, ns, q.p, q.ph, q.pw, P);
         pad_planes(dout, g->os, g->ocs, K, g->h, g->w, sa, ns, 0, q.oh, q.ow, D);
         for (long tt = 0; tt < Tc; tt += WL) {
             lanes_of(&q, t0 + tt, (int)HF_MIN((long)WL, Tc - tt), &L);
-            input_block(&q, &L, P, sa, V, Tc, vs, tt);
+            if (!kept) input_block(&q, &L, P, sa, V, Tc, vs, tt);
             dout_block(&q, &L, D, sa, dM, Tc, ms, tt);
         }
         for (int xi = 0; xi < nt; xi++)

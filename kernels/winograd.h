@@ -36,10 +36,16 @@ int hf_wino_samples(const hf_wino_t *g);
 size_t hf_wino_scratch(const hf_wino_t *g);
 /* out = conv(in), or out += conv(in) when add. */
 void hf_wino_forward(const hf_wino_t *g, const float *wt, const float *in, float *out, int add, float *scratch);
+/* Whether hf_wino_forward(g, ...) leaves its transforms of wt and in in
+ * scratch for the backward (g's tiles fill a single chunk). */
+int hf_wino_keeps(const hf_wino_t *g);
 /* Backward, dout laid out as out: dw (cout, cin, r, r) += alpha · the weight
  * gradient summed over the n samples; din (NULL: skipped; sample stride dis,
- * channel stride ics) += the input gradient. */
+ * channel stride ics) += the input gradient.  kept: scratch still holds what
+ * hf_wino_forward(g, wt, in, ...) left there (nothing else wrote to it since),
+ * so where hf_wino_keeps(g) the backward does not transform wt and in again
+ * (the same values: the same bits). */
 void hf_wino_backward(const hf_wino_t *g, const float *wt, const float *in, const float *dout, float alpha,
-                      float *dw, float *din, long dis, float *scratch);
+                      float *dw, float *din, long dis, float *scratch, int kept);
 
 #endif

@@ -1166,6 +1166,58 @@ static void test_gemm_split(void)
     free(x);
 }
 
+/* A wide hidden layer (3136 -> 512, the CNN's fc1 shape) at B = 10, where
+ * with the splitting on its input gradient and its weight update run column
+ * block by column block (gemm_da_dw): the gradient and a fused SGD step
+ * (the update written into the weights the input gradient reads) agree with
+ * the unsplit calls to rounding; a block's update landing in other columns,
+ * or before its input gradient, is off by the update's own size. */
+static void test_gemm_fused_blocks(void)
+{
+    int h[2] = {3136, 512};
+    hf_model_cfg_t c = cfg_mlp(784, 10, 2, h);
+    hf_model_t m;
+    CU_ASSERT_EQUAL_FATAL(hf_model_init(&m, &c), HF_OK);
+    enum { B = 10 };
+    long P = m.nparams;
+    float *p0 = malloc(sizeof(float) * P), *p[2], *g[2], *x = malloc(sizeof(float) * B * 784);
+    int y[B];
+    hf_model_init_params(&m, p0, 61);
+    fill_uniform(x, B * 784, 62, 0, 1);
+    fill_labels(y, B, 10, 63);
+    hf_work_t *w = hf_work_new(&m, B);
+    hf_sgd_t o = {0.05f, 0, 0, 0};
+    int prev = hf_gemm_split(1);
+    for (int k = 0; k < 2; k++) {
+        hf_gemm_split(k == 0);
+        p[k] = malloc(sizeof(float) * P);
+        g[k] = malloc(sizeof(float) * P);
+        hf_model_train_step_grad(&m, w, p0, g[k], x, y, B);
+        memcpy(p[k], p0, sizeof(float) * P);
+        hf_model_train_step(&m, w, &o, p[k], g[k] + 0, NULL, x, y, B);   /* g[k] only scratch here */
+        hf_model_train_step_grad(&m, w, p0, g[k], x, y, B);
+    }
+    double gm, dg = hf_cu_max_diff(g[0], g[1], P, &gm);
+    for (long i = 0; i < P; i++) {   /* the steps' updates */
+        p[0][i] -= p0[i];
+        p[1][i] -= p0[i];
+    }
+    double um, du = hf_cu_max_diff(p[0], p[1], P, &um);
+    if (!(dg <= 1e-5 * gm && du <= 1e-5 * um))
+        printf("\n  fused blocks: max |dgrad| %.3g of %.3g, max |dupdate| %.3g of %.3g", dg, gm, du, um);
+    CU_ASSERT(dg <= 1e-5 * gm && gm > 0);
+    CU_ASSERT(du <= 1e-5 * um && um > 0);
+    hf_gemm_split(-1);
+    CU_ASSERT_EQUAL(hf_gemm_split(-1), prev);
+    for (int k = 0; k < 2; k++) {
+        free(p[k]);
+        free(g[k]);
+    }
+    free(p0);
+    free(x);
+    hf_work_free(w);
+}
+
 /* ------------------------------------------------------------------------ */
 /* training sanity: linearly separable synthetic data                        */
 /* ------------------------------------------------------------------------ */
@@ -1626,6 +1678,13 @@ static void test_grad_fast(void)
     fast_vs_gemm(c, 11, 315, 1e-4, "resnet-18 none");
     c = cfg_cnn(2, 6, 10, 3, 3, h2);
     fast_vs_gemm(c, 2, 512, 1e-4, "cnn");
+    /* McMahan's conv widths on 28x28: conv2's Winograd sub-batches are 10
+     * samples (160 tiles), so 12 run as two, and the backward transforms the
+     * first again (the forward keeps only a single sub-batch's: 10 do) */
+    int hm[3] = {32, 64, 16};
+    c = cfg_cnn(1, 28, 28, 10, 3, hm);
+    fast_vs_gemm(c, 12, 513, 1e-4, "cnn 28x28, two conv2 sub-batches");
+    fast_vs_gemm(c, 10, 514, 1e-4, "cnn 28x28, one conv2 sub-batch");
 }
 
 /* The batched training path against one sample at a time.  A training step
@@ -1761,6 +1820,7 @@ static const hf_cu_test_t tests_nn[] = {
     {"forward batch independence", test_forward, NULL},
     {"train determinism", test_train_determinism, NULL},
     {"sgemm splitting on/off", test_gemm_split, NULL},
+    {"a wide layer's input gradient and update in column blocks", test_gemm_fused_blocks, NULL},
     {"training sanity", test_training_sanity, NULL},
     {0},
 };
